@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Shared between bpf/profile.bpf.c and user space: fixed-width types only.
+ * User space includes <linux/types.h> before this header; BPF includes vmlinux.h.
+ */
+#ifndef KILN_BPF_PROFILE_H
+#define KILN_BPF_PROFILE_H
+
+/* perf_event_max_stack's default; bpf_get_stack/stackid never return more frames. */
+#ifndef KILN_MAX_FRAMES
+#define KILN_MAX_FRAMES 127
+#endif
+#ifndef KILN_COMM_LEN
+#define KILN_COMM_LEN 16
+#endif
+
+/* Key of the in-kernel count maps: one entry per distinct (thread, cgroup, stacks). */
+struct kiln_count_key {
+	__u32 tgid;
+	__u32 pid;
+	__u64 cgroup_id;
+	__s32 ustack_id; /* id in the window's stack map, or -errno when no user stack */
+	__s32 kstack_id; /* likewise for the kernel stack */
+};
+
+struct kiln_count_val {
+	__u64 count;
+	char comm[KILN_COMM_LEN]; /* thread name at the first sample of this key */
+};
+
+/* Records in the BPF ring buffer, told apart by their first field. */
+enum kiln_event_type {
+	KILN_EV_SAMPLE = 1, /* a sample that did not fit the count or stack maps */
+	KILN_EV_EXEC = 2,
+	KILN_EV_EXIT = 3,
+	KILN_EV_FORK = 4,
+};
+
+struct kiln_ev_sample {
+	__u32 type; /* KILN_EV_SAMPLE */
+	__u32 window;
+	__u32 tgid;
+	__u32 pid;
+	__u64 cgroup_id;
+	__u64 time_ns; /* bpf_ktime_get_ns() */
+	char comm[KILN_COMM_LEN];
+	__s32 nr_kframes; /* frames, or -errno from bpf_get_stack */
+	__s32 nr_uframes;
+	__u64 kframes[KILN_MAX_FRAMES]; /* leaf first */
+	__u64 uframes[KILN_MAX_FRAMES];
+};
+
+struct kiln_ev_proc {
+	__u32 type; /* KILN_EV_EXEC, KILN_EV_EXIT or KILN_EV_FORK */
+	__u32 tgid;
+	__u32 pid;
+	__u32 ppid; /* parent tgid for FORK, else 0 */
+	__u64 cgroup_id;
+	__u64 time_ns;
+	char comm[KILN_COMM_LEN];
+};
+
+/* Per-CPU counters, indexed by this enum; user space sums over CPUs. */
+enum kiln_metric {
+	KILN_M_SEEN = 0,          /* every perf event the program ran for */
+	KILN_M_IDLE,              /* pid 0 skipped (idle not asked for) */
+	KILN_M_FILTERED,          /* skipped by the cgroup / tgid filter */
+	KILN_M_TAKEN,             /* samples accepted: aggregated + overflowed + dropped */
+	KILN_M_AGGREGATED,        /* counted in the window's count map */
+	KILN_M_OVERFLOWED,        /* written to the ring buffer as a raw sample */
+	KILN_M_DROP_RINGBUF_FULL, /* overflow needed and the ring buffer was full */
+	KILN_M_OVF_COUNT_FULL,    /* reason for an overflow: count map full */
+	KILN_M_OVF_STACK_FULL,    /* reason: stack map full (-ENOMEM) */
+	KILN_M_OVF_STACK_COLL,    /* reason: stack map hash collision (-EEXIST) */
+	KILN_M_STACK_ERR_EFAULT,  /* bpf_get_stackid: no stack to walk (kernel thread, ...) */
+	KILN_M_STACK_ERR_EEXIST,
+	KILN_M_STACK_ERR_ENOMEM,
+	KILN_M_STACK_ERR_OTHER,
+	KILN_M_EV_EXEC,
+	KILN_M_EV_EXIT,
+	KILN_M_EV_FORK,
+	KILN_M_EV_DROPPED, /* process events lost to a full ring buffer */
+	KILN_M_FOLLOWED,   /* children added to the tgid filter (follow mode) */
+	KILN_M_NR,
+};
+
+#endif

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Small helpers shared by every kiln process: clocks, number parsing, files. */
+#ifndef KILN_COMMON_UTIL_H
+#define KILN_COMMON_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#ifndef KILN_VERSION
+#define KILN_VERSION "0.1.0"
+#endif
+
+/* Nanoseconds on CLOCK_MONOTONIC. */
+uint64_t mono_ns(void);
+
+/* Nanoseconds since the Unix epoch (CLOCK_REALTIME). */
+uint64_t wall_ns(void);
+
+/*
+ * Parses a whole decimal unsigned number in [min, max] from S. Returns 0 and sets *out,
+ * or -EINVAL (not a number, trailing characters) / -ERANGE (out of bounds).
+ */
+int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/*
+ * Reads a whole (small) file into a NUL-terminated malloc'd buffer. Returns 0 and sets *buf
+ * (caller frees) and *len, or -errno.
+ */
+int read_file(const char *path, char **buf, size_t *len);
+
+/* Reads one unsigned decimal number from a file such as a sysctl. Returns 0 or -errno. */
+int read_u64_file(const char *path, uint64_t *out);
+
+/* Writes STR to an existing file such as a sysctl. Returns 0 or -errno. */
+int write_file_str(const char *path, const char *str);
+
+/* Number of possible CPUs as the kernel counts them for per-CPU maps, or -errno. */
+int possible_cpus(void);
+
+#endif

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * An in-memory, deduplicated CPU profile: strings, mappings, functions, locations, stacks
+ * and samples, in the same shape as pprof / OTLP Profiles tables (index 0 of every table
+ * is the empty entry). Built by `kiln record` (and later the agent), written as folded
+ * stacks or pprof, and later encoded as window records and OTLP.
+ */
+#ifndef KILN_PROFILE_H
+#define KILN_PROFILE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "symbolize/symbolize.h"
+
+struct profile;
+
+/* Returns a new empty profile sampled every PERIOD_NS, or NULL (errno set). */
+struct profile *profile__new(uint64_t period_ns);
+
+/* Frees P; NULL is a no-op. */
+void profile__free(struct profile *p);
+
+/* Sets the wall-clock time span covered (for pprof time_nanos / duration_nanos). */
+void profile__set_time(struct profile *p, uint64_t start_ns, uint64_t duration_ns);
+
+/*
+ * Adds COUNT samples of one stack. FRAMES are resolved frames, leaf first (kernel frames
+ * first, then user frames, as a stack reads from the leaf). Samples with the same stack,
+ * tgid, pid and comm are merged. The frames' strings are copied.
+ * Returns 0 or -errno.
+ */
+int profile__add(struct profile *p, const struct sym_frame *frames, size_t nr_frames,
+		 const char *comm, uint32_t tgid, uint32_t pid, uint64_t count);
+
+/* Total sample count, and number of distinct stacks. */
+uint64_t profile__total(const struct profile *p);
+uint64_t profile__nr_stacks(const struct profile *p);
+
+/*
+ * Writes flamegraph.pl's folded format: one "comm;outermost;...;leaf COUNT" line per
+ * distinct (comm, stack). Unknown frames show as "[module+0xoff]" or "[unknown]".
+ * Returns 0 or -errno.
+ */
+int profile__write_folded(const struct profile *p, FILE *f);
+
+/*
+ * Writes a gzipped pprof profile.proto to PATH: sample types samples/count and
+ * cpu/nanoseconds, period_type cpu/nanoseconds, period = period_ns; labels pid, tid, comm.
+ * Returns 0 or -errno.
+ */
+int profile__write_pprof(const struct profile *p, const char *path);
+
+#endif

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Address -> symbol. Kernel addresses through /proc/kallsyms; user addresses through
+ * /proc/PID/maps to file-backed mappings and their ELF symbol tables (libelf).
+ * Grows in later work (debug links, build-id trees, demangling, perf maps, Go); callers
+ * only see this interface.
+ */
+#ifndef KILN_SYMBOLIZE_H
+#define KILN_SYMBOLIZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct symbolizer;
+
+struct symbolizer_opts {
+	size_t sz;             /* sizeof(struct symbolizer_opts), for forward compatibility */
+	const char *proc_root; /* "/proc" when NULL; tests point it elsewhere */
+	const char *kallsyms;  /* "/proc/kallsyms" when NULL */
+};
+
+enum sym_frame_kind {
+	SYM_FRAME_KERNEL = 1,
+	SYM_FRAME_NATIVE = 2,
+};
+
+/*
+ * A resolved frame. Every string is owned by the symbolizer and stays valid until
+ * symbolizer__free(); NULL where unknown.
+ */
+struct sym_frame {
+	enum sym_frame_kind kind;
+	const char *name;      /* function name, NULL when no symbol covers the address */
+	const char *module;    /* mapped file path, "[kernel.kallsyms]" or "[MODULE]" */
+	const char *build_id;  /* lowercase hex GNU build id of the module, or NULL */
+	uint64_t addr;         /* the address as sampled */
+	uint64_t elf_vaddr;    /* user: ELF virtual address within module; kernel: addr */
+	uint64_t sym_offset;   /* addr - symbol start, 0 when no symbol */
+	uint64_t map_start;    /* mapping [start, limit) and its file offset; 0 for kernel */
+	uint64_t map_limit;
+	uint64_t map_offset;
+};
+
+/* Returns a new symbolizer (caller frees with symbolizer__free) or NULL with errno set. */
+struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts);
+
+/* Frees S and everything it returned; NULL is a no-op. */
+void symbolizer__free(struct symbolizer *s);
+
+/*
+ * Resolves a kernel address into *OUT. Returns 0 (out->name may still be NULL when no
+ * symbol covers it) or -errno (kallsyms unreadable).
+ */
+int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *out);
+
+/*
+ * Resolves a user address of process TGID into *OUT. Returns 0 when the address fell into a
+ * known mapping (out->name NULL if no symbol), -ENOENT when no mapping covers it or the
+ * process is gone and was never seen, or another -errno.
+ */
+int symbolizer__user(struct symbolizer *s, uint32_t tgid, uint64_t addr, struct sym_frame *out);
+
+/*
+ * Reads and caches what is needed to symbolize TGID later (its mappings and their ELF
+ * files), so that samples of a process that has exited can still be resolved.
+ * Returns 0 or -errno (e.g. -ESRCH when it is already gone).
+ */
+int symbolizer__capture(struct symbolizer *s, uint32_t tgid);
+
+/* TGID exec'd: its cached mappings are stale. */
+void symbolizer__process_exec(struct symbolizer *s, uint32_t tgid);
+
+/* TGID exited: its cached mappings may be released once no window refers to it. */
+void symbolizer__process_exit(struct symbolizer *s, uint32_t tgid);
+
+#endif
