@@ -1,0 +1,849 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * bench/workload: a known-answer CPU workload for profiler tests and benches.
+ *
+ * Burn functions alpha, beta, gamma, delta, epsilon and zeta consume given shares of *thread
+ * CPU time* (CLOCK_THREAD_CPUTIME_ID), so the expected profile does not depend on how busy the
+ * machine is. Every sample of a burning thread has the stack
+ *
+ *   worker_main -> run_mix -> level_* (--depth) -> hop_* (--stacks) -> alpha [-> libc -> kernel]
+ *
+ * Built with frame pointers and no inlining (bench/CMakeLists.txt), so frame-pointer unwinders
+ * see whole stacks; note that libc itself has no frame pointers on Debian, so in --syscall mode
+ * the user part of a stack may stop inside libc's read().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_USAGE 2
+#define NFUNCS 6
+#define NLEVELS 8
+#define NHOPS 16
+#define MAX_DEPTH 1000
+#define MAX_STACKS (1u << 24) /* six base-16 digits of hop frames */
+#define MAX_THREADS 1024
+#define MAX_PROCS 256
+
+/* Iterations per call of a burn function: ~20 us of arithmetic, or one 64 KiB read(). */
+#define CHUNK_ITERS 16384
+#define SYSCALL_CHUNK 1
+#define SYSCALL_BYTES 65536
+/*
+ * Scheduling quantum: the function furthest below its share of the thread's running total
+ * runs next for one quantum, so an overshoot is paid back at once (no drift) and a run that
+ * stops at any moment is off by at most one quantum per thread.
+ */
+#define QUANTUM_NS 1000000ull
+#define QUANTUM_ITERS 1000000ull
+
+struct call;
+typedef void (*frame_fn)(struct call *c);
+
+/* What one descent from run_mix down to a burn function carries. */
+struct call {
+	frame_fn burn;
+	int depth_left; /* level_* frames still to enter */
+	int hops_left; /* hop_* frames still to enter */
+	uint32_t path; /* base-16 digits choosing the hop_* frames */
+	uint64_t iters; /* loop iterations (or reads) for this call */
+	bool syscall; /* burn in the kernel: read() from /dev/zero */
+	int zero_fd; /* per thread */
+	char *buf; /* per thread, SYSCALL_BYTES */
+	bool read_clock; /* time mode: return thread CPU time at the end in t_end */
+	uint64_t t_end;
+	int err; /* first read() errno, reported by the worker */
+};
+
+/* Totals shared by every thread of every process (MAP_SHARED, so children add to it). */
+struct totals {
+	uint64_t cpu_ns[NFUNCS];
+	uint64_t units[NFUNCS];
+	uint32_t failed;
+};
+
+struct config {
+	unsigned int pct[NFUNCS];
+	double seconds;
+	unsigned int threads;
+	unsigned int procs;
+	unsigned int depth;
+	uint32_t stacks;
+	int hop_digits;
+	bool syscall;
+	uint64_t work; /* 0: time mode */
+	int ready_fd;
+	bool print_pids;
+	uint64_t deadline_ns; /* CLOCK_MONOTONIC; time mode */
+	int started_pipe[2]; /* each worker writes one byte once running (for --ready-fd) */
+	struct totals *totals;
+};
+
+static const char *const func_names[NFUNCS] = {
+	"alpha", "beta", "gamma", "delta", "epsilon", "zeta"
+};
+
+static volatile sig_atomic_t stop_requested;
+static struct config cfg;
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * System calls made straight from the burn functions, not through libc: Debian's libc has no
+ * frame pointers, so a frame-pointer unwinder entering through libc's read() would skip the
+ * burn function's own frame. With the syscall instruction inside alpha, the user leaf is alpha.
+ */
+#if defined(__x86_64__)
+#define RAW_SYSCALL3(nr, a, b, c)                                                                  \
+	({                                                                                         \
+		long _ret;                                                                         \
+		__asm__ volatile("syscall"                                                         \
+				 : "=a"(_ret)                                                      \
+				 : "0"((long)(nr)), "D"((long)(a)), "S"((long)(b)), "d"((long)(c)) \
+				 : "rcx", "r11", "memory");                                        \
+		_ret;                                                                              \
+	})
+#elif defined(__aarch64__)
+#define RAW_SYSCALL3(nr, a, b, c)                                                                \
+	({                                                                                       \
+		register long _x8 __asm__("x8") = (long)(nr);                                    \
+		register long _x0 __asm__("x0") = (long)(a);                                     \
+		register long _x1 __asm__("x1") = (long)(b);                                     \
+		register long _x2 __asm__("x2") = (long)(c);                                     \
+		__asm__ volatile("svc 0" : "+r"(_x0) : "r"(_x8), "r"(_x1), "r"(_x2) : "memory"); \
+		_x0;                                                                             \
+	})
+#else
+#define RAW_SYSCALL3(nr, a, b, c) (syscall((nr), (a), (b), (c)) < 0 ? -(long)errno : 0L)
+#endif
+
+/* Thread CPU time in ns, read with RAW_SYSCALL3 for the reason above. */
+#define THREAD_CPU_NS_RAW()                                                        \
+	({                                                                         \
+		struct timespec _ts = { 0, 0 };                                    \
+		RAW_SYSCALL3(SYS_clock_gettime, CLOCK_THREAD_CPUTIME_ID, &_ts, 0); \
+		(uint64_t) _ts.tv_sec * 1000000000ull + (uint64_t)_ts.tv_nsec;     \
+	})
+
+/*
+ * One burn function per name. Each mixes its own constant into its own volatile global, so
+ * no two have identical code and no linker or compiler pass can fold them into one symbol.
+ */
+#define BURN_FN(name, salt)                                                                        \
+	volatile uint64_t name##_sink;                                                             \
+	__attribute__((noinline)) void name(struct call *c)                                        \
+	{                                                                                          \
+		uint64_t x = name##_sink, i;                                                       \
+                                                                                                   \
+		if (c->syscall) {                                                                  \
+			for (i = 0; i < c->iters; i++) {                                           \
+				long r =                                                           \
+					RAW_SYSCALL3(SYS_read, c->zero_fd, c->buf, SYSCALL_BYTES); \
+				if (r < 0 && !c->err)                                              \
+					c->err = (int)-r;                                          \
+				x += (uint64_t)c->buf[i & 63] + (salt);                            \
+			}                                                                          \
+		} else {                                                                           \
+			for (i = 0; i < c->iters; i++)                                             \
+				x = (x ^ (x >> 29)) * 0x9e3779b97f4a7c15ull + (salt);              \
+		}                                                                                  \
+		name##_sink = x;                                                                   \
+		if (c->read_clock)                                                                 \
+			c->t_end = THREAD_CPU_NS_RAW();                                            \
+	}
+
+/*
+ * gamma is also a GCC builtin (libm's log-gamma); the executable's own definition is what its
+ * code calls, so only the builtin's prototype needs setting aside.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wbuiltin-declaration-mismatch"
+BURN_FN(alpha, 0x1111)
+BURN_FN(beta, 0x2222)
+BURN_FN(gamma, 0x3333)
+BURN_FN(delta, 0x4444)
+BURN_FN(epsilon, 0x5555)
+BURN_FN(zeta, 0x6666)
+#pragma GCC diagnostic pop
+
+static const frame_fn burn_fns[NFUNCS] = { alpha, beta, gamma, delta, epsilon, zeta };
+
+/*
+ * Descends one frame: first the --depth level_* frames, then the hop_* frames spelled by the
+ * path's base-16 digits, then the burn function. A macro, not a function, so no helper frame
+ * appears between the named ones.
+ */
+#define DESCEND(c)                                                                             \
+	do {                                                                                   \
+		if ((c)->depth_left > 0) {                                                     \
+			/* outermost first: level_0, ..., level_7, level_0, ... */             \
+			level_fns[(cfg.depth - (unsigned int)(c)->depth_left--) % NLEVELS](c); \
+		} else if ((c)->hops_left > 0) {                                               \
+			(c)->hops_left--;                                                      \
+			hop_fns[((c)->path >> (4 * (c)->hops_left)) & 0xf](c);                 \
+		} else {                                                                       \
+			(c)->burn(c);                                                          \
+		}                                                                              \
+	} while (0)
+
+static const frame_fn level_fns[NLEVELS];
+static const frame_fn hop_fns[NHOPS];
+
+/* Each frame function touches its own counter so that none are identical. */
+#define FRAME_FN(name, counter)                             \
+	volatile uint64_t name##_calls;                     \
+	__attribute__((noinline)) void name(struct call *c) \
+	{                                                   \
+		name##_calls += (counter);                  \
+		DESCEND(c);                                 \
+	}
+
+#define DECL_FRAME(name) void name(struct call *c);
+DECL_FRAME(level_0)
+DECL_FRAME(level_1)
+DECL_FRAME(level_2)
+DECL_FRAME(level_3)
+DECL_FRAME(level_4)
+DECL_FRAME(level_5)
+DECL_FRAME(level_6)
+DECL_FRAME(level_7)
+DECL_FRAME(hop_0)
+DECL_FRAME(hop_1)
+DECL_FRAME(hop_2)
+DECL_FRAME(hop_3)
+DECL_FRAME(hop_4)
+DECL_FRAME(hop_5)
+DECL_FRAME(hop_6)
+DECL_FRAME(hop_7)
+DECL_FRAME(hop_8)
+DECL_FRAME(hop_9)
+DECL_FRAME(hop_10)
+DECL_FRAME(hop_11)
+DECL_FRAME(hop_12)
+DECL_FRAME(hop_13)
+DECL_FRAME(hop_14)
+DECL_FRAME(hop_15)
+
+static const frame_fn level_fns[NLEVELS] = { level_0, level_1, level_2, level_3,
+					     level_4, level_5, level_6, level_7 };
+static const frame_fn hop_fns[NHOPS] = { hop_0,	 hop_1,	 hop_2,	 hop_3, hop_4,	hop_5,
+					 hop_6,	 hop_7,	 hop_8,	 hop_9, hop_10, hop_11,
+					 hop_12, hop_13, hop_14, hop_15 };
+
+FRAME_FN(level_0, 1)
+FRAME_FN(level_1, 2)
+FRAME_FN(level_2, 3)
+FRAME_FN(level_3, 4)
+FRAME_FN(level_4, 5)
+FRAME_FN(level_5, 6)
+FRAME_FN(level_6, 7)
+FRAME_FN(level_7, 8)
+FRAME_FN(hop_0, 101)
+FRAME_FN(hop_1, 102)
+FRAME_FN(hop_2, 103)
+FRAME_FN(hop_3, 104)
+FRAME_FN(hop_4, 105)
+FRAME_FN(hop_5, 106)
+FRAME_FN(hop_6, 107)
+FRAME_FN(hop_7, 108)
+FRAME_FN(hop_8, 109)
+FRAME_FN(hop_9, 110)
+FRAME_FN(hop_10, 111)
+FRAME_FN(hop_11, 112)
+FRAME_FN(hop_12, 113)
+FRAME_FN(hop_13, 114)
+FRAME_FN(hop_14, 115)
+FRAME_FN(hop_15, 116)
+
+/* Per-thread state of the scheduler. */
+struct worker {
+	unsigned int index; /* thread index across all processes, spreads the path rotation */
+	struct call call;
+	uint32_t next_path;
+	uint64_t units[NFUNCS]; /* thread CPU ns (time mode) or iterations (work mode) */
+	uint64_t cpu_ns[NFUNCS];
+	uint64_t cap[NFUNCS]; /* work mode: this function's part of --work */
+};
+
+static bool time_is_up(void)
+{
+	return stop_requested || clock_ns(CLOCK_MONOTONIC) >= cfg.deadline_ns;
+}
+
+/*
+ * One call of burn function F, for ITERS iterations, down the next of the --stacks paths.
+ * A macro so that run_mix is the frame right above the depth chain.
+ */
+#define DESCEND_ONCE(w, f, n)                                                               \
+	do {                                                                                \
+		struct call *_c = &(w)->call;                                               \
+                                                                                            \
+		_c->burn = burn_fns[(f)];                                                   \
+		_c->depth_left = (int)cfg.depth;                                            \
+		_c->hops_left = cfg.hop_digits;                                             \
+		_c->path = (w)->next_path;                                                  \
+		_c->iters = (n);                                                            \
+		(w)->next_path = (w)->next_path + 1 == cfg.stacks ? 0 : (w)->next_path + 1; \
+		DESCEND(_c);                                                                \
+	} while (0)
+
+/*
+ * Index of the mix function furthest below its share of TOTAL, or -1 when, in work mode,
+ * every function has done its part of --work.
+ */
+static int most_behind(const struct worker *w, uint64_t total)
+{
+	double deficit, best_deficit = 0;
+	int f, best = -1;
+
+	for (f = 0; f < NFUNCS; f++) {
+		if (!cfg.pct[f] || (cfg.work && w->units[f] >= w->cap[f]))
+			continue;
+		deficit = (double)cfg.pct[f] * (double)total / 100.0 - (double)w->units[f];
+		if (best < 0 || deficit > best_deficit) {
+			best = f;
+			best_deficit = deficit;
+		}
+	}
+	return best;
+}
+
+/*
+ * Runs the mix until --seconds elapse (time mode) or until this thread's --work iterations are
+ * done, one quantum at a time, each to the function most behind its share.
+ */
+__attribute__((noinline)) void run_mix(struct worker *w)
+{
+	uint64_t chunk = cfg.syscall ? SYSCALL_CHUNK : CHUNK_ITERS;
+	uint64_t total = 0, end, n, t0, t_prev;
+	int f;
+
+	for (f = 0; f < NFUNCS; f++)
+		w->cap[f] = cfg.work / 100 * cfg.pct[f] + cfg.work % 100 * cfg.pct[f] / 100;
+	for (;;) {
+		f = most_behind(w, total);
+		if (f < 0)
+			break;
+		if (cfg.work) {
+			end = w->units[f] + QUANTUM_ITERS;
+			if (end > w->cap[f])
+				end = w->cap[f];
+			t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+			while (w->units[f] < end) {
+				n = end - w->units[f] < chunk ? end - w->units[f] : chunk;
+				DESCEND_ONCE(w, f, n);
+				w->units[f] += n;
+				total += n;
+			}
+			w->cpu_ns[f] += clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
+			continue;
+		}
+		end = w->units[f] + QUANTUM_NS;
+		t_prev = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		while (w->units[f] < end) {
+			DESCEND_ONCE(w, f, chunk);
+			w->units[f] += w->call.t_end - t_prev;
+			w->cpu_ns[f] += w->call.t_end - t_prev;
+			total += w->call.t_end - t_prev;
+			t_prev = w->call.t_end;
+			if (time_is_up())
+				return;
+		}
+	}
+}
+
+/* Thread entry of every worker, the main thread's included. Returns NULL. */
+__attribute__((noinline)) void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char byte = 1;
+	int f;
+
+	w->call.syscall = cfg.syscall;
+	w->call.read_clock = !cfg.work;
+	w->call.zero_fd = -1;
+	w->next_path = cfg.stacks ? (w->index * 7919u) % cfg.stacks : 0;
+	if (cfg.syscall) {
+		w->call.buf = malloc(SYSCALL_BYTES);
+		w->call.zero_fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+		if (!w->call.buf || w->call.zero_fd < 0) {
+			fprintf(stderr, "workload: cannot open /dev/zero: %s\n", strerror(errno));
+			__atomic_fetch_add(&cfg.totals->failed, 1, __ATOMIC_RELAXED);
+			goto cleanup;
+		}
+	}
+	if (cfg.started_pipe[1] >= 0 && write(cfg.started_pipe[1], &byte, 1) != 1)
+		fprintf(stderr, "workload: start notification: %s\n", strerror(errno));
+	run_mix(w);
+	if (w->call.err) {
+		fprintf(stderr, "workload: read /dev/zero: %s\n", strerror(w->call.err));
+		__atomic_fetch_add(&cfg.totals->failed, 1, __ATOMIC_RELAXED);
+	}
+	for (f = 0; f < NFUNCS; f++) {
+		__atomic_fetch_add(&cfg.totals->cpu_ns[f], w->cpu_ns[f], __ATOMIC_RELAXED);
+		__atomic_fetch_add(&cfg.totals->units[f], cfg.work ? w->units[f] : 0,
+				   __ATOMIC_RELAXED);
+	}
+cleanup:
+	if (w->call.zero_fd >= 0)
+		close(w->call.zero_fd);
+	free(w->call.buf);
+	return NULL;
+}
+
+/*
+ * Runs cfg.threads workers in this process (the calling thread is worker 0) and joins them.
+ * FIRST is the global index of worker 0. Returns 0 or -errno.
+ */
+static int run_threads(unsigned int first)
+{
+	struct worker *workers;
+	pthread_t *tids;
+	unsigned int i, started = 1;
+	int err = 0;
+
+	workers = calloc(cfg.threads, sizeof(*workers));
+	tids = calloc(cfg.threads, sizeof(*tids));
+	if (!workers || !tids) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (i = 0; i < cfg.threads; i++)
+		workers[i].index = first + i;
+	for (i = 1; i < cfg.threads; i++, started++) {
+		err = -pthread_create(&tids[i], NULL, worker_main, &workers[i]);
+		if (err) {
+			fprintf(stderr, "workload: pthread_create: %s\n", strerror(-err));
+			/* Let the threads already running finish; the exit status reports failure. */
+			stop_requested = 1;
+			break;
+		}
+	}
+	if (!err)
+		worker_main(&workers[0]);
+	for (i = 1; i < started; i++)
+		pthread_join(tids[i], NULL);
+cleanup:
+	free(workers);
+	free(tids);
+	return err;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* Waits until every worker has written its start byte, then tells --ready-fd. */
+static void wait_started(unsigned int expected)
+{
+	unsigned int seen = 0;
+	char buf[256];
+	ssize_t n;
+
+	while (seen < expected) {
+		n = read(cfg.started_pipe[0], buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* every writer is gone: workers failed, nothing to announce */
+		seen += (unsigned int)n;
+	}
+	buf[0] = 'R';
+	if (write(cfg.ready_fd, buf, 1) != 1)
+		fprintf(stderr, "workload: --ready-fd %d: %s\n", cfg.ready_fd, strerror(errno));
+}
+
+static void *ready_waiter(void *arg)
+{
+	(void)arg;
+	wait_started(cfg.threads);
+	return NULL;
+}
+
+static void print_summary(uint64_t elapsed_ns)
+{
+	uint64_t total = 0, ops = 0;
+	int f;
+
+	for (f = 0; f < NFUNCS; f++) {
+		total += cfg.totals->cpu_ns[f];
+		ops += cfg.totals->units[f];
+	}
+	fprintf(stderr, "workload: cpu_ns total=%llu", (unsigned long long)total);
+	for (f = 0; f < NFUNCS; f++) {
+		if (!cfg.pct[f])
+			continue;
+		fprintf(stderr, " %s=%llu (%.2f%%)", func_names[f],
+			(unsigned long long)cfg.totals->cpu_ns[f],
+			total ? 100.0 * (double)cfg.totals->cpu_ns[f] / (double)total : 0.0);
+	}
+	fprintf(stderr, "\n");
+	if (cfg.work) {
+		printf("elapsed_ns=%llu\nops=%llu\n", (unsigned long long)elapsed_ns,
+		       (unsigned long long)ops);
+		fflush(stdout);
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: workload [OPTIONS]\n"
+		"Burns CPU in functions alpha, beta, gamma, delta, epsilon, zeta in exact shares "
+		"of\n"
+		"thread CPU time. Stack of every sample:\n"
+		"  worker_main -> run_mix -> level_0..7 (--depth) -> hop_0..15 (--stacks) -> "
+		"alpha\n"
+		"\n"
+		"  --mix NAME=PCT,...  shares in percent, summing to 100 (default alpha=100)\n"
+		"  --seconds S         wall-clock run time, may be fractional (default 5)\n"
+		"  --work N            instead of --seconds: N burn iterations per thread, split "
+		"by\n"
+		"                      the mix; prints elapsed_ns=... and ops=... on stdout\n"
+		"  --threads N         threads per process (default 1)\n"
+		"  --procs M           fork M processes, each running the threads, and wait for "
+		"them\n"
+		"                      (default 1: no fork, this process works)\n"
+		"  --depth D           D extra level_* frames between run_mix and the hops "
+		"(default 0)\n"
+		"  --stacks K          K distinct call paths through hop_* frames, used in turn\n"
+		"                      (default 1, at most %u)\n"
+		"  --syscall           burn in the kernel: read() 64 KiB from /dev/zero\n"
+		"  --ready-fd FD       write one byte to FD once every thread is running\n"
+		"  --print-pids        print pid=N on stdout for each working process\n"
+		"  -h, --help          show this help\n"
+		"\n"
+		"At exit, stderr gets: workload: cpu_ns total=T alpha=NS (PCT%%) ...\n"
+		"Exit status: 0 done, 1 failure, 2 bad usage.\n",
+		MAX_STACKS);
+}
+
+/* Parses a whole decimal number in [min, max]. Returns 0 or -EINVAL. */
+static int parse_num(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Parses --mix into cfg.pct. Returns 0, or -EINVAL after printing what is wrong. */
+static int parse_mix(const char *arg)
+{
+	char *copy, *item, *save = NULL, *eq;
+	unsigned int sum = 0;
+	uint64_t pct;
+	int f, err = 0;
+
+	memset(cfg.pct, 0, sizeof(cfg.pct));
+	copy = strdup(arg);
+	if (!copy)
+		return -ENOMEM;
+	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		eq = strchr(item, '=');
+		if (!eq) {
+			fprintf(stderr, "workload: --mix: '%s' is not NAME=PCT\n", item);
+			err = -EINVAL;
+			goto cleanup;
+		}
+		*eq = '\0';
+		for (f = 0; f < NFUNCS; f++)
+			if (!strcmp(item, func_names[f]))
+				break;
+		if (f == NFUNCS) {
+			fprintf(stderr,
+				"workload: --mix: unknown function '%s' (expected alpha, beta, "
+				"gamma, delta, epsilon or zeta)\n",
+				item);
+			err = -EINVAL;
+			goto cleanup;
+		}
+		if (cfg.pct[f]) {
+			fprintf(stderr, "workload: --mix: '%s' given twice\n", item);
+			err = -EINVAL;
+			goto cleanup;
+		}
+		if (parse_num(eq + 1, 1, 100, &pct)) {
+			fprintf(stderr,
+				"workload: --mix: '%s' for %s is not a percentage in 1..100\n",
+				eq + 1, item);
+			err = -EINVAL;
+			goto cleanup;
+		}
+		cfg.pct[f] = (unsigned int)pct;
+		sum += (unsigned int)pct;
+	}
+	if (sum != 100) {
+		fprintf(stderr, "workload: --mix: '%s': percentages sum to %u, not 100\n", arg,
+			sum);
+		err = -EINVAL;
+	}
+cleanup:
+	free(copy);
+	return err;
+}
+
+enum {
+	OPT_MIX = 256,
+	OPT_SECONDS,
+	OPT_WORK,
+	OPT_THREADS,
+	OPT_PROCS,
+	OPT_DEPTH,
+	OPT_STACKS,
+	OPT_SYSCALL,
+	OPT_READY_FD,
+	OPT_PRINT_PIDS,
+};
+
+/* Fills cfg from the command line. Returns 0, 1 for --help, or -EINVAL (message printed). */
+static int parse_args(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mix", required_argument, NULL, OPT_MIX },
+		{ "seconds", required_argument, NULL, OPT_SECONDS },
+		{ "work", required_argument, NULL, OPT_WORK },
+		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "procs", required_argument, NULL, OPT_PROCS },
+		{ "depth", required_argument, NULL, OPT_DEPTH },
+		{ "stacks", required_argument, NULL, OPT_STACKS },
+		{ "syscall", no_argument, NULL, OPT_SYSCALL },
+		{ "ready-fd", required_argument, NULL, OPT_READY_FD },
+		{ "print-pids", no_argument, NULL, OPT_PRINT_PIDS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool seconds_given = false;
+	uint64_t v, k;
+	char *end;
+	int opt;
+
+	cfg.pct[0] = 100;
+	cfg.seconds = 5;
+	cfg.threads = 1;
+	cfg.procs = 1;
+	cfg.stacks = 1;
+	cfg.ready_fd = -1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			return 1;
+		case OPT_MIX:
+			if (parse_mix(optarg))
+				return -EINVAL;
+			break;
+		case OPT_SECONDS:
+			errno = 0;
+			cfg.seconds = strtod(optarg, &end);
+			if (errno || !*optarg || *end || !(cfg.seconds > 0 && cfg.seconds <= 1e6)) {
+				fprintf(stderr,
+					"workload: --seconds: '%s' is not a number in (0, 1e6]\n",
+					optarg);
+				return -EINVAL;
+			}
+			seconds_given = true;
+			break;
+		case OPT_WORK:
+			if (parse_num(optarg, 1, UINT64_MAX / 100, &cfg.work)) {
+				fprintf(stderr, "workload: --work: '%s' is not a positive count\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_THREADS:
+			if (parse_num(optarg, 1, MAX_THREADS, &v)) {
+				fprintf(stderr, "workload: --threads: '%s' is not in 1..%d\n",
+					optarg, MAX_THREADS);
+				return -EINVAL;
+			}
+			cfg.threads = (unsigned int)v;
+			break;
+		case OPT_PROCS:
+			if (parse_num(optarg, 1, MAX_PROCS, &v)) {
+				fprintf(stderr, "workload: --procs: '%s' is not in 1..%d\n", optarg,
+					MAX_PROCS);
+				return -EINVAL;
+			}
+			cfg.procs = (unsigned int)v;
+			break;
+		case OPT_DEPTH:
+			if (parse_num(optarg, 0, MAX_DEPTH, &v)) {
+				fprintf(stderr, "workload: --depth: '%s' is not in 0..%d\n", optarg,
+					MAX_DEPTH);
+				return -EINVAL;
+			}
+			cfg.depth = (unsigned int)v;
+			break;
+		case OPT_STACKS:
+			if (parse_num(optarg, 1, MAX_STACKS, &v)) {
+				fprintf(stderr, "workload: --stacks: '%s' is not in 1..%u\n",
+					optarg, MAX_STACKS);
+				return -EINVAL;
+			}
+			cfg.stacks = (uint32_t)v;
+			break;
+		case OPT_SYSCALL:
+			cfg.syscall = true;
+			break;
+		case OPT_READY_FD:
+			if (parse_num(optarg, 0, INT_MAX, &v) || fcntl((int)v, F_GETFD) < 0) {
+				fprintf(stderr,
+					"workload: --ready-fd: '%s' is not an open descriptor\n",
+					optarg);
+				return -EINVAL;
+			}
+			cfg.ready_fd = (int)v;
+			break;
+		case OPT_PRINT_PIDS:
+			cfg.print_pids = true;
+			break;
+		default:
+			/* getopt_long has already named the bad option. */
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "workload: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (cfg.work && seconds_given) {
+		fprintf(stderr, "workload: --work and --seconds exclude each other\n");
+		return -EINVAL;
+	}
+	/* Digits of the largest path index, so every path has the same number of hop frames. */
+	for (k = cfg.stacks - 1; k; k >>= 4)
+		cfg.hop_digits++;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	uint64_t start_ns;
+	pid_t *pids = NULL;
+	pthread_t waiter;
+	unsigned int i, j, forked = 0;
+	int err, status, ret = 1;
+
+	cfg.started_pipe[0] = cfg.started_pipe[1] = -1;
+	err = parse_args(argc, argv);
+	if (err < 0)
+		fprintf(stderr, "workload: try --help\n");
+	if (err) {
+		if (err > 0)
+			usage(stdout);
+		return err > 0 ? 0 : EXIT_USAGE;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	cfg.totals = mmap(NULL, sizeof(*cfg.totals), PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (cfg.totals == MAP_FAILED) {
+		fprintf(stderr, "workload: mmap: %s\n", strerror(errno));
+		cfg.totals = NULL;
+		goto cleanup;
+	}
+	if (cfg.ready_fd >= 0 && pipe2(cfg.started_pipe, O_CLOEXEC)) {
+		fprintf(stderr, "workload: pipe: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	start_ns = clock_ns(CLOCK_MONOTONIC);
+	cfg.deadline_ns = start_ns + (uint64_t)(cfg.seconds * 1e9);
+
+	if (cfg.procs == 1) {
+		if (cfg.print_pids) {
+			printf("pid=%d\n", (int)getpid());
+			fflush(stdout);
+		}
+		/* A helper thread waits for the start bytes, as the main thread is a worker. */
+		if (cfg.ready_fd >= 0) {
+			err = pthread_create(&waiter, NULL, ready_waiter, NULL);
+			if (err) {
+				fprintf(stderr, "workload: pthread_create: %s\n", strerror(err));
+				goto cleanup;
+			}
+			pthread_detach(waiter);
+		}
+		if (run_threads(0))
+			goto cleanup;
+	} else {
+		pids = calloc(cfg.procs, sizeof(*pids));
+		if (!pids)
+			goto cleanup;
+		fflush(stdout);
+		for (i = 0; i < cfg.procs; i++, forked++) {
+			pids[i] = fork();
+			if (pids[i] < 0) {
+				fprintf(stderr, "workload: fork: %s\n", strerror(errno));
+				stop_requested = 1;
+				break;
+			}
+			if (pids[i] == 0) {
+				if (cfg.started_pipe[0] >= 0)
+					close(cfg.started_pipe[0]);
+				_exit(run_threads(i * cfg.threads) ? 1 : 0);
+			}
+			if (cfg.print_pids) {
+				printf("pid=%d\n", (int)pids[i]);
+				fflush(stdout);
+			}
+		}
+		if (cfg.started_pipe[1] >= 0) {
+			close(cfg.started_pipe[1]);
+			cfg.started_pipe[1] = -1;
+			if (!stop_requested)
+				wait_started(cfg.procs * cfg.threads);
+		}
+		for (i = 0; i < forked; i++) {
+			while (waitpid(pids[i], &status, 0) < 0) {
+				if (errno != EINTR)
+					goto cleanup;
+				/* Our own SIGINT/SIGTERM: pass it on, children may not share our tty. */
+				for (j = i; j < forked; j++)
+					kill(pids[j], SIGTERM);
+			}
+			if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+				fprintf(stderr, "workload: process %d failed\n", (int)pids[i]);
+				cfg.totals->failed++;
+			}
+		}
+		if (forked < cfg.procs)
+			goto cleanup;
+	}
+	print_summary(clock_ns(CLOCK_MONOTONIC) - start_ns);
+	ret = cfg.totals->failed ? 1 : 0;
+cleanup:
+	free(pids);
+	if (cfg.totals)
+		munmap(cfg.totals, sizeof(*cfg.totals));
+	return ret;
+}
