@@ -74,4 +74,12 @@ void symbolizer__process_exec(struct symbolizer *s, uint32_t tgid);
 /* TGID exited: its cached mappings may be released once no window refers to it. */
 void symbolizer__process_exit(struct symbolizer *s, uint32_t tgid);
 
+/*
+ * Releases the processes marked exited before the previous call, so a caller that sweeps
+ * once per window after symbolizing it keeps an exited process for the rest of the window
+ * it exited in and the next one. Without calls, exited processes are released about 30 s
+ * after their exit (during capture()). Strings already returned stay valid.
+ */
+void symbolizer__sweep(struct symbolizer *s);
+
 #endif

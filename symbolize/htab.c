@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdlib.h>
+
+#include "symbolize/htab.h"
+
+void htab__release(struct htab *h)
+{
+	free(h->slots);
+	h->slots = NULL;
+	h->mask = 0;
+	h->nr = 0;
+}
+
+bool htab__find(const struct htab *h, uint64_t hash, htab_eq_fn eq, const void *key, void *ctx,
+		uint64_t *val)
+{
+	size_t i;
+
+	if (!h->slots)
+		return false;
+	for (i = hash & h->mask;; i = (i + 1) & h->mask) {
+		const struct htab_slot *sl = &h->slots[i];
+
+		if (!sl->hash)
+			return false;
+		if (sl->hash == hash && eq(sl->val, key, ctx)) {
+			*val = sl->val;
+			return true;
+		}
+	}
+}
+
+static void place(struct htab_slot *slots, size_t mask, uint64_t hash, uint64_t val)
+{
+	size_t i;
+
+	for (i = hash & mask; slots[i].hash; i = (i + 1) & mask)
+		;
+	slots[i].hash = hash;
+	slots[i].val = val;
+}
+
+int htab__insert(struct htab *h, uint64_t hash, uint64_t val)
+{
+	struct htab_slot *ns;
+	size_t cap = h->slots ? h->mask + 1 : 0, ncap, i;
+
+	/* Grow at a load factor of 1/2: linear probing degrades quickly above that. */
+	if ((h->nr + 1) * 2 > cap) {
+		ncap = cap ? cap * 2 : 16;
+		ns = calloc(ncap, sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		for (i = 0; i < cap; i++)
+			if (h->slots[i].hash)
+				place(ns, ncap - 1, h->slots[i].hash, h->slots[i].val);
+		free(h->slots);
+		h->slots = ns;
+		h->mask = ncap - 1;
+	}
+	place(h->slots, h->mask, hash, val);
+	h->nr++;
+	return 0;
+}
+
+bool htab__remove(struct htab *h, uint64_t hash, uint64_t val)
+{
+	size_t i, j, home;
+
+	if (!h->slots)
+		return false;
+	for (i = hash & h->mask;; i = (i + 1) & h->mask) {
+		if (!h->slots[i].hash)
+			return false;
+		if (h->slots[i].hash == hash && h->slots[i].val == val)
+			break;
+	}
+	/*
+	 * Backward-shift deletion: pull later members of the probe run into the hole when
+	 * their home slot is not cyclically inside (hole, j], so no tombstones are needed and
+	 * lookups still stop at the first empty slot.
+	 */
+	j = i;
+	for (;;) {
+		h->slots[i].hash = 0;
+		for (;;) {
+			j = (j + 1) & h->mask;
+			if (!h->slots[j].hash) {
+				h->nr--;
+				return true;
+			}
+			home = h->slots[j].hash & h->mask;
+			if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+				continue;
+			break;
+		}
+		h->slots[i] = h->slots[j];
+		i = j;
+	}
+}
+
+uint64_t htab_hash_u64(uint64_t x, uint64_t seed)
+{
+	/* splitmix64's finalizer: cheap and mixes every input bit into the low bits we mask. */
+	x += seed + 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x ? x : 1;
+}
+
+uint64_t htab_hash_bytes(const void *p, size_t len, uint64_t seed)
+{
+	const unsigned char *b = p;
+	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+	size_t i;
+
+	/* FNV-1a, then a final mix so short keys spread over the low bits too. */
+	for (i = 0; i < len; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return htab_hash_u64(h, len);
+}
