@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Every table keeps entry 0 as "none", so an index doubles as the pprof id of the entry
+ * (pprof ids start at 1 and 0 means "absent"). Tables only grow: a profile lives for one
+ * recording or one window.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profile/profile.h"
+#include "profile/profile_internal.h"
+#include "symbolize/htab.h"
+
+static const char kernel_module[] = "[kernel.kallsyms]";
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elsz)
+{
+	size_t ncap;
+	void *na;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap : 16;
+	while (ncap < need)
+		ncap *= 2;
+	na = realloc(*arr, ncap * elsz);
+	if (!na)
+		return -ENOMEM;
+	*arr = na;
+	*cap = ncap;
+	return 0;
+}
+
+struct profile *profile__new(uint64_t period_ns)
+{
+	struct profile *p = NULL;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->period_ns = period_ns;
+	/* The empty entry 0 of each table. */
+	if (grow((void **)&p->strs, &p->strs_cap, 1, sizeof(*p->strs)) ||
+	    grow((void **)&p->maps, &p->maps_cap, 1, sizeof(*p->maps)) ||
+	    grow((void **)&p->funcs, &p->funcs_cap, 1, sizeof(*p->funcs)) ||
+	    grow((void **)&p->locs, &p->locs_cap, 1, sizeof(*p->locs)) ||
+	    grow((void **)&p->stacks, &p->stacks_cap, 1, sizeof(*p->stacks)))
+		goto cleanup;
+	p->strs[0] = strdup("");
+	if (!p->strs[0])
+		goto cleanup;
+	p->nr_strs = 1;
+	memset(&p->maps[0], 0, sizeof(p->maps[0]));
+	memset(&p->funcs[0], 0, sizeof(p->funcs[0]));
+	memset(&p->locs[0], 0, sizeof(p->locs[0]));
+	memset(&p->stacks[0], 0, sizeof(p->stacks[0]));
+	p->nr_maps = p->nr_funcs = p->nr_locs = p->nr_stacks = 1;
+	return p;
+cleanup:
+	profile__free(p);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void profile__free(struct profile *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	for (i = 0; i < p->nr_strs; i++)
+		free(p->strs[i]);
+	free(p->strs);
+	free(p->maps);
+	free(p->funcs);
+	free(p->locs);
+	free(p->stacks);
+	free(p->stack_locs);
+	free(p->samples);
+	htab__release(&p->strs_idx);
+	htab__release(&p->maps_idx);
+	htab__release(&p->funcs_idx);
+	htab__release(&p->locs_idx);
+	htab__release(&p->stacks_idx);
+	htab__release(&p->samples_idx);
+	free(p);
+}
+
+void profile__set_time(struct profile *p, uint64_t start_ns, uint64_t duration_ns)
+{
+	p->start_ns = start_ns;
+	p->duration_ns = duration_ns;
+}
+
+uint64_t profile__total(const struct profile *p)
+{
+	return p->total;
+}
+
+uint64_t profile__nr_stacks(const struct profile *p)
+{
+	return p->nr_stacks - 1;
+}
+
+/* Strings. */
+
+static bool str_eq(uint64_t val, const void *key, void *ctx)
+{
+	const struct profile *p = ctx;
+
+	return strcmp(p->strs[val], key) == 0;
+}
+
+static uint64_t str_hash(const char *s)
+{
+	return htab_hash_bytes(s, strlen(s), 0);
+}
+
+int profile__find_str(const struct profile *p, const char *s, uint32_t *idx)
+{
+	uint64_t val;
+
+	if (!s || !*s) {
+		*idx = 0;
+		return 0;
+	}
+	if (!htab__find(&p->strs_idx, str_hash(s), str_eq, s, (void *)p, &val))
+		return -ENOENT;
+	*idx = (uint32_t)val;
+	return 0;
+}
+
+static int intern(struct profile *p, const char *s, uint32_t *idx)
+{
+	char *copy = NULL;
+	int err;
+
+	if (!profile__find_str(p, s, idx))
+		return 0;
+	err = grow((void **)&p->strs, &p->strs_cap, p->nr_strs + 1, sizeof(*p->strs));
+	if (err)
+		goto cleanup;
+	copy = strdup(s);
+	if (!copy) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	err = htab__insert(&p->strs_idx, str_hash(s), p->nr_strs);
+	if (err)
+		goto cleanup;
+	p->strs[p->nr_strs] = copy;
+	copy = NULL;
+	*idx = (uint32_t)p->nr_strs++;
+cleanup:
+	free(copy);
+	return err;
+}
+
+/* Mappings, functions, locations: fixed-size keys compared field by field. */
+
+static uint64_t map_hash(const struct profile_mapping *m)
+{
+	uint64_t h = htab_hash_u64(m->start, m->file);
+
+	h = htab_hash_u64(m->limit ^ h, m->offset);
+	return htab_hash_u64(h, ((uint64_t)m->build_id << 1) | m->kernel);
+}
+
+static bool map_eq(uint64_t val, const void *key, void *ctx)
+{
+	const struct profile_mapping *a = &((struct profile *)ctx)->maps[val], *b = key;
+
+	return a->start == b->start && a->limit == b->limit && a->offset == b->offset &&
+	       a->file == b->file && a->build_id == b->build_id && a->kernel == b->kernel;
+}
+
+static uint64_t func_hash(const struct profile_function *f)
+{
+	return htab_hash_u64(((uint64_t)f->name << 32) | f->file, 1);
+}
+
+static bool func_eq(uint64_t val, const void *key, void *ctx)
+{
+	const struct profile_function *a = &((struct profile *)ctx)->funcs[val], *b = key;
+
+	return a->name == b->name && a->file == b->file;
+}
+
+static uint64_t loc_hash(const struct profile_location *l)
+{
+	uint64_t h = htab_hash_u64(l->addr, l->mapping);
+
+	return htab_hash_u64(h, ((uint64_t)l->func << 8) | l->kind);
+}
+
+static bool loc_eq(uint64_t val, const void *key, void *ctx)
+{
+	const struct profile_location *a = &((struct profile *)ctx)->locs[val], *b = key;
+
+	return a->addr == b->addr && a->mapping == b->mapping && a->func == b->func &&
+	       a->kind == b->kind;
+}
+
+/* Finds or appends *E (of ELSZ bytes) in the table ARR/NR/CAP indexed by IDX. */
+static int dedup(struct profile *p, struct htab *idx, void **arr, size_t *nr, size_t *cap,
+		 size_t elsz, const void *e, uint64_t hash, htab_eq_fn eq, uint32_t *out)
+{
+	uint64_t val;
+	int err;
+
+	if (htab__find(idx, hash, eq, e, p, &val)) {
+		*out = (uint32_t)val;
+		return 0;
+	}
+	if (*nr >= UINT32_MAX)
+		return -E2BIG;
+	err = grow(arr, cap, *nr + 1, elsz);
+	if (err)
+		return err;
+	err = htab__insert(idx, hash, *nr);
+	if (err)
+		return err;
+	memcpy((char *)*arr + *nr * elsz, e, elsz);
+	*out = (uint32_t)(*nr)++;
+	return 0;
+}
+
+static int add_location(struct profile *p, const struct sym_frame *f, uint32_t *out)
+{
+	bool kernel = f->kind == SYM_FRAME_KERNEL;
+	const char *module = f->module;
+	struct profile_mapping m = { 0 };
+	struct profile_function fn = { 0 };
+	struct profile_location l = { 0 };
+	int err;
+
+	if (kernel && !module)
+		module = kernel_module;
+	l.kind = kernel ? SYM_FRAME_KERNEL : SYM_FRAME_NATIVE;
+	/*
+	 * A user frame outside every known mapping keeps its raw address; otherwise the ELF
+	 * virtual address, which is the same in every process that maps the file.
+	 */
+	l.addr = kernel || !module ? f->addr : f->elf_vaddr;
+	if (module) {
+		m.kernel = kernel;
+		m.start = f->map_start;
+		m.limit = f->map_limit;
+		m.offset = f->map_offset;
+		err = intern(p, module, &m.file);
+		if (!err)
+			err = intern(p, f->build_id, &m.build_id);
+		if (!err)
+			err = dedup(p, &p->maps_idx, (void **)&p->maps, &p->nr_maps, &p->maps_cap,
+				    sizeof(m), &m, map_hash(&m), map_eq, &l.mapping);
+		if (err)
+			return err;
+	}
+	if (f->name) {
+		err = intern(p, f->name, &fn.name);
+		if (!err)
+			err = intern(p, module, &fn.file);
+		if (!err)
+			err = dedup(p, &p->funcs_idx, (void **)&p->funcs, &p->nr_funcs,
+				    &p->funcs_cap, sizeof(fn), &fn, func_hash(&fn), func_eq,
+				    &l.func);
+		if (err)
+			return err;
+	}
+	return dedup(p, &p->locs_idx, (void **)&p->locs, &p->nr_locs, &p->locs_cap, sizeof(l), &l,
+		     loc_hash(&l), loc_eq, out);
+}
+
+/* Stacks: variable-length location lists stored back to back in stack_locs. */
+
+struct stack_key {
+	const uint32_t *locs;
+	uint32_t nr;
+};
+
+static bool stack_eq(uint64_t val, const void *key, void *ctx)
+{
+	const struct profile *p = ctx;
+	const struct profile_stack *s = &p->stacks[val];
+	const struct stack_key *k = key;
+
+	return s->nr == k->nr && !memcmp(p->stack_locs + s->off, k->locs, k->nr * sizeof(*k->locs));
+}
+
+static int add_stack(struct profile *p, const uint32_t *locs, uint32_t nr, uint32_t *out)
+{
+	struct stack_key k = { locs, nr };
+	uint64_t hash = htab_hash_bytes(locs, nr * sizeof(*locs), 2), val;
+	int err;
+
+	if (htab__find(&p->stacks_idx, hash, stack_eq, &k, p, &val)) {
+		*out = (uint32_t)val;
+		return 0;
+	}
+	err = grow((void **)&p->stacks, &p->stacks_cap, p->nr_stacks + 1, sizeof(*p->stacks));
+	if (!err)
+		err = grow((void **)&p->stack_locs, &p->stack_locs_cap, p->nr_stack_locs + nr,
+			   sizeof(*p->stack_locs));
+	if (!err)
+		err = htab__insert(&p->stacks_idx, hash, p->nr_stacks);
+	if (err)
+		return err;
+	if (nr)
+		memcpy(p->stack_locs + p->nr_stack_locs, locs, nr * sizeof(*locs));
+	p->stacks[p->nr_stacks].off = p->nr_stack_locs;
+	p->stacks[p->nr_stacks].nr = nr;
+	p->nr_stack_locs += nr;
+	*out = (uint32_t)p->nr_stacks++;
+	return 0;
+}
+
+static uint64_t sample_hash(const struct profile_sample *s)
+{
+	uint64_t h = htab_hash_u64(((uint64_t)s->stack << 32) | s->comm, 3);
+
+	return htab_hash_u64(h, ((uint64_t)s->tgid << 32) | s->pid);
+}
+
+static bool sample_eq(uint64_t val, const void *key, void *ctx)
+{
+	const struct profile_sample *a = &((struct profile *)ctx)->samples[val], *b = key;
+
+	return a->stack == b->stack && a->comm == b->comm && a->tgid == b->tgid && a->pid == b->pid;
+}
+
+int profile__add(struct profile *p, const struct sym_frame *frames, size_t nr_frames,
+		 const char *comm, uint32_t tgid, uint32_t pid, uint64_t count)
+{
+	struct profile_sample s = { 0 };
+	uint32_t *locs = NULL, idx;
+	uint64_t val;
+	size_t i;
+	int err = 0;
+
+	if (nr_frames > UINT32_MAX)
+		return -E2BIG;
+	if (nr_frames) {
+		locs = malloc(nr_frames * sizeof(*locs));
+		if (!locs)
+			return -ENOMEM;
+	}
+	for (i = 0; i < nr_frames; i++) {
+		err = add_location(p, &frames[i], &locs[i]);
+		if (err)
+			goto cleanup;
+	}
+	err = add_stack(p, locs, (uint32_t)nr_frames, &s.stack);
+	if (err)
+		goto cleanup;
+	err = intern(p, comm, &s.comm);
+	if (err)
+		goto cleanup;
+	s.tgid = tgid;
+	s.pid = pid;
+	if (htab__find(&p->samples_idx, sample_hash(&s), sample_eq, &s, p, &val)) {
+		p->samples[val].count += count;
+	} else {
+		s.count = count;
+		err = dedup(p, &p->samples_idx, (void **)&p->samples, &p->nr_samples,
+			    &p->samples_cap, sizeof(s), &s, sample_hash(&s), sample_eq, &idx);
+		if (err)
+			goto cleanup;
+	}
+	p->total += count;
+cleanup:
+	free(locs);
+	return err;
+}
+
+/* Folded output. */
+
+/* Folded lines use ';' between frames and the last space before the count: keep both out. */
+static void put_clean(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		fputc(*s == ';' || *s == '\n' ? '_' : *s, f);
+}
+
+static void put_frame(const struct profile *p, FILE *f, const struct profile_location *l)
+{
+	const char *module, *base;
+	size_t len;
+
+	if (l->func) {
+		put_clean(f, p->strs[p->funcs[l->func].name]);
+	} else if (l->mapping && l->kind != SYM_FRAME_KERNEL) {
+		module = p->strs[p->maps[l->mapping].file];
+		base = strrchr(module, '/');
+		base = base ? base + 1 : module;
+		len = strlen(base);
+		/* "[vdso]" becomes "[vdso+0x...]", not "[[vdso]+0x...]". */
+		if (len >= 2 && base[0] == '[' && base[len - 1] == ']') {
+			base++;
+			len -= 2;
+		}
+		fputc('[', f);
+		for (size_t i = 0; i < len; i++)
+			fputc(base[i] == ';' || base[i] == ' ' ? '_' : base[i], f);
+		fprintf(f, "+0x%llx]", (unsigned long long)l->addr);
+	} else {
+		fputs("[unknown]", f);
+	}
+	/* flamegraph.pl colours frames ending in _[k] as kernel frames. */
+	if (l->kind == SYM_FRAME_KERNEL)
+		fputs("_[k]", f);
+}
+
+struct folded_key {
+	uint32_t stack, comm;
+};
+
+struct folded_ctx {
+	const struct profile *p;
+	const uint32_t *first; /* index of the first sample of each folded line */
+};
+
+static bool folded_eq(uint64_t val, const void *key, void *ctx)
+{
+	const struct folded_ctx *c = ctx;
+	const struct profile_sample *s = &c->p->samples[c->first[val]];
+	const struct folded_key *k = key;
+
+	return s->stack == k->stack && s->comm == k->comm;
+}
+
+int profile__write_folded(const struct profile *p, FILE *f)
+{
+	struct htab idx = { 0 };
+	uint32_t *first = NULL;
+	uint64_t *counts = NULL, val, hash;
+	struct folded_ctx ctx = { p, NULL };
+	size_t nr = 0, i;
+	int err = 0;
+
+	/* Merge samples that differ only by pid/tid; lines keep first-seen order. */
+	if (p->nr_samples) {
+		first = malloc(p->nr_samples * sizeof(*first));
+		counts = malloc(p->nr_samples * sizeof(*counts));
+		if (!first || !counts) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+	}
+	ctx.first = first;
+	for (i = 0; i < p->nr_samples; i++) {
+		const struct profile_sample *s = &p->samples[i];
+		struct folded_key k = { s->stack, s->comm };
+
+		hash = htab_hash_u64(((uint64_t)s->stack << 32) | s->comm, 4);
+		if (htab__find(&idx, hash, folded_eq, &k, &ctx, &val)) {
+			counts[val] += s->count;
+			continue;
+		}
+		err = htab__insert(&idx, hash, nr);
+		if (err)
+			goto cleanup;
+		first[nr] = (uint32_t)i;
+		counts[nr++] = s->count;
+	}
+	for (i = 0; i < nr; i++) {
+		const struct profile_sample *s = &p->samples[first[i]];
+		const struct profile_stack *st = &p->stacks[s->stack];
+		uint32_t j;
+
+		put_clean(f, p->strs[s->comm]);
+		for (j = st->nr; j > 0; j--) {
+			fputc(';', f);
+			put_frame(p, f, &p->locs[p->stack_locs[st->off + j - 1]]);
+		}
+		fprintf(f, " %llu\n", (unsigned long long)counts[i]);
+	}
+	if (fflush(f) || ferror(f))
+		err = -EIO;
+cleanup:
+	htab__release(&idx);
+	free(first);
+	free(counts);
+	return err;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The tables behind struct profile, shared by profile.c and the writers. Not a public API. */
+#ifndef KILN_PROFILE_INTERNAL_H
+#define KILN_PROFILE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "symbolize/htab.h"
+
+/* All string fields are indices into profile.strs; 0 is "". */
+struct profile_mapping {
+	uint64_t start, limit, offset;
+	uint32_t file, build_id;
+	bool kernel;
+};
+
+struct profile_function {
+	uint32_t name, file;
+};
+
+struct profile_location {
+	uint64_t addr; /* ELF virtual address (kernel: the kernel address) */
+	uint32_t mapping; /* 0: outside every known mapping */
+	uint32_t func; /* 0: no symbol */
+	uint8_t kind; /* enum sym_frame_kind */
+};
+
+struct profile_stack {
+	size_t off; /* into stack_locs; nr location indices, leaf first */
+	uint32_t nr;
+};
+
+struct profile_sample {
+	uint32_t stack, comm, tgid, pid;
+	uint64_t count;
+};
+
+struct profile {
+	uint64_t period_ns, start_ns, duration_ns, total;
+
+	char **strs;
+	size_t nr_strs, strs_cap;
+	struct htab strs_idx;
+
+	struct profile_mapping *maps;
+	size_t nr_maps, maps_cap;
+	struct htab maps_idx;
+
+	struct profile_function *funcs;
+	size_t nr_funcs, funcs_cap;
+	struct htab funcs_idx;
+
+	struct profile_location *locs;
+	size_t nr_locs, locs_cap;
+	struct htab locs_idx;
+
+	struct profile_stack *stacks;
+	size_t nr_stacks, stacks_cap;
+	struct htab stacks_idx;
+	uint32_t *stack_locs;
+	size_t nr_stack_locs, stack_locs_cap;
+
+	struct profile_sample *samples;
+	size_t nr_samples, samples_cap;
+	struct htab samples_idx;
+};
+
+/* Index of string S (NULL and "" are 0), or -ENOENT when S is not in the table. */
+int profile__find_str(const struct profile *p, const char *s, uint32_t *idx);
+
+#endif
