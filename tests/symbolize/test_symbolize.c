@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Symbolizer tests: a fake kallsyms, this (PIE) test binary, libc, a fixed-address helper,
+ * exited processes, and corrupt ELF files behind a fake /proc tree.
+ */
+#include <CUnit/Basic.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "symbolize/symbolize.h"
+
+static char tmpdir[] = "/tmp/kiln-test-symbolize-XXXXXX";
+
+__attribute__((noinline)) int known_function(int x)
+{
+	/* Something the compiler cannot fold, so the function has a body of a few bytes. */
+	return x * 7 + (int)getpid() % 3;
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	CU_ASSERT_FATAL(f != NULL);
+	fputs(text, f);
+	CU_ASSERT_FATAL(fclose(f) == 0);
+}
+
+/* st_value of function NAME in the ELF file at PATH (symtab or dynsym), 0 if absent. */
+static uint64_t elf_sym_value(const char *path, const char *name, int *e_type)
+{
+	Elf *elf = NULL;
+	Elf_Scn *scn = NULL;
+	uint64_t value = 0;
+	GElf_Ehdr eh;
+	GElf_Shdr sh;
+	GElf_Sym sym;
+	int fd;
+
+	elf_version(EV_CURRENT);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf && gelf_getehdr(elf, &eh) && e_type)
+		*e_type = eh.e_type;
+	while (elf && !value && (scn = elf_nextscn(elf, scn))) {
+		Elf_Data *d;
+		size_t i;
+
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) || !sh.sh_entsize)
+			continue;
+		d = elf_getdata(scn, NULL);
+		for (i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
+			const char *n;
+
+			if (!gelf_getsym(d, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
+				continue;
+			n = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (n && !strcmp(n, name) && GELF_ST_TYPE(sym.st_info) == STT_FUNC) {
+				value = sym.st_value;
+				break;
+			}
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return value;
+}
+
+static void test_kallsyms(void)
+{
+	struct symbolizer_opts opts = { .sz = sizeof(opts) };
+	struct symbolizer *s = NULL;
+	struct sym_frame f;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/kallsyms", tmpdir);
+	/* Unsorted on purpose, with a data symbol that must not shadow foo. */
+	write_text(path, "ffffffff81003000 T bar\n"
+			 "ffffffff81000000 T _text\n"
+			 "ffffffff81001000 t foo\n"
+			 "ffffffff81002000 D some_data\n"
+			 "ffffffffc0001000 t modfn\t[mymod]\n"
+			 "ffffffffc0002000 T modfn2\t[othermod]\n");
+	opts.kallsyms = path;
+	s = symbolizer__new(&opts);
+	CU_ASSERT_FATAL(s != NULL);
+
+	CU_ASSERT_EQUAL(symbolizer__kernel(s, 0xffffffff81001010ULL, &f), 0);
+	CU_ASSERT_EQUAL(f.kind, SYM_FRAME_KERNEL);
+	CU_ASSERT_STRING_EQUAL(f.name, "foo");
+	CU_ASSERT_STRING_EQUAL(f.module, "[kernel.kallsyms]");
+	CU_ASSERT_EQUAL(f.sym_offset, 0x10);
+	CU_ASSERT_EQUAL(f.elf_vaddr, 0xffffffff81001010ULL);
+
+	CU_ASSERT_EQUAL(symbolizer__kernel(s, 0xffffffff81002010ULL, &f), 0);
+	CU_ASSERT_STRING_EQUAL(f.name, "foo");
+
+	CU_ASSERT_EQUAL(symbolizer__kernel(s, 0xffffffff81003000ULL, &f), 0);
+	CU_ASSERT_STRING_EQUAL(f.name, "bar");
+	CU_ASSERT_EQUAL(f.sym_offset, 0);
+
+	CU_ASSERT_EQUAL(symbolizer__kernel(s, 0xffffffffc0001004ULL, &f), 0);
+	CU_ASSERT_STRING_EQUAL(f.name, "modfn");
+	CU_ASSERT_STRING_EQUAL(f.module, "[mymod]");
+	CU_ASSERT_EQUAL(symbolizer__kernel(s, 0xffffffffc0002fffULL, &f), 0);
+	CU_ASSERT_STRING_EQUAL(f.name, "modfn2");
+	CU_ASSERT_STRING_EQUAL(f.module, "[othermod]");
+
+	/* Below the first symbol: resolved to nothing, but not an error. */
+	CU_ASSERT_EQUAL(symbolizer__kernel(s, 0xffffffff80000000ULL, &f), 0);
+	CU_ASSERT_PTR_NULL(f.name);
+	CU_ASSERT_STRING_EQUAL(f.module, "[kernel.kallsyms]");
+	symbolizer__free(s);
+}
+
+static void test_kallsyms_restricted(void)
+{
+	struct symbolizer_opts opts = { .sz = sizeof(opts) };
+	struct symbolizer *s = NULL;
+	struct sym_frame f;
+	char path[PATH_MAX];
+
+	/* What an unprivileged reader sees with kptr_restrict. */
+	snprintf(path, sizeof(path), "%s/kallsyms-zero", tmpdir);
+	write_text(path, "0000000000000000 T _text\n0000000000000000 t foo\n");
+	opts.kallsyms = path;
+	s = symbolizer__new(&opts);
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_EQUAL(symbolizer__kernel(s, 0xffffffff81001010ULL, &f), -EPERM);
+	CU_ASSERT_PTR_NULL(f.name);
+	symbolizer__free(s);
+
+	snprintf(path, sizeof(path), "%s/no-such-kallsyms", tmpdir);
+	s = symbolizer__new(&opts);
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_EQUAL(symbolizer__kernel(s, 0xffffffff81001010ULL, &f), -ENOENT);
+	symbolizer__free(s);
+}
+
+static void test_self_pie(void)
+{
+	struct symbolizer *s = symbolizer__new(NULL);
+	uint64_t addr = (uintptr_t)&known_function + 4, value;
+	char exe[PATH_MAX];
+	struct sym_frame f;
+	int e_type = 0;
+	ssize_t n;
+
+	CU_ASSERT_FATAL(s != NULL);
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	CU_ASSERT_FATAL(n > 0);
+	exe[n] = '\0';
+	value = elf_sym_value(exe, "known_function", &e_type);
+	CU_ASSERT_FATAL(value != 0);
+	/* ET_DYN: this test is only meaningful for a PIE executable. */
+	CU_ASSERT_EQUAL(e_type, ET_DYN);
+	CU_ASSERT_NOT_EQUAL(addr - 4, value);
+
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, (uint32_t)getpid(), addr, &f), 0);
+	CU_ASSERT_EQUAL(f.kind, SYM_FRAME_NATIVE);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.name);
+	CU_ASSERT_STRING_EQUAL(f.name, "known_function");
+	CU_ASSERT_STRING_EQUAL(f.module, exe);
+	CU_ASSERT_EQUAL(f.elf_vaddr, value + 4);
+	CU_ASSERT_EQUAL(f.sym_offset, 4);
+	CU_ASSERT_EQUAL(f.addr, addr);
+	CU_ASSERT(f.map_start <= addr && addr < f.map_limit);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.build_id);
+	CU_ASSERT_EQUAL(strlen(f.build_id), 40);
+	CU_ASSERT_EQUAL(strspn(f.build_id, "0123456789abcdef"), strlen(f.build_id));
+	symbolizer__free(s);
+}
+
+static void test_libc(void)
+{
+	struct symbolizer *s = symbolizer__new(NULL);
+	void *fn = dlsym(RTLD_DEFAULT, "getpid");
+	struct sym_frame f, f2;
+	uint64_t value;
+
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_FATAL(fn != NULL);
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, (uint32_t)getpid(), (uintptr_t)fn + 2, &f), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.name);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.module);
+	CU_ASSERT_PTR_NOT_NULL(strstr(f.module, "libc"));
+	/* getpid and __getpid are aliases; we prefer the plainer name. */
+	CU_ASSERT_STRING_EQUAL(f.name, "getpid");
+	value = elf_sym_value(f.module, "getpid", NULL);
+	CU_ASSERT_FATAL(value != 0);
+	CU_ASSERT_EQUAL(f.elf_vaddr, value + 2);
+	CU_ASSERT_EQUAL(f.sym_offset, 2);
+
+	/* Same file, another process view: the ELF cache hands back the same strings. */
+	CU_ASSERT_EQUAL(symbolizer__user(s, (uint32_t)getpid(), (uintptr_t)fn, &f2), 0);
+	CU_ASSERT_PTR_EQUAL(f2.name, f.name);
+	CU_ASSERT_PTR_EQUAL(f2.module, f.module);
+	CU_ASSERT_PTR_EQUAL(f2.build_id, f.build_id);
+	symbolizer__free(s);
+}
+
+static void test_no_mapping(void)
+{
+	struct symbolizer *s = symbolizer__new(NULL);
+	struct sym_frame f;
+
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_EQUAL(symbolizer__user(s, (uint32_t)getpid(), 0x10, &f), -ENOENT);
+	CU_ASSERT_PTR_NULL(f.name);
+	/* Twice: the second miss must not re-read maps every time (covered by timing only). */
+	CU_ASSERT_EQUAL(symbolizer__user(s, (uint32_t)getpid(), 0x20, &f), -ENOENT);
+	/* A pid that cannot exist (above pid_max's hard limit). */
+	CU_ASSERT_EQUAL(symbolizer__user(s, 0x7fffffff, 0x1000, &f), -ENOENT);
+	CU_ASSERT_EQUAL(symbolizer__capture(s, 0x7fffffff), -ESRCH);
+	symbolizer__free(s);
+}
+
+static void test_exited(void)
+{
+	struct symbolizer *s = symbolizer__new(NULL);
+	uint64_t addr = (uintptr_t)&known_function + 1;
+	struct sym_frame f;
+	int fds[2], status;
+	pid_t child;
+	char c;
+
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_FATAL(pipe(fds) == 0);
+	child = fork();
+	CU_ASSERT_FATAL(child >= 0);
+	if (!child) {
+		close(fds[1]);
+		while (read(fds[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(fds[0]);
+	CU_ASSERT_EQUAL(symbolizer__capture(s, (uint32_t)child), 0);
+	close(fds[1]);
+	CU_ASSERT_EQUAL(waitpid(child, &status, 0), child);
+	symbolizer__process_exit(s, (uint32_t)child);
+
+	/* Gone from /proc, still resolvable from what capture() kept. */
+	CU_ASSERT_EQUAL(symbolizer__user(s, (uint32_t)child, addr, &f), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.name);
+	CU_ASSERT_STRING_EQUAL(f.name, "known_function");
+	CU_ASSERT_EQUAL(f.sym_offset, 1);
+
+	/* Kept through the sweep that closes the window it exited in... */
+	symbolizer__sweep(s);
+	CU_ASSERT_EQUAL(symbolizer__user(s, (uint32_t)child, addr, &f), 0);
+	/* ...released by the next one; returned strings stay valid. */
+	symbolizer__sweep(s);
+	CU_ASSERT_STRING_EQUAL(f.name, "known_function");
+	CU_ASSERT_EQUAL(symbolizer__user(s, (uint32_t)child, addr, &f), -ENOENT);
+	symbolizer__free(s);
+}
+
+static void test_exec_invalidates(void)
+{
+	struct symbolizer *s = symbolizer__new(NULL);
+	struct sym_frame f;
+
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_EQUAL(symbolizer__capture(s, (uint32_t)getpid()), 0);
+	symbolizer__process_exec(s, (uint32_t)getpid());
+	/* Re-read lazily. */
+	CU_ASSERT_EQUAL(symbolizer__user(s, (uint32_t)getpid(), (uintptr_t)&known_function, &f), 0);
+	CU_ASSERT_STRING_EQUAL(f.name, "known_function");
+	symbolizer__free(s);
+}
+
+static void test_nopie(void)
+{
+	struct symbolizer *s = symbolizer__new(NULL);
+	unsigned long long addr = 0;
+	int in[2], out[2], status, e_type = 0;
+	struct sym_frame f;
+	uint64_t value;
+	FILE *fp;
+	pid_t child;
+
+	CU_ASSERT_FATAL(s != NULL);
+	value = elf_sym_value(NOPIE_HELPER, "nopie_marker_function", &e_type);
+	CU_ASSERT_FATAL(value != 0);
+	CU_ASSERT_EQUAL(e_type, ET_EXEC);
+	CU_ASSERT_FATAL(pipe(in) == 0 && pipe(out) == 0);
+	child = fork();
+	CU_ASSERT_FATAL(child >= 0);
+	if (!child) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execl(NOPIE_HELPER, NOPIE_HELPER, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	fp = fdopen(out[0], "r");
+	CU_ASSERT_FATAL(fp != NULL);
+	CU_ASSERT_EQUAL(fscanf(fp, "%llx", &addr), 1);
+	/* Fixed address: the runtime address is the ELF vaddr, p_vaddr != p_offset. */
+	CU_ASSERT_EQUAL(addr, value);
+	CU_ASSERT_EQUAL(symbolizer__user(s, (uint32_t)child, addr + 3, &f), 0);
+	CU_ASSERT_PTR_NOT_NULL(f.name);
+	if (f.name)
+		CU_ASSERT_STRING_EQUAL(f.name, "nopie_marker_function");
+	CU_ASSERT_EQUAL(f.elf_vaddr, value + 3);
+	CU_ASSERT_EQUAL(f.sym_offset, 3);
+	CU_ASSERT_STRING_EQUAL(f.module, NOPIE_HELPER);
+	close(in[1]);
+	fclose(fp);
+	waitpid(child, &status, 0);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	symbolizer__free(s);
+}
+
+/* Corrupt copies of this test binary, mapped by a fake process in a fake /proc. */
+#define NR_CORRUPT 64
+
+static void test_corrupt_elf(void)
+{
+	struct symbolizer_opts opts = { .sz = sizeof(opts) };
+	char path[PATH_MAX + 64], root[PATH_MAX / 2], proc[PATH_MAX / 2];
+	struct symbolizer *s = NULL;
+	unsigned char *img = NULL, *bad = NULL;
+	size_t len = 0, blen;
+	struct sym_frame f;
+	FILE *maps, *fp;
+	struct stat st;
+	unsigned int seed = 12345;
+	int i, j, err;
+
+	fp = fopen("/proc/self/exe", "rb");
+	CU_ASSERT_FATAL(fp != NULL);
+	img = malloc(4 << 20);
+	CU_ASSERT_FATAL(img != NULL);
+	len = fread(img, 1, 4 << 20, fp);
+	fclose(fp);
+	CU_ASSERT_FATAL(len > 4096);
+	bad = malloc(len);
+	CU_ASSERT_FATAL(bad != NULL);
+
+	snprintf(root, sizeof(root), "%s/rootfs", tmpdir);
+	snprintf(proc, sizeof(proc), "%s/proc/4242", tmpdir);
+	CU_ASSERT_FATAL(mkdir(root, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/proc", tmpdir);
+	CU_ASSERT_FATAL(mkdir(path, 0755) == 0);
+	CU_ASSERT_FATAL(mkdir(proc, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/root", proc);
+	CU_ASSERT_FATAL(symlink(root, path) == 0);
+	snprintf(path, sizeof(path), "%s/maps", proc);
+	maps = fopen(path, "w");
+	CU_ASSERT_FATAL(maps != NULL);
+
+	for (i = 0; i < NR_CORRUPT; i++) {
+		memcpy(bad, img, len);
+		blen = len;
+		switch (i % 4) {
+		case 0: /* truncated anywhere */
+			blen = (size_t)rand_r(&seed) % len;
+			break;
+		case 1: /* bytes flipped in the ELF and program headers */
+			for (j = 0; j < 16; j++)
+				bad[(size_t)rand_r(&seed) % 1024] ^= (unsigned char)rand_r(&seed);
+			break;
+		case 2: /* bytes flipped in the section headers at the end of the file */
+			for (j = 0; j < 32; j++)
+				bad[len - 1 - (size_t)rand_r(&seed) % 4096] ^=
+					(unsigned char)rand_r(&seed);
+			break;
+		default: /* random garbage behind a valid ELF header */
+			for (j = 64; j < (int)(blen < 65536 ? blen : 65536); j++)
+				bad[j] = (unsigned char)rand_r(&seed);
+			break;
+		}
+		snprintf(path, sizeof(path), "%s/bad%d.elf", root, i);
+		fp = fopen(path, "wb");
+		CU_ASSERT_FATAL(fp != NULL);
+		CU_ASSERT_FATAL(fwrite(bad, 1, blen, fp) == blen || !blen);
+		CU_ASSERT_FATAL(fclose(fp) == 0);
+		CU_ASSERT_FATAL(stat(path, &st) == 0);
+		fprintf(maps, "%llx-%llx r-xp 00001000 08:01 %llu /bad%d.elf\n",
+			0x10000000ULL + (unsigned long long)i * 0x100000,
+			0x10000000ULL + (unsigned long long)i * 0x100000 + 0x80000,
+			(unsigned long long)st.st_ino, i);
+	}
+	CU_ASSERT_FATAL(fclose(maps) == 0);
+
+	snprintf(path, sizeof(path), "%s/proc", tmpdir);
+	opts.proc_root = path;
+	s = symbolizer__new(&opts);
+	CU_ASSERT_FATAL(s != NULL);
+	for (i = 0; i < NR_CORRUPT; i++) {
+		uint64_t a = 0x10000000ULL + (uint64_t)i * 0x100000;
+
+		for (j = 0; j < 8; j++) {
+			err = symbolizer__user(s, 4242, a + (uint64_t)j * 0x777, &f);
+			/* In a mapping: 0 (name may be anything or NULL), never a crash. */
+			CU_ASSERT(err == 0 || err < 0);
+			if (!err)
+				CU_ASSERT_PTR_NOT_NULL(f.module);
+		}
+	}
+	/* Outside every fake mapping. */
+	CU_ASSERT_EQUAL(symbolizer__user(s, 4242, 0x1000, &f), -ENOENT);
+	symbolizer__free(s);
+	free(img);
+	free(bad);
+}
+
+static void test_symbolizer_free_null(void)
+{
+	symbolizer__free(NULL);
+}
+
+int main(void)
+{
+	CU_pSuite suite;
+	char cmd[PATH_MAX + 16];
+	unsigned int failed;
+
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	suite = CU_add_suite("symbolize", NULL, NULL);
+	CU_add_test(suite, "kallsyms", test_kallsyms);
+	CU_add_test(suite, "kallsyms_restricted", test_kallsyms_restricted);
+	CU_add_test(suite, "self_pie", test_self_pie);
+	CU_add_test(suite, "libc", test_libc);
+	CU_add_test(suite, "no_mapping", test_no_mapping);
+	CU_add_test(suite, "exited", test_exited);
+	CU_add_test(suite, "exec_invalidates", test_exec_invalidates);
+	CU_add_test(suite, "nopie", test_nopie);
+	CU_add_test(suite, "corrupt_elf", test_corrupt_elf);
+	CU_add_test(suite, "free_null", test_symbolizer_free_null);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd))
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	return failed ? 1 : 0;
+}
