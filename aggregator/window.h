@@ -26,13 +26,13 @@ struct kiln_raw_sample {
 };
 
 struct kiln_window {
-	uint64_t seq;          /* 0, 1, 2, ... */
-	uint64_t start_ns;     /* wall clock (CLOCK_REALTIME) at the window's start */
-	uint64_t duration_ns;  /* wall time the window covered */
-	uint64_t period_ns;    /* 1e9 / sampling frequency */
+	uint64_t seq; /* 0, 1, 2, ... */
+	uint64_t start_ns; /* wall clock (CLOCK_REALTIME) at the window's start */
+	uint64_t duration_ns; /* wall time the window covered */
+	uint64_t period_ns; /* 1e9 / sampling frequency */
 	size_t nr_samples;
 	const struct kiln_raw_sample *samples;
-	size_t nr_stacks;      /* distinct stack ids drained (kernel + user) */
+	size_t nr_stacks; /* distinct stack ids drained (kernel + user) */
 };
 
 #endif

@@ -125,3 +125,54 @@ int possible_cpus(void)
 {
 	return libbpf_num_possible_cpus();
 }
+
+int online_cpus(bool **mask, int *nr)
+{
+	char *buf = NULL, *p, *end;
+	bool *m = NULL, *nm;
+	long a, b, i;
+	int n = 0, err;
+
+	err = read_file("/sys/devices/system/cpu/online", &buf, NULL);
+	if (err)
+		return err;
+	/* The format is a list of ranges: "0-3,5,7-8\n". */
+	for (p = buf; *p && *p != '\n';) {
+		a = strtol(p, &end, 10);
+		if (end == p || a < 0) {
+			err = -EINVAL;
+			goto cleanup;
+		}
+		b = a;
+		p = end;
+		if (*p == '-') {
+			b = strtol(p + 1, &end, 10);
+			if (end == p + 1 || b < a) {
+				err = -EINVAL;
+				goto cleanup;
+			}
+			p = end;
+		}
+		if (b >= n) {
+			nm = realloc(m, (size_t)(b + 1) * sizeof(*m));
+			if (!nm) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			memset(nm + n, 0, (size_t)(b + 1 - n) * sizeof(*m));
+			m = nm;
+			n = (int)b + 1;
+		}
+		for (i = a; i <= b; i++)
+			m[i] = true;
+		if (*p == ',')
+			p++;
+	}
+	*mask = m;
+	*nr = n;
+	m = NULL;
+cleanup:
+	free(m);
+	free(buf);
+	return err;
+}

@@ -40,4 +40,10 @@ int write_file_str(const char *path, const char *str);
 /* Number of possible CPUs as the kernel counts them for per-CPU maps, or -errno. */
 int possible_cpus(void);
 
+/*
+ * Parses /sys/devices/system/cpu/online. Returns 0 and a malloc'd mask (caller frees) of
+ * *NR entries, true for each online CPU, or -errno.
+ */
+int online_cpus(bool **mask, int *nr);
+
 #endif

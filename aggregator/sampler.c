@@ -1,0 +1,694 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "aggregator/sampler.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf/profile.skel.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#define DEFAULT_COUNT_ENTRIES 16384
+#define DEFAULT_STACK_ENTRIES 16384
+#define DEFAULT_RINGBUF_BYTES (4u << 20)
+#define DRAIN_BATCH 4096
+
+/* A ring-buffer sample kept until its window is drained; frames live in the window's pool. */
+struct ovf_sample {
+	uint32_t tgid, pid;
+	uint64_t cgroup_id;
+	char comm[KILN_COMM_LEN];
+	size_t kframes_off, uframes_off; /* offsets into the pool */
+	uint32_t nr_kframes, nr_uframes;
+	int32_t kerr, uerr;
+};
+
+struct u64_vec {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+struct pending {
+	struct ovf_sample *s;
+	size_t n, cap;
+	struct u64_vec frames;
+};
+
+/* Where a drained stack's frames are in the frame pool; GEN tells this drain's from stale. */
+struct stack_slot {
+	uint64_t gen;
+	size_t off;
+	uint32_t n;
+};
+
+struct sampler {
+	struct profile_bpf *skel;
+	struct sampler_opts opts;
+	struct bpf_link **links;
+	size_t nr_links, links_cap;
+	struct ring_buffer *rb;
+	sampler_proc_fn proc_fn;
+	void *proc_ctx;
+
+	uint32_t cur; /* window the programs write to */
+	uint64_t seq; /* windows drained */
+	uint64_t window_start_ns; /* wall clock at the current window's start */
+	struct pending pending[2];
+
+	/* Drain scratch, reused across windows. */
+	struct kiln_count_key *keys;
+	struct kiln_count_val *vals;
+	size_t keys_cap, vals_cap;
+	struct u64_vec frames;
+	struct kiln_raw_sample *samples;
+	size_t samples_cap;
+	struct stack_slot *slots; /* indexed by stack id (< stack map buckets) */
+	size_t nr_slots;
+	uint64_t *stack_buf;
+	bool no_batch; /* the kernel lacks lookup_and_delete_batch for hash maps */
+
+	uint64_t stacks_total;
+	int possible_cpus;
+	uint64_t *percpu; /* scratch for per-CPU metric values */
+};
+
+static const char *const metric_names[KILN_M_NR] = {
+	[KILN_M_SEEN] = "seen",
+	[KILN_M_IDLE] = "idle_skipped",
+	[KILN_M_FILTERED] = "filtered",
+	[KILN_M_TAKEN] = "taken",
+	[KILN_M_AGGREGATED] = "aggregated",
+	[KILN_M_OVERFLOWED] = "overflowed",
+	[KILN_M_DROP_RINGBUF_FULL] = "dropped_ringbuf_full",
+	[KILN_M_OVF_COUNT_FULL] = "overflow_count_map_full",
+	[KILN_M_OVF_STACK_FULL] = "overflow_stack_map_full",
+	[KILN_M_OVF_STACK_COLL] = "overflow_stack_collision",
+	[KILN_M_STACK_ERR_EFAULT] = "stack_err_efault",
+	[KILN_M_STACK_ERR_EEXIST] = "stack_err_eexist",
+	[KILN_M_STACK_ERR_ENOMEM] = "stack_err_enomem",
+	[KILN_M_STACK_ERR_OTHER] = "stack_err_other",
+	[KILN_M_EV_EXEC] = "events_exec",
+	[KILN_M_EV_EXIT] = "events_exit",
+	[KILN_M_EV_FORK] = "events_fork",
+	[KILN_M_EV_DROPPED] = "events_dropped",
+	[KILN_M_FOLLOWED] = "children_followed",
+};
+
+const char *sampler__metric_name(enum kiln_metric m)
+{
+	if ((unsigned int)m >= KILN_M_NR || !metric_names[m])
+		return "unknown";
+	return metric_names[m];
+}
+
+static int vec_reserve(void **v, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap = *cap ? *cap : 64;
+	void *nv;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	nv = realloc(*v, ncap * elem);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+static int u64_append(struct u64_vec *vec, const uint64_t *src, size_t n, size_t *off)
+{
+	int err;
+
+	err = vec_reserve((void **)&vec->v, &vec->cap, vec->n + n, sizeof(uint64_t));
+	if (err)
+		return err;
+	memcpy(vec->v + vec->n, src, n * sizeof(uint64_t));
+	*off = vec->n;
+	vec->n += n;
+	return 0;
+}
+
+int sampler__check_freq(unsigned int freq_hz, uint64_t *max)
+{
+	uint64_t limit = 100000;
+
+	/* The file is absent on kernels without perf events; keep the documented default. */
+	read_u64_file("/proc/sys/kernel/perf_event_max_sample_rate", &limit);
+	*max = limit;
+	if (freq_hz == 0 || freq_hz > limit)
+		return -EINVAL;
+	return 0;
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	enum log_level l = level == LIBBPF_WARN ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG;
+
+	/* libbpf's warnings are noise unless -v: the caller reports what failed. */
+	log_vprint(l, fmt, ap);
+	return 0;
+}
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct sampler *s = ctx;
+	const struct kiln_ev_sample *ev = data;
+	struct pending *p;
+	struct ovf_sample *o;
+	uint32_t nk, nu;
+	int err;
+
+	if (size < sizeof(uint32_t))
+		return 0;
+	if (ev->type == KILN_EV_EXEC || ev->type == KILN_EV_EXIT || ev->type == KILN_EV_FORK) {
+		if (size >= sizeof(struct kiln_ev_proc) && s->proc_fn)
+			s->proc_fn(data, s->proc_ctx);
+		return 0;
+	}
+	if (ev->type != KILN_EV_SAMPLE || size < sizeof(*ev))
+		return 0;
+	p = &s->pending[ev->window & 1];
+	err = vec_reserve((void **)&p->s, &p->cap, p->n + 1, sizeof(*p->s));
+	if (err)
+		return err;
+	o = &p->s[p->n];
+	memset(o, 0, sizeof(*o));
+	o->tgid = ev->tgid;
+	o->pid = ev->pid;
+	o->cgroup_id = ev->cgroup_id;
+	memcpy(o->comm, ev->comm, sizeof(o->comm));
+	nk = ev->nr_kframes > 0 ? (uint32_t)ev->nr_kframes : 0;
+	nu = ev->nr_uframes > 0 ? (uint32_t)ev->nr_uframes : 0;
+	if (nk > KILN_MAX_FRAMES)
+		nk = KILN_MAX_FRAMES;
+	if (nu > KILN_MAX_FRAMES)
+		nu = KILN_MAX_FRAMES;
+	o->kerr = ev->nr_kframes < 0 ? ev->nr_kframes : 0;
+	o->uerr = ev->nr_uframes < 0 ? ev->nr_uframes : 0;
+	err = u64_append(&p->frames, (const uint64_t *)ev->kframes, nk, &o->kframes_off);
+	if (!err)
+		err = u64_append(&p->frames, (const uint64_t *)ev->uframes, nu, &o->uframes_off);
+	if (err)
+		return err;
+	o->nr_kframes = nk;
+	o->nr_uframes = nu;
+	p->n++;
+	return 0;
+}
+
+struct sampler *sampler__new(const struct sampler_opts *opts)
+{
+	struct sampler *s = NULL;
+	uint32_t counts, stacks, rbsz;
+	int err;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	memcpy(&s->opts, opts, opts->sz < sizeof(s->opts) ? opts->sz : sizeof(s->opts));
+	if (!s->opts.freq_hz)
+		s->opts.freq_hz = KILN_DEFAULT_HZ;
+	counts = s->opts.count_map_entries ? s->opts.count_map_entries : DEFAULT_COUNT_ENTRIES;
+	stacks = s->opts.stack_map_entries ? s->opts.stack_map_entries : DEFAULT_STACK_ENTRIES;
+	rbsz = s->opts.ringbuf_bytes ? s->opts.ringbuf_bytes : DEFAULT_RINGBUF_BYTES;
+	s->possible_cpus = possible_cpus();
+	if (s->possible_cpus <= 0) {
+		err = s->possible_cpus ? s->possible_cpus : -EINVAL;
+		goto cleanup;
+	}
+	s->percpu = calloc((size_t)s->possible_cpus, sizeof(uint64_t));
+	if (!s->percpu) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+
+	libbpf_set_print(libbpf_log);
+	s->skel = profile_bpf__open();
+	if (!s->skel) {
+		err = -errno;
+		goto cleanup;
+	}
+	s->skel->rodata->include_idle = s->opts.include_idle;
+	s->skel->rodata->follow_children = s->opts.follow_children;
+	bpf_map__set_max_entries(s->skel->maps.counts0, counts);
+	bpf_map__set_max_entries(s->skel->maps.counts1, counts);
+	bpf_map__set_max_entries(s->skel->maps.stacks0, stacks);
+	bpf_map__set_max_entries(s->skel->maps.stacks1, stacks);
+	bpf_map__set_max_entries(s->skel->maps.events, rbsz);
+	err = profile_bpf__load(s->skel);
+	if (err)
+		goto cleanup;
+
+	/* Stack ids are bucket indices: below the bucket count, a power of two >= entries. */
+	s->nr_slots = 1;
+	while (s->nr_slots < stacks)
+		s->nr_slots <<= 1;
+	s->slots = calloc(s->nr_slots, sizeof(*s->slots));
+	s->stack_buf = calloc(KILN_MAX_FRAMES, sizeof(uint64_t));
+	if (!s->slots || !s->stack_buf) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), handle_event, s, NULL);
+	if (!s->rb) {
+		err = -errno;
+		goto cleanup;
+	}
+	s->window_start_ns = wall_ns();
+	return s;
+cleanup:
+	sampler__free(s);
+	errno = -err;
+	return NULL;
+}
+
+void sampler__free(struct sampler *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->nr_links; i++)
+		bpf_link__destroy(s->links[i]);
+	free(s->links);
+	ring_buffer__free(s->rb);
+	profile_bpf__destroy(s->skel);
+	for (i = 0; i < 2; i++) {
+		free(s->pending[i].s);
+		free(s->pending[i].frames.v);
+	}
+	free(s->keys);
+	free(s->vals);
+	free(s->frames.v);
+	free(s->samples);
+	free(s->slots);
+	free(s->stack_buf);
+	free(s->percpu);
+	free(s);
+}
+
+void sampler__set_proc_fn(struct sampler *s, sampler_proc_fn fn, void *ctx)
+{
+	s->proc_fn = fn;
+	s->proc_ctx = ctx;
+}
+
+int sampler__select_tgid(struct sampler *s, uint32_t tgid)
+{
+	uint8_t one = 1;
+
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.sel_tgids), &tgid, &one, BPF_ANY))
+		return -errno;
+	/* Entry first, switch second: no sample of TGID is filtered out in between. */
+	__atomic_store_n(&s->skel->bss->filter_tgids, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int sampler__unselect_tgid(struct sampler *s, uint32_t tgid)
+{
+	if (bpf_map_delete_elem(bpf_map__fd(s->skel->maps.sel_tgids), &tgid) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+bool sampler__tgid_selected(struct sampler *s, uint32_t tgid)
+{
+	uint8_t v;
+
+	return bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.sel_tgids), &tgid, &v) == 0;
+}
+
+int sampler__select_cgroup(struct sampler *s, uint64_t cgroup_id)
+{
+	uint8_t one = 1;
+
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.sel_cgroups), &cgroup_id, &one, BPF_ANY))
+		return -errno;
+	__atomic_store_n(&s->skel->bss->filter_cgroups, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int add_link(struct sampler *s, struct bpf_link *link)
+{
+	int err;
+
+	err = vec_reserve((void **)&s->links, &s->links_cap, s->nr_links + 1, sizeof(*s->links));
+	if (err) {
+		bpf_link__destroy(link);
+		return err;
+	}
+	s->links[s->nr_links++] = link;
+	return 0;
+}
+
+int sampler__attach(struct sampler *s)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.sample_freq = s->opts.freq_hz,
+		.freq = 1,
+	};
+	struct bpf_program *tps[] = { s->skel->progs.kiln_fork, s->skel->progs.kiln_exec,
+				      s->skel->progs.kiln_exit };
+	struct bpf_link *link;
+	bool *online = NULL;
+	int nr_online = 0, i, fd, err;
+
+	/* Process tracepoints first, so no child forked after sampling starts is missed. */
+	for (i = 0; i < (int)ARRAY_SIZE(tps); i++) {
+		link = bpf_program__attach(tps[i]);
+		if (!link)
+			return -errno;
+		err = add_link(s, link);
+		if (err)
+			return err;
+	}
+	/* Offline CPUs are skipped; CPU hotplug while running is not followed. */
+	err = online_cpus(&online, &nr_online);
+	if (err)
+		return err;
+	for (i = 0; i < nr_online; i++) {
+		if (!online[i])
+			continue;
+		fd = syscall(__NR_perf_event_open, &attr, -1, i, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0) {
+			err = -errno;
+			log_error("perf_event_open(cpu-clock, cpu %d, %u Hz): %s", i,
+				  s->opts.freq_hz, strerror(errno));
+			goto cleanup;
+		}
+		link = bpf_program__attach_perf_event(s->skel->progs.kiln_sample, fd);
+		if (!link) {
+			err = -errno;
+			close(fd);
+			goto cleanup;
+		}
+		/* The link now owns FD and closes it when destroyed. */
+		err = add_link(s, link);
+		if (err)
+			goto cleanup;
+	}
+	s->window_start_ns = wall_ns();
+cleanup:
+	free(online);
+	return err;
+}
+
+int sampler__detach(struct sampler *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nr_links; i++)
+		bpf_link__destroy(s->links[i]);
+	s->nr_links = 0;
+	return 0;
+}
+
+int sampler__events_fd(struct sampler *s)
+{
+	return ring_buffer__epoll_fd(s->rb);
+}
+
+int sampler__poll_events(struct sampler *s)
+{
+	return ring_buffer__consume(s->rb);
+}
+
+/* Makes sure no program still runs against the window it read before the flip. */
+static int wait_for_programs(struct sampler *s)
+{
+	uint32_t zero = 0;
+	int inner = bpf_map__fd(s->skel->maps.window_sync_inner);
+
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.window_sync), &zero, &inner, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* Fetches (once per drain) the frames of stack ID; *N is 0 for a missing stack. */
+static int resolve_stack(struct sampler *s, int map_fd, int32_t id, size_t *off, uint32_t *n)
+{
+	struct stack_slot *slot;
+	uint32_t i, key = (uint32_t)id;
+	int err;
+
+	*n = 0;
+	*off = 0;
+	if (id < 0 || (size_t)id >= s->nr_slots)
+		return 0;
+	slot = &s->slots[id];
+	if (slot->gen == s->seq + 1) {
+		*off = slot->off;
+		*n = slot->n;
+		return 0;
+	}
+	slot->gen = s->seq + 1;
+	slot->n = 0;
+	if (bpf_map_lookup_elem(map_fd, &key, s->stack_buf))
+		return errno == ENOENT ? 0 : -errno;
+	/* Delete now so that the stack map is empty again when this window is reused. */
+	bpf_map_delete_elem(map_fd, &key);
+	s->stacks_total++;
+	for (i = 0; i < KILN_MAX_FRAMES && s->stack_buf[i]; i++)
+		;
+	err = u64_append(&s->frames, s->stack_buf, i, &slot->off);
+	if (err)
+		return err;
+	slot->n = i;
+	*off = slot->off;
+	*n = i;
+	return 0;
+}
+
+/* Reads and deletes every entry of a count map into s->keys / s->vals; returns the count. */
+static ssize_t drain_counts(struct sampler *s, int fd, uint32_t max_entries)
+{
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	uint64_t in_batch = 0, out_batch = 0;
+	struct kiln_count_key key, next;
+	size_t n = 0;
+	uint32_t cnt;
+	bool first = true;
+	int err;
+
+	err = vec_reserve((void **)&s->keys, &s->keys_cap, max_entries, sizeof(*s->keys));
+	if (!err)
+		err = vec_reserve((void **)&s->vals, &s->vals_cap, max_entries, sizeof(*s->vals));
+	if (err)
+		return err;
+
+	while (!s->no_batch && n < max_entries) {
+		cnt = max_entries - n < DRAIN_BATCH ? max_entries - n : DRAIN_BATCH;
+		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in_batch, &out_batch,
+						      s->keys + n, s->vals + n, &cnt, &bopts);
+		err = err ? -errno : 0;
+		if (err && err != -ENOENT && first && n == 0 &&
+		    (err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUP)) {
+			log_info("kernel lacks batch map operations (%s): iterating instead",
+				 strerror(-err));
+			s->no_batch = true;
+			break;
+		}
+		if (err && err != -ENOENT)
+			return err;
+		n += cnt;
+		if (err == -ENOENT)
+			return (ssize_t)n;
+		in_batch = out_batch;
+		first = false;
+	}
+	if (!s->no_batch)
+		return (ssize_t)n;
+
+	/* Fallback: collect the keys first, since deleting while walking restarts the walk. */
+	n = 0;
+	if (bpf_map_get_next_key(fd, NULL, &next) == 0) {
+		do {
+			s->keys[n++] = next;
+			key = next;
+		} while (n < max_entries && bpf_map_get_next_key(fd, &key, &next) == 0);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(fd, &s->keys[i], &s->vals[i]))
+			s->vals[i].count = 0;
+		bpf_map_delete_elem(fd, &s->keys[i]);
+	}
+	return (ssize_t)n;
+}
+
+/* Deletes stacks nobody referenced (ids taken by samples that then overflowed). */
+static void sweep_stacks(int fd)
+{
+	uint32_t key;
+
+	while (bpf_map_get_next_key(fd, NULL, &key) == 0) {
+		if (bpf_map_delete_elem(fd, &key))
+			break;
+	}
+}
+
+static int add_sample(struct sampler *s, size_t *n, const struct kiln_raw_sample *src)
+{
+	int err;
+
+	err = vec_reserve((void **)&s->samples, &s->samples_cap, *n + 1, sizeof(*s->samples));
+	if (err)
+		return err;
+	s->samples[(*n)++] = *src;
+	return 0;
+}
+
+int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, void *ctx), void *ctx)
+{
+	struct kiln_window win = { 0 };
+	struct kiln_raw_sample rs;
+	struct pending *p;
+	uint32_t old = s->cur, nk, nu;
+	int counts_fd, stacks_fd, err;
+	size_t i, koff, uoff, n = 0;
+	uint64_t now, stacks_before = s->stacks_total;
+	ssize_t nr;
+
+	/* Flip first: from here on new samples go to the other window. */
+	s->cur ^= 1;
+	__atomic_store_n(&s->skel->bss->window, s->cur, __ATOMIC_RELEASE);
+	err = wait_for_programs(s);
+	if (err)
+		return err;
+	now = wall_ns();
+	/* Every overflow record of the old window was submitted before the wait returned. */
+	err = sampler__poll_events(s);
+	if (err < 0)
+		return err;
+
+	counts_fd = bpf_map__fd(old ? s->skel->maps.counts1 : s->skel->maps.counts0);
+	stacks_fd = bpf_map__fd(old ? s->skel->maps.stacks1 : s->skel->maps.stacks0);
+	nr = drain_counts(s, counts_fd,
+			  bpf_map__max_entries(old ? s->skel->maps.counts1
+						   : s->skel->maps.counts0));
+	if (nr < 0)
+		return (int)nr;
+
+	s->frames.n = 0;
+	for (i = 0; i < (size_t)nr; i++) {
+		const struct kiln_count_key *k = &s->keys[i];
+
+		if (!s->vals[i].count)
+			continue;
+		err = resolve_stack(s, stacks_fd, k->kstack_id, &koff, &nk);
+		if (!err)
+			err = resolve_stack(s, stacks_fd, k->ustack_id, &uoff, &nu);
+		if (err)
+			return err;
+		memset(&rs, 0, sizeof(rs));
+		rs.tgid = k->tgid;
+		rs.pid = k->pid;
+		rs.cgroup_id = k->cgroup_id;
+		memcpy(rs.comm, s->vals[i].comm, sizeof(rs.comm));
+		rs.comm[sizeof(rs.comm) - 1] = '\0';
+		rs.count = s->vals[i].count;
+		/* Offsets now, pointers below: the pool may still move while it grows. */
+		rs.kframes = (const uint64_t *)(uintptr_t)koff;
+		rs.uframes = (const uint64_t *)(uintptr_t)uoff;
+		rs.nr_kframes = nk;
+		rs.nr_uframes = nu;
+		rs.kstack_err = k->kstack_id < 0 ? k->kstack_id : 0;
+		rs.ustack_err = k->ustack_id < 0 ? k->ustack_id : 0;
+		err = add_sample(s, &n, &rs);
+		if (err)
+			return err;
+	}
+	sweep_stacks(stacks_fd);
+	for (i = 0; i < n; i++) {
+		s->samples[i].kframes = s->frames.v + (uintptr_t)s->samples[i].kframes;
+		s->samples[i].uframes = s->frames.v + (uintptr_t)s->samples[i].uframes;
+	}
+
+	p = &s->pending[old];
+	for (i = 0; i < p->n; i++) {
+		const struct ovf_sample *o = &p->s[i];
+
+		memset(&rs, 0, sizeof(rs));
+		rs.tgid = o->tgid;
+		rs.pid = o->pid;
+		rs.cgroup_id = o->cgroup_id;
+		memcpy(rs.comm, o->comm, sizeof(rs.comm));
+		rs.comm[sizeof(rs.comm) - 1] = '\0';
+		rs.count = 1;
+		rs.kframes = p->frames.v + o->kframes_off;
+		rs.uframes = p->frames.v + o->uframes_off;
+		rs.nr_kframes = o->nr_kframes;
+		rs.nr_uframes = o->nr_uframes;
+		rs.kstack_err = o->kerr;
+		rs.ustack_err = o->uerr;
+		rs.overflowed = 1;
+		err = add_sample(s, &n, &rs);
+		if (err)
+			return err;
+	}
+
+	win.seq = s->seq;
+	win.start_ns = s->window_start_ns;
+	win.duration_ns = now - s->window_start_ns;
+	win.period_ns = sampler__period_ns(s);
+	win.nr_samples = n;
+	win.samples = s->samples;
+	win.nr_stacks = s->stacks_total - stacks_before;
+	s->window_start_ns = now;
+	err = fn ? fn(&win, ctx) : 0;
+	/* The overflow samples of OLD are consumed; the window is reused after the next flip. */
+	p->n = 0;
+	p->frames.n = 0;
+	s->seq++;
+	return err;
+}
+
+int sampler__metrics(struct sampler *s, uint64_t out[KILN_M_NR])
+{
+	int fd = bpf_map__fd(s->skel->maps.metrics), c;
+	uint32_t k;
+
+	for (k = 0; k < KILN_M_NR; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, s->percpu))
+			return -errno;
+		for (c = 0; c < s->possible_cpus; c++)
+			out[k] += s->percpu[c];
+	}
+	return 0;
+}
+
+uint64_t sampler__missed(struct sampler *s)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(s->skel->progs.kiln_sample), &info, &len))
+		return 0;
+	return info.recursion_misses;
+}
+
+uint64_t sampler__stacks_total(struct sampler *s)
+{
+	return s->stacks_total;
+}
+
+uint64_t sampler__period_ns(struct sampler *s)
+{
+	return 1000000000ull / s->opts.freq_hz;
+}

@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * kiln record: one-shot profiling into a file, the way `perf record` + `flamegraph.pl` are
+ * used: the whole host, some pids / cgroups, or a command and its children.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "aggregator/loop.h"
+#include "aggregator/sampler.h"
+#include "cli/commands.h"
+#include "common/cgroup.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "profile/profile.h"
+#include "symbolize/symbolize.h"
+
+enum out_format {
+	FMT_FOLDED,
+	FMT_PPROF,
+};
+
+struct record {
+	struct sampler *sampler;
+	struct symbolizer *sym;
+	struct profile *prof;
+	struct sym_frame *frames; /* scratch for one stack */
+	uint64_t start_mono;
+	uint64_t first_start_ns, last_end_ns;
+	uint64_t windows;
+	bool progress;
+	int err; /* first error while adding samples */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: kiln record [OPTIONS] -o FILE [-- COMMAND [ARGS...]]\n"
+		"\n"
+		"Samples on-CPU stacks (kernel and user) of the whole host, of the given "
+		"processes\n"
+		"and cgroups, or of COMMAND and its children until it exits, and writes a "
+		"profile.\n"
+		"\n"
+		"  -o, --output FILE        where to write the profile (required)\n"
+		"  -f, --format FMT         folded (flamegraph.pl input, default) or pprof "
+		"(gzipped)\n"
+		"  -F, --freq HZ            samples per second per CPU (default %u)\n"
+		"  -d, --duration SECONDS   stop after this long (default: until Ctrl-C / COMMAND "
+		"exits)\n"
+		"  -p, --pid PID            profile this process (repeatable)\n"
+		"      --cgroup PATH        profile this cgroup v2 and its descendants "
+		"(repeatable;\n"
+		"                           absolute, or relative to the cgroup2 mount)\n"
+		"      --idle               count the idle task too\n"
+		"      --window-ms MS       in-kernel aggregation window (default 1000)\n"
+		"      --count-map-entries N  entries of each window's count map (default 16384)\n"
+		"      --stack-map-entries N  entries of each window's stack map (default 16384)\n"
+		"  -v, --verbose            more messages (repeat for debug)\n"
+		"  -h, --help               this help\n"
+		"\n"
+		"Needs root, or CAP_BPF and CAP_PERFMON. Binaries without frame pointers give "
+		"short\n"
+		"user stacks (most distribution binaries are built without them).\n",
+		KILN_DEFAULT_HZ);
+}
+
+/* Resolves one sampled address; a frame stays in the profile even when it has no symbol. */
+static void resolve(struct record *r, bool kernel, uint32_t tgid, uint64_t addr, bool leaf,
+		    struct sym_frame *out)
+{
+	/*
+	 * Below the leaf, addresses are return addresses: the call is the instruction before,
+	 * and may be the last one of its function, so look up addr - 1.
+	 */
+	uint64_t a = leaf ? addr : addr - 1;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = kernel ? symbolizer__kernel(r->sym, a, out) : symbolizer__user(r->sym, tgid, a, out);
+	if (err) {
+		memset(out, 0, sizeof(*out));
+		out->kind = kernel ? SYM_FRAME_KERNEL : SYM_FRAME_NATIVE;
+		out->addr = a;
+		out->elf_vaddr = a;
+	}
+}
+
+static int on_window(const struct kiln_window *w, void *ctx)
+{
+	struct record *r = ctx;
+	size_t i, j, n;
+	int err;
+
+	if (!r->windows)
+		r->first_start_ns = w->start_ns;
+	r->last_end_ns = w->start_ns + w->duration_ns;
+	r->windows++;
+	for (i = 0; i < w->nr_samples; i++) {
+		const struct kiln_raw_sample *s = &w->samples[i];
+
+		n = 0;
+		for (j = 0; j < s->nr_kframes; j++, n++)
+			resolve(r, true, s->tgid, s->kframes[j], n == 0, &r->frames[n]);
+		for (j = 0; j < s->nr_uframes; j++, n++)
+			resolve(r, false, s->tgid, s->uframes[j], n == 0, &r->frames[n]);
+		err = profile__add(r->prof, r->frames, n, s->comm, s->tgid, s->pid, s->count);
+		if (err && !r->err) {
+			r->err = err;
+			log_error("adding samples to the profile: %s", strerror(-err));
+		}
+	}
+	if (r->progress) {
+		fprintf(stderr, "\rkiln record: %.0f s, %llu samples, %llu distinct stacks   ",
+			(double)(mono_ns() - r->start_mono) / 1e9,
+			(unsigned long long)profile__total(r->prof),
+			(unsigned long long)profile__nr_stacks(r->prof));
+		fflush(stderr);
+	}
+	return 0;
+}
+
+static void on_proc(const struct kiln_ev_proc *ev, void *ctx)
+{
+	struct record *r = ctx;
+
+	switch (ev->type) {
+	case KILN_EV_EXEC:
+		symbolizer__process_exec(r->sym, ev->tgid);
+		/* Read its mappings while it is alive: short-lived processes are gone by the tick. */
+		symbolizer__capture(r->sym, ev->tgid);
+		break;
+	case KILN_EV_FORK:
+		symbolizer__capture(r->sym, ev->tgid);
+		break;
+	case KILN_EV_EXIT:
+		symbolizer__process_exit(r->sym, ev->tgid);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * Forks COMMAND stopped on a pipe so that it is selected before it runs its first
+ * instruction. Returns the child's pid (>0) with *GO_FD set (write a byte / close to start
+ * it) and *ERR_FD (reads errno if exec fails), or -errno.
+ */
+static pid_t spawn_command(char **argv, int *go_fd, int *err_fd)
+{
+	int go[2] = { -1, -1 }, ex[2] = { -1, -1 };
+	pid_t pid;
+	char c;
+	int e;
+
+	if (pipe2(go, O_CLOEXEC) || pipe2(ex, O_CLOEXEC)) {
+		e = -errno;
+		goto fail;
+	}
+	pid = fork();
+	if (pid < 0) {
+		e = -errno;
+		goto fail;
+	}
+	if (pid == 0) {
+		close(go[1]);
+		close(ex[0]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(127);
+		execvp(argv[0], argv);
+		e = errno;
+		if (write(ex[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(go[0]);
+	close(ex[1]);
+	*go_fd = go[1];
+	*err_fd = ex[0];
+	return pid;
+fail:
+	if (go[0] >= 0) {
+		close(go[0]);
+		close(go[1]);
+	}
+	if (ex[0] >= 0) {
+		close(ex[0]);
+		close(ex[1]);
+	}
+	return e;
+}
+
+static void print_summary(struct record *r, const uint64_t *m, uint64_t missed, const char *out,
+			  const char *fmt, unsigned int hz)
+{
+	uint64_t dropped = m[KILN_M_DROP_RINGBUF_FULL];
+
+	if (r->progress)
+		fprintf(stderr, "\n");
+	fprintf(stderr,
+		"kiln record: %.1f s at %u Hz, %llu samples in %llu distinct stacks written to %s "
+		"(%s)\n",
+		(double)(mono_ns() - r->start_mono) / 1e9, hz,
+		(unsigned long long)profile__total(r->prof),
+		(unsigned long long)profile__nr_stacks(r->prof), out, fmt);
+	fprintf(stderr, "  samples taken        %llu\n", (unsigned long long)m[KILN_M_TAKEN]);
+	fprintf(stderr, "    aggregated         %llu\n", (unsigned long long)m[KILN_M_AGGREGATED]);
+	fprintf(stderr,
+		"    overflowed         %llu  (count map full %llu, stack map full %llu, "
+		"stack collision %llu)\n",
+		(unsigned long long)m[KILN_M_OVERFLOWED],
+		(unsigned long long)m[KILN_M_OVF_COUNT_FULL],
+		(unsigned long long)m[KILN_M_OVF_STACK_FULL],
+		(unsigned long long)m[KILN_M_OVF_STACK_COLL]);
+	fprintf(stderr, "    dropped            %llu  (ring buffer full %llu)\n",
+		(unsigned long long)dropped, (unsigned long long)m[KILN_M_DROP_RINGBUF_FULL]);
+	fprintf(stderr, "  filtered in kernel   %llu\n", (unsigned long long)m[KILN_M_FILTERED]);
+	fprintf(stderr, "  idle skipped         %llu\n", (unsigned long long)m[KILN_M_IDLE]);
+	fprintf(stderr, "  missed by kernel     %llu  (another BPF program was running)\n",
+		(unsigned long long)missed);
+	fprintf(stderr,
+		"  stack errors         efault %llu, eexist %llu, enomem %llu, other %llu\n",
+		(unsigned long long)m[KILN_M_STACK_ERR_EFAULT],
+		(unsigned long long)m[KILN_M_STACK_ERR_EEXIST],
+		(unsigned long long)m[KILN_M_STACK_ERR_ENOMEM],
+		(unsigned long long)m[KILN_M_STACK_ERR_OTHER]);
+	fprintf(stderr, "  process events       exec %llu, exit %llu, fork %llu, lost %llu\n",
+		(unsigned long long)m[KILN_M_EV_EXEC], (unsigned long long)m[KILN_M_EV_EXIT],
+		(unsigned long long)m[KILN_M_EV_FORK], (unsigned long long)m[KILN_M_EV_DROPPED]);
+}
+
+/* Whether PATH can be written (or created) by this process. Returns 0 or -errno. */
+static int check_writable(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash;
+
+	if (access(path, F_OK) == 0)
+		return access(path, W_OK) ? -errno : 0;
+	if (errno != ENOENT)
+		return -errno;
+	slash = strrchr(path, '/');
+	if (!slash)
+		return access(".", W_OK | X_OK) ? -errno : 0;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path) ? (int)(slash - path) : 1, path);
+	return access(dir, W_OK | X_OK) ? -errno : 0;
+}
+
+static int parse_entries(const char *flag, const char *arg, uint32_t *out)
+{
+	uint64_t v;
+
+	if (parse_u64(arg, 1, 1u << 24, &v)) {
+		log_error("%s '%s': expected a number of entries from 1 to %u", flag, arg,
+			  1u << 24);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int cmd_record(int argc, char **argv)
+{
+	enum {
+		OPT_CGROUP = 256,
+		OPT_IDLE,
+		OPT_WINDOW,
+		OPT_COUNT,
+		OPT_STACK
+	};
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "freq", required_argument, NULL, 'F' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "idle", no_argument, NULL, OPT_IDLE },
+		{ "window-ms", required_argument, NULL, OPT_WINDOW },
+		{ "count-map-entries", required_argument, NULL, OPT_COUNT },
+		{ "stack-map-entries", required_argument, NULL, OPT_STACK },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct sampler_opts sopts = { .sz = sizeof(sopts), .freq_hz = KILN_DEFAULT_HZ };
+	struct drain_loop_opts lopts = { .sz = sizeof(lopts), .child_pidfd = -1 };
+	struct symbolizer_opts symopts = { .sz = sizeof(symopts) };
+	struct record r = { 0 };
+	const char *out = NULL, *fmt_name = "folded";
+	enum out_format fmt = FMT_FOLDED;
+	uint32_t *pids = NULL;
+	uint64_t *cgroups = NULL, v, maxhz, m[KILN_M_NR] = { 0 }, missed;
+	size_t nr_pids = 0, nr_cgroups = 0, i;
+	enum drain_loop_stop why = 0;
+	int opt, err, ret = 1, go_fd = -1, exec_fd = -1, verbose = 0, status, exec_errno = 0;
+	pid_t child = -1;
+	FILE *f = NULL;
+
+	pids = calloc((size_t)argc, sizeof(*pids));
+	cgroups = calloc((size_t)argc, sizeof(*cgroups));
+	if (!pids || !cgroups) {
+		log_error("out of memory");
+		goto cleanup;
+	}
+	/* '+': stop at the first non-option, so COMMAND's own flags are left alone. */
+	while ((opt = getopt_long(argc, argv, "+o:f:F:d:p:vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'f':
+			if (!strcmp(optarg, "folded")) {
+				fmt = FMT_FOLDED;
+			} else if (!strcmp(optarg, "pprof")) {
+				fmt = FMT_PPROF;
+			} else {
+				log_error("--format '%s': expected 'folded' or 'pprof'", optarg);
+				ret = EXIT_USAGE;
+				goto cleanup;
+			}
+			fmt_name = optarg;
+			break;
+		case 'F':
+			if (parse_u64(optarg, 0, UINT32_MAX, &v) ||
+			    sampler__check_freq((unsigned int)v, &maxhz)) {
+				sampler__check_freq(1, &maxhz);
+				log_error("--freq '%s': expected a frequency from 1 to %llu Hz "
+					  "(the "
+					  "kernel's perf_event_max_sample_rate)",
+					  optarg, (unsigned long long)maxhz);
+				ret = EXIT_USAGE;
+				goto cleanup;
+			}
+			sopts.freq_hz = (unsigned int)v;
+			break;
+		case 'd':
+			if (parse_u64(optarg, 1, 365 * 86400ull, &v)) {
+				log_error("--duration '%s': expected whole seconds, at least 1",
+					  optarg);
+				ret = EXIT_USAGE;
+				goto cleanup;
+			}
+			lopts.duration_ns = v * 1000000000ull;
+			break;
+		case 'p':
+			if (parse_u64(optarg, 1, 4194304, &v)) {
+				log_error("--pid '%s': expected a process id", optarg);
+				ret = EXIT_USAGE;
+				goto cleanup;
+			}
+			if (kill((pid_t)v, 0) && errno == ESRCH) {
+				log_error("--pid %llu: no such process", (unsigned long long)v);
+				ret = EXIT_USAGE;
+				goto cleanup;
+			}
+			pids[nr_pids++] = (uint32_t)v;
+			break;
+		case OPT_CGROUP:
+			err = cgroup_id_of_path(optarg, &v);
+			if (err) {
+				log_error("--cgroup '%s': %s", optarg,
+					  err == -EINVAL ? "not a cgroup v2 directory"
+							 : strerror(-err));
+				ret = EXIT_USAGE;
+				goto cleanup;
+			}
+			cgroups[nr_cgroups++] = v;
+			break;
+		case OPT_IDLE:
+			sopts.include_idle = true;
+			break;
+		case OPT_WINDOW:
+			if (parse_u64(optarg, 10, 60000, &v)) {
+				log_error("--window-ms '%s': expected 10 to 60000", optarg);
+				ret = EXIT_USAGE;
+				goto cleanup;
+			}
+			lopts.window_ms = (unsigned int)v;
+			break;
+		case OPT_COUNT:
+			if (parse_entries("--count-map-entries", optarg,
+					  &sopts.count_map_entries)) {
+				ret = EXIT_USAGE;
+				goto cleanup;
+			}
+			break;
+		case OPT_STACK:
+			if (parse_entries("--stack-map-entries", optarg,
+					  &sopts.stack_map_entries)) {
+				ret = EXIT_USAGE;
+				goto cleanup;
+			}
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			ret = 0;
+			goto cleanup;
+		default:
+			usage(stderr);
+			ret = EXIT_USAGE;
+			goto cleanup;
+		}
+	}
+	log_set_level(verbose >= 2 ? LOG_LEVEL_DEBUG : verbose ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
+	if (!out) {
+		log_error("missing -o FILE: where to write the profile");
+		usage(stderr);
+		ret = EXIT_USAGE;
+		goto cleanup;
+	}
+	if (optind < argc && (nr_pids || nr_cgroups))
+		log_info("profiling COMMAND as well as the given pids / cgroups");
+
+	/*
+	 * Fail on an unwritable output now, not after minutes of profiling, without creating
+	 * or truncating it: an earlier profile stays intact if this run fails.
+	 */
+	err = check_writable(out);
+	if (err) {
+		log_error("-o '%s': cannot open for writing: %s", out, strerror(-err));
+		goto cleanup;
+	}
+
+	sopts.follow_children = optind < argc;
+	r.sampler = sampler__new(&sopts);
+	if (!r.sampler) {
+		err = errno;
+		if (err == EPERM || err == EACCES)
+			log_error("loading the BPF sampler was refused (%s): kiln record needs "
+				  "root, "
+				  "or CAP_BPF and CAP_PERFMON",
+				  strerror(err));
+		else
+			log_error("loading the BPF sampler failed: %s (-v shows the verifier log)",
+				  strerror(err));
+		goto cleanup;
+	}
+	r.sym = symbolizer__new(&symopts);
+	r.prof = profile__new(sampler__period_ns(r.sampler));
+	r.frames = calloc(2 * KILN_MAX_FRAMES, sizeof(*r.frames));
+	if (!r.sym || !r.prof || !r.frames) {
+		log_error("setting up the symbolizer / profile: %s", strerror(errno));
+		goto cleanup;
+	}
+	r.progress = isatty(STDERR_FILENO) && log_get_level() < LOG_LEVEL_INFO;
+	sampler__set_proc_fn(r.sampler, on_proc, &r);
+
+	for (i = 0; i < nr_pids; i++) {
+		err = sampler__select_tgid(r.sampler, pids[i]);
+		if (err) {
+			log_error("selecting pid %u: %s", pids[i], strerror(-err));
+			goto cleanup;
+		}
+	}
+	for (i = 0; i < nr_cgroups; i++) {
+		err = sampler__select_cgroup(r.sampler, cgroups[i]);
+		if (err) {
+			log_error("selecting cgroup: %s", strerror(-err));
+			goto cleanup;
+		}
+	}
+	if (optind < argc) {
+		child = spawn_command(argv + optind, &go_fd, &exec_fd);
+		if (child < 0) {
+			log_error("starting '%s': %s", argv[optind], strerror((int)-child));
+			goto cleanup;
+		}
+		err = sampler__select_tgid(r.sampler, (uint32_t)child);
+		if (!err) {
+			lopts.child_pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+			if (lopts.child_pidfd < 0)
+				err = -errno;
+		}
+		if (err) {
+			log_error("watching '%s': %s", argv[optind], strerror(-err));
+			goto cleanup;
+		}
+	}
+	err = sampler__attach(r.sampler);
+	if (err) {
+		log_error("attaching the sampler: %s", strerror(-err));
+		goto cleanup;
+	}
+	r.start_mono = mono_ns();
+	if (child > 0) {
+		/* Release the command; a failed exec reports its errno through EXEC_FD. */
+		if (write(go_fd, "g", 1) != 1) {
+			log_error("starting '%s': %s", argv[optind], strerror(errno));
+			goto cleanup;
+		}
+		close(go_fd);
+		go_fd = -1;
+		if (read(exec_fd, &exec_errno, sizeof(exec_errno)) == sizeof(exec_errno)) {
+			log_error("cannot run '%s': %s", argv[optind], strerror(exec_errno));
+			goto cleanup;
+		}
+	}
+
+	lopts.on_window = on_window;
+	lopts.ctx = &r;
+	err = drain_loop__run(r.sampler, &lopts, &why, NULL);
+	if (err) {
+		log_error("sampling stopped: %s", strerror(-err));
+		/* Keep going: what was collected so far is still written. */
+	}
+	sampler__metrics(r.sampler, m);
+	missed = sampler__missed(r.sampler);
+	profile__set_time(r.prof, r.first_start_ns, r.last_end_ns - r.first_start_ns);
+
+	if (fmt == FMT_FOLDED) {
+		f = fopen(out, "w");
+		err = f ? profile__write_folded(r.prof, f) : -errno;
+		if (!err && fflush(f))
+			err = -errno;
+	} else {
+		err = profile__write_pprof(r.prof, out);
+	}
+	if (err) {
+		log_error("writing '%s': %s", out, strerror(-err));
+		goto cleanup;
+	}
+	print_summary(&r, m, missed, out, fmt_name, sopts.freq_hz);
+	if (child > 0 && why == DRAIN_STOP_CHILD && waitpid(child, &status, 0) == child) {
+		child = -1;
+		if (WIFEXITED(status) && WEXITSTATUS(status))
+			fprintf(stderr, "  command exited with status %d\n", WEXITSTATUS(status));
+		else if (WIFSIGNALED(status))
+			fprintf(stderr, "  command killed by signal %d\n", WTERMSIG(status));
+	}
+	ret = r.err ? 1 : 0;
+cleanup:
+	if (child > 0) {
+		/* Stopped early (signal, duration, error): do not leave the command behind. */
+		kill(child, SIGTERM);
+		waitpid(child, NULL, 0);
+	}
+	if (go_fd >= 0)
+		close(go_fd);
+	if (exec_fd >= 0)
+		close(exec_fd);
+	if (lopts.child_pidfd >= 0)
+		close(lopts.child_pidfd);
+	if (f)
+		fclose(f);
+	free(r.frames);
+	profile__free(r.prof);
+	symbolizer__free(r.sym);
+	sampler__free(r.sampler);
+	free(pids);
+	free(cgroups);
+	return ret;
+}
