@@ -846,8 +846,19 @@ int symbolizer__capture(struct symbolizer *s, uint32_t tgid)
 		release_exited(s, 0, now > EXIT_LINGER_NS ? now - EXIT_LINGER_NS : 0);
 		s->last_sweep_ns = now;
 	}
-	if (find_proc(s, tgid))
+	p = find_proc(s, tgid);
+	if (p && !p->exited)
 		return 0;
+	if (p) {
+		/*
+		 * Asked to capture a tgid we saw exit: a new process reuses the number. Until
+		 * its mappings can be read, the old ones are better than none.
+		 */
+		err = read_maps(s, p);
+		if (!err)
+			p->exited = false;
+		return err;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -858,6 +869,24 @@ int symbolizer__capture(struct symbolizer *s, uint32_t tgid)
 	if (err)
 		proc__free(p);
 	return err;
+}
+
+/*
+ * Remembers that TGID is gone without ever having been captured, so that the other frames
+ * of its samples do not each go back to /proc. Released by the sweeps like any exited one.
+ */
+static void remember_gone(struct symbolizer *s, uint32_t tgid)
+{
+	struct proc *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return;
+	p->tgid = tgid;
+	p->exited = true;
+	p->exit_ns = mono_ns();
+	p->exit_gen = s->sweep_gen;
+	if (htab__insert(&s->procs, proc_hash(tgid), (uintptr_t)p))
+		free(p);
 }
 
 static const struct umap *find_map(const struct proc *p, uint64_t addr)
@@ -891,8 +920,12 @@ int symbolizer__user(struct symbolizer *s, uint32_t tgid, uint64_t addr, struct 
 	p = find_proc(s, tgid);
 	if (!p) {
 		err = symbolizer__capture(s, tgid);
+		if (err == -ESRCH) {
+			remember_gone(s, tgid);
+			return -ENOENT;
+		}
 		if (err)
-			return err == -ESRCH ? -ENOENT : err;
+			return err;
 		p = find_proc(s, tgid);
 		if (!p)
 			return -ENOENT;

@@ -64,6 +64,9 @@ int symbolizer__user(struct symbolizer *s, uint32_t tgid, uint64_t addr, struct 
 /*
  * Reads and caches what is needed to symbolize TGID later (its mappings and their ELF
  * files), so that samples of a process that has exited can still be resolved.
+ * Cheap when TGID is already cached and alive (nothing is re-read; lookups re-read the
+ * mappings themselves on a miss, at most once a second); a TGID marked exited is read
+ * afresh, as a new process reusing the number.
  * Returns 0 or -errno (e.g. -ESRCH when it is already gone).
  */
 int symbolizer__capture(struct symbolizer *s, uint32_t tgid);

@@ -425,6 +425,41 @@ static void test_corrupt_elf(void)
 	free(bad);
 }
 
+/* A tgid seen exiting and then captured again is a new process: its new mappings count. */
+static void test_pid_reuse(void)
+{
+	struct symbolizer_opts opts = { .sz = sizeof(opts) };
+	char path[PATH_MAX + 64], proc[PATH_MAX / 2];
+	struct symbolizer *s = NULL;
+	struct sym_frame f;
+
+	snprintf(proc, sizeof(proc), "%s/reuse", tmpdir);
+	CU_ASSERT_FATAL(mkdir(proc, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/77", proc);
+	CU_ASSERT_FATAL(mkdir(path, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/77/maps", proc);
+	write_text(path, "00400000-00500000 r-xp 00000000 00:00 0 [first]\n");
+	opts.proc_root = proc;
+	s = symbolizer__new(&opts);
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_EQUAL(symbolizer__capture(s, 77), 0);
+	CU_ASSERT_EQUAL(symbolizer__user(s, 77, 0x400010, &f), 0);
+	CU_ASSERT_STRING_EQUAL(f.module, "[first]");
+	CU_ASSERT_PTR_NULL(f.name);
+	CU_ASSERT_EQUAL(f.map_start, 0x400000);
+	CU_ASSERT_EQUAL(f.map_limit, 0x500000);
+
+	symbolizer__process_exit(s, 77);
+	write_text(path, "00600000-00700000 r-xp 00000000 00:00 0 [second]\n");
+	/* Still the old process: nothing re-read. */
+	CU_ASSERT_EQUAL(symbolizer__user(s, 77, 0x600010, &f), -ENOENT);
+	CU_ASSERT_EQUAL(symbolizer__capture(s, 77), 0);
+	CU_ASSERT_EQUAL(symbolizer__user(s, 77, 0x600010, &f), 0);
+	CU_ASSERT_STRING_EQUAL(f.module, "[second]");
+	CU_ASSERT_EQUAL(symbolizer__user(s, 77, 0x400010, &f), -ENOENT);
+	symbolizer__free(s);
+}
+
 static void test_symbolizer_free_null(void)
 {
 	symbolizer__free(NULL);
@@ -452,6 +487,7 @@ int main(void)
 	CU_add_test(suite, "exec_invalidates", test_exec_invalidates);
 	CU_add_test(suite, "nopie", test_nopie);
 	CU_add_test(suite, "corrupt_elf", test_corrupt_elf);
+	CU_add_test(suite, "pid_reuse", test_pid_reuse);
 	CU_add_test(suite, "free_null", test_symbolizer_free_null);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
