@@ -331,8 +331,13 @@ static void test_nopie(void)
 	symbolizer__free(s);
 }
 
-/* Corrupt copies of this test binary, mapped by a fake process in a fake /proc. */
+/*
+ * Corrupt copies of this test binary, mapped by a fake process in a fake /proc. More
+ * variants for a longer local run: -DNR_CORRUPT=1500.
+ */
+#ifndef NR_CORRUPT
 #define NR_CORRUPT 64
+#endif
 
 static void test_corrupt_elf(void)
 {
