@@ -412,75 +412,85 @@ static void put_frame(const struct profile *p, FILE *f, const struct profile_loc
 		fputs("_[k]", f);
 }
 
-struct folded_key {
-	uint32_t stack, comm;
-};
-
 struct folded_ctx {
-	const struct profile *p;
-	const uint32_t *first; /* index of the first sample of each folded line */
+	char **lines;
 };
 
 static bool folded_eq(uint64_t val, const void *key, void *ctx)
 {
-	const struct folded_ctx *c = ctx;
-	const struct profile_sample *s = &c->p->samples[c->first[val]];
-	const struct folded_key *k = key;
-
-	return s->stack == k->stack && s->comm == k->comm;
+	return strcmp(((struct folded_ctx *)ctx)->lines[val], key) == 0;
 }
 
 int profile__write_folded(const struct profile *p, FILE *f)
 {
+	struct folded_ctx ctx = { NULL };
 	struct htab idx = { 0 };
-	uint32_t *first = NULL;
 	uint64_t *counts = NULL, val, hash;
-	struct folded_ctx ctx = { p, NULL };
-	size_t nr = 0, i;
+	size_t nr = 0, i, len;
+	char *line = NULL;
+	FILE *m = NULL;
 	int err = 0;
 
-	/* Merge samples that differ only by pid/tid; lines keep first-seen order. */
+	/*
+	 * Lines are merged on their text, not on stack ids: stacks that differ only by pid,
+	 * or by addresses inside the same functions, are one line, as flamegraph.pl expects.
+	 * Lines keep first-seen order.
+	 */
 	if (p->nr_samples) {
-		first = malloc(p->nr_samples * sizeof(*first));
-		counts = malloc(p->nr_samples * sizeof(*counts));
-		if (!first || !counts) {
+		ctx.lines = calloc(p->nr_samples, sizeof(*ctx.lines));
+		counts = calloc(p->nr_samples, sizeof(*counts));
+		if (!ctx.lines || !counts) {
 			err = -ENOMEM;
 			goto cleanup;
 		}
 	}
-	ctx.first = first;
 	for (i = 0; i < p->nr_samples; i++) {
 		const struct profile_sample *s = &p->samples[i];
-		struct folded_key k = { s->stack, s->comm };
+		const struct profile_stack *st = &p->stacks[s->stack];
+		uint32_t j;
 
-		hash = htab_hash_u64(((uint64_t)s->stack << 32) | s->comm, 4);
-		if (htab__find(&idx, hash, folded_eq, &k, &ctx, &val)) {
+		m = open_memstream(&line, &len);
+		if (!m) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		put_clean(m, p->strs[s->comm]);
+		for (j = st->nr; j > 0; j--) {
+			fputc(';', m);
+			put_frame(p, m, &p->locs[p->stack_locs[st->off + j - 1]]);
+		}
+		if (fclose(m)) {
+			m = NULL;
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		m = NULL;
+		hash = htab_hash_bytes(line, len, 4);
+		if (htab__find(&idx, hash, folded_eq, line, &ctx, &val)) {
 			counts[val] += s->count;
+			free(line);
+			line = NULL;
 			continue;
 		}
 		err = htab__insert(&idx, hash, nr);
 		if (err)
 			goto cleanup;
-		first[nr] = (uint32_t)i;
+		ctx.lines[nr] = line;
+		line = NULL;
 		counts[nr++] = s->count;
 	}
-	for (i = 0; i < nr; i++) {
-		const struct profile_sample *s = &p->samples[first[i]];
-		const struct profile_stack *st = &p->stacks[s->stack];
-		uint32_t j;
-
-		put_clean(f, p->strs[s->comm]);
-		for (j = st->nr; j > 0; j--) {
-			fputc(';', f);
-			put_frame(p, f, &p->locs[p->stack_locs[st->off + j - 1]]);
-		}
-		fprintf(f, " %llu\n", (unsigned long long)counts[i]);
-	}
+	for (i = 0; i < nr; i++)
+		fprintf(f, "%s %llu\n", ctx.lines[i], (unsigned long long)counts[i]);
 	if (fflush(f) || ferror(f))
 		err = -EIO;
 cleanup:
+	if (m)
+		fclose(m);
+	free(line);
 	htab__release(&idx);
-	free(first);
+	for (i = 0; i < nr; i++)
+		free(ctx.lines[i]);
+	free(ctx.lines);
 	free(counts);
 	return err;
 }

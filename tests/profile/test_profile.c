@@ -69,14 +69,18 @@ static void test_dedup_merge_folded(void)
 	CU_ASSERT_EQUAL(profile__add(p, a, 5, "other", 200, 200, 1), 0);
 	CU_ASSERT_EQUAL(profile__add(p, a, 5, "app", 100, 101, 10), 0); /* merges with first */
 	CU_ASSERT_EQUAL(profile__add(p, c, 1, "app", 300, 300, 7), 0);
+	/* Another address inside alpha: another stack, but the same folded line. */
+	a[2].elf_vaddr += 4;
+	a[2].addr += 4;
+	CU_ASSERT_EQUAL(profile__add(p, a, 5, "app", 100, 101, 100), 0);
 	CU_ASSERT_EQUAL(profile__add(p, NULL, 0, "idle", 0, 0, 1), 0);
 
-	CU_ASSERT_EQUAL(profile__total(p), 3 + 2 + 4 + 1 + 10 + 7 + 1);
-	CU_ASSERT_EQUAL(profile__nr_stacks(p), 4);
+	CU_ASSERT_EQUAL(profile__total(p), 3 + 2 + 4 + 1 + 10 + 7 + 100 + 1);
+	CU_ASSERT_EQUAL(profile__nr_stacks(p), 5);
 
 	text = folded(p);
 	CU_ASSERT_STRING_EQUAL(text, "app;[libc.so.6+0x2724a];main;alpha;do_syscall_64_[k];"
-				     "clear_page_[k] 15\n"
+				     "clear_page_[k] 115\n"
 				     "app;[unknown];odd_name;[unknown]_[k] 4\n"
 				     "other;[libc.so.6+0x2724a];main;alpha;do_syscall_64_[k];"
 				     "clear_page_[k] 1\n"
