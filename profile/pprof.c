@@ -96,7 +96,6 @@ int profile__write_pprof(const struct profile *p, const char *path)
 	size_t nr_strs = p->nr_strs, i, j, len;
 	size_t nr_maps = p->nr_maps - 1, nr_locs = p->nr_locs - 1, nr_funcs = p->nr_funcs - 1;
 	size_t nr_samples = p->nr_samples;
-	bool *map_has_funcs = NULL;
 	int err = 0;
 
 	/* String table: ours, plus the few pprof needs that no frame brought in. */
@@ -126,7 +125,6 @@ int profile__write_pprof(const struct profile *p, const char *path)
 	loc_ids = calloc(p->nr_stack_locs, sizeof(*loc_ids));
 	maps = calloc(nr_maps, sizeof(*maps));
 	mapsp = calloc(nr_maps, sizeof(*mapsp));
-	map_has_funcs = calloc(nr_maps + 1, sizeof(*map_has_funcs));
 	locs = calloc(nr_locs, sizeof(*locs));
 	locsp = calloc(nr_locs, sizeof(*locsp));
 	lines = calloc(nr_locs, sizeof(*lines));
@@ -134,7 +132,7 @@ int profile__write_pprof(const struct profile *p, const char *path)
 	funcs = calloc(nr_funcs, sizeof(*funcs));
 	funcsp = calloc(nr_funcs, sizeof(*funcsp));
 	if ((nr_samples && (!samples || !samplesp || !labels || !labelsp || !values)) ||
-	    (p->nr_stack_locs && !loc_ids) || (nr_maps && (!maps || !mapsp)) || !map_has_funcs ||
+	    (p->nr_stack_locs && !loc_ids) || (nr_maps && (!maps || !mapsp)) ||
 	    (nr_locs && (!locs || !locsp || !lines || !linesp)) ||
 	    (nr_funcs && (!funcs || !funcsp))) {
 		err = -ENOMEM;
@@ -198,7 +196,6 @@ int profile__write_pprof(const struct profile *p, const char *path)
 			linesp[i] = &lines[i];
 			pl->n_line = 1;
 			pl->line = &linesp[i];
-			map_has_funcs[l->mapping] = true;
 		}
 		locsp[i] = pl;
 	}
@@ -216,10 +213,11 @@ int profile__write_pprof(const struct profile *p, const char *path)
 		pm->build_id = m->build_id;
 		/*
 		 * Location addresses are ELF virtual addresses, not runtime ones, so pprof must
-		 * not re-symbolize them against the file with this mapping's runtime range:
-		 * claiming functions stops it from trying.
+		 * not re-symbolize them against the file with this mapping's runtime range (it
+		 * would find wrong names): we are the symbolizer of record, including for the
+		 * addresses we could not name.
 		 */
-		pm->has_functions = map_has_funcs[i + 1] || m->kernel;
+		pm->has_functions = true;
 		mapsp[i] = pm;
 	}
 
@@ -259,7 +257,6 @@ cleanup:
 	free(loc_ids);
 	free(maps);
 	free(mapsp);
-	free(map_has_funcs);
 	free(locs);
 	free(locsp);
 	free(lines);
