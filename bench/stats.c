@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Summaries of repeated measurements and the result rows every suite prints. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/stats.h"
+
+struct row {
+	char *suite;
+	char *name;
+	char *unit;
+	char *goal;
+	char *na; /* why it was not measured, or NULL */
+	struct bench_summary s;
+	enum bench_verdict verdict;
+};
+
+static struct row *rows;
+static size_t nrows, cap_rows;
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int bench_summarize(const double *v, int n, struct bench_summary *out)
+{
+	double *sorted;
+
+	if (n < 1)
+		return -EINVAL;
+	sorted = malloc(sizeof(*sorted) * (size_t)n);
+	if (!sorted)
+		return -ENOMEM;
+	memcpy(sorted, v, sizeof(*sorted) * (size_t)n);
+	qsort(sorted, (size_t)n, sizeof(*sorted), cmp_double);
+	out->n = n;
+	out->min = sorted[0];
+	out->max = sorted[n - 1];
+	out->median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+	free(sorted);
+	return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* Keeps a copy of a row for the JSON file; a row that cannot be kept is still printed. */
+static void keep(const char *suite, const char *name, const struct bench_summary *s,
+		 const char *unit, const char *goal, enum bench_verdict verdict, const char *na)
+{
+	struct row *r, *grown;
+
+	if (nrows == cap_rows) {
+		size_t cap = cap_rows ? cap_rows * 2 : 16;
+
+		grown = realloc(rows, cap * sizeof(*rows));
+		if (!grown)
+			return;
+		rows = grown;
+		cap_rows = cap;
+	}
+	r = &rows[nrows++];
+	memset(r, 0, sizeof(*r));
+	r->suite = dup_or_null(suite);
+	r->name = dup_or_null(name);
+	r->unit = dup_or_null(unit);
+	r->goal = dup_or_null(goal);
+	r->na = dup_or_null(na);
+	if (s)
+		r->s = *s;
+	r->verdict = verdict;
+}
+
+static const char *verdict_str(enum bench_verdict v)
+{
+	return v == BENCH_PASS ? "pass" : v == BENCH_MISS ? "miss" : "";
+}
+
+void bench_header(const char *suite, const char *title)
+{
+	printf("== %s: %s\n", suite, title);
+	printf("%-34s %-30s %-8s %-10s %s\n", "name", "median (min..max)", "unit", "goal", "");
+}
+
+void bench_row(const char *suite, const char *name, const struct bench_summary *s, const char *unit,
+	       int decimals, const char *goal, enum bench_verdict verdict)
+{
+	char value[96];
+
+	if (s->n > 1)
+		snprintf(value, sizeof(value), "%.*f (%.*f..%.*f)", decimals, s->median, decimals,
+			 s->min, decimals, s->max);
+	else
+		snprintf(value, sizeof(value), "%.*f", decimals, s->median);
+	printf("%-34s %-30s %-8s %-10s %s\n", name, value, unit, goal ? goal : "",
+	       verdict_str(verdict));
+	fflush(stdout);
+	keep(suite, name, s, unit, goal, verdict, NULL);
+}
+
+void bench_row_na(const char *suite, const char *name, const char *why)
+{
+	printf("%-34s n/a (%s)\n", name, why);
+	fflush(stdout);
+	keep(suite, name, NULL, NULL, NULL, BENCH_NO_GOAL, why);
+}
+
+/* Writes S as a JSON string (quotes, escapes), or null. */
+static void json_str(FILE *f, const char *s)
+{
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", (unsigned char)*s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void json_num(FILE *f, double v)
+{
+	if (isfinite(v))
+		fprintf(f, "%.6g", v);
+	else
+		fputs("null", f);
+}
+
+int bench_json_write(const char *path)
+{
+	FILE *f;
+	size_t i;
+	int err = 0;
+
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fputs("[\n", f);
+	for (i = 0; i < nrows; i++) {
+		const struct row *r = &rows[i];
+
+		fputs("  {\"suite\": ", f);
+		json_str(f, r->suite);
+		fputs(", \"name\": ", f);
+		json_str(f, r->name);
+		if (r->na) {
+			fputs(", \"na\": ", f);
+			json_str(f, r->na);
+		} else {
+			fputs(", \"median\": ", f);
+			json_num(f, r->s.median);
+			fputs(", \"min\": ", f);
+			json_num(f, r->s.min);
+			fputs(", \"max\": ", f);
+			json_num(f, r->s.max);
+			fprintf(f, ", \"runs\": %d, \"unit\": ", r->s.n);
+			json_str(f, r->unit);
+			fputs(", \"goal\": ", f);
+			json_str(f, r->goal);
+			fputs(", \"verdict\": ", f);
+			json_str(f, r->verdict == BENCH_NO_GOAL ? NULL : verdict_str(r->verdict));
+		}
+		fprintf(f, "}%s\n", i + 1 < nrows ? "," : "");
+	}
+	fputs("]\n", f);
+	if (ferror(f))
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
+void bench_rows_free(void)
+{
+	size_t i;
+
+	for (i = 0; i < nrows; i++) {
+		free(rows[i].suite);
+		free(rows[i].name);
+		free(rows[i].unit);
+		free(rows[i].goal);
+		free(rows[i].na);
+	}
+	free(rows);
+	rows = NULL;
+	nrows = cap_rows = 0;
+}

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * kiln-bench overhead: how much slower a fixed amount of work gets while a whole-host
+ * profiler samples at 99 Hz: none, kiln, `perf record -F 99 -g -a`, bpftrace profile:hz:99.
+ *
+ * The workload (`workload --work N --threads 2`) reports its own elapsed wall time. The
+ * configurations alternate within each round, so slow drifts of the machine spread over all of
+ * them; medians damp single outliers. Each profiler is seen sampling before the workload
+ * starts, and is stopped only after it ends, so the whole run is under sampling.
+ */
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "bench/proc.h"
+#include "bench/stats.h"
+#include "common/util.h"
+
+#define SUITE "overhead"
+#define KILN_PROG "kiln_sample"
+#define BPFTRACE_PROG "profile:hz:99 { @[kstack, ustack, pid] = count(); }"
+#define SLOWDOWN_GOAL_PCT 0.2
+#define START_TIMEOUT_MS 20000
+#define STOP_TIMEOUT_MS 60000
+#define CALIBRATION_WORK 100000000ull
+
+enum config {
+	CFG_NONE,
+	CFG_KILN,
+	CFG_PERF,
+	CFG_BPFTRACE,
+	NCONFIGS,
+};
+
+static const char *const config_names[NCONFIGS] = { "none", "kiln", "perf", "bpftrace" };
+
+struct overhead {
+	char workload[4096];
+	char kiln[4096];
+	char perf[4096];
+	char bpftrace[4096];
+	bool available[NCONFIGS];
+	bool failed[NCONFIGS];
+	char work_arg[32];
+	char out_path[64]; /* profilers' output file, removed after each run */
+};
+
+/* Runs the workload once. Returns 0 and its elapsed seconds, or -errno. */
+static int run_workload(struct overhead *ov, double *secs)
+{
+	char *const argv[] = { ov->workload, "--work", ov->work_arg, "--threads", "2", NULL };
+	char out[512], *p;
+	int err;
+
+	err = bench_capture(argv, BENCH_FD_NULL, out, sizeof(out), 600000);
+	if (err) {
+		fprintf(stderr, "kiln-bench overhead: workload failed: %s\n",
+			err == -ECHILD ? "non-zero exit" : strerror(-err));
+		return err;
+	}
+	p = strstr(out, "elapsed_ns=");
+	if (!p) {
+		fprintf(stderr, "kiln-bench overhead: workload printed no elapsed_ns\n");
+		return -EPROTO;
+	}
+	*secs = strtod(p + strlen("elapsed_ns="), NULL) / 1e9;
+	return 0;
+}
+
+/*
+ * Starts perf with its events disabled, then enables them through its control descriptor and
+ * waits for the acknowledgement: from then on it samples. Our ends of the control pipes go to
+ * CTL_W and ACK_R, to be closed only once perf is stopped: perf treats a hung-up control
+ * descriptor as an error and quits. Returns its pid or -errno.
+ */
+static pid_t start_perf(struct overhead *ov, int err_fd, int *ctl_w, int *ack_r)
+{
+	int ctl[2] = { -1, -1 }, ack[2] = { -1, -1 };
+	char control[64], reply[8] = { 0 };
+	struct pollfd pfd;
+	pid_t pid = -1;
+	int err = 0;
+
+	if (pipe2(ctl, O_CLOEXEC) || pipe2(ack, O_CLOEXEC)) {
+		err = -errno;
+		goto cleanup;
+	}
+	snprintf(control, sizeof(control), "fd:%d,%d", ctl[0], ack[1]);
+	char *const argv[] = { ov->perf, "record",     "-F", "99", "-g",	"-a",	 "-q",
+			       "-o",	 ov->out_path, "-D", "-1", "--control", control, NULL };
+	int keep[] = { ctl[0], ack[1] };
+
+	/* bench_spawn keeps these two open in perf: clear close-on-exec for them only. */
+	fcntl(ctl[0], F_SETFD, 0);
+	fcntl(ack[1], F_SETFD, 0);
+	pid = bench_spawn(argv, BENCH_FD_NULL, err_fd, keep, 2);
+	if (pid < 0) {
+		err = pid;
+		goto cleanup;
+	}
+	if (write(ctl[1], "enable\n", 7) != 7) {
+		err = -errno;
+		goto cleanup;
+	}
+	pfd.fd = ack[0];
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, START_TIMEOUT_MS) != 1 || read(ack[0], reply, sizeof(reply) - 1) <= 0 ||
+	    strncmp(reply, "ack", 3))
+		err = -ETIMEDOUT;
+cleanup:
+	if (err && pid > 0)
+		bench_stop(pid, SIGKILL, 1000, NULL);
+	if (ctl[0] >= 0)
+		close(ctl[0]);
+	if (ack[1] >= 0)
+		close(ack[1]);
+	if (err) {
+		if (ctl[1] >= 0)
+			close(ctl[1]);
+		if (ack[0] >= 0)
+			close(ack[0]);
+	} else {
+		*ctl_w = ctl[1];
+		*ack_r = ack[0];
+	}
+	return err ? err : pid;
+}
+
+/*
+ * Starts a BPF profiler and waits until its perf_event programs have run, with run-time stats
+ * on only for that wait so they do not add to the cost being measured. Returns its pid or
+ * -errno (-ECHILD: it exited; *STATUS has why).
+ */
+static pid_t start_bpf_profiler(char *const argv[], const char *name, const char *not_name,
+				int err_fd, int *status)
+{
+	struct bench_prog_ids before = { 0 };
+	int stats_fd, err;
+	pid_t pid;
+
+	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (stats_fd < 0)
+		return -errno;
+	err = bench_prog_ids_snapshot(&before);
+	if (err)
+		goto cleanup;
+	pid = bench_spawn(argv, BENCH_FD_NULL, err_fd, NULL, 0);
+	if (pid < 0) {
+		err = pid;
+		goto cleanup;
+	}
+	err = bench_wait_sampling(&before, pid, name, not_name, START_TIMEOUT_MS, status);
+	if (err && err != -ECHILD)
+		bench_stop(pid, SIGKILL, 1000, NULL);
+cleanup:
+	close(stats_fd);
+	bench_prog_ids_free(&before);
+	return err ? err : pid;
+}
+
+/* perf record re-raises the SIGINT it handled, to end with it; the others exit 0. */
+static bool exited_cleanly(enum config c, int status)
+{
+	if (c == CFG_PERF && WIFSIGNALED(status) && WTERMSIG(status) == SIGINT)
+		return true;
+	return WIFEXITED(status) && !WEXITSTATUS(status);
+}
+
+/* One run of configuration C. Returns 0 and the workload's elapsed seconds, or -errno. */
+static int run_config(struct overhead *ov, enum config c, double *secs)
+{
+	char dur[] = "3600"; /* a safety net should kiln-bench die; runs end with SIGINT */
+	char *const kiln_argv[] = { ov->kiln, "record", "-F", "99",	    "-d", dur,
+				    "-f",     "folded", "-o", ov->out_path, NULL };
+	char *const bt_argv[] = { ov->bpftrace, "-e", BPFTRACE_PROG, NULL };
+	const char *who = config_names[c];
+	int err_fd = -1, ctl_w = -1, ack_r = -1, status = 0, err, stop;
+	pid_t pid = -1;
+	char why[32];
+
+	if (c == CFG_NONE)
+		return run_workload(ov, secs);
+	err_fd = bench_tmpfd();
+	if (c == CFG_PERF)
+		pid = start_perf(ov, err_fd < 0 ? BENCH_FD_NULL : err_fd, &ctl_w, &ack_r);
+	else
+		pid = start_bpf_profiler(c == CFG_KILN ? kiln_argv : bt_argv,
+					 c == CFG_KILN ? KILN_PROG : NULL,
+					 c == CFG_KILN ? NULL : KILN_PROG,
+					 err_fd < 0 ? BENCH_FD_NULL : err_fd, &status);
+	if (pid < 0) {
+		err = pid;
+		if (err == -ECHILD)
+			fprintf(stderr, "kiln-bench overhead: %s exited before sampling (%s)\n",
+				who, bench_status_str(status, why, sizeof(why)));
+		else
+			fprintf(stderr, "kiln-bench overhead: %s did not start sampling: %s\n", who,
+				strerror(-err));
+		goto cleanup;
+	}
+	err = run_workload(ov, secs);
+	stop = bench_stop(pid, SIGINT, STOP_TIMEOUT_MS, &status);
+	if (ctl_w >= 0) {
+		close(ctl_w);
+		close(ack_r);
+	}
+	if (!err && stop == -ETIMEDOUT)
+		fprintf(stderr, "kiln-bench overhead: %s ignored SIGINT, killed\n", who);
+	else if (!err && !stop && !exited_cleanly(c, status))
+		fprintf(stderr, "kiln-bench overhead: %s ended with %s after SIGINT\n", who,
+			bench_status_str(status, why, sizeof(why)));
+cleanup:
+	if (err && err_fd >= 0)
+		bench_print_tail(err_fd, who);
+	if (err_fd >= 0)
+		close(err_fd);
+	unlink(ov->out_path);
+	return err;
+}
+
+/*
+ * Sizes --work so that one run without a profiler takes about TARGET seconds.
+ * Returns 0 or -errno.
+ */
+static int calibrate(struct overhead *ov, double target)
+{
+	double secs = 0;
+	unsigned long long n;
+	int err, i;
+
+	snprintf(ov->work_arg, sizeof(ov->work_arg), "%llu", CALIBRATION_WORK);
+	/* The first run warms caches and CPU frequency; the second is the one measured. */
+	for (i = 0; i < 2; i++) {
+		err = run_workload(ov, &secs);
+		if (err)
+			return err;
+	}
+	n = (unsigned long long)((double)CALIBRATION_WORK * target / (secs > 1e-6 ? secs : 1e-6));
+	n = n / 1000000 * 1000000 + 1000000;
+	snprintf(ov->work_arg, sizeof(ov->work_arg), "%llu", n);
+	return 0;
+}
+
+int bench_overhead(const struct bench_opts *o, int argc, char **argv)
+{
+	int runs = o->runs ? o->runs : o->short_mode ? 3 : 5;
+	double *elapsed[NCONFIGS] = { NULL }, *slow = NULL, base, e;
+	int n[NCONFIGS] = { 0 }, i, c, err = 0, fd;
+	struct bench_summary sum;
+	struct overhead *ov;
+	char name[64], why[96];
+
+	if (argc > 1) {
+		fprintf(stderr, "kiln-bench overhead: unexpected argument '%s'\n", argv[1]);
+		return -EINVAL;
+	}
+	ov = calloc(1, sizeof(*ov));
+	slow = calloc((size_t)runs, sizeof(double));
+	if (!ov || !slow) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (bench_sibling(o, "../kiln", ov->kiln, sizeof(ov->kiln)) ||
+	    bench_sibling(o, "workload", ov->workload, sizeof(ov->workload)) ||
+	    access(ov->workload, X_OK)) {
+		fprintf(stderr, "kiln-bench overhead: needs %s (build it first)\n", ov->workload);
+		err = -ENOENT;
+		goto cleanup;
+	}
+	ov->available[CFG_NONE] = true;
+	ov->available[CFG_KILN] = !access(ov->kiln, X_OK);
+	ov->available[CFG_PERF] = !bench_which("perf", ov->perf, sizeof(ov->perf));
+	ov->available[CFG_BPFTRACE] = !bench_which("bpftrace", ov->bpftrace, sizeof(ov->bpftrace));
+	for (c = 0; c < NCONFIGS; c++) {
+		elapsed[c] = calloc((size_t)runs, sizeof(double));
+		if (!elapsed[c]) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+	}
+	/* A name for the profilers' output that nothing else uses; removed after every run. */
+	snprintf(ov->out_path, sizeof(ov->out_path), "/tmp/kiln-bench-overhead-XXXXXX");
+	fd = mkstemp(ov->out_path);
+	if (fd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	close(fd);
+	unlink(ov->out_path);
+
+	err = calibrate(ov, o->short_mode ? 1.0 : 3.0);
+	if (err)
+		goto cleanup;
+	printf("workload --work %s --threads 2, %d alternating rounds\n", ov->work_arg, runs);
+	bench_header(SUITE, "slowdown of the workload under a 99 Hz whole-host profiler");
+	for (i = 0; i < runs; i++) {
+		for (c = 0; c < NCONFIGS; c++) {
+			if (!ov->available[c] || ov->failed[c])
+				continue;
+			if (run_config(ov, (enum config)c, &e)) {
+				/* A profiler that fails once is left out; no baseline is fatal. */
+				ov->failed[c] = true;
+				if (c == CFG_NONE) {
+					err = -EIO;
+					goto cleanup;
+				}
+				continue;
+			}
+			elapsed[c][n[c]++] = e;
+		}
+	}
+	bench_summarize(elapsed[CFG_NONE], n[CFG_NONE], &sum);
+	base = sum.median;
+	bench_row(SUITE, "none: elapsed", &sum, "s", 3, NULL, BENCH_NO_GOAL);
+	for (c = CFG_KILN; c < NCONFIGS; c++) {
+		if (!ov->available[c] || !n[c]) {
+			snprintf(name, sizeof(name), "%s: slowdown", config_names[c]);
+			snprintf(why, sizeof(why), "%s%s", config_names[c],
+				 ov->available[c] ? " failed, see above" : " not installed");
+			bench_row_na(SUITE, name, why);
+			if (c == CFG_KILN)
+				err = -ENOENT;
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s: elapsed", config_names[c]);
+		bench_summarize(elapsed[c], n[c], &sum);
+		bench_row(SUITE, name, &sum, "s", 3, NULL, BENCH_NO_GOAL);
+		for (i = 0; i < n[c]; i++)
+			slow[i] = (elapsed[c][i] / base - 1) * 100;
+		bench_summarize(slow, n[c], &sum);
+		snprintf(name, sizeof(name), "%s: slowdown", config_names[c]);
+		if (c == CFG_KILN)
+			bench_row(SUITE, name, &sum, "%", 2, "<= +0.2 %",
+				  sum.median <= SLOWDOWN_GOAL_PCT ? BENCH_PASS : BENCH_MISS);
+		else
+			bench_row(SUITE, name, &sum, "%", 2, NULL, BENCH_NO_GOAL);
+	}
+cleanup:
+	for (c = 0; c < NCONFIGS; c++)
+		free(elapsed[c]);
+	free(slow);
+	free(ov);
+	return err;
+}
