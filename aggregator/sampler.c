@@ -134,7 +134,8 @@ static int u64_append(struct u64_vec *vec, const uint64_t *src, size_t n, size_t
 	err = vec_reserve((void **)&vec->v, &vec->cap, vec->n + n, sizeof(uint64_t));
 	if (err)
 		return err;
-	memcpy(vec->v + vec->n, src, n * sizeof(uint64_t));
+	if (n)
+		memcpy(vec->v + vec->n, src, n * sizeof(uint64_t));
 	*off = vec->n;
 	vec->n += n;
 	return 0;
@@ -223,6 +224,7 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	counts = s->opts.count_map_entries ? s->opts.count_map_entries : DEFAULT_COUNT_ENTRIES;
 	stacks = s->opts.stack_map_entries ? s->opts.stack_map_entries : DEFAULT_STACK_ENTRIES;
 	rbsz = s->opts.ringbuf_bytes ? s->opts.ringbuf_bytes : DEFAULT_RINGBUF_BYTES;
+	s->no_batch = s->opts.no_batch;
 	s->possible_cpus = possible_cpus();
 	if (s->possible_cpus <= 0) {
 		err = s->possible_cpus ? s->possible_cpus : -EINVAL;

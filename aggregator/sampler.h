@@ -26,6 +26,7 @@ struct sampler_opts {
 	uint32_t count_map_entries; /* per window; 0 means the built-in default */
 	uint32_t stack_map_entries; /* per window; 0 means the built-in default */
 	uint32_t ringbuf_bytes; /* power of two, page multiple; 0 means default */
+	bool no_batch; /* drain by iteration even where batch ops exist (tests) */
 };
 
 /*

@@ -119,6 +119,8 @@ static int on_window(const struct kiln_window *w, void *ctx)
 			log_error("adding samples to the profile: %s", strerror(-err));
 		}
 	}
+	/* Processes that exited before the previous window are no longer referenced. */
+	symbolizer__sweep(r->sym);
 	if (r->progress) {
 		fprintf(stderr, "\rkiln record: %.0f s, %llu samples, %llu distinct stacks   ",
 			(double)(mono_ns() - r->start_mono) / 1e9,

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# kiln's developer entry point, for a fresh Debian 12 machine (run as root):
+#   ./dev.sh run     install packages if missing, build, profile the whole host
+#   ./dev.sh test    install packages if missing, build (plain, ASan+UBSan, TSan, fuzz), test
+#   ./dev.sh deps    only install the Debian packages
+#   ./dev.sh build   only build build/ (build/kiln, build/bench/kiln-bench)
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+JOBS=$(nproc)
+TOOLS=/var/tmp/kiln-tools
+
+PKGS=(
+	# toolchain: gcc for user space, clang for BPF objects and libFuzzer
+	build-essential cmake pkg-config clang llvm libclang-rt-14-dev clang-format
+	# libraries
+	libbpf-dev bpftool liburing-dev libelf-dev zlib1g-dev libzstd-dev libcunit1-dev
+	protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev libmicrohttpd-dev libyaml-dev
+	# tests and benches: python3 scripts, setpriv, perf and bpftrace as peers, protoc and
+	# Go pprof as external checkers of what kiln writes
+	python3 util-linux procps linux-perf bpftrace protobuf-compiler
+	golang-go golang-github-google-pprof-dev
+)
+
+deps() {
+	local missing=()
+	for p in "${PKGS[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			missing+=("$p")
+	done
+	if ((${#missing[@]})); then
+		echo "dev.sh: installing ${missing[*]}"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			"${missing[@]}" >/dev/null
+	fi
+}
+
+# The Go pprof tool, built offline from Debian's packaged source, outside the repo.
+tools() {
+	if [[ ! -x $TOOLS/pprof ]]; then
+		echo "dev.sh: building the Go pprof tool into $TOOLS"
+		mkdir -p "$TOOLS"
+		GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS=-mod=mod GOCACHE=$TOOLS/gocache \
+			go build -o "$TOOLS/pprof" github.com/google/pprof
+	fi
+}
+
+configure_build() { # DIR [cmake args...]
+	local dir=$1
+	shift
+	cmake -S "$ROOT" -B "$dir" "$@" >/dev/null
+	cmake --build "$dir" -j "$JOBS"
+}
+
+build() {
+	configure_build build
+}
+
+run() {
+	deps
+	build
+	mkdir -p profiles
+	local out
+	out=profiles/host-$(date +%Y%m%d-%H%M%S).folded
+	echo "dev.sh: profiling the whole host into $out until Ctrl-C"
+	exec build/kiln record -F 19 -o "$out"
+}
+
+run_tests() { # DIR [ctest args...]
+	local dir=$1
+	shift
+	echo "dev.sh: ctest in $dir"
+	ctest --test-dir "$dir" --output-on-failure --timeout 600 "$@"
+}
+
+test_all() {
+	deps
+	tools
+	build
+	configure_build build-asan -DKILN_SANITIZE=address,undefined
+	configure_build build-tsan -DKILN_SANITIZE=thread
+	CC=clang configure_build build-fuzz -DKILN_FUZZ=ON
+	export KILN_PPROF=$TOOLS/pprof
+	local rc=0
+	run_tests build || rc=1
+	# Sanitized trees: the same tests, except the timing-sensitive share checks already run.
+	run_tests build-asan -E '^record_shares' || rc=1
+	run_tests build-tsan -L tsan || rc=1
+	run_tests build-fuzz -L fuzz || rc=1
+	return $rc
+}
+
+case ${1:-} in
+deps) deps ;;
+tools) tools ;;
+build) build ;;
+run) run ;;
+test) test_all ;;
+*)
+	echo "usage: ./dev.sh {run|test|deps|build}" >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The BPF sampler on the real kernel: load, attach, filter on our own process, burn a known
+ * amount of CPU, drain, and check what came out (both drain paths: batch and iteration).
+ * Exits 77 only when the kernel refuses BPF / perf events.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+
+#include "aggregator/sampler.h"
+#include "common/util.h"
+
+#define HZ 499
+#define BURN_NS 400000000ull /* 400 ms of thread CPU time */
+
+static volatile uint64_t sink;
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+__attribute__((noinline)) static void burn(uint64_t ns)
+{
+	uint64_t end = thread_cpu_ns() + ns;
+
+	while (thread_cpu_ns() < end)
+		sink++;
+}
+
+struct tally {
+	uint64_t total, ours, with_burn, windows, overflowed;
+};
+
+static int count_window(const struct kiln_window *w, void *ctx)
+{
+	struct tally *t = ctx;
+	uintptr_t lo = (uintptr_t)burn, hi = lo + 256;
+	size_t i, j;
+
+	t->windows++;
+	CU_ASSERT_EQUAL(w->period_ns, 1000000000ull / HZ);
+	for (i = 0; i < w->nr_samples; i++) {
+		const struct kiln_raw_sample *s = &w->samples[i];
+
+		t->total += s->count;
+		if (s->overflowed)
+			t->overflowed += s->count;
+		if (s->tgid != (uint32_t)getpid())
+			continue;
+		t->ours += s->count;
+		for (j = 0; j < s->nr_uframes; j++) {
+			if (s->uframes[j] >= lo && s->uframes[j] < hi) {
+				t->with_burn += s->count;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+static void run_case(bool no_batch)
+{
+	struct sampler_opts o = { .sz = sizeof(o), .freq_hz = HZ, .no_batch = no_batch };
+	uint64_t m[KILN_M_NR], expect = BURN_NS * HZ / 1000000000ull;
+	struct tally t = { 0 };
+	struct sampler *s;
+
+	s = sampler__new(&o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(sampler__select_tgid(s, (uint32_t)getpid()), 0);
+	CU_ASSERT_EQUAL_FATAL(sampler__attach(s), 0);
+	burn(BURN_NS / 2);
+	/* Two windows: what the first drained must not come back in the second. */
+	CU_ASSERT_EQUAL(sampler__drain(s, count_window, &t), 0);
+	burn(BURN_NS / 2);
+	sampler__detach(s);
+	CU_ASSERT_EQUAL(sampler__drain(s, count_window, &t), 0);
+	CU_ASSERT_EQUAL(sampler__metrics(s, m), 0);
+
+	printf("\n  %s: %llu samples (expected ~%llu), %llu in burn(), taken %llu filtered %llu\n",
+	       no_batch ? "iterate" : "batch", (unsigned long long)t.ours,
+	       (unsigned long long)expect, (unsigned long long)t.with_burn,
+	       (unsigned long long)m[KILN_M_TAKEN], (unsigned long long)m[KILN_M_FILTERED]);
+	CU_ASSERT_EQUAL(t.windows, 2);
+	/* Only our process is selected, so every sample drained is ours. */
+	CU_ASSERT_EQUAL(t.ours, t.total);
+	CU_ASSERT_EQUAL(m[KILN_M_TAKEN],
+			m[KILN_M_AGGREGATED] + m[KILN_M_OVERFLOWED] + m[KILN_M_DROP_RINGBUF_FULL]);
+	CU_ASSERT_EQUAL(t.total, m[KILN_M_AGGREGATED] + m[KILN_M_OVERFLOWED]);
+	CU_ASSERT_EQUAL(t.overflowed, m[KILN_M_OVERFLOWED]);
+	/* The CPU clock fires every 1/HZ of CPU time spent in us: +-25% for scheduling noise. */
+	CU_ASSERT(t.ours >= expect * 3 / 4 && t.ours <= expect * 5 / 4);
+	/* Almost every sample is inside burn() (the rest: clock_gettime in the vDSO/kernel). */
+	CU_ASSERT(t.with_burn * 10 >= t.ours * 7);
+	sampler__free(s);
+}
+
+static void test_batch(void)
+{
+	run_case(false);
+}
+
+static void test_iterate(void)
+{
+	run_case(true);
+}
+
+static void test_bad_freq(void)
+{
+	uint64_t max = 0;
+
+	CU_ASSERT_EQUAL(sampler__check_freq(0, &max), -EINVAL);
+	CU_ASSERT(max > 0);
+	CU_ASSERT_EQUAL(sampler__check_freq((unsigned int)max + 1, &max), -EINVAL);
+	CU_ASSERT_EQUAL(sampler__check_freq(19, &max), 0);
+}
+
+int main(void)
+{
+	struct sampler_opts o = { .sz = sizeof(o) };
+	struct sampler *probe;
+	CU_pSuite suite;
+	unsigned int failed;
+
+	probe = sampler__new(&o);
+	if (!probe) {
+		int e = errno;
+
+		if (e == EPERM || e == EACCES || e == ENOSYS || e == EOPNOTSUPP) {
+			printf("SKIP: the kernel refused the BPF sampler: %s\n", strerror(e));
+			return 77;
+		}
+		printf("FAIL: loading the BPF sampler: %s\n", strerror(e));
+		return 1;
+	}
+	sampler__free(probe);
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	suite = CU_add_suite("sampler", NULL, NULL);
+	CU_add_test(suite, "drain with batch map operations", test_batch);
+	CU_add_test(suite, "drain by iteration (older kernels)", test_iterate);
+	CU_add_test(suite, "frequency bounds", test_bad_freq);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
