@@ -676,6 +676,11 @@ uint64_t ring_consumer__lag(const struct ring_consumer *c)
 	return head > c->pos ? head - c->pos : 0;
 }
 
+const struct ring_cursor *ring_consumer__cursor(const struct ring_consumer *c)
+{
+	return c->cur;
+}
+
 void ring_consumer__free(struct ring_consumer *c)
 {
 	if (!c)

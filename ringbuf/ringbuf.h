@@ -217,6 +217,9 @@ int ring_consumer__wait(struct ring_consumer *c, int timeout_ms);
 /* Bytes the producer published that this consumer has not read yet (its lag). */
 uint64_t ring_consumer__lag(const struct ring_consumer *c);
 
+/* C's cursor and counters (in shared memory, owned by the caller of ring_consumer__new()). */
+const struct ring_cursor *ring_consumer__cursor(const struct ring_consumer *c);
+
 /* Frees C (its cursor stays in shared memory). NULL is a no-op. */
 void ring_consumer__free(struct ring_consumer *c);
 
