@@ -355,6 +355,8 @@ __attribute__((noinline)) void run_mix(struct worker *w)
 				total += n;
 			}
 			w->cpu_ns[f] += clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
+			if (stop_requested)
+				return;
 			continue;
 		}
 		end = w->units[f] + QUANTUM_NS;
@@ -525,8 +527,9 @@ static void usage(FILE *f)
 		"  --procs M           fork M processes, each running the threads, and wait for "
 		"them\n"
 		"                      (default 1: no fork, this process works)\n"
-		"  --depth D           D extra level_* frames between run_mix and the hops "
-		"(default 0)\n"
+		"  --depth D           D extra level_* frames between run_mix and the hops\n"
+		"                      (default 0; profilers cut stacks deeper than\n"
+		"                      perf_event_max_stack, 127 frames by default)\n"
 		"  --stacks K          K distinct call paths through hop_* frames, used in turn\n"
 		"                      (default 1, at most %u)\n"
 		"  --syscall           burn in the kernel: read() 64 KiB from /dev/zero\n"
