@@ -90,7 +90,7 @@ static void test_basic(void)
 {
 	struct mem *m = mem_new(4096);
 	struct ring_producer *p = prod(m, false, 1);
-	struct ring_consumer *c = cons(m, 0, RING_START_NEWEST);
+	struct ring_consumer *c = cons(m, 0, RING_START_NEWEST), *c2 = NULL;
 	struct ring_rec r;
 	int i;
 
@@ -130,8 +130,9 @@ static void test_basic(void)
 	CU_ASSERT_EQUAL(ring_producer__commit(p, RING_TYPE_TEST, 0), -EINVAL);
 	ring_producer__flush(p);
 	CU_ASSERT_EQUAL(ring_consumer__peek(c, &r), -EAGAIN);
-	CU_ASSERT_EQUAL(ring_consumer__new(&c, &m->ctl, m->data, 1000, &m->cur[1], &m->wake, NULL),
+	CU_ASSERT_EQUAL(ring_consumer__new(&c2, &m->ctl, m->data, 1000, &m->cur[1], &m->wake, NULL),
 			-EINVAL);
+	CU_ASSERT(c2 == NULL);
 	ring_consumer__free(c);
 	ring_producer__free(p);
 	ring_producer__free(NULL);
