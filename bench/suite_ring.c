@@ -17,31 +17,12 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/stats.h"
 #include "common/util.h"
 #include "shm/shm.h"
 
 #define END_FLAG 0x8000
 #define MAX_CONSUMERS 4
-
-struct ring_row {
-	uint32_t payload;
-	int consumers;
-	double rec_s, gb_s, ratio;
-	uint64_t lost;
-};
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* memcpy bandwidth in bytes/s over two buffers of LEN bytes (as large as the ring). */
 static double memcpy_bw(size_t len)
@@ -222,21 +203,20 @@ cleanup:
 
 int bench_ring(const struct bench_opts *o, int argc, char **argv)
 {
-	static const uint32_t payloads[] = { 64, 1024 };
-	static const int consumers[] = { 1, 2, 4 };
 	static const struct option lopts[] = {
 		{ "window", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t size = 64ull << 20, window = size / 2 - size / 16;
+	static const uint32_t payloads[] = { 64, 1024 };
+	static const int consumers[] = { 1, 2, 4 };
+	uint64_t size = 64ull << 20, window = size / 2 - size / 16, lost_total = 0;
 	int runs = o && o->runs > 0 ? o->runs : 3;
 	bool short_mode = o && o->short_mode;
-	struct ring_row rows[6];
-	double mc[64], base, goal_ratio = 0, goal_rate = 0;
+	struct bench_summary sm;
+	double mc[64], base;
 	char name[64];
-	FILE *json = NULL;
-	int i, j, k, nrows = 0, err = 0;
+	int i, j, k;
 
 	optind = 1;
 	while ((i = getopt_long(argc, argv, "w:h", lopts, NULL)) != -1) {
@@ -262,72 +242,60 @@ int bench_ring(const struct bench_opts *o, int argc, char **argv)
 		runs = 64;
 	snprintf(name, sizeof(name), "bench-%d", (int)getpid());
 	for (k = 0; k < runs; k++)
-		mc[k] = memcpy_bw(size);
-	base = median(mc, runs);
-	printf("ring: %llu MiB ring, 1 producer, consumer processes, medians of %d run%s%s\n",
-	       (unsigned long long)(size >> 20), runs, runs > 1 ? "s" : "",
-	       short_mode ? " (short)" : "");
-	printf("producer paced to stay within %llu bytes of the slowest consumer (--window)\n",
-	       (unsigned long long)window);
-	printf("memcpy baseline (%llu MiB buffers): %.2f GB/s\n", (unsigned long long)(size >> 20),
-	       base / 1e9);
-	printf("%8s %9s %14s %9s %9s %8s\n", "payload", "consumers", "records/s", "GB/s",
-	       "x memcpy", "lost");
+		mc[k] = memcpy_bw(size) / 1e9;
+	if (bench_summarize(mc, runs, &sm))
+		return 1;
+	base = sm.median;
+	bench_header("ring", "64 MiB shm ring, 1 producer, consumer processes (fork)");
+	printf("producer paced within %llu bytes of the slowest consumer (--window)%s\n",
+	       (unsigned long long)window, short_mode ? "; short run" : "");
+	bench_row("ring", "memcpy 64 MiB baseline", &sm, "GB/s", 2, NULL, BENCH_NO_GOAL);
 	for (i = 0; i < 2; i++) {
 		uint32_t pl = payloads[i];
 		uint64_t n = pl == 64 ? (short_mode ? 2000000 : 20000000)
 				      : (short_mode ? 200000 : 2000000);
 
 		for (j = 0; j < 3; j++) {
-			struct ring_row *row = &rows[nrows++];
-			double rs[64];
-			uint64_t lost = 0, l;
+			double rs[64], gb[64], ratio[64];
+			char row[96];
+			bool goal_rate = pl == 64 && consumers[j] == 1;
+			bool goal_ratio = pl == 1024 && consumers[j] == 1;
 
 			for (k = 0; k < runs; k++) {
-				double s = run_once(name, size, window, pl, consumers[j], n, &l);
+				uint64_t l = 0;
+				double secs = run_once(name, size, window, pl, consumers[j], n, &l);
 
-				if (s <= 0) {
-					fprintf(stderr, "kiln-bench ring: run failed\n");
+				if (secs <= 0) {
+					bench_row_na("ring", "run", "could not run (see errors)");
 					return 1;
 				}
-				rs[k] = (double)n / s;
-				lost += l;
+				rs[k] = (double)n / secs / 1e6;
+				gb[k] = (double)n * pl / secs / 1e9;
+				ratio[k] = gb[k] / base;
+				lost_total += l;
 			}
-			row->payload = pl;
-			row->consumers = consumers[j];
-			row->rec_s = median(rs, runs);
-			row->gb_s = row->rec_s * pl / 1e9;
-			row->ratio = row->rec_s * pl / base;
-			row->lost = lost;
-			printf("%6u B %9d %12.2f M %9.2f %9.2f %8llu\n", pl, row->consumers,
-			       row->rec_s / 1e6, row->gb_s, row->ratio, (unsigned long long)lost);
-			fflush(stdout);
-			if (pl == 1024 && consumers[j] == 1)
-				goal_ratio = row->ratio;
-			if (pl == 64 && consumers[j] == 1)
-				goal_rate = row->rec_s;
+			snprintf(row, sizeof(row), "%u B, %d consumer%s: records/s", pl,
+				 consumers[j], consumers[j] > 1 ? "s" : "");
+			bench_summarize(rs, runs, &sm);
+			bench_row("ring", row, &sm, "M/s", 2, goal_rate ? ">= 20" : NULL,
+				  goal_rate ? (sm.median >= 20 ? BENCH_PASS : BENCH_MISS)
+					    : BENCH_NO_GOAL);
+			snprintf(row, sizeof(row), "%u B, %d consumer%s: payload", pl, consumers[j],
+				 consumers[j] > 1 ? "s" : "");
+			bench_summarize(gb, runs, &sm);
+			bench_row("ring", row, &sm, "GB/s", 2, NULL, BENCH_NO_GOAL);
+			snprintf(row, sizeof(row), "%u B, %d consumer%s: vs memcpy", pl,
+				 consumers[j], consumers[j] > 1 ? "s" : "");
+			bench_summarize(ratio, runs, &sm);
+			bench_row("ring", row, &sm, "x", 2, goal_ratio ? ">= 0.5" : NULL,
+				  goal_ratio ? (sm.median >= 0.5 ? BENCH_PASS : BENCH_MISS)
+					     : BENCH_NO_GOAL);
 		}
 	}
-	printf("goal: 1 KiB records, 1 consumer, >= 0.50 x memcpy: measured %.2f x  %s\n",
-	       goal_ratio, goal_ratio >= 0.5 ? "[met]" : "[NOT met]");
-	printf("goal: 64 B records, 1 consumer, >= 20 M records/s: measured %.1f M  %s\n",
-	       goal_rate / 1e6, goal_rate >= 20e6 ? "[met]" : "[NOT met]");
-	if (o && o->json) {
-		json = fopen(o->json, "a");
-		if (!json) {
-			fprintf(stderr, "kiln-bench ring: %s: %s\n", o->json, strerror(errno));
-			return 1;
-		}
-		fprintf(json, "{\"suite\":\"ring\",\"memcpy_bytes_per_s\":%.0f}\n", base);
-		for (i = 0; i < nrows; i++)
-			fprintf(json,
-				"{\"suite\":\"ring\",\"payload\":%u,\"consumers\":%d,"
-				"\"records_per_s\":%.0f,\"gb_per_s\":%.3f,\"memcpy_ratio\":%.3f,"
-				"\"lost\":%llu}\n",
-				rows[i].payload, rows[i].consumers, rows[i].rec_s, rows[i].gb_s,
-				rows[i].ratio, (unsigned long long)rows[i].lost);
-		if (fclose(json))
-			err = 1;
-	}
-	return err;
+	/* pacing means nothing should be lost; a loss here is a ring bug */
+	mc[0] = (double)lost_total;
+	bench_summarize(mc, 1, &sm);
+	bench_row("ring", "records lost, all runs", &sm, "records", 0, "== 0",
+		  lost_total ? BENCH_MISS : BENCH_PASS);
+	return 0;
 }
