@@ -230,7 +230,7 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 		err = s->possible_cpus ? s->possible_cpus : -EINVAL;
 		goto cleanup;
 	}
-	s->percpu = calloc((size_t)s->possible_cpus, sizeof(uint64_t));
+	s->percpu = calloc((size_t)s->possible_cpus, sizeof(struct kiln_metrics));
 	if (!s->percpu) {
 		err = -ENOMEM;
 		goto cleanup;
@@ -661,15 +661,17 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 
 int sampler__metrics(struct sampler *s, uint64_t out[KILN_M_NR])
 {
-	int fd = bpf_map__fd(s->skel->maps.metrics), c;
-	uint32_t k;
+	const struct kiln_metrics *per = (const struct kiln_metrics *)s->percpu;
+	uint32_t zero = 0, k;
+	int c;
 
+	/* One lookup returns every CPU's copy of the counter array, back to back. */
+	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.metrics), &zero, s->percpu))
+		return -errno;
 	for (k = 0; k < KILN_M_NR; k++) {
 		out[k] = 0;
-		if (bpf_map_lookup_elem(fd, &k, s->percpu))
-			return -errno;
 		for (c = 0; c < s->possible_cpus; c++)
-			out[k] += s->percpu[c];
+			out[k] += per[c].c[k];
 	}
 	return 0;
 }

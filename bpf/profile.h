@@ -84,4 +84,9 @@ enum kiln_metric {
 	KILN_M_NR,
 };
 
+/* The value of the per-CPU metrics map's one entry. */
+struct kiln_metrics {
+	__u64 c[KILN_M_NR];
+};
+
 #endif

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static enum log_level cur_level = LOG_LEVEL_WARN;
@@ -25,17 +26,30 @@ void log_set_name(const char *name)
 void log_vprint(enum log_level level, const char *fmt, va_list ap)
 {
 	static const char *const tags[] = { "error", "warning", "info", "debug" };
-	char buf[2048];
+	char small[1024], *buf = small, *big = NULL;
+	va_list again;
+	int len;
 	size_t n;
 
 	if (level > cur_level)
 		return;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_copy(again, ap);
+	len = vsnprintf(small, sizeof(small), fmt, ap);
+	/* Verifier logs arrive as one message of many kilobytes: never cut them. */
+	if (len >= (int)sizeof(small)) {
+		big = malloc((size_t)len + 1);
+		if (big) {
+			vsnprintf(big, (size_t)len + 1, fmt, again);
+			buf = big;
+		}
+	}
+	va_end(again);
 	n = strlen(buf);
 	while (n && buf[n - 1] == '\n')
 		buf[--n] = '\0';
-	/* One fprintf per line so that lines of concurrent processes do not interleave. */
+	/* One fprintf per message so that lines of concurrent processes do not interleave. */
 	fprintf(stderr, "%s: %s: %s\n", cur_name, tags[level], buf);
+	free(big);
 }
 
 void log_print(enum log_level level, const char *fmt, ...)
