@@ -29,7 +29,7 @@
  *       enabled: true
  *       listen: 127.0.0.1:7070
  *   ring:
- *     name: kiln                       # /dev/shm/kiln-NAME
+ *     name: default                    # /dev/shm/kiln-NAME
  *     size: 64MiB
  *     group: ""                        # group allowed to attach (name or gid)
  *   user: ""                           # `kiln run` drops exporter/UI privileges to it
