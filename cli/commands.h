@@ -7,6 +7,7 @@
  * Every command takes argv with argv[0] set to "kiln NAME" and returns the process exit
  * status: 0 on success, 1 on a runtime failure, 2 on a usage error.
  */
+int cmd_config(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 

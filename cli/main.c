@@ -17,6 +17,7 @@ static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
+	{ "config", cmd_config, "check a configuration file" },
 	{ "record", cmd_record, "profile the host, some processes or a command into a file" },
 	{ "status", cmd_status, "show a shared-memory ring: producer, consumers, counters" },
 	{ "version", cmd_version, "print the version" },
