@@ -101,6 +101,7 @@ static const char *const metric_names[KILN_M_NR] = {
 	[KILN_M_EV_FORK] = "events_fork",
 	[KILN_M_EV_DROPPED] = "events_dropped",
 	[KILN_M_FOLLOWED] = "children_followed",
+	[KILN_M_EV_SEEN] = "events_seen",
 };
 
 const char *sampler__metric_name(enum kiln_metric m)
@@ -173,7 +174,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(uint32_t))
 		return 0;
-	if (ev->type == KILN_EV_EXEC || ev->type == KILN_EV_EXIT || ev->type == KILN_EV_FORK) {
+	if (ev->type == KILN_EV_EXEC || ev->type == KILN_EV_EXIT || ev->type == KILN_EV_FORK ||
+	    ev->type == KILN_EV_SEEN) {
 		if (size >= sizeof(struct kiln_ev_proc) && s->proc_fn)
 			s->proc_fn(data, s->proc_ctx);
 		return 0;
@@ -323,6 +325,37 @@ int sampler__unselect_tgid(struct sampler *s, uint32_t tgid)
 	if (bpf_map_delete_elem(bpf_map__fd(s->skel->maps.sel_tgids), &tgid) && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+/* Deletes every key of map FD (collected first: deleting while walking restarts the walk). */
+static int clear_map(int fd, size_t key_size)
+{
+	uint8_t key[16], next[16];
+	int err = 0;
+
+	if (key_size > sizeof(key))
+		return -EINVAL;
+	while (bpf_map_get_next_key(fd, NULL, next) == 0) {
+		memcpy(key, next, key_size);
+		if (bpf_map_delete_elem(fd, key)) {
+			err = -errno;
+			break;
+		}
+	}
+	return err;
+}
+
+int sampler__reset_selection(struct sampler *s)
+{
+	int err;
+
+	/* Switches first: while the maps empty, everything is sampled rather than nothing. */
+	__atomic_store_n(&s->skel->bss->filter_tgids, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->skel->bss->filter_cgroups, 0, __ATOMIC_RELEASE);
+	err = clear_map(bpf_map__fd(s->skel->maps.sel_tgids), sizeof(uint32_t));
+	if (!err)
+		err = clear_map(bpf_map__fd(s->skel->maps.sel_cgroups), sizeof(uint64_t));
+	return err;
 }
 
 bool sampler__tgid_selected(struct sampler *s, uint32_t tgid)

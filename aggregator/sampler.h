@@ -68,6 +68,9 @@ int sampler__select_cgroup(struct sampler *s, uint64_t cgroup_id);
 /* Removes TGID from the selection (the filter stays on). Returns 0 or -errno. */
 int sampler__unselect_tgid(struct sampler *s, uint32_t tgid);
 
+/* Empties both selection maps and turns the filter off (the whole host is sampled). */
+int sampler__reset_selection(struct sampler *s);
+
 /* Whether TGID is currently in the in-kernel selection (follow mode adds children). */
 bool sampler__tgid_selected(struct sampler *s, uint32_t tgid);
 

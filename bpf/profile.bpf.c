@@ -89,6 +89,19 @@ struct {
 } sel_cgroups SEC(".maps");
 
 /*
+ * Processes that already had a sample since their exec. The first sample of any other one
+ * sends a KILN_EV_SEEN event, so user space reads its mappings while it still runs: a
+ * process that lives 50 ms is gone by the time its window is drained. LRU: a forgotten
+ * entry costs one more event, never a wrong result.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, __u32);
+	__type(value, __u8);
+	__uint(max_entries, 32768);
+} seen_tgids SEC(".maps");
+
+/*
  * Never read by the programs. User space updates its one slot after flipping `window`:
  * the kernel waits for every running non-sleepable BPF program to finish before a
  * map-in-map update returns (synchronize_rcu), so once it returns no sample can still be
@@ -197,6 +210,33 @@ static __always_inline bool stack_overflows(long id)
 	return id == -EEXIST || id == -ENOMEM;
 }
 
+/* Called only when a sample creates a new count-map key, so the lookup is off the hot path. */
+static __always_inline void note_first_sample(struct kiln_metrics *mt, __u32 tgid, __u32 pid,
+					      __u64 cgid)
+{
+	struct kiln_ev_proc *ev;
+	__u8 one = 1;
+
+	if (bpf_map_lookup_elem(&seen_tgids, &tgid))
+		return;
+	if (bpf_map_update_elem(&seen_tgids, &tgid, &one, BPF_NOEXIST))
+		return;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		count(mt, KILN_M_EV_DROPPED);
+		return;
+	}
+	ev->type = KILN_EV_SEEN;
+	ev->tgid = tgid;
+	ev->pid = pid;
+	ev->ppid = 0;
+	ev->cgroup_id = cgid;
+	ev->time_ns = bpf_ktime_get_ns();
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	bpf_ringbuf_submit(ev, 0);
+	count(mt, KILN_M_EV_SEEN);
+}
+
 /* Whether the interrupted context was user mode: then there is no kernel stack to walk. */
 static __always_inline bool in_user_mode(struct bpf_perf_event_data *ctx)
 {
@@ -257,6 +297,7 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, struct kiln_m
 	err = bpf_map_update_elem(counts, &key, &init, BPF_NOEXIST);
 	if (!err) {
 		count(mt, KILN_M_AGGREGATED);
+		note_first_sample(mt, tgid, pid, cgid);
 		return 0;
 	}
 	if (err == -EEXIST) {
@@ -346,6 +387,8 @@ int BPF_PROG(kiln_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 
+	/* A new image: its first sample announces it again, with its libraries mapped. */
+	bpf_map_delete_elem(&seen_tgids, &tgid);
 	if (!selected(tgid, bpf_get_current_cgroup_id()))
 		return 0;
 	proc_event(KILN_EV_EXEC, p, 0, KILN_M_EV_EXEC);
@@ -360,6 +403,7 @@ int BPF_PROG(kiln_exit, struct task_struct *p)
 	/* The process is gone when its group leader exits; ignore the other threads. */
 	if ((__u32)BPF_CORE_READ(p, pid) != tgid)
 		return 0;
+	bpf_map_delete_elem(&seen_tgids, &tgid);
 	if (!selected(tgid, bpf_get_current_cgroup_id()))
 		return 0;
 	proc_event(KILN_EV_EXIT, p, 0, KILN_M_EV_EXIT);

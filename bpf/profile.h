@@ -34,6 +34,7 @@ enum kiln_event_type {
 	KILN_EV_EXEC = 2,
 	KILN_EV_EXIT = 3,
 	KILN_EV_FORK = 4,
+	KILN_EV_SEEN = 5, /* first sample of a process (since its exec): capture it now */
 };
 
 struct kiln_ev_sample {
@@ -51,7 +52,7 @@ struct kiln_ev_sample {
 };
 
 struct kiln_ev_proc {
-	__u32 type; /* KILN_EV_EXEC, KILN_EV_EXIT or KILN_EV_FORK */
+	__u32 type; /* KILN_EV_EXEC, KILN_EV_EXIT, KILN_EV_FORK or KILN_EV_SEEN */
 	__u32 tgid;
 	__u32 pid;
 	__u32 ppid; /* parent tgid for FORK, else 0 */
@@ -81,6 +82,7 @@ enum kiln_metric {
 	KILN_M_EV_FORK,
 	KILN_M_EV_DROPPED, /* process events lost to a full ring buffer */
 	KILN_M_FOLLOWED, /* children added to the tgid filter (follow mode) */
+	KILN_M_EV_SEEN, /* first-sample events sent */
 	KILN_M_NR,
 };
 

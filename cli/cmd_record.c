@@ -142,6 +142,7 @@ static void on_proc(const struct kiln_ev_proc *ev, void *ctx)
 		symbolizer__capture(r->sym, ev->tgid);
 		break;
 	case KILN_EV_FORK:
+	case KILN_EV_SEEN:
 		symbolizer__capture(r->sym, ev->tgid);
 		break;
 	case KILN_EV_EXIT:
@@ -235,9 +236,12 @@ static void print_summary(struct record *r, const uint64_t *m, uint64_t missed, 
 		(unsigned long long)m[KILN_M_STACK_ERR_EEXIST],
 		(unsigned long long)m[KILN_M_STACK_ERR_ENOMEM],
 		(unsigned long long)m[KILN_M_STACK_ERR_OTHER]);
-	fprintf(stderr, "  process events       exec %llu, exit %llu, fork %llu, lost %llu\n",
+	fprintf(stderr,
+		"  process events       exec %llu, exit %llu, fork %llu, first-seen %llu, lost "
+		"%llu\n",
 		(unsigned long long)m[KILN_M_EV_EXEC], (unsigned long long)m[KILN_M_EV_EXIT],
-		(unsigned long long)m[KILN_M_EV_FORK], (unsigned long long)m[KILN_M_EV_DROPPED]);
+		(unsigned long long)m[KILN_M_EV_FORK], (unsigned long long)m[KILN_M_EV_SEEN],
+		(unsigned long long)m[KILN_M_EV_DROPPED]);
 }
 
 /* Whether PATH can be written (or created) by this process. Returns 0 or -errno. */
