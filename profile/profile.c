@@ -178,14 +178,15 @@ static bool map_eq(uint64_t val, const void *key, void *ctx)
 
 static uint64_t func_hash(const struct profile_function *f)
 {
-	return htab_hash_u64(((uint64_t)f->name << 32) | f->file, 1);
+	return htab_hash_u64(((uint64_t)f->name << 32) | f->file, f->system_name + 1ULL);
 }
 
 static bool func_eq(uint64_t val, const void *key, void *ctx)
 {
 	const struct profile_function *a = &((struct profile *)ctx)->funcs[val], *b = key;
 
-	return a->name == b->name && a->file == b->file;
+	/* Rust legacy names differing only in their hash demangle alike: keep both. */
+	return a->name == b->name && a->file == b->file && a->system_name == b->system_name;
 }
 
 static uint64_t loc_hash(const struct profile_location *l)
@@ -260,6 +261,9 @@ static int add_location(struct profile *p, const struct sym_frame *f, uint32_t *
 	}
 	if (f->name) {
 		err = intern(p, f->name, &fn.name);
+		if (!err)
+			err = intern(p, f->system_name ? f->system_name : f->name,
+				     &fn.system_name);
 		if (!err)
 			err = intern(p, module, &fn.file);
 		if (!err)

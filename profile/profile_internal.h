@@ -18,6 +18,7 @@ struct profile_mapping {
 
 struct profile_function {
 	uint32_t name, file;
+	uint32_t system_name; /* the symbol as in the binary (mangled); equals name when not */
 };
 
 struct profile_location {

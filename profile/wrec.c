@@ -144,7 +144,7 @@ ssize_t wrec__encode(const struct profile *p, const struct wrec_identity *id,
 			(struct wrec_function *)(base + t[WREC_T_FUNCTIONS].off) + i;
 
 		fn->name = p->funcs[i].name;
-		fn->system_name = p->funcs[i].name;
+		fn->system_name = p->funcs[i].system_name;
 		fn->file = p->funcs[i].file;
 	}
 	for (i = 0; i < p->nr_locs; i++) {

@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Minimal symbolizer: kallsyms for the kernel, /proc/PID/maps + ELF .symtab/.dynsym for user
- * space.
+ * Symbolizer: kallsyms for the kernel; for user space /proc/PID/maps, ELF .symtab/.dynsym,
+ * separate debug files, Go's .gopclntab and perf maps.
  *
  * Lifetimes: every string handed out is interned in a pool that lives as long as the
  * symbolizer, so ELF symbol tables and per-process mapping lists can be released (exit,
  * exec, cache pressure) without invalidating frames a caller still holds. The pool only
  * grows by names that were actually returned, module paths and build ids.
+ *
+ * ELF cache: one entry per distinct binary, found by build id (the same libc in a thousand
+ * containers has a thousand inodes but one build id) or, without one, by device, inode and
+ * mtime through an alias table that also short-cuts the build-id read for inodes seen
+ * before. Entries referenced by cached processes stay; the others are evicted least
+ * recently used first when the cache is over its byte budget.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,9 +26,11 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "symbolize/gopclntab.h"
 #include "symbolize/htab.h"
 #include "symbolize/symbolize.h"
 
@@ -30,11 +38,14 @@
 #define KSYM_MAX_SPAN (4ULL << 20)
 /* A live process's mappings are re-read on a miss (dlopen) at most this often. */
 #define MAPS_REFRESH_NS 1000000000ULL
+/* A live process's perf map is checked for growth at most this often. */
+#define JIT_REFRESH_NS 100000000ULL
 /* Without explicit sweeps, exited processes are kept this long for late samples. */
 #define EXIT_LINGER_NS (30 * 1000000000ULL)
 #define SWEEP_INTERVAL_NS 1000000000ULL
-/* Unreferenced ELF files stay cached (the next `ls` reuses libc) until there are this many. */
-#define ELF_CACHE_MAX 1024
+#define DEFAULT_CACHE_BYTES (64ULL << 20)
+/* elf_sym.dname before the name was first looked up (demangling is lazy: most never are). */
+#define DNAME_UNKNOWN SIZE_MAX
 
 struct ksym {
 	uint64_t addr;
@@ -49,15 +60,30 @@ struct load_seg {
 
 struct elf_sym {
 	uint64_t start, size;
-	size_t name; /* offset into elf_file.names */
+	size_t name; /* offset into elf_file.names: the name as in the binary */
+	size_t dname; /* demangled name's offset (== name when not mangled) or DNAME_UNKNOWN */
 	uint8_t binding_rank;
 };
 
+struct elf_file;
+
+/* One (device, inode, mtime) known to hold ELF_FILE. */
+struct elf_alias {
+	uint64_t dev, ino, mtime_ns;
+	struct elf_file *e;
+	struct elf_alias *next; /* the file's other aliases */
+};
+
 struct elf_file {
-	uint64_t dev, ino;
+	/* In symbolizer.lru while cached and unreferenced, most recently used first. */
+	struct elf_file *lru_prev, *lru_next;
+	struct elf_alias *aliases;
 	unsigned int refs; /* mappings of cached processes that use it */
 	int err; /* parse error: the file is cached as unusable */
-	const char *build_id;
+	bool go; /* has .gopclntab: a Go binary */
+	bool cached; /* accounted in symbolizer.elf_bytes */
+	const char *build_id; /* interned; the bids key when set */
+	size_t bytes; /* what it accounts for in the budget */
 	struct load_seg *segs;
 	size_t nr_segs;
 	struct elf_sym *syms;
@@ -74,27 +100,46 @@ struct umap {
 
 struct proc {
 	uint32_t tgid;
+	uint32_t nspid; /* the pid in its own namespace: perf maps are named by it */
+	bool nspid_known;
 	bool exited;
 	uint64_t exit_ns, exit_gen, refresh_ns;
 	struct umap *maps; /* sorted by start, as /proc/PID/maps lists them */
 	size_t nr_maps;
+	struct elf_file *jit; /* its perf map's symbols (not in the ELF cache), or NULL */
+	int64_t jit_size; /* size of the perf map when read, -1 when none */
+	uint64_t jit_check_ns;
+	size_t bytes; /* maps and perf map, in symbolizer.proc_bytes */
 };
 
 struct symbolizer {
 	char *proc_root;
 	char *kallsyms_path;
+	char *debug_root;
+	uint64_t budget;
 
 	const char *kcore; /* "[kernel.kallsyms]" */
+	const char *jit_module; /* "[jit]" */
 	bool kloaded;
 	int kerr;
 	char *kbuf;
+	size_t kbuf_len;
 	struct ksym *ksyms;
 	size_t nr_ksyms;
 
 	struct htab strs; /* val: char * */
-	struct htab elfs; /* val: struct elf_file * */
+	struct htab bids; /* build id -> struct elf_file * */
+	struct htab inodes; /* (dev, ino, mtime) -> struct elf_alias * */
 	struct htab procs; /* val: struct proc * */
+	/*
+	 * Unreferenced cached ELF files (the only evictable ones), most recently released
+	 * first: eviction pops the tail without walking past entries in use.
+	 */
+	struct elf_file lru;
 	uint64_t sweep_gen, last_sweep_ns;
+
+	uint64_t str_bytes, elf_bytes, proc_bytes;
+	uint64_t nr_elfs, hits, misses, evictions;
 };
 
 /* String pool. */
@@ -119,22 +164,31 @@ static const char *intern(struct symbolizer *s, const char *str)
 		free(copy);
 		return NULL;
 	}
+	s->str_bytes += strlen(copy) + 1;
 	return copy;
 }
 
 /* Construction. */
 
+/* True when OPTS (of opts->sz bytes) is large enough to hold FIELD. */
+#define OPT_HAS(opts, field) \
+	((opts) && (opts)->sz >= offsetof(struct symbolizer_opts, field) + sizeof((opts)->field))
+
 struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 {
 	struct symbolizer *s = NULL;
-	const char *proc_root = "/proc", *kallsyms = NULL;
+	const char *proc_root = "/proc", *kallsyms = NULL, *debug_root = "/usr/lib/debug";
+	uint64_t budget = DEFAULT_CACHE_BYTES;
 	int err = 0;
 
-	if (opts && opts->sz >= offsetof(struct symbolizer_opts, proc_root) + sizeof(char *) &&
-	    opts->proc_root)
+	if (OPT_HAS(opts, proc_root) && opts->proc_root)
 		proc_root = opts->proc_root;
-	if (opts && opts->sz >= offsetof(struct symbolizer_opts, kallsyms) + sizeof(char *))
+	if (OPT_HAS(opts, kallsyms))
 		kallsyms = opts->kallsyms;
+	if (OPT_HAS(opts, debug_root) && opts->debug_root)
+		debug_root = opts->debug_root;
+	if (OPT_HAS(opts, cache_bytes) && opts->cache_bytes)
+		budget = opts->cache_bytes;
 	if (elf_version(EV_CURRENT) == EV_NONE) {
 		err = -ENOTSUP;
 		goto cleanup;
@@ -144,13 +198,17 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 		err = -ENOMEM;
 		goto cleanup;
 	}
+	s->lru.lru_next = s->lru.lru_prev = &s->lru;
+	s->budget = budget;
 	s->proc_root = strdup(proc_root);
+	s->debug_root = strdup(debug_root);
 	if (kallsyms)
 		s->kallsyms_path = strdup(kallsyms);
 	else if (asprintf(&s->kallsyms_path, "%s/kallsyms", proc_root) < 0)
 		s->kallsyms_path = NULL;
 	s->kcore = intern(s, "[kernel.kallsyms]");
-	if (!s->proc_root || !s->kallsyms_path || !s->kcore)
+	s->jit_module = intern(s, "[jit]");
+	if (!s->proc_root || !s->debug_root || !s->kallsyms_path || !s->kcore || !s->jit_module)
 		err = -ENOMEM;
 cleanup:
 	if (err) {
@@ -163,15 +221,23 @@ cleanup:
 
 static void elf_file__free(struct elf_file *e)
 {
+	struct elf_alias *a, *next;
+
 	if (!e)
 		return;
+	for (a = e->aliases; a; a = next) {
+		next = a->next;
+		free(a);
+	}
 	free(e->segs);
 	free(e->syms);
 	free(e->names);
 	free(e);
 }
 
-static void proc__free(struct proc *p)
+static void elf_unref(struct symbolizer *s, struct elf_file *e);
+
+static void proc__free(struct symbolizer *s, struct proc *p)
 {
 	size_t i;
 
@@ -179,34 +245,63 @@ static void proc__free(struct proc *p)
 		return;
 	for (i = 0; i < p->nr_maps; i++)
 		if (p->maps[i].elf)
-			p->maps[i].elf->refs--;
+			elf_unref(s, p->maps[i].elf);
 	free(p->maps);
+	elf_file__free(p->jit);
 	free(p);
 }
 
 void symbolizer__free(struct symbolizer *s)
 {
+	struct elf_file *e, *next;
 	size_t i;
 
 	if (!s)
 		return;
 	for (i = 0; s->procs.slots && i <= s->procs.mask; i++)
 		if (s->procs.slots[i].hash)
-			proc__free((struct proc *)(uintptr_t)s->procs.slots[i].val);
-	for (i = 0; s->elfs.slots && i <= s->elfs.mask; i++)
-		if (s->elfs.slots[i].hash)
-			elf_file__free((struct elf_file *)(uintptr_t)s->elfs.slots[i].val);
+			proc__free(s, (struct proc *)(uintptr_t)s->procs.slots[i].val);
+	/* With every process gone, every cached ELF file is unreferenced: on the LRU list. */
+	for (e = s->lru.lru_next; e && e != &s->lru; e = next) {
+		next = e->lru_next;
+		elf_file__free(e);
+	}
 	for (i = 0; s->strs.slots && i <= s->strs.mask; i++)
 		if (s->strs.slots[i].hash)
 			free((char *)(uintptr_t)s->strs.slots[i].val);
 	htab__release(&s->procs);
-	htab__release(&s->elfs);
+	htab__release(&s->inodes);
+	htab__release(&s->bids);
 	htab__release(&s->strs);
 	free(s->ksyms);
 	free(s->kbuf);
 	free(s->proc_root);
 	free(s->kallsyms_path);
+	free(s->debug_root);
 	free(s);
+}
+
+static uint64_t htab_bytes(const struct htab *h)
+{
+	return h->slots ? (h->mask + 1) * sizeof(*h->slots) : 0;
+}
+
+static uint64_t total_bytes(const struct symbolizer *s)
+{
+	return s->str_bytes + s->elf_bytes + s->proc_bytes + htab_bytes(&s->strs) +
+	       htab_bytes(&s->bids) + htab_bytes(&s->inodes) + htab_bytes(&s->procs) + s->kbuf_len +
+	       s->nr_ksyms * sizeof(struct ksym);
+}
+
+void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->cache_bytes = total_bytes(s);
+	out->elf_entries = s->nr_elfs;
+	out->elf_hits = s->hits;
+	out->elf_misses = s->misses;
+	out->elf_evictions = s->evictions;
+	out->processes = s->procs.nr;
 }
 
 /* Kernel. */
@@ -297,6 +392,7 @@ static int load_kallsyms(struct symbolizer *s)
 	qsort(ks, nr, sizeof(*ks), ksym_cmp);
 	s->ksyms = ks;
 	s->nr_ksyms = nr;
+	s->kbuf_len = len;
 	ks = NULL;
 cleanup:
 	free(ks);
@@ -345,22 +441,130 @@ int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *ou
 
 /* ELF files. */
 
-struct elf_key {
-	uint64_t dev, ino;
-};
-
-static uint64_t elf_key_hash(uint64_t dev, uint64_t ino)
+static size_t elf_bytes_of(const struct elf_file *e)
 {
-	return htab_hash_u64(ino, dev);
+	const struct elf_alias *a;
+	size_t n = sizeof(*e) + e->nr_segs * sizeof(*e->segs) + e->nr_syms * sizeof(*e->syms) +
+		   e->names_cap;
+
+	for (a = e->aliases; a; a = a->next)
+		n += sizeof(*a);
+	return n;
 }
 
-static bool elf_eq(uint64_t val, const void *key, void *ctx)
+/* Re-counts E's bytes after it grew (an alias, a demangled name). */
+static void elf_account(struct symbolizer *s, struct elf_file *e)
 {
-	const struct elf_file *e = (const struct elf_file *)(uintptr_t)val;
-	const struct elf_key *k = key;
+	size_t n = elf_bytes_of(e);
+
+	if (e->cached)
+		s->elf_bytes = s->elf_bytes - e->bytes + n;
+	e->bytes = n;
+}
+
+static void lru_unlink(struct elf_file *e)
+{
+	e->lru_prev->lru_next = e->lru_next;
+	e->lru_next->lru_prev = e->lru_prev;
+	e->lru_next = e->lru_prev = e;
+}
+
+static void lru_push(struct symbolizer *s, struct elf_file *e)
+{
+	e->lru_next = s->lru.lru_next;
+	e->lru_prev = &s->lru;
+	s->lru.lru_next->lru_prev = e;
+	s->lru.lru_next = e;
+}
+
+struct alias_key {
+	uint64_t dev, ino, mtime_ns;
+};
+
+static uint64_t alias_hash(const struct alias_key *k)
+{
+	return htab_hash_u64(k->ino ^ (k->mtime_ns * 0x9e3779b97f4a7c15ULL), k->dev);
+}
+
+static bool alias_eq(uint64_t val, const void *key, void *ctx)
+{
+	const struct elf_alias *a = (const struct elf_alias *)(uintptr_t)val;
+	const struct alias_key *k = key;
 
 	(void)ctx;
-	return e->dev == k->dev && e->ino == k->ino;
+	return a->dev == k->dev && a->ino == k->ino && a->mtime_ns == k->mtime_ns;
+}
+
+static uint64_t bid_hash(const char *bid)
+{
+	return htab_hash_bytes(bid, strlen(bid), 11);
+}
+
+/* Build ids are interned, so equal ids are the same pointer. */
+static bool bid_eq(uint64_t val, const void *key, void *ctx)
+{
+	(void)ctx;
+	return ((const struct elf_file *)(uintptr_t)val)->build_id == key;
+}
+
+static int add_alias(struct symbolizer *s, struct elf_file *e, const struct alias_key *k)
+{
+	struct elf_alias *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	a->dev = k->dev;
+	a->ino = k->ino;
+	a->mtime_ns = k->mtime_ns;
+	a->e = e;
+	if (htab__insert(&s->inodes, alias_hash(k), (uintptr_t)a)) {
+		free(a);
+		return -ENOMEM;
+	}
+	a->next = e->aliases;
+	e->aliases = a;
+	elf_account(s, e);
+	return 0;
+}
+
+/* Drops E from every index and frees it. */
+static void evict_elf(struct symbolizer *s, struct elf_file *e)
+{
+	struct elf_alias *a;
+
+	for (a = e->aliases; a; a = a->next) {
+		struct alias_key k = { a->dev, a->ino, a->mtime_ns };
+
+		htab__remove(&s->inodes, alias_hash(&k), (uintptr_t)a);
+	}
+	if (e->build_id && !e->err)
+		htab__remove(&s->bids, bid_hash(e->build_id), (uintptr_t)e);
+	if (!e->refs)
+		lru_unlink(e);
+	s->elf_bytes -= e->bytes;
+	s->nr_elfs--;
+	elf_file__free(e);
+}
+
+/* Evicts unused ELF files, least recently used first, until S is within its budget. */
+static void enforce_budget(struct symbolizer *s)
+{
+	while (s->lru.lru_prev != &s->lru && total_bytes(s) > s->budget) {
+		evict_elf(s, s->lru.lru_prev);
+		s->evictions++;
+	}
+}
+
+static void elf_ref(struct elf_file *e)
+{
+	if (!e->refs++ && e->cached)
+		lru_unlink(e);
+}
+
+static void elf_unref(struct symbolizer *s, struct elf_file *e)
+{
+	if (!--e->refs && e->cached)
+		lru_push(s, e);
 }
 
 static int add_name(struct elf_file *e, const char *name, size_t *off)
@@ -381,6 +585,30 @@ static int add_name(struct elf_file *e, const char *name, size_t *off)
 	memcpy(e->names + e->names_len, name, len);
 	*off = e->names_len;
 	e->names_len += len;
+	return 0;
+}
+
+/* Appends a symbol to E (growing the table, capacity in *CAP). Returns 0 or -ENOMEM. */
+static int add_sym(struct elf_file *e, size_t *cap, uint64_t start, uint64_t size, uint8_t rank,
+		   const char *name)
+{
+	struct elf_sym *ns;
+
+	if (e->nr_syms == *cap) {
+		*cap = *cap ? *cap * 2 : 1024;
+		ns = realloc(e->syms, *cap * sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		e->syms = ns;
+	}
+	ns = &e->syms[e->nr_syms];
+	ns->start = start;
+	ns->size = size;
+	ns->binding_rank = rank;
+	ns->dname = DNAME_UNKNOWN;
+	if (add_name(e, name, &ns->name))
+		return -ENOMEM;
+	e->nr_syms++;
 	return 0;
 }
 
@@ -419,10 +647,28 @@ static int elf_sym_cmp(const void *a, const void *b, void *ctx)
 	return strcmp(nx, ny);
 }
 
+/* Sorts E's symbols and keeps the best one per address; gives back the spare capacity. */
+static void finish_syms(struct elf_file *e)
+{
+	struct elf_sym *ns;
+	size_t i, w;
+
+	if (!e->nr_syms)
+		return;
+	qsort_r(e->syms, e->nr_syms, sizeof(*e->syms), elf_sym_cmp, e->names);
+	/* .symtab and .dynsym repeat each other: keep the best name per address. */
+	for (i = 1, w = 1; i < e->nr_syms; i++)
+		if (e->syms[i].start != e->syms[w - 1].start)
+			e->syms[w++] = e->syms[i];
+	e->nr_syms = w;
+	ns = realloc(e->syms, w * sizeof(*ns));
+	if (ns)
+		e->syms = ns;
+}
+
 static int read_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_file *e, size_t *cap)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
-	struct elf_sym *ns;
 	size_t i, n;
 	GElf_Sym sym;
 	const char *name;
@@ -442,70 +688,250 @@ static int read_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_f
 		name = elf_strptr(elf, sh->sh_link, sym.st_name);
 		if (!name || !*name)
 			continue;
-		if (e->nr_syms == *cap) {
-			*cap = *cap ? *cap * 2 : 1024;
-			ns = realloc(e->syms, *cap * sizeof(*ns));
-			if (!ns)
-				return -ENOMEM;
-			e->syms = ns;
-		}
-		ns = &e->syms[e->nr_syms];
-		ns->start = sym.st_value;
-		ns->size = sym.st_size;
 		bind = GELF_ST_BIND(sym.st_info);
-		ns->binding_rank = bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2;
-		err = add_name(e, name, &ns->name);
+		err = add_sym(e, cap, sym.st_value, sym.st_size,
+			      bind == STB_GLOBAL ? 0
+			      : bind == STB_WEAK ? 1
+						 : 2,
+			      name);
 		if (err)
 			return err;
-		e->nr_syms++;
 	}
 	return 0;
 }
 
-static int read_build_id(struct symbolizer *s, Elf_Scn *scn, struct elf_file *e)
+/* Writes ELF's GNU build id as lowercase hex into HEX (129 bytes); "" when it has none. */
+static void read_build_id(Elf *elf, char *hex)
+{
+	size_t off, next, name_off, desc_off, i;
+	Elf_Scn *scn = NULL;
+	const uint8_t *desc;
+	Elf_Data *data;
+	GElf_Shdr sh;
+	GElf_Nhdr nh;
+
+	hex[0] = '\0';
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data || !data->d_buf)
+			continue;
+		off = 0;
+		while (off < data->d_size &&
+		       (next = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+			    !memcmp((const char *)data->d_buf + name_off, "GNU", 4) &&
+			    nh.n_descsz && nh.n_descsz <= 64) {
+				desc = (const uint8_t *)data->d_buf + desc_off;
+				for (i = 0; i < nh.n_descsz; i++)
+					snprintf(hex + 2 * i, 3, "%02x", desc[i]);
+				return;
+			}
+			off = next;
+		}
+	}
+}
+
+/* What parse_elf() learns about a binary's separate debug information. */
+struct debug_ref {
+	char link[NAME_MAX + 1]; /* .gnu_debuglink file name, "" when none */
+	uint32_t crc;
+};
+
+static uint32_t bswap_if(uint32_t v, bool swap)
+{
+	return swap ? __builtin_bswap32(v) : v;
+}
+
+/* Reads a .gnu_debuglink section: NUL-terminated name, padding to 4, CRC32 in file order. */
+static void read_debuglink(Elf_Scn *scn, bool swap, struct debug_ref *ref)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t off = 0, next, name_off, desc_off, i;
-	char hex[2 * 64 + 1];
-	const uint8_t *desc;
-	GElf_Nhdr nh;
+	const char *p;
+	size_t len, crc_off;
+	uint32_t crc;
+
+	if (!data || !data->d_buf || !data->d_size)
+		return;
+	p = data->d_buf;
+	len = strnlen(p, data->d_size);
+	crc_off = (len + 4) & ~(size_t)3;
+	if (!len || len > NAME_MAX || crc_off + 4 > data->d_size || memchr(p, '/', len))
+		return;
+	memcpy(ref->link, p, len);
+	ref->link[len] = '\0';
+	memcpy(&crc, p + crc_off, 4);
+	ref->crc = bswap_if(crc, swap);
+}
+
+/* A Go table's functions, appended as symbols. */
+struct go_ctx {
+	struct elf_file *e;
+	size_t *cap;
+};
+
+static int go_add(void *ctx, uint64_t start, uint64_t size, const char *name)
+{
+	struct go_ctx *g = ctx;
+
+	return add_sym(g->e, g->cap, start, size, 0, name);
+}
+
+static int read_gopclntab(Elf_Scn *scn, bool big_endian, uint64_t text_start, struct elf_file *e,
+			  size_t *cap)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	struct go_ctx g = { e, cap };
+	int err;
 
 	if (!data || !data->d_buf)
 		return 0;
-	while (off < data->d_size &&
-	       (next = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
-		if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-		    !memcmp((const char *)data->d_buf + name_off, "GNU", 4) && nh.n_descsz &&
-		    nh.n_descsz <= 64) {
-			desc = (const uint8_t *)data->d_buf + desc_off;
-			for (i = 0; i < nh.n_descsz; i++)
-				snprintf(hex + 2 * i, 3, "%02x", desc[i]);
-			e->build_id = intern(s, hex);
-			return e->build_id ? 0 : -ENOMEM;
-		}
-		off = next;
-	}
+	err = gopclntab__walk(data->d_buf, data->d_size, big_endian, text_start, go_add, &g);
+	if (err == -ENOMEM)
+		return err;
+	if (err)
+		log_debug(".gopclntab unusable: %s", strerror(-err));
 	return 0;
 }
 
-/* Fills E from the ELF file open on FD. Returns 0, -ENOEXEC (not a usable ELF) or -ENOMEM. */
-static int parse_elf(struct symbolizer *s, int fd, struct elf_file *e)
+/*
+ * Reads the .symtab of the debug file open on FD into E. WANT_BID: the binary's build id
+ * ("" if none), which the debug file must carry too. Returns 0 when symbols were added,
+ * -ENOENT when the file is not a matching debug file, or -ENOMEM.
+ */
+static int read_debug_file(int fd, const char *want_bid, struct elf_file *e, size_t *cap)
 {
-	Elf *elf = NULL;
+	char bid[2 * 64 + 1];
 	Elf_Scn *scn = NULL;
+	size_t before = e->nr_syms;
+	GElf_Shdr sh;
+	Elf *elf;
+	int err = 0;
+
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		err = -ENOENT;
+		goto cleanup;
+	}
+	read_build_id(elf, bid);
+	if (*want_bid && strcmp(bid, want_bid)) {
+		err = -ENOENT;
+		goto cleanup;
+	}
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB)
+			continue;
+		err = read_symtab(elf, scn, &sh, e, cap);
+		if (err)
+			goto cleanup;
+	}
+	if (e->nr_syms == before)
+		err = -ENOENT;
+cleanup:
+	elf_end(elf);
+	return err;
+}
+
+/* CRC32 (the one zlib computes, as .gnu_debuglink specifies) of the file open on FD. */
+static int file_crc32(int fd, uint32_t *out)
+{
+	unsigned char buf[65536];
+	uLong crc = crc32(0L, Z_NULL, 0);
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		crc = crc32(crc, buf, (uInt)n);
+		off += n;
+	}
+	if (n < 0)
+		return -errno;
+	*out = (uint32_t)crc;
+	return 0;
+}
+
+/*
+ * Finds the separate debug file of a binary seen at PATH under ROOT ("/proc/PID/root", or
+ * "" for the host) and reads its symbols into E: DEBUG_ROOT/.build-id/xx/rest.debug by build
+ * id, then the debuglink name in the binary's directory, its .debug/ and DEBUG_ROOT/DIR/.
+ * Returns 0 when found, -ENOENT, or -ENOMEM.
+ */
+static int find_debug_in(struct symbolizer *s, const char *root, const char *path, const char *bid,
+			 const struct debug_ref *ref, struct elf_file *e, size_t *cap)
+{
+	char cand[PATH_MAX], dir[PATH_MAX];
+	const char *slash;
+	uint32_t crc = 0;
+	int fd, err, n, i;
+
+	if (strlen(bid) > 2) {
+		n = snprintf(cand, sizeof(cand), "%s%s/.build-id/%.2s/%s.debug", root,
+			     s->debug_root, bid, bid + 2);
+		fd = n > 0 && (size_t)n < sizeof(cand) ? open(cand, O_RDONLY | O_CLOEXEC) : -1;
+		if (fd >= 0) {
+			err = read_debug_file(fd, bid, e, cap);
+			close(fd);
+			if (err != -ENOENT)
+				return err;
+		}
+	}
+	slash = strrchr(path, '/');
+	if (!ref->link[0] || !slash || (size_t)(slash - path) >= sizeof(dir))
+		return -ENOENT;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	for (i = 0; i < 3; i++) {
+		if (i == 0)
+			n = snprintf(cand, sizeof(cand), "%s%s/%s", root, dir, ref->link);
+		else if (i == 1)
+			n = snprintf(cand, sizeof(cand), "%s%s/.debug/%s", root, dir, ref->link);
+		else
+			n = snprintf(cand, sizeof(cand), "%s%s%s/%s", root, s->debug_root, dir,
+				     ref->link);
+		if (n <= 0 || (size_t)n >= sizeof(cand))
+			continue;
+		fd = open(cand, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* The CRC tells the debug file of this build from a stale one of that name. */
+		err = file_crc32(fd, &crc);
+		if (!err && crc == ref->crc)
+			err = read_debug_file(fd, bid, e, cap);
+		else
+			err = -ENOENT;
+		close(fd);
+		if (err != -ENOENT)
+			return err;
+	}
+	return -ENOENT;
+}
+
+/*
+ * Fills E from ELF, a binary that process TGID (0: none, host paths) maps from PATH, with
+ * build id BID ("" if none). Returns 0, -ENOEXEC (not a usable ELF) or -ENOMEM.
+ */
+static int parse_elf(struct symbolizer *s, Elf *elf, uint32_t tgid, const char *path,
+		     const char *bid, struct elf_file *e)
+{
+	Elf_Scn *scn = NULL, *gopcln = NULL;
+	struct debug_ref ref = { .link = "" };
+	bool has_symtab = false, big_endian;
+	char root[PATH_MAX];
+	uint64_t text_start = 0;
+	size_t nph = 0, shstrndx, i, cap = 0;
+	const char *sname;
 	GElf_Ehdr eh;
 	GElf_Phdr ph;
 	GElf_Shdr sh;
-	size_t nph = 0, i, cap = 0, w;
 	int err = 0;
 
-	/* ELF_C_READ, not mmap: a file truncated under us must not SIGBUS the agent. */
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh) ||
-	    elf_getphdrnum(elf, &nph)) {
+	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh) || elf_getphdrnum(elf, &nph) ||
+	    elf_getshdrstrndx(elf, &shstrndx)) {
 		err = -ENOEXEC;
 		goto cleanup;
 	}
+	big_endian = eh.e_ident[EI_DATA] == ELFDATA2MSB;
 	if (nph) {
 		e->segs = calloc(nph, sizeof(*e->segs));
 		if (!e->segs) {
@@ -524,23 +950,47 @@ static int parse_elf(struct symbolizer *s, int fd, struct elf_file *e)
 	while ((scn = elf_nextscn(elf, scn))) {
 		if (!gelf_getshdr(scn, &sh))
 			continue;
-		if (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM)
+		if (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM) {
+			has_symtab |= sh.sh_type == SHT_SYMTAB;
 			err = read_symtab(elf, scn, &sh, e, &cap);
-		else if (sh.sh_type == SHT_NOTE && !e->build_id)
-			err = read_build_id(s, scn, e);
+			if (err)
+				goto cleanup;
+			continue;
+		}
+		sname = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!sname)
+			continue;
+		if (!strcmp(sname, ".gnu_debuglink"))
+			read_debuglink(scn, big_endian != (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__),
+				       &ref);
+		else if (!strcmp(sname, ".gopclntab"))
+			gopcln = scn;
+		else if (!strcmp(sname, ".text"))
+			text_start = sh.sh_addr;
+	}
+	e->go = gopcln != NULL;
+	if (!has_symtab && (*bid || ref.link[0])) {
+		/* Stripped: the full symbol table may be in a separate debug file. */
+		err = -ENOENT;
+		if (tgid) {
+			snprintf(root, sizeof(root), "%s/%u/root", s->proc_root, tgid);
+			err = find_debug_in(s, root, path, bid, &ref, e, &cap);
+		}
+		if (err == -ENOENT)
+			err = find_debug_in(s, "", path, bid, &ref, e, &cap);
+		if (err == -ENOMEM)
+			goto cleanup;
+		has_symtab = !err;
+		err = 0;
+	}
+	/* Go binaries built with -ldflags=-s keep only .gopclntab. */
+	if (!has_symtab && gopcln) {
+		err = read_gopclntab(gopcln, big_endian, text_start, e, &cap);
 		if (err)
 			goto cleanup;
 	}
-	if (e->nr_syms) {
-		qsort_r(e->syms, e->nr_syms, sizeof(*e->syms), elf_sym_cmp, e->names);
-		/* .symtab and .dynsym repeat each other: keep the best name per address. */
-		for (i = 1, w = 1; i < e->nr_syms; i++)
-			if (e->syms[i].start != e->syms[w - 1].start)
-				e->syms[w++] = e->syms[i];
-		e->nr_syms = w;
-	}
+	finish_syms(e);
 cleanup:
-	elf_end(elf);
 	return err;
 }
 
@@ -578,56 +1028,119 @@ static int open_mapped_file(struct symbolizer *s, uint32_t tgid, const struct um
 	return fd < 0 ? -errno : fd;
 }
 
-/* Returns the cached or newly parsed ELF file of M (a reference), or NULL. */
-static struct elf_file *get_elf(struct symbolizer *s, uint32_t tgid, const struct umap *m)
+/*
+ * Parses ELF (NULL when the file is not one), seen by TGID at PATH with build id BID ("" if
+ * none), into a new entry that is not yet cached. Returns the entry (err set when unusable) or NULL
+ * when out of memory.
+ */
+static struct elf_file *load_elf(struct symbolizer *s, uint32_t tgid, const char *path, Elf *elf,
+				 const char *bid)
 {
-	struct elf_key key = { m->dev, m->ino };
-	uint64_t hash = elf_key_hash(m->dev, m->ino), val;
-	struct elf_file *e = NULL;
-	int fd = -1, err;
+	struct elf_file *e = calloc(1, sizeof(*e));
+	int err;
 
-	if (htab__find(&s->elfs, hash, elf_eq, &key, NULL, &val)) {
-		e = (struct elf_file *)(uintptr_t)val;
-		goto cleanup;
-	}
-	fd = open_mapped_file(s, tgid, m);
-	if (fd < 0) {
-		/* Not cached: another process may still be able to open it. */
-		log_debug("pid %u: cannot open %s: %s", tgid, m->path, strerror(-fd));
-		goto cleanup;
-	}
-	e = calloc(1, sizeof(*e));
 	if (!e)
-		goto cleanup;
-	e->dev = m->dev;
-	e->ino = m->ino;
-	err = parse_elf(s, fd, e);
+		return NULL;
+	e->lru_next = e->lru_prev = e;
+	err = elf ? parse_elf(s, elf, tgid, path, bid, e) : -ENOEXEC;
 	if (err == -ENOMEM) {
 		elf_file__free(e);
-		e = NULL;
-		goto cleanup;
+		return NULL;
 	}
 	if (err) {
 		/* A corrupt or non-ELF file stays cached as such: no point parsing it again. */
-		log_debug("pid %u: %s: not a usable ELF file", tgid, m->path);
+		log_debug("%s: not a usable ELF file", path);
 		free(e->segs);
 		free(e->syms);
 		free(e->names);
 		e->segs = NULL;
 		e->syms = NULL;
 		e->names = NULL;
-		e->nr_segs = e->nr_syms = 0;
+		e->nr_segs = e->nr_syms = e->names_len = e->names_cap = 0;
 		e->err = err;
 	}
-	if (htab__insert(&s->elfs, hash, (uintptr_t)e)) {
+	if (*bid) {
+		e->build_id = intern(s, bid);
+		if (!e->build_id) {
+			elf_file__free(e);
+			return NULL;
+		}
+	}
+	e->bytes = elf_bytes_of(e);
+	return e;
+}
+
+/* Returns the cached or newly parsed ELF file of M (a reference), or NULL. */
+static struct elf_file *get_elf(struct symbolizer *s, uint32_t tgid, const struct umap *m)
+{
+	struct alias_key key = { m->dev, m->ino, 0 };
+	char bid[2 * 64 + 1] = "";
+	struct elf_file *e = NULL;
+	Elf *elf = NULL;
+	struct stat st;
+	uint64_t val;
+	int fd = -1;
+
+	fd = open_mapped_file(s, tgid, m);
+	if (fd < 0) {
+		/* Not cached: another process may still be able to open it. */
+		log_debug("pid %u: cannot open %s: %s", tgid, m->path, strerror(-fd));
+		goto cleanup;
+	}
+	/* mtime tells a file rewritten in place (same inode) from what was cached. */
+	if (fstat(fd, &st))
+		goto cleanup;
+	key.mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec;
+	if (htab__find(&s->inodes, alias_hash(&key), alias_eq, &key, NULL, &val)) {
+		e = ((struct elf_alias *)(uintptr_t)val)->e;
+		s->hits++;
+		goto cleanup;
+	}
+	/* ELF_C_READ, not mmap: a file truncated under us must not SIGBUS the agent. */
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf && elf_kind(elf) == ELF_K_ELF)
+		read_build_id(elf, bid);
+	if (*bid) {
+		const char *ibid = intern(s, bid);
+
+		if (ibid && htab__find(&s->bids, bid_hash(ibid), bid_eq, ibid, NULL, &val)) {
+			e = (struct elf_file *)(uintptr_t)val;
+			s->hits++;
+			if (add_alias(s, e, &key))
+				e = NULL;
+			goto cleanup;
+		}
+	}
+	e = load_elf(s, tgid, m->path, elf, bid);
+	if (!e)
+		goto cleanup;
+	s->misses++;
+	if (add_alias(s, e, &key)) {
 		elf_file__free(e);
 		e = NULL;
+		goto cleanup;
 	}
+	/* An unusable file must not stand in for a good one claiming the same build id. */
+	if (e->build_id && !e->err && htab__insert(&s->bids, bid_hash(e->build_id), (uintptr_t)e)) {
+		struct elf_alias *a = e->aliases;
+
+		htab__remove(&s->inodes, alias_hash(&key), (uintptr_t)a);
+		elf_file__free(e);
+		e = NULL;
+		goto cleanup;
+	}
+	e->cached = true;
+	s->elf_bytes += e->bytes;
+	s->nr_elfs++;
 cleanup:
+	elf_end(elf);
 	if (fd >= 0)
 		close(fd);
-	if (e)
-		e->refs++;
+	if (e) {
+		/* Referenced before the budget is enforced, so it cannot evict itself. */
+		elf_ref(e);
+		enforce_budget(s);
+	}
 	return e;
 }
 
@@ -648,7 +1161,7 @@ static uint64_t to_elf_vaddr(const struct elf_file *e, uint64_t file_off)
 	return file_off;
 }
 
-static const struct elf_sym *elf_lookup(const struct elf_file *e, uint64_t vaddr)
+static struct elf_sym *elf_lookup(const struct elf_file *e, uint64_t vaddr)
 {
 	size_t lo = 0, hi = e->nr_syms, i;
 
@@ -665,6 +1178,78 @@ static const struct elf_sym *elf_lookup(const struct elf_file *e, uint64_t vaddr
 		if (vaddr - e->syms[i - 1].start < e->syms[i - 1].size)
 			return &e->syms[i - 1];
 	return NULL;
+}
+
+/*
+ * Sets OUT's name, system name and offset from SYM of E (whose symbols use VADDR's address
+ * space). Demangles on first use. Returns 0 or -ENOMEM.
+ */
+static int fill_name(struct symbolizer *s, struct elf_file *e, struct elf_sym *sym, uint64_t vaddr,
+		     struct sym_frame *out)
+{
+	char *d;
+
+	if (sym->dname == DNAME_UNKNOWN) {
+		sym->dname = sym->name;
+		d = symbolizer__demangle(e->names + sym->name);
+		if (d) {
+			size_t off;
+
+			if (!add_name(e, d, &off))
+				sym->dname = off;
+			free(d);
+			elf_account(s, e);
+		}
+	}
+	out->system_name = intern(s, e->names + sym->name);
+	out->name = sym->dname == sym->name ? out->system_name : intern(s, e->names + sym->dname);
+	if (!out->name || !out->system_name)
+		return -ENOMEM;
+	out->sym_offset = vaddr - sym->start;
+	return 0;
+}
+
+int symbolizer__elf_probe(struct symbolizer *s, const char *path, uint64_t vaddr,
+			  struct sym_frame *out)
+{
+	char bid[2 * 64 + 1] = "";
+	struct elf_file *e = NULL;
+	struct elf_sym *sym;
+	Elf *elf = NULL;
+	int fd, err = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->kind = SYM_FRAME_NATIVE;
+	out->addr = out->elf_vaddr = vaddr;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf && elf_kind(elf) == ELF_K_ELF)
+		read_build_id(elf, bid);
+	e = load_elf(s, 0, path, elf, bid);
+	if (!e) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (e->err) {
+		err = e->err;
+		goto cleanup;
+	}
+	out->module = intern(s, path);
+	out->build_id = e->build_id;
+	if (e->go)
+		out->kind = SYM_FRAME_GO;
+	sym = elf_lookup(e, vaddr);
+	if (sym)
+		err = fill_name(s, e, sym, vaddr, out);
+	if (!err && !out->module)
+		err = -ENOMEM;
+cleanup:
+	elf_file__free(e);
+	elf_end(elf);
+	close(fd);
+	return err;
 }
 
 /* Processes. */
@@ -689,10 +1274,20 @@ static struct proc *find_proc(struct symbolizer *s, uint32_t tgid)
 	return (struct proc *)(uintptr_t)val;
 }
 
+/* Re-counts P's bytes after its maps or perf map changed. */
+static void proc_account(struct symbolizer *s, struct proc *p)
+{
+	size_t n = sizeof(*p) + p->nr_maps * sizeof(*p->maps) + (p->jit ? p->jit->bytes : 0);
+
+	s->proc_bytes = s->proc_bytes - p->bytes + n;
+	p->bytes = n;
+}
+
 static void release_proc(struct symbolizer *s, struct proc *p)
 {
 	htab__remove(&s->procs, proc_hash(p->tgid), (uintptr_t)p);
-	proc__free(p);
+	s->proc_bytes -= p->bytes;
+	proc__free(s, p);
 }
 
 /*
@@ -759,17 +1354,21 @@ static int read_maps(struct symbolizer *s, struct proc *p)
 			nr++;
 		err = 0;
 	}
-	/* ELF files are looked up now, while /proc/PID/root and map_files still exist. */
+	/*
+	 * ELF files are opened and parsed now, while /proc/PID/root and map_files still exist:
+	 * a process that lives 50 ms is gone before its samples are drained.
+	 */
 	for (i = 0; i < nr; i++)
 		if (maps[i].path[0] == '/' && maps[i].ino)
 			maps[i].elf = get_elf(s, p->tgid, &maps[i]);
 	for (i = 0; i < p->nr_maps; i++)
 		if (p->maps[i].elf)
-			p->maps[i].elf->refs--;
+			elf_unref(s, p->maps[i].elf);
 	free(p->maps);
 	p->maps = maps;
 	p->nr_maps = nr;
 	p->refresh_ns = mono_ns();
+	proc_account(s, p);
 	maps = NULL;
 cleanup:
 	free(maps);
@@ -777,28 +1376,106 @@ cleanup:
 	return err;
 }
 
-static void free_unused_elfs(struct symbolizer *s)
+/* TGID's pid in its own pid namespace (the last NSpid field), or TGID. */
+static uint32_t read_nspid(struct symbolizer *s, uint32_t tgid)
 {
-	struct elf_file **drop = NULL;
-	size_t i, nr = 0;
+	char path[PATH_MAX], *buf = NULL, *line, *end, *last = NULL;
+	unsigned long v;
+	uint32_t nspid = tgid;
 
-	if (s->elfs.nr <= ELF_CACHE_MAX)
-		return;
-	drop = calloc(s->elfs.nr, sizeof(*drop));
-	if (!drop)
-		return;
-	for (i = 0; i <= s->elfs.mask; i++) {
-		struct elf_file *e = (struct elf_file *)(uintptr_t)s->elfs.slots[i].val;
+	snprintf(path, sizeof(path), "%s/%u/status", s->proc_root, tgid);
+	if (read_file(path, &buf, NULL))
+		return tgid;
+	line = strstr(buf, "\nNSpid:");
+	if (line) {
+		line += 7;
+		end = line + strcspn(line, "\n");
+		*end = '\0';
+		for (last = strtok(line, " \t"); last; last = strtok(NULL, " \t")) {
+			v = strtoul(last, &end, 10);
+			if (!*end && v && v <= UINT32_MAX)
+				nspid = (uint32_t)v;
+		}
+	}
+	free(buf);
+	return nspid;
+}
 
-		if (s->elfs.slots[i].hash && !e->refs)
-			drop[nr++] = e;
+/* Perf map entries at one address: the later line (recompiled code) wins. */
+static int jit_sym_cmp(const void *a, const void *b)
+{
+	const struct elf_sym *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->name > y->name ? -1 : x->name < y->name;
+}
+
+/*
+ * (Re)reads P's perf map, /tmp/perf-NSPID.map inside its mount namespace, when it appeared
+ * or changed size since the last read (JIT runtimes append to it). Lines are
+ * "START SIZE NAME" with hex numbers. Returns 0 (also when there is none) or -ENOMEM.
+ */
+static int load_perfmap(struct symbolizer *s, struct proc *p)
+{
+	char path[PATH_MAX], *buf = NULL, *line, *next, *end;
+	struct elf_file *e = NULL;
+	uint64_t start, size;
+	size_t len = 0, cap = 0, i, w;
+	struct stat st;
+	int err = 0;
+
+	p->jit_check_ns = mono_ns();
+	if (!p->nspid_known) {
+		p->nspid = read_nspid(s, p->tgid);
+		p->nspid_known = true;
 	}
-	for (i = 0; i < nr; i++) {
-		htab__remove(&s->elfs, elf_key_hash(drop[i]->dev, drop[i]->ino),
-			     (uintptr_t)drop[i]);
-		elf_file__free(drop[i]);
+	snprintf(path, sizeof(path), "%s/%u/root/tmp/perf-%u.map", s->proc_root, p->tgid, p->nspid);
+	if (stat(path, &st) || st.st_size == p->jit_size)
+		goto cleanup;
+	if (read_file(path, &buf, &len))
+		goto cleanup;
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		err = -ENOMEM;
+		goto cleanup;
 	}
-	free(drop);
+	for (line = buf; *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		else
+			next = line + strlen(line);
+		errno = 0;
+		start = strtoull(line, &end, 16);
+		if (errno || end == line || *end != ' ')
+			continue;
+		line = end + 1;
+		size = strtoull(line, &end, 16);
+		if (errno || end == line || *end != ' ' || !size || !end[1])
+			continue;
+		err = add_sym(e, &cap, start, size, 0, end + 1);
+		if (err)
+			goto cleanup;
+	}
+	if (e->nr_syms) {
+		qsort(e->syms, e->nr_syms, sizeof(*e->syms), jit_sym_cmp);
+		for (i = 1, w = 1; i < e->nr_syms; i++)
+			if (e->syms[i].start != e->syms[w - 1].start)
+				e->syms[w++] = e->syms[i];
+		e->nr_syms = w;
+	}
+	e->bytes = elf_bytes_of(e);
+	elf_file__free(p->jit);
+	p->jit = e;
+	/* The size read, not the one stat saw: a line appended in between is read next time. */
+	p->jit_size = (int64_t)len;
+	e = NULL;
+	proc_account(s, p);
+cleanup:
+	elf_file__free(e);
+	free(buf);
+	return err;
 }
 
 /* Releases exited processes that were marked before generation GEN or before DEADLINE_NS. */
@@ -823,7 +1500,7 @@ static void release_exited(struct symbolizer *s, uint64_t gen, uint64_t deadline
 		release_proc(s, drop[i]);
 cleanup:
 	free(drop);
-	free_unused_elfs(s);
+	enforce_budget(s);
 }
 
 void symbolizer__sweep(struct symbolizer *s)
@@ -833,6 +1510,30 @@ void symbolizer__sweep(struct symbolizer *s)
 	release_exited(s, s->sweep_gen, now > EXIT_LINGER_NS ? now - EXIT_LINGER_NS : 0);
 	s->sweep_gen++;
 	s->last_sweep_ns = now;
+}
+
+/* Reads P's mappings, their ELF files and its perf map. Returns 0 or -errno. */
+static int capture_proc(struct symbolizer *s, struct proc *p)
+{
+	bool anon = false;
+	size_t i;
+	int err;
+
+	err = read_maps(s, p);
+	if (err)
+		return err;
+	for (i = 0; i < p->nr_maps && !anon; i++)
+		anon = !p->maps[i].elf;
+	/* Possibly a new process reusing the pid: its perf map (or none) is read afresh. */
+	p->nspid_known = false;
+	p->jit_size = -1;
+	elf_file__free(p->jit);
+	p->jit = NULL;
+	proc_account(s, p);
+	/* JIT code lives in mappings without an ELF file; its perf map names it. */
+	if (anon)
+		err = load_perfmap(s, p);
+	return err;
 }
 
 int symbolizer__capture(struct symbolizer *s, uint32_t tgid)
@@ -854,7 +1555,7 @@ int symbolizer__capture(struct symbolizer *s, uint32_t tgid)
 		 * Asked to capture a tgid we saw exit: a new process reuses the number. Until
 		 * its mappings can be read, the old ones are better than none.
 		 */
-		err = read_maps(s, p);
+		err = capture_proc(s, p);
 		if (!err)
 			p->exited = false;
 		return err;
@@ -863,11 +1564,16 @@ int symbolizer__capture(struct symbolizer *s, uint32_t tgid)
 	if (!p)
 		return -ENOMEM;
 	p->tgid = tgid;
-	err = read_maps(s, p);
-	if (!err)
-		err = htab__insert(&s->procs, proc_hash(tgid), (uintptr_t)p);
+	p->nspid = tgid;
+	p->jit_size = -1;
+	err = htab__insert(&s->procs, proc_hash(tgid), (uintptr_t)p);
+	if (err) {
+		free(p);
+		return err;
+	}
+	err = capture_proc(s, p);
 	if (err)
-		proc__free(p);
+		release_proc(s, p);
 	return err;
 }
 
@@ -885,8 +1591,11 @@ static void remember_gone(struct symbolizer *s, uint32_t tgid)
 	p->exited = true;
 	p->exit_ns = mono_ns();
 	p->exit_gen = s->sweep_gen;
+	p->jit_size = -1;
 	if (htab__insert(&s->procs, proc_hash(tgid), (uintptr_t)p))
 		free(p);
+	else
+		proc_account(s, p);
 }
 
 static const struct umap *find_map(const struct proc *p, uint64_t addr)
@@ -906,9 +1615,34 @@ static const struct umap *find_map(const struct proc *p, uint64_t addr)
 	return NULL;
 }
 
+/* Names ADDR from P's perf map when it covers it. Returns 0 or -ENOMEM. */
+static int jit_lookup(struct symbolizer *s, struct proc *p, uint64_t addr, struct sym_frame *out)
+{
+	struct elf_sym *sym;
+	int err;
+
+	if (!p->exited && mono_ns() - p->jit_check_ns > JIT_REFRESH_NS) {
+		err = load_perfmap(s, p);
+		if (err)
+			return err;
+	}
+	if (!p->jit)
+		return 0;
+	sym = elf_lookup(p->jit, addr);
+	if (!sym)
+		return 0;
+	err = fill_name(s, p->jit, sym, addr, out);
+	if (err)
+		return err;
+	out->kind = SYM_FRAME_JIT;
+	out->module = s->jit_module;
+	out->elf_vaddr = addr;
+	return 0;
+}
+
 int symbolizer__user(struct symbolizer *s, uint32_t tgid, uint64_t addr, struct sym_frame *out)
 {
-	const struct elf_sym *sym;
+	struct elf_sym *sym;
 	const struct umap *m;
 	struct proc *p;
 	uint64_t now;
@@ -951,17 +1685,15 @@ int symbolizer__user(struct symbolizer *s, uint32_t tgid, uint64_t addr, struct 
 	out->map_limit = m->end;
 	out->map_offset = m->offset;
 	out->elf_vaddr = to_elf_vaddr(m->elf, addr - m->start + m->offset);
-	if (!m->elf)
-		return 0;
+	if (!m->elf || m->elf->err)
+		return jit_lookup(s, p, addr, out);
 	out->build_id = m->elf->build_id;
+	if (m->elf->go)
+		out->kind = SYM_FRAME_GO;
 	sym = elf_lookup(m->elf, out->elf_vaddr);
 	if (!sym)
 		return 0;
-	out->name = intern(s, m->elf->names + sym->name);
-	if (!out->name)
-		return -ENOMEM;
-	out->sym_offset = out->elf_vaddr - sym->start;
-	return 0;
+	return fill_name(s, m->elf, sym, out->elf_vaddr, out);
 }
 
 void symbolizer__process_exec(struct symbolizer *s, uint32_t tgid)

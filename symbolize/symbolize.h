@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Address -> symbol. Kernel addresses through /proc/kallsyms; user addresses through
- * /proc/PID/maps to file-backed mappings and their ELF symbol tables (libelf).
- * Grows in later work (debug links, build-id trees, demangling, perf maps, Go); callers
- * only see this interface.
+ * /proc/PID/maps to file-backed mappings and their ELF symbol tables (libelf), separate
+ * debug files (build-id tree, .gnu_debuglink), Go's .gopclntab, and perf map files for JIT
+ * code. C++ and Rust names are demangled (libiberty). ELF data is cached by GNU build id
+ * (else device, inode and mtime) within a memory budget.
  */
 #ifndef KILN_SYMBOLIZE_H
 #define KILN_SYMBOLIZE_H
@@ -15,14 +16,28 @@
 struct symbolizer;
 
 struct symbolizer_opts {
-	size_t sz;             /* sizeof(struct symbolizer_opts), for forward compatibility */
+	size_t sz; /* sizeof(struct symbolizer_opts), for forward compatibility */
 	const char *proc_root; /* "/proc" when NULL; tests point it elsewhere */
-	const char *kallsyms;  /* "/proc/kallsyms" when NULL */
+	const char *kallsyms; /* "/proc/kallsyms" when NULL */
+	/*
+	 * Root of separate debug files, "/usr/lib/debug" when NULL: DEBUG_ROOT/.build-id/xx/
+	 * rest.debug and DEBUG_ROOT/DIR/LINK. Looked up inside the process's root first
+	 * (/proc/PID/root), then on the host.
+	 */
+	const char *debug_root;
+	/*
+	 * Budget for cached ELF symbol tables, mappings and perf maps, 64 MiB when 0. Unused ELF
+	 * entries are evicted least recently used first when over it; tables that live
+	 * processes still use are never evicted, so the total may exceed it.
+	 */
+	size_t cache_bytes;
 };
 
 enum sym_frame_kind {
 	SYM_FRAME_KERNEL = 1,
 	SYM_FRAME_NATIVE = 2,
+	SYM_FRAME_GO = 3, /* from a Go binary */
+	SYM_FRAME_JIT = 4, /* named by a perf map (/tmp/perf-PID.map); module "[jit]" */
 };
 
 /*
@@ -31,15 +46,25 @@ enum sym_frame_kind {
  */
 struct sym_frame {
 	enum sym_frame_kind kind;
-	const char *name;      /* function name, NULL when no symbol covers the address */
-	const char *module;    /* mapped file path, "[kernel.kallsyms]" or "[MODULE]" */
-	const char *build_id;  /* lowercase hex GNU build id of the module, or NULL */
-	uint64_t addr;         /* the address as sampled */
-	uint64_t elf_vaddr;    /* user: ELF virtual address within module; kernel: addr */
-	uint64_t sym_offset;   /* addr - symbol start, 0 when no symbol */
-	uint64_t map_start;    /* mapping [start, limit) and its file offset; 0 for kernel */
+	const char *name; /* function name (demangled), NULL when no symbol covers the address */
+	const char *module; /* mapped file path, "[kernel.kallsyms]" or "[MODULE]" */
+	const char *build_id; /* lowercase hex GNU build id of the module, or NULL */
+	uint64_t addr; /* the address as sampled */
+	uint64_t elf_vaddr; /* user: ELF virtual address within module; kernel: addr */
+	uint64_t sym_offset; /* addr - symbol start, 0 when no symbol */
+	uint64_t map_start; /* mapping [start, limit) and its file offset; 0 for kernel */
 	uint64_t map_limit;
 	uint64_t map_offset;
+	const char *system_name; /* name as in the binary (mangled); == name when not mangled */
+};
+
+struct symbolizer_stats {
+	uint64_t cache_bytes; /* ELF tables, mappings, perf maps and interned strings */
+	uint64_t elf_entries; /* cached ELF files (each one parsed once) */
+	uint64_t elf_hits; /* ELF lookups served from the cache (by inode or build id) */
+	uint64_t elf_misses; /* ELF files opened and parsed */
+	uint64_t elf_evictions;
+	uint64_t processes; /* processes tracked, exited ones not yet released included */
 };
 
 /* Returns a new symbolizer (caller frees with symbolizer__free) or NULL with errno set. */
@@ -84,5 +109,25 @@ void symbolizer__process_exit(struct symbolizer *s, uint32_t tgid);
  * after their exit (during capture()). Strings already returned stay valid.
  */
 void symbolizer__sweep(struct symbolizer *s);
+
+/* Fills *OUT with S's counters. */
+void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *out);
+
+/*
+ * Demangles a C++ (Itanium "_Z...") or Rust (legacy "_ZN...17h<hash>E", hash dropped; v0
+ * "_R...") symbol. Returns a malloc'd string the caller frees, or NULL when NAME is not a
+ * mangled name (or not a valid one).
+ */
+char *symbolizer__demangle(const char *name);
+
+/*
+ * Test and tooling hook (the fuzz harness uses it): parses the file at PATH afresh, as a
+ * mapped binary would be (separate debug files and .gopclntab included, resolved on the
+ * host), without caching it, and resolves ELF virtual address VADDR in it into *OUT.
+ * Returns 0 (out->name NULL when no symbol covers VADDR), -ENOEXEC when it is not a usable
+ * ELF file, or another -errno.
+ */
+int symbolizer__elf_probe(struct symbolizer *s, const char *path, uint64_t vaddr,
+			  struct sym_frame *out);
 
 #endif
