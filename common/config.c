@@ -406,6 +406,10 @@ fail(struct pctx *p, const yaml_node_t *n, const char *path, const char *fmt, ..
 		vsnprintf(p->err + o, p->errlen - (size_t)o, fmt, ap);
 		va_end(ap);
 	}
+	/* Keys may be quoted strings with newlines in them: the message stays one line. */
+	for (char *c = p->err; *c; c++)
+		if ((unsigned char)*c < 0x20)
+			*c = '?';
 	return -EINVAL;
 }
 
@@ -423,29 +427,36 @@ static const char *scalar(const yaml_node_t *n)
 	return (const char *)n->data.scalar.value;
 }
 
+/*
+ * Case-insensitive edit distance counting a swap of neighbours as one edit (the usual
+ * typos: "unti", "samplingFrequncy"). Keys are short: longer strings are "far".
+ */
 static size_t edit_distance(const char *a, const char *b)
 {
-	size_t la = strlen(a), lb = strlen(b), i, j, prev, tmp, d[64];
+	size_t la = strlen(a), lb = strlen(b), i, j, c;
+	uint8_t d[48][48];
 
 	if (la >= ARRAY_SIZE(d) || lb >= ARRAY_SIZE(d))
 		return SIZE_MAX;
+	for (i = 0; i <= la; i++)
+		d[i][0] = (uint8_t)i;
 	for (j = 0; j <= lb; j++)
-		d[j] = j;
+		d[0][j] = (uint8_t)j;
 	for (i = 1; i <= la; i++) {
-		prev = d[0];
-		d[0] = i;
 		for (j = 1; j <= lb; j++) {
-			tmp = d[j];
-			d[j] = prev + (tolower((unsigned char)a[i - 1]) !=
-				       tolower((unsigned char)b[j - 1]));
-			if (d[j - 1] + 1 < d[j])
-				d[j] = d[j - 1] + 1;
-			if (tmp + 1 < d[j])
-				d[j] = tmp + 1;
-			prev = tmp;
+			c = d[i - 1][j - 1] +
+			    (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+			if (d[i - 1][j] + 1u < c)
+				c = d[i - 1][j] + 1u;
+			if (d[i][j - 1] + 1u < c)
+				c = d[i][j - 1] + 1u;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1u < c)
+				c = d[i - 2][j - 2] + 1u;
+			d[i][j] = (uint8_t)c;
 		}
 	}
-	return d[lb];
+	return d[la][lb];
 }
 
 /* OUT (PATH_LEN bytes) = PREFIX.KEY; an overlong path is cut and marked with "...". */
@@ -505,7 +516,7 @@ static int check_keys(struct pctx *p, const yaml_node_t *n, const char *path,
 				best = keys[i];
 			}
 		}
-		if (best && best_d <= (strlen(best) + 2) / 3)
+		if (best && best_d <= (strlen(best) >= 6 ? strlen(best) / 3 : 1))
 			return fail(p, k, kpath, "unknown key, did you mean '%s'?", best);
 		off = 0;
 		list[0] = 0;
