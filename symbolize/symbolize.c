@@ -1336,8 +1336,12 @@ static int read_maps(struct symbolizer *s, struct proc *p)
 		goto cleanup;
 	}
 	for (line = buf; *line; line = next) {
+		/* One line at a time: sscanf's whitespace skip must not run into the next. */
 		next = strchr(line, '\n');
-		next = next ? next + 1 : line + strlen(line);
+		if (next)
+			*next++ = '\0';
+		else
+			next = line + strlen(line);
 		if (nr == cap) {
 			cap = cap ? cap * 2 : 32;
 			nm = realloc(maps, cap * sizeof(*maps));

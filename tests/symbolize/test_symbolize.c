@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Symbolizer tests: a fake kallsyms, this (PIE) test binary, libc, a fixed-address helper,
- * exited processes, and corrupt ELF files behind a fake /proc tree.
+ * exited and short-lived processes, corrupt ELF files behind a fake /proc tree, separate
+ * debug files (build-id tree, debuglink), demangling, C++, perf maps, Go, and the ELF
+ * cache's build-id sharing and byte budget.
  */
 #include <CUnit/Basic.h>
 #include <dlfcn.h>
@@ -16,10 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "symbolize/symbolize.h"
+
+/* Room for shell commands quoting several paths. */
+#define CMD_MAX (16 * PATH_MAX)
 
 static char tmpdir[] = "/tmp/kiln-test-symbolize-XXXXXX";
 
@@ -465,6 +471,538 @@ static void test_pid_reuse(void)
 	symbolizer__free(s);
 }
 
+/* Child processes that print an address and wait for their stdin to close. */
+struct child {
+	pid_t pid;
+	int in; /* closing it lets the child go on */
+	unsigned long long addr;
+};
+
+/* Starts PATH with ARG (may be NULL) and reads the address it prints. Returns 0 or -1. */
+static int child_start(struct child *c, const char *path, const char *arg)
+{
+	int in[2], out[2];
+	FILE *fp;
+	int ok;
+
+	memset(c, 0, sizeof(*c));
+	c->in = -1;
+	if (pipe(in) || pipe(out))
+		return -1;
+	c->pid = fork();
+	if (c->pid < 0)
+		return -1;
+	if (!c->pid) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execl(path, path, arg, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	c->in = in[1];
+	fp = fdopen(out[0], "r");
+	if (!fp)
+		return -1;
+	ok = fscanf(fp, "%llx", &c->addr) == 1;
+	fclose(fp);
+	return ok ? 0 : -1;
+}
+
+/* Lets the child finish and reaps it. Returns its exit status or -1. */
+static int child_finish(struct child *c)
+{
+	int status;
+
+	if (c->in >= 0)
+		close(c->in);
+	c->in = -1;
+	if (c->pid <= 0 || waitpid(c->pid, &status, 0) != c->pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int run(const char *cmd)
+{
+	int rc = system(cmd);
+
+	if (rc)
+		fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
+	return rc;
+}
+
+/* A process that lives about 50 ms, captured at its start, symbolized after it was reaped. */
+static void test_short_lived(void)
+{
+	struct symbolizer *s = symbolizer__new(NULL);
+	uint64_t value = elf_sym_value(SYM_HELPER, "helper_burn", NULL);
+	struct child c;
+	struct sym_frame f;
+
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_FATAL(value != 0);
+	CU_ASSERT_FATAL(child_start(&c, SYM_HELPER, "burn") == 0);
+	CU_ASSERT_EQUAL(symbolizer__capture(s, (uint32_t)c.pid), 0);
+	CU_ASSERT_EQUAL(child_finish(&c), 0);
+	symbolizer__process_exit(s, (uint32_t)c.pid);
+	/* Reaped: nothing of it is left in /proc. */
+	CU_ASSERT(kill(c.pid, 0) == -1 && errno == ESRCH);
+
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, (uint32_t)c.pid, c.addr + 2, &f), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.name);
+	CU_ASSERT_STRING_EQUAL(f.name, "helper_burn");
+	CU_ASSERT_STRING_EQUAL(f.system_name, "helper_burn");
+	CU_ASSERT_EQUAL(f.kind, SYM_FRAME_NATIVE);
+	CU_ASSERT_STRING_EQUAL(f.module, SYM_HELPER);
+	CU_ASSERT_EQUAL(f.elf_vaddr, value + 2);
+	CU_ASSERT_PTR_NOT_NULL(f.build_id);
+	symbolizer__free(s);
+}
+
+/* Copies SYM_HELPER to DIR/NAME, splits its debug info into DEBUG and strips it. */
+static int make_stripped(const char *dir, const char *name, const char *debug)
+{
+	char cmd[CMD_MAX];
+
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p '%s' && cp '%s' '%s/%s' && '%s' --only-keep-debug '%s/%s' '%s' && "
+		 "'%s' --strip-all '%s/%s'",
+		 dir, SYM_HELPER, dir, name, OBJCOPY, dir, name, debug, STRIP, dir, name);
+	return run(cmd);
+}
+
+/* Build id of the ELF file at PATH through the symbolizer ("" when none). */
+static void probe_build_id(const char *path, char *out, size_t len)
+{
+	struct symbolizer *s = symbolizer__new(NULL);
+	struct sym_frame f;
+
+	out[0] = '\0';
+	if (s && !symbolizer__elf_probe(s, path, 0, &f) && f.build_id)
+		snprintf(out, len, "%s", f.build_id);
+	symbolizer__free(s);
+}
+
+static void test_buildid_debug_file(void)
+{
+	struct symbolizer_opts opts = { .sz = sizeof(opts) };
+	char dir[PATH_MAX], bin[PATH_MAX + 16], dbg[PATH_MAX + 16], root[PATH_MAX], bid[130];
+	char cmd[CMD_MAX];
+	uint64_t value = elf_sym_value(SYM_HELPER, "helper_burn", NULL);
+	struct symbolizer *s = NULL;
+	struct sym_frame f;
+	struct child c;
+
+	if (!*OBJCOPY || !*STRIP) {
+		fprintf(stderr, "skipped: objcopy or strip (binutils) not found\n");
+		return;
+	}
+	CU_ASSERT_FATAL(value != 0);
+	snprintf(dir, sizeof(dir), "%s/bid", tmpdir);
+	snprintf(bin, sizeof(bin), "%s/helper", dir);
+	snprintf(dbg, sizeof(dbg), "%s/helper.debug", dir);
+	snprintf(root, sizeof(root), "%s/debugroot", tmpdir);
+	CU_ASSERT_FATAL(make_stripped(dir, "helper", dbg) == 0);
+	/* Stripped for real: no .symtab entry left for it. */
+	CU_ASSERT_EQUAL(elf_sym_value(bin, "helper_burn", NULL), 0);
+	probe_build_id(bin, bid, sizeof(bid));
+	CU_ASSERT_FATAL(strlen(bid) > 2);
+
+	opts.debug_root = root;
+	s = symbolizer__new(&opts);
+	CU_ASSERT_FATAL(s != NULL);
+	/* No debug file yet: the address stays unnamed. */
+	CU_ASSERT_EQUAL(symbolizer__elf_probe(s, bin, value + 1, &f), 0);
+	CU_ASSERT_PTR_NULL(f.name);
+
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p '%s/.build-id/%.2s' && mv '%s' '%s/.build-id/%.2s/%s.debug'", root, bid,
+		 dbg, root, bid, bid + 2);
+	CU_ASSERT_FATAL(run(cmd) == 0);
+	CU_ASSERT_EQUAL(symbolizer__elf_probe(s, bin, value + 1, &f), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.name);
+	CU_ASSERT_STRING_EQUAL(f.name, "helper_burn");
+	CU_ASSERT_STRING_EQUAL(f.build_id, bid);
+
+	/* The same through a live process of the stripped binary. */
+	CU_ASSERT_FATAL(child_start(&c, bin, "burn") == 0);
+	CU_ASSERT_EQUAL(symbolizer__capture(s, (uint32_t)c.pid), 0);
+	CU_ASSERT_EQUAL(child_finish(&c), 0);
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, (uint32_t)c.pid, c.addr + 3, &f), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.name);
+	CU_ASSERT_STRING_EQUAL(f.name, "helper_burn");
+	CU_ASSERT_EQUAL(f.elf_vaddr, value + 3);
+	CU_ASSERT_STRING_EQUAL(f.module, bin);
+	symbolizer__free(s);
+}
+
+static void test_debuglink(void)
+{
+	struct symbolizer_opts opts = { .sz = sizeof(opts) };
+	char dir[PATH_MAX], bin[PATH_MAX + 16], dbg[PATH_MAX + 32], root[PATH_MAX];
+	char cmd[CMD_MAX];
+	uint64_t value = elf_sym_value(SYM_HELPER, "helper_burn", NULL);
+	struct symbolizer *s = NULL;
+	struct sym_frame f;
+
+	if (!*OBJCOPY || !*STRIP) {
+		fprintf(stderr, "skipped: objcopy or strip (binutils) not found\n");
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/dl", tmpdir);
+	snprintf(bin, sizeof(bin), "%s/helper2", dir);
+	snprintf(dbg, sizeof(dbg), "%s/.debug/helper2.debug", dir);
+	/* An empty debug root: only the debuglink can find it. */
+	snprintf(root, sizeof(root), "%s/emptyroot", tmpdir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/.debug' '%s'", dir, root);
+	CU_ASSERT_FATAL(run(cmd) == 0);
+	CU_ASSERT_FATAL(make_stripped(dir, "helper2", dbg) == 0);
+	snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' --add-gnu-debuglink='%s' helper2", dir, OBJCOPY,
+		 dbg);
+	CU_ASSERT_FATAL(run(cmd) == 0);
+
+	opts.debug_root = root;
+	s = symbolizer__new(&opts);
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_EQUAL(symbolizer__elf_probe(s, bin, value, &f), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.name);
+	CU_ASSERT_STRING_EQUAL(f.name, "helper_burn");
+	CU_ASSERT_EQUAL(f.sym_offset, 0);
+
+	/* DEBUG_ROOT/DIR/NAME is the third place looked at. */
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s%s' && mv '%s' '%s%s/'", root, dir, dbg, root, dir);
+	CU_ASSERT_FATAL(run(cmd) == 0);
+	CU_ASSERT_EQUAL(symbolizer__elf_probe(s, bin, value, &f), 0);
+	CU_ASSERT_PTR_NOT_NULL(f.name);
+
+	/* A debug file of that name whose CRC does not match is not used. */
+	snprintf(cmd, sizeof(cmd), "echo x >> '%s%s/helper2.debug'", root, dir);
+	CU_ASSERT_FATAL(run(cmd) == 0);
+	CU_ASSERT_EQUAL(symbolizer__elf_probe(s, bin, value, &f), 0);
+	CU_ASSERT_PTR_NULL(f.name);
+	symbolizer__free(s);
+}
+
+static void test_demangle(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "_ZN9kiln_test6Burner4spinEi", "kiln_test::Burner::spin(int)" },
+		{ "_Z3fooPKc", "foo(char const*)" },
+		{ "_ZNSt6vectorIiSaIiEE9push_backERKi", "std::vector<int, std::allocator<int> "
+							">::push_back(int const&)" },
+		/* Rust legacy: the trailing hash goes. */
+		{ "_ZN4core3fmt5write17h0123456789abcdefE", "core::fmt::write" },
+		{ "_ZN3std2rt10lang_start28_$u7b$$u7b$closure$u7d$$u7d$17h1e4f3b7c8a9d0e2fE",
+		  "std::rt::lang_start::{{closure}}" },
+		/* Rust v0. */
+		{ "_RNvCs15kBYyAo9fc_7mycrate4main", "mycrate::main" },
+		{ "_RINvNtCs1234_7mycrate3foo3barmE", "mycrate::foo::bar::<u32>" },
+		/* Not mangled, or not validly. */
+		{ "main", NULL },
+		{ "_start", NULL },
+		{ "_Zgarbage", NULL },
+		{ "_R", NULL },
+		{ "", NULL },
+	};
+	size_t i;
+	char *d;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		d = symbolizer__demangle(cases[i].in);
+		if (cases[i].out) {
+			CU_ASSERT_PTR_NOT_NULL(d);
+			if (d && strcmp(d, cases[i].out))
+				fprintf(stderr, "%s -> %s, want %s\n", cases[i].in, d,
+					cases[i].out);
+			if (d)
+				CU_ASSERT_STRING_EQUAL(d, cases[i].out);
+		} else {
+			CU_ASSERT_PTR_NULL(d);
+		}
+		free(d);
+	}
+	CU_ASSERT_PTR_NULL(symbolizer__demangle(NULL));
+}
+
+static void test_cxx(void)
+{
+#ifdef CXX_HELPER
+	struct symbolizer *s = symbolizer__new(NULL);
+	struct sym_frame f;
+	struct child c;
+
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_FATAL(child_start(&c, CXX_HELPER, NULL) == 0);
+	CU_ASSERT_EQUAL(symbolizer__user(s, (uint32_t)c.pid, c.addr + 1, &f), 0);
+	CU_ASSERT_PTR_NOT_NULL(f.name);
+	if (f.name) {
+		CU_ASSERT_STRING_EQUAL(f.name, "kiln_test::Burner::spin(int)");
+		CU_ASSERT_STRING_EQUAL(f.system_name, "_ZN9kiln_test6Burner4spinEi");
+		CU_ASSERT_EQUAL(f.sym_offset, 1);
+	}
+	CU_ASSERT_EQUAL(child_finish(&c), 0);
+	symbolizer__free(s);
+#else
+	fprintf(stderr, "skipped: no C++ compiler at configure time\n");
+#endif
+}
+
+static void test_perfmap_jit(void)
+{
+	struct symbolizer *s = symbolizer__new(NULL);
+	char path[64];
+	struct sym_frame f;
+	struct child c;
+	FILE *fp;
+
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_FATAL(child_start(&c, SYM_HELPER, "jit") == 0);
+	/* Same pid namespace: the file is named by the pid we see. */
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)c.pid);
+	fp = fopen(path, "w");
+	CU_ASSERT_FATAL(fp != NULL);
+	fprintf(fp, "%llx 40 LazyCompile:*jitFnOne app.js:1\n", c.addr);
+	fprintf(fp, "%llx 10 stub\n", c.addr + 0x200);
+	/* Recompiled at the same address: the later line wins. */
+	fprintf(fp, "%llx 10 stub_v2\n", c.addr + 0x200);
+	CU_ASSERT_FATAL(fclose(fp) == 0);
+
+	CU_ASSERT_EQUAL(symbolizer__capture(s, (uint32_t)c.pid), 0);
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, (uint32_t)c.pid, c.addr + 0x10, &f), 0);
+	CU_ASSERT_EQUAL(f.kind, SYM_FRAME_JIT);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.name);
+	CU_ASSERT_STRING_EQUAL(f.name, "LazyCompile:*jitFnOne app.js:1");
+	CU_ASSERT_STRING_EQUAL(f.module, "[jit]");
+	CU_ASSERT_EQUAL(f.sym_offset, 0x10);
+	CU_ASSERT_EQUAL(f.elf_vaddr, c.addr + 0x10);
+	CU_ASSERT_EQUAL(f.map_start, c.addr);
+	CU_ASSERT_EQUAL(symbolizer__user(s, (uint32_t)c.pid, c.addr + 0x205, &f), 0);
+	CU_ASSERT_PTR_NOT_NULL(f.name);
+	if (f.name)
+		CU_ASSERT_STRING_EQUAL(f.name, "stub_v2");
+
+	/* Not in the map (yet): the mapping without a name. */
+	CU_ASSERT_EQUAL(symbolizer__user(s, (uint32_t)c.pid, c.addr + 0x1005, &f), 0);
+	CU_ASSERT_PTR_NULL(f.name);
+	CU_ASSERT_STRING_EQUAL(f.module, "//anon");
+	CU_ASSERT_EQUAL(f.kind, SYM_FRAME_NATIVE);
+
+	/* The runtime appends; the grown file is re-read. */
+	fp = fopen(path, "a");
+	CU_ASSERT_FATAL(fp != NULL);
+	fprintf(fp, "%llx 100 _ZN9kiln_test6Burner4spinEi\n", c.addr + 0x1000);
+	CU_ASSERT_FATAL(fclose(fp) == 0);
+	usleep(150 * 1000);
+	CU_ASSERT_EQUAL(symbolizer__user(s, (uint32_t)c.pid, c.addr + 0x1005, &f), 0);
+	CU_ASSERT_EQUAL(f.kind, SYM_FRAME_JIT);
+	CU_ASSERT_PTR_NOT_NULL(f.name);
+	if (f.name) {
+		CU_ASSERT_STRING_EQUAL(f.name, "kiln_test::Burner::spin(int)");
+		CU_ASSERT_STRING_EQUAL(f.system_name, "_ZN9kiln_test6Burner4spinEi");
+	}
+	CU_ASSERT_EQUAL(child_finish(&c), 0);
+	unlink(path);
+	symbolizer__free(s);
+}
+
+static void test_go(void)
+{
+	static const char prog[] = "package main\n\n"
+				   "import (\n\t\"fmt\"\n\t\"os\"\n\t\"reflect\"\n)\n\n"
+				   "//go:noinline\n"
+				   "func burn(n int) int {\n\ts := 0\n\tfor i := 0; i < n; i++ "
+				   "{\n\t\ts += i * i\n"
+				   "\t}\n\treturn s\n}\n\n"
+				   "func main() {\n\tfmt.Printf(\"%x\\n\", "
+				   "reflect.ValueOf(burn).Pointer())\n"
+				   "\tbuf := make([]byte, 1)\n\tfor {\n"
+				   "\t\tif _, err := os.Stdin.Read(buf); err != nil "
+				   "{\n\t\t\tbreak\n\t\t}\n\t}\n"
+				   "\tos.Exit(burn(3) - 5)\n}\n";
+	char dir[PATH_MAX], src[PATH_MAX + 16], bin[PATH_MAX + 16], cmd[CMD_MAX];
+	struct symbolizer *s = NULL;
+	struct sym_frame f;
+	struct child c;
+
+	if (!*GO_BIN || access(GO_BIN, X_OK)) {
+		fprintf(stderr, "skipped: go not found (Debian golang-go builds the Go test "
+				"binary)\n");
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/go", tmpdir);
+	snprintf(src, sizeof(src), "%s/main.go", dir);
+	snprintf(bin, sizeof(bin), "%s/goprog", dir);
+	CU_ASSERT_FATAL(mkdir(dir, 0755) == 0);
+	write_text(src, prog);
+	/* Offline and hermetic: GOPATH mode, caches in the temp dir, no GOFLAGS from outside. */
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && env -u GOFLAGS GO111MODULE=off GOCACHE='%s/cache' GOPATH='%s/gopath' "
+		 "HOME='%s' GOTOOLCHAIN=local '%s' build -ldflags=-s -o '%s' main.go",
+		 dir, dir, dir, dir, GO_BIN, bin);
+	CU_ASSERT_FATAL(run(cmd) == 0);
+	/* -s: no symbol table; only .gopclntab can name its functions. */
+	CU_ASSERT_EQUAL(elf_sym_value(bin, "main.burn", NULL), 0);
+
+	s = symbolizer__new(NULL);
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_FATAL(child_start(&c, bin, NULL) == 0);
+	CU_ASSERT_EQUAL(symbolizer__user(s, (uint32_t)c.pid, c.addr + 1, &f), 0);
+	CU_ASSERT_EQUAL(f.kind, SYM_FRAME_GO);
+	CU_ASSERT_PTR_NOT_NULL(f.name);
+	if (f.name) {
+		CU_ASSERT_STRING_EQUAL(f.name, "main.burn");
+		CU_ASSERT_EQUAL(f.sym_offset, 1);
+	}
+	CU_ASSERT_EQUAL(child_finish(&c), 0);
+	/* The same file without a process. */
+	CU_ASSERT_EQUAL(symbolizer__elf_probe(s, bin, c.addr, &f), 0);
+	CU_ASSERT_PTR_NOT_NULL(f.name);
+	if (f.name)
+		CU_ASSERT_STRING_EQUAL(f.name, "main.burn");
+	symbolizer__free(s);
+}
+
+/*
+ * A fake /proc with process PID whose root is the real "/" and whose maps list each of
+ * PATHS as one executable mapping from file offset 0, at 0x10000000 + i * 0x1000000.
+ */
+static void fake_proc(const char *proc, int pid, const char *const *paths, int nr)
+{
+	char path[PATH_MAX + 64];
+	struct stat st;
+	FILE *fp;
+	int i;
+
+	snprintf(path, sizeof(path), "%s/%d", proc, pid);
+	CU_ASSERT_FATAL(mkdir(proc, 0755) == 0 || errno == EEXIST);
+	CU_ASSERT_FATAL(mkdir(path, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/%d/root", proc, pid);
+	CU_ASSERT_FATAL(symlink("/", path) == 0);
+	snprintf(path, sizeof(path), "%s/%d/maps", proc, pid);
+	fp = fopen(path, "w");
+	CU_ASSERT_FATAL(fp != NULL);
+	for (i = 0; i < nr; i++) {
+		CU_ASSERT_FATAL(stat(paths[i], &st) == 0);
+		fprintf(fp, "%llx-%llx r-xp 00000000 %02x:%02x %llu %s\n",
+			0x10000000ULL + (unsigned long long)i * 0x1000000,
+			0x10000000ULL + (unsigned long long)i * 0x1000000 + 0x800000,
+			major(st.st_dev), minor(st.st_dev), (unsigned long long)st.st_ino,
+			paths[i]);
+	}
+	CU_ASSERT_FATAL(fclose(fp) == 0);
+}
+
+/* In SYM_HELPER (PIE) text p_offset == p_vaddr, so offset-0 mappings put vaddr V at base + V. */
+static void test_buildid_cache_sharing(void)
+{
+	struct symbolizer_opts opts = { .sz = sizeof(opts) };
+	char proc[PATH_MAX], a[PATH_MAX + 8], b[PATH_MAX + 8], cmd[CMD_MAX];
+	const char *paths[2] = { a, b };
+	uint64_t value = elf_sym_value(SYM_HELPER, "helper_burn", NULL);
+	struct symbolizer_stats st;
+	struct symbolizer *s = NULL;
+	struct sym_frame fa, fb;
+
+	snprintf(proc, sizeof(proc), "%s/shareproc", tmpdir);
+	snprintf(a, sizeof(a), "%s/share/a", tmpdir);
+	snprintf(b, sizeof(b), "%s/share/b", tmpdir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/share' && cp '%s' '%s' && cp '%s' '%s'", tmpdir,
+		 SYM_HELPER, a, SYM_HELPER, b);
+	CU_ASSERT_FATAL(run(cmd) == 0);
+	fake_proc(proc, 500, paths, 2);
+	fake_proc(proc, 501, paths, 1);
+	opts.proc_root = proc;
+	s = symbolizer__new(&opts);
+	CU_ASSERT_FATAL(s != NULL);
+
+	CU_ASSERT_EQUAL(symbolizer__capture(s, 500), 0);
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, 500, 0x10000000ULL + value + 4, &fa), 0);
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, 500, 0x11000000ULL + value + 4, &fb), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fa.name);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fb.name);
+	CU_ASSERT_STRING_EQUAL(fa.name, "helper_burn");
+	CU_ASSERT_PTR_EQUAL(fa.name, fb.name);
+	CU_ASSERT_STRING_EQUAL(fa.module, a);
+	CU_ASSERT_STRING_EQUAL(fb.module, b);
+	CU_ASSERT_PTR_EQUAL(fa.build_id, fb.build_id);
+	symbolizer__stats(s, &st);
+	/* Two inodes, one build id: parsed once. */
+	CU_ASSERT_EQUAL(st.elf_entries, 1);
+	CU_ASSERT_EQUAL(st.elf_misses, 1);
+	CU_ASSERT_EQUAL(st.elf_hits, 1);
+	CU_ASSERT_EQUAL(st.processes, 1);
+	CU_ASSERT(st.cache_bytes > 0);
+
+	/* Another process with a seen inode: found by inode, without reading the file. */
+	CU_ASSERT_EQUAL(symbolizer__capture(s, 501), 0);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.elf_entries, 1);
+	CU_ASSERT_EQUAL(st.elf_misses, 1);
+	CU_ASSERT_EQUAL(st.elf_hits, 2);
+	CU_ASSERT_EQUAL(st.processes, 2);
+
+	/* Unused but within the default budget: kept for the next process. */
+	symbolizer__process_exit(s, 500);
+	symbolizer__process_exit(s, 501);
+	symbolizer__sweep(s);
+	symbolizer__sweep(s);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.processes, 0);
+	CU_ASSERT_EQUAL(st.elf_entries, 1);
+	CU_ASSERT_EQUAL(st.elf_evictions, 0);
+	symbolizer__free(s);
+}
+
+static void test_lru_budget(void)
+{
+	struct symbolizer_opts opts = { .sz = sizeof(opts), .cache_bytes = 1 };
+	char proc[PATH_MAX], a[PATH_MAX + 8];
+	const char *pa[1] = { a }, *pb[1] = { NOPIE_HELPER };
+	uint64_t va = elf_sym_value(SYM_HELPER, "helper_burn", NULL);
+	uint64_t vb = elf_sym_value(NOPIE_HELPER, "nopie_marker_function", NULL);
+	struct symbolizer_stats st;
+	struct symbolizer *s = NULL;
+	struct sym_frame f;
+
+	(void)vb;
+	snprintf(proc, sizeof(proc), "%s/lruproc", tmpdir);
+	snprintf(a, sizeof(a), "%s", SYM_HELPER);
+	fake_proc(proc, 600, pa, 1);
+	fake_proc(proc, 601, pb, 1);
+	opts.proc_root = proc;
+	s = symbolizer__new(&opts);
+	CU_ASSERT_FATAL(s != NULL);
+
+	/* Over budget at once, but in use: kept. */
+	CU_ASSERT_EQUAL(symbolizer__capture(s, 600), 0);
+	CU_ASSERT_EQUAL(symbolizer__user(s, 600, 0x10000000ULL + va, &f), 0);
+	CU_ASSERT_PTR_NOT_NULL(f.name);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.elf_entries, 1);
+	CU_ASSERT(st.cache_bytes > 1);
+
+	/* Released: nothing uses it any more, so the budget evicts it. */
+	symbolizer__process_exit(s, 600);
+	symbolizer__sweep(s);
+	symbolizer__sweep(s);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.elf_entries, 0);
+	CU_ASSERT_EQUAL(st.elf_evictions, 1);
+	CU_ASSERT_EQUAL(st.processes, 0);
+
+	CU_ASSERT_EQUAL(symbolizer__capture(s, 601), 0);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.elf_entries, 1);
+	CU_ASSERT_EQUAL(st.elf_misses, 2);
+	/* The string handed out before the eviction is still valid. */
+	CU_ASSERT_STRING_EQUAL(f.name, "helper_burn");
+	symbolizer__free(s);
+}
+
 static void test_symbolizer_free_null(void)
 {
 	symbolizer__free(NULL);
@@ -493,6 +1031,15 @@ int main(void)
 	CU_add_test(suite, "nopie", test_nopie);
 	CU_add_test(suite, "corrupt_elf", test_corrupt_elf);
 	CU_add_test(suite, "pid_reuse", test_pid_reuse);
+	CU_add_test(suite, "short_lived", test_short_lived);
+	CU_add_test(suite, "buildid_debug_file", test_buildid_debug_file);
+	CU_add_test(suite, "debuglink", test_debuglink);
+	CU_add_test(suite, "demangle", test_demangle);
+	CU_add_test(suite, "cxx", test_cxx);
+	CU_add_test(suite, "perfmap_jit", test_perfmap_jit);
+	CU_add_test(suite, "go", test_go);
+	CU_add_test(suite, "buildid_cache_sharing", test_buildid_cache_sharing);
+	CU_add_test(suite, "lru_budget", test_lru_budget);
 	CU_add_test(suite, "free_null", test_symbolizer_free_null);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
