@@ -10,6 +10,7 @@
 int cmd_config(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_ui(int argc, char **argv);
 
 #define EXIT_USAGE 2
 

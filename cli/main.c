@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{ "config", cmd_config, "check a configuration file" },
 	{ "record", cmd_record, "profile the host, some processes or a command into a file" },
 	{ "status", cmd_status, "show a shared-memory ring: producer, consumers, counters" },
+	{ "ui", cmd_ui, "serve the live flame graph and symbols table" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "show this help" },
 };

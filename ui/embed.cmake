@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: Apache-2.0
+# Writes OUT, a C file holding the web assets FILES (from DIR) as byte arrays and the
+# ui_assets[] table of ui/route.h. Run by the build (cmake -P) whenever an asset changes, so
+# the page ships inside the kiln binary and needs no files or network at run time.
+set(c "// Generated from ui/web by ui/embed.cmake; do not edit.\n#include \"ui/route.h\"\n\n")
+set(table "const struct ui_asset ui_assets[] = {\n")
+set(i 0)
+foreach(f ${FILES})
+	file(READ ${DIR}/${f} hex HEX)
+	string(LENGTH "${hex}" n)
+	math(EXPR n "${n} / 2")
+	string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+	string(REGEX REPLACE "(0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,)" "\\1\n" bytes "${bytes}")
+	if(f MATCHES "\\.html$")
+		set(type "text/html; charset=utf-8")
+	elseif(f MATCHES "\\.js$")
+		set(type "text/javascript; charset=utf-8")
+	elseif(f MATCHES "\\.css$")
+		set(type "text/css; charset=utf-8")
+	else()
+		set(type "application/octet-stream")
+	endif()
+	string(APPEND c "static const unsigned char asset${i}[${n} + 1] = {\n${bytes}0 };\n")
+	string(APPEND table "\t{ \"/${f}\", \"${type}\", asset${i}, ${n} },\n")
+	math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND table "};\nconst size_t ui_nr_assets = sizeof(ui_assets) / sizeof(ui_assets[0]);\n")
+file(WRITE ${OUT}.tmp "${c}\n${table}")
+# Only touch OUT when it changed, so an unrelated rebuild does not recompile it.
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

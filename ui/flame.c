@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ui/flame.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profile/wrec.h"
+#include "symbolize/htab.h"
+
+struct fnode {
+	uint32_t name; /* symbol index */
+	uint32_t parent;
+	uint32_t first_child, next_sibling; /* 0 = none (node 0 is the root, never a child) */
+	uint64_t self, total;
+};
+
+struct fsym {
+	char *name;
+	uint64_t self, total;
+	uint64_t stamp; /* last stack that counted this symbol's Total */
+};
+
+struct flame {
+	struct fsym *syms;
+	size_t nr_syms, syms_cap;
+	struct htab syms_idx; /* name -> symbol index */
+	struct fnode *nodes;
+	size_t nr_nodes, nodes_cap;
+	struct htab nodes_idx; /* (parent, name) -> node index */
+	uint64_t stamp;
+	uint64_t total;
+};
+
+struct name_key {
+	const char *s;
+	size_t len;
+};
+
+static bool sym_eq(uint64_t val, const void *key, void *ctx)
+{
+	const struct name_key *k = key;
+	const struct flame *f = ctx;
+
+	return !strncmp(f->syms[val].name, k->s, k->len) && !f->syms[val].name[k->len];
+}
+
+static bool node_eq(uint64_t val, const void *key, void *ctx)
+{
+	const struct fnode *k = key;
+	const struct flame *f = ctx;
+
+	return f->nodes[val].parent == k->parent && f->nodes[val].name == k->name;
+}
+
+static int grow(void **v, size_t *cap, size_t nr, size_t size)
+{
+	size_t ncap;
+	void *nv;
+
+	if (nr < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 64;
+	nv = realloc(*v, ncap * size);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+static int intern(struct flame *f, const char *s, uint32_t *out)
+{
+	struct name_key k = { s, strlen(s) };
+	uint64_t h = htab_hash_bytes(s, k.len, 0), val;
+	char *copy;
+
+	if (htab__find(&f->syms_idx, h, sym_eq, &k, f, &val)) {
+		*out = (uint32_t)val;
+		return 0;
+	}
+	if (grow((void **)&f->syms, &f->syms_cap, f->nr_syms, sizeof(*f->syms)))
+		return -ENOMEM;
+	copy = strdup(s);
+	if (!copy)
+		return -ENOMEM;
+	if (htab__insert(&f->syms_idx, h, f->nr_syms)) {
+		free(copy);
+		return -ENOMEM;
+	}
+	f->syms[f->nr_syms] = (struct fsym){ .name = copy };
+	*out = (uint32_t)f->nr_syms++;
+	return 0;
+}
+
+static uint64_t node_hash(uint32_t parent, uint32_t name)
+{
+	return htab_hash_u64((uint64_t)parent << 32 | name, 1);
+}
+
+static int child(struct flame *f, uint32_t parent, uint32_t name, uint32_t *out)
+{
+	struct fnode k = { .name = name, .parent = parent };
+	uint64_t h = node_hash(parent, name), val;
+
+	if (htab__find(&f->nodes_idx, h, node_eq, &k, f, &val)) {
+		*out = (uint32_t)val;
+		return 0;
+	}
+	if (f->nr_nodes >= UINT32_MAX ||
+	    grow((void **)&f->nodes, &f->nodes_cap, f->nr_nodes, sizeof(*f->nodes)))
+		return -ENOMEM;
+	if (htab__insert(&f->nodes_idx, h, f->nr_nodes))
+		return -ENOMEM;
+	k.next_sibling = f->nodes[parent].first_child;
+	f->nodes[parent].first_child = (uint32_t)f->nr_nodes;
+	f->nodes[f->nr_nodes] = k;
+	*out = (uint32_t)f->nr_nodes++;
+	return 0;
+}
+
+struct flame *flame__new(void)
+{
+	struct flame *f = calloc(1, sizeof(*f));
+	uint32_t root;
+
+	if (!f)
+		return NULL;
+	if (intern(f, FLAME_ROOT, &root) ||
+	    grow((void **)&f->nodes, &f->nodes_cap, 0, sizeof(*f->nodes))) {
+		flame__free(f);
+		return NULL;
+	}
+	f->nodes[0] = (struct fnode){ .name = root };
+	f->nr_nodes = 1;
+	return f;
+}
+
+void flame__free(struct flame *f)
+{
+	size_t i;
+
+	if (!f)
+		return;
+	for (i = 0; i < f->nr_syms; i++)
+		free(f->syms[i].name);
+	free(f->syms);
+	free(f->nodes);
+	htab__release(&f->syms_idx);
+	htab__release(&f->nodes_idx);
+	free(f);
+}
+
+/* Adds one stack given as symbol indices, leaf first. */
+static int add_ids(struct flame *f, const uint32_t *ids, size_t nr, uint64_t count)
+{
+	uint32_t n = 0;
+	size_t i, keep = nr > FLAME_MAX_DEPTH ? FLAME_MAX_DEPTH : nr;
+	int err;
+
+	f->total += count;
+	f->nodes[0].total += count;
+	f->stamp++;
+	/* Outermost frame first: the tree grows from the root. */
+	for (i = nr; i > nr - keep; i--) {
+		err = child(f, n, ids[i - 1], &n);
+		if (err)
+			return err;
+		f->nodes[n].total += count;
+	}
+	f->nodes[n].self += count;
+	for (i = 0; i < nr; i++) {
+		struct fsym *s = &f->syms[ids[i]];
+
+		if (s->stamp != f->stamp) {
+			s->stamp = f->stamp;
+			s->total += count;
+		}
+	}
+	if (nr)
+		f->syms[ids[0]].self += count;
+	return 0;
+}
+
+int flame__add_stack(struct flame *f, const char *const *names, size_t nr, uint64_t count)
+{
+	uint32_t *ids = nr ? malloc(nr * sizeof(*ids)) : NULL;
+	size_t i;
+	int err = 0;
+
+	if (nr && !ids)
+		return -ENOMEM;
+	for (i = 0; i < nr; i++) {
+		err = intern(f, names[i], &ids[i]);
+		if (err)
+			goto cleanup;
+	}
+	err = add_ids(f, ids, nr, count);
+cleanup:
+	free(ids);
+	return err;
+}
+
+int flame__add_record(struct flame *f, const void *buf, size_t len)
+{
+	struct wrec_view v;
+	uint32_t *loc_sym = NULL, *ids = NULL;
+	size_t max_nr = 0;
+	char name[512];
+	uint32_t i, j;
+	int err;
+
+	err = wrec__parse(buf, len, &v);
+	if (err)
+		return err;
+	/* Each location's name is resolved once per record: stacks share most frames. */
+	loc_sym = malloc((v.nr_locs + 1) * sizeof(*loc_sym));
+	if (!loc_sym) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (i = 0; i < v.nr_locs; i++)
+		loc_sym[i] = UINT32_MAX;
+	for (i = 0; i < v.nr_stacks; i++)
+		if (v.stacks[i].nr > max_nr)
+			max_nr = v.stacks[i].nr;
+	ids = malloc((max_nr + 1) * sizeof(*ids));
+	if (!ids) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (i = 0; i < v.nr_samples; i++) {
+		const struct wrec_sample *s = &v.samples[i];
+		const struct wrec_stack *st = &v.stacks[s->stack];
+
+		for (j = 0; j < st->nr; j++) {
+			uint32_t loc = v.stack_locs[st->first + j];
+
+			if (loc_sym[loc] == UINT32_MAX) {
+				wrec_view__frame_name(&v, loc, name, sizeof(name));
+				err = intern(f, name, &loc_sym[loc]);
+				if (err)
+					goto cleanup;
+			}
+			ids[j] = loc_sym[loc];
+		}
+		err = add_ids(f, ids, st->nr, s->count);
+		if (err)
+			goto cleanup;
+	}
+cleanup:
+	free(loc_sym);
+	free(ids);
+	return err;
+}
+
+uint64_t flame__total(const struct flame *f)
+{
+	return f->total;
+}
+
+size_t flame__nr_nodes(const struct flame *f)
+{
+	return f->nr_nodes;
+}
+
+/* Max-heap of node indices by total: the best-first frontier of the capped tree. */
+struct heap {
+	uint32_t *v;
+	size_t nr;
+	const struct fnode *nodes;
+};
+
+static bool heap_less(const struct heap *h, size_t a, size_t b)
+{
+	return h->nodes[h->v[a]].total < h->nodes[h->v[b]].total;
+}
+
+static void heap_swap(struct heap *h, size_t a, size_t b)
+{
+	uint32_t t = h->v[a];
+
+	h->v[a] = h->v[b];
+	h->v[b] = t;
+}
+
+static void heap_push(struct heap *h, uint32_t n)
+{
+	size_t i = h->nr++;
+
+	h->v[i] = n;
+	while (i && heap_less(h, (i - 1) / 2, i)) {
+		heap_swap(h, (i - 1) / 2, i);
+		i = (i - 1) / 2;
+	}
+}
+
+static uint32_t heap_pop(struct heap *h)
+{
+	uint32_t top = h->v[0];
+	size_t i = 0, c;
+
+	h->v[0] = h->v[--h->nr];
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= h->nr)
+			break;
+		if (c + 1 < h->nr && heap_less(h, c, c + 1))
+			c++;
+		if (!heap_less(h, i, c))
+			break;
+		heap_swap(h, i, c);
+		i = c;
+	}
+	return top;
+}
+
+struct writer {
+	const struct flame *f;
+	const bool *kept;
+	struct sbuf *out;
+	uint32_t *scratch; /* children being sorted, per depth, carved from one array */
+	size_t written;
+};
+
+static int cmp_ctx_name(const void *a, const void *b, void *ctx)
+{
+	const struct flame *f = ctx;
+	const struct fnode *x = &f->nodes[*(const uint32_t *)a], *y = &f->nodes[*(const uint32_t *)b];
+
+	return strcmp(f->syms[x->name].name, f->syms[y->name].name);
+}
+
+static void write_node(struct writer *w, uint32_t n, uint32_t *kids)
+{
+	const struct fnode *nd = &w->f->nodes[n];
+	uint64_t cut = 0;
+	size_t nr = 0, i;
+	bool any_cut = false;
+	uint32_t c;
+
+	w->written++;
+	sbuf__append(w->out, "{\"name\":", 8);
+	sbuf__json_str(w->out, w->f->syms[nd->name].name);
+	sbuf__printf(w->out, ",\"self\":%llu,\"total\":%llu,\"children\":[",
+		     (unsigned long long)nd->self, (unsigned long long)nd->total);
+	for (c = nd->first_child; c; c = w->f->nodes[c].next_sibling) {
+		if (w->kept[c]) {
+			kids[nr++] = c;
+		} else {
+			cut += w->f->nodes[c].total;
+			any_cut = true;
+		}
+	}
+	qsort_r(kids, nr, sizeof(*kids), cmp_ctx_name, (void *)w->f);
+	for (i = 0; i < nr; i++) {
+		if (i)
+			sbuf__append(w->out, ",", 1);
+		/* Each level's children live after this level's in KIDS. */
+		write_node(w, kids[i], kids + nr);
+	}
+	if (any_cut) {
+		w->written++;
+		sbuf__printf(w->out,
+			     "%s{\"name\":\"" FLAME_OTHER
+			     "\",\"self\":%llu,\"total\":%llu,\"children\":[]}",
+			     nr ? "," : "", (unsigned long long)cut, (unsigned long long)cut);
+	}
+	sbuf__append(w->out, "]}", 2);
+}
+
+int flame__write_tree(const struct flame *f, struct sbuf *out, size_t max_nodes, size_t *written)
+{
+	struct heap h = { .nodes = f->nodes };
+	uint32_t *unkept = NULL, *kids = NULL;
+	struct writer w = { .f = f, .out = out };
+	size_t kept = 1, others = 0, need;
+	bool *keep = NULL;
+	uint32_t n, c;
+	int err = 0;
+
+	if (max_nodes < 2)
+		return -EINVAL;
+	keep = calloc(f->nr_nodes, sizeof(*keep));
+	unkept = calloc(f->nr_nodes, sizeof(*unkept)); /* children not kept, per node */
+	h.v = malloc(f->nr_nodes * sizeof(*h.v));
+	/* The children of every node on one path together never exceed the node count. */
+	kids = malloc(f->nr_nodes * sizeof(*kids));
+	if (!keep || !unkept || !h.v || !kids) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (n = 0; n < f->nr_nodes; n++)
+		for (c = f->nodes[n].first_child; c; c = f->nodes[c].next_sibling)
+			unkept[n]++;
+	keep[0] = true;
+	others = unkept[0] ? 1 : 0;
+	for (c = f->nodes[0].first_child; c; c = f->nodes[c].next_sibling)
+		heap_push(&h, c);
+	while (h.nr) {
+		n = h.v[0];
+		/*
+		 * Keeping N removes the need for its parent's "other" when N was the last
+		 * child cut, and adds one for N's own children until they are kept too.
+		 */
+		need = kept + 1 + others + (f->nodes[n].first_child ? 1 : 0) -
+		       (unkept[f->nodes[n].parent] == 1 ? 1 : 0);
+		if (need > max_nodes)
+			break;
+		heap_pop(&h);
+		keep[n] = true;
+		kept++;
+		if (--unkept[f->nodes[n].parent] == 0)
+			others--;
+		if (f->nodes[n].first_child)
+			others++;
+		for (c = f->nodes[n].first_child; c; c = f->nodes[c].next_sibling)
+			heap_push(&h, c);
+	}
+	w.kept = keep;
+	write_node(&w, 0, kids);
+	if (written)
+		*written = w.written;
+	err = out->err;
+cleanup:
+	free(keep);
+	free(unkept);
+	free(h.v);
+	free(kids);
+	return err;
+}
+
+static int cmp_self(const void *a, const void *b, void *ctx)
+{
+	const struct fsym *x = *(const struct fsym *const *)a, *y = *(const struct fsym *const *)b;
+
+	(void)ctx;
+	if (x->self != y->self)
+		return x->self > y->self ? -1 : 1;
+	if (x->total != y->total)
+		return x->total > y->total ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static int cmp_total(const void *a, const void *b, void *ctx)
+{
+	const struct fsym *x = *(const struct fsym *const *)a, *y = *(const struct fsym *const *)b;
+
+	(void)ctx;
+	if (x->total != y->total)
+		return x->total > y->total ? -1 : 1;
+	if (x->self != y->self)
+		return x->self > y->self ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+int flame__write_symbols(const struct flame *f, struct sbuf *out, enum flame_sort sort,
+			 size_t limit, size_t *nr_symbols)
+{
+	const struct fsym **rows;
+	double total = f->total ? (double)f->total : 1.0;
+	size_t i, nr = 0;
+
+	/* Symbol 0 names the root; it only gets a Total when a real frame has that name. */
+	rows = malloc((f->nr_syms + 1) * sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	for (i = 0; i < f->nr_syms; i++)
+		if (f->syms[i].total)
+			rows[nr++] = &f->syms[i];
+	qsort_r(rows, nr, sizeof(*rows), sort == FLAME_SORT_TOTAL ? cmp_total : cmp_self, NULL);
+	if (nr_symbols)
+		*nr_symbols = nr;
+	if (limit && nr > limit)
+		nr = limit;
+	sbuf__append(out, "[", 1);
+	for (i = 0; i < nr; i++) {
+		sbuf__append(out, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
+		sbuf__json_str(out, rows[i]->name);
+		sbuf__printf(out,
+			     ",\"self\":%llu,\"total\":%llu,\"self_percent\":%.3f,"
+			     "\"total_percent\":%.3f}",
+			     (unsigned long long)rows[i]->self, (unsigned long long)rows[i]->total,
+			     100.0 * (double)rows[i]->self / total,
+			     100.0 * (double)rows[i]->total / total);
+	}
+	sbuf__append(out, "]", 1);
+	free(rows);
+	return out->err;
+}

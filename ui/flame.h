@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The merged view of a slot: every chunk (window record) folded into one call tree, and the
+ * symbols table derived from the same stacks. Rebuilt on every read, as the seed product
+ * does, so no per-slot derived state has to be kept consistent with evictions.
+ *
+ * Symbols: Self = samples whose leaf frame is the function; Total = samples whose stack
+ * contains the function, counted once per stack, so a recursive function never exceeds
+ * 100 % (the seed product sums Total per node and can).
+ */
+#ifndef KILN_UI_FLAME_H
+#define KILN_UI_FLAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ui/sbuf.h"
+
+#define FLAME_DEFAULT_MAX_NODES 2048
+#define FLAME_MAX_NODES_LIMIT 100000
+/* Frames beyond this depth (counted from the root) are folded into the deepest kept one. */
+#define FLAME_MAX_DEPTH 512
+#define FLAME_ROOT "all"
+#define FLAME_OTHER "other"
+
+enum flame_sort {
+	FLAME_SORT_SELF = 0,
+	FLAME_SORT_TOTAL,
+};
+
+struct flame;
+
+/* Returns a new empty tree, or NULL (ENOMEM). */
+struct flame *flame__new(void);
+
+/* Frees F; NULL is a no-op. */
+void flame__free(struct flame *f);
+
+/*
+ * Adds COUNT samples of one stack of NR frame names, leaf first (names are copied).
+ * Returns 0 or -ENOMEM.
+ */
+int flame__add_stack(struct flame *f, const char *const *names, size_t nr, uint64_t count);
+
+/*
+ * Parses the LEN bytes at BUF as a window record (8-byte aligned) and adds every sample.
+ * Returns 0, the errors of wrec__parse(), or -ENOMEM.
+ */
+int flame__add_record(struct flame *f, const void *buf, size_t len);
+
+/* Samples added so far. */
+uint64_t flame__total(const struct flame *f);
+
+/* Distinct nodes in the full tree, the root included. */
+size_t flame__nr_nodes(const struct flame *f);
+
+/*
+ * Writes the tree as JSON: {"name","self","total","children":[...]} from the root "all",
+ * children ordered by name. When the tree has more than MAX_NODES (>= 2) nodes, keeps the
+ * heaviest (by total, best first from the root) and gives each kept node whose children were
+ * cut one "other" child holding their samples, so every node's total is still its self plus
+ * its children's totals and no more than MAX_NODES nodes are written. Sets *WRITTEN to the
+ * nodes written. Returns 0 or -ENOMEM / -EINVAL.
+ */
+int flame__write_tree(const struct flame *f, struct sbuf *out, size_t max_nodes, size_t *written);
+
+/*
+ * Writes the symbols table as a JSON array of {"name","self","total","self_percent",
+ * "total_percent"}, sorted by SORT (descending, then by name), at most LIMIT rows (0: all).
+ * Returns 0 or -ENOMEM. Sets *NR_SYMBOLS to the number of distinct functions.
+ */
+int flame__write_symbols(const struct flame *f, struct sbuf *out, enum flame_sort sort,
+			 size_t limit, size_t *nr_symbols);
+
+#endif

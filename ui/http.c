@@ -1,0 +1,589 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The HTTP side of `kiln ui`: libmicrohttpd glue, the JSON API, /metrics, OTLP receiver. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <microhttpd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "ui/flame.h"
+#include "ui/otlp.h"
+#include "ui/route.h"
+#include "ui/ui_internal.h"
+
+/* Bodies of the JSON API are ignored; anything beyond this is a client bug. */
+#define API_MAX_BODY (64u << 10)
+
+const unsigned int ui_statuses[UI_NR_STATUS] = { 200, 201, 400, 404, 405, 413, 415, 500, 503, 0 };
+
+struct req {
+	struct ui_route r;
+	int status; /* non-zero: answer this error once the body is read */
+	const char *error;
+	bool gzip;
+	size_t limit;
+	struct sbuf body;
+	bool first_done;
+};
+
+static void count_status(struct ui *u, unsigned int status)
+{
+	size_t i;
+
+	pthread_mutex_lock(&u->lock);
+	for (i = 0; i < UI_NR_STATUS - 1 && ui_statuses[i] != status; i++)
+		;
+	u->n.http[i]++;
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* Queues BODY (malloc'd, taken) with TYPE and STATUS. */
+static enum MHD_Result respond(struct ui *u, struct MHD_Connection *conn, unsigned int status,
+			       const char *type, char *body, size_t len)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	count_status(u, status);
+	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", type);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result respond_sbuf(struct ui *u, struct MHD_Connection *conn, unsigned int status,
+				    const char *type, struct sbuf *b)
+{
+	size_t len;
+	char *body = sbuf__take(b, &len);
+
+	if (!body)
+		return respond(u, conn, 500, "text/plain", strdup("out of memory\n"), 14);
+	return respond(u, conn, status, type, body, len);
+}
+
+static enum MHD_Result json_error(struct ui *u, struct MHD_Connection *conn, unsigned int status,
+				  const char *msg)
+{
+	struct sbuf b = { 0 };
+
+	sbuf__printf(&b, "{\"error\":");
+	sbuf__json_str(&b, msg);
+	sbuf__printf(&b, ",\"status\":%u}\n", status);
+	return respond_sbuf(u, conn, status, "application/json", &b);
+}
+
+/* A google.rpc.Status message (code, message), the body of an OTLP/HTTP error. */
+static enum MHD_Result otlp_error(struct ui *u, struct MHD_Connection *conn, unsigned int status,
+				  int code, const char *msg)
+{
+	size_t n = strlen(msg) > 1000 ? 1000 : strlen(msg), len = 0;
+	unsigned char *b = malloc(n + 8);
+
+	if (!b)
+		return MHD_NO;
+	b[len++] = 0x08; /* field 1, varint */
+	b[len++] = (unsigned char)code;
+	b[len++] = 0x12; /* field 2, length-delimited */
+	if (n >= 128)
+		b[len++] = (unsigned char)(0x80 | (n & 0x7f));
+	b[len++] = (unsigned char)(n >= 128 ? n >> 7 : n);
+	memcpy(b + len, msg, n);
+	log_debug("OTLP request refused (%u): %s", status, msg);
+	return respond(u, conn, status, "application/x-protobuf", (char *)b, len + n);
+}
+
+/* Query argument NAME as a number in [MIN, MAX], DEF when absent. Returns 0 or -EINVAL. */
+static int query_u64(struct MHD_Connection *conn, const char *name, uint64_t min, uint64_t max,
+		     uint64_t def, uint64_t *out)
+{
+	const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+
+	*out = def;
+	if (!v)
+		return 0;
+	return parse_u64(v, min, max, out) ? -EINVAL : 0;
+}
+
+static void write_slot(const char *key, const struct slot_info *si, void *ctx)
+{
+	struct sbuf *b = ctx;
+
+	sbuf__append(b, b->buf[b->len - 1] == '[' ? "{\"id\":" : ",{\"id\":", b->buf[b->len - 1] == '[' ? 6 : 7);
+	sbuf__json_str(b, key);
+	sbuf__printf(b, ",\"bytes\":%llu,\"chunks\":%llu,\"dropped\":%llu,\"refused\":%llu}",
+		     (unsigned long long)si->bytes, (unsigned long long)si->chunks,
+		     (unsigned long long)si->dropped, (unsigned long long)si->refused);
+}
+
+static enum MHD_Result api_slots(struct ui *u, struct MHD_Connection *conn)
+{
+	struct sbuf b = { 0 };
+
+	pthread_mutex_lock(&u->lock);
+	sbuf__printf(&b,
+		     "{\"max_slots\":%llu,\"ttl_seconds\":%llu,\"max_bytes\":%llu,"
+		     "\"ring_attached\":%s,\"slots\":[",
+		     (unsigned long long)u->o.slots.max_slots,
+		     (unsigned long long)(u->o.slots.ttl_ns / 1000000000ull),
+		     (unsigned long long)u->o.slots.max_bytes,
+		     u->n.ring_attached ? "true" : "false");
+	if (!b.err)
+		slots__for_each(u->slots, write_slot, &b);
+	pthread_mutex_unlock(&u->lock);
+	sbuf__append(&b, "]}\n", 3);
+	return respond_sbuf(u, conn, 200, "application/json", &b);
+}
+
+static enum MHD_Result api_slot(struct ui *u, struct MHD_Connection *conn, const struct req *q)
+{
+	struct slot_info si;
+	struct sbuf b = { 0 };
+	unsigned int status = 200;
+	int ret = 0;
+
+	pthread_mutex_lock(&u->lock);
+	switch (q->r.kind) {
+	case UI_R_SLOT_ENABLE:
+		/* Only workloads that were seen: a typo must not hold a slot for the TTL. */
+		if (!workloads__has(u->wl, q->r.id)) {
+			ret = -ENOENT;
+			break;
+		}
+		ret = slots__enable(u->slots, q->r.id);
+		if (ret == 1) {
+			status = 201;
+			ret = 0;
+		}
+		break;
+	case UI_R_SLOT_DISABLE:
+		ret = slots__disable(u->slots, q->r.id);
+		break;
+	case UI_R_SLOT_CLEAR:
+		ret = slots__clear(u->slots, q->r.id);
+		break;
+	default:
+		break;
+	}
+	if (!ret && q->r.kind != UI_R_SLOT_DISABLE)
+		ret = slots__info(u->slots, q->r.id, &si);
+	pthread_mutex_unlock(&u->lock);
+	if (ret == -ENOENT)
+		return json_error(u, conn, 404,
+				  q->r.kind == UI_R_SLOT_ENABLE
+					  ? "unknown workload (see GET /api/workloads)"
+					  : "no slot for this workload (POST /api/slots/{id} enables one)");
+	if (ret)
+		return json_error(u, conn, 500, strerror(-ret));
+	sbuf__append(&b, "{\"id\":", 6);
+	sbuf__json_str(&b, q->r.id);
+	if (q->r.kind == UI_R_SLOT_DISABLE)
+		sbuf__printf(&b, ",\"enabled\":false}\n");
+	else
+		sbuf__printf(&b, ",\"enabled\":true,\"bytes\":%llu,\"chunks\":%llu}\n",
+			     (unsigned long long)si.bytes, (unsigned long long)si.chunks);
+	return respond_sbuf(u, conn, status, "application/json", &b);
+}
+
+static int add_chunk(const void *chunk, size_t len, void *ctx)
+{
+	int err = flame__add_record(ctx, chunk, len);
+
+	/* Chunks were validated on the way in; only memory can fail here. */
+	return err == -ENOMEM ? err : 0;
+}
+
+static enum MHD_Result api_view(struct ui *u, struct MHD_Connection *conn, const struct req *q)
+{
+	const char *sort_s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sort");
+	enum flame_sort sort = FLAME_SORT_SELF;
+	struct flame *f = flame__new();
+	struct sbuf b = { 0 };
+	struct slot_info si = { 0 };
+	uint64_t max_nodes, limit;
+	size_t written = 0, nsym = 0;
+	enum MHD_Result r;
+	int err;
+
+	if (!f)
+		return json_error(u, conn, 500, "out of memory");
+	if (q->r.kind == UI_R_FLAMEGRAPH &&
+	    query_u64(conn, "max_nodes", 2, FLAME_MAX_NODES_LIMIT, FLAME_DEFAULT_MAX_NODES,
+		      &max_nodes)) {
+		r = json_error(u, conn, 400, "max_nodes: expected a number in [2, 100000]");
+		goto cleanup;
+	}
+	if (q->r.kind == UI_R_SYMBOLS) {
+		if (query_u64(conn, "limit", 0, 1000000, 0, &limit)) {
+			r = json_error(u, conn, 400, "limit: expected a number in [0, 1000000]");
+			goto cleanup;
+		}
+		if (sort_s && !strcmp(sort_s, "total")) {
+			sort = FLAME_SORT_TOTAL;
+		} else if (sort_s && strcmp(sort_s, "self")) {
+			r = json_error(u, conn, 400, "sort: expected self or total");
+			goto cleanup;
+		}
+	}
+	/* Rebuilt from every chunk on each read: the chunks are the only state to keep. */
+	pthread_mutex_lock(&u->lock);
+	err = slots__read(u->slots, q->r.id, add_chunk, f);
+	if (!err)
+		slots__info(u->slots, q->r.id, &si);
+	pthread_mutex_unlock(&u->lock);
+	if (err == -ENOENT) {
+		r = json_error(u, conn, 404,
+			       "no slot for this workload (POST /api/slots/{id} enables one)");
+		goto cleanup;
+	}
+	if (err) {
+		r = json_error(u, conn, 500, strerror(-err));
+		goto cleanup;
+	}
+	sbuf__append(&b, "{\"id\":", 6);
+	sbuf__json_str(&b, q->r.id);
+	sbuf__printf(&b, ",\"total\":%llu,\"chunks\":%llu,\"bytes\":%llu,",
+		     (unsigned long long)flame__total(f), (unsigned long long)si.chunks,
+		     (unsigned long long)si.bytes);
+	if (q->r.kind == UI_R_FLAMEGRAPH) {
+		sbuf__append(&b, "\"tree\":", 7);
+		err = flame__write_tree(f, &b, max_nodes, &written);
+		sbuf__printf(&b, ",\"nodes\":%zu,\"max_nodes\":%llu,\"truncated\":%s}\n", written,
+			     (unsigned long long)max_nodes,
+			     written < flame__nr_nodes(f) ? "true" : "false");
+	} else {
+		sbuf__printf(&b, "\"sort\":\"%s\",\"symbols\":",
+			     sort == FLAME_SORT_TOTAL ? "total" : "self");
+		err = flame__write_symbols(f, &b, sort, limit, &nsym);
+		sbuf__printf(&b, ",\"nr_symbols\":%zu}\n", nsym);
+	}
+	if (err) {
+		sbuf__release(&b);
+		r = json_error(u, conn, 500, strerror(-err));
+		goto cleanup;
+	}
+	r = respond_sbuf(u, conn, 200, "application/json", &b);
+cleanup:
+	flame__free(f);
+	return r;
+}
+
+static enum MHD_Result metrics(struct ui *u, struct MHD_Connection *conn)
+{
+	struct slots_stats st;
+	struct ui_counters n;
+	struct sbuf b = { 0 };
+	uint64_t forgotten;
+	size_t nr_wl, i;
+
+	pthread_mutex_lock(&u->lock);
+	slots__stats(u->slots, &st);
+	nr_wl = workloads__count(u->wl, &forgotten);
+	n = u->n;
+	pthread_mutex_unlock(&u->lock);
+
+#define G(name, help, v)                                                                   \
+	sbuf__printf(&b, "# HELP kiln_ui_" name " " help "\n# TYPE kiln_ui_" name " gauge\n"     \
+			 "kiln_ui_" name " %llu\n",                                               \
+		     (unsigned long long)(v))
+#define C(name, help, v)                                                                   \
+	sbuf__printf(&b, "# HELP kiln_ui_" name " " help "\n# TYPE kiln_ui_" name " counter\n"   \
+			 "kiln_ui_" name " %llu\n",                                               \
+		     (unsigned long long)(v))
+	G("slots", "Slots open.", st.nr_slots);
+	G("slots_max", "PROFILES_MAX_SLOTS.", u->o.slots.max_slots);
+	G("slot_bytes", "Chunk bytes held in all slots.", st.bytes);
+	G("slot_chunks", "Chunks held in all slots.", st.chunks);
+	C("slots_opened_total", "Slots opened.", st.opened);
+	C("slot_evictions_total", "Slots evicted for a new one (least recently requested).",
+	  st.evicted);
+	C("slot_expired_total", "Slots swept after their TTL without a request.", st.expired);
+	C("slot_closed_total", "Slots disabled by a user.", st.closed);
+	C("chunks_added_total", "Chunks stored in a slot.", st.added);
+	C("chunks_dropped_total", "Oldest chunks dropped to stay under the slot byte cap.",
+	  st.dropped);
+	C("chunks_refused_total", "Chunks larger than the slot byte cap, refused.", st.refused);
+	G("workloads", "Workloads known.", nr_wl);
+	C("workloads_forgotten_total", "Workloads forgotten to stay under the table limit.",
+	  forgotten);
+	C("records_read_total", "Records read from the ring.", n.records);
+	C("records_invalid_total", "Records that failed validation.", n.records_bad);
+	C("records_unattributed_total", "Records without a workload key.", n.records_nokey);
+	C("records_kept_total", "Records copied into a slot.", n.records_kept);
+	C("ring_lost_total", "Ring records this consumer never saw (overwritten).", n.ring_lost);
+	C("ring_lapped_total", "Times the producer overwrote records not yet read.",
+	  n.ring_lapped);
+	C("ring_corrupt_total", "Corrupt ring headers skipped.", n.ring_corrupt);
+	C("ring_stale_total", "Records overwritten while being copied, discarded.",
+	  n.ring_stale);
+	C("ring_attaches_total", "Attachments to the ring.", n.ring_attaches);
+	G("ring_attached", "1 while attached to the ring.", n.ring_attached);
+	G("ring_lag_bytes", "Bytes published but not read yet.", n.ring_lag);
+	C("otlp_requests_total", "OTLP export requests accepted.", n.otlp_requests);
+	C("otlp_rejected_total", "OTLP export requests refused (4xx).", n.otlp_rejected);
+	C("otlp_profiles_total", "OTLP profiles converted into chunks.", n.otlp_profiles);
+	C("otlp_samples_total", "Samples in those profiles.", n.otlp_samples);
+	C("sweeps_total", "TTL sweeps run.", n.sweeps);
+#undef G
+#undef C
+	sbuf__printf(&b, "# HELP kiln_ui_http_requests_total HTTP requests answered, by status.\n"
+			 "# TYPE kiln_ui_http_requests_total counter\n");
+	for (i = 0; i < UI_NR_STATUS; i++) {
+		if (ui_statuses[i])
+			sbuf__printf(&b, "kiln_ui_http_requests_total{code=\"%u\"} %llu\n",
+				     ui_statuses[i], (unsigned long long)n.http[i]);
+		else
+			sbuf__printf(&b, "kiln_ui_http_requests_total{code=\"other\"} %llu\n",
+				     (unsigned long long)n.http[i]);
+	}
+	return respond_sbuf(u, conn, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+}
+
+static int emit_otlp(const void *rec, size_t len, void *ctx)
+{
+	int err = ui__ingest(ctx, rec, len, "otlp");
+
+	/* A chunk over a slot's cap is refused and counted there; the request still succeeds. */
+	return err == -ENOMEM ? err : 0;
+}
+
+static enum MHD_Result otlp(struct ui *u, struct MHD_Connection *conn, struct req *q)
+{
+	struct otlp_result res;
+	void *inflated = NULL;
+	const void *body = q->body.buf;
+	size_t len = q->body.len;
+	char why[256] = "";
+	enum MHD_Result r;
+	int err;
+
+	if (q->body.err)
+		return otlp_error(u, conn, 500, 13, "out of memory");
+	if (q->gzip) {
+		err = otlp__gunzip(body, len, OTLP_MAX_INFLATED, &inflated, &len);
+		if (err == -EFBIG) {
+			r = otlp_error(u, conn, 413, 8, "request body too large once inflated");
+			goto rejected;
+		}
+		if (err) {
+			r = otlp_error(u, conn, err == -ENOMEM ? 500 : 400, 3,
+				       "body is not valid gzip");
+			goto rejected;
+		}
+		body = inflated;
+	}
+	err = otlp__decode(body ? body : "", len, emit_otlp, u, &res, why, sizeof(why));
+	free(inflated);
+	if (err == -EBADMSG) {
+		r = otlp_error(u, conn, 400, 3, why);
+		goto rejected;
+	}
+	if (err)
+		return otlp_error(u, conn, 500, 13, strerror(-err));
+	pthread_mutex_lock(&u->lock);
+	u->n.otlp_requests++;
+	u->n.otlp_profiles += res.profiles;
+	u->n.otlp_samples += res.samples;
+	pthread_mutex_unlock(&u->lock);
+	/* An empty ExportProfilesServiceResponse: full success. */
+	return respond(u, conn, 200, "application/x-protobuf", NULL, 0);
+rejected:
+	pthread_mutex_lock(&u->lock);
+	u->n.otlp_rejected++;
+	pthread_mutex_unlock(&u->lock);
+	return r;
+}
+
+/* Checks an OTLP request's headers before its body is read; sets q->status on refusal. */
+static void otlp_headers(struct MHD_Connection *conn, struct req *q)
+{
+	const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+	const char *ce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Encoding");
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+	uint64_t n;
+
+	q->limit = OTLP_MAX_BODY;
+	if (!ct || strncasecmp(ct, "application/x-protobuf", 22) || (ct[22] && ct[22] != ';')) {
+		q->status = 415;
+		q->error = "Content-Type must be application/x-protobuf (OTLP/HTTP binary)";
+	} else if (ce && *ce && strcasecmp(ce, "gzip") && strcasecmp(ce, "identity")) {
+		q->status = 415;
+		q->error = "Content-Encoding must be gzip or identity";
+	} else if (cl && !parse_u64(cl, 0, UINT64_MAX, &n) && n > OTLP_MAX_BODY) {
+		q->status = 413;
+		q->error = "request body too large";
+	}
+	q->gzip = ce && !strcasecmp(ce, "gzip");
+}
+
+static enum MHD_Result dispatch(struct ui *u, struct MHD_Connection *conn, struct req *q)
+{
+	const struct ui_asset *a;
+
+	if (q->status) {
+		if (q->r.kind == UI_R_OTLP) {
+			pthread_mutex_lock(&u->lock);
+			u->n.otlp_rejected++;
+			pthread_mutex_unlock(&u->lock);
+			if (q->status == 415)
+				return respond(u, conn, 415, "text/plain", strdup(q->error),
+					       strlen(q->error));
+			return otlp_error(u, conn, (unsigned int)q->status, 8, q->error);
+		}
+		return json_error(u, conn, (unsigned int)q->status, q->error);
+	}
+	switch (q->r.kind) {
+	case UI_R_ASSET:
+		a = q->r.asset;
+		count_status(u, 200);
+		{
+			struct MHD_Response *resp = MHD_create_response_from_buffer(
+				a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+			enum MHD_Result ret;
+
+			if (!resp)
+				return MHD_NO;
+			MHD_add_response_header(resp, "Content-Type", a->type);
+			MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+			ret = MHD_queue_response(conn, 200, resp);
+			MHD_destroy_response(resp);
+			return ret;
+		}
+	case UI_R_WORKLOADS: {
+		struct sbuf b = { 0 };
+
+		pthread_mutex_lock(&u->lock);
+		workloads__write_json(u->wl, u->slots, u->o.wall_ns(), &b);
+		pthread_mutex_unlock(&u->lock);
+		sbuf__append(&b, "\n", 1);
+		return respond_sbuf(u, conn, 200, "application/json", &b);
+	}
+	case UI_R_SLOTS:
+		return api_slots(u, conn);
+	case UI_R_SLOT_GET:
+	case UI_R_SLOT_ENABLE:
+	case UI_R_SLOT_DISABLE:
+	case UI_R_SLOT_CLEAR:
+		return api_slot(u, conn, q);
+	case UI_R_FLAMEGRAPH:
+	case UI_R_SYMBOLS:
+		return api_view(u, conn, q);
+	case UI_R_METRICS:
+		return metrics(u, conn);
+	case UI_R_HEALTH:
+		return respond(u, conn, 200, "text/plain", strdup("ok\n"), 3);
+	case UI_R_OTLP:
+		return otlp(u, conn, q);
+	}
+	return json_error(u, conn, 404, "no such resource");
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
+			       const char *method, const char *version, const char *upload,
+			       size_t *upload_size, void **con_cls)
+{
+	struct ui *u = cls;
+	struct req *q = *con_cls;
+	int st;
+
+	(void)version;
+	if (!q) {
+		q = calloc(1, sizeof(*q));
+		if (!q)
+			return MHD_NO;
+		*con_cls = q;
+		q->limit = API_MAX_BODY;
+		st = ui_route__match(method, url, &q->r);
+		if (st) {
+			q->status = st;
+			q->error = q->r.error;
+		} else if (q->r.kind == UI_R_OTLP) {
+			otlp_headers(conn, q);
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		/* Past the limit the rest is read and dropped, then refused with 413. */
+		if (!q->status && q->body.len + *upload_size > q->limit) {
+			q->status = 413;
+			q->error = "request body too large";
+			sbuf__release(&q->body);
+		}
+		if (!q->status && (q->r.kind == UI_R_OTLP))
+			sbuf__append(&q->body, upload, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	return dispatch(u, conn, q);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct req *q = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (!q)
+		return;
+	sbuf__release(&q->body);
+	free(q);
+	*con_cls = NULL;
+}
+
+/*
+ * Keeps the path percent-encoded: an id such as "k8s%2Fshop%2Fdeployment%2Fapi" must stay
+ * one segment for the router, which decodes it itself (ui_url_decode).
+ */
+static size_t no_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void)cls;
+	(void)conn;
+	return strlen(s);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	log_vprint(LOG_LEVEL_DEBUG, fmt, ap);
+}
+
+int ui_http__start(struct ui *u, char *err, size_t errlen)
+{
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
+
+	if (u->addr[0] == '[')
+		flags |= MHD_USE_IPv6;
+	u->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handler, u, MHD_OPTION_LISTEN_SOCKET,
+				  u->listen_fd, MHD_OPTION_NOTIFY_COMPLETED, completed, u,
+				  MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, u,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, u,
+				  MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT,
+				  256u, MHD_OPTION_END);
+	if (!u->mhd) {
+		snprintf(err, errlen, "%s: could not start the HTTP server", u->addr);
+		return -EIO;
+	}
+	/* The daemon owns and closes the socket from now on. */
+	u->listen_fd = -1;
+	return 0;
+}
+
+void ui_http__stop(struct ui *u)
+{
+	if (u->mhd)
+		MHD_stop_daemon(u->mhd);
+	u->mhd = NULL;
+}

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ui/ui.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "profile/wrec.h"
+#include "shm/shm.h"
+#include "ui/ui_internal.h"
+
+/* Splits "HOST:PORT" / "[V6]:PORT" into HOST and PORT. Returns 0 or -EINVAL. */
+static int split_listen(const char *s, char *host, size_t hlen, char *port, size_t plen)
+{
+	const char *colon, *h = s, *end;
+
+	if (*s == '[') {
+		end = strchr(s, ']');
+		if (!end || end[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		/* A bare IPv6 address is ambiguous with its port: brackets are required. */
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL;
+		end = colon;
+	}
+	if (end == h || (size_t)(end - h) >= hlen || !colon[1] || strlen(colon + 1) >= plen)
+		return -EINVAL;
+	memcpy(host, h, (size_t)(end - h));
+	host[end - h] = 0;
+	snprintf(port, plen, "%s", colon + 1);
+	return 0;
+}
+
+static int listen_on(struct ui *u, const char *spec, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV | AI_PASSIVE };
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[256], port[16], num[INET6_ADDRSTRLEN];
+	int fd = -1, one = 1, r, ret = 0;
+	uint64_t p;
+
+	if (split_listen(spec, host, sizeof(host), port, sizeof(port)) ||
+	    parse_u64(port, 0, 65535, &p)) {
+		snprintf(err, errlen, "--listen %s: expected ADDR:PORT, e.g. 127.0.0.1:7070 or [::1]:7070",
+			 spec);
+		return -EINVAL;
+	}
+	r = getaddrinfo(host, port, &hints, &ai);
+	if (r) {
+		snprintf(err, errlen, "--listen %s: %s", spec, gai_strerror(r));
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "--listen %s: socket: %s", spec, strerror(errno));
+		goto cleanup;
+	}
+	/* Restarting while old connections linger in TIME_WAIT must not fail the bind. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
+		ret = -errno;
+		snprintf(err, errlen, "--listen %s: %s%s", spec, strerror(errno),
+			 errno == EADDRINUSE ? " (another kiln ui? choose a port with --listen)"
+					     : "");
+		goto cleanup;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl)) {
+		ret = -errno;
+		snprintf(err, errlen, "--listen %s: getsockname: %s", spec, strerror(errno));
+		goto cleanup;
+	}
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, num, sizeof(num));
+		snprintf(u->addr, sizeof(u->addr), "[%s]:%u", num, ntohs(a->sin6_port));
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, num, sizeof(num));
+		snprintf(u->addr, sizeof(u->addr), "%s:%u", num, ntohs(a->sin_port));
+	}
+	u->listen_fd = fd;
+	fd = -1;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return ret;
+}
+
+int ui__new(struct ui **out, const struct ui_opts *opts, char *err, size_t errlen)
+{
+	struct ui *u;
+	int ret;
+
+	u = calloc(1, sizeof(*u));
+	if (!u) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	u->o = *opts;
+	u->listen_fd = -1;
+	if (!u->o.wall_ns)
+		u->o.wall_ns = wall_ns;
+	pthread_mutex_init(&u->lock, NULL);
+	ret = slots__new(&u->slots, &u->o.slots);
+	if (ret) {
+		snprintf(err, errlen, "slot limits must be at least 1");
+		goto cleanup;
+	}
+	u->wl = workloads__new();
+	if (!u->wl) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	ret = listen_on(u, opts->listen ? opts->listen : UI_DEFAULT_LISTEN, err, errlen);
+	if (ret)
+		goto cleanup;
+	ret = ui_http__start(u, err, errlen);
+	if (ret)
+		goto cleanup;
+	*out = u;
+	return 0;
+cleanup:
+	ui__free(u);
+	return ret;
+}
+
+const char *ui__address(const struct ui *u)
+{
+	return u->addr;
+}
+
+int ui__ingest(struct ui *u, const void *rec, size_t len, const char *source)
+{
+	struct wrec_view v;
+	const char *key;
+	int err;
+
+	err = wrec__parse(rec, len, &v);
+	pthread_mutex_lock(&u->lock);
+	if (err) {
+		u->n.records_bad++;
+		goto cleanup;
+	}
+	err = workloads__update(u->wl, &v, source, u->o.wall_ns());
+	if (err == -ENOENT) {
+		/* A record without a workload key cannot be attributed to a slot. */
+		u->n.records_nokey++;
+		err = 0;
+		goto cleanup;
+	}
+	if (err)
+		goto cleanup;
+	key = wrec_view__id(&v, WREC_ID_KEY);
+	err = slots__add(u->slots, key, rec, len);
+	if (!err)
+		u->n.records_kept++;
+	else if (err == -ENOENT)
+		err = 0;
+cleanup:
+	pthread_mutex_unlock(&u->lock);
+	return err;
+}
+
+/* Copies the record out, releases it, and ingests the copy only if it was intact. */
+static void read_record(struct ui *u, struct ring_consumer *rc, const struct ring_rec *rec)
+{
+	void *copy = NULL;
+	int err;
+
+	if (rec->type == RING_TYPE_WINDOW)
+		copy = aligned_alloc(8, rec->len ? rec->len : 8);
+	if (copy)
+		memcpy(copy, rec->data, rec->len);
+	err = ring_consumer__release(rc);
+	pthread_mutex_lock(&u->lock);
+	u->n.records++;
+	if (err == -ESTALE)
+		u->n.ring_stale++;
+	pthread_mutex_unlock(&u->lock);
+	if (copy && !err) {
+		err = ui__ingest(u, copy, rec->len, "ring");
+		if (err && err != -EFBIG)
+			log_debug("ring record %llu: %s", (unsigned long long)rec->seq,
+				  strerror(-err));
+	} else if (rec->type == RING_TYPE_WINDOW && !copy) {
+		log_warn("out of memory copying a %u-byte record", rec->len);
+	}
+	free(copy);
+}
+
+/*
+ * Publishes the ring's loss counters for /metrics. BASE holds the totals of earlier
+ * attachments; the cursor lives in shared memory that detaching unmaps, so /metrics never
+ * reads it directly.
+ */
+static void ring_stats(struct ui *u, struct shm_consumer *c, const uint64_t *base, bool attached)
+{
+	const struct ring_cursor *cur = c ? ring_consumer__cursor(shm_consumer__ring(c)) : NULL;
+
+	pthread_mutex_lock(&u->lock);
+	u->n.ring_lost = base[0] + (cur ? atomic_load(&cur->lost) : 0);
+	u->n.ring_lapped = base[1] + (cur ? atomic_load(&cur->lapped) : 0);
+	u->n.ring_corrupt = base[2] + (cur ? atomic_load(&cur->corrupt) : 0);
+	u->n.ring_lag = c ? ring_consumer__lag(shm_consumer__ring(c)) : 0;
+	u->n.ring_attached = attached;
+	pthread_mutex_unlock(&u->lock);
+}
+
+static void sweep(struct ui *u)
+{
+	int n;
+
+	pthread_mutex_lock(&u->lock);
+	n = slots__sweep(u->slots);
+	u->n.sweeps++;
+	pthread_mutex_unlock(&u->lock);
+	if (n)
+		log_info("swept %d slot(s) without a request for their TTL", n);
+}
+
+int ui__run(struct ui *u, volatile sig_atomic_t *stop)
+{
+	struct shm_consumer_opts co = { .name = u->o.ring, .start = RING_START_NEWEST };
+	struct shm_consumer *c = NULL;
+	uint64_t next_sweep = mono_ns() + u->o.cleanup_ns, now, next_attach = 0;
+	struct ring_rec rec;
+	uint64_t base[3] = { 0 };
+	int err, timeout_ms, last_err = 0;
+	char msg[256];
+
+	while (!*stop) {
+		now = mono_ns();
+		if (now >= next_sweep) {
+			sweep(u);
+			next_sweep = now + u->o.cleanup_ns;
+		}
+		timeout_ms = (int)((next_sweep - now) / 1000000) + 1;
+		if (!c && now >= next_attach) {
+			err = shm_consumer__new(&c, &co);
+			if (err) {
+				c = NULL;
+				/* Said once per distinct reason: a missing ring is normal at boot. */
+				if (err != last_err)
+					log_warn("%s; retrying every second",
+						 shm__strerror(u->o.ring, err, msg, sizeof(msg)));
+				last_err = err;
+				next_attach = now + 1000000000ull;
+			} else {
+				log_info("attached to ring %s", u->o.ring ? u->o.ring : SHM_DEFAULT_NAME);
+				last_err = 0;
+				pthread_mutex_lock(&u->lock);
+				u->n.ring_attaches++;
+				pthread_mutex_unlock(&u->lock);
+			}
+		}
+		if (!c) {
+			struct timespec ts = { 0, 100 * 1000000 };
+
+			/* Interrupted by the stop signal like the ring wait below. */
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		while (!*stop && ring_consumer__peek(shm_consumer__ring(c), &rec) == 0)
+			read_record(u, shm_consumer__ring(c), &rec);
+		ring_stats(u, c, base, true);
+		err = shm_consumer__wait(c, timeout_ms < 1000 ? timeout_ms : 1000);
+		if (err == -ESTALE) {
+			log_warn("ring %s was replaced; reattaching", u->o.ring ? u->o.ring : "");
+			base[0] = u->n.ring_lost;
+			base[1] = u->n.ring_lapped;
+			base[2] = u->n.ring_corrupt;
+			shm_consumer__free(c);
+			c = NULL;
+			ring_stats(u, NULL, base, false);
+		}
+	}
+	shm_consumer__free(c);
+	ring_stats(u, NULL, base, false);
+	return 0;
+}
+
+void ui__free(struct ui *u)
+{
+	if (!u)
+		return;
+	ui_http__stop(u);
+	if (u->listen_fd >= 0)
+		close(u->listen_fd);
+	slots__free(u->slots);
+	workloads__free(u->wl);
+	pthread_mutex_destroy(&u->lock);
+	free(u);
+}
