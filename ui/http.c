@@ -26,8 +26,8 @@ struct req {
 	const char *error;
 	bool gzip;
 	size_t limit;
+	size_t received; /* body bytes seen, kept or not */
 	struct sbuf body;
-	bool first_done;
 };
 
 static void count_status(struct ui *u, unsigned int status)
@@ -515,7 +515,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 	}
 	if (*upload_size) {
 		/* Past the limit the rest is read and dropped, then refused with 413. */
-		if (!q->status && q->body.len + *upload_size > q->limit) {
+		q->received += *upload_size;
+		if (!q->status && q->received > q->limit) {
 			q->status = 413;
 			q->error = "request body too large";
 			sbuf__release(&q->body);

@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""`kiln ui` through its HTTP API, fed by tests/ui/ui_feed through a real shm ring.
+
+Cases: shares (known 70/30 mix, ±3 %), recursion (Total <= 100 %), slots (enable/clear/
+disable, LRU eviction by PROFILES_MAX_SLOTS), bad-input (4xx with JSON, never a crash),
+config (invalid PROFILES_* and a taken port refuse to start), metrics, signal (exit 0).
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import uitest as t  # noqa: E402
+
+
+def ring_name(case):
+    return "uitest-%s-%d" % (case, os.getpid())
+
+
+def case_shares():
+    ring = ring_name("shares")
+    feed = t.start_feed(ring, ["unit/alpha-beta.service"], mix="alpha=70,beta=30")
+    ui = t.start_ui(ring)
+    try:
+        w = t.wait_workload(ui, "unit/alpha-beta.service")
+        if w["slot"] or w["rate"] <= 0:
+            t.fail("workload before enabling: %s" % w)
+        if t.api(ui, "GET", t.slot_path(w["id"]) + "/flamegraph", want=(404,)) is None:
+            t.fail("no JSON error for a workload without slot")
+        t.enable(ui, w["id"])
+        fg = t.wait_samples(ui, w["id"], 20000)
+        t.check_tree(fg["tree"])
+        sh = t.self_shares(fg)
+        for name, want in (("alpha", 0.70), ("beta", 0.30)):
+            if abs(sh.get(name, 0) - want) > 0.03:
+                t.fail("flame graph share of %s: %.3f, want %.2f ± 0.03" % (name, sh.get(name, 0), want))
+        rows = t.symbol_rows(t.symbols(ui, w["id"], "self"))
+        for name, want in (("alpha", 70.0), ("beta", 30.0)):
+            if abs(rows[name]["self_percent"] - want) > 3:
+                t.fail("symbols self %% of %s: %s" % (name, rows[name]))
+        if abs(rows["work"]["total_percent"] - 100) > 0.01 or rows["work"]["self"] != 0:
+            t.fail("symbols work: %s" % rows["work"])
+        sy = t.symbols(ui, w["id"], "total", limit=2)
+        if [r["name"] for r in sy["symbols"]] != ["main", "work"] or sy["nr_symbols"] != 4:
+            t.fail("symbols sorted by total, limit 2: %s" % sy)
+        w = t.wait_workload(ui, lambda x: x["id"] == "unit/alpha-beta.service" and x["slot"])
+        print("shares ok: alpha %.3f beta %.3f, %d samples, rate %.0f/s"
+              % (sh["alpha"], sh["beta"], fg["total"], w["rate"]))
+    finally:
+        t.stop_proc(feed)
+        if ui.stop() != 0:
+            t.fail("kiln ui exit status on SIGTERM")
+
+
+def case_recursion():
+    ring = ring_name("rec")
+    feed = t.start_feed(ring, ["rec/x"], recursive=True)
+    ui = t.start_ui(ring)
+    try:
+        t.wait_workload(ui, "rec/x")
+        t.enable(ui, "rec/x")
+        t.wait_samples(ui, "rec/x", 5000)
+        rows = t.symbol_rows(t.symbols(ui, "rec/x", "total"))
+        for r in rows.values():
+            if r["total_percent"] > 100.0:
+                t.fail("Total above 100 %%: %s" % r)
+        for name in ("a", "b", "leaf", "main"):
+            if abs(rows[name]["total_percent"] - 100.0) > 1e-6:
+                t.fail("recursive %s: Total %s, want exactly 100 %%" % (name, rows[name]))
+        print("recursion ok: %s" % {k: v["total_percent"] for k, v in rows.items()})
+    finally:
+        t.stop_proc(feed)
+        ui.stop()
+
+
+def case_slots():
+    ring = ring_name("slots")
+    keys = ["k8s/shop/deployment/w%d" % i for i in range(3)]
+    feed = t.start_feed(ring, keys, mix="f=100", samples=10)
+    ui = t.start_ui(ring, env={"PROFILES_MAX_SLOTS": "2"})
+    try:
+        for k in keys:
+            t.wait_workload(ui, k)
+        t.enable(ui, keys[0])
+        t.enable(ui, keys[1])
+        # A read of w0 makes w1 the least recently requested: enabling w2 evicts w1.
+        t.flamegraph(ui, keys[0])
+        t.enable(ui, keys[2])
+        open_ids = {s["id"] for s in t.api(ui, "GET", "/api/slots")["slots"]}
+        if open_ids != {keys[0], keys[2]}:
+            t.fail("after LRU eviction: %s" % open_ids)
+        t.wait_samples(ui, keys[2], 10)
+        t.api(ui, "POST", t.slot_path(keys[2]) + "/clear")
+        if t.flamegraph(ui, keys[2])["chunks"] > 2:
+            t.fail("clear left chunks")
+        t.api(ui, "DELETE", t.slot_path(keys[2]))
+        t.api(ui, "GET", t.slot_path(keys[2]) + "/symbols", want=(404,))
+        # Raw slashes in the id work too.
+        t.api(ui, "GET", "/api/slots/" + keys[0] + "/flamegraph")
+        m = t.request(ui, "GET", "/metrics")[2].decode()
+        for want in ("kiln_ui_slots 1\n", "kiln_ui_slot_evictions_total 1\n",
+                     "kiln_ui_slot_closed_total 1\n", 'kiln_ui_http_requests_total{code="404"} 1\n',
+                     "kiln_ui_ring_attached 1\n"):
+            if want not in m:
+                t.fail("metrics lack %r:\n%s" % (want, m))
+        print("slots ok")
+    finally:
+        t.stop_proc(feed)
+        ui.stop()
+
+
+def case_bad_input():
+    ring = ring_name("bad")
+    feed = t.start_feed(ring, ["unit/a.service"], mix="f=100", samples=10)
+    ui = t.start_ui(ring)
+    try:
+        t.wait_workload(ui, "unit/a.service")
+        t.enable(ui, "unit/a.service")
+        sp = t.slot_path("unit/a.service")
+        cases = [
+            ("POST", "/api/slots/unknown%2Fworkload", None, {}, 404),
+            ("GET", "/api/slots/nope/flamegraph", None, {}, 404),
+            ("GET", "/api/nothing", None, {}, 404),
+            ("GET", "/../../etc/passwd", None, {}, 404),
+            ("PUT", sp, None, {}, 405),
+            ("POST", "/api/workloads", b"{}", {}, 405),
+            ("GET", "/api/slots/a%zz", None, {}, 400),
+            ("POST", "/api/slots/a%00b", None, {}, 400),
+            ("GET", "/api/slots/" + "x" * 2000, None, {}, 400),
+            ("GET", sp + "/flamegraph?max_nodes=1", None, {}, 400),
+            ("GET", sp + "/flamegraph?max_nodes=abc", None, {}, 400),
+            ("GET", sp + "/symbols?sort=name", None, {}, 400),
+            ("GET", sp + "/symbols?limit=-1", None, {}, 400),
+            ("POST", sp, b"x" * 100000, {"Content-Type": "application/json"}, 413),
+            ("GET", "/v1development/profiles", None, {}, 405),
+            ("POST", "/v1development/profiles", b"{}", {"Content-Type": "application/json"}, 415),
+            ("POST", "/v1development/profiles", b"\x00", {"Content-Type": "application/x-protobuf",
+                                                         "Content-Encoding": "br"}, 415),
+            ("POST", "/v1development/profiles", b"\xff\xff\xff", {"Content-Type": "application/x-protobuf"}, 400),
+            ("POST", "/v1development/profiles", b"not gzip", {"Content-Type": "application/x-protobuf",
+                                                             "Content-Encoding": "gzip"}, 400),
+            ("POST", "/v1development/profiles", b"\x00" * (17 << 20), {"Content-Type": "application/x-protobuf"}, 413),
+            ("POST", "/v1development/profiles", t.gzip_bytes(b"\x00" * (65 << 20)),
+             {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}, 413),
+        ]
+        for method, path, body, hdrs, want in cases:
+            status, h, b = t.request(ui, method, path, body, hdrs)
+            if status != want:
+                t.fail("%s %s: %d, want %d: %s" % (method, path[:80], status, want, b[:200]))
+            if path.startswith("/api") and status >= 400:
+                err = json.loads(b)
+                if not err.get("error"):
+                    t.fail("%s %s: no error message" % (method, path[:80]))
+        # Raw, malformed HTTP on the socket: the server answers or closes, and lives on.
+        host, port = ui.base[len("http://"):].rsplit(":", 1)
+        for junk in (b"GARBAGE\r\n\r\n", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+                     b"POST /v1development/profiles HTTP/1.1\r\nContent-Length: 5\r\n\r\nab"):
+            s = socket.create_connection((host, int(port)), timeout=5)
+            # The server may answer and close before all of it is sent: that is fine.
+            try:
+                s.sendall(junk)
+                s.shutdown(socket.SHUT_WR)
+                s.recv(4096)
+            except OSError:
+                pass
+            s.close()
+        t.api(ui, "GET", sp + "/flamegraph")
+        if ui.proc.poll() is not None:
+            t.fail("kiln ui died")
+        print("bad input ok: %d cases" % len(cases))
+    finally:
+        t.stop_proc(feed)
+        if ui.stop() != 0:
+            t.fail("kiln ui exit status")
+
+
+def case_config():
+    for var, val in (("PROFILES_MAX_SLOTS", "0"), ("PROFILES_SLOT_TTL_SECONDS", "soon"),
+                     ("PROFILES_SLOT_MAX_BYTES", "-5"), ("PROFILES_CLEANUP_INTERVAL_SECONDS", "")):
+        env = dict(os.environ)
+        env[var] = val
+        p = subprocess.run([t.KILN, "ui", "--listen", "127.0.0.1:0", "--ring", "none"],
+                           capture_output=True, text=True, env=env, timeout=10)
+        if p.returncode == 0 or var not in p.stderr:
+            t.fail("%s=%r: status %d, stderr %r" % (var, val, p.returncode, p.stderr))
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    p = subprocess.run([t.KILN, "ui", "--listen", "127.0.0.1:%d" % port, "--ring", "none"],
+                       capture_output=True, text=True, timeout=10)
+    busy.close()
+    if p.returncode == 0 or "in use" not in p.stderr:
+        t.fail("taken port: status %d, stderr %r" % (p.returncode, p.stderr))
+    for bad in ("7070", "localhost", "::1:7070", "127.0.0.1:99999"):
+        p = subprocess.run([t.KILN, "ui", "--listen", bad, "--ring", "none"],
+                           capture_output=True, text=True, timeout=10)
+        if p.returncode == 0 or "--listen" not in p.stderr:
+            t.fail("--listen %s: status %d, stderr %r" % (bad, p.returncode, p.stderr))
+    # IPv6 loopback, when the host has it.
+    try:
+        socket.socket(socket.AF_INET6).bind(("::1", 0))
+        have6 = True
+    except OSError:
+        have6 = False
+    if have6:
+        ui = t.start_ui("none", listen="[::1]:0")
+        if not ui.base.startswith("http://[::1]:"):
+            t.fail("IPv6 address: " + ui.base)
+        t.api(ui, "GET", "/api/workloads")
+        if ui.stop() != 0:
+            t.fail("exit status")
+    print("config ok (IPv6 %s)" % ("tested" if have6 else "not available"))
+
+
+CASES = {"shares": case_shares, "recursion": case_recursion, "slots": case_slots,
+         "bad-input": case_bad_input, "config": case_config}
+
+if __name__ == "__main__":
+    if not os.path.exists(t.KILN) or not os.path.exists(t.FEED):
+        t.fail("build kiln and tests/ui/ui_feed first")
+    CASES[sys.argv[1]]()
