@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <gelf.h>
 #include <inttypes.h>
 #include <libelf.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -44,6 +46,8 @@
 #define EXIT_LINGER_NS (30 * 1000000000ULL)
 #define SWEEP_INTERVAL_NS 1000000000ULL
 #define DEFAULT_CACHE_BYTES (64ULL << 20)
+/* A perf map larger than this is not read (it would not fit any sane budget). */
+#define PERFMAP_MAX_BYTES (256ULL << 20)
 /* elf_sym.dname before the name was first looked up (demangling is lazy: most never are). */
 #define DNAME_UNKNOWN SIZE_MAX
 
@@ -833,6 +837,46 @@ cleanup:
 	return err;
 }
 
+/*
+ * Opens regular file PATH for reading as seen from ROOT ("" for the host; else a process's
+ * /proc/PID/root). Inside a process root, symlinks are resolved within it (RESOLVE_IN_ROOT):
+ * a plain open would follow an absolute link planted in a container's /tmp or debug
+ * directory out to the agent's own files. Returns an fd or -errno.
+ */
+static int open_in_root(const char *root, const char *path)
+{
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	char full[PATH_MAX];
+	int rfd = -1, fd, n;
+	struct stat st;
+
+	if (!*root) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = fd < 0 ? -errno : fd;
+		goto check;
+	}
+	rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0) {
+		fd = -errno;
+		goto check;
+	}
+	fd = (int)syscall(SYS_openat2, rfd, path, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS) {
+		/* Before Linux 5.6: the plain path, which is what older profilers do. */
+		n = snprintf(full, sizeof(full), "%s%s", root, path);
+		fd = n > 0 && (size_t)n < sizeof(full) ? open(full, O_RDONLY | O_CLOEXEC) : -1;
+	}
+	fd = fd < 0 ? -errno : fd;
+	close(rfd);
+check:
+	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -EINVAL;
+	}
+	return fd;
+}
+
 /* CRC32 (the one zlib computes, as .gnu_debuglink specifies) of the file open on FD. */
 static int file_crc32(int fd, uint32_t *out)
 {
@@ -866,9 +910,9 @@ static int find_debug_in(struct symbolizer *s, const char *root, const char *pat
 	int fd, err, n, i;
 
 	if (strlen(bid) > 2) {
-		n = snprintf(cand, sizeof(cand), "%s%s/.build-id/%.2s/%s.debug", root,
-			     s->debug_root, bid, bid + 2);
-		fd = n > 0 && (size_t)n < sizeof(cand) ? open(cand, O_RDONLY | O_CLOEXEC) : -1;
+		n = snprintf(cand, sizeof(cand), "%s/.build-id/%.2s/%s.debug", s->debug_root, bid,
+			     bid + 2);
+		fd = n > 0 && (size_t)n < sizeof(cand) ? open_in_root(root, cand) : -1;
 		if (fd >= 0) {
 			err = read_debug_file(fd, bid, e, cap);
 			close(fd);
@@ -883,15 +927,14 @@ static int find_debug_in(struct symbolizer *s, const char *root, const char *pat
 	dir[slash - path] = '\0';
 	for (i = 0; i < 3; i++) {
 		if (i == 0)
-			n = snprintf(cand, sizeof(cand), "%s%s/%s", root, dir, ref->link);
+			n = snprintf(cand, sizeof(cand), "%s/%s", dir, ref->link);
 		else if (i == 1)
-			n = snprintf(cand, sizeof(cand), "%s%s/.debug/%s", root, dir, ref->link);
+			n = snprintf(cand, sizeof(cand), "%s/.debug/%s", dir, ref->link);
 		else
-			n = snprintf(cand, sizeof(cand), "%s%s%s/%s", root, s->debug_root, dir,
-				     ref->link);
+			n = snprintf(cand, sizeof(cand), "%s%s/%s", s->debug_root, dir, ref->link);
 		if (n <= 0 || (size_t)n >= sizeof(cand))
 			continue;
-		fd = open(cand, O_RDONLY | O_CLOEXEC);
+		fd = open_in_root(root, cand);
 		if (fd < 0)
 			continue;
 		/* The CRC tells the debug file of this build from a stale one of that name. */
@@ -1422,23 +1465,39 @@ static int jit_sym_cmp(const void *a, const void *b)
  */
 static int load_perfmap(struct symbolizer *s, struct proc *p)
 {
-	char path[PATH_MAX], *buf = NULL, *line, *next, *end;
+	char root[PATH_MAX], path[64], *buf = NULL, *line, *next, *end;
 	struct elf_file *e = NULL;
 	uint64_t start, size;
 	size_t len = 0, cap = 0, i, w;
 	struct stat st;
-	int err = 0;
+	ssize_t n;
+	int fd = -1, err = 0;
 
 	p->jit_check_ns = mono_ns();
 	if (!p->nspid_known) {
 		p->nspid = read_nspid(s, p->tgid);
 		p->nspid_known = true;
 	}
-	snprintf(path, sizeof(path), "%s/%u/root/tmp/perf-%u.map", s->proc_root, p->tgid, p->nspid);
-	if (stat(path, &st) || st.st_size == p->jit_size)
+	snprintf(root, sizeof(root), "%s/%u/root", s->proc_root, p->tgid);
+	snprintf(path, sizeof(path), "/tmp/perf-%u.map", p->nspid);
+	fd = open_in_root(root, path);
+	if (fd < 0 || fstat(fd, &st) || st.st_size == p->jit_size)
 		goto cleanup;
-	if (read_file(path, &buf, &len))
+	if ((uint64_t)st.st_size > PERFMAP_MAX_BYTES) {
+		log_debug("pid %u: %s is %lld bytes, not read", p->tgid, path,
+			  (long long)st.st_size);
+		p->jit_size = st.st_size;
 		goto cleanup;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	while (len < (size_t)st.st_size &&
+	       (n = pread(fd, buf + len, (size_t)st.st_size - len, (off_t)len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
 	e = calloc(1, sizeof(*e));
 	if (!e) {
 		err = -ENOMEM;
@@ -1479,6 +1538,8 @@ static int load_perfmap(struct symbolizer *s, struct proc *p)
 cleanup:
 	elf_file__free(e);
 	free(buf);
+	if (fd >= 0)
+		close(fd);
 	return err;
 }
 

@@ -809,6 +809,53 @@ static void test_perfmap_jit(void)
 	symbolizer__free(s);
 }
 
+/*
+ * A container's perf map is read inside its root: an absolute symlink planted there must
+ * not lead to a file of the agent's own (here: a map outside the fake root).
+ */
+static void test_perfmap_in_root(void)
+{
+	struct symbolizer_opts opts = { .sz = sizeof(opts) };
+	char proc[PATH_MAX], path[PATH_MAX + 64], jail[PATH_MAX], outside[PATH_MAX + 16];
+	struct symbolizer *s = NULL;
+	struct sym_frame f;
+
+	snprintf(proc, sizeof(proc), "%s/jailproc", tmpdir);
+	snprintf(jail, sizeof(jail), "%s/jail", tmpdir);
+	snprintf(outside, sizeof(outside), "%s/outside.map", tmpdir);
+	CU_ASSERT_FATAL(mkdir(proc, 0755) == 0 && mkdir(jail, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/tmp", jail);
+	CU_ASSERT_FATAL(mkdir(path, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/700", proc);
+	CU_ASSERT_FATAL(mkdir(path, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/700/root", proc);
+	CU_ASSERT_FATAL(symlink(jail, path) == 0);
+	snprintf(path, sizeof(path), "%s/700/maps", proc);
+	write_text(path, "10000000-10100000 rwxp 00000000 00:00 0 \n");
+	write_text(outside, "10000000 100 leaked\n");
+	snprintf(path, sizeof(path), "%s/tmp/perf-700.map", jail);
+	CU_ASSERT_FATAL(symlink(outside, path) == 0);
+
+	opts.proc_root = proc;
+	s = symbolizer__new(&opts);
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_EQUAL(symbolizer__user(s, 700, 0x10000010, &f), 0);
+	CU_ASSERT_PTR_NULL(f.name);
+	CU_ASSERT_STRING_EQUAL(f.module, "//anon");
+	symbolizer__free(s);
+
+	/* The same map as a regular file inside the root is read. */
+	CU_ASSERT_FATAL(unlink(path) == 0);
+	write_text(path, "10000000 100 inside\n");
+	s = symbolizer__new(&opts);
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_EQUAL(symbolizer__user(s, 700, 0x10000010, &f), 0);
+	CU_ASSERT_PTR_NOT_NULL(f.name);
+	if (f.name)
+		CU_ASSERT_STRING_EQUAL(f.name, "inside");
+	symbolizer__free(s);
+}
+
 static void test_go(void)
 {
 	static const char prog[] = "package main\n\n"
@@ -1037,6 +1084,7 @@ int main(void)
 	CU_add_test(suite, "demangle", test_demangle);
 	CU_add_test(suite, "cxx", test_cxx);
 	CU_add_test(suite, "perfmap_jit", test_perfmap_jit);
+	CU_add_test(suite, "perfmap_in_root", test_perfmap_in_root);
 	CU_add_test(suite, "go", test_go);
 	CU_add_test(suite, "buildid_cache_sharing", test_buildid_cache_sharing);
 	CU_add_test(suite, "lru_budget", test_lru_budget);
