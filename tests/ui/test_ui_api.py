@@ -216,7 +216,72 @@ def case_config():
     print("config ok (IPv6 %s)" % ("tested" if have6 else "not available"))
 
 
-CASES = {"shares": case_shares, "recursion": case_recursion, "slots": case_slots,
+def otlp_body(*args):
+    return subprocess.run([os.path.join(t.BUILD, "tests", "ui", "otlp_req")] + list(args),
+                          capture_output=True, check=True).stdout
+
+
+def post_otlp(ui, body, gz=True, want=200):
+    hdrs = {"Content-Type": "application/x-protobuf"}
+    if gz:
+        hdrs["Content-Encoding"] = "gzip"
+    status, h, b = t.request(ui, "POST", "/v1development/profiles", body, hdrs)
+    if status != want:
+        t.fail("OTLP POST: %d, want %d: %r" % (status, want, b[:200]))
+    if h.get("Content-Type") != "application/x-protobuf":
+        t.fail("OTLP answer content type: %s" % h)
+    return b
+
+
+def case_otlp():
+    """The receiver: a hand-built ExportProfilesServiceRequest lands in a slot as chunks."""
+    ui = t.start_ui(ring_name("otlp-noring"))
+    try:
+        if post_otlp(ui, otlp_body("--plain"), gz=False) != b"":
+            t.fail("a full success answers an empty ExportProfilesServiceResponse")
+        w = t.wait_workload(ui, "service/otlp-svc")
+        if w["source"] != "otlp" or w["name"] != "otlp-svc":
+            t.fail("OTLP workload: %s" % w)
+        t.enable(ui, w["id"])
+        body = otlp_body("--samples", "1000")
+        for _ in range(3):
+            post_otlp(ui, body)
+        fg = t.flamegraph(ui, w["id"])
+        t.check_tree(fg["tree"])
+        if fg["total"] != 3000 or fg["chunks"] != 3:
+            t.fail("OTLP slot: total %d chunks %d, want 3000 / 3" % (fg["total"], fg["chunks"]))
+        sh = t.self_shares(fg)
+        if abs(sh["alpha"] - 0.7) > 1e-9 or abs(sh["beta"] - 0.3) > 1e-9:
+            t.fail("OTLP shares: %s" % sh)
+        rows = t.symbol_rows(t.symbols(ui, w["id"]))
+        if rows["alpha"]["self_percent"] != 70.0 or rows["work"]["total_percent"] != 100.0:
+            t.fail("OTLP symbols: %s" % rows)
+        # Kubernetes identity becomes the seed product's namespace/kind/name key.
+        post_otlp(ui, otlp_body("--k8s", "shop/api", "--recursive"))
+        w = t.wait_workload(ui, "k8s/shop/deployment/api")
+        if w["namespace"] != "shop" or w["workload_kind"] != "deployment":
+            t.fail("k8s identity: %s" % w)
+        t.enable(ui, w["id"])
+        post_otlp(ui, otlp_body("--k8s", "shop/api", "--recursive"))
+        for r in t.symbols(ui, w["id"], "total")["symbols"]:
+            if r["total_percent"] > 100.0:
+                t.fail("Total above 100 %%: %s" % r)
+        # Bad bodies: 400 with a google.rpc.Status, and the server lives on.
+        good = otlp_body("--plain")
+        post_otlp(ui, good[: len(good) // 2], gz=False, want=400)
+        post_otlp(ui, t.gzip_bytes(good)[:-9], want=400)
+        m = t.request(ui, "GET", "/metrics")[2].decode()
+        for want in ("kiln_ui_otlp_requests_total 6\n", "kiln_ui_otlp_rejected_total 2\n",
+                     "kiln_ui_otlp_profiles_total 6\n"):
+            if want not in m:
+                t.fail("metrics lack %r" % want)
+        print("otlp ok: %d samples, alpha %.3f" % (fg["total"], sh["alpha"]))
+    finally:
+        if ui.stop() != 0:
+            t.fail("exit status")
+
+
+CASES = {"otlp": case_otlp, "shares": case_shares, "recursion": case_recursion, "slots": case_slots,
          "bad-input": case_bad_input, "config": case_config}
 
 if __name__ == "__main__":
