@@ -676,6 +676,11 @@ static struct entry *build_cgroup_identity(struct identity_resolver *r, const ch
 		snprintf(keybuf, sizeof(keybuf), "container/%s", k->container_id);
 		s.field[WREC_ID_NAME] = short_id;
 		break;
+	case WORKLOAD_CGROUP:
+		s.field[WREC_ID_KIND] = "cgroup";
+		snprintf(keybuf, sizeof(keybuf), "cgroup%s", v2path);
+		s.field[WREC_ID_NAME] = basename_of(v2path);
+		break;
 	default:
 		s.field[WREC_ID_KIND] = "unit";
 		s.field[WREC_ID_UNIT] = k->unit;
@@ -785,6 +790,15 @@ int identity_resolver__of_pid(struct identity_resolver *r, uint32_t tgid, struct
 		goto cleanup;
 	}
 	classify(text, v2, &k, &v2_own);
+	/*
+	 * Not the root, not under a unit, no container or pod: a cgroup someone made for this
+	 * work (systemd-run --scope without a unit name, a batch system, a test). Slices only
+	 * group units, so a process directly in one stays executable-named.
+	 */
+	if (k.cls == WORKLOAD_PROCESS && strcmp(v2, "/") && !ends_with(v2, strlen(v2), ".slice")) {
+		k.cls = WORKLOAD_CGROUP;
+		v2_own = true;
+	}
 	if (!kthread && identity__exe_of_pid(r->proc_root, tgid, exe, sizeof(exe))) {
 		exe[0] = 0;
 		kthread = is_kernel_thread(r->proc_root, tgid);
@@ -795,7 +809,7 @@ int identity_resolver__of_pid(struct identity_resolver *r, uint32_t tgid, struct
 		}
 	}
 	if (!e && (k.cls == WORKLOAD_POD || k.cls == WORKLOAD_CONTAINER ||
-		   (k.cls == WORKLOAD_UNIT && k.unit_is_workload))) {
+		   k.cls == WORKLOAD_CGROUP || (k.cls == WORKLOAD_UNIT && k.unit_is_workload))) {
 		e = build_cgroup_identity(r, text, &k, v2, v2_own, exe[0] == '/' ? exe : NULL);
 		if (!e) {
 			err = -ENOMEM;

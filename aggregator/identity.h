@@ -16,6 +16,8 @@
  *   - systemd units: the deepest `*.service` or `*.scope` component. Login sessions
  *     (`session-N.scope`), `init.scope` and the user manager are not workloads of their own:
  *     processes there are identified by their executable, with the unit still recorded;
+ *   - a v2 cgroup of its own that is none of these (not the root, not a slice of units):
+ *     named after its last component, key "cgroup/PATH";
  *   - otherwise the executable's name (from /proc/PID/exe, else comm); kernel threads and
  *     pid 0 are the "host" workload.
  *
@@ -47,6 +49,7 @@ enum workload_class {
 	WORKLOAD_UNIT, /* a systemd service or scope */
 	WORKLOAD_CONTAINER, /* docker, containerd or cri-o outside Kubernetes */
 	WORKLOAD_POD, /* a container of a Kubernetes pod */
+	WORKLOAD_CGROUP, /* its own v2 cgroup that is none of the above (systemd-run, tests) */
 };
 
 /*

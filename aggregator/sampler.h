@@ -68,6 +68,12 @@ int sampler__select_cgroup(struct sampler *s, uint64_t cgroup_id);
 /* Removes TGID from the selection (the filter stays on). Returns 0 or -errno. */
 int sampler__unselect_tgid(struct sampler *s, uint32_t tgid);
 
+/*
+ * Turns the filter on even while both selection maps are empty: a selection that matches
+ * nothing yet samples nothing (not the whole host). Returns 0.
+ */
+int sampler__filter_on(struct sampler *s);
+
 /* Empties both selection maps and turns the filter off (the whole host is sampled). */
 int sampler__reset_selection(struct sampler *s);
 

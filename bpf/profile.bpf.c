@@ -233,7 +233,7 @@ static __always_inline void note_first_sample(struct kiln_metrics *mt, __u32 tgi
 	ev->cgroup_id = cgid;
 	ev->time_ns = bpf_ktime_get_ns();
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP); /* as proc_event() */
 	count(mt, KILN_M_EV_SEEN);
 }
 
@@ -359,8 +359,12 @@ static __always_inline void proc_event(enum kiln_event_type type, struct task_st
 	ev->cgroup_id = bpf_get_current_cgroup_id();
 	ev->time_ns = bpf_ktime_get_ns();
 	BPF_CORE_READ_STR_INTO(&ev->comm, task, comm);
-	/* Wake user space: it must look at the process before the process is gone. */
-	bpf_ringbuf_submit(ev, 0);
+	/*
+	 * Wake user space: it must look at the process before the process is gone. Forced:
+	 * the adaptive wake-up is skipped whenever unread records (overflow samples, which do
+	 * not wake) sit before this one, and process events are rare.
+	 */
+	bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
 	count(mt, m);
 }
 
@@ -372,7 +376,11 @@ int BPF_PROG(kiln_fork, struct task_struct *parent, struct task_struct *child)
 	__u8 one = 1;
 
 	/* Threads share the parent's tgid; only new processes matter here. */
-	if (!follow_children || ptgid == ctgid)
+	if (ptgid == ctgid)
+		return 0;
+	/* A new process (perhaps a reused tgid) announces itself at its first sample. */
+	bpf_map_delete_elem(&seen_tgids, &ctgid);
+	if (!follow_children)
 		return 0;
 	if (!bpf_map_lookup_elem(&sel_tgids, &ptgid))
 		return 0;
@@ -389,8 +397,10 @@ int BPF_PROG(kiln_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 
 	/* A new image: its first sample announces it again, with its libraries mapped. */
 	bpf_map_delete_elem(&seen_tgids, &tgid);
-	if (!selected(tgid, bpf_get_current_cgroup_id()))
-		return 0;
+	/*
+	 * Sent for every process, selected or not: user space decides whether a new image
+	 * matches the sources (an executable selector) and extends the filter.
+	 */
 	proc_event(KILN_EV_EXEC, p, 0, KILN_M_EV_EXEC);
 	return 0;
 }
@@ -401,9 +411,13 @@ int BPF_PROG(kiln_exit, struct task_struct *p)
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 
 	/* The process is gone when its group leader exits; ignore the other threads. */
+	/*
+	 * The seen entry stays: a sample taken on the way out must not announce the process
+	 * again after its exit (user space would then read its mappings once they are gone).
+	 * A reused tgid is re-armed at its fork.
+	 */
 	if ((__u32)BPF_CORE_READ(p, pid) != tgid)
 		return 0;
-	bpf_map_delete_elem(&seen_tgids, &tgid);
 	if (!selected(tgid, bpf_get_current_cgroup_id()))
 		return 0;
 	proc_event(KILN_EV_EXIT, p, 0, KILN_M_EV_EXIT);

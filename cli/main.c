@@ -17,8 +17,10 @@ static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
+	{ "agent", cmd_agent, "the node agent: sample, symbolize, write window records to the ring" },
 	{ "config", cmd_config, "check a configuration file" },
 	{ "record", cmd_record, "profile the host, some processes or a command into a file" },
+	{ "export", cmd_export, "ship profiles from the ring to OTLP / Pyroscope / files" },
 	{ "status", cmd_status, "show a shared-memory ring: producer, consumers, counters" },
 	{ "ui", cmd_ui, "serve the live flame graph and symbols table" },
 	{ "version", cmd_version, "print the version" },

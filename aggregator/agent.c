@@ -1,0 +1,674 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "aggregator/agent.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aggregator/identity.h"
+#include "aggregator/loop.h"
+#include "aggregator/sampler.h"
+#include "aggregator/sources.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "profile/profile.h"
+#include "profile/wrec.h"
+#include "shm/shm.h"
+#include "symbolize/htab.h"
+#include "symbolize/symbolize.h"
+
+/* Counters the agent publishes in the ring header for `kiln status`. */
+enum agent_counter {
+	AC_WINDOWS,
+	AC_RECORDS,
+	AC_RECORD_BYTES,
+	AC_SAMPLES,
+	AC_TAKEN,
+	AC_AGGREGATED,
+	AC_OVERFLOWED,
+	AC_DROPPED,
+	AC_FILTERED,
+	AC_IDLE,
+	AC_MISSED,
+	AC_STACKS,
+	AC_REC_TOO_BIG,
+	AC_REC_FAILED,
+	AC_WORKLOADS,
+	AC_RELOADS,
+	AC_RELOAD_ERRORS,
+	AC_EV_LOST,
+	AC_NR,
+};
+
+static const char *const counter_names[AC_NR] = {
+	[AC_WINDOWS] = "windows",
+	[AC_RECORDS] = "records",
+	[AC_RECORD_BYTES] = "record_bytes",
+	[AC_SAMPLES] = "samples_written",
+	[AC_TAKEN] = "samples_taken",
+	[AC_AGGREGATED] = "samples_aggregated",
+	[AC_OVERFLOWED] = "samples_overflowed",
+	[AC_DROPPED] = "samples_dropped",
+	[AC_FILTERED] = "samples_filtered",
+	[AC_IDLE] = "samples_idle",
+	[AC_MISSED] = "samples_missed",
+	[AC_STACKS] = "stacks_drained",
+	[AC_REC_TOO_BIG] = "records_too_big",
+	[AC_REC_FAILED] = "records_failed",
+	[AC_WORKLOADS] = "workloads",
+	[AC_RELOADS] = "config_reloads",
+	[AC_RELOAD_ERRORS] = "config_reload_errors",
+	[AC_EV_LOST] = "proc_events_lost",
+};
+
+/* A workload seen by the agent; its profile is rebuilt every window. */
+struct workload {
+	char *field[WREC_ID_NR]; /* owned identity strings, NULL when unknown */
+	uint64_t cgroup_id;
+	uint64_t hash;
+	struct profile *prof; /* this window's samples, NULL when none yet */
+};
+
+/* Bounds on the identity caches: past them they are dropped and rebuilt. */
+#define MAX_WORKLOADS 8192
+#define MAX_TGIDS 65536
+
+struct agent {
+	struct agent_opts opts;
+	const struct kiln_config *cfg; /* the caller's, until a reload replaces it */
+	struct kiln_config *owned_cfg; /* a reloaded config, owned */
+	struct sampler *sampler;
+	struct symbolizer *sym;
+	struct shm_producer *shm;
+	struct ring_producer *ring;
+	uint64_t max_record;
+	struct identity_resolver *ids;
+	struct sources *src;
+	struct sources_filter filt;
+
+	struct workload *wl;
+	size_t nr_wl, wl_cap;
+	struct htab wl_idx; /* key hash -> workload index */
+	struct htab tgid_idx; /* tgid -> workload index */
+	size_t nr_tgids;
+
+	struct sym_frame *frames;
+	char host[256];
+	_Atomic uint64_t *counter[AC_NR];
+	uint64_t local[AC_NR]; /* used when the header has no room for a counter */
+	uint64_t start_mono;
+};
+
+static void counter_set(struct agent *a, enum agent_counter c, uint64_t v)
+{
+	a->local[c] = v;
+	if (a->counter[c])
+		atomic_store_explicit(a->counter[c], v, memory_order_relaxed);
+}
+
+static void counter_add(struct agent *a, enum agent_counter c, uint64_t v)
+{
+	counter_set(a, c, a->local[c] + v);
+}
+
+static void workload_release(struct workload *w)
+{
+	int f;
+
+	for (f = 0; f < WREC_ID_NR; f++)
+		free(w->field[f]);
+	profile__free(w->prof);
+	memset(w, 0, sizeof(*w));
+}
+
+static void forget_workloads(struct agent *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nr_wl; i++)
+		workload_release(&a->wl[i]);
+	a->nr_wl = 0;
+	htab__release(&a->wl_idx);
+	htab__release(&a->tgid_idx);
+	a->nr_tgids = 0;
+}
+
+static bool wl_eq(uint64_t val, const void *key, void *ctx)
+{
+	const struct agent *a = ctx;
+
+	return !strcmp(a->wl[val].field[WREC_ID_KEY], key);
+}
+
+static bool tgid_eq(uint64_t val, const void *key, void *ctx)
+{
+	(void)val;
+	(void)key;
+	(void)ctx;
+	/* The hash is the tgid itself: equal hashes are equal keys. */
+	return true;
+}
+
+/*
+ * The identity of process TGID from the resolver, copied (the resolver's strings live only
+ * until its next sweep). A process already gone and never resolved is named after its comm.
+ */
+static int resolve_identity(struct agent *a, uint32_t tgid, const char *comm,
+			    char *fields[WREC_ID_NR], uint64_t *cgid)
+{
+	struct workload_id *id;
+	char key[64];
+	int err, f;
+
+	err = identity_resolver__of_pid(a->ids, tgid, &id);
+	if (err == -ESRCH || err == -ENOENT) {
+		snprintf(key, sizeof(key), "exe/%s", comm);
+		fields[WREC_ID_KEY] = strdup(key);
+		fields[WREC_ID_NAME] = strdup(comm);
+		fields[WREC_ID_KIND] = strdup("process");
+		fields[WREC_ID_EXE_NAME] = strdup(comm);
+		fields[WREC_ID_HOST] = strdup(a->host);
+		return fields[WREC_ID_KEY] && fields[WREC_ID_NAME] ? 0 : -ENOMEM;
+	}
+	if (err)
+		return err;
+	for (f = 0; f < WREC_ID_NR; f++) {
+		if (!id->wrec.field[f] || !id->wrec.field[f][0])
+			continue;
+		fields[f] = strdup(id->wrec.field[f]);
+		if (!fields[f])
+			return -ENOMEM;
+	}
+	*cgid = id->cgroup_id;
+	return fields[WREC_ID_KEY] ? 0 : -EINVAL;
+}
+
+/* Index of TGID's workload, resolving and caching it on first sight. Returns >= 0 or -errno. */
+static ssize_t workload_of(struct agent *a, uint32_t tgid, uint64_t cgid, const char *comm)
+{
+	char *fields[WREC_ID_NR] = { 0 };
+	struct workload *w;
+	uint64_t idx, hash;
+	void *grown;
+	int err, f;
+
+	if (htab__find(&a->tgid_idx, tgid, tgid_eq, NULL, a, &idx))
+		return (ssize_t)idx;
+	if (a->nr_tgids >= MAX_TGIDS || a->nr_wl >= MAX_WORKLOADS) {
+		/* Only between windows would be cleaner; nothing refers to them across calls. */
+		log_info("identity caches full (%zu processes, %zu workloads): rebuilding",
+			 a->nr_tgids, a->nr_wl);
+		return -EAGAIN;
+	}
+	err = resolve_identity(a, tgid, comm, fields, &cgid);
+	if (err)
+		goto cleanup;
+	hash = htab_hash_bytes(fields[WREC_ID_KEY], strlen(fields[WREC_ID_KEY]), 0);
+	if (!htab__find(&a->wl_idx, hash, wl_eq, fields[WREC_ID_KEY], a, &idx)) {
+		if (a->nr_wl == a->wl_cap) {
+			grown = realloc(a->wl, (a->wl_cap ? a->wl_cap * 2 : 16) * sizeof(*a->wl));
+			if (!grown) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			a->wl = grown;
+			a->wl_cap = a->wl_cap ? a->wl_cap * 2 : 16;
+		}
+		idx = a->nr_wl;
+		w = &a->wl[idx];
+		memset(w, 0, sizeof(*w));
+		memcpy(w->field, fields, sizeof(fields));
+		memset(fields, 0, sizeof(fields));
+		w->cgroup_id = cgid;
+		w->hash = hash;
+		err = htab__insert(&a->wl_idx, hash, idx);
+		if (err) {
+			workload_release(w);
+			goto cleanup;
+		}
+		a->nr_wl++;
+		counter_set(a, AC_WORKLOADS, a->nr_wl);
+	}
+	err = htab__insert(&a->tgid_idx, tgid, idx);
+	if (err)
+		goto cleanup;
+	a->nr_tgids++;
+cleanup:
+	for (f = 0; f < WREC_ID_NR; f++)
+		free(fields[f]);
+	return err ? err : (ssize_t)idx;
+}
+
+static void resolve_frame(struct agent *a, bool kernel, uint32_t tgid, uint64_t addr, bool leaf,
+			  struct sym_frame *out)
+{
+	/* Below the leaf, addresses are return addresses: the call is just before them. */
+	uint64_t pc = leaf ? addr : addr - 1;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = kernel ? symbolizer__kernel(a->sym, pc, out)
+		     : symbolizer__user(a->sym, tgid, pc, out);
+	if (err) {
+		memset(out, 0, sizeof(*out));
+		out->kind = kernel ? SYM_FRAME_KERNEL : SYM_FRAME_NATIVE;
+		out->addr = pc;
+		out->elf_vaddr = pc;
+	}
+}
+
+/* Writes workload W's window into the ring, in place. */
+static void emit(struct agent *a, struct workload *w, const struct kiln_window *win)
+{
+	struct wrec_identity id = { .cgroup_id = w->cgroup_id };
+	struct wrec_window ww = {
+		.seq = win->seq,
+		.start_ns = win->start_ns,
+		.duration_ns = win->duration_ns,
+		.period_ns = win->period_ns,
+	};
+	ssize_t n;
+	size_t size;
+	void *buf;
+	int f;
+
+	for (f = 0; f < WREC_ID_NR; f++)
+		id.field[f] = w->field[f];
+	profile__set_time(w->prof, win->start_ns, win->duration_ns);
+	size = wrec__size(w->prof, &id);
+	if (!size || size > a->max_record) {
+		/* Counted and logged: a window this large means the maps are oversized too. */
+		log_warn("window record for %s too large (%zu bytes); dropped",
+			 w->field[WREC_ID_KEY], size);
+		counter_add(a, AC_REC_TOO_BIG, 1);
+		return;
+	}
+	buf = ring_producer__reserve(a->ring, (uint32_t)size);
+	if (!buf) {
+		counter_add(a, AC_REC_FAILED, 1);
+		return;
+	}
+	n = wrec__encode(w->prof, &id, &ww, buf, size);
+	if (n < 0) {
+		ring_producer__discard(a->ring);
+		counter_add(a, AC_REC_FAILED, 1);
+		return;
+	}
+	if (ring_producer__commit(a->ring, RING_TYPE_WINDOW, 0)) {
+		counter_add(a, AC_REC_FAILED, 1);
+		return;
+	}
+	counter_add(a, AC_RECORDS, 1);
+	counter_add(a, AC_RECORD_BYTES, (uint64_t)n);
+	counter_add(a, AC_SAMPLES, profile__total(w->prof));
+}
+
+static void publish_metrics(struct agent *a)
+{
+	uint64_t m[KILN_M_NR];
+
+	if (sampler__metrics(a->sampler, m))
+		return;
+	counter_set(a, AC_TAKEN, m[KILN_M_TAKEN]);
+	counter_set(a, AC_AGGREGATED, m[KILN_M_AGGREGATED]);
+	counter_set(a, AC_OVERFLOWED, m[KILN_M_OVERFLOWED]);
+	counter_set(a, AC_DROPPED, m[KILN_M_DROP_RINGBUF_FULL]);
+	counter_set(a, AC_FILTERED, m[KILN_M_FILTERED]);
+	counter_set(a, AC_IDLE, m[KILN_M_IDLE]);
+	counter_set(a, AC_EV_LOST, m[KILN_M_EV_DROPPED]);
+	counter_set(a, AC_MISSED, sampler__missed(a->sampler));
+	counter_set(a, AC_STACKS, sampler__stacks_total(a->sampler));
+}
+
+static int on_window(const struct kiln_window *win, void *ctx)
+{
+	struct agent *a = ctx;
+	struct workload *w;
+	size_t i, j, n;
+	ssize_t wi;
+	int err;
+
+	for (i = 0; i < win->nr_samples; i++) {
+		const struct kiln_raw_sample *s = &win->samples[i];
+
+		/*
+		 * Symbolizing a busy window takes a while; a process that exec'd meanwhile may
+		 * live only milliseconds, so its events are read between samples too. Only the
+		 * next window's overflow samples can arrive here, never this window's.
+		 */
+		if ((i & 127) == 127)
+			sampler__poll_events(a->sampler);
+		wi = workload_of(a, s->tgid, s->cgroup_id, s->comm);
+		if (wi == -EAGAIN) {
+			/* Emit what this window has so far, then start the caches over. */
+			for (j = 0; j < a->nr_wl; j++)
+				if (a->wl[j].prof)
+					emit(a, &a->wl[j], win);
+			forget_workloads(a);
+			wi = workload_of(a, s->tgid, s->cgroup_id, s->comm);
+		}
+		if (wi < 0)
+			return (int)wi;
+		w = &a->wl[wi];
+		if (!w->prof) {
+			w->prof = profile__new(win->period_ns);
+			if (!w->prof)
+				return -ENOMEM;
+		}
+		n = 0;
+		for (j = 0; j < s->nr_kframes; j++, n++)
+			resolve_frame(a, true, s->tgid, s->kframes[j], n == 0, &a->frames[n]);
+		for (j = 0; j < s->nr_uframes; j++, n++)
+			resolve_frame(a, false, s->tgid, s->uframes[j], n == 0, &a->frames[n]);
+		err = profile__add(w->prof, a->frames, n, s->comm, s->tgid, s->pid, s->count);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < a->nr_wl; i++) {
+		w = &a->wl[i];
+		if (!w->prof)
+			continue;
+		emit(a, w, win);
+		profile__free(w->prof);
+		w->prof = NULL;
+	}
+	/* One wake-up per window for every sleeping consumer, not one per record. */
+	ring_producer__flush(a->ring);
+	symbolizer__sweep(a->sym);
+	/* No identity pointer is held across windows (the agent copies what it keeps). */
+	identity_resolver__sweep(a->ids);
+	counter_add(a, AC_WINDOWS, 1);
+	publish_metrics(a);
+	return 0;
+}
+
+/* Programs what a->filt collected into the in-kernel filter, then empties it. */
+static void apply_filter(struct agent *a)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < a->filt.nr_cgroups; i++) {
+		err = sampler__select_cgroup(a->sampler, a->filt.cgroups[i]);
+		if (err)
+			log_warn("selecting cgroup %llu: %s",
+				 (unsigned long long)a->filt.cgroups[i], strerror(-err));
+	}
+	for (i = 0; i < a->filt.nr_tgids; i++) {
+		err = sampler__select_tgid(a->sampler, a->filt.tgids[i]);
+		if (err)
+			log_warn("selecting pid %u: %s", a->filt.tgids[i], strerror(-err));
+	}
+	sources_filter__reset(&a->filt);
+}
+
+/*
+ * Replaces the selection with CFG's sources: the in-kernel filter is rebuilt from one scan
+ * of /proc. Selectors that match nothing are warned about. Returns 0 or -errno (the old
+ * selection stays).
+ */
+static int setup_sources(struct agent *a, const struct kiln_config *cfg)
+{
+	struct sources *src;
+	char msg[512];
+	size_t i;
+	int err;
+
+	src = sources__new(cfg->sources, cfg->nr_sources);
+	if (!src)
+		return -errno;
+	sources__free(a->src);
+	a->src = src;
+	sources_filter__reset(&a->filt);
+	err = sampler__reset_selection(a->sampler);
+	if (err || sources__empty(src))
+		return err;
+	/* Nothing matches yet means nothing is sampled, not the whole host. */
+	sampler__filter_on(a->sampler);
+	err = sources__scan(src, a->ids, &a->filt);
+	if (err)
+		return err;
+	apply_filter(a);
+	for (i = 0; i < sources__count(src); i++)
+		if (sources__unmatched(src, i, msg, sizeof(msg)))
+			log_warn("%s", msg);
+	return 0;
+}
+
+static void forget_tgid(struct agent *a, uint32_t tgid)
+{
+	uint64_t idx;
+
+	if (htab__find(&a->tgid_idx, tgid, tgid_eq, NULL, a, &idx) &&
+	    htab__remove(&a->tgid_idx, tgid, idx))
+		a->nr_tgids--;
+}
+
+static void on_proc(const struct kiln_ev_proc *ev, void *ctx)
+{
+	struct agent *a = ctx;
+
+	log_debug("process event %u: tgid %u comm %s, %.1f ms after it happened", ev->type,
+		  ev->tgid, ev->comm, (double)(mono_ns() - ev->time_ns) / 1e6);
+	switch (ev->type) {
+	case KILN_EV_EXEC:
+		symbolizer__process_exec(a->sym, ev->tgid);
+		symbolizer__capture(a->sym, ev->tgid);
+		/* A new image may be another workload (executable-named) or newly selected. */
+		forget_tgid(a, ev->tgid);
+		if (!sources__empty(a->src) &&
+		    sources__eval_pid(a->src, a->ids, ev->tgid, &a->filt) >= 0)
+			apply_filter(a);
+		/* Name it while it runs: it may be gone when its window is drained. */
+		workload_of(a, ev->tgid, ev->cgroup_id, ev->comm);
+		break;
+	case KILN_EV_SEEN:
+	case KILN_EV_FORK:
+		/* Read what is needed to symbolize and name it now: it may be gone by the tick. */
+		symbolizer__capture(a->sym, ev->tgid);
+		workload_of(a, ev->tgid, ev->cgroup_id, ev->comm);
+		break;
+	case KILN_EV_EXIT:
+		symbolizer__process_exit(a->sym, ev->tgid);
+		sources__forget_tgid(a->src, ev->tgid);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_hup(void *ctx)
+{
+	struct agent *a = ctx;
+	struct kiln_config *next = NULL;
+	char err[512];
+	int rc;
+
+	if (!a->opts.config_path) {
+		log_info("SIGHUP: no config file to reload");
+		return;
+	}
+	rc = kiln_config__load(a->opts.config_path, &next, err, sizeof(err));
+	if (rc) {
+		/* Keep running on the old config: a typo must not stop profiling. */
+		log_error("config reload failed, keeping the running config: %s", err);
+		counter_add(a, AC_RELOAD_ERRORS, 1);
+		return;
+	}
+	if (next->sampling_hz != a->cfg->sampling_hz || next->window_ns != a->cfg->window_ns)
+		log_warn("config reload: samplingFrequency / windowSeconds changes take effect at "
+			 "the next restart");
+	rc = setup_sources(a, next);
+	if (rc) {
+		log_error("config reload: applying the sources failed (%s); keeping the running "
+			  "config",
+			  strerror(-rc));
+		kiln_config__free(next);
+		counter_add(a, AC_RELOAD_ERRORS, 1);
+		return;
+	}
+	kiln_config__free(a->owned_cfg);
+	a->owned_cfg = next;
+	a->cfg = next;
+	counter_add(a, AC_RELOADS, 1);
+	log_info("config reloaded from %s", a->opts.config_path);
+}
+
+int agent__new(struct agent **out, const struct kiln_config *cfg, const struct agent_opts *opts)
+{
+	struct sampler_opts so = { .sz = sizeof(so) };
+	struct symbolizer_opts symo = { .sz = sizeof(symo) };
+	struct identity_opts ido = { .sz = sizeof(ido) };
+	struct shm_producer_opts po = { 0 };
+	struct agent *a;
+	char msg[512];
+	int err, i;
+
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	memcpy(&a->opts, opts, opts->sz < sizeof(a->opts) ? opts->sz : sizeof(a->opts));
+	a->cfg = cfg;
+	if (gethostname(a->host, sizeof(a->host) - 1))
+		snprintf(a->host, sizeof(a->host), "localhost");
+
+	so.freq_hz = cfg->sampling_hz;
+	so.count_map_entries = a->opts.count_map_entries;
+	so.stack_map_entries = a->opts.stack_map_entries;
+	a->sampler = sampler__new(&so);
+	if (!a->sampler) {
+		err = -errno;
+		if (err == -EPERM || err == -EACCES)
+			log_error("loading the BPF sampler was refused (%s): kiln agent needs "
+				  "root, or "
+				  "CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE (to read other "
+				  "processes)",
+				  strerror(-err));
+		else
+			log_error("loading the BPF sampler failed: %s (-v shows the verifier log)",
+				  strerror(-err));
+		goto cleanup;
+	}
+	sampler__set_proc_fn(a->sampler, on_proc, a);
+
+	ido.proc_root = a->opts.proc_root;
+	ido.cgroup_root = a->opts.cgroup_root;
+	ido.pod_log_root = a->opts.pod_log_root;
+	ido.host_name = a->host;
+	a->ids = identity_resolver__new(&ido);
+	if (!a->ids) {
+		err = -errno;
+		log_error("workload identity: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = setup_sources(a, cfg);
+	if (err) {
+		log_error("applying the sources: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	symo.proc_root = a->opts.proc_root;
+	a->sym = symbolizer__new(&symo);
+	a->frames = calloc(2 * KILN_MAX_FRAMES, sizeof(*a->frames));
+	if (!a->sym || !a->frames) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+
+	po.name = cfg->ring_name;
+	po.size = cfg->ring_size;
+	po.gid = a->opts.ring_gid;
+	err = shm_producer__new(&a->shm, &po);
+	if (err) {
+		log_error("%s", shm__strerror(cfg->ring_name, err, msg, sizeof(msg)));
+		goto cleanup;
+	}
+	a->ring = shm_producer__ring(a->shm);
+	a->max_record = ring__max_payload(cfg->ring_size ? cfg->ring_size : SHM_DEFAULT_SIZE);
+	for (i = 0; i < AC_NR; i++)
+		a->counter[i] = shm_producer__counter(a->shm, counter_names[i]);
+	*out = a;
+	return 0;
+cleanup:
+	agent__free(a);
+	return err;
+}
+
+int agent__run(struct agent *a)
+{
+	struct drain_loop_opts lo = {
+		.sz = sizeof(lo),
+		.window_ms = (unsigned int)(a->cfg->window_ns / 1000000),
+		.duration_ns = a->opts.duration_ns,
+		.child_pidfd = -1,
+		.on_window = on_window,
+		.on_hup = on_hup,
+		.ctx = a,
+	};
+	enum drain_loop_stop why;
+	int err;
+
+	struct sym_frame warm;
+
+	/*
+	 * Load kallsyms now rather than in the first window that has a kernel frame: that
+	 * window would otherwise be late, and with it the process events of short-lived
+	 * processes.
+	 */
+	symbolizer__kernel(a->sym, 0, &warm);
+	err = sampler__attach(a->sampler);
+	if (err) {
+		log_error("attaching the sampler: %s", strerror(-err));
+		return err;
+	}
+	a->start_mono = mono_ns();
+	log_info("sampling at %u Hz, %llu ms windows, writing to ring '%s'", a->cfg->sampling_hz,
+		 (unsigned long long)(a->cfg->window_ns / 1000000), a->cfg->ring_name);
+	err = drain_loop__run(a->sampler, &lo, &why, NULL);
+	publish_metrics(a);
+	return err;
+}
+
+void agent__print_summary(struct agent *a)
+{
+	fprintf(stderr,
+		"kiln agent: %.1f s, %llu windows, %llu records (%llu bytes) for %llu workloads\n"
+		"  samples taken %llu: aggregated %llu, overflowed %llu, dropped %llu; written "
+		"%llu\n"
+		"  filtered in kernel %llu, idle %llu, missed by kernel %llu\n"
+		"  records too big %llu, failed %llu; process events lost %llu; config reloads "
+		"%llu "
+		"(errors %llu)\n",
+		(double)(mono_ns() - a->start_mono) / 1e9, (unsigned long long)a->local[AC_WINDOWS],
+		(unsigned long long)a->local[AC_RECORDS],
+		(unsigned long long)a->local[AC_RECORD_BYTES],
+		(unsigned long long)a->local[AC_WORKLOADS], (unsigned long long)a->local[AC_TAKEN],
+		(unsigned long long)a->local[AC_AGGREGATED],
+		(unsigned long long)a->local[AC_OVERFLOWED],
+		(unsigned long long)a->local[AC_DROPPED], (unsigned long long)a->local[AC_SAMPLES],
+		(unsigned long long)a->local[AC_FILTERED], (unsigned long long)a->local[AC_IDLE],
+		(unsigned long long)a->local[AC_MISSED],
+		(unsigned long long)a->local[AC_REC_TOO_BIG],
+		(unsigned long long)a->local[AC_REC_FAILED],
+		(unsigned long long)a->local[AC_EV_LOST], (unsigned long long)a->local[AC_RELOADS],
+		(unsigned long long)a->local[AC_RELOAD_ERRORS]);
+}
+
+void agent__free(struct agent *a)
+{
+	if (!a)
+		return;
+	forget_workloads(a);
+	free(a->wl);
+	free(a->frames);
+	sampler__free(a->sampler);
+	symbolizer__free(a->sym);
+	shm_producer__free(a->shm);
+	sources__free(a->src);
+	sources_filter__release(&a->filt);
+	identity_resolver__free(a->ids);
+	kiln_config__free(a->owned_cfg);
+	free(a);
+}

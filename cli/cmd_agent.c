@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: Apache-2.0
+/* kiln agent: the privileged node agent; flags override the YAML config. */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregator/agent.h"
+#include "aggregator/sampler.h"
+#include "cli/commands.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: kiln agent [OPTIONS]\n"
+		"\n"
+		"Samples the selected workloads (the whole host by default), symbolizes each "
+		"window\n"
+		"and writes one window record per workload into a shared-memory ring that `kiln\n"
+		"export`, `kiln ui` and `kiln top` read. SIGHUP reloads the config file; SIGINT /\n"
+		"SIGTERM flush the current window and exit.\n"
+		"\n"
+		"  -c, --config FILE        YAML configuration (see docs/configuration.md)\n"
+		"  -r, --ring NAME          ring name (/dev/shm/kiln-NAME) or absolute path\n"
+		"      --ring-size SIZE     ring bytes, a power of two (e.g. 64MiB)\n"
+		"  -g, --group GROUP        group allowed to attach to the ring (name or gid)\n"
+		"  -F, --freq HZ            samples per second per CPU (default %u)\n"
+		"      --window-ms MS       aggregation window (default 1000)\n"
+		"  -d, --duration SECONDS   stop after this long (default: until a signal)\n"
+		"      --count-map-entries N, --stack-map-entries N   in-kernel map sizes\n"
+		"  -v, --verbose            more messages (repeat for debug)\n"
+		"  -h, --help               this help\n"
+		"\n"
+		"Needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE.\n",
+		KILN_DEFAULT_HZ);
+}
+
+/* Resolves a group name or number. Returns 0 and *GID, or -ENOENT. */
+static int parse_group(const char *s, long *gid)
+{
+	struct group *g;
+	uint64_t v;
+
+	if (parse_u64(s, 0, 0x7fffffff, &v) == 0) {
+		*gid = (long)v;
+		return 0;
+	}
+	g = getgrnam(s);
+	if (!g)
+		return -ENOENT;
+	*gid = (long)g->gr_gid;
+	return 0;
+}
+
+int cmd_agent(int argc, char **argv)
+{
+	enum {
+		OPT_RING_SIZE = 256,
+		OPT_WINDOW,
+		OPT_COUNT,
+		OPT_STACK
+	};
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "ring", required_argument, NULL, 'r' },
+		{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
+		{ "group", required_argument, NULL, 'g' },
+		{ "freq", required_argument, NULL, 'F' },
+		{ "window-ms", required_argument, NULL, OPT_WINDOW },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "count-map-entries", required_argument, NULL, OPT_COUNT },
+		{ "stack-map-entries", required_argument, NULL, OPT_STACK },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct agent_opts ao = { .sz = sizeof(ao), .ring_gid = -1 };
+	const char *ring = NULL, *group = NULL, *freq = NULL, *window = NULL, *ring_size = NULL;
+	struct kiln_config *cfg = NULL;
+	struct agent *a = NULL;
+	int opt, verbose = 0, ret = EXIT_USAGE, err;
+	uint64_t v, maxhz;
+	char msg[512];
+
+	while ((opt = getopt_long(argc, argv, "c:r:g:F:d:vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			ao.config_path = optarg;
+			break;
+		case 'r':
+			ring = optarg;
+			break;
+		case OPT_RING_SIZE:
+			ring_size = optarg;
+			break;
+		case 'g':
+			group = optarg;
+			break;
+		case 'F':
+			freq = optarg;
+			break;
+		case OPT_WINDOW:
+			window = optarg;
+			break;
+		case 'd':
+			if (parse_u64(optarg, 1, 365 * 86400ull, &v)) {
+				log_error("--duration '%s': expected whole seconds, at least 1",
+					  optarg);
+				goto cleanup;
+			}
+			ao.duration_ns = v * 1000000000ull;
+			break;
+		case OPT_COUNT:
+		case OPT_STACK:
+			if (parse_u64(optarg, 1, 1u << 24, &v)) {
+				log_error("--%s '%s': expected 1 to %u entries",
+					  opt == OPT_COUNT ? "count-map-entries"
+							   : "stack-map-entries",
+					  optarg, 1u << 24);
+				goto cleanup;
+			}
+			if (opt == OPT_COUNT)
+				ao.count_map_entries = (uint32_t)v;
+			else
+				ao.stack_map_entries = (uint32_t)v;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			ret = 0;
+			goto cleanup;
+		default:
+			usage(stderr);
+			goto cleanup;
+		}
+	}
+	if (optind < argc) {
+		log_error("unexpected argument '%s'", argv[optind]);
+		goto cleanup;
+	}
+	log_set_level(verbose >= 2 ? LOG_LEVEL_DEBUG : verbose ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
+
+	if (ao.config_path)
+		err = kiln_config__load(ao.config_path, &cfg, msg, sizeof(msg));
+	else
+		err = (cfg = kiln_config__defaults()) ? 0 : -ENOMEM;
+	if (err) {
+		log_error("%s", ao.config_path ? msg : strerror(-err));
+		ret = 1;
+		goto cleanup;
+	}
+	/* Flags override the file. */
+	if (ring) {
+		free(cfg->ring_name);
+		cfg->ring_name = strdup(ring);
+	}
+	if (ring_size && (kiln_parse_size(ring_size, &cfg->ring_size) || !cfg->ring_size ||
+			  (cfg->ring_size & (cfg->ring_size - 1)))) {
+		log_error("--ring-size '%s': expected a power of two such as 64MiB", ring_size);
+		goto cleanup;
+	}
+	if (freq) {
+		if (parse_u64(freq, 0, UINT32_MAX, &v) ||
+		    sampler__check_freq((unsigned int)v, &maxhz)) {
+			sampler__check_freq(1, &maxhz);
+			log_error("--freq '%s': expected a frequency from 1 to %llu Hz (the "
+				  "kernel's "
+				  "perf_event_max_sample_rate)",
+				  freq, (unsigned long long)maxhz);
+			goto cleanup;
+		}
+		cfg->sampling_hz = (unsigned int)v;
+	}
+	if (window) {
+		if (parse_u64(window, 10, 60000, &v)) {
+			log_error("--window-ms '%s': expected 10 to 60000", window);
+			goto cleanup;
+		}
+		cfg->window_ns = v * 1000000ull;
+	}
+	if (group && parse_group(group, &ao.ring_gid)) {
+		log_error("--group '%s': no such group", group);
+		goto cleanup;
+	}
+	if (!group && cfg->ring_group && cfg->ring_group[0] &&
+	    parse_group(cfg->ring_group, &ao.ring_gid)) {
+		log_error("ring.group '%s': no such group", cfg->ring_group);
+		ret = 1;
+		goto cleanup;
+	}
+	if (!cfg->profiling_enabled) {
+		log_warn("profiling.enabled is false: nothing to do");
+		ret = 0;
+		goto cleanup;
+	}
+
+	ret = 1;
+	err = agent__new(&a, cfg, &ao);
+	if (err)
+		goto cleanup;
+	err = agent__run(a);
+	agent__print_summary(a);
+	if (err) {
+		log_error("stopped: %s", strerror(-err));
+		goto cleanup;
+	}
+	ret = 0;
+cleanup:
+	agent__free(a);
+	kiln_config__free(cfg);
+	return ret;
+}

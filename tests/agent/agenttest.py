@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Helpers for tests that run the real `kiln agent` and read its ring."""
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "record"))
+from kilntest import BUILD, KILN, fail  # noqa: E402
+
+RINGDUMP = os.path.join(BUILD, "tests", "agent", "ringdump")
+
+
+def ring_path(name):
+    return name if name.startswith("/") else "/dev/shm/kiln-" + name
+
+
+def ring_counters(name):
+    """The producer counters in the ring header: {name: value} (shm/FORMAT.md)."""
+    out = {}
+    try:
+        with open(ring_path(name), "rb") as f:
+            hdr = f.read(4096)
+    except OSError:
+        return out
+    for i in range(64):
+        off = 320 + 32 * i
+        raw, value = hdr[off:off + 24], struct.unpack_from("<Q", hdr, off + 24)[0]
+        key = raw.split(b"\0", 1)[0].decode()
+        if key:
+            out[key] = value
+    return out
+
+
+def wait_for(pred, what, timeout=30):
+    """Polls an observable condition until it holds or the deadline passes."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    fail("timed out waiting for " + what)
+
+
+class Agent:
+    """`kiln agent` on its own ring, with a ringdump consumer attached from the start."""
+
+    def __init__(self, ring, args=(), env=None):
+        self.ring = ring
+        for suffix in ("", ".cons"):
+            try:
+                os.unlink(ring_path(ring) + suffix)
+            except FileNotFoundError:
+                pass
+        self.proc = subprocess.Popen([KILN, "agent", "--ring", ring] + list(args),
+                                     stderr=subprocess.PIPE, text=True, env=env)
+        wait_for(lambda: os.path.exists(ring_path(ring)) or self.proc.poll() is not None,
+                 "the ring to appear")
+        if self.proc.poll() is not None:
+            fail("kiln agent exited early: " + self.proc.stderr.read())
+        self.dump = subprocess.Popen([RINGDUMP, ring, "120"], stdout=subprocess.PIPE,
+                                     text=True)
+        # Sampling runs once the first window was drained.
+        wait_for(lambda: ring_counters(ring).get("windows", 0) >= 1 or
+                 self.proc.poll() is not None, "the agent's first window")
+        if self.proc.poll() is not None:
+            fail("kiln agent exited early: " + self.proc.stderr.read())
+
+    def counters(self):
+        if self.proc.poll() is not None and hasattr(self, "final_counters"):
+            return self.final_counters
+        return ring_counters(self.ring)
+
+    def stop(self):
+        """SIGTERM (flushes the current window), then every record the agent wrote."""
+        self.proc.send_signal(signal.SIGTERM)
+        err = self.proc.communicate(timeout=60)[1]
+        out = self.dump.communicate(timeout=60)[0]
+        if self.proc.returncode != 0:
+            fail("kiln agent exited with %d:\n%s" % (self.proc.returncode, err))
+        if self.dump.returncode != 0:
+            fail("ringdump failed (%d)" % self.dump.returncode)
+        self.stderr = err
+        self.final_counters = ring_counters(self.ring)
+        recs = [json.loads(line) for line in out.splitlines() if line.strip()]
+        if any(r.get("invalid") for r in recs):
+            fail("the ring held an invalid window record")
+        for suffix in ("", ".cons"):
+            try:
+                os.unlink(ring_path(self.ring) + suffix)
+            except FileNotFoundError:
+                pass
+        return recs
+
+
+def frames(sample):
+    return [f["name"] for f in sample["frames"]]

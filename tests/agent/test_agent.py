@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""End-to-end tests of `kiln agent`: records read back from a real ring. Usage: CASE."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "record"))
+from agenttest import Agent, frames, wait_for  # noqa: E402
+from kilntest import KILN, WORKLOAD, fail, require_root, run  # noqa: E402
+
+TOL = 0.03
+
+
+def ring_name(case):
+    return "test-agent-%s-%d" % (case, os.getpid())
+
+
+def case_shares(tmp):
+    """The known-answer workload (frame pointers) read back from the ring: 70/30 +- 3 %."""
+    a = Agent(ring_name("shares"), ["-F", "499"])
+    w = run([WORKLOAD, "--mix", "alpha=70,beta=30", "--seconds", "4", "--print-pids"])
+    pid = int(w.stdout.split("pid=")[1].split()[0])
+    recs = a.stop()
+    mine = [s for r in recs for s in r["samples"] if s["tgid"] == pid]
+    total = sum(s["count"] for s in mine)
+    if total < 1000:
+        fail("only %d samples of the workload in the ring" % total)
+    keys = {r["key"] for r in recs for s in r["samples"] if s["tgid"] == pid}
+    if len(keys) != 1:
+        fail("workload samples spread over workloads %s" % keys)
+    share = {n: sum(s["count"] for s in mine if n in frames(s)) / total for n in ("alpha",
+                                                                                   "beta")}
+    print("workload %s: %d samples, alpha %.3f beta %.3f" % (keys, total, share["alpha"],
+                                                             share["beta"]))
+    if abs(share["alpha"] - 0.7) > TOL or abs(share["beta"] - 0.3) > TOL:
+        fail("shares %s, expected alpha 0.70 beta 0.30 +- %.2f" % (share, TOL))
+    c = a.counters()
+    if c["samples_taken"] != c["samples_aggregated"] + c["samples_overflowed"] + \
+            c["samples_dropped"]:
+        fail("agent counters do not add up: %s" % c)
+    written = sum(r["total"] for r in recs)
+    if written != c["samples_written"]:
+        fail("records hold %d samples, counter samples_written says %d" %
+             (written, c["samples_written"]))
+    if written != c["samples_aggregated"] + c["samples_overflowed"]:
+        fail("records hold %d samples, aggregated + overflowed = %d" %
+             (written, c["samples_aggregated"] + c["samples_overflowed"]))
+    for r in recs:
+        if r["period_ns"] != 1000000000 // 499 or r["duration_ns"] <= 0:
+            fail("bad window header %s" % {k: r[k] for k in ("period_ns", "duration_ns")})
+
+
+def cgroup2_root():
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            dev, mnt, fstype = line.split()[:3]
+            if fstype == "cgroup2":
+                return mnt
+    return None
+
+
+def case_cgroups(tmp):
+    """Two workloads in two cgroups made here come out as two records with their identity."""
+    root = cgroup2_root()
+    if not root:
+        print("SKIP: cgroup2 is not mounted", file=sys.stderr)
+        sys.exit(77)
+    names = ["kiln-test-a-%d" % os.getpid(), "kiln-test-b-%d" % os.getpid()]
+    paths = [os.path.join(root, n) for n in names]
+    procs = []
+    a = None
+    try:
+        for p in paths:
+            os.mkdir(p)
+        a = Agent(ring_name("cgroups"), ["-F", "199"])
+        for mix, p in zip(("alpha=100", "beta=100"), paths):
+            def enter(p=p):
+                with open(os.path.join(p, "cgroup.procs"), "w") as f:
+                    f.write(str(os.getpid()))
+            procs.append(subprocess.Popen([WORKLOAD, "--mix", mix, "--seconds", "2"],
+                                          preexec_fn=enter, stderr=subprocess.DEVNULL))
+        for p in procs:
+            p.wait()
+        recs = a.stop()
+        a = None
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if a:
+            a.proc.kill()
+            a.dump.kill()
+        for p in paths:
+            try:
+                os.rmdir(p)
+            except OSError:
+                pass
+    by_pid = {}
+    for r in recs:
+        for s in r["samples"]:
+            by_pid.setdefault(s["tgid"], set()).add((r["key"], r["name"], r["cgroup"]))
+    for proc, name in zip(procs, names):
+        ids = by_pid.get(proc.pid)
+        if not ids:
+            fail("no samples of the workload in cgroup %s" % name)
+        if len(ids) != 1:
+            fail("the workload in %s has several identities: %s" % (name, ids))
+        key, wname, cg = ids.pop()
+        print("cgroup %s -> key %s name %s cgroup %s" % (name, key, wname, cg))
+        if cg != "/" + name:
+            fail("cgroup field %r, expected /%s" % (cg, name))
+        if name not in key or wname != name:
+            fail("identity %r / %r does not name cgroup %s" % (key, wname, name))
+
+
+def case_short_lived(tmp):
+    """Processes that run 50 ms and exit are still symbolized."""
+    # KILN_DEBUG=1 keeps the agent's debug log, printed for unsymbolized processes.
+    a = Agent(ring_name("short"), ["-F", "999"] + (["-vv"] if os.environ.get("KILN_DEBUG")
+                                                   else []))
+    pids = []
+    for _ in range(5):
+        w = run([WORKLOAD, "--mix", "gamma=100", "--seconds", "0.05", "--print-pids"])
+        pids.append(int(w.stdout.split("pid=")[1].split()[0]))
+    recs = a.stop()
+    samples = [s for r in recs for s in r["samples"] if s["tgid"] in pids]
+    total = sum(s["count"] for s in samples)
+    # Symbolized: the leaf frame has a name (not "[module+0x...]" / "[unknown]").
+    named = sum(s["count"] for s in samples if s["frames"] and
+                not s["frames"][-1]["name"].startswith("["))
+    in_gamma = sum(s["count"] for s in samples if "gamma" in frames(s))
+    print("short-lived processes: %d samples, %d with a named leaf, %d in gamma" %
+          (total, named, in_gamma))
+    if total < 20:
+        fail("only %d samples of five 50 ms processes at 999 Hz" % total)
+    if named < 0.9 * total:
+        from collections import Counter
+        bad = Counter((s["tgid"], ";".join(f["name"] + "@" + f["module"].split("/")[-1]
+                                           for f in s["frames"][-3:]))
+                      for s in samples if s["frames"] and s["frames"][-1]["name"].startswith("["))
+        for k, v in bad.most_common(10):
+            print("  unsymbolized %4d %s" % (v, k))
+        for t in {k[0] for k in bad}:
+            for line in a.stderr.splitlines():
+                if str(t) in line and "libbpf" not in line:
+                    print("    " + line)
+        empty = sum(s["count"] for s in samples if not s["frames"])
+        print("  samples without any frame: %d (%s)" % (
+            empty, {s["comm"] for s in samples if not s["frames"]}))
+        fail("only %d of %d samples of short-lived processes are symbolized" % (named, total))
+    # The rest of a 50 ms life is exec, the loader and exit.
+    if in_gamma < 0.5 * total:
+        fail("only %d of %d samples of short-lived processes are in gamma" % (in_gamma, total))
+
+
+def case_reload(tmp):
+    """A bad config is refused at start; a bad reload keeps the agent on its old config."""
+    cfg = os.path.join(tmp, "kiln.yaml")
+    with open(cfg, "w") as f:
+        f.write("profiling:\n  samplingFrequencyy: 19\n")
+    p = run([KILN, "agent", "--config", cfg, "--ring", ring_name("bad")], check=False)
+    if p.returncode == 0 or "samplingFrequencyy" not in p.stderr:
+        fail("unknown key not reported: %d %r" % (p.returncode, p.stderr))
+    print("bad config at start: " + p.stderr.strip().splitlines()[-1])
+    with open(cfg, "w") as f:
+        f.write("profiling:\n  samplingFrequency: 49\n")
+    a = Agent(ring_name("reload"), ["--config", cfg])
+    with open(cfg, "w") as f:
+        f.write("profiling:\n  samplingFrequency: [not, a, number]\n")
+    before = a.counters()["windows"]
+    a.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: a.counters().get("config_reload_errors", 0) == 1, "the reload error")
+    wait_for(lambda: a.counters()["windows"] >= before + 2, "windows after the failed reload")
+    a.stop()
+    if "keeping the running config" not in a.stderr:
+        fail("reload error not explained:\n" + a.stderr)
+    print("a failed reload kept the agent running past window %d" % (before + 2))
+
+
+def case_sources(tmp):
+    """Sources select in the kernel: only the selected executable is sampled; a selector
+    that matches nothing is warned about."""
+    cfg = os.path.join(tmp, "kiln.yaml")
+    with open(cfg, "w") as f:
+        f.write("sources:\n  - executable: workload\n  - unit: kiln-no-such.service\n")
+    a = Agent(ring_name("sources"), ["--config", cfg, "-F", "199"])
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nt=time.time()\n"
+                             "while time.time()-t<3: pass"])
+    w = run([WORKLOAD, "--mix", "alpha=100", "--seconds", "2", "--print-pids"])
+    busy.wait()
+    pid = int(w.stdout.split("pid=")[1].split()[0])
+    recs = a.stop()
+    c = a.counters()
+    keys = {r["key"] for r in recs}
+    mine = sum(s["count"] for r in recs for s in r["samples"] if s["tgid"] == pid)
+    print("keys %s, workload samples %d, filtered in kernel %d" %
+          (keys, mine, c["samples_filtered"]))
+    if keys != {"exe/workload"}:
+        fail("records for unselected workloads: %s" % keys)
+    cpu_ns = int(w.stderr.split("cpu_ns total=")[1].split()[0])
+    expect = cpu_ns * 199 / 1e9
+    print("the workload used %.2f s of CPU: ~%d samples expected" % (cpu_ns / 1e9, expect))
+    # Selected at its exec, a few milliseconds late at most.
+    if mine < 0.8 * expect:
+        fail("only %d samples of the selected workload, expected ~%d" % (mine, expect))
+    if any(s["tgid"] == busy.pid for r in recs for s in r["samples"]):
+        fail("the unselected busy process was sampled")
+    if c["samples_filtered"] < 100:
+        fail("the kernel filtered only %d samples" % c["samples_filtered"])
+    if "source #2 {unit: kiln-no-such.service} matches no running process" not in a.stderr:
+        fail("no warning for the selector that matches nothing:\n" + a.stderr)
+
+
+CASES = {"sources": case_sources, "shares": case_shares, "cgroups": case_cgroups, "short-lived": case_short_lived,
+         "reload": case_reload}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        print("usage: test_agent.py {%s}" % "|".join(CASES), file=sys.stderr)
+        sys.exit(2)
+    require_root()
+    with tempfile.TemporaryDirectory() as d:
+        CASES[sys.argv[1]](d)
+    print("PASS")
