@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: Apache-2.0
+/* `kiln export`: ship profiles from the ring to OTLP / Pyroscope / files. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "exporter/compress.h"
+#include "exporter/exporter.h"
+
+/*
+ * common/config.c is written alongside; until it links, --config reports that it is not
+ * available and the built-in defaults below are used.
+ */
+#pragma weak kiln_config__load
+#pragma weak kiln_config__free
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	/* The second signal: exit at once, buffered batches are lost (the spool is not). */
+	if (stop)
+		_exit(128 + sig);
+	stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: kiln export [OPTIONS]\n\n"
+		"Reads window records from a shared-memory ring and ships them as OTLP Profiles.\n\n"
+		"  --ring NAME               ring to read (/dev/shm/kiln-NAME; default: kiln)\n"
+		"  --config FILE             YAML configuration (see docs/destinations.md)\n"
+		"  --destination TYPE=URL    pyroscope=HOST:PORT, otlp=URL, file=DIR; repeatable,\n"
+		"                            replaces the configured destinations\n"
+		"  --compression none|gzip|zstd   request body compression (default gzip)\n"
+		"  --batch-timeout DURATION  send a batch at least this often (default 5s)\n"
+		"  --timeout DURATION        per-request timeout (default 5s)\n"
+		"  --spool-dir DIR           where undeliverable batches wait (\"\" disables)\n"
+		"  --metrics-listen ADDR     serve Prometheus text at http://ADDR/metrics\n"
+		"  --once                    deliver what the ring holds now, then exit\n"
+		"  -v, --verbose             more logging (twice: debug, validates every batch)\n"
+		"  -h, --help                this help\n\n"
+		"Durations take ns/us/ms/s/m/h. Credentials come from the environment or files named\n"
+		"in the configuration and are never logged.\n");
+}
+
+/* Built-in defaults, the same values the configuration file documents. */
+static int defaults(struct kiln_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->exporter.compression = KILN_COMPRESS_GZIP;
+	c->exporter.timeout_ns = 5000000000ull;
+	c->exporter.batch_timeout_ns = 5000000000ull;
+	c->exporter.batch_max_bytes = 4u << 20;
+	c->exporter.queue_max_batches = 64;
+	c->exporter.retry = (struct kiln_retry){ true, 5000000000ull, 30000000000ull,
+						 300000000000ull, 1.5, 0.5 };
+	c->exporter.spool_enabled = true;
+	c->exporter.spool_dir = strdup("/var/lib/kiln/spool");
+	c->exporter.spool_max_bytes = 256ull << 20;
+	c->ring_name = strdup("kiln");
+	return c->exporter.spool_dir && c->ring_name ? 0 : -ENOMEM;
+}
+
+static int parse_dest(const char *arg, struct kiln_destination *d)
+{
+	const char *eq = strchr(arg, '=');
+	size_t n = eq ? (size_t)(eq - arg) : 0;
+
+	memset(d, 0, sizeof(*d));
+	if (!eq || !eq[1])
+		return -EINVAL;
+	if (n == 4 && !strncmp(arg, "file", 4))
+		d->type = KILN_DEST_FILE;
+	else if (n == 4 && !strncmp(arg, "otlp", 4))
+		d->type = KILN_DEST_OTLP;
+	else if (n == 9 && !strncmp(arg, "pyroscope", 9))
+		d->type = KILN_DEST_PYROSCOPE;
+	else
+		return -EINVAL;
+	d->url = (char *)eq + 1;
+	d->profiles = true;
+	d->format = "otlp";
+	d->max_files = 100;
+	d->max_bytes = 1ull << 30;
+	return 0;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ring", required_argument, NULL, 'r' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "destination", required_argument, NULL, 'd' },
+		{ "compression", required_argument, NULL, 'z' },
+		{ "batch-timeout", required_argument, NULL, 'b' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "spool-dir", required_argument, NULL, 's' },
+		{ "metrics-listen", required_argument, NULL, 'm' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kiln_config builtin, *cfg = &builtin, *loaded = NULL;
+	struct kiln_destination *dests = NULL;
+	struct kiln_config orig;
+	char *builtin_ring = NULL, *builtin_spool = NULL;
+	size_t nr_dests = 0;
+	const char *config = NULL, *ring = NULL, *spool = NULL, *metrics = NULL;
+	const char *compression = NULL, *batch_timeout = NULL, *timeout = NULL;
+	struct exporter_opts eo = { .stop = &stop };
+	struct sigaction sa = { .sa_handler = on_signal };
+	int opt, verbose = 0, ret = EXIT_USAGE, err;
+	char msg[512];
+
+	while ((opt = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'r': ring = optarg; break;
+		case 'c': config = optarg; break;
+		case 'd': {
+			struct kiln_destination *p = realloc(dests, (nr_dests + 1) * sizeof(*p));
+
+			if (!p) {
+				ret = 1;
+				goto cleanup;
+			}
+			dests = p;
+			if (parse_dest(optarg, &dests[nr_dests])) {
+				fprintf(stderr, "kiln export: --destination: expected pyroscope=HOST:PORT, "
+						"otlp=URL or file=DIR, got '%s'\n", optarg);
+				goto cleanup;
+			}
+			nr_dests++;
+			break;
+		}
+		case 'z': compression = optarg; break;
+		case 'b': batch_timeout = optarg; break;
+		case 't': timeout = optarg; break;
+		case 's': spool = optarg; break;
+		case 'm': metrics = optarg; break;
+		case 'o': eo.once = true; break;
+		case 'v': verbose++; break;
+		case 'h': usage(stdout); ret = 0; goto cleanup;
+		default: usage(stderr); goto cleanup;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kiln export: unexpected argument '%s'\n", argv[optind]);
+		goto cleanup;
+	}
+	log_set_level(verbose >= 2 ? LOG_LEVEL_DEBUG : verbose ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
+	err = defaults(&builtin);
+	builtin_ring = builtin.ring_name;
+	builtin_spool = builtin.exporter.spool_dir;
+	if (err) {
+		ret = 1;
+		goto cleanup_cfg;
+	}
+	if (config) {
+		if (!kiln_config__load) {
+			fprintf(stderr, "kiln export: --config: this build has no configuration loader\n");
+			goto cleanup_cfg;
+		}
+		err = kiln_config__load(config, &loaded, msg, sizeof(msg));
+		if (err) {
+			fprintf(stderr, "kiln export: %s\n", msg);
+			goto cleanup_cfg;
+		}
+		cfg = loaded;
+	}
+	/* Flag values point into argv: the originals are put back before the config is freed. */
+	orig = *cfg;
+	if (ring)
+		cfg->ring_name = (char *)ring;
+	if (!cfg->ring_name)
+		cfg->ring_name = "kiln";
+	if (spool) {
+		cfg->exporter.spool_dir = (char *)spool;
+		cfg->exporter.spool_enabled = *spool != 0;
+	}
+	if (metrics)
+		cfg->exporter.metrics_listen = (char *)metrics;
+	if (compression && compress__parse(compression, &cfg->exporter.compression)) {
+		fprintf(stderr, "kiln export: --compression: expected none, gzip or zstd\n");
+		goto cleanup_cfg;
+	}
+	if (batch_timeout && kiln_parse_duration(batch_timeout, &cfg->exporter.batch_timeout_ns)) {
+		fprintf(stderr, "kiln export: --batch-timeout: expected a duration such as 5s\n");
+		goto cleanup_cfg;
+	}
+	if (timeout && (kiln_parse_duration(timeout, &cfg->exporter.timeout_ns) ||
+			!cfg->exporter.timeout_ns)) {
+		fprintf(stderr, "kiln export: --timeout: expected a duration such as 5s\n");
+		goto cleanup_cfg;
+	}
+	if (nr_dests) {
+		cfg->dests = dests;
+		cfg->nr_dests = nr_dests;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	eo.cfg = cfg;
+	err = exporter__run(&eo);
+	ret = err ? 1 : 0;
+	*cfg = orig;
+cleanup_cfg:
+	if (loaded && kiln_config__free)
+		kiln_config__free(loaded);
+	free(builtin_ring);
+	free(builtin_spool);
+cleanup:
+	free(dests);
+	return ret;
+}
