@@ -306,6 +306,14 @@ static int convert(struct conv *c, const prof_t *pr, const struct ident *id, otl
 			err = nr;
 			goto cleanup;
 		}
+		if (!nr) {
+			/*
+			 * A sample without frames still counts: it shows as "[unknown]" (and
+			 * profile__add() is never handed an empty stack).
+			 */
+			c->frames[0] = (struct sym_frame){ .kind = SYM_FRAME_NATIVE };
+			nr = 1;
+		}
 		err = profile__add(p, c->frames, (size_t)nr, "", 0, 0, count);
 		if (err)
 			goto cleanup;
