@@ -194,6 +194,8 @@ int main(int argc, char **argv)
 	opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__pack(&req, buf);
 	if (plain) {
 		fwrite(buf, 1, len, stdout);
+		free(buf);
+		free(z);
 		return 0;
 	}
 	/* windowBits 16 + 15: gzip framing, as Content-Encoding: gzip. */
