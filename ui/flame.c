@@ -327,7 +327,8 @@ struct writer {
 static int cmp_ctx_name(const void *a, const void *b, void *ctx)
 {
 	const struct flame *f = ctx;
-	const struct fnode *x = &f->nodes[*(const uint32_t *)a], *y = &f->nodes[*(const uint32_t *)b];
+	const struct fnode *x = &f->nodes[*(const uint32_t *)a],
+			   *y = &f->nodes[*(const uint32_t *)b];
 
 	return strcmp(f->syms[x->name].name, f->syms[y->name].name);
 }
@@ -363,8 +364,8 @@ static void write_node(struct writer *w, uint32_t n, uint32_t *kids)
 	if (any_cut) {
 		w->written++;
 		sbuf__printf(w->out,
-			     "%s{\"name\":\"" FLAME_OTHER
-			     "\",\"self\":%llu,\"total\":%llu,\"children\":[]}",
+			     "%s{\"name\":\"" FLAME_OTHER "\",\"self\":%llu,\"total\":%llu,"
+							  "\"children\":[]}",
 			     nr ? "," : "", (unsigned long long)cut, (unsigned long long)cut);
 	}
 	sbuf__append(w->out, "]}", 2);

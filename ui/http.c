@@ -17,6 +17,7 @@
 
 /* Bodies of the JSON API are ignored; anything beyond this is a client bug. */
 #define API_MAX_BODY (64u << 10)
+#define NO_SLOT "no slot for this workload (POST /api/slots/{id} enables one)"
 
 const unsigned int ui_statuses[UI_NR_STATUS] = { 200, 201, 400, 404, 405, 413, 415, 500, 503, 0 };
 
@@ -119,8 +120,10 @@ static int query_u64(struct MHD_Connection *conn, const char *name, uint64_t min
 static void write_slot(const char *key, const struct slot_info *si, void *ctx)
 {
 	struct sbuf *b = ctx;
+	/* The array was opened just before: the first entry needs no comma. */
+	const char *lead = b->buf[b->len - 1] == '[' ? "{\"id\":" : ",{\"id\":";
 
-	sbuf__append(b, b->buf[b->len - 1] == '[' ? "{\"id\":" : ",{\"id\":", b->buf[b->len - 1] == '[' ? 6 : 7);
+	sbuf__append(b, lead, strlen(lead));
 	sbuf__json_str(b, key);
 	sbuf__printf(b, ",\"bytes\":%llu,\"chunks\":%llu,\"dropped\":%llu,\"refused\":%llu}",
 		     (unsigned long long)si->bytes, (unsigned long long)si->chunks,
@@ -179,11 +182,10 @@ static enum MHD_Result api_slot(struct ui *u, struct MHD_Connection *conn, const
 	if (!ret && q->r.kind != UI_R_SLOT_DISABLE)
 		ret = slots__info(u->slots, q->r.id, &si);
 	pthread_mutex_unlock(&u->lock);
+	if (ret == -ENOENT && q->r.kind == UI_R_SLOT_ENABLE)
+		return json_error(u, conn, 404, "unknown workload (see GET /api/workloads)");
 	if (ret == -ENOENT)
-		return json_error(u, conn, 404,
-				  q->r.kind == UI_R_SLOT_ENABLE
-					  ? "unknown workload (see GET /api/workloads)"
-					  : "no slot for this workload (POST /api/slots/{id} enables one)");
+		return json_error(u, conn, 404, NO_SLOT);
 	if (ret)
 		return json_error(u, conn, 500, strerror(-ret));
 	sbuf__append(&b, "{\"id\":", 6);
@@ -218,9 +220,8 @@ static enum MHD_Result api_view(struct ui *u, struct MHD_Connection *conn, const
 
 	if (!f)
 		return json_error(u, conn, 500, "out of memory");
-	if (q->r.kind == UI_R_FLAMEGRAPH &&
-	    query_u64(conn, "max_nodes", 2, FLAME_MAX_NODES_LIMIT, FLAME_DEFAULT_MAX_NODES,
-		      &max_nodes)) {
+	if (q->r.kind == UI_R_FLAMEGRAPH && query_u64(conn, "max_nodes", 2, FLAME_MAX_NODES_LIMIT,
+						      FLAME_DEFAULT_MAX_NODES, &max_nodes)) {
 		r = json_error(u, conn, 400, "max_nodes: expected a number in [2, 100000]");
 		goto cleanup;
 	}
@@ -243,8 +244,7 @@ static enum MHD_Result api_view(struct ui *u, struct MHD_Connection *conn, const
 		slots__info(u->slots, q->r.id, &si);
 	pthread_mutex_unlock(&u->lock);
 	if (err == -ENOENT) {
-		r = json_error(u, conn, 404,
-			       "no slot for this workload (POST /api/slots/{id} enables one)");
+		r = json_error(u, conn, 404, NO_SLOT);
 		goto cleanup;
 	}
 	if (err) {
@@ -293,13 +293,15 @@ static enum MHD_Result metrics(struct ui *u, struct MHD_Connection *conn)
 	n = u->n;
 	pthread_mutex_unlock(&u->lock);
 
-#define G(name, help, v)                                                                   \
-	sbuf__printf(&b, "# HELP kiln_ui_" name " " help "\n# TYPE kiln_ui_" name " gauge\n"     \
-			 "kiln_ui_" name " %llu\n",                                               \
+#define G(name, help, v)                                                                 \
+	sbuf__printf(&b,                                                                 \
+		     "# HELP kiln_ui_" name " " help "\n# TYPE kiln_ui_" name " gauge\n" \
+		     "kiln_ui_" name " %llu\n",                                          \
 		     (unsigned long long)(v))
 #define C(name, help, v)                                                                   \
-	sbuf__printf(&b, "# HELP kiln_ui_" name " " help "\n# TYPE kiln_ui_" name " counter\n"   \
-			 "kiln_ui_" name " %llu\n",                                               \
+	sbuf__printf(&b,                                                                   \
+		     "# HELP kiln_ui_" name " " help "\n# TYPE kiln_ui_" name " counter\n" \
+		     "kiln_ui_" name " %llu\n",                                            \
 		     (unsigned long long)(v))
 	G("slots", "Slots open.", st.nr_slots);
 	G("slots_max", "PROFILES_MAX_SLOTS.", u->o.slots.max_slots);
@@ -322,11 +324,9 @@ static enum MHD_Result metrics(struct ui *u, struct MHD_Connection *conn)
 	C("records_unattributed_total", "Records without a workload key.", n.records_nokey);
 	C("records_kept_total", "Records copied into a slot.", n.records_kept);
 	C("ring_lost_total", "Ring records this consumer never saw (overwritten).", n.ring_lost);
-	C("ring_lapped_total", "Times the producer overwrote records not yet read.",
-	  n.ring_lapped);
+	C("ring_lapped_total", "Times the producer overwrote records not yet read.", n.ring_lapped);
 	C("ring_corrupt_total", "Corrupt ring headers skipped.", n.ring_corrupt);
-	C("ring_stale_total", "Records overwritten while being copied, discarded.",
-	  n.ring_stale);
+	C("ring_stale_total", "Records overwritten while being copied, discarded.", n.ring_stale);
 	C("ring_attaches_total", "Attachments to the ring.", n.ring_attaches);
 	G("ring_attached", "1 while attached to the ring.", n.ring_attached);
 	G("ring_lag_bytes", "Bytes published but not read yet.", n.ring_lag);

@@ -14,8 +14,7 @@
 #include "profile/wrec.h"
 #include "proto/opentelemetry/proto/collector/profiles/v1development/profiles_service.pb-c.h"
 
-typedef Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceRequest
-	req_t;
+typedef Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceRequest req_t;
 typedef Opentelemetry__Proto__Profiles__V1development__ProfilesDictionary dict_t;
 typedef Opentelemetry__Proto__Profiles__V1development__ResourceProfiles rprof_t;
 typedef Opentelemetry__Proto__Profiles__V1development__Profile prof_t;
@@ -127,7 +126,8 @@ static const char *any_str(const struct conv *c, const any_t *v)
 		return NULL;
 	if (v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE)
 		return v->string_value;
-	if (v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE_STRINDEX)
+	if (v->value_case ==
+	    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE_STRINDEX)
 		return str(c, v->string_value_strindex);
 	return NULL;
 }
@@ -193,9 +193,9 @@ static void resource_identity(const struct conv *c, const rprof_t *rp, struct id
 	}
 	id->f[WREC_ID_KEY] = id->key;
 	if (!id->f[WREC_ID_KIND])
-		id->f[WREC_ID_KIND] = id->f[WREC_ID_K8S_NAMESPACE] ? "pod"
+		id->f[WREC_ID_KIND] = id->f[WREC_ID_K8S_NAMESPACE]  ? "pod"
 				      : id->f[WREC_ID_CONTAINER_ID] ? "container"
-								  : "service";
+								    : "service";
 }
 
 /* Fills c->frames for stack index SI, leaf first. Returns the frame count or -EBADMSG. */
@@ -218,8 +218,8 @@ static int stack_frames(struct conv *c, int32_t si)
 		if (li < 0 || (size_t)li >= d->n_location_table)
 			return bad(c, "location index %d out of range", li);
 		l = d->location_table[li];
-		if (l->mapping_index < 0 || (l->mapping_index > 0 &&
-					      (size_t)l->mapping_index >= d->n_mapping_table))
+		if (l->mapping_index < 0 ||
+		    (l->mapping_index > 0 && (size_t)l->mapping_index >= d->n_mapping_table))
 			return bad(c, "mapping_index %d out of range", l->mapping_index);
 		if (l->mapping_index > 0) {
 			m = d->mapping_table[l->mapping_index];
@@ -253,7 +253,8 @@ static int stack_frames(struct conv *c, int32_t si)
 				if (fi) {
 					name = str(c, d->function_table[fi]->name_strindex);
 					if (!name)
-						return bad(c, "function name_strindex out of range");
+						return bad(c, "function name_strindex out of "
+							      "range");
 					f->name = *name ? name : NULL;
 				}
 			}

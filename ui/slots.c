@@ -249,7 +249,8 @@ int slots__info(const struct slots *s, const char *key, struct slot_info *info)
 }
 
 void slots__for_each(const struct slots *s,
-		     void (*fn)(const char *key, const struct slot_info *info, void *ctx), void *ctx)
+		     void (*fn)(const char *key, const struct slot_info *info, void *ctx),
+		     void *ctx)
 {
 	struct slot_info info;
 	size_t i;

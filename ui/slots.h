@@ -101,7 +101,8 @@ int slots__info(const struct slots *s, const char *key, struct slot_info *info);
 
 /* Calls FN for every open slot (any order). Not a request. */
 void slots__for_each(const struct slots *s,
-		     void (*fn)(const char *key, const struct slot_info *info, void *ctx), void *ctx);
+		     void (*fn)(const char *key, const struct slot_info *info, void *ctx),
+		     void *ctx);
 
 /* Removes every slot not requested for ttl_ns. Returns how many were removed. */
 int slots__sweep(struct slots *s);

@@ -56,7 +56,8 @@ static int listen_on(struct ui *u, const char *spec, char *err, size_t errlen)
 
 	if (split_listen(spec, host, sizeof(host), port, sizeof(port)) ||
 	    parse_u64(port, 0, 65535, &p)) {
-		snprintf(err, errlen, "--listen %s: expected ADDR:PORT, e.g. 127.0.0.1:7070 or [::1]:7070",
+		snprintf(err, errlen,
+			 "--listen %s: expected ADDR:PORT, e.g. 127.0.0.1:7070 or [::1]:7070",
 			 spec);
 		return -EINVAL;
 	}
@@ -268,7 +269,8 @@ int ui__run(struct ui *u, volatile sig_atomic_t *stop)
 				last_err = err;
 				next_attach = now + 1000000000ull;
 			} else {
-				log_info("attached to ring %s", u->o.ring ? u->o.ring : SHM_DEFAULT_NAME);
+				log_info("attached to ring %s",
+					 u->o.ring ? u->o.ring : SHM_DEFAULT_NAME);
 				last_err = 0;
 				pthread_mutex_lock(&u->lock);
 				u->n.ring_attaches++;

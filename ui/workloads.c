@@ -183,8 +183,7 @@ int workloads__update(struct workloads *w, const struct wrec_view *v, const char
 			return 0;
 		}
 	}
-	l->win[l->next_win] =
-		(struct win){ h->start_ns, h->start_ns + h->duration_ns, h->total };
+	l->win[l->next_win] = (struct win){ h->start_ns, h->start_ns + h->duration_ns, h->total };
 	l->next_win = (l->next_win + 1) % WORKLOADS_WINDOWS;
 	if (l->nr_win < WORKLOADS_WINDOWS)
 		l->nr_win++;
@@ -268,10 +267,10 @@ void workloads__write_json(const struct workloads *w, const struct slots *s, uin
 			     ",\"cgroup_id\":%llu,\"source\":\"%s\",\"rate\":%.3f,"
 			     "\"samples\":%llu,\"records\":%llu,\"last_seen_ms\":%llu,"
 			     "\"slot\":%s",
-			     (unsigned long long)l->cgroup_id, l->source,
-			     rows[i].rate, (unsigned long long)l->samples,
-			     (unsigned long long)l->records,
-			     (unsigned long long)(l->last_seen_ns / 1000000), on ? "true" : "false");
+			     (unsigned long long)l->cgroup_id, l->source, rows[i].rate,
+			     (unsigned long long)l->samples, (unsigned long long)l->records,
+			     (unsigned long long)(l->last_seen_ns / 1000000),
+			     on ? "true" : "false");
 		if (on)
 			sbuf__printf(out, ",\"slot_bytes\":%llu,\"slot_chunks\":%llu",
 				     (unsigned long long)si.bytes, (unsigned long long)si.chunks);

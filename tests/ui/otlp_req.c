@@ -20,10 +20,25 @@
 #define P(x) Opentelemetry__Proto__Profiles__V1development__##x
 #define PINIT(x) OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__##x##__INIT
 
-enum { S_EMPTY, S_SAMPLES, S_COUNT, S_CPU, S_NS, S_MAIN, S_WORK, S_ALPHA, S_BETA, S_A, S_B, S_LEAF,
-       S_FILE, S_NR };
-static char *strs[S_NR] = { "", "samples", "count", "cpu", "nanoseconds", "main", "work",
-			    "alpha", "beta", "a", "b", "leaf", "/usr/bin/app" };
+enum {
+	S_EMPTY,
+	S_SAMPLES,
+	S_COUNT,
+	S_CPU,
+	S_NS,
+	S_MAIN,
+	S_WORK,
+	S_ALPHA,
+	S_BETA,
+	S_A,
+	S_B,
+	S_LEAF,
+	S_FILE,
+	S_NR
+};
+static char *strs[S_NR] = { "",	    "samples", "count",	      "cpu",  "nanoseconds",
+			    "main", "work",    "alpha",	      "beta", "a",
+			    "b",    "leaf",    "/usr/bin/app" };
 
 static Opentelemetry__Proto__Common__V1__AnyValue vals[3];
 static Opentelemetry__Proto__Common__V1__KeyValue kvs[3];
@@ -31,8 +46,10 @@ static Opentelemetry__Proto__Common__V1__KeyValue *kvp[3];
 
 static void attr(size_t i, const char *k, const char *v)
 {
-	Opentelemetry__Proto__Common__V1__AnyValue av = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
-	Opentelemetry__Proto__Common__V1__KeyValue kv = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
+	Opentelemetry__Proto__Common__V1__AnyValue av =
+		OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+	Opentelemetry__Proto__Common__V1__KeyValue kv =
+		OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
 
 	vals[i] = av;
 	vals[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
@@ -46,9 +63,12 @@ static void attr(size_t i, const char *k, const char *v)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "service", required_argument, NULL, 's' }, { "k8s", required_argument, NULL, 'k' },
-		{ "samples", required_argument, NULL, 'n' }, { "recursive", no_argument, NULL, 'r' },
-		{ "plain", no_argument, NULL, 'p' },	     { NULL, 0, NULL, 0 },
+		{ "service", required_argument, NULL, 's' },
+		{ "k8s", required_argument, NULL, 'k' },
+		{ "samples", required_argument, NULL, 'n' },
+		{ "recursive", no_argument, NULL, 'r' },
+		{ "plain", no_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *service = "otlp-svc";
 	char *k8s = NULL, *slash;
@@ -72,7 +92,16 @@ int main(int argc, char **argv)
 	}
 
 	/* Functions and locations: index 0 is the zero entry. Function i names strs[S_MAIN+i-1]. */
-	enum { F_MAIN = 1, F_WORK, F_ALPHA, F_BETA, F_A, F_B, F_LEAF, F_NR };
+	enum {
+		F_MAIN = 1,
+		F_WORK,
+		F_ALPHA,
+		F_BETA,
+		F_A,
+		F_B,
+		F_LEAF,
+		F_NR
+	};
 	P(Function) fn[F_NR], *fnp[F_NR];
 	P(Line) ln[F_NR], *lnp[F_NR];
 	P(Location) loc[F_NR], *locp[F_NR];
@@ -84,7 +113,8 @@ int main(int argc, char **argv)
 	P(ScopeProfiles) sp = PINIT(SCOPE_PROFILES), *spp = &sp;
 	P(ResourceProfiles) rp = PINIT(RESOURCE_PROFILES), *rpp = &rp;
 	P(ProfilesDictionary) dict = PINIT(PROFILES_DICTIONARY);
-	Opentelemetry__Proto__Resource__V1__Resource res = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
+	Opentelemetry__Proto__Resource__V1__Resource res =
+		OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
 	Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceRequest req =
 		OPENTELEMETRY__PROTO__COLLECTOR__PROFILES__V1DEVELOPMENT__EXPORT_PROFILES_SERVICE_REQUEST__INIT;
 	int32_t s1[] = { F_ALPHA, F_WORK, F_MAIN }; /* leaf first */
@@ -183,7 +213,9 @@ int main(int argc, char **argv)
 	req.resource_profiles = &rpp;
 	req.dictionary = &dict;
 
-	size_t len = opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__get_packed_size(&req);
+	size_t len =
+		opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__get_packed_size(
+			&req);
 	uint8_t *buf = malloc(len);
 	uLongf zlen = compressBound(len) + 64;
 	uint8_t *z = malloc(zlen);
@@ -191,7 +223,8 @@ int main(int argc, char **argv)
 
 	if (!buf || !z)
 		return 1;
-	opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__pack(&req, buf);
+	opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__pack(
+		&req, buf);
 	if (plain) {
 		fwrite(buf, 1, len, stdout);
 		free(buf);

@@ -28,13 +28,13 @@ static void test_tree_merge(void)
 	CU_ASSERT_EQUAL(flame__nr_nodes(f), 5);
 	CU_ASSERT_EQUAL(flame__write_tree(f, &out, 2048, &n), 0);
 	CU_ASSERT_EQUAL(n, 5);
-	CU_ASSERT_STRING_EQUAL(
-		out.buf,
-		"{\"name\":\"all\",\"self\":5,\"total\":105,\"children\":["
-		"{\"name\":\"main\",\"self\":0,\"total\":100,\"children\":["
-		"{\"name\":\"work\",\"self\":0,\"total\":100,\"children\":["
-		"{\"name\":\"alpha\",\"self\":70,\"total\":70,\"children\":[]},"
-		"{\"name\":\"beta\",\"self\":30,\"total\":30,\"children\":[]}]}]}]}");
+	CU_ASSERT_STRING_EQUAL(out.buf, "{\"name\":\"all\",\"self\":5,\"total\":105,\"children\":["
+					"{\"name\":\"main\",\"self\":0,\"total\":100,\"children\":["
+					"{\"name\":\"work\",\"self\":0,\"total\":100,\"children\":["
+					"{\"name\":\"alpha\",\"self\":70,\"total\":70,\"children\":"
+					"[]},"
+					"{\"name\":\"beta\",\"self\":30,\"total\":30,\"children\":["
+					"]}]}]}]}");
 	sbuf__release(&out);
 	CU_ASSERT_EQUAL(flame__write_symbols(f, &out, FLAME_SORT_SELF, 1, &n), 0);
 	CU_ASSERT_EQUAL(n, 4);
@@ -70,8 +70,8 @@ static void test_node_cap(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out.buf, "\"name\":\"f8\""));
 	CU_ASSERT_PTR_NULL(strstr(out.buf, "\"name\":\"f7\""));
 	/* f0..f7 = 10+..+17 = 108 samples */
-	CU_ASSERT_PTR_NOT_NULL(
-		strstr(out.buf, "{\"name\":\"other\",\"self\":108,\"total\":108,\"children\":[]}"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.buf, "{\"name\":\"other\",\"self\":108,\"total\":108,"
+					       "\"children\":[]}"));
 	sbuf__release(&out);
 	/* Cap 2: the root and one "other" holding everything. */
 	CU_ASSERT_EQUAL(flame__write_tree(f, &out, 2, &n), 0);
@@ -95,7 +95,8 @@ static void test_recursion(void)
 	CU_ASSERT_EQUAL(flame__write_symbols(f, &out, FLAME_SORT_TOTAL, 0, &n), 0);
 	CU_ASSERT_EQUAL(n, 3);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out.buf, "{\"name\":\"a\",\"self\":0,\"total\":10,"
-					       "\"self_percent\":0.000,\"total_percent\":100.000}"));
+					       "\"self_percent\":0.000,\"total_percent\":100."
+					       "000}"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out.buf, "{\"name\":\"leaf\",\"self\":10,\"total\":10,"));
 	sbuf__release(&out);
 	flame__free(f);
@@ -124,8 +125,7 @@ static void test_route(void)
 	CU_ASSERT_EQUAL(ui_route__match("GET", "/v1development/profiles", &r), 405);
 	CU_ASSERT_EQUAL(ui_route__match("POST", "/v1development/profiles", &r), 0);
 	CU_ASSERT_EQUAL(r.kind, UI_R_OTLP);
-	CU_ASSERT_EQUAL(ui_route__match("POST", "/api/slots/k8s%2Fshop%2Fdeployment%2Fapi", &r),
-			0);
+	CU_ASSERT_EQUAL(ui_route__match("POST", "/api/slots/k8s%2Fshop%2Fdeployment%2Fapi", &r), 0);
 	CU_ASSERT_EQUAL(r.kind, UI_R_SLOT_ENABLE);
 	CU_ASSERT_STRING_EQUAL(r.id, "k8s/shop/deployment/api");
 	CU_ASSERT_EQUAL(ui_route__match("GET", "/api/slots/unit%2Fa.service/flamegraph", &r), 0);

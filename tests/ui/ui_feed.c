@@ -152,7 +152,8 @@ int main(int argc, char **argv)
 
 		for (k = 0; k < nr_keys; k++) {
 			struct wrec_identity id = { .field = { [WREC_ID_KEY] = keys[k],
-							       [WREC_ID_NAME] = name ? name : keys[k],
+							       [WREC_ID_NAME] = name ? name
+										     : keys[k],
 							       [WREC_ID_KIND] = kind,
 							       [WREC_ID_HOST] = "testhost",
 							       [WREC_ID_EXE_NAME] = "feed" } };
