@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "aggregator/identity.h"
@@ -39,6 +40,9 @@ enum agent_counter {
 	AC_RELOADS,
 	AC_RELOAD_ERRORS,
 	AC_EV_LOST,
+	AC_SYM_BYTES,
+	AC_SYM_ELFS,
+	AC_SYM_PROCS,
 	AC_NR,
 };
 
@@ -61,6 +65,9 @@ static const char *const counter_names[AC_NR] = {
 	[AC_RELOADS] = "config_reloads",
 	[AC_RELOAD_ERRORS] = "config_reload_errors",
 	[AC_EV_LOST] = "proc_events_lost",
+	[AC_SYM_BYTES] = "symbol_cache_bytes",
+	[AC_SYM_ELFS] = "symbol_cache_files",
+	[AC_SYM_PROCS] = "processes_tracked",
 };
 
 /* A workload seen by the agent; its profile is rebuilt every window. */
@@ -70,6 +77,9 @@ struct workload {
 	uint64_t hash;
 	struct profile *prof; /* this window's samples, NULL when none yet */
 };
+
+/* Scheduling priority of the agent (see agent__run). */
+#define AGENT_NICE -10
 
 /* Bounds on the identity caches: past them they are dropped and rebuilt. */
 #define MAX_WORKLOADS 8192
@@ -307,7 +317,13 @@ static void emit(struct agent *a, struct workload *w, const struct kiln_window *
 
 static void publish_metrics(struct agent *a)
 {
+	struct symbolizer_stats ss;
 	uint64_t m[KILN_M_NR];
+
+	symbolizer__stats(a->sym, &ss);
+	counter_set(a, AC_SYM_BYTES, ss.cache_bytes);
+	counter_set(a, AC_SYM_ELFS, ss.elf_entries);
+	counter_set(a, AC_SYM_PROCS, ss.processes);
 
 	if (sampler__metrics(a->sampler, m))
 		return;
@@ -537,6 +553,7 @@ int agent__new(struct agent **out, const struct kiln_config *cfg, const struct a
 	so.freq_hz = cfg->sampling_hz;
 	so.count_map_entries = a->opts.count_map_entries;
 	so.stack_map_entries = a->opts.stack_map_entries;
+	so.window_ms = (uint32_t)(cfg->window_ns / 1000000);
 	a->sampler = sampler__new(&so);
 	if (!a->sampler) {
 		err = -errno;
@@ -618,6 +635,15 @@ int agent__run(struct agent *a)
 	 * processes.
 	 */
 	symbolizer__kernel(a->sym, 0, &warm);
+	/*
+	 * On a saturated node the agent competes with every busy process for a CPU turn and
+	 * its windows fall behind until the BPF ring buffer overflows. It needs little CPU,
+	 * so it takes precedence when it does (root has CAP_SYS_NICE; otherwise it just runs
+	 * at the normal priority).
+	 */
+	if (setpriority(PRIO_PROCESS, 0, AGENT_NICE))
+		log_info("cannot raise the agent's priority to nice %d: %s", AGENT_NICE,
+			 strerror(errno));
 	err = sampler__attach(a->sampler);
 	if (err) {
 		log_error("attaching the sampler: %s", strerror(-err));

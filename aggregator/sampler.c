@@ -17,8 +17,9 @@
 #include "common/log.h"
 #include "common/util.h"
 
-#define DEFAULT_COUNT_ENTRIES 16384
-#define DEFAULT_STACK_ENTRIES 16384
+/* Bounds on the per-window map sizes derived from CPUs x frequency x window. */
+#define MIN_MAP_ENTRIES 1024u
+#define MAX_MAP_ENTRIES (1u << 18)
 #define DEFAULT_RINGBUF_BYTES (4u << 20)
 #define DRAIN_BATCH 4096
 
@@ -211,6 +212,24 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/*
+ * Entries a window's map needs: at most one key (PER_SAMPLE stacks) per sample the window
+ * can hold, plus a quarter for hash collisions, as a power of two. Sized to the node
+ * rather than fixed: each stack-map entry is a kilobyte, and a fixed size is either too
+ * big for small nodes or too small for big ones. What does not fit overflows, counted.
+ */
+static uint32_t default_entries(const struct sampler *s, uint32_t per_sample)
+{
+	uint64_t window_ms = s->opts.window_ms ? s->opts.window_ms : 1000;
+	uint64_t need = (uint64_t)libbpf_num_possible_cpus() * s->opts.freq_hz * window_ms / 1000 *
+			per_sample * 5 / 4;
+	uint32_t n = MIN_MAP_ENTRIES;
+
+	while (n < need && n < MAX_MAP_ENTRIES)
+		n <<= 1;
+	return n;
+}
+
 struct sampler *sampler__new(const struct sampler_opts *opts)
 {
 	struct sampler *s = NULL;
@@ -223,8 +242,8 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	memcpy(&s->opts, opts, opts->sz < sizeof(s->opts) ? opts->sz : sizeof(s->opts));
 	if (!s->opts.freq_hz)
 		s->opts.freq_hz = KILN_DEFAULT_HZ;
-	counts = s->opts.count_map_entries ? s->opts.count_map_entries : DEFAULT_COUNT_ENTRIES;
-	stacks = s->opts.stack_map_entries ? s->opts.stack_map_entries : DEFAULT_STACK_ENTRIES;
+	counts = s->opts.count_map_entries ? s->opts.count_map_entries : default_entries(s, 1);
+	stacks = s->opts.stack_map_entries ? s->opts.stack_map_entries : default_entries(s, 2);
 	rbsz = s->opts.ringbuf_bytes ? s->opts.ringbuf_bytes : DEFAULT_RINGBUF_BYTES;
 	s->no_batch = s->opts.no_batch;
 	s->possible_cpus = possible_cpus();

@@ -23,8 +23,9 @@ struct sampler_opts {
 	unsigned int freq_hz; /* sampling frequency per CPU; 0 means KILN_DEFAULT_HZ */
 	bool include_idle; /* count the idle task (pid 0) too */
 	bool follow_children; /* selected tgids' new child processes are selected too */
-	uint32_t count_map_entries; /* per window; 0 means the built-in default */
-	uint32_t stack_map_entries; /* per window; 0 means the built-in default */
+	uint32_t count_map_entries; /* per window; 0: sized from CPUs x Hz x window */
+	uint32_t stack_map_entries; /* per window; 0: sized from CPUs x Hz x window */
+	uint32_t window_ms; /* window length the maps are sized for; 0 means 1000 */
 	uint32_t ringbuf_bytes; /* power of two, page multiple; 0 means default */
 	bool no_batch; /* drain by iteration even where batch ops exist (tests) */
 };

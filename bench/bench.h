@@ -15,5 +15,6 @@ struct bench_opts {
 int bench_ring(const struct bench_opts *o, int argc, char **argv);
 int bench_bpf(const struct bench_opts *o, int argc, char **argv);
 int bench_overhead(const struct bench_opts *o, int argc, char **argv);
+int bench_density(const struct bench_opts *o, int argc, char **argv);
 
 #endif

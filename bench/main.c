@@ -19,6 +19,7 @@
 extern int bench_ring(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 extern int bench_bpf(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 extern int bench_overhead(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
+extern int bench_density(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 
 struct suite {
 	const char *name;
@@ -31,6 +32,8 @@ static const struct suite suites[] = {
 	{ "bpf", bench_bpf, "BPF cost per sample: kiln vs bpftrace (needs root)" },
 	{ "overhead", bench_overhead,
 	  "workload slowdown at 99 Hz: kiln, perf, bpftrace (needs root)" },
+	{ "density", bench_density,
+	  "agent memory and CPU per sample with 2000 processes, 50000 stacks (needs root)" },
 };
 
 static void usage(FILE *f)

@@ -74,11 +74,13 @@ struct {
 	__uint(max_entries, 1);
 } metrics SEC(".maps");
 
+/* Selections are usually empty or small: allocate entries on demand, not up front. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, __u32);
 	__type(value, __u8);
 	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 } sel_tgids SEC(".maps");
 
 struct {
@@ -86,6 +88,7 @@ struct {
 	__type(key, __u64);
 	__type(value, __u8);
 	__uint(max_entries, 8192);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 } sel_cgroups SEC(".maps");
 
 /*
@@ -98,7 +101,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, __u32);
 	__type(value, __u8);
-	__uint(max_entries, 32768);
+	__uint(max_entries, 16384);
 } seen_tgids SEC(".maps");
 
 /*

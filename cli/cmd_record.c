@@ -63,8 +63,9 @@ static void usage(FILE *f)
 		"                           absolute, or relative to the cgroup2 mount)\n"
 		"      --idle               count the idle task too\n"
 		"      --window-ms MS       in-kernel aggregation window (default 1000)\n"
-		"      --count-map-entries N  entries of each window's count map (default 16384)\n"
-		"      --stack-map-entries N  entries of each window's stack map (default 16384)\n"
+		"      --count-map-entries N  entries of each window's count map (default: sized\n"
+		"                           from CPUs x HZ x window)\n"
+		"      --stack-map-entries N  entries of each window's stack map (likewise)\n"
 		"  -v, --verbose            more messages (repeat for debug)\n"
 		"  -h, --help               this help\n"
 		"\n"
@@ -441,6 +442,7 @@ int cmd_record(int argc, char **argv)
 	}
 
 	sopts.follow_children = optind < argc;
+	sopts.window_ms = lopts.window_ms;
 	r.sampler = sampler__new(&sopts);
 	if (!r.sampler) {
 		err = errno;

@@ -312,7 +312,7 @@ struct kiln_config *kiln_config__defaults(void)
 	c->ui.slot_max_bytes = 8388608;
 	c->ui.cleanup_interval_s = 15;
 	c->ring_name = xstrdup("kiln");
-	c->ring_size = 64ull << 20;
+	c->ring_size = 16ull << 20;
 	c->ring_group = xstrdup("");
 	c->user = xstrdup("");
 	c->dests = calloc(1, sizeof(*c->dests));

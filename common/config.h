@@ -30,7 +30,7 @@
  *       listen: 127.0.0.1:7070
  *   ring:
  *     name: default                    # /dev/shm/kiln-NAME
- *     size: 64MiB
+ *     size: 16MiB
  *     group: ""                        # group allowed to attach (name or gid)
  *   user: ""                           # `kiln run` drops exporter/UI privileges to it
  *   destinations:

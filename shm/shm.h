@@ -29,7 +29,7 @@
 #define SHM_NUM_COUNTERS 64
 #define SHM_COUNTER_NAME 24
 #define SHM_DEFAULT_NAME "default"
-#define SHM_DEFAULT_SIZE (64ull << 20)
+#define SHM_DEFAULT_SIZE (16ull << 20)
 #define SHM_NAME_MAX 64
 
 /* A named counter the producer exports for `kiln status`; empty name = unused. */

@@ -248,7 +248,7 @@ static void check_defaults(const struct kiln_config *c)
 	CU_ASSERT_EQUAL(c->ui.slot_max_bytes, 8388608);
 	CU_ASSERT_EQUAL(c->ui.cleanup_interval_s, 15);
 	CU_ASSERT_STRING_EQUAL(c->ring_name, "kiln");
-	CU_ASSERT_EQUAL(c->ring_size, 64u << 20);
+	CU_ASSERT_EQUAL(c->ring_size, 16u << 20);
 	CU_ASSERT_STRING_EQUAL(c->ring_group, "");
 	CU_ASSERT_STRING_EQUAL(c->user, "");
 	CU_ASSERT_EQUAL_FATAL(c->nr_dests, 1);
