@@ -22,6 +22,8 @@ PKGS=(
 	# Go pprof as external checkers of what kiln writes
 	python3 util-linux procps linux-perf bpftrace protobuf-compiler
 	golang-go golang-github-google-pprof-dev
+	# the UI's browser test: Debian's Chromium driven by playwright-core from npm
+	chromium nodejs npm
 )
 
 deps() {
@@ -79,6 +81,8 @@ run_tests() { # DIR [ctest args...]
 test_all() {
 	deps
 	tools
+	# playwright-core for the browser test, pinned by tests/browser/package-lock.json.
+	(cd "$ROOT/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
 	build
 	configure_build build-asan -DKILN_SANITIZE=address,undefined
 	configure_build build-tsan -DKILN_SANITIZE=thread

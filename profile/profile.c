@@ -290,7 +290,9 @@ static bool stack_eq(uint64_t val, const void *key, void *ctx)
 	const struct profile_stack *s = &p->stacks[val];
 	const struct stack_key *k = key;
 
-	return s->nr == k->nr && !memcmp(p->stack_locs + s->off, k->locs, k->nr * sizeof(*k->locs));
+	/* An empty stack has no location array to compare (and memcmp must not see NULL). */
+	return s->nr == k->nr &&
+	       (!k->nr || !memcmp(p->stack_locs + s->off, k->locs, k->nr * sizeof(*k->locs)));
 }
 
 static int add_stack(struct profile *p, const uint32_t *locs, uint32_t nr, uint32_t *out)
