@@ -23,7 +23,7 @@ PKGS=(
 	python3 util-linux procps linux-perf bpftrace protobuf-compiler
 	golang-go golang-github-google-pprof-dev
 	# the UI's browser test: Debian's Chromium driven by playwright-core from npm
-	chromium nodejs npm
+	chromium
 )
 
 deps() {
@@ -37,6 +37,13 @@ deps() {
 		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			"${missing[@]}" >/dev/null
+	fi
+	# Node may come from another packaging (npm bundled): only install Debian's when the
+	# commands are missing, so apt never replaces a working one.
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		echo "dev.sh: installing nodejs npm"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 	fi
 }
 
