@@ -251,24 +251,6 @@ cleanup:
 	return err ? err : (ssize_t)idx;
 }
 
-static void resolve_frame(struct agent *a, bool kernel, uint32_t tgid, uint64_t addr, bool leaf,
-			  struct sym_frame *out)
-{
-	/* Below the leaf, addresses are return addresses: the call is just before them. */
-	uint64_t pc = leaf ? addr : addr - 1;
-	int err;
-
-	memset(out, 0, sizeof(*out));
-	err = kernel ? symbolizer__kernel(a->sym, pc, out)
-		     : symbolizer__user(a->sym, tgid, pc, out);
-	if (err) {
-		memset(out, 0, sizeof(*out));
-		out->kind = kernel ? SYM_FRAME_KERNEL : SYM_FRAME_NATIVE;
-		out->addr = pc;
-		out->elf_vaddr = pc;
-	}
-}
-
 /* Writes workload W's window into the ring, in place. */
 static void emit(struct agent *a, struct workload *w, const struct kiln_window *win)
 {
@@ -373,11 +355,8 @@ static int on_window(const struct kiln_window *win, void *ctx)
 			if (!w->prof)
 				return -ENOMEM;
 		}
-		n = 0;
-		for (j = 0; j < s->nr_kframes; j++, n++)
-			resolve_frame(a, true, s->tgid, s->kframes[j], n == 0, &a->frames[n]);
-		for (j = 0; j < s->nr_uframes; j++, n++)
-			resolve_frame(a, false, s->tgid, s->uframes[j], n == 0, &a->frames[n]);
+		n = symbolizer__stack(a->sym, s->tgid, s->kframes, s->nr_kframes, s->uframes,
+				      s->nr_uframes, a->frames);
 		err = profile__add(w->prof, a->frames, n, s->comm, s->tgid, s->pid, s->count);
 		if (err)
 			return err;

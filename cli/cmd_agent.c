@@ -9,6 +9,7 @@
 
 #include "aggregator/agent.h"
 #include "aggregator/sampler.h"
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -84,7 +85,7 @@ int cmd_agent(int argc, char **argv)
 	struct kiln_config *cfg = NULL;
 	struct agent *a = NULL;
 	int opt, verbose = 0, ret = EXIT_USAGE, err;
-	uint64_t v, maxhz;
+	uint64_t v;
 	char msg[512];
 
 	while ((opt = getopt_long(argc, argv, "c:r:g:F:d:vh", longopts, NULL)) != -1) {
@@ -166,23 +167,11 @@ int cmd_agent(int argc, char **argv)
 		log_error("--ring-size '%s': expected a power of two such as 64MiB", ring_size);
 		goto cleanup;
 	}
-	if (freq) {
-		if (parse_u64(freq, 0, UINT32_MAX, &v) ||
-		    sampler__check_freq((unsigned int)v, &maxhz)) {
-			sampler__check_freq(1, &maxhz);
-			log_error("--freq '%s': expected a frequency from 1 to %llu Hz (the "
-				  "kernel's "
-				  "perf_event_max_sample_rate)",
-				  freq, (unsigned long long)maxhz);
-			goto cleanup;
-		}
-		cfg->sampling_hz = (unsigned int)v;
-	}
+	if (freq && cli_parse_freq("--freq", freq, &cfg->sampling_hz))
+		goto cleanup;
 	if (window) {
-		if (parse_u64(window, 10, 60000, &v)) {
-			log_error("--window-ms '%s': expected 10 to 60000", window);
+		if (cli_parse_num("--window-ms", window, 10, 60000, "milliseconds", &v))
 			goto cleanup;
-		}
 		cfg->window_ns = v * 1000000ull;
 	}
 	if (group && parse_group(group, &ao.ring_gid)) {

@@ -17,6 +17,7 @@
 
 #include "aggregator/loop.h"
 #include "aggregator/sampler.h"
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "common/cgroup.h"
 #include "common/log.h"
@@ -75,31 +76,10 @@ static void usage(FILE *f)
 		KILN_DEFAULT_HZ);
 }
 
-/* Resolves one sampled address; a frame stays in the profile even when it has no symbol. */
-static void resolve(struct record *r, bool kernel, uint32_t tgid, uint64_t addr, bool leaf,
-		    struct sym_frame *out)
-{
-	/*
-	 * Below the leaf, addresses are return addresses: the call is the instruction before,
-	 * and may be the last one of its function, so look up addr - 1.
-	 */
-	uint64_t a = leaf ? addr : addr - 1;
-	int err;
-
-	memset(out, 0, sizeof(*out));
-	err = kernel ? symbolizer__kernel(r->sym, a, out) : symbolizer__user(r->sym, tgid, a, out);
-	if (err) {
-		memset(out, 0, sizeof(*out));
-		out->kind = kernel ? SYM_FRAME_KERNEL : SYM_FRAME_NATIVE;
-		out->addr = a;
-		out->elf_vaddr = a;
-	}
-}
-
 static int on_window(const struct kiln_window *w, void *ctx)
 {
 	struct record *r = ctx;
-	size_t i, j, n;
+	size_t i, n;
 	int err;
 
 	if (!r->windows)
@@ -109,11 +89,8 @@ static int on_window(const struct kiln_window *w, void *ctx)
 	for (i = 0; i < w->nr_samples; i++) {
 		const struct kiln_raw_sample *s = &w->samples[i];
 
-		n = 0;
-		for (j = 0; j < s->nr_kframes; j++, n++)
-			resolve(r, true, s->tgid, s->kframes[j], n == 0, &r->frames[n]);
-		for (j = 0; j < s->nr_uframes; j++, n++)
-			resolve(r, false, s->tgid, s->uframes[j], n == 0, &r->frames[n]);
+		n = symbolizer__stack(r->sym, s->tgid, s->kframes, s->nr_kframes, s->uframes,
+				      s->nr_uframes, r->frames);
 		err = profile__add(r->prof, r->frames, n, s->comm, s->tgid, s->pid, s->count);
 		if (err && !r->err) {
 			r->err = err;
@@ -262,19 +239,6 @@ static int check_writable(const char *path)
 	return access(dir, W_OK | X_OK) ? -errno : 0;
 }
 
-static int parse_entries(const char *flag, const char *arg, uint32_t *out)
-{
-	uint64_t v;
-
-	if (parse_u64(arg, 1, 1u << 24, &v)) {
-		log_error("%s '%s': expected a number of entries from 1 to %u", flag, arg,
-			  1u << 24);
-		return -EINVAL;
-	}
-	*out = (uint32_t)v;
-	return 0;
-}
-
 int cmd_record(int argc, char **argv)
 {
 	enum {
@@ -306,7 +270,7 @@ int cmd_record(int argc, char **argv)
 	const char *out = NULL, *fmt_name = "folded";
 	enum out_format fmt = FMT_FOLDED;
 	uint32_t *pids = NULL;
-	uint64_t *cgroups = NULL, v, maxhz, m[KILN_M_NR] = { 0 }, missed;
+	uint64_t *cgroups = NULL, v, m[KILN_M_NR] = { 0 }, missed;
 	size_t nr_pids = 0, nr_cgroups = 0, i;
 	enum drain_loop_stop why = 0;
 	int opt, err, ret = 1, go_fd = -1, exec_fd = -1, verbose = 0, status, exec_errno = 0;
@@ -338,22 +302,14 @@ int cmd_record(int argc, char **argv)
 			fmt_name = optarg;
 			break;
 		case 'F':
-			if (parse_u64(optarg, 0, UINT32_MAX, &v) ||
-			    sampler__check_freq((unsigned int)v, &maxhz)) {
-				sampler__check_freq(1, &maxhz);
-				log_error("--freq '%s': expected a frequency from 1 to %llu Hz "
-					  "(the "
-					  "kernel's perf_event_max_sample_rate)",
-					  optarg, (unsigned long long)maxhz);
+			if (cli_parse_freq("--freq", optarg, &sopts.freq_hz)) {
 				ret = EXIT_USAGE;
 				goto cleanup;
 			}
-			sopts.freq_hz = (unsigned int)v;
 			break;
 		case 'd':
-			if (parse_u64(optarg, 1, 365 * 86400ull, &v)) {
-				log_error("--duration '%s': expected whole seconds, at least 1",
-					  optarg);
+			if (cli_parse_num("--duration", optarg, 1, 365 * 86400ull, "whole seconds",
+					  &v)) {
 				ret = EXIT_USAGE;
 				goto cleanup;
 			}
@@ -387,26 +343,27 @@ int cmd_record(int argc, char **argv)
 			sopts.include_idle = true;
 			break;
 		case OPT_WINDOW:
-			if (parse_u64(optarg, 10, 60000, &v)) {
-				log_error("--window-ms '%s': expected 10 to 60000", optarg);
+			if (cli_parse_num("--window-ms", optarg, 10, 60000, "milliseconds", &v)) {
 				ret = EXIT_USAGE;
 				goto cleanup;
 			}
 			lopts.window_ms = (unsigned int)v;
 			break;
 		case OPT_COUNT:
-			if (parse_entries("--count-map-entries", optarg,
-					  &sopts.count_map_entries)) {
+			if (cli_parse_num("--count-map-entries", optarg, 1, 1u << 24, "entries",
+					  &v)) {
 				ret = EXIT_USAGE;
 				goto cleanup;
 			}
+			sopts.count_map_entries = (uint32_t)v;
 			break;
 		case OPT_STACK:
-			if (parse_entries("--stack-map-entries", optarg,
-					  &sopts.stack_map_entries)) {
+			if (cli_parse_num("--stack-map-entries", optarg, 1, 1u << 24, "entries",
+					  &v)) {
 				ret = EXIT_USAGE;
 				goto cleanup;
 			}
+			sopts.stack_map_entries = (uint32_t)v;
 			break;
 		case 'v':
 			verbose++;

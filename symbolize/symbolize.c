@@ -1780,3 +1780,32 @@ void symbolizer__process_exit(struct symbolizer *s, uint32_t tgid)
 	p->exit_ns = mono_ns();
 	p->exit_gen = s->sweep_gen;
 }
+
+static void resolve_one(struct symbolizer *s, bool kernel, uint32_t tgid, uint64_t addr, bool leaf,
+			struct sym_frame *out)
+{
+	uint64_t pc = leaf ? addr : addr - 1;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = kernel ? symbolizer__kernel(s, pc, out) : symbolizer__user(s, tgid, pc, out);
+	if (err) {
+		memset(out, 0, sizeof(*out));
+		out->kind = kernel ? SYM_FRAME_KERNEL : SYM_FRAME_NATIVE;
+		out->addr = pc;
+		out->elf_vaddr = pc;
+	}
+}
+
+size_t symbolizer__stack(struct symbolizer *s, uint32_t tgid, const uint64_t *kframes, uint32_t nk,
+			 const uint64_t *uframes, uint32_t nu, struct sym_frame *out)
+{
+	size_t n = 0;
+	uint32_t i;
+
+	for (i = 0; i < nk; i++, n++)
+		resolve_one(s, true, tgid, kframes[i], n == 0, &out[n]);
+	for (i = 0; i < nu; i++, n++)
+		resolve_one(s, false, tgid, uframes[i], n == 0, &out[n]);
+	return n;
+}

@@ -96,6 +96,16 @@ int symbolizer__user(struct symbolizer *s, uint32_t tgid, uint64_t addr, struct 
  */
 int symbolizer__capture(struct symbolizer *s, uint32_t tgid);
 
+/*
+ * Resolves one sampled stack of process TGID into OUT (room for NK + NU frames): kernel
+ * frames KFRAMES first, then user frames UFRAMES, both leaf first, as a stack reads from
+ * the leaf. Below the leaf the addresses are return addresses, so the call site
+ * (address - 1) is looked up. A frame that cannot be resolved keeps its kind and address
+ * with no name. Returns the number of frames written.
+ */
+size_t symbolizer__stack(struct symbolizer *s, uint32_t tgid, const uint64_t *kframes, uint32_t nk,
+			 const uint64_t *uframes, uint32_t nu, struct sym_frame *out);
+
 /* TGID exec'd: its cached mappings are stale. */
 void symbolizer__process_exec(struct symbolizer *s, uint32_t tgid);
 
