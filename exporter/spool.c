@@ -128,7 +128,9 @@ int spool__open(struct spool **out, const char *dir, uint64_t max_bytes)
 		if (err)
 			goto cleanup;
 	}
-	qsort(s->e, s->n, sizeof(*s->e), cmp_entry);
+	/* An empty spool has no array yet: qsort must not see NULL. */
+	if (s->n)
+		qsort(s->e, s->n, sizeof(*s->e), cmp_entry);
 	*out = s;
 	s = NULL;
 	err = 0;
