@@ -194,13 +194,19 @@ int bench_density(const struct bench_opts *o, int argc, char **argv)
 				     "4",	  "--mix",   "alpha=50,beta=30,gamma=20",
 				     "--seconds", secs_s,    NULL };
 
-		wl = bench_spawn(av, BENCH_FD_NULL, BENCH_FD_NULL, NULL, 0);
+		wl = bench_spawn(av, BENCH_FD_NULL, BENCH_FD_INHERIT, NULL, 0);
 	}
 	if (wl < 0) {
 		err = wl;
 		goto cleanup;
 	}
 	bench_sleep_ns((uint64_t)warm_s * 1000000000ull);
+	if (bench_wait(wl, 0, NULL) == 0) {
+		wl = -1;
+		fprintf(stderr, "%s: the workload exited during the warm-up\n", SUITE);
+		err = -EIO;
+		goto cleanup;
+	}
 
 	for (i = 0; i < runs; i++) {
 		if (cpu_ns(agent, &c0))

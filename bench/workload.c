@@ -36,7 +36,7 @@
 #define MAX_DEPTH 1000
 #define MAX_STACKS (1u << 24) /* six base-16 digits of hop frames */
 #define MAX_THREADS 1024
-#define MAX_PROCS 256
+#define MAX_PROCS 4096
 
 /* Iterations per call of a burn function: ~20 us of arithmetic, or one 64 KiB read(). */
 #define CHUNK_ITERS 16384
