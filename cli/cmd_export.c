@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "shm/shm.h"
 #include "exporter/compress.h"
 #include "exporter/exporter.h"
 
@@ -36,7 +37,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: kiln export [OPTIONS]\n\n"
 		"Reads window records from a shared-memory ring and ships them as OTLP Profiles.\n\n"
-		"  --ring NAME               ring to read (/dev/shm/kiln-NAME; default: kiln)\n"
+		"  --ring NAME               ring to read (/dev/shm/kiln-NAME; default: default)\n"
 		"  --config FILE             YAML configuration (see docs/destinations.md)\n"
 		"  --destination TYPE=URL    pyroscope=HOST:PORT, otlp=URL, file=DIR; repeatable,\n"
 		"                            replaces the configured destinations\n"
@@ -66,7 +67,7 @@ static int defaults(struct kiln_config *c)
 	c->exporter.spool_enabled = true;
 	c->exporter.spool_dir = strdup("/var/lib/kiln/spool");
 	c->exporter.spool_max_bytes = 256ull << 20;
-	c->ring_name = strdup("kiln");
+	c->ring_name = strdup(SHM_DEFAULT_NAME);
 	return c->exporter.spool_dir && c->ring_name ? 0 : -ENOMEM;
 }
 
@@ -182,7 +183,7 @@ int cmd_export(int argc, char **argv)
 	if (ring)
 		cfg->ring_name = (char *)ring;
 	if (!cfg->ring_name)
-		cfg->ring_name = "kiln";
+		cfg->ring_name = SHM_DEFAULT_NAME;
 	if (spool) {
 		cfg->exporter.spool_dir = (char *)spool;
 		cfg->exporter.spool_enabled = *spool != 0;

@@ -311,7 +311,8 @@ struct kiln_config *kiln_config__defaults(void)
 	c->ui.slot_ttl_s = 120;
 	c->ui.slot_max_bytes = 8388608;
 	c->ui.cleanup_interval_s = 15;
-	c->ring_name = xstrdup("kiln");
+	/* The ring's own default name (SHM_DEFAULT_NAME): /dev/shm/kiln-default. */
+	c->ring_name = xstrdup("default");
 	c->ring_size = 16ull << 20;
 	c->ring_group = xstrdup("");
 	c->user = xstrdup("");

@@ -247,7 +247,7 @@ static void check_defaults(const struct kiln_config *c)
 	CU_ASSERT_EQUAL(c->ui.slot_ttl_s, 120);
 	CU_ASSERT_EQUAL(c->ui.slot_max_bytes, 8388608);
 	CU_ASSERT_EQUAL(c->ui.cleanup_interval_s, 15);
-	CU_ASSERT_STRING_EQUAL(c->ring_name, "kiln");
+	CU_ASSERT_STRING_EQUAL(c->ring_name, "default");
 	CU_ASSERT_EQUAL(c->ring_size, 16u << 20);
 	CU_ASSERT_STRING_EQUAL(c->ring_group, "");
 	CU_ASSERT_STRING_EQUAL(c->user, "");
