@@ -6,10 +6,10 @@
 #include <stdbool.h>
 
 struct bench_opts {
-	int runs;          /* --runs N: repetitions, medians reported */
-	bool short_mode;   /* --short: smallest sizes, for CI smoke runs */
-	const char *json;  /* --json FILE: also write rows there, or NULL */
-	const char *self;  /* path of the kiln-bench binary (to find build/kiln) */
+	int runs; /* --runs N: repetitions, medians reported */
+	bool short_mode; /* --short: smallest sizes, for CI smoke runs */
+	const char *json; /* --json FILE: also write rows there, or NULL */
+	const char *self; /* path of the kiln-bench binary (to find build/kiln) */
 };
 
 int bench_ring(const struct bench_opts *o, int argc, char **argv);

@@ -34,23 +34,27 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: kiln export [OPTIONS]\n\n"
-		"Reads window records from a shared-memory ring and ships them as OTLP Profiles.\n\n"
-		"  --ring NAME               ring to read (/dev/shm/kiln-NAME; default: default)\n"
-		"  --config FILE             YAML configuration (see docs/destinations.md)\n"
-		"  --destination TYPE=URL    pyroscope=HOST:PORT, otlp=URL, file=DIR; repeatable,\n"
-		"                            replaces the configured destinations\n"
-		"  --compression none|gzip|zstd   request body compression (default gzip)\n"
-		"  --batch-timeout DURATION  send a batch at least this often (default 5s)\n"
-		"  --timeout DURATION        per-request timeout (default 5s)\n"
-		"  --spool-dir DIR           where undeliverable batches wait (\"\" disables)\n"
-		"  --metrics-listen ADDR     serve Prometheus text at http://ADDR/metrics\n"
-		"  --once                    deliver what the ring holds now, then exit\n"
-		"  -v, --verbose             more logging (twice: debug, validates every batch)\n"
-		"  -h, --help                this help\n\n"
-		"Durations take ns/us/ms/s/m/h. Credentials come from the environment or files named\n"
-		"in the configuration and are never logged.\n");
+	fprintf(f, "usage: kiln export [OPTIONS]\n\n"
+		   "Reads window records from a shared-memory ring and ships them as OTLP "
+		   "Profiles.\n\n"
+		   "  --ring NAME               ring to read (/dev/shm/kiln-NAME; default: "
+		   "default)\n"
+		   "  --config FILE             YAML configuration (see docs/destinations.md)\n"
+		   "  --destination TYPE=URL    pyroscope=HOST:PORT, otlp=URL, file=DIR; "
+		   "repeatable,\n"
+		   "                            replaces the configured destinations\n"
+		   "  --compression none|gzip|zstd   request body compression (default gzip)\n"
+		   "  --batch-timeout DURATION  send a batch at least this often (default 5s)\n"
+		   "  --timeout DURATION        per-request timeout (default 5s)\n"
+		   "  --spool-dir DIR           where undeliverable batches wait (\"\" disables)\n"
+		   "  --metrics-listen ADDR     serve Prometheus text at http://ADDR/metrics\n"
+		   "  --once                    deliver what the ring holds now, then exit\n"
+		   "  -v, --verbose             more logging (twice: debug, validates every "
+		   "batch)\n"
+		   "  -h, --help                this help\n\n"
+		   "Durations take ns/us/ms/s/m/h. Credentials come from the environment or files "
+		   "named\n"
+		   "in the configuration and are never logged.\n");
 }
 
 /* Built-in defaults, the same values the configuration file documents. */
@@ -62,8 +66,9 @@ static int defaults(struct kiln_config *c)
 	c->exporter.batch_timeout_ns = 5000000000ull;
 	c->exporter.batch_max_bytes = 4u << 20;
 	c->exporter.queue_max_batches = 64;
-	c->exporter.retry = (struct kiln_retry){ true, 5000000000ull, 30000000000ull,
-						 300000000000ull, 1.5, 0.5 };
+	c->exporter.retry = (struct kiln_retry){
+		true, 5000000000ull, 30000000000ull, 300000000000ull, 1.5, 0.5
+	};
 	c->exporter.spool_enabled = true;
 	c->exporter.spool_dir = strdup("/var/lib/kiln/spool");
 	c->exporter.spool_max_bytes = 256ull << 20;
@@ -125,8 +130,12 @@ int cmd_export(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'r': ring = optarg; break;
-		case 'c': config = optarg; break;
+		case 'r':
+			ring = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
 		case 'd': {
 			struct kiln_destination *p = realloc(dests, (nr_dests + 1) * sizeof(*p));
 
@@ -136,22 +145,43 @@ int cmd_export(int argc, char **argv)
 			}
 			dests = p;
 			if (parse_dest(optarg, &dests[nr_dests])) {
-				fprintf(stderr, "kiln export: --destination: expected pyroscope=HOST:PORT, "
-						"otlp=URL or file=DIR, got '%s'\n", optarg);
+				fprintf(stderr,
+					"kiln export: --destination: expected pyroscope=HOST:PORT, "
+					"otlp=URL or file=DIR, got '%s'\n",
+					optarg);
 				goto cleanup;
 			}
 			nr_dests++;
 			break;
 		}
-		case 'z': compression = optarg; break;
-		case 'b': batch_timeout = optarg; break;
-		case 't': timeout = optarg; break;
-		case 's': spool = optarg; break;
-		case 'm': metrics = optarg; break;
-		case 'o': eo.once = true; break;
-		case 'v': verbose++; break;
-		case 'h': usage(stdout); ret = 0; goto cleanup;
-		default: usage(stderr); goto cleanup;
+		case 'z':
+			compression = optarg;
+			break;
+		case 'b':
+			batch_timeout = optarg;
+			break;
+		case 't':
+			timeout = optarg;
+			break;
+		case 's':
+			spool = optarg;
+			break;
+		case 'm':
+			metrics = optarg;
+			break;
+		case 'o':
+			eo.once = true;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			ret = 0;
+			goto cleanup;
+		default:
+			usage(stderr);
+			goto cleanup;
 		}
 	}
 	if (optind < argc) {
@@ -168,7 +198,8 @@ int cmd_export(int argc, char **argv)
 	}
 	if (config) {
 		if (!kiln_config__load) {
-			fprintf(stderr, "kiln export: --config: this build has no configuration loader\n");
+			fprintf(stderr, "kiln export: --config: this build has no configuration "
+					"loader\n");
 			goto cleanup_cfg;
 		}
 		err = kiln_config__load(config, &loaded, msg, sizeof(msg));

@@ -17,7 +17,8 @@ static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
-	{ "agent", cmd_agent, "the node agent: sample, symbolize, write window records to the ring" },
+	{ "agent", cmd_agent,
+	  "the node agent: sample, symbolize, write window records to the ring" },
 	{ "config", cmd_config, "check a configuration file" },
 	{ "record", cmd_record, "profile the host, some processes or a command into a file" },
 	{ "export", cmd_export, "ship profiles from the ring to OTLP / Pyroscope / files" },

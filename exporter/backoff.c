@@ -31,7 +31,8 @@ bool backoff__next(struct backoff *b, uint64_t now_ns, uint64_t retry_after_ns, 
 		return false;
 	w = cur - delta + uniform(b) * 2 * delta;
 	cur *= b->cfg.multiplier;
-	b->current_ns = cur > (double)b->cfg.max_interval_ns ? b->cfg.max_interval_ns : (uint64_t)cur;
+	b->current_ns = cur > (double)b->cfg.max_interval_ns ? b->cfg.max_interval_ns
+							     : (uint64_t)cur;
 	/* The receiver's Retry-After wins over the computed interval (the collector's rule). */
 	*wait_ns = retry_after_ns ? retry_after_ns : (uint64_t)w;
 	if (b->cfg.max_elapsed_ns && now_ns + *wait_ns - b->start_ns > b->cfg.max_elapsed_ns)

@@ -76,8 +76,7 @@ static int zstd(const void *in, size_t n, uint8_t **out, size_t *outlen)
 	return 0;
 }
 
-int compress__run(enum kiln_compression c, const void *in, size_t n, uint8_t **out,
-		  size_t *outlen)
+int compress__run(enum kiln_compression c, const void *in, size_t n, uint8_t **out, size_t *outlen)
 {
 	*out = NULL;
 	*outlen = 0;

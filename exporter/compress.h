@@ -18,8 +18,7 @@ int compress__parse(const char *s, enum kiln_compression *c);
  * Compresses N bytes at IN with C into a malloc'd *OUT of *OUTLEN bytes (caller frees;
  * for none, a copy). Returns 0, -ENOMEM or -EIO (library failure).
  */
-int compress__run(enum kiln_compression c, const void *in, size_t n, uint8_t **out,
-		  size_t *outlen);
+int compress__run(enum kiln_compression c, const void *in, size_t n, uint8_t **out, size_t *outlen);
 
 /*
  * Reverses compress__run() for ENCODING (NULL/"" none, "gzip", "zstd"), refusing output

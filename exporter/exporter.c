@@ -171,8 +171,8 @@ static void spool_batch(struct dest *d, struct batch *b)
 	}
 	if (err) {
 		if (d->spool)
-			log_error("%s: cannot spool batch %" PRIu64 ": %s; %" PRIu64
-				  " samples lost",
+			log_error("%s: cannot spool batch %" PRIu64 ": %s; %" PRIu64 " samples "
+										     "lost",
 				  d->name, b->id, strerror(-err), b->samples);
 		atomic_fetch_add(&d->m_queue_dropped, 1);
 		atomic_fetch_add(&d->m_failed_samples, b->samples);
@@ -196,7 +196,9 @@ static int write_file(struct dest *d, const uint8_t *body, size_t len)
 		return -errno;
 	snprintf(path, sizeof(path), "%s/kiln-%020" PRIu64 "-%06" PRIu64 ".pb%s%s", d->url,
 		 wall_ns(), d->next_id++, enc ? "." : "",
-		 !enc ? "" : !strcmp(enc, "gzip") ? "gz" : "zst");
+		 !enc			? ""
+		 : !strcmp(enc, "gzip") ? "gz"
+					: "zst");
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -261,7 +263,11 @@ static bool wait_ns(struct dest *d, uint64_t ns)
 	return !atomic_load(&d->stopping);
 }
 
-enum deliver_result { DELIVERED, REFUSED, GAVE_UP };
+enum deliver_result {
+	DELIVERED,
+	REFUSED,
+	GAVE_UP
+};
 
 /* Sends B with retries. Lock not held. */
 static enum deliver_result deliver(struct dest *d, struct batch *b)
@@ -276,8 +282,8 @@ static enum deliver_result deliver(struct dest *d, struct batch *b)
 	size_t i;
 	enum deliver_result res = GAVE_UP;
 
-	if (log_get_level() >= LOG_LEVEL_DEBUG && otlp_validate(b->body, b->len, NULL, err,
-								  sizeof(err))) {
+	if (log_get_level() >= LOG_LEVEL_DEBUG &&
+	    otlp_validate(b->body, b->len, NULL, err, sizeof(err))) {
 		log_error("%s: batch %" PRIu64 " fails validation: %s", d->name, b->id, err);
 	}
 	/* Pyroscope accepts gzip only; zstd is for OTLP collectors and files. */
@@ -318,9 +324,10 @@ static enum deliver_result deliver(struct dest *d, struct batch *b)
 			res = REFUSED;
 			break;
 		}
-		log_info("%s: %s%ld%s, will retry", d->name, r.status ? "HTTP " : "transport: ",
-			 r.status, r.status ? "" : r.message);
-		if (atomic_load(&d->stopping) || !backoff__next(&bo, mono_ns(), r.retry_after_ns, &wait))
+		log_info("%s: %s%ld%s, will retry", d->name,
+			 r.status ? "HTTP " : "transport: ", r.status, r.status ? "" : r.message);
+		if (atomic_load(&d->stopping) ||
+		    !backoff__next(&bo, mono_ns(), r.retry_after_ns, &wait))
 			break;
 		atomic_fetch_add(&d->m_retries, 1);
 		log_debug("%s: retry in %.3f s", d->name, wait / 1e9);
@@ -551,8 +558,10 @@ static int dest_init(struct exporter *x, struct dest *d, const struct kiln_desti
 	snprintf(d->name, sizeof(d->name), "%s", c->name ? c->name : "");
 	if (!d->name[0])
 		snprintf(d->name, sizeof(d->name), "%s-%zu",
-			 c->type == KILN_DEST_FILE ? "file" :
-			 c->type == KILN_DEST_OTLP ? "otlp" : "pyroscope", idx);
+			 c->type == KILN_DEST_FILE   ? "file"
+			 : c->type == KILN_DEST_OTLP ? "otlp"
+						     : "pyroscope",
+			 idx);
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	d->q_cap = kc->exporter.queue_max_batches ? kc->exporter.queue_max_batches : 64;
@@ -582,7 +591,8 @@ static int dest_init(struct exporter *x, struct dest *d, const struct kiln_desti
 	case KILN_DEST_FILE:
 		snprintf(d->url, sizeof(d->url), "%s", c->url);
 		if (c->format && strcmp(c->format, "otlp")) {
-			log_error("%s: file format '%s' is not supported by kiln export (otlp only)",
+			log_error("%s: file format '%s' is not supported by kiln export (otlp "
+				  "only)",
 				  d->name, c->format);
 			return -EINVAL;
 		}
@@ -598,10 +608,10 @@ static int dest_init(struct exporter *x, struct dest *d, const struct kiln_desti
 		if (err) {
 			/* Names the source, never the value. */
 			log_error("%s: cannot read a credential (%s): %s", d->name,
-				  c->bearer_token_env ? c->bearer_token_env :
-				  c->bearer_token_file ? c->bearer_token_file :
-				  c->basic_password_env ? c->basic_password_env :
-							  c->basic_password_file,
+				  c->bearer_token_env	  ? c->bearer_token_env
+				  : c->bearer_token_file  ? c->bearer_token_file
+				  : c->basic_password_env ? c->basic_password_env
+							  : c->basic_password_file,
 				  strerror(-err));
 			return err;
 		}
@@ -692,18 +702,19 @@ static char *metrics_text(struct exporter *x)
 
 	if (!f)
 		return NULL;
-	fprintf(f, "# TYPE kiln_export_records_total counter\nkiln_export_records_total %" PRIu64
-		   "\n# TYPE kiln_export_records_lost_total counter\n"
-		   "kiln_export_records_lost_total %" PRIu64
-		   "\n# TYPE kiln_export_ring_lag_bytes gauge\nkiln_export_ring_lag_bytes %" PRIu64
-		   "\n",
+	fprintf(f,
+		"# TYPE kiln_export_records_total counter\nkiln_export_records_total %" PRIu64
+		"\n# TYPE kiln_export_records_lost_total counter\n"
+		"kiln_export_records_lost_total %" PRIu64 "\n# TYPE kiln_export_ring_lag_bytes "
+							  "gauge\nkiln_export_ring_lag_bytes "
+							  "%" PRIu64 "\n",
 		atomic_load(&x->records), atomic_load(&x->lost), atomic_load(&x->lag));
-#define M(mname, type, field)                                                               \
-	do {                                                                               \
-		fprintf(f, "# TYPE kiln_export_" mname " " type "\n");                      \
-		for (i = 0; i < x->nr; i++)                                                \
+#define M(mname, type, field)                                                                 \
+	do {                                                                                  \
+		fprintf(f, "# TYPE kiln_export_" mname " " type "\n");                        \
+		for (i = 0; i < x->nr; i++)                                                   \
 			fprintf(f, "kiln_export_" mname "{destination=\"%s\"} %" PRIu64 "\n", \
-				x->d[i].name, atomic_load(&x->d[i].field));                 \
+				x->d[i].name, atomic_load(&x->d[i].field));                   \
 	} while (0)
 	M("batches_sent_total", "counter", m_batches);
 	M("samples_sent_total", "counter", m_samples);
@@ -730,8 +741,11 @@ static char *metrics_text(struct exporter *x)
 			if (k < NR_STATUS)
 				snprintf(st, sizeof(st), "%ld", counted_status[k]);
 			else
-				snprintf(st, sizeof(st), "%s", k == NR_STATUS ? "other" : "transport");
-			fprintf(f, "kiln_export_failures_total{destination=\"%s\",status=\"%s\"} %" PRIu64 "\n",
+				snprintf(st, sizeof(st), "%s",
+					 k == NR_STATUS ? "other" : "transport");
+			fprintf(f,
+				"kiln_export_failures_total{destination=\"%s\",status=\"%s\"} "
+				"%" PRIu64 "\n",
 				x->d[i].name, st, v);
 		}
 	fclose(f);
@@ -750,7 +764,8 @@ static enum MHD_Result on_metrics(void *cls, struct MHD_Connection *conn, const 
 	if (strcmp(method, "GET"))
 		return MHD_NO;
 	if (strcmp(url, "/metrics")) {
-		r = MHD_create_response_from_buffer(10, (void *)"not found\n", MHD_RESPMEM_PERSISTENT);
+		r = MHD_create_response_from_buffer(10, (void *)"not found\n",
+						    MHD_RESPMEM_PERSISTENT);
 		ret = MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, r);
 		MHD_destroy_response(r);
 		return ret;
@@ -777,7 +792,8 @@ static int metrics_start(struct exporter *x, const char *listen)
 	memcpy(host, listen, colon - listen);
 	host[colon - listen] = 0;
 	port = strtoul(colon + 1, NULL, 10);
-	if (!port || port > 65535 || inet_pton(AF_INET, *host ? host : "0.0.0.0", &sa.sin_addr) != 1)
+	if (!port || port > 65535 ||
+	    inet_pton(AF_INET, *host ? host : "0.0.0.0", &sa.sin_addr) != 1)
 		return -EINVAL;
 	sa.sin_port = htons(port);
 	x->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, port, NULL, NULL, on_metrics, x,
@@ -947,7 +963,8 @@ int exporter__run(const struct exporter_opts *o)
 		now = mono_ns();
 		for (i = 0; i < x.nr; i++)
 			if (x.d[i].batch_open &&
-			    (o->once || now - x.d[i].batch_start_ns >= o->cfg->exporter.batch_timeout_ns))
+			    (o->once ||
+			     now - x.d[i].batch_start_ns >= o->cfg->exporter.batch_timeout_ns))
 				cut_batch(&x.d[i]);
 		if (o->once && n == 0)
 			break;

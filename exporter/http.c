@@ -170,7 +170,8 @@ static void first_line(const uint8_t *p, size_t n, char *out, size_t len)
 /* A 2xx body is an ExportProfilesServiceResponse; partial_success is reported, not retried. */
 static void parse_response(struct http *h, struct http_result *r)
 {
-	Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceResponse *resp;
+	Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceResponse
+		*resp;
 
 	if (!h->resp_len)
 		return;

@@ -458,12 +458,12 @@ static int encode_resource(const struct wrec_view *v, struct pbw *out)
 	int err = -ENOMEM;
 	size_t i;
 
-#define ADD_ATTR(k, value)                                                                 \
-	do {                                                                               \
-		kv.len = val.len = 0;                                                      \
-		if (pbw__str(&val, 1, (value)) || pbw__str(&kv, 1, (k)) ||                \
+#define ADD_ATTR(k, value)                                                                  \
+	do {                                                                                \
+		kv.len = val.len = 0;                                                       \
+		if (pbw__str(&val, 1, (value)) || pbw__str(&kv, 1, (k)) ||                  \
 		    pbw__bytes(&kv, 2, val.p, val.len) || pbw__bytes(out, 1, kv.p, kv.len)) \
-			goto cleanup;                                                      \
+			goto cleanup;                                                       \
 	} while (0)
 
 	/* Pyroscope's own fallback, made explicit so service.name is always present. */
@@ -577,8 +577,7 @@ int otlp_enc__add(struct otlp_enc *e, const struct wrec_view *v)
 		return -ENOMEM;
 	e->prof.len = 0;
 	if (value_type(&e->prof, 1, e->s_samples, e->s_count) ||
-	    pbw__fixed64(&e->prof, 3, h->start_ns) ||
-	    pbw__varint_nz(&e->prof, 4, h->duration_ns) ||
+	    pbw__fixed64(&e->prof, 3, h->start_ns) || pbw__varint_nz(&e->prof, 4, h->duration_ns) ||
 	    value_type(&e->prof, 5, e->s_cpu, e->s_ns) || pbw__varint(&e->prof, 6, h->period_ns))
 		return -ENOMEM;
 	if (!e->opts.pid_attributes) {

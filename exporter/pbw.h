@@ -18,7 +18,11 @@ struct pbw {
 	size_t len, cap;
 };
 
-enum { PB_VARINT = 0, PB_I64 = 1, PB_LEN = 2 };
+enum {
+	PB_VARINT = 0,
+	PB_I64 = 1,
+	PB_LEN = 2
+};
 
 /* Makes room for N more bytes. Returns 0 or -ENOMEM. */
 static inline int pbw__reserve(struct pbw *b, size_t n)

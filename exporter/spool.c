@@ -122,8 +122,8 @@ int spool__open(struct spool **out, const char *dir, uint64_t max_bytes)
 			unlinkat(s->dfd, d->d_name, 0);
 			continue;
 		}
-		e = (struct entry){ h.id, h.ring_id, h.first_seq, h.last_seq, h.samples,
-				    (uint64_t)size };
+		e = (struct entry){ h.id,	h.ring_id, h.first_seq,
+				    h.last_seq, h.samples, (uint64_t)size };
 		err = add_entry(s, &e);
 		if (err)
 			goto cleanup;
@@ -155,8 +155,8 @@ static void drop_oldest(struct spool *s)
 int spool__put(struct spool *s, const struct batch *b, uint64_t *dropped_batches,
 	       uint64_t *dropped_samples)
 {
-	struct spool_hdr h = { SPOOL_MAGIC, SPOOL_VERSION, 0, b->id, b->ring_id, b->first_seq,
-			       b->last_seq, b->records, b->samples, b->len };
+	struct spool_hdr h = { SPOOL_MAGIC,  SPOOL_VERSION, 0,		b->id,	    b->ring_id,
+			       b->first_seq, b->last_seq,   b->records, b->samples, b->len };
 	uint64_t need = sizeof(h) + b->len;
 	struct entry e = { b->id, b->ring_id, b->first_seq, b->last_seq, b->samples, need };
 	char name[32], tmp[40];

@@ -9,8 +9,7 @@
 #include "exporter/validate.h"
 #include "proto/opentelemetry/proto/collector/profiles/v1development/profiles_service.pb-c.h"
 
-typedef Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceRequest
-	req_t;
+typedef Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceRequest req_t;
 typedef Opentelemetry__Proto__Profiles__V1development__ProfilesDictionary dict_t;
 typedef Opentelemetry__Proto__Profiles__V1development__Profile profile_t;
 typedef Opentelemetry__Proto__Profiles__V1development__Sample sample_t;
@@ -54,10 +53,10 @@ static int check_indices(struct vctx *c, const char *what, const int32_t *v, siz
 	return 0;
 }
 
-#define CHECK(cond, ...)                               \
-	do {                                           \
-		if (!(cond))                           \
-			return fail(c, __VA_ARGS__);   \
+#define CHECK(cond, ...)                             \
+	do {                                         \
+		if (!(cond))                         \
+			return fail(c, __VA_ARGS__); \
 	} while (0)
 
 static int check_dict(struct vctx *c)
@@ -91,8 +90,9 @@ static int check_dict(struct vctx *c)
 			      !f->start_line,
 		      "function_table[0] is not the zero function");
 	}
-	CHECK(!d->link_table[0]->trace_id.len && !d->link_table[0]->span_id.len,
-	      "link_table[0] is not the zero link");
+	CHECK(!d->link_table[0]->trace_id.len && !d->link_table[0]->span_id.len, "link_table[0] is "
+										 "not the zero "
+										 "link");
 	{
 		const typeof(**d->attribute_table) *a = d->attribute_table[0];
 		CHECK(!a->key_strindex && !a->unit_strindex &&
@@ -107,7 +107,8 @@ static int check_dict(struct vctx *c)
 		CHECK(in_range(m->filename_strindex, d->n_string_table),
 		      "mapping_table[%zu].filename_strindex out of range", i);
 		err = check_indices(c, "mapping attribute_indices", m->attribute_indices,
-				    m->n_attribute_indices, d->n_attribute_table, "attribute_table");
+				    m->n_attribute_indices, d->n_attribute_table,
+				    "attribute_table");
 		if (err)
 			return err;
 	}
@@ -120,7 +121,8 @@ static int check_dict(struct vctx *c)
 			CHECK(in_range(l->lines[j]->function_index, d->n_function_table),
 			      "location_table[%zu].lines[%zu].function_index out of range", i, j);
 		err = check_indices(c, "location attribute_indices", l->attribute_indices,
-				    l->n_attribute_indices, d->n_attribute_table, "attribute_table");
+				    l->n_attribute_indices, d->n_attribute_table,
+				    "attribute_table");
 		if (err)
 			return err;
 	}
@@ -168,8 +170,8 @@ static int check_vt(struct vctx *c, const vt_t *vt, const char *what, const char
 	t = str(c->d, vt->type_strindex);
 	u = str(c->d, vt->unit_strindex);
 	CHECK(t && u, "profile %zu: %s index out of range", pi, what);
-	CHECK(!strcmp(t, type) && !strcmp(u, unit), "profile %zu: %s is %s/%s, not %s/%s", pi,
-	      what, t, u, type, unit);
+	CHECK(!strcmp(t, type) && !strcmp(u, unit), "profile %zu: %s is %s/%s, not %s/%s", pi, what,
+	      t, u, type, unit);
 	return 0;
 }
 
@@ -184,8 +186,7 @@ static int check_profile(struct vctx *c, const profile_t *p, size_t pi, struct o
 		err = check_vt(c, p->period_type, "period_type", "cpu", "nanoseconds", pi);
 	if (err)
 		return err;
-	CHECK(p->period > 0, "profile %zu: period %lld is not positive", pi,
-	      (long long)p->period);
+	CHECK(p->period > 0, "profile %zu: period %lld is not positive", pi, (long long)p->period);
 	CHECK(p->profile_id.len == 0 || p->profile_id.len == 16,
 	      "profile %zu: profile_id is %zu bytes", pi, p->profile_id.len);
 	err = check_indices(c, "profile attribute_indices", p->attribute_indices,
@@ -234,8 +235,7 @@ static int check_profile(struct vctx *c, const profile_t *p, size_t pi, struct o
 	return 0;
 }
 
-int otlp_validate(const void *body, size_t len, struct otlp_stats *stats, char *err,
-		  size_t errlen)
+int otlp_validate(const void *body, size_t len, struct otlp_stats *stats, char *err, size_t errlen)
 {
 	struct otlp_stats st = { 0 };
 	struct vctx c = { .err = err, .errlen = errlen };
@@ -269,7 +269,8 @@ int otlp_validate(const void *body, size_t len, struct otlp_stats *stats, char *
 			const typeof(**rp->resource->attributes) *kv = rp->resource->attributes[k];
 
 			if (!*kv->key) {
-				ret = fail(&c, "resource_profiles[%zu]: attribute %zu has no plain key",
+				ret = fail(&c,
+					   "resource_profiles[%zu]: attribute %zu has no plain key",
 					   i, k);
 				goto cleanup;
 			}

@@ -21,7 +21,6 @@ struct otlp_stats {
  * Checks the LEN bytes at BODY. Returns 0 (and fills *STATS when not NULL), -EBADMSG when
  * they do not decode, or -EINVAL with the first broken rule written to ERR.
  */
-int otlp_validate(const void *body, size_t len, struct otlp_stats *stats, char *err,
-		  size_t errlen);
+int otlp_validate(const void *body, size_t len, struct otlp_stats *stats, char *err, size_t errlen);
 
 #endif

@@ -262,8 +262,7 @@ static int add_location(struct profile *p, const struct sym_frame *f, uint32_t *
 	if (f->name) {
 		err = intern(p, f->name, &fn.name);
 		if (!err)
-			err = intern(p, f->system_name ? f->system_name : f->name,
-				     &fn.system_name);
+			err = intern(p, f->system_name ? f->system_name : f->name, &fn.system_name);
 		if (!err)
 			err = intern(p, module, &fn.file);
 		if (!err)

@@ -365,7 +365,7 @@ static void write_node(struct writer *w, uint32_t n, uint32_t *kids)
 		w->written++;
 		sbuf__printf(w->out,
 			     "%s{\"name\":\"" FLAME_OTHER "\",\"self\":%llu,\"total\":%llu,"
-							  "\"children\":[]}",
+			     "\"children\":[]}",
 			     nr ? "," : "", (unsigned long long)cut, (unsigned long long)cut);
 	}
 	sbuf__append(w->out, "]}", 2);

@@ -15,8 +15,8 @@
  * derived from SEQ and W), encodes it as a record into a malloc'd 8-aligned buffer and
  * returns it with *LEN and *TOTAL (its sample count); NULL on failure.
  */
-static inline void *exp_make_record(uint64_t seq, unsigned int w, unsigned int nstacks,
-				    size_t *len, uint64_t *total)
+static inline void *exp_make_record(uint64_t seq, unsigned int w, unsigned int nstacks, size_t *len,
+				    uint64_t *total)
 {
 	static const char *const kinds[] = { "deployment", "statefulset", "daemonset" };
 	char name[64], key[96], cid[80], pod[64], fn[8][48], comm[16];

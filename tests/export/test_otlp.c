@@ -100,8 +100,9 @@ static void test_dedup(void)
 	/* Build ids are mapping attributes; frame types are location attributes. */
 	bool saw_build_id = false, saw_kernel = false;
 	for (i = 0; i < r2->dictionary->n_attribute_table; i++) {
-		const char *k = r2->dictionary->string_table[r2->dictionary->attribute_table[i]
-								     ->key_strindex];
+		const char *k =
+			r2->dictionary
+				->string_table[r2->dictionary->attribute_table[i]->key_strindex];
 		const Opentelemetry__Proto__Common__V1__AnyValue *v =
 			r2->dictionary->attribute_table[i]->value;
 
@@ -134,8 +135,10 @@ static void test_validator_rejects(void)
 	r = opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__unpack(
 		NULL, len, body);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	r->resource_profiles[0]->scope_profiles[0]->profiles[0]->samples[0]->n_attribute_indices = 1;
-	r->resource_profiles[0]->scope_profiles[0]->profiles[0]->samples[0]->attribute_indices = &attr;
+	r->resource_profiles[0]->scope_profiles[0]->profiles[0]->samples[0]->n_attribute_indices =
+		1;
+	r->resource_profiles[0]->scope_profiles[0]->profiles[0]->samples[0]->attribute_indices =
+		&attr;
 	blen = opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__get_packed_size(
 		r);
 	bad = malloc(blen);
@@ -143,8 +146,10 @@ static void test_validator_rejects(void)
 		r, bad);
 	CU_ASSERT_EQUAL(otlp_validate(bad, blen, NULL, err, sizeof(err)), -EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "attribute_indices"));
-	r->resource_profiles[0]->scope_profiles[0]->profiles[0]->samples[0]->n_attribute_indices = 0;
-	r->resource_profiles[0]->scope_profiles[0]->profiles[0]->samples[0]->attribute_indices = NULL;
+	r->resource_profiles[0]->scope_profiles[0]->profiles[0]->samples[0]->n_attribute_indices =
+		0;
+	r->resource_profiles[0]->scope_profiles[0]->profiles[0]->samples[0]->attribute_indices =
+		NULL;
 	r->resource_profiles[0]->scope_profiles[0]->profiles[0]->period = 0;
 	opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__pack(
 		r, bad);
