@@ -220,7 +220,8 @@ int wrec__parse(const void *buf, size_t len, struct wrec_view *v)
 		return -EBADMSG;
 	bytes_len = h->size - bytes_off;
 	v->str_bytes = (const char *)(base + bytes_off);
-	if (v->nr_strs < 1 || v->str_end[0] != 1 || v->str_bytes[0] != '\0')
+	/* String 0 is "": at least its NUL must lie inside the record before it is read. */
+	if (v->nr_strs < 1 || bytes_len < 1 || v->str_end[0] != 1 || v->str_bytes[0] != '\0')
 		return -EINVAL;
 	for (i = 0, prev = 0; i < v->nr_strs; i++) {
 		if (v->str_end[i] <= prev || v->str_end[i] > bytes_len)
