@@ -449,15 +449,17 @@ static void on_proc(const struct kiln_ev_proc *ev, void *ctx)
 		  ev->tgid, ev->comm, (double)(mono_ns() - ev->time_ns) / 1e6);
 	switch (ev->type) {
 	case KILN_EV_EXEC:
+		/*
+		 * Only invalidate here: every exec on the host arrives, sampled or not. The
+		 * first sample after it (KILN_EV_SEEN, re-armed by the exec) captures and names
+		 * the process while it runs.
+		 */
 		symbolizer__process_exec(a->sym, ev->tgid);
-		symbolizer__capture(a->sym, ev->tgid);
 		/* A new image may be another workload (executable-named) or newly selected. */
 		forget_tgid(a, ev->tgid);
 		if (!sources__empty(a->src) &&
 		    sources__eval_pid(a->src, a->ids, ev->tgid, &a->filt) >= 0)
 			apply_filter(a);
-		/* Name it while it runs: it may be gone when its window is drained. */
-		workload_of(a, ev->tgid, ev->cgroup_id, ev->comm);
 		break;
 	case KILN_EV_SEEN:
 	case KILN_EV_FORK:

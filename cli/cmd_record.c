@@ -115,9 +115,8 @@ static void on_proc(const struct kiln_ev_proc *ev, void *ctx)
 
 	switch (ev->type) {
 	case KILN_EV_EXEC:
+		/* Captured at its first sample after the exec (KILN_EV_SEEN), while it runs. */
 		symbolizer__process_exec(r->sym, ev->tgid);
-		/* Read its mappings while it is alive: short-lived processes are gone by the tick. */
-		symbolizer__capture(r->sym, ev->tgid);
 		break;
 	case KILN_EV_FORK:
 	case KILN_EV_SEEN:

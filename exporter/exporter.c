@@ -172,7 +172,7 @@ static void spool_batch(struct dest *d, struct batch *b)
 	if (err) {
 		if (d->spool)
 			log_error("%s: cannot spool batch %" PRIu64 ": %s; %" PRIu64 " samples "
-										     "lost",
+				  "lost",
 				  d->name, b->id, strerror(-err), b->samples);
 		atomic_fetch_add(&d->m_queue_dropped, 1);
 		atomic_fetch_add(&d->m_failed_samples, b->samples);
@@ -706,8 +706,8 @@ static char *metrics_text(struct exporter *x)
 		"# TYPE kiln_export_records_total counter\nkiln_export_records_total %" PRIu64
 		"\n# TYPE kiln_export_records_lost_total counter\n"
 		"kiln_export_records_lost_total %" PRIu64 "\n# TYPE kiln_export_ring_lag_bytes "
-							  "gauge\nkiln_export_ring_lag_bytes "
-							  "%" PRIu64 "\n",
+		"gauge\nkiln_export_ring_lag_bytes "
+		"%" PRIu64 "\n",
 		atomic_load(&x->records), atomic_load(&x->lost), atomic_load(&x->lag));
 #define M(mname, type, field)                                                                 \
 	do {                                                                                  \
