@@ -16,5 +16,8 @@ int bench_ring(const struct bench_opts *o, int argc, char **argv);
 int bench_bpf(const struct bench_opts *o, int argc, char **argv);
 int bench_overhead(const struct bench_opts *o, int argc, char **argv);
 int bench_density(const struct bench_opts *o, int argc, char **argv);
+int bench_userspace(const struct bench_opts *o, int argc, char **argv);
+int bench_export(const struct bench_opts *o, int argc, char **argv);
+int bench_latency(const struct bench_opts *o, int argc, char **argv);
 
 #endif

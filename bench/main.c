@@ -20,6 +20,10 @@ extern int bench_ring(const struct bench_opts *o, int argc, char **argv) __attri
 extern int bench_bpf(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 extern int bench_overhead(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 extern int bench_density(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
+extern int bench_userspace(const struct bench_opts *o, int argc, char **argv)
+	__attribute__((weak));
+extern int bench_export(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
+extern int bench_latency(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 
 struct suite {
 	const char *name;
@@ -32,8 +36,12 @@ static const struct suite suites[] = {
 	{ "bpf", bench_bpf, "BPF cost per sample: kiln vs bpftrace (needs root)" },
 	{ "overhead", bench_overhead,
 	  "workload slowdown at 99 Hz: kiln, perf, bpftrace (needs root)" },
+	{ "userspace", bench_userspace,
+	  "user-space CPU per sample of agent and exporter, warm caches (needs root)" },
+	{ "export", bench_export, "exporter samples/s to a loopback sink, by compression" },
 	{ "density", bench_density,
 	  "agent memory and CPU per sample with 2000 processes, 50000 stacks (needs root)" },
+	{ "latency", bench_latency, "latency from a sample to the UI's API (needs root)" },
 };
 
 static void usage(FILE *f)

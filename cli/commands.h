@@ -13,6 +13,8 @@ int cmd_record(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_ui(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 #define EXIT_USAGE 2
 

@@ -20,6 +20,8 @@ static const struct command commands[] = {
 	{ "agent", cmd_agent,
 	  "the node agent: sample, symbolize, write window records to the ring" },
 	{ "config", cmd_config, "check a configuration file" },
+	{ "run", cmd_run, "start agent, exporter and UI; restart them; the one-box default" },
+	{ "top", cmd_top, "live terminal view of the hottest functions, like perf top" },
 	{ "record", cmd_record, "profile the host, some processes or a command into a file" },
 	{ "export", cmd_export, "ship profiles from the ring to OTLP / Pyroscope / files" },
 	{ "status", cmd_status, "show a shared-memory ring: producer, consumers, counters" },

@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
+/* kiln run: being written (issue 7). */
+#include <stdio.h>
+
+#include "commands.h"
+
+int cmd_run(int argc, char **argv)
+{
+	(void)argc;
+	fprintf(stderr, "%s: not built yet\n", argv[0]);
+	return 1;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The state file of a `kiln run` supervisor, so that `kiln status` can show the health of
+ * every process it started and how often each was restarted.
+ *
+ * It lives beside the ring's segment: for ring NAME (path /dev/shm/kiln-NAME) it is
+ * /dev/shm/kiln-NAME.run, mode 0644, owned by the supervisor (root). The supervisor
+ * rewrites it whole (write to a temporary name, rename) whenever a child starts or exits,
+ * and removes it when it stops. Text, one record per line, so that it is readable by hand:
+ *
+ *   kiln-run 1
+ *   supervisor PID START_WALL_NS
+ *   child NAME PID STATE RESTARTS START_WALL_NS LAST_EXIT
+ *
+ * NAME is agent, export or ui; PID is 0 while the child is down; STATE is running, backoff
+ * (waiting to restart) or stopped; LAST_EXIT is "-" or e.g. "exit=1" / "signal=9".
+ */
+#ifndef KILN_SHM_RUNSTATE_H
+#define KILN_SHM_RUNSTATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define RUNSTATE_MAX_CHILDREN 8
+
+struct runstate_child {
+	char name[16];
+	pid_t pid; /* 0 while down */
+	char state[16]; /* running | backoff | stopped */
+	uint64_t restarts;
+	uint64_t start_ns; /* wall clock of the current (or last) start */
+	char last_exit[32]; /* "-", "exit=N" or "signal=N" */
+};
+
+struct runstate {
+	pid_t supervisor_pid;
+	uint64_t start_ns; /* wall clock */
+	int nr_children;
+	struct runstate_child children[RUNSTATE_MAX_CHILDREN];
+};
+
+/*
+ * Writes the state file path for ring NAME (NULL: the default ring) into BUF. Returns 0, or
+ * -EINVAL / -ENAMETOOLONG as shm__path().
+ */
+int runstate__path(const char *ring_name, char *buf, size_t len);
+
+/* Atomically replaces the state file at PATH with S. Returns 0 or -errno. */
+int runstate__write(const char *path, const struct runstate *s);
+
+/*
+ * Reads the state file at PATH into *S. Returns 0, -ENOENT when there is none, or -EINVAL
+ * when it is malformed (a reader never trusts the file beyond its fixed fields).
+ */
+int runstate__read(const char *path, struct runstate *s);
+
+#endif
