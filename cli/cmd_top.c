@@ -1,12 +1,943 @@
 // SPDX-License-Identifier: Apache-2.0
-/* kiln top: being written (issue 7). */
+/*
+ * kiln top: a live terminal view of the hottest functions, like perf top. A consumer of the
+ * shared-memory ring: it attaches to a running agent's ring, or starts a private agent as a
+ * child when it may (and stops it and removes its ring on exit).
+ *
+ * The screen is drawn with plain ANSI/VT100 sequences and TIOCGWINSZ rather than ncurses or
+ * terminfo: every terminal an operator reaches over ssh understands this small set (cursor
+ * home, erase line/screen, alternate screen, hide cursor), and it adds no library or
+ * terminfo database to the node image.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "commands.h"
+#include "cli/cli_opts.h"
+#include "cli/commands.h"
+#include "cli/top.h"
+#include "common/cgroup.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "profile/wrec.h"
+#include "shm/shm.h"
+
+#define TOP_DEFAULT_HZ 99 /* a private agent's rate: 19 Hz (the agent's) is too coarse live */
+#define TOP_HEADER_LINES 5
+#define TOP_BATCH_ROWS 20
+#define AGENT_START_TIMEOUT_NS (30ull * 1000000000ull)
+#define AGENT_STOP_TIMEOUT_NS (5ull * 1000000000ull)
+#define AGENT_ERR_MAX 8192
+
+static volatile sig_atomic_t stop_sig, winch;
+/* For the second-signal path, which must restore the terminal from the handler. */
+static volatile sig_atomic_t term_raw;
+static struct termios term_saved;
+static volatile pid_t agent_pid = -1;
+
+#define SEQ_ENTER "\x1b[?1049h\x1b[?25l" /* alternate screen, hide cursor */
+#define SEQ_LEAVE "\x1b[?25h\x1b[?1049l" /* show cursor, back to the main screen */
+
+/* Leaves raw mode and the alternate screen; async-signal-safe (write, tcsetattr). */
+static void term_restore(void)
+{
+	ssize_t n;
+
+	if (!term_raw)
+		return;
+	term_raw = 0;
+	n = write(STDOUT_FILENO, SEQ_LEAVE, sizeof(SEQ_LEAVE) - 1);
+	(void)n;
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &term_saved);
+}
+
+static void on_signal(int sig)
+{
+	if (sig == SIGWINCH) {
+		winch = 1;
+		return;
+	}
+	/* A second signal while shutting down exits at once, leaving a usable terminal. */
+	if (stop_sig) {
+		term_restore();
+		if (agent_pid > 0)
+			kill(agent_pid, SIGTERM);
+		_exit(1);
+	}
+	stop_sig = sig;
+}
+
+static int term_enter(void)
+{
+	struct termios t;
+
+	if (tcgetattr(STDIN_FILENO, &term_saved))
+		return -errno;
+	t = term_saved;
+	/* Keys arrive one by one, unechoed; ^C is read as a key (ISIG off) and quits too. */
+	t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | ISIG | IEXTEN);
+	t.c_iflag &= ~(tcflag_t)(IXON | ICRNL);
+	t.c_cc[VMIN] = 0;
+	t.c_cc[VTIME] = 0;
+	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t))
+		return -errno;
+	term_raw = 1;
+	if (write(STDOUT_FILENO, SEQ_ENTER, sizeof(SEQ_ENTER) - 1) < 0) {
+		term_restore();
+		return -errno;
+	}
+	return 0;
+}
+
+static void term_size(int *rows, int *cols)
+{
+	struct winsize ws = { 0 };
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) || !ws.ws_row || !ws.ws_col) {
+		ws.ws_row = 24;
+		ws.ws_col = 80;
+	}
+	*rows = ws.ws_row;
+	*cols = ws.ws_col;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: kiln top [OPTIONS]\n"
+		"\n"
+		"Live view of the hottest functions, refreshed once per window, like perf top.\n"
+		"Reads window records from a shared-memory ring: the one given with --ring, else\n"
+		"the default ring when an agent writes it (no privileges needed), else a private\n"
+		"agent it starts itself (root, or CAP_BPF and CAP_PERFMON), stopped on exit.\n"
+		"\n"
+		"  -r, --ring NAME          attach to ring NAME (/dev/shm/kiln-NAME) or absolute "
+		"path\n"
+		"  -w, --workload KEY       only records whose workload key or name is KEY\n"
+		"  -p, --pid PID            only samples of process PID (repeatable, up to %d)\n"
+		"      --cgroup PATH        only workloads in cgroup v2 PATH or below it\n"
+		"                           (absolute, or relative to the cgroup2 mount)\n"
+		"  -F, --freq HZ            private agent's sampling rate (default %d)\n"
+		"  -s, --sort self|total    order rows by Self (default) or Total\n"
+		"  -n, --rows N             rows to show, 1 to 10000 (default: terminal height,\n"
+		"                           %d in batch mode)\n"
+		"      --horizon SECONDS    count the windows of the last SECONDS, 1 to 86400\n"
+		"                           (default 10)\n"
+		"  -b, --batch              plain-text frames, one per window, separated by a "
+		"blank\n"
+		"                           line (the default when stdout is not a terminal)\n"
+		"      --iterations N       stop after N frames, 1 to 1000000000\n"
+		"  -d, --duration SECONDS   stop after SECONDS, 1 to 31536000\n"
+		"  -v, --verbose            more messages (repeat for debug)\n"
+		"  -h, --help               this help\n"
+		"\n"
+		"Columns: Self%% = samples whose leaf frame is the function, Total%% = samples "
+		"whose\n"
+		"stack contains it (once per stack, however deep the recursion), both of the\n"
+		"samples in view; Samples = the Self count. Keys: q quit, s sort by Self, t by\n"
+		"Total. On exit, stderr gets a summary: windows, samples, lost records.\n",
+		TOP_MAX_PIDS, TOP_DEFAULT_HZ, TOP_BATCH_ROWS);
+}
+
+/* True when this process may load BPF and open perf events: root, or both capabilities. */
+static bool may_run_agent(void)
+{
+	unsigned long long eff = 0;
+	char line[256];
+	FILE *f;
+	bool ok = false;
+
+	if (geteuid() == 0)
+		return true;
+	f = fopen("/proc/self/status", "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	/* CAP_PERFMON is 38, CAP_BPF 39 (linux/capability.h, 5.8+). */
+	ok = (eff >> 38 & 1) && (eff >> 39 & 1);
+	return ok;
+}
+
+/* True when ring NAME exists and the pid in its header is a live process. */
+static bool ring_has_producer(const char *name)
+{
+	struct shm_view *v = NULL;
+	int32_t pid;
+	bool live = false;
+
+	if (shm_view__open(&v, name))
+		return false;
+	pid = atomic_load(&shm_view__hdr(v)->producer_pid);
+	live = pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+	shm_view__free(v);
+	return live;
+}
+
+/* A producer counter by name from a mapped ring header (0 when the producer has none). */
+static uint64_t hdr_counter(const struct shm_view *v, const char *name)
+{
+	const struct shm_hdr *h;
+	int i;
+
+	if (!v)
+		return 0;
+	h = shm_view__hdr(v);
+	for (i = 0; i < SHM_NUM_COUNTERS; i++)
+		if (!strncmp(h->counters[i].name, name, SHM_COUNTER_NAME))
+			return atomic_load(&h->counters[i].value);
+	return 0;
+}
+
+struct agent_child {
+	pid_t pid;
+	int err_fd; /* read end of its stderr, non-blocking */
+	char err[AGENT_ERR_MAX];
+	size_t err_len;
+	int status;
+	bool exited;
+};
+
+/*
+ * Starts `/proc/self/exe agent --ring RING -F HZ` in its own process group (terminal
+ * signals reach only kiln top, which stops it in order) with PR_SET_PDEATHSIG, so it never
+ * outlives kiln top. Returns 0 or -errno.
+ */
+static int agent_start(struct agent_child *a, const char *ring, unsigned int hz)
+{
+	char hzs[16];
+	char *args[] = { "kiln", "agent", "--ring", (char *)ring, "-F", hzs, NULL };
+	pid_t parent = getpid(), pid;
+	int p[2] = { -1, -1 }, fd;
+
+	snprintf(hzs, sizeof(hzs), "%u", hz);
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* The parent may have died before the line above: then nobody would stop us. */
+		if (getppid() != parent)
+			_exit(1);
+		fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, STDIN_FILENO);
+			dup2(fd, STDOUT_FILENO);
+		}
+		dup2(p[1], STDERR_FILENO);
+		execv("/proc/self/exe", args);
+		dprintf(STDERR_FILENO, "exec /proc/self/exe: %s\n", strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	a->pid = pid;
+	agent_pid = pid;
+	a->err_fd = p[0];
+	return 0;
+}
+
+/* Keeps what the agent wrote on stderr (the first AGENT_ERR_MAX bytes) for error reports. */
+static void agent_read_err(struct agent_child *a)
+{
+	char buf[1024];
+	ssize_t n;
+	size_t k;
+
+	if (a->err_fd < 0)
+		return;
+	while ((n = read(a->err_fd, buf, sizeof(buf))) > 0) {
+		k = (size_t)n;
+		if (k > sizeof(a->err) - 1 - a->err_len)
+			k = sizeof(a->err) - 1 - a->err_len;
+		memcpy(a->err + a->err_len, buf, k);
+		a->err_len += k;
+		a->err[a->err_len] = '\0';
+	}
+	if (n == 0) {
+		close(a->err_fd);
+		a->err_fd = -1;
+	}
+}
+
+/* True when the agent has exited (reaped; status in a->status). */
+static bool agent_gone(struct agent_child *a)
+{
+	if (a->pid <= 0 || a->exited)
+		return true;
+	if (waitpid(a->pid, &a->status, WNOHANG) == a->pid) {
+		a->exited = true;
+		agent_pid = -1;
+	}
+	return a->exited;
+}
+
+/* SIGTERM (the agent flushes and exits), SIGKILL after AGENT_STOP_TIMEOUT_NS, reap. */
+static void agent_stop(struct agent_child *a)
+{
+	uint64_t end;
+	struct timespec ts = { 0, 20 * 1000000 };
+
+	if (a->pid <= 0)
+		return;
+	if (!agent_gone(a)) {
+		kill(a->pid, SIGTERM);
+		end = mono_ns() + AGENT_STOP_TIMEOUT_NS;
+		while (!agent_gone(a) && mono_ns() < end)
+			nanosleep(&ts, NULL); /* polling the child's exit, bounded */
+		if (!a->exited) {
+			kill(a->pid, SIGKILL);
+			if (waitpid(a->pid, &a->status, 0) == a->pid)
+				a->exited = true;
+			agent_pid = -1;
+		}
+	}
+	agent_read_err(a);
+	if (a->err_fd >= 0)
+		close(a->err_fd);
+	a->err_fd = -1;
+}
+
+static void agent_report(const struct agent_child *a)
+{
+	if (WIFEXITED(a->status))
+		log_error("the private agent exited with status %d", WEXITSTATUS(a->status));
+	else if (WIFSIGNALED(a->status))
+		log_error("the private agent was killed by signal %d", WTERMSIG(a->status));
+	if (a->err_len)
+		fprintf(stderr, "%s%s", a->err, a->err[a->err_len - 1] == '\n' ? "" : "\n");
+}
+
+/* A growing output buffer: a whole frame is written at once, so the screen never tears. */
+struct obuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void ob_printf(struct obuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void ob_printf(struct obuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *np;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->p && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		np = realloc(b->p, b->cap * 2 + (size_t)n + 256);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = b->cap * 2 + (size_t)n + 256;
+	}
+}
+
+struct topcmd {
+	const char *ring;
+	bool private_agent;
+	unsigned int hz;
+	bool tty;
+	enum top_sort sort;
+	uint64_t rows_opt; /* 0: terminal height */
+	uint64_t horizon_s;
+	const char *scope;
+	struct top *model;
+	struct shm_consumer *cons;
+	struct shm_view *view;
+	uint64_t stale, bad, frames;
+	uint64_t base_lost, base_lapped, base_corrupt; /* from replaced segments */
+	struct obuf ob;
+};
+
+static void cursor_stats(const struct topcmd *c, uint64_t *lost, uint64_t *lapped,
+			 uint64_t *corrupt)
+{
+	const struct ring_cursor *cur = c->cons ? ring_consumer__cursor(shm_consumer__ring(c->cons))
+						: NULL;
+
+	*lost = c->base_lost + (cur ? atomic_load(&cur->lost) : 0);
+	*lapped = c->base_lapped + (cur ? atomic_load(&cur->lapped) : 0);
+	*corrupt = c->base_corrupt + (cur ? atomic_load(&cur->corrupt) : 0);
+}
+
+/* Ends a line: on a terminal erase the rest of it (the previous frame) first. */
+static void ob_eol(struct topcmd *c)
+{
+	ob_printf(&c->ob, "%s", c->tty ? "\x1b[K\r\n" : "\n");
+}
+
+/* Draws one frame into c->ob and writes it out. Returns 0 or -errno (-EPIPE: reader gone). */
+static int render(struct topcmd *c, bool waiting)
+{
+	const struct top_row *rows = NULL;
+	struct top_stats st;
+	uint64_t lost, lapped, corrupt;
+	long n, i, max;
+	int trows = 24, tcols = 80, width;
+	size_t start, off;
+	ssize_t w;
+
+	top__stats(c->model, &st);
+	cursor_stats(c, &lost, &lapped, &corrupt);
+	n = top__rows(c->model, c->sort, &rows);
+	if (n < 0)
+		return (int)n;
+	if (c->tty)
+		term_size(&trows, &tcols);
+	width = c->tty ? tcols : 0;
+	if (c->rows_opt)
+		max = (long)c->rows_opt;
+	else if (c->tty)
+		max = trows > TOP_HEADER_LINES + 1 ? trows - TOP_HEADER_LINES : 1;
+	else
+		max = TOP_BATCH_ROWS;
+	c->ob.len = 0;
+	if (c->tty)
+		ob_printf(&c->ob, "\x1b[H");
+
+		/* Each line is cut to the terminal's width on a tty: a wrapped line scrolls the frame. */
+#define LINE(...)                                                             \
+	do {                                                                  \
+		start = c->ob.len;                                            \
+		ob_printf(&c->ob, __VA_ARGS__);                               \
+		if (width && !c->ob.oom && c->ob.len - start > (size_t)width) \
+			c->ob.len = start + (size_t)width;                    \
+		ob_eol(c);                                                    \
+	} while (0)
+
+	LINE("kiln top - ring %s%s - window %llu (%.2f s) - horizon %llu s (%u windows)", c->ring,
+	     c->private_agent ? " (private agent)" : "", (unsigned long long)st.newest_seq,
+	     st.newest_duration_ns / 1e9, (unsigned long long)c->horizon_s, st.view_windows);
+	LINE("scope: %s - samples in view: %llu - %.0f Hz - sort: %s", c->scope,
+	     (unsigned long long)st.view_samples, st.period_ns ? 1e9 / (double)st.period_ns : 0.0,
+	     c->sort == TOP_SORT_SELF ? "self" : "total");
+	LINE("records: %llu (%llu in scope) - lost: %llu - lapped: %llu - corrupt: %llu - "
+	     "stale: %llu - bad: %llu - agent dropped: %llu, missed: %llu",
+	     (unsigned long long)st.records, (unsigned long long)st.records_in_scope,
+	     (unsigned long long)lost, (unsigned long long)lapped, (unsigned long long)corrupt,
+	     (unsigned long long)c->stale, (unsigned long long)c->bad,
+	     (unsigned long long)hdr_counter(c->view, "samples_dropped"),
+	     (unsigned long long)hdr_counter(c->view, "samples_missed"));
+	if (waiting)
+		LINE("waiting for the first window...%s", c->tty ? "  (q quits)" : "");
+	else
+		LINE("%s", c->tty ? "keys: q quit, s sort by self, t sort by total" : "");
+	LINE("%7s %7s %9s  %s", "Self%", "Total%", "Samples", "Function (module)");
+	for (i = 0; i < n && i < max; i++) {
+		double d = st.view_samples ? 100.0 / (double)st.view_samples : 0.0;
+
+		LINE("%7.2f %7.2f %9llu  %s%s%s%s", (double)rows[i].self * d,
+		     (double)rows[i].total * d, (unsigned long long)rows[i].self, rows[i].name,
+		     rows[i].module[0] ? " (" : "", rows[i].module, rows[i].module[0] ? ")" : "");
+	}
+#undef LINE
+	if (c->tty)
+		ob_printf(&c->ob, "\x1b[J");
+	else
+		ob_printf(&c->ob, "\n");
+	if (c->ob.oom)
+		return -ENOMEM;
+	for (off = 0; off < c->ob.len; off += (size_t)w) {
+		w = write(STDOUT_FILENO, c->ob.p + off, c->ob.len - off);
+		if (w < 0 && errno == EINTR) {
+			w = 0;
+			continue;
+		}
+		if (w < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/* Copies, releases and counts every record the ring holds. Returns how many were added. */
+static long drain(struct topcmd *c, void **buf, size_t *cap)
+{
+	struct ring_consumer *rc = shm_consumer__ring(c->cons);
+	struct ring_rec rec;
+	struct wrec_view v;
+	long added = 0;
+	void *nb;
+	int err;
+
+	while (!stop_sig && ring_consumer__peek(rc, &rec) == 0) {
+		if (rec.type != RING_TYPE_WINDOW) {
+			ring_consumer__release(rc);
+			continue;
+		}
+		if (rec.len > *cap) {
+			/* malloc's alignment (16) satisfies the record's 8. */
+			nb = realloc(*buf, rec.len);
+			if (!nb) {
+				ring_consumer__release(rc);
+				return -ENOMEM;
+			}
+			*buf = nb;
+			*cap = rec.len;
+		}
+		/* Parsed from a private copy: the producer may overwrite the ring meanwhile. */
+		memcpy(*buf, rec.data, rec.len);
+		if (ring_consumer__release(rc) == -ESTALE) {
+			c->stale++;
+			continue;
+		}
+		if (wrec__parse(*buf, rec.len, &v)) {
+			c->bad++;
+			continue;
+		}
+		err = top__add(c->model, &v);
+		if (err < 0)
+			return err;
+		added++;
+	}
+	return added;
+}
+
+/* Attaches to c->ring (and maps its header for the producer's counters). Returns 0/-errno. */
+static int attach(struct topcmd *c, enum ring_start start)
+{
+	struct shm_consumer_opts co = { .name = c->ring, .start = start };
+	int err;
+
+	err = shm_consumer__new(&c->cons, &co);
+	if (err) {
+		c->cons = NULL;
+		return err;
+	}
+	if (shm_view__open(&c->view, c->ring))
+		c->view = NULL;
+	return 0;
+}
+
+static void detach(struct topcmd *c)
+{
+	uint64_t lost, lapped, corrupt;
+
+	cursor_stats(c, &lost, &lapped, &corrupt);
+	c->base_lost = lost;
+	c->base_lapped = lapped;
+	c->base_corrupt = corrupt;
+	shm_consumer__free(c->cons);
+	c->cons = NULL;
+	shm_view__free(c->view);
+	c->view = NULL;
+}
+
+/* Builds the cgroup scope: the path relative to the cgroup2 mount. Returns 0 or -errno. */
+static int cgroup_scope(const char *arg, char *out, size_t len)
+{
+	char mnt[512], full[1024], *res = NULL, *mres = NULL;
+	uint64_t id;
+	size_t n;
+	int err;
+
+	err = cgroup2_mount(mnt, sizeof(mnt));
+	if (err) {
+		log_error("--cgroup '%s': cgroup2 is not mounted", arg);
+		return err;
+	}
+	err = cgroup_id_of_path(arg, &id);
+	if (err) {
+		log_error("--cgroup '%s': %s", arg,
+			  err == -ENOENT ? "no such cgroup" : "not a cgroup v2 directory");
+		return err;
+	}
+	snprintf(full, sizeof(full), "%s%s%s", arg[0] == '/' ? "" : mnt, arg[0] == '/' ? "" : "/",
+		 arg);
+	res = realpath(full, NULL);
+	mres = realpath(mnt, NULL);
+	err = -EINVAL;
+	if (!res || !mres)
+		goto cleanup;
+	n = strlen(mres);
+	if (strncmp(res, mres, n) || (res[n] && res[n] != '/'))
+		goto cleanup;
+	snprintf(out, len, "%s", res[n] ? res + n : "/");
+	err = 0;
+cleanup:
+	if (err)
+		log_error("--cgroup '%s': expected a directory under the cgroup2 mount %s", arg,
+			  mnt);
+	free(res);
+	free(mres);
+	return err;
+}
 
 int cmd_top(int argc, char **argv)
 {
-	(void)argc;
-	fprintf(stderr, "%s: not built yet\n", argv[0]);
-	return 1;
+	enum {
+		OPT_CGROUP = 256,
+		OPT_HORIZON,
+		OPT_ITER,
+	};
+	static const struct option longopts[] = {
+		{ "ring", required_argument, NULL, 'r' },
+		{ "workload", required_argument, NULL, 'w' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "freq", required_argument, NULL, 'F' },
+		{ "sort", required_argument, NULL, 's' },
+		{ "rows", required_argument, NULL, 'n' },
+		{ "horizon", required_argument, NULL, OPT_HORIZON },
+		{ "batch", no_argument, NULL, 'b' },
+		{ "iterations", required_argument, NULL, OPT_ITER },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct topcmd c = { .sort = TOP_SORT_SELF, .horizon_s = 10, .hz = TOP_DEFAULT_HZ };
+	struct agent_child ag = { .pid = -1, .err_fd = -1 };
+	struct top_opts to = { 0 };
+	struct sigaction sa = { 0 };
+	uint32_t pids[TOP_MAX_PIDS];
+	size_t nr_pids = 0;
+	const char *freq = NULL, *cgroup = NULL, *workload = NULL;
+	char ring_buf[32], cg_rel[1024], scope[256], msg[512], key;
+	uint64_t v, iterations = 0, duration_s = 0, end_ns = 0, last_seq = UINT64_MAX, now;
+	bool batch = false, dirty, term_on = false;
+	struct top_stats st;
+	struct pollfd pfd[2];
+	void *rbuf = NULL;
+	size_t rcap = 0, k;
+	int opt, verbose = 0, ret = EXIT_USAGE, err, nfd;
+	long added;
+
+	while ((opt = getopt_long(argc, argv, "r:w:p:F:s:n:bd:vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			c.ring = optarg;
+			break;
+		case 'w':
+			if (!optarg[0]) {
+				log_error("--workload '': expected a workload key or name");
+				goto cleanup;
+			}
+			workload = optarg;
+			break;
+		case 'p':
+			if (nr_pids == TOP_MAX_PIDS) {
+				log_error("--pid: at most %d processes", TOP_MAX_PIDS);
+				goto cleanup;
+			}
+			if (cli_parse_num("--pid", optarg, 1, INT32_MAX, "a process id", &v))
+				goto cleanup;
+			if (kill((pid_t)v, 0) && errno == ESRCH) {
+				log_error("--pid %llu: no such process", (unsigned long long)v);
+				goto cleanup;
+			}
+			pids[nr_pids++] = (uint32_t)v;
+			break;
+		case OPT_CGROUP:
+			cgroup = optarg;
+			break;
+		case 'F':
+			freq = optarg;
+			break;
+		case 's':
+			if (!strcmp(optarg, "self")) {
+				c.sort = TOP_SORT_SELF;
+			} else if (!strcmp(optarg, "total")) {
+				c.sort = TOP_SORT_TOTAL;
+			} else {
+				log_error("--sort '%s': expected self or total", optarg);
+				goto cleanup;
+			}
+			break;
+		case 'n':
+			if (cli_parse_num("--rows", optarg, 1, 10000, "a number of rows",
+					  &c.rows_opt))
+				goto cleanup;
+			break;
+		case OPT_HORIZON:
+			if (cli_parse_num("--horizon", optarg, 1, 86400, "whole seconds",
+					  &c.horizon_s))
+				goto cleanup;
+			break;
+		case 'b':
+			batch = true;
+			break;
+		case OPT_ITER:
+			if (cli_parse_num("--iterations", optarg, 1, 1000000000,
+					  "a number of frames", &iterations))
+				goto cleanup;
+			break;
+		case 'd':
+			if (cli_parse_num("--duration", optarg, 1, 365 * 86400ull, "whole seconds",
+					  &duration_s))
+				goto cleanup;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			ret = 0;
+			goto cleanup;
+		default:
+			usage(stderr);
+			goto cleanup;
+		}
+	}
+	if (optind < argc) {
+		log_error("unexpected argument '%s'", argv[optind]);
+		goto cleanup;
+	}
+	log_set_level(verbose >= 2 ? LOG_LEVEL_DEBUG : verbose ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
+	if (c.ring && shm__path(c.ring, msg, sizeof(msg))) {
+		log_error("--ring '%s': expected a name of letters, digits, '.', '_', '-' (at "
+			  "most %d) or an absolute path",
+			  c.ring, SHM_NAME_MAX);
+		goto cleanup;
+	}
+	if (freq && cli_parse_freq("--freq", freq, &c.hz))
+		goto cleanup;
+	if (cgroup && cgroup_scope(cgroup, cg_rel, sizeof(cg_rel)))
+		goto cleanup;
+
+	/* The scope line of the header. */
+	k = (size_t)snprintf(scope, sizeof(scope), "%s", "");
+	if (workload)
+		k += (size_t)snprintf(scope + k, sizeof(scope) - k, "workload %s ", workload);
+	if (cgroup && k < sizeof(scope))
+		k += (size_t)snprintf(scope + k, sizeof(scope) - k, "cgroup %s ", cg_rel);
+	for (size_t i = 0; i < nr_pids && k < sizeof(scope); i++)
+		k += (size_t)snprintf(scope + k, sizeof(scope) - k, "%s%u ", i ? "" : "pid ",
+				      pids[i]);
+	if (!k)
+		snprintf(scope, sizeof(scope), "whole host ");
+	scope[strlen(scope) - 1] = '\0';
+	c.scope = scope;
+
+	to.horizon_ns = c.horizon_s * 1000000000ull;
+	to.workload = workload;
+	to.cgroup = cgroup ? cg_rel : NULL;
+	to.pids = pids;
+	to.nr_pids = nr_pids;
+	ret = 1;
+	err = top__new(&c.model, &to);
+	if (err) {
+		log_error("%s", strerror(-err));
+		goto cleanup;
+	}
+
+	/* Signals before the agent starts: a SIGINT now must still stop it and remove the ring. */
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGWINCH, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (c.ring || ring_has_producer(NULL)) {
+		if (!c.ring)
+			c.ring = SHM_DEFAULT_NAME;
+		if (freq)
+			log_warn("--freq applies to a private agent only; ring %s samples at its "
+				 "agent's rate",
+				 c.ring);
+		err = attach(&c, RING_START_NEWEST);
+		if (err) {
+			log_error("%s", shm__strerror(c.ring, err, msg, sizeof(msg)));
+			goto cleanup;
+		}
+	} else if (may_run_agent()) {
+		snprintf(ring_buf, sizeof(ring_buf), "top-%d", (int)getpid());
+		c.ring = ring_buf;
+		c.private_agent = true;
+		err = agent_start(&ag, c.ring, c.hz);
+		if (err) {
+			log_error("starting the private agent: %s", strerror(-err));
+			goto cleanup;
+		}
+		end_ns = mono_ns() + AGENT_START_TIMEOUT_NS;
+		/* The agent creates the ring once BPF is loaded; poll for it with a deadline. */
+		for (;;) {
+			struct timespec ts = { 0, 20 * 1000000 };
+
+			agent_read_err(&ag);
+			if (agent_gone(&ag)) {
+				agent_read_err(&ag);
+				agent_report(&ag);
+				goto cleanup;
+			}
+			err = attach(&c, RING_START_OLDEST);
+			if (!err)
+				break;
+			if ((err != -ENOENT && err != -EAGAIN && err != -EBADMSG) ||
+			    mono_ns() > end_ns || stop_sig) {
+				if (!stop_sig)
+					log_error("the private agent's ring: %s",
+						  shm__strerror(c.ring, err, msg, sizeof(msg)));
+				ret = stop_sig ? 0 : 1;
+				goto cleanup;
+			}
+			nanosleep(&ts, NULL);
+		}
+	} else {
+		log_error("no agent writes the default ring (%s%s), and a private agent needs root "
+			  "or CAP_BPF and CAP_PERFMON: start `kiln agent` (or `kiln run`) and "
+			  "rerun, "
+			  "pass --ring NAME of a running agent, or run kiln top as root",
+			  "/dev/shm/kiln-", SHM_DEFAULT_NAME);
+		goto cleanup;
+	}
+
+	c.tty = !batch && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
+	if (c.tty) {
+		err = term_enter();
+		if (err) {
+			log_error("setting up the terminal: %s", strerror(-err));
+			goto cleanup;
+		}
+		term_on = true;
+		render(&c, true);
+	}
+	end_ns = duration_s ? mono_ns() + duration_s * 1000000000ull : 0;
+	ret = 0;
+	while (!stop_sig) {
+		dirty = false;
+		nfd = 0;
+		if (c.tty)
+			pfd[nfd++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
+		if (ag.err_fd >= 0)
+			pfd[nfd++] = (struct pollfd){ .fd = ag.err_fd, .events = POLLIN };
+		/*
+		 * Keys and the agent's stderr are file descriptors, the ring is a futex: with
+		 * descriptors to watch, poll them briefly and check the ring after each wake-up.
+		 */
+		if (nfd)
+			poll(pfd, (nfds_t)nfd, 100);
+		err = shm_consumer__wait(c.cons, nfd ? 0 : 200);
+		if (err == -ESTALE) {
+			log_info("ring %s was replaced; reattaching", c.ring);
+			detach(&c);
+			err = attach(&c, RING_START_OLDEST);
+			if (err) {
+				log_error("%s", shm__strerror(c.ring, err, msg, sizeof(msg)));
+				ret = 1;
+				break;
+			}
+		}
+		if (c.tty) {
+			while (read(STDIN_FILENO, &key, 1) == 1) {
+				if (key == 'q' || key == 'Q' || key == 3 /* ^C */)
+					stop_sig = SIGINT;
+				else if (key == 's' || key == 'S')
+					c.sort = TOP_SORT_SELF, dirty = true;
+				else if (key == 't' || key == 'T')
+					c.sort = TOP_SORT_TOTAL, dirty = true;
+			}
+		}
+		if (winch) {
+			winch = 0;
+			dirty = c.tty;
+		}
+		agent_read_err(&ag);
+		if (c.private_agent && agent_gone(&ag)) {
+			if (term_on)
+				term_restore();
+			term_on = false;
+			agent_read_err(&ag);
+			agent_report(&ag);
+			ret = 1;
+			break;
+		}
+		added = drain(&c, &rbuf, &rcap);
+		if (added < 0) {
+			log_error("%s", strerror((int)-added));
+			ret = 1;
+			break;
+		}
+		top__stats(c.model, &st);
+		/*
+		 * One frame per window: a batch that only completes a window already shown is
+		 * folded into the next frame. On a terminal any news is drawn.
+		 */
+		if (added > 0 && (st.newest_seq != last_seq || c.tty)) {
+			if (st.newest_seq != last_seq)
+				c.frames++;
+			last_seq = st.newest_seq;
+			dirty = true;
+		}
+		if (dirty && !stop_sig) {
+			err = render(&c, st.records == 0);
+			if (err == -EPIPE) {
+				/* `kiln top -b | head`: the reader has what it wanted. */
+				break;
+			}
+			if (err) {
+				log_error("writing a frame: %s", strerror(-err));
+				ret = 1;
+				break;
+			}
+		}
+		if (iterations && c.frames >= iterations)
+			break;
+		now = mono_ns();
+		if (end_ns && now >= end_ns)
+			break;
+	}
+	if (term_on)
+		term_restore();
+	top__stats(c.model, &st);
+	{
+		uint64_t lost, lapped, corrupt;
+
+		cursor_stats(&c, &lost, &lapped, &corrupt);
+		fprintf(stderr,
+			"kiln top: %llu windows, %llu samples in scope, %llu records (%llu in "
+			"scope), lost %llu, lapped %llu, corrupt %llu, stale %llu, bad %llu\n",
+			(unsigned long long)st.windows, (unsigned long long)st.samples_in_scope,
+			(unsigned long long)st.records, (unsigned long long)st.records_in_scope,
+			(unsigned long long)lost, (unsigned long long)lapped,
+			(unsigned long long)corrupt, (unsigned long long)c.stale,
+			(unsigned long long)c.bad);
+	}
+cleanup:
+	if (term_on)
+		term_restore();
+	detach(&c);
+	if (c.private_agent) {
+		agent_stop(&ag);
+		err = shm__unlink(c.ring);
+		if (err && err != -ENOENT)
+			log_warn("removing ring %s: %s", c.ring, strerror(-err));
+	}
+	top__free(c.model);
+	free(rbuf);
+	free(c.ob.p);
+	return ret;
 }

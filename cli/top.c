@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The counting model of `kiln top`: see top.h. */
+#include "cli/top.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "symbolize/htab.h"
+
+#define TOP_DEFAULT_HORIZON_NS (10ull * 1000000000ull)
+/* Below this many interned functions, forgetting stale ones is not worth a pass. */
+#define TOP_COMPACT_MIN 4096
+
+struct tfunc {
+	char *name; /* "name\0module\0", one allocation */
+	const char *module; /* points into name */
+	uint64_t stamp; /* last sample that counted it in Total: once per stack */
+};
+
+/* One window: dense per-function counts, indexed by function id. */
+struct tbucket {
+	uint64_t seq, start_ns, end_ns;
+	uint64_t samples; /* in scope */
+	uint64_t *self, *total;
+	size_t cap;
+};
+
+struct top {
+	struct top_opts o;
+	char *workload, *cgroup;
+	uint32_t *pids;
+	struct tfunc *funcs;
+	size_t nr_funcs, cap_funcs;
+	struct htab index; /* hash of "name\0module" -> function id */
+	struct tbucket **b; /* oldest first */
+	size_t nr_b, cap_b;
+	uint32_t *loc_fid; /* per-record cache: location -> function id + 1 (0: not yet) */
+	size_t cap_loc;
+	struct top_row *rows;
+	size_t cap_rows;
+	uint64_t stamp;
+	uint64_t newest_end, newest_seq, newest_dur, period_ns;
+	uint64_t windows, records, records_in_scope, samples_in_scope, compactions;
+};
+
+struct fkey {
+	const char *s; /* "name\0module" */
+	size_t len; /* including the inner NUL */
+};
+
+static bool fkey_eq(uint64_t val, const void *key, void *ctx)
+{
+	const struct fkey *k = key;
+	const struct top *t = ctx;
+	const struct tfunc *f = &t->funcs[val];
+	size_t nlen = strlen(f->name);
+
+	return nlen + 1 + strlen(f->module) == k->len && !memcmp(f->name, k->s, k->len);
+}
+
+static uint64_t fkey_hash(const char *name, const char *module)
+{
+	return htab_hash_bytes(name, strlen(name), htab_hash_bytes(module, strlen(module), 7));
+}
+
+int top__new(struct top **out, const struct top_opts *opts)
+{
+	struct top *t = NULL;
+	int err = -ENOMEM;
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		goto cleanup;
+	t->o = *opts;
+	if (!t->o.horizon_ns)
+		t->o.horizon_ns = TOP_DEFAULT_HORIZON_NS;
+	if (opts->workload && !(t->o.workload = t->workload = strdup(opts->workload)))
+		goto cleanup;
+	if (opts->cgroup && !(t->o.cgroup = t->cgroup = strdup(opts->cgroup)))
+		goto cleanup;
+	if (opts->nr_pids) {
+		t->pids = malloc(opts->nr_pids * sizeof(*t->pids));
+		if (!t->pids)
+			goto cleanup;
+		memcpy(t->pids, opts->pids, opts->nr_pids * sizeof(*t->pids));
+		t->o.pids = t->pids;
+	}
+	*out = t;
+	return 0;
+cleanup:
+	top__free(t);
+	return err;
+}
+
+/* A cgroup path is in scope when it is the selected one or below it. */
+static bool cgroup_in(const char *sel, const char *path)
+{
+	size_t n = strlen(sel);
+
+	while (n > 1 && sel[n - 1] == '/')
+		n--;
+	if (n == 1 && sel[0] == '/')
+		return true;
+	return !strncmp(path, sel, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+static bool record_in_scope(const struct top *t, const struct wrec_view *v)
+{
+	if (t->o.workload && strcmp(wrec_view__id(v, WREC_ID_KEY), t->o.workload) &&
+	    strcmp(wrec_view__id(v, WREC_ID_NAME), t->o.workload))
+		return false;
+	if (t->o.cgroup && !cgroup_in(t->o.cgroup, wrec_view__id(v, WREC_ID_CGROUP)))
+		return false;
+	return true;
+}
+
+static bool pid_in_scope(const struct top *t, uint32_t tgid)
+{
+	size_t i;
+
+	if (!t->o.nr_pids)
+		return true;
+	for (i = 0; i < t->o.nr_pids; i++)
+		if (t->o.pids[i] == tgid)
+			return true;
+	return false;
+}
+
+static void bucket_free(struct tbucket *b)
+{
+	if (!b)
+		return;
+	free(b->self);
+	free(b->total);
+	free(b);
+}
+
+/* Makes room for function id FID in B. Returns 0 or -ENOMEM. */
+static int bucket_reserve(struct tbucket *b, size_t fid)
+{
+	size_t cap = b->cap ? b->cap : 256;
+	uint64_t *s, *tt;
+
+	if (fid < b->cap)
+		return 0;
+	while (cap <= fid)
+		cap *= 2;
+	s = realloc(b->self, cap * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	b->self = s;
+	tt = realloc(b->total, cap * sizeof(*tt));
+	if (!tt)
+		return -ENOMEM;
+	b->total = tt;
+	memset(b->self + b->cap, 0, (cap - b->cap) * sizeof(*s));
+	memset(b->total + b->cap, 0, (cap - b->cap) * sizeof(*tt));
+	b->cap = cap;
+	return 0;
+}
+
+/* Forgets functions that no window in the horizon counts any more, renumbering the rest. */
+static int compact(struct top *t)
+{
+	uint32_t *remap = NULL;
+	size_t i, j, live = 0;
+	bool used;
+	int err = 0;
+
+	if (t->nr_funcs < TOP_COMPACT_MIN)
+		return 0;
+	remap = malloc(t->nr_funcs * sizeof(*remap));
+	if (!remap)
+		return -ENOMEM;
+	for (i = 0; i < t->nr_funcs; i++) {
+		used = false;
+		for (j = 0; j < t->nr_b && !used; j++)
+			used = i < t->b[j]->cap && t->b[j]->total[i];
+		remap[i] = used ? (uint32_t)live++ : UINT32_MAX;
+	}
+	/* Only worth it when at least half of the table is stale. */
+	if (live * 2 > t->nr_funcs)
+		goto cleanup;
+	htab__release(&t->index);
+	for (i = 0; i < t->nr_funcs; i++) {
+		if (remap[i] == UINT32_MAX) {
+			free(t->funcs[i].name);
+			continue;
+		}
+		t->funcs[remap[i]] = t->funcs[i];
+		t->funcs[remap[i]].stamp = 0;
+	}
+	t->nr_funcs = live;
+	t->stamp = 0;
+	/* Ids only shrink (remap[i] <= i), so the arrays compact in place, front to back. */
+	for (j = 0; j < t->nr_b; j++) {
+		struct tbucket *b = t->b[j];
+
+		for (i = 0; i < b->cap; i++) {
+			if (remap[i] == UINT32_MAX)
+				continue;
+			b->self[remap[i]] = b->self[i];
+			b->total[remap[i]] = b->total[i];
+		}
+		for (i = live; i < b->cap; i++)
+			b->self[i] = b->total[i] = 0;
+	}
+	for (i = 0; i < t->nr_funcs; i++) {
+		err = htab__insert(&t->index, fkey_hash(t->funcs[i].name, t->funcs[i].module), i);
+		if (err)
+			goto cleanup;
+	}
+	t->compactions++;
+cleanup:
+	free(remap);
+	return err;
+}
+
+/* Drops the windows that ended more than a horizon before the newest one. */
+static void expire(struct top *t)
+{
+	size_t i = 0, n;
+
+	while (i < t->nr_b && t->b[i]->end_ns + t->o.horizon_ns <= t->newest_end)
+		bucket_free(t->b[i++]);
+	if (!i)
+		return;
+	n = t->nr_b - i;
+	memmove(t->b, t->b + i, n * sizeof(*t->b));
+	t->nr_b = n;
+}
+
+/* The window of V, created when first seen. Returns it or NULL on ENOMEM. */
+static struct tbucket *bucket_for(struct top *t, const struct wrec_view *v)
+{
+	const struct wrec_header *h = v->hdr;
+	struct tbucket *b, **nb;
+	size_t i;
+
+	/* A window's records arrive together: search from the newest. */
+	for (i = t->nr_b; i-- > 0;)
+		if (t->b[i]->seq == h->window_seq && t->b[i]->start_ns == h->start_ns)
+			return t->b[i];
+	if (t->nr_b == t->cap_b) {
+		nb = realloc(t->b, (t->cap_b ? t->cap_b * 2 : 16) * sizeof(*nb));
+		if (!nb)
+			return NULL;
+		t->b = nb;
+		t->cap_b = t->cap_b ? t->cap_b * 2 : 16;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->seq = h->window_seq;
+	b->start_ns = h->start_ns;
+	b->end_ns = h->start_ns + h->duration_ns;
+	/* Kept in order of end time, so expiry only ever looks at the front. */
+	for (i = t->nr_b; i > 0 && t->b[i - 1]->end_ns > b->end_ns; i--)
+		;
+	memmove(t->b + i + 1, t->b + i, (t->nr_b - i) * sizeof(*t->b));
+	t->b[i] = b;
+	t->nr_b++;
+	t->windows++;
+	if (b->end_ns >= t->newest_end) {
+		t->newest_end = b->end_ns;
+		t->newest_seq = b->seq;
+		t->newest_dur = h->duration_ns;
+	}
+	return b;
+}
+
+/* The function id of location LOC of V, interned on first sight. Returns 0 or -ENOMEM. */
+static int intern_loc(struct top *t, const struct wrec_view *v, uint32_t loc, uint32_t *fid)
+{
+	const struct wrec_location *l = &v->locs[loc];
+	const char *file = "", *base;
+	char name[512], *s;
+	struct fkey k;
+	uint64_t hash, val;
+	size_t nlen, mlen;
+	struct tfunc *nf;
+
+	wrec_view__frame_name(v, loc, name, sizeof(name));
+	if (l->mapping) {
+		file = wrec_view__str(v, v->maps[l->mapping].file);
+		base = strrchr(file, '/');
+		file = base ? base + 1 : file;
+	}
+	nlen = strlen(name);
+	mlen = strlen(file);
+	s = malloc(nlen + mlen + 2);
+	if (!s)
+		return -ENOMEM;
+	memcpy(s, name, nlen + 1);
+	memcpy(s + nlen + 1, file, mlen + 1);
+	k.s = s;
+	k.len = nlen + 1 + mlen;
+	hash = fkey_hash(name, file);
+	if (htab__find(&t->index, hash, fkey_eq, &k, t, &val)) {
+		free(s);
+		*fid = (uint32_t)val;
+		return 0;
+	}
+	if (t->nr_funcs == t->cap_funcs) {
+		nf = realloc(t->funcs, (t->cap_funcs ? t->cap_funcs * 2 : 256) * sizeof(*nf));
+		if (!nf)
+			goto nomem;
+		t->funcs = nf;
+		t->cap_funcs = t->cap_funcs ? t->cap_funcs * 2 : 256;
+	}
+	if (htab__insert(&t->index, hash, t->nr_funcs))
+		goto nomem;
+	t->funcs[t->nr_funcs] = (struct tfunc){ .name = s, .module = s + nlen + 1 };
+	*fid = (uint32_t)t->nr_funcs++;
+	return 0;
+nomem:
+	free(s);
+	return -ENOMEM;
+}
+
+int top__add(struct top *t, const struct wrec_view *v)
+{
+	struct tbucket *b;
+	uint32_t i, j, fid, loc;
+	int err = 0;
+
+	t->records++;
+	b = bucket_for(t, v);
+	if (!b)
+		return -ENOMEM;
+	t->period_ns = v->hdr->period_ns;
+	if (!record_in_scope(t, v)) {
+		expire(t);
+		return 0;
+	}
+	t->records_in_scope++;
+	if (v->nr_locs > t->cap_loc) {
+		uint32_t *nl = realloc(t->loc_fid, v->nr_locs * sizeof(*nl));
+
+		if (!nl)
+			return -ENOMEM;
+		t->loc_fid = nl;
+		t->cap_loc = v->nr_locs;
+	}
+	memset(t->loc_fid, 0, v->nr_locs * sizeof(*t->loc_fid));
+	for (i = 0; i < v->nr_samples; i++) {
+		const struct wrec_sample *s = &v->samples[i];
+		const struct wrec_stack *st = &v->stacks[s->stack];
+
+		if (!pid_in_scope(t, s->tgid))
+			continue;
+		t->stamp++;
+		for (j = 0; j < st->nr; j++) {
+			loc = v->stack_locs[st->first + j];
+			if (!t->loc_fid[loc]) {
+				err = intern_loc(t, v, loc, &fid);
+				if (err)
+					return err;
+				t->loc_fid[loc] = fid + 1;
+			}
+			fid = t->loc_fid[loc] - 1;
+			err = bucket_reserve(b, fid);
+			if (err)
+				return err;
+			/* Stacks are leaf first: frame 0 is where the CPU was. */
+			if (j == 0)
+				b->self[fid] += s->count;
+			if (t->funcs[fid].stamp != t->stamp) {
+				t->funcs[fid].stamp = t->stamp;
+				b->total[fid] += s->count;
+			}
+		}
+		b->samples += s->count;
+		t->samples_in_scope += s->count;
+	}
+	expire(t);
+	/* Cheap to test, rare to act: runs only once half of a large table is stale. */
+	if (t->nr_funcs >= TOP_COMPACT_MIN && t->nr_funcs == t->cap_funcs) {
+		err = compact(t);
+		if (err)
+			return err;
+	}
+	return 1;
+}
+
+static int row_cmp(const void *pa, const void *pb, void *ctx)
+{
+	const struct top_row *a = pa, *b = pb;
+	enum top_sort sort_key = *(const enum top_sort *)ctx;
+	uint64_t ka = sort_key == TOP_SORT_SELF ? a->self : a->total;
+	uint64_t kb = sort_key == TOP_SORT_SELF ? b->self : b->total;
+	uint64_t oa = sort_key == TOP_SORT_SELF ? a->total : a->self;
+	uint64_t ob = sort_key == TOP_SORT_SELF ? b->total : b->self;
+	int c;
+
+	if (ka != kb)
+		return ka > kb ? -1 : 1;
+	if (oa != ob)
+		return oa > ob ? -1 : 1;
+	c = strcmp(a->name, b->name);
+	return c ? c : strcmp(a->module, b->module);
+}
+
+long top__rows(struct top *t, enum top_sort sort, const struct top_row **rows)
+{
+	struct top_row *r;
+	size_t i, j, n = 0;
+
+	if (t->cap_rows < t->nr_funcs) {
+		r = realloc(t->rows, t->nr_funcs * sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		t->rows = r;
+		t->cap_rows = t->nr_funcs;
+	}
+	for (i = 0; i < t->nr_funcs; i++) {
+		uint64_t self = 0, total = 0;
+
+		for (j = 0; j < t->nr_b; j++) {
+			if (i >= t->b[j]->cap)
+				continue;
+			self += t->b[j]->self[i];
+			total += t->b[j]->total[i];
+		}
+		if (!total)
+			continue;
+		t->rows[n++] = (struct top_row){ .name = t->funcs[i].name,
+						 .module = t->funcs[i].module,
+						 .self = self,
+						 .total = total };
+	}
+	if (n)
+		qsort_r(t->rows, n, sizeof(*t->rows), row_cmp, &sort);
+	*rows = t->rows;
+	return (long)n;
+}
+
+void top__stats(const struct top *t, struct top_stats *st)
+{
+	size_t i;
+
+	memset(st, 0, sizeof(*st));
+	st->windows = t->windows;
+	st->records = t->records;
+	st->records_in_scope = t->records_in_scope;
+	st->samples_in_scope = t->samples_in_scope;
+	for (i = 0; i < t->nr_b; i++)
+		st->view_samples += t->b[i]->samples;
+	st->view_windows = (uint32_t)t->nr_b;
+	st->newest_seq = t->newest_seq;
+	st->newest_duration_ns = t->newest_dur;
+	st->period_ns = t->period_ns;
+	st->functions = t->nr_funcs;
+	st->compactions = t->compactions;
+}
+
+void top__free(struct top *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->nr_funcs; i++)
+		free(t->funcs[i].name);
+	free(t->funcs);
+	htab__release(&t->index);
+	for (i = 0; i < t->nr_b; i++)
+		bucket_free(t->b[i]);
+	free(t->b);
+	free(t->loc_fid);
+	free(t->rows);
+	free(t->workload);
+	free(t->cgroup);
+	free(t->pids);
+	free(t);
+}
