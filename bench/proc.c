@@ -1,23 +1,31 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Finding and running the programs under test, and reading their BPF programs' statistics. */
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bench/proc.h"
+#include "common/cgroup.h"
 #include "common/util.h"
+#include "shm/shm.h"
 
 int bench_sibling(const struct bench_opts *o, const char *rel, char *buf, size_t len)
 {
@@ -83,8 +91,11 @@ static int redirect(int fd, int target)
 	return 0;
 }
 
-pid_t bench_spawn(char *const argv[], int out_fd, int err_fd, const int *keep, int nkeep)
+/* bench_spawn(), the child first joining CGROUP when not NULL. */
+static pid_t spawn_in(char *const argv[], int out_fd, int err_fd, const int *keep, int nkeep,
+		      const char *cgroup)
 {
+	char procs[PATH_MAX];
 	pid_t pid;
 	int fd, i;
 	bool kept;
@@ -98,6 +109,16 @@ pid_t bench_spawn(char *const argv[], int out_fd, int err_fd, const int *keep, i
 		return pid;
 	if (redirect(BENCH_FD_NULL, 0) || redirect(out_fd, 1) || redirect(err_fd, 2))
 		_exit(127);
+	if (cgroup) {
+		/* "0" moves the writer: the child is in the cgroup before it runs the program. */
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup);
+		i = write_file_str(procs, "0");
+		if (i) {
+			fprintf(stderr, "kiln-bench: cannot join cgroup %s: %s\n", cgroup,
+				strerror(-i));
+			_exit(127);
+		}
+	}
 	/* Only what the child needs: our BPF stats fd must not keep stats on past our exit. */
 	for (fd = 3; fd < 1024; fd++) {
 		for (i = 0, kept = false; i < nkeep; i++)
@@ -110,6 +131,11 @@ pid_t bench_spawn(char *const argv[], int out_fd, int err_fd, const int *keep, i
 	execv(argv[0], argv);
 	fprintf(stderr, "kiln-bench: cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
+}
+
+pid_t bench_spawn(char *const argv[], int out_fd, int err_fd, const int *keep, int nkeep)
+{
+	return spawn_in(argv, out_fd, err_fd, keep, nkeep, NULL);
 }
 
 int bench_tmpfd(void)
@@ -416,4 +442,514 @@ int bench_wait_sampling(const struct bench_prog_ids *before, pid_t pid, const ch
 		/* Polling a state the profiler gives no other signal for; 10 ms is fine-grained. */
 		bench_sleep_ns(10000000);
 	}
+}
+
+uint64_t bench_counter(const struct shm_hdr *h, const char *name)
+{
+	int i;
+
+	for (i = 0; i < SHM_NUM_COUNTERS; i++)
+		if (!strncmp(h->counters[i].name, name, SHM_COUNTER_NAME))
+			return atomic_load(&h->counters[i].value);
+	return 0;
+}
+
+int bench_proc_cputime_ns(pid_t pid, uint64_t *ns)
+{
+	unsigned long long utime, stime;
+	char path[64], *buf = NULL, *p;
+	long tck = sysconf(_SC_CLK_TCK);
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	err = read_file(path, &buf, NULL);
+	if (err)
+		return err;
+	/* comm may hold spaces and parentheses: the fields after it start at the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || tck <= 0 ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+		   &stime) != 2) {
+		err = -EPROTO;
+		goto cleanup;
+	}
+	*ns = (uint64_t)(utime + stime) * (1000000000ull / (uint64_t)tck);
+cleanup:
+	free(buf);
+	return err;
+}
+
+int bench_proc_runtime_ns(pid_t pid, uint64_t *ns)
+{
+	char dir[64], path[384], *buf = NULL;
+	unsigned long long run;
+	struct dirent *de;
+	uint64_t total = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%.256s/schedstat", dir, de->d_name);
+		if (read_file(path, &buf, NULL))
+			continue; /* the thread ended meanwhile */
+		if (sscanf(buf, "%llu", &run) == 1)
+			total += run;
+		free(buf);
+		buf = NULL;
+	}
+	closedir(d);
+	*ns = total;
+	return 0;
+}
+
+uint64_t bench_proc_rss_bytes(pid_t pid)
+{
+	char path[64], *buf = NULL, *p;
+	unsigned long long kb = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (read_file(path, &buf, NULL))
+		return 0;
+	p = strstr(buf, "VmRSS:");
+	if (p)
+		sscanf(p + 6, "%llu", &kb);
+	free(buf);
+	return kb * 1024;
+}
+
+uint64_t bench_proc_bpf_map_bytes(pid_t pid)
+{
+	char dir[64], path[320], *buf = NULL, *p;
+	unsigned long long v, total = 0;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fdinfo", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (read_file(path, &buf, NULL))
+			continue;
+		p = strstr(buf, "memlock:");
+		if (strstr(buf, "map_type:") && p && sscanf(p + 8, "%llu", &v) == 1)
+			total += v;
+		free(buf);
+		buf = NULL;
+	}
+	closedir(d);
+	return total;
+}
+
+pid_t bench_spawn_cgroup(char *const argv[], int out_fd, int err_fd, const int *keep, int nkeep,
+			 const char *cgroup)
+{
+	return spawn_in(argv, out_fd, err_fd, keep, nkeep, cgroup);
+}
+
+int bench_cgroup_new(const char *tag, char *buf, size_t len)
+{
+	char mnt[PATH_MAX];
+	int err, w;
+
+	err = cgroup2_mount(mnt, sizeof(mnt));
+	if (err)
+		return err;
+	w = snprintf(buf, len, "%s/kiln-bench-%s-%d", mnt, tag, (int)getpid());
+	if (w < 0 || (size_t)w >= len)
+		return -ENAMETOOLONG;
+	if (mkdir(buf, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int bench_cgroup_free(const char *path)
+{
+	uint64_t deadline = mono_ns() + 5000000000ull;
+
+	/* A killed process leaves its cgroup a moment after it is reaped: retry while busy. */
+	while (rmdir(path)) {
+		if (errno == ENOENT)
+			return 0;
+		if (errno != EBUSY || mono_ns() >= deadline)
+			return -errno;
+		bench_sleep_ns(10000000);
+	}
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP ? rmdir(path) : unlink(path))
+		return errno == ENOENT ? 0 : -errno;
+	return 0;
+}
+
+int bench_rmtree(const char *path)
+{
+	int err = nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+
+	if (err == -1)
+		return errno == ENOENT ? 0 : -errno;
+	return err;
+}
+
+int bench_http(int port, const char *method, const char *path, int timeout_ms, int *status,
+	       char **body)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	uint64_t deadline = mono_ns() + (uint64_t)timeout_ms * 1000000;
+	size_t used = 0, cap = 4096;
+	char *buf = NULL, *grown, *p;
+	struct pollfd pfd;
+	int fd = -1, err = 0, w;
+	ssize_t n;
+
+	*status = 0;
+	if (body)
+		*body = NULL;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	buf = malloc(cap);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (!buf || fd < 0) {
+		err = !buf ? -ENOMEM : -errno;
+		goto cleanup;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = -errno;
+		goto cleanup;
+	}
+	w = snprintf(buf, cap, "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
+		     method, path);
+	if (w < 0 || (size_t)w >= cap) {
+		err = -ENAMETOOLONG;
+		goto cleanup;
+	}
+	/* Loopback and a request far below the socket buffer: one write is enough. */
+	if (write(fd, buf, (size_t)w) != w) {
+		err = -EIO;
+		goto cleanup;
+	}
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		uint64_t now = mono_ns();
+
+		if (now >= deadline) {
+			err = -ETIMEDOUT;
+			goto cleanup;
+		}
+		if (poll(&pfd, 1, (int)((deadline - now) / 1000000 + 1)) < 0 && errno != EINTR) {
+			err = -errno;
+			goto cleanup;
+		}
+		if (!pfd.revents)
+			continue;
+		if (cap - used < 4096) {
+			grown = realloc(buf, cap * 2);
+			if (!grown) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			buf = grown;
+			cap *= 2;
+		}
+		n = read(fd, buf + used, cap - used - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			goto cleanup;
+		}
+		if (!n)
+			break;
+		used += (size_t)n;
+	}
+	buf[used] = '\0';
+	p = strstr(buf, "\r\n\r\n");
+	if (sscanf(buf, "HTTP/%*d.%*d %d", status) != 1 || !p) {
+		err = -EPROTO;
+		goto cleanup;
+	}
+	if (body) {
+		memmove(buf, p + 4, used - (size_t)(p + 4 - buf) + 1);
+		*body = buf;
+		buf = NULL;
+	}
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return err;
+}
+
+/* Prints and forgets the output kept in *FD (a temporary file), if any. */
+static void tail_and_close(int *fd, const char *who)
+{
+	if (*fd < 0)
+		return;
+	bench_print_tail(*fd, who);
+	close(*fd);
+	*fd = -1;
+}
+
+/*
+ * Checks one process of the pipeline: still running? Returns 0, or -ECHILD after printing
+ * how it ended and its output (its pid is then -1).
+ */
+static int check_one(pid_t *pid, int *err_fd, const char *who)
+{
+	char why[32];
+	int status;
+
+	if (*pid <= 0 || bench_wait(*pid, 0, &status) == -ETIMEDOUT)
+		return 0;
+	fprintf(stderr, "kiln-bench: %s ended (%s)\n", who,
+		bench_status_str(status, why, sizeof(why)));
+	*pid = -1;
+	if (*err_fd >= 0)
+		bench_print_tail(*err_fd, who);
+	return -ECHILD;
+}
+
+int bench_pipeline__check(struct bench_pipeline *p)
+{
+	int a = check_one(&p->agent, &p->agent_err, "kiln agent");
+	int e = check_one(&p->exporter, &p->exporter_err, "kiln export");
+	int u = check_one(&p->ui, &p->ui_err, "kiln ui");
+
+	return a ? a : e ? e : u;
+}
+
+/* Is PID attached to the ring as a consumer? */
+static bool attached(const struct shm_view *v, pid_t pid)
+{
+	const struct shm_cons *c = shm_view__cons(v);
+	uint64_t owner;
+	uint32_t i;
+
+	for (i = 0; i < SHM_MAX_CONSUMERS; i++) {
+		owner = atomic_load(&c->slots[i].owner);
+		if (owner && shm_slot__pid(owner) == pid)
+			return true;
+	}
+	return false;
+}
+
+/* The port from the UI's "listening on http://ADDR:PORT/" line, 0 while not printed yet. */
+static int ui_port(int out_fd)
+{
+	char buf[512], *p, *colon;
+	ssize_t n;
+
+	n = pread(out_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "listening on http://");
+	if (!p || !strchr(p, '\n'))
+		return 0;
+	p += strlen("listening on http://");
+	colon = strchr(p, '/');
+	if (!colon)
+		return 0;
+	*colon = '\0';
+	colon = strrchr(p, ':');
+	return colon ? atoi(colon + 1) : 0;
+}
+
+int bench_pipeline__new(struct bench_pipeline **out, const struct bench_opts *o,
+			const struct bench_pipeline_opts *po)
+{
+	char kiln[PATH_MAX], hz[16], win[16], dest[128], spool[128];
+	struct bench_pipeline *p;
+	uint64_t deadline;
+	int err = 0;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->agent = p->exporter = p->ui = -1;
+	p->agent_err = p->exporter_err = p->ui_err = p->ui_out = -1;
+	snprintf(p->ring, sizeof(p->ring), "kiln-bench-%s-%d", po->tag, (int)getpid());
+	err = bench_sibling(o, "../kiln", kiln, sizeof(kiln));
+	if (!err && access(kiln, X_OK))
+		err = -errno;
+	if (err) {
+		fprintf(stderr, "kiln-bench: needs %s (build it first)\n", kiln);
+		goto cleanup;
+	}
+	snprintf(hz, sizeof(hz), "%u", po->hz);
+	snprintf(win, sizeof(win), "%u", po->window_ms);
+	shm__unlink(p->ring);
+	{
+		char *av[] = {
+			kiln, "agent", "--ring", p->ring, "-F", hz, "--window-ms", win, NULL
+		};
+
+		if (!po->window_ms)
+			av[6] = NULL; /* the agent's default window */
+		p->agent_err = bench_tmpfd();
+		p->agent = bench_spawn(av, BENCH_FD_NULL,
+				       p->agent_err < 0 ? BENCH_FD_NULL : p->agent_err, NULL, 0);
+	}
+	if (p->agent < 0) {
+		err = p->agent;
+		goto cleanup;
+	}
+	/* Sampling, draining and writing: the first window with samples is in the ring. */
+	deadline = mono_ns() + 30000000000ull;
+	for (;;) {
+		if (!p->view && shm_view__open(&p->view, p->ring))
+			p->view = NULL;
+		if (p->view && bench_counter(shm_view__hdr(p->view), "windows") >= 1 &&
+		    bench_counter(shm_view__hdr(p->view), "samples_taken") > 0)
+			break;
+		err = bench_pipeline__check(p);
+		if (err)
+			goto cleanup;
+		if (mono_ns() >= deadline) {
+			fprintf(stderr, "kiln-bench: kiln agent wrote no window within 30 s\n");
+			bench_print_tail(p->agent_err, "kiln agent");
+			err = -ETIMEDOUT;
+			goto cleanup;
+		}
+		/* Polling a state the agent gives no other signal for. */
+		bench_sleep_ns(20000000);
+	}
+	p->hdr = shm_view__hdr(p->view);
+
+	if (po->exporter) {
+		snprintf(p->dir, sizeof(p->dir), "/tmp/kiln-bench-%s-XXXXXX", po->tag);
+		if (!mkdtemp(p->dir)) {
+			err = -errno;
+			p->dir[0] = '\0';
+			goto cleanup;
+		}
+		snprintf(dest, sizeof(dest), "file=%s/out", p->dir);
+		snprintf(spool, sizeof(spool), "%s/spool", p->dir);
+		char *const av[] = { kiln, "export",	  "--ring", p->ring, "--destination",
+				     dest, "--spool-dir", spool,    NULL };
+
+		p->exporter_err = bench_tmpfd();
+		p->exporter = bench_spawn(av, BENCH_FD_NULL,
+					  p->exporter_err < 0 ? BENCH_FD_NULL : p->exporter_err,
+					  NULL, 0);
+		if (p->exporter < 0) {
+			err = p->exporter;
+			goto cleanup;
+		}
+	}
+	if (po->ui) {
+		char *const av[] = {
+			kiln, "ui", "--ring", p->ring, "--listen", "127.0.0.1:0", NULL
+		};
+
+		p->ui_err = bench_tmpfd();
+		p->ui_out = bench_tmpfd();
+		if (p->ui_out < 0) {
+			err = p->ui_out;
+			goto cleanup;
+		}
+		p->ui = bench_spawn(av, p->ui_out, p->ui_err < 0 ? BENCH_FD_NULL : p->ui_err, NULL,
+				    0);
+		if (p->ui < 0) {
+			err = p->ui;
+			goto cleanup;
+		}
+	}
+	deadline = mono_ns() + 20000000000ull;
+	for (;;) {
+		if (p->ui > 0 && !p->ui_port)
+			p->ui_port = ui_port(p->ui_out);
+		if ((p->exporter < 0 || attached(p->view, p->exporter)) &&
+		    (p->ui < 0 || (p->ui_port && attached(p->view, p->ui))))
+			break;
+		err = bench_pipeline__check(p);
+		if (err)
+			goto cleanup;
+		if (mono_ns() >= deadline) {
+			fprintf(stderr,
+				"kiln-bench: exporter or UI not attached to %s within 20 s\n",
+				p->ring);
+			tail_and_close(&p->exporter_err, "kiln export");
+			tail_and_close(&p->ui_err, "kiln ui");
+			err = -ETIMEDOUT;
+			goto cleanup;
+		}
+		bench_sleep_ns(20000000);
+	}
+cleanup:
+	if (err) {
+		bench_pipeline__free(p);
+		return err;
+	}
+	*out = p;
+	return 0;
+}
+
+int bench_pipeline__wait_windows(struct bench_pipeline *p, uint64_t n, int timeout_ms)
+{
+	uint64_t deadline = mono_ns() + (uint64_t)timeout_ms * 1000000;
+	uint64_t want = bench_counter(p->hdr, "windows") + n;
+	int err;
+
+	while (bench_counter(p->hdr, "windows") < want) {
+		err = bench_pipeline__check(p);
+		if (err)
+			return err;
+		if (mono_ns() >= deadline)
+			return -ETIMEDOUT;
+		bench_sleep_ns(20000000);
+	}
+	return 0;
+}
+
+/* Stops one process of the pipeline, printing how it ended unless it exited 0. */
+static void stop_one(pid_t *pid, int *err_fd, const char *who)
+{
+	char why[32];
+	int status = 0, err;
+
+	if (*pid > 0) {
+		err = bench_stop(*pid, SIGTERM, 30000, &status);
+		if (err == -ETIMEDOUT)
+			fprintf(stderr, "kiln-bench: %s ignored SIGTERM for 30 s, killed\n", who);
+		else if (!err && !(WIFEXITED(status) && !WEXITSTATUS(status)))
+			fprintf(stderr, "kiln-bench: %s ended with %s after SIGTERM\n", who,
+				bench_status_str(status, why, sizeof(why)));
+		if (err || !WIFEXITED(status) || WEXITSTATUS(status))
+			tail_and_close(err_fd, who);
+		*pid = -1;
+	}
+	if (*err_fd >= 0)
+		close(*err_fd);
+	*err_fd = -1;
+}
+
+void bench_pipeline__free(struct bench_pipeline *p)
+{
+	if (!p)
+		return;
+	/* Consumers first: the agent's last flush goes to a ring nobody reads any more. */
+	stop_one(&p->ui, &p->ui_err, "kiln ui");
+	stop_one(&p->exporter, &p->exporter_err, "kiln export");
+	stop_one(&p->agent, &p->agent_err, "kiln agent");
+	if (p->ui_out >= 0)
+		close(p->ui_out);
+	shm_view__free(p->view);
+	shm__unlink(p->ring);
+	if (p->dir[0])
+		bench_rmtree(p->dir);
+	free(p);
 }

@@ -3,6 +3,7 @@
 #ifndef KILN_BENCH_PROC_H
 #define KILN_BENCH_PROC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -102,5 +103,112 @@ int bench_prog_stats(const struct bench_prog_ids *before, pid_t pid, const char 
  */
 int bench_wait_sampling(const struct bench_prog_ids *before, pid_t pid, const char *name,
 			const char *not_name, int timeout_ms, int *status);
+
+/*
+ * Process-level suites (overhead, userspace, density, latency): what a kiln process costs,
+ * the kiln pipeline started on a private ring, cgroups of our own, and a tiny HTTP client.
+ */
+struct shm_hdr;
+struct shm_view;
+
+/* The counter NAME of ring header H (the agent's counters), 0 when absent. */
+uint64_t bench_counter(const struct shm_hdr *h, const char *name);
+
+/*
+ * CPU time PID has used, all threads, user and kernel side: utime + stime of /proc/PID/stat
+ * in ns (clock-tick granularity, 10 ms with USER_HZ 100). Returns 0 or -errno.
+ */
+int bench_proc_cputime_ns(pid_t pid, uint64_t *ns);
+
+/*
+ * The scheduler's exact run time of PID in ns, summed over its threads (schedstat): the same
+ * quantity as utime + stime, without the tick granularity. Returns 0 or -errno.
+ */
+int bench_proc_runtime_ns(pid_t pid, uint64_t *ns);
+
+/* VmRSS of PID in bytes, 0 when it cannot be read. */
+uint64_t bench_proc_rss_bytes(pid_t pid);
+
+/* Sum of the memlock of every BPF map PID holds open (what its maps cost the kernel), bytes. */
+uint64_t bench_proc_bpf_map_bytes(pid_t pid);
+
+/*
+ * bench_spawn() whose child first moves itself into the cgroup2 directory CGROUP (NULL: stays
+ * where it is), so that it and all its children belong to that cgroup from their first
+ * instruction. Returns the pid, or -errno.
+ */
+pid_t bench_spawn_cgroup(char *const argv[], int out_fd, int err_fd, const int *keep, int nkeep,
+			 const char *cgroup);
+
+/*
+ * Creates the cgroup2 directory "<cgroup2 mount>/kiln-bench-TAG-<our pid>" and writes its path
+ * to BUF. Its workload key (as the agent names it) is "cgroup/" plus the part after the mount.
+ * Returns 0, or -errno (-ENOENT: no cgroup2 mount).
+ */
+int bench_cgroup_new(const char *tag, char *buf, size_t len);
+
+/*
+ * Removes the cgroup directory PATH made by bench_cgroup_new(), waiting up to 5 s for its
+ * last processes to be gone. Returns 0 or -errno.
+ */
+int bench_cgroup_free(const char *path);
+
+/* Removes PATH and everything below it (temporary directories). Returns 0 or -errno. */
+int bench_rmtree(const char *path);
+
+/*
+ * One HTTP/1.0 request to 127.0.0.1:PORT: METHOD PATH with an empty body, answer read until
+ * the server closes, within TIMEOUT_MS. Returns 0 with the status code in *STATUS and the
+ * body in *BODY (NUL-terminated, caller frees; may be NULL), or -errno / -EPROTO.
+ */
+int bench_http(int port, const char *method, const char *path, int timeout_ms, int *status,
+	       char **body);
+
+/* What bench_pipeline__new() starts. */
+struct bench_pipeline_opts {
+	const char *tag; /* names the ring: kiln-bench-TAG-<our pid> */
+	unsigned int hz; /* agent -F */
+	unsigned int window_ms; /* agent --window-ms; 0: its default */
+	bool exporter; /* also `kiln export` to a file destination in a temporary directory */
+	bool ui; /* also `kiln ui` on 127.0.0.1, a free port */
+};
+
+/* kiln's pipeline on a private ring: agent, and optionally exporter and UI. */
+struct bench_pipeline {
+	char ring[64];
+	char dir[64]; /* temporary directory: exporter output and spool; "" when none */
+	pid_t agent, exporter, ui; /* -1: not running */
+	int agent_err, exporter_err, ui_err, ui_out; /* temporary files of their output, or -1 */
+	int ui_port;
+	struct shm_view *view; /* the ring, read-only */
+	const struct shm_hdr *hdr; /* its header, with the agent's counters */
+};
+
+/*
+ * Starts the agent on a new private ring and waits until it has written a window with
+ * samples in it; then the exporter and UI, and waits until both are attached to the ring
+ * (and the UI serves). Processes that fail to start have their output printed on stderr.
+ * Returns 0 and *OUT (free with bench_pipeline__free), or -errno (-ECHILD: one exited).
+ */
+int bench_pipeline__new(struct bench_pipeline **out, const struct bench_opts *o,
+			const struct bench_pipeline_opts *po);
+
+/*
+ * Checks that every process of P still runs. Returns 0, or -ECHILD after printing which one
+ * ended and its output.
+ */
+int bench_pipeline__check(struct bench_pipeline *p);
+
+/*
+ * Waits until the agent has written N more windows than now, up to TIMEOUT_MS. Returns 0,
+ * -ETIMEDOUT, or -ECHILD when a process of P ended.
+ */
+int bench_pipeline__wait_windows(struct bench_pipeline *p, uint64_t n, int timeout_ms);
+
+/*
+ * Stops UI, exporter and agent (SIGTERM; SIGKILL after 30 s), printing on stderr any that did
+ * not exit 0, and removes the ring and the temporary directory. NULL is a no-op.
+ */
+void bench_pipeline__free(struct bench_pipeline *p);
 
 #endif
