@@ -302,6 +302,8 @@ static void publish_metrics(struct agent *a)
 	struct symbolizer_stats ss;
 	uint64_t m[KILN_M_NR];
 
+	/* Once per window: kiln status tells a stuck agent from an idle one by its age. */
+	shm_producer__heartbeat(a->shm);
 	symbolizer__stats(a->sym, &ss);
 	counter_set(a, AC_SYM_BYTES, ss.cache_bytes);
 	counter_set(a, AC_SYM_ELFS, ss.elf_entries);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -26,6 +27,27 @@ _Static_assert(sizeof(struct shm_hdr) <= SHM_HDR_SIZE, "header fits before the d
 _Static_assert(sizeof(struct shm_slot) == 256, "slot size is part of the format");
 _Static_assert(sizeof(struct ring_cursor) == 128, "cursor size is part of the format");
 _Static_assert(sizeof(struct ring_ctl) == 192, "ctl size is part of the format");
+_Static_assert(offsetof(struct shm_hdr, heartbeat_ns) == 64, "heartbeat is part of the format");
+_Static_assert(offsetof(struct shm_slot, kind) == 40, "slot kind is part of the format");
+_Static_assert(offsetof(struct shm_slot, stats) == 192, "slot stats are part of the format");
+
+static const char *const export_stat_names[SHM_SLOT_STATS] = {
+	[SHM_EXP_SENT] = "sent",
+	[SHM_EXP_FAILURES] = "failures",
+	[SHM_EXP_RETRIES] = "retries",
+	[SHM_EXP_BYTES_SENT] = "bytes_sent",
+	[SHM_EXP_SAMPLES_SENT] = "samples_sent",
+	[SHM_EXP_SPOOL_BYTES] = "spool_bytes",
+	[SHM_EXP_SPOOL_FILES] = "spool_files",
+	[SHM_EXP_DROPPED] = "records_dropped",
+};
+
+static const char *const ui_stat_names[SHM_SLOT_STATS] = {
+	[SHM_UI_RECORDS] = "records",	     [SHM_UI_KEPT] = "records_kept",
+	[SHM_UI_BAD] = "records_bad",	     [SHM_UI_SLOTS] = "slots",
+	[SHM_UI_BYTES] = "bytes_held",	     [SHM_UI_DROPPED] = "chunks_dropped",
+	[SHM_UI_REFUSED] = "chunks_refused", [SHM_UI_EVICTED] = "slots_evicted",
+};
 
 struct seg {
 	char path[PATH_MAX];
@@ -443,6 +465,8 @@ int shm_producer__new(struct shm_producer **out, const struct shm_producer_opts 
 		}
 	}
 	h = p->s.hdr = p->s.mem;
+	/* A taken-over segment still shows the dead producer's last heartbeat. */
+	atomic_store_explicit(&h->heartbeat_ns, wall_ns(), memory_order_relaxed);
 	err = producer_create_cons(&p->s, gid, fresh);
 	if (err)
 		goto cleanup;
@@ -508,6 +532,12 @@ _Atomic uint64_t *shm_producer__counter(struct shm_producer *p, const char *name
 	atomic_store_explicit(&c[free_i].value, 0, memory_order_relaxed);
 	snprintf(c[free_i].name, SHM_COUNTER_NAME, "%s", name);
 	return &c[free_i].value;
+}
+
+void shm_producer__heartbeat(struct shm_producer *p)
+{
+	/* Relaxed: a display value; nothing is ordered against it. */
+	atomic_store_explicit(&p->s.hdr->heartbeat_ns, wall_ns(), memory_order_relaxed);
 }
 
 int shm_producer__reap(struct shm_producer *p)
@@ -590,6 +620,10 @@ int shm_consumer__new(struct shm_consumer **out, const struct shm_consumer_opts 
 	atomic_store_explicit(&sl->active_ns, wall_ns(), memory_order_relaxed);
 	memset(sl->comm, 0, sizeof(sl->comm));
 	prctl(PR_GET_NAME, sl->comm);
+	/* The previous owner's counters must not be read as ours. */
+	atomic_store_explicit(&sl->kind, SHM_KIND_OTHER, memory_order_relaxed);
+	for (int k = 0; k < SHM_SLOT_STATS; k++)
+		atomic_store_explicit(&sl->stats[k], 0, memory_order_relaxed);
 	ro.start = opts ? opts->start : RING_START_NEWEST;
 	ro.wake_bit = i;
 	err = ring_consumer__new(&c->ring, &c->s.hdr->ctl, (const uint8_t *)c->s.mem + SHM_HDR_SIZE,
@@ -630,6 +664,30 @@ int shm_consumer__wait(struct shm_consumer *c, int timeout_ms)
 	    (stat(c->s.path, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev))
 		return -ESTALE;
 	return err;
+}
+
+_Atomic uint64_t *shm_consumer__stats(struct shm_consumer *c, enum shm_kind kind)
+{
+	struct shm_slot *sl = &c->s.cons->slots[c->slot];
+
+	atomic_store_explicit(&sl->kind, (uint32_t)kind, memory_order_relaxed);
+	return sl->stats;
+}
+
+const char *shm_kind__stat_name(uint32_t kind, int i)
+{
+	if (i < 0 || i >= SHM_SLOT_STATS)
+		return NULL;
+	if (kind == SHM_KIND_EXPORT)
+		return export_stat_names[i];
+	if (kind == SHM_KIND_UI)
+		return ui_stat_names[i];
+	return NULL;
+}
+
+const char *shm_kind__name(uint32_t kind)
+{
+	return kind == SHM_KIND_EXPORT ? "export" : kind == SHM_KIND_UI ? "ui" : "other";
 }
 
 void shm_consumer__free(struct shm_consumer *c)

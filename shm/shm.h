@@ -51,9 +51,48 @@ struct shm_hdr {
 	uint32_t reserved0;
 	_Atomic uint64_t producer_start_ns; /* wall clock of the current producer's start */
 	uint64_t created_ns;
-	uint64_t reserved1[8];
+	_Atomic uint64_t heartbeat_ns; /* wall clock of the producer's last sign of life */
+	uint64_t reserved1[7];
 	struct ring_ctl ctl __attribute__((aligned(64)));
 	struct shm_counter counters[SHM_NUM_COUNTERS] __attribute__((aligned(64)));
+};
+
+/*
+ * What a consumer is, published in its slot so that `kiln status` can name its counters.
+ * Values are part of the format (shm/FORMAT.md).
+ */
+enum shm_kind {
+	SHM_KIND_OTHER = 0, /* no counters published (kiln top, tests, older consumers) */
+	SHM_KIND_EXPORT = 1,
+	SHM_KIND_UI = 2,
+	SHM_KIND_NR,
+};
+
+/* Per-consumer counters in each slot; their meaning depends on the slot's kind. */
+#define SHM_SLOT_STATS 8
+
+/* kiln export: totals over all its destinations. */
+enum shm_export_stat {
+	SHM_EXP_SENT, /* batches delivered (HTTP 2xx, or written for a file destination) */
+	SHM_EXP_FAILURES, /* delivery attempts that failed (transport error or HTTP error) */
+	SHM_EXP_RETRIES, /* attempts repeated after a failure */
+	SHM_EXP_BYTES_SENT, /* request bytes delivered, as sent (compressed) */
+	SHM_EXP_SAMPLES_SENT, /* samples in delivered batches */
+	SHM_EXP_SPOOL_BYTES, /* gauge: bytes in the disk spool now */
+	SHM_EXP_SPOOL_FILES, /* gauge: batches in the disk spool now */
+	SHM_EXP_DROPPED, /* records lost for good: refused, queue or spool overflow */
+};
+
+/* kiln ui. */
+enum shm_ui_stat {
+	SHM_UI_RECORDS, /* window records received from the ring */
+	SHM_UI_KEPT, /* records copied into a slot */
+	SHM_UI_BAD, /* records that failed to parse or had no workload key */
+	SHM_UI_SLOTS, /* gauge: slots open now */
+	SHM_UI_BYTES, /* gauge: bytes held in all slots */
+	SHM_UI_DROPPED, /* chunks dropped (oldest first) to stay under a slot's byte cap */
+	SHM_UI_REFUSED, /* chunks larger than a slot's byte cap, refused */
+	SHM_UI_EVICTED, /* slots evicted to make room for another (LRU) */
 };
 
 /* One consumer slot in the .cons file. */
@@ -63,9 +102,11 @@ struct shm_slot {
 	_Atomic uint64_t attach_ns; /* wall clock */
 	_Atomic uint64_t active_ns; /* wall clock of its last wait/poll */
 	char comm[16]; /* process name, for status */
-	uint64_t reserved[3];
+	_Atomic uint32_t kind; /* enum shm_kind: how to read stats[] */
+	uint32_t reserved0;
+	uint64_t reserved[2];
 	struct ring_cursor cursor __attribute__((aligned(64)));
-	uint64_t reserved1[8];
+	_Atomic uint64_t stats[SHM_SLOT_STATS]; /* the consumer's own counters, see kind */
 };
 
 /* The .cons file. */
@@ -136,6 +177,12 @@ uint64_t shm_producer__generation(const struct shm_producer *p);
  */
 _Atomic uint64_t *shm_producer__counter(struct shm_producer *p, const char *name);
 
+/*
+ * Records that the producer is alive now (heartbeat_ns in the header), for `kiln status`;
+ * the agent calls it once per window.
+ */
+void shm_producer__heartbeat(struct shm_producer *p);
+
 /* Reclaims the slots of consumers whose process is gone. Returns how many. */
 int shm_producer__reap(struct shm_producer *p);
 
@@ -172,6 +219,23 @@ int shm_consumer__wait(struct shm_consumer *c, int timeout_ms);
 
 /* The generation of the producer now writing. */
 uint64_t shm_consumer__generation(const struct shm_consumer *c);
+
+/*
+ * Marks C's slot as a consumer of KIND and returns its SHM_SLOT_STATS counters (indexed by
+ * enum shm_export_stat / shm_ui_stat), zeroed at the claim and owned by the mapping: valid
+ * until shm_consumer__free(). The consumer stores its totals there (relaxed atomics) for
+ * `kiln status`; no one else writes them.
+ */
+_Atomic uint64_t *shm_consumer__stats(struct shm_consumer *c, enum shm_kind kind);
+
+/*
+ * The name of counter I of a consumer of KIND ("sent", "spool_bytes", ...), or NULL when
+ * KIND publishes no counter I. Static strings.
+ */
+const char *shm_kind__stat_name(uint32_t kind, int i);
+
+/* "export", "ui" or "other". Static strings. */
+const char *shm_kind__name(uint32_t kind);
 
 /* Frees the slot and unmaps. NULL is a no-op. */
 void shm_consumer__free(struct shm_consumer *c);
