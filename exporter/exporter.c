@@ -74,6 +74,8 @@ struct dest {
 	_Atomic uint64_t m_batches, m_samples, m_bytes, m_raw_bytes, m_retries, m_failed_batches,
 		m_failed_samples, m_status[NR_STATUS + 2], m_spooled, m_spool_dropped,
 		m_spool_dropped_samples, m_queue_dropped, m_partial, m_spool_corrupt, m_spool_bytes;
+	/* For kiln status: batches in the spool, records lost for good (any reason). */
+	_Atomic uint64_t m_spool_files, m_dropped_records;
 };
 
 struct exporter {
@@ -84,6 +86,7 @@ struct exporter {
 	struct shm_consumer *cons;
 	struct MHD_Daemon *mhd;
 	_Atomic uint64_t records, lost, lag, bad_records;
+	_Atomic uint64_t *slot_stats; /* this consumer's counters in the ring, for kiln status */
 };
 
 static void write_cursor(struct dest *d)
@@ -160,14 +163,16 @@ static void count_status(struct dest *d, long status)
 /* Lock held. Spools B (or counts it lost without a spool) and marks it durable. */
 static void spool_batch(struct dest *d, struct batch *b)
 {
-	uint64_t db = 0, ds = 0;
+	uint64_t db = 0, ds = 0, dr = 0;
 	int err = -ENOSPC;
 
 	if (d->spool) {
-		err = spool__put(d->spool, b, &db, &ds);
+		err = spool__put(d->spool, b, &db, &ds, &dr);
 		atomic_fetch_add(&d->m_spool_dropped, db);
 		atomic_fetch_add(&d->m_spool_dropped_samples, ds);
+		atomic_fetch_add(&d->m_dropped_records, dr);
 		atomic_store(&d->m_spool_bytes, spool__bytes(d->spool));
+		atomic_store(&d->m_spool_files, spool__count(d->spool));
 	}
 	if (err) {
 		if (d->spool)
@@ -176,6 +181,7 @@ static void spool_batch(struct dest *d, struct batch *b)
 				  d->name, b->id, strerror(-err), b->samples);
 		atomic_fetch_add(&d->m_queue_dropped, 1);
 		atomic_fetch_add(&d->m_failed_samples, b->samples);
+		atomic_fetch_add(&d->m_dropped_records, b->records);
 	} else {
 		atomic_fetch_add(&d->m_spooled, 1);
 	}
@@ -343,6 +349,7 @@ cleanup:
 	} else if (res == REFUSED) {
 		atomic_fetch_add(&d->m_failed_batches, 1);
 		atomic_fetch_add(&d->m_failed_samples, b->samples);
+		atomic_fetch_add(&d->m_dropped_records, b->records);
 	}
 	free(body);
 	return res;
@@ -394,6 +401,7 @@ static void *worker(void *arg)
 			if (res != GAVE_UP) {
 				spool__remove(d->spool, b.id);
 				atomic_store(&d->m_spool_bytes, spool__bytes(d->spool));
+				atomic_store(&d->m_spool_files, spool__count(d->spool));
 				pending_done(d, b.first_seq);
 			}
 		} else if (res == GAVE_UP) {
@@ -440,6 +448,7 @@ static void enqueue(struct dest *d, struct batch *b)
 				 d->name, o->samples);
 			atomic_fetch_add(&d->m_queue_dropped, 1);
 			atomic_fetch_add(&d->m_failed_samples, o->samples);
+			atomic_fetch_add(&d->m_dropped_records, o->records);
 			pending_done(d, o->first_seq);
 			batch__free_body(o);
 			d->q_head = (d->q_head + 1) % d->q_cap;
@@ -481,6 +490,7 @@ static int cut_batch(struct dest *d)
 		otlp_enc__reset(d->enc);
 		pthread_mutex_lock(&d->lock);
 		atomic_fetch_add(&d->m_failed_samples, b.samples);
+		atomic_fetch_add(&d->m_dropped_records, b.records);
 		pending_done(d, b.first_seq);
 		pthread_mutex_unlock(&d->lock);
 		return 0;
@@ -656,6 +666,7 @@ static int dest_init(struct exporter *x, struct dest *d, const struct kiln_desti
 		free(buf);
 		spool__ranges(d->spool, ring_id, add_skip, d);
 		atomic_store(&d->m_spool_bytes, spool__bytes(d->spool));
+		atomic_store(&d->m_spool_files, spool__count(d->spool));
 		if (spool__count(d->spool))
 			log_info("%s: %" PRIu64 " spooled batches to replay", d->name,
 				 spool__count(d->spool));
@@ -832,6 +843,35 @@ static uint64_t ring_identity(const char *name)
 	return id;
 }
 
+/*
+ * Stores the totals over every destination in this consumer's slot of the ring, where
+ * `kiln status` reads them. Main thread only (the slot changes on a reattach).
+ */
+static void publish_stats(struct exporter *x)
+{
+	uint64_t v[SHM_SLOT_STATS] = { 0 };
+	size_t i, k;
+
+	if (!x->slot_stats)
+		return;
+	for (i = 0; i < x->nr; i++) {
+		struct dest *d = &x->d[i];
+
+		v[SHM_EXP_SENT] += atomic_load(&d->m_batches);
+		for (k = 0; k < NR_STATUS + 2; k++)
+			v[SHM_EXP_FAILURES] += atomic_load(&d->m_status[k]);
+		v[SHM_EXP_RETRIES] += atomic_load(&d->m_retries);
+		v[SHM_EXP_BYTES_SENT] += atomic_load(&d->m_bytes);
+		v[SHM_EXP_SAMPLES_SENT] += atomic_load(&d->m_samples);
+		v[SHM_EXP_SPOOL_BYTES] += atomic_load(&d->m_spool_bytes);
+		v[SHM_EXP_SPOOL_FILES] += atomic_load(&d->m_spool_files);
+		v[SHM_EXP_DROPPED] += atomic_load(&d->m_dropped_records);
+	}
+	/* Relaxed: display values, each consistent on its own. */
+	for (k = 0; k < SHM_SLOT_STATS; k++)
+		atomic_store_explicit(&x->slot_stats[k], v[k], memory_order_relaxed);
+}
+
 /* Reads every record available now. Returns records read, or -errno. */
 static int drain(struct exporter *x, void **copy, size_t *copy_cap)
 {
@@ -900,8 +940,11 @@ static int attach(struct exporter *x)
 
 	for (;;) {
 		err = shm_consumer__new(&x->cons, &co);
-		if (!err)
+		if (!err) {
+			x->slot_stats = shm_consumer__stats(x->cons, SHM_KIND_EXPORT);
+			publish_stats(x);
 			return 0;
+		}
 		if (x->o->once || (err != -ENOENT && err != -EAGAIN && err != -EBADMSG)) {
 			log_error("%s", shm__strerror(x->cfg->ring_name, err, msg, sizeof(msg)));
 			return err;
@@ -966,12 +1009,14 @@ int exporter__run(const struct exporter_opts *o)
 			    (o->once ||
 			     now - x.d[i].batch_start_ns >= o->cfg->exporter.batch_timeout_ns))
 				cut_batch(&x.d[i]);
+		publish_stats(&x);
 		if (o->once && n == 0)
 			break;
 		err = shm_consumer__wait(x.cons, o->once ? 0 : 200);
 		if (err == -ESTALE) {
 			/* The producer replaced the segment: attach to the new one. */
 			log_warn("ring %s was replaced, reattaching", o->cfg->ring_name);
+			x.slot_stats = NULL;
 			shm_consumer__free(x.cons);
 			x.cons = NULL;
 			err = attach(&x);
@@ -996,6 +1041,8 @@ cleanup:
 	}
 	for (i = 0; i < x.nr; i++)
 		dest_fini(&x.d[i]);
+	/* The workers are done: the slot shows the final totals until it is freed. */
+	publish_stats(&x);
 	if (x.mhd)
 		MHD_stop_daemon(x.mhd);
 	if (x.d)

@@ -24,7 +24,7 @@ struct spool_hdr {
 };
 
 struct entry {
-	uint64_t id, ring_id, first_seq, last_seq, samples, bytes;
+	uint64_t id, ring_id, first_seq, last_seq, samples, bytes, records;
 };
 
 struct spool {
@@ -122,8 +122,8 @@ int spool__open(struct spool **out, const char *dir, uint64_t max_bytes)
 			unlinkat(s->dfd, d->d_name, 0);
 			continue;
 		}
-		e = (struct entry){ h.id,	h.ring_id, h.first_seq,
-				    h.last_seq, h.samples, (uint64_t)size };
+		e = (struct entry){ h.id,      h.ring_id,      h.first_seq, h.last_seq,
+				    h.samples, (uint64_t)size, h.records };
 		err = add_entry(s, &e);
 		if (err)
 			goto cleanup;
@@ -153,12 +153,13 @@ static void drop_oldest(struct spool *s)
 }
 
 int spool__put(struct spool *s, const struct batch *b, uint64_t *dropped_batches,
-	       uint64_t *dropped_samples)
+	       uint64_t *dropped_samples, uint64_t *dropped_records)
 {
 	struct spool_hdr h = { SPOOL_MAGIC,  SPOOL_VERSION, 0,		b->id,	    b->ring_id,
 			       b->first_seq, b->last_seq,   b->records, b->samples, b->len };
 	uint64_t need = sizeof(h) + b->len;
-	struct entry e = { b->id, b->ring_id, b->first_seq, b->last_seq, b->samples, need };
+	struct entry e = { b->id,      b->ring_id, b->first_seq, b->last_seq,
+			   b->samples, need,	   b->records };
 	char name[32], tmp[40];
 	int fd = -1, err;
 	size_t i;
@@ -168,6 +169,7 @@ int spool__put(struct spool *s, const struct batch *b, uint64_t *dropped_batches
 	while (s->n && s->max_bytes && s->bytes + need > s->max_bytes) {
 		(*dropped_batches)++;
 		*dropped_samples += s->e[0].samples;
+		*dropped_records += s->e[0].records;
 		drop_oldest(s);
 	}
 	h.crc = (uint32_t)crc32(crc32(0, NULL, 0), b->body, (uInt)b->len);

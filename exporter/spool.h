@@ -24,11 +24,11 @@ int spool__open(struct spool **out, const char *dir, uint64_t max_bytes);
 
 /*
  * Writes B durably. Oldest files are dropped first while the spool would exceed its bound;
- * their batches and samples are added to *DROPPED_BATCHES / *DROPPED_SAMPLES. Returns 0 or
- * -errno (-EFBIG when B alone exceeds the bound).
+ * their batches, samples and records are added to *DROPPED_BATCHES / *DROPPED_SAMPLES /
+ * *DROPPED_RECORDS. Returns 0 or -errno (-EFBIG when B alone exceeds the bound).
  */
 int spool__put(struct spool *s, const struct batch *b, uint64_t *dropped_batches,
-	       uint64_t *dropped_samples);
+	       uint64_t *dropped_samples, uint64_t *dropped_records);
 
 /*
  * Loads the oldest batch into *B (caller frees with batch__free_body). Files that fail their

@@ -212,6 +212,30 @@ static void read_record(struct ui *u, struct ring_consumer *rc, const struct rin
 }
 
 /*
+ * Lock held. Stores the UI's totals (since it started) in its slot of the ring, where `kiln
+ * status` reads them.
+ */
+static void publish_stats(struct ui *u, _Atomic uint64_t *st)
+{
+	struct slots_stats ss;
+	uint64_t v[SHM_SLOT_STATS];
+	int k;
+
+	slots__stats(u->slots, &ss);
+	v[SHM_UI_RECORDS] = u->n.records;
+	v[SHM_UI_KEPT] = u->n.records_kept;
+	v[SHM_UI_BAD] = u->n.records_bad + u->n.records_nokey;
+	v[SHM_UI_SLOTS] = ss.nr_slots;
+	v[SHM_UI_BYTES] = ss.bytes;
+	v[SHM_UI_DROPPED] = ss.dropped;
+	v[SHM_UI_REFUSED] = ss.refused;
+	v[SHM_UI_EVICTED] = ss.evicted;
+	/* Relaxed: display values, each consistent on its own. */
+	for (k = 0; k < SHM_SLOT_STATS; k++)
+		atomic_store_explicit(&st[k], v[k], memory_order_relaxed);
+}
+
+/*
  * Publishes the ring's loss counters for /metrics. BASE holds the totals of earlier
  * attachments; the cursor lives in shared memory that detaching unmaps, so /metrics never
  * reads it directly.
@@ -226,6 +250,8 @@ static void ring_stats(struct ui *u, struct shm_consumer *c, const uint64_t *bas
 	u->n.ring_corrupt = base[2] + (cur ? atomic_load(&cur->corrupt) : 0);
 	u->n.ring_lag = c ? ring_consumer__lag(shm_consumer__ring(c)) : 0;
 	u->n.ring_attached = attached;
+	if (c)
+		publish_stats(u, shm_consumer__stats(c, SHM_KIND_UI));
 	pthread_mutex_unlock(&u->lock);
 }
 
