@@ -1,12 +1,547 @@
 // SPDX-License-Identifier: Apache-2.0
-/* kiln run: being written (issue 7). */
+/*
+ * kiln run: the one-box default. Starts `kiln agent` (privileged), `kiln export` and `kiln
+ * ui` (unprivileged) as separate processes sharing one ring, restarts them when they die,
+ * and tears everything down on SIGINT/SIGTERM.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "commands.h"
+#include "cli/cli_opts.h"
+#include "cli/commands.h"
+#include "cli/runcfg.h"
+#include "cli/supervisor.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "shm/runstate.h"
+#include "shm/shm.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: kiln run [OPTIONS]\n"
+		   "\n"
+		   "Starts the whole pipeline on this machine: `kiln agent` (the only privileged\n"
+		   "process), `kiln export` and `kiln ui` (run as an unprivileged user), all on "
+		   "one\n"
+		   "shared-memory ring. A child that dies is restarted with backoff (0.5 s "
+		   "doubling\n"
+		   "to 30 s); `kiln status --ring NAME` shows the ring and the children. SIGINT /\n"
+		   "SIGTERM stop the children, remove the ring and print a summary; a second "
+		   "signal\n"
+		   "kills them at once.\n"
+		   "\n"
+		   "With no configuration: the whole host at 19 Hz, ring /dev/shm/kiln-default, UI "
+		   "on\n"
+		   "http://127.0.0.1:7070/, OTLP files in ./profiles, no network destination.\n"
+		   "\n"
+		   "  -c, --config FILE      YAML configuration (see docs/configuration.md)\n"
+		   "  -r, --ring NAME        ring name (/dev/shm/kiln-NAME) or absolute path\n"
+		   "  -l, --listen ADDR:PORT the UI's address\n"
+		   "  -F, --frequency HZ     samples per second per CPU\n"
+		   "  -o, --output-dir DIR   directory of the file destination (added if none)\n"
+		   "  -u, --user USER        user the exporter and UI run as (default: the\n"
+		   "                         config's `user`, else `kiln` if it exists, else "
+		   "nobody)\n"
+		   "      --no-ui            do not start the UI\n"
+		   "      --no-export        do not start the exporter\n"
+		   "  -v, --verbose          more logging, passed on to the children\n"
+		   "  -h, --help             this help\n"
+		   "\n"
+		   "Needs root: the agent loads BPF programs.\n");
+}
+
+/* ---- set-up ---- */
+
+struct run_opts {
+	const char *config, *ring, *listen, *freq, *output_dir, *user;
+	bool no_ui, no_export;
+	int verbose;
+};
+
+/* Replaces *DST with a copy of SRC. Returns 0 or -ENOMEM. */
+static int set_str(char **dst, const char *src)
+{
+	char *s = strdup(src);
+
+	if (!s)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+/* An absolute form of the directory DIR, resolved against the working directory. */
+static char *absolute(const char *dir)
+{
+	char cwd[PATH_MAX], *out;
+
+	if (dir[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return strdup(dir);
+	if (asprintf(&out, "%s/%s", strcmp(cwd, "/") ? cwd : "", dir) < 0)
+		return NULL;
+	return out;
+}
+
+/* Applies the flags over the file. Returns 0, or EXIT_USAGE / 1 after logging why. */
+static int apply_flags(struct kiln_config *c, const struct run_opts *ro)
+{
+	char path[320];
+	char *dir = NULL;
+	size_t i;
+
+	if (ro->ring && shm__path(ro->ring, path, sizeof(path))) {
+		log_error("--ring '%s': expected a name of letters, digits, '-', '_' or '.' or an "
+			  "absolute path",
+			  ro->ring);
+		return EXIT_USAGE;
+	}
+	if (ro->listen) {
+		const char *colon = strrchr(ro->listen, ':');
+		uint64_t port;
+
+		if (!colon || parse_u64(colon + 1, 0, 65535, &port)) {
+			log_error("--listen '%s': expected ADDR:PORT such as 127.0.0.1:7070",
+				  ro->listen);
+			return EXIT_USAGE;
+		}
+		if (set_str(&c->ui.listen, ro->listen))
+			return 1;
+	}
+	if (ro->freq && cli_parse_freq("--frequency", ro->freq, &c->sampling_hz))
+		return EXIT_USAGE;
+	if (ro->user && set_str(&c->user, ro->user))
+		return 1;
+	if (ro->no_ui)
+		c->ui.enabled = false;
+	if (ro->output_dir) {
+		if (!ro->output_dir[0] || strstr(ro->output_dir, "://")) {
+			log_error("--output-dir '%s': expected a directory path", ro->output_dir);
+			return EXIT_USAGE;
+		}
+		dir = absolute(ro->output_dir);
+		if (!dir)
+			return 1;
+		for (i = 0; i < c->nr_dests && c->dests[i].type != KILN_DEST_FILE; i++)
+			;
+		if (i == c->nr_dests) {
+			/* No file destination in the file: the flag adds one. */
+			struct kiln_destination *d = realloc(c->dests, (i + 1) * sizeof(*d));
+
+			if (!d)
+				goto oom;
+			c->dests = d;
+			d = &c->dests[i];
+			memset(d, 0, sizeof(*d));
+			d->type = KILN_DEST_FILE;
+			d->profiles = true;
+			d->name = strdup("output-dir");
+			d->format = strdup("otlp");
+			c->nr_dests++;
+			if (!d->name || !d->format)
+				goto oom;
+		}
+		free(c->dests[i].url);
+		c->dests[i].url = dir;
+	}
+	return 0;
+oom:
+	free(dir);
+	log_error("out of memory");
+	return 1;
+}
+
+/* Resolves a user name or number into *PW. Returns 0 or -ENOENT. */
+static int lookup_user(const char *name, struct passwd *pw, char *buf, size_t len)
+{
+	struct passwd *res = NULL;
+	uint64_t uid;
+
+	if (!parse_u64(name, 0, UINT32_MAX - 1, &uid))
+		getpwuid_r((uid_t)uid, pw, buf, len, &res);
+	else
+		getpwnam_r(name, pw, buf, len, &res);
+	return res ? 0 : -ENOENT;
+}
+
+/* Resolves a group name or number. Returns 0 and *GID, or -ENOENT. */
+static int lookup_group(const char *name, gid_t *gid)
+{
+	struct group *g;
+	uint64_t v;
+
+	if (!parse_u64(name, 0, UINT32_MAX - 1, &v)) {
+		*gid = (gid_t)v;
+		return 0;
+	}
+	g = getgrnam(name);
+	if (!g)
+		return -ENOENT;
+	*gid = g->gr_gid;
+	return 0;
+}
+
+/*
+ * Picks the unprivileged user: the configured one, else `kiln`, else `nobody`, and the
+ * ring's group (ring.group, else that user's group). Returns 0 or 1 after logging why.
+ */
+static int pick_creds(struct kiln_config *c, struct sup_creds *cr, char *uname, size_t ulen)
+{
+	char buf[4096], gbuf[24];
+	struct passwd pw;
+	gid_t ring_gid;
+
+	memset(cr, 0, sizeof(*cr));
+	if (c->user && c->user[0]) {
+		if (lookup_user(c->user, &pw, buf, sizeof(buf))) {
+			log_error("user '%s' (--user or the config's `user`): no such user",
+				  c->user);
+			return 1;
+		}
+	} else if (lookup_user("kiln", &pw, buf, sizeof(buf)) &&
+		   lookup_user("nobody", &pw, buf, sizeof(buf))) {
+		log_error("neither a `kiln` nor a `nobody` user exists: set `user` in the config "
+			  "or --user");
+		return 1;
+	}
+	snprintf(uname, ulen, "%s", pw.pw_name);
+	ring_gid = pw.pw_gid;
+	if (c->ring_group && c->ring_group[0] && lookup_group(c->ring_group, &ring_gid)) {
+		log_error("ring.group '%s': no such group", c->ring_group);
+		return 1;
+	}
+	/* The agent learns the group from the effective config, as a number. */
+	snprintf(gbuf, sizeof(gbuf), "%u", (unsigned)ring_gid);
+	if (set_str(&c->ring_group, gbuf))
+		return 1;
+	if (geteuid() != 0) {
+		log_warn("not root: the exporter and UI run as the current user");
+		return 0;
+	}
+	if (pw.pw_uid == 0) {
+		log_warn("user '%s' is root: the exporter and UI keep root's privileges", uname);
+		return 0;
+	}
+	cr->drop = true;
+	cr->uid = pw.pw_uid;
+	cr->gid = pw.pw_gid;
+	cr->groups[cr->nr_groups++] = pw.pw_gid;
+	if (ring_gid != pw.pw_gid)
+		cr->groups[cr->nr_groups++] = ring_gid;
+	return 0;
+}
+
+/*
+ * Creates DIR (and missing parents, root's, 0755) and hands the leaf to CR's user with MODE,
+ * so that a process running as that user can write there. Returns 0 or 1 after logging why.
+ */
+static int make_dir(const char *what, const char *dir, mode_t mode, const struct sup_creds *cr)
+{
+	char path[PATH_MAX];
+	size_t i, n = strlen(dir);
+
+	if (n >= sizeof(path) || dir[0] != '/') {
+		log_error("%s %s: expected an absolute path", what, dir);
+		return 1;
+	}
+	memcpy(path, dir, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (path[i] != '/' && path[i])
+			continue;
+		path[i] = 0;
+		if (mkdir(path, i == n ? mode : 0755) && errno != EEXIST) {
+			log_error("%s %s: creating %s: %s", what, dir, path, strerror(errno));
+			return 1;
+		}
+		path[i] = i == n ? 0 : '/';
+	}
+	if (cr->drop && (chown(dir, cr->uid, cr->gid) || chmod(dir, mode))) {
+		log_error("%s %s: giving it to uid %u: %s", what, dir, (unsigned)cr->uid,
+			  strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* Refuses to start beside another live supervisor of the same ring. Returns 0 or 1. */
+static int check_alone(const char *ring)
+{
+	struct runstate rs;
+	char path[320];
+
+	if (runstate__path(ring, path, sizeof(path)) || runstate__read(path, &rs))
+		return 0;
+	if (rs.supervisor_pid == getpid() || (kill(rs.supervisor_pid, 0) && errno != EPERM))
+		return 0; /* a stale file of a supervisor that was killed */
+	log_error("ring %s is already run by `kiln run` pid %d (see %s)", ring,
+		  (int)rs.supervisor_pid, path);
+	return 1;
+}
+
+/*
+ * Writes the effective config into a fresh private directory readable by CR's group: the
+ * children load it (the user's file may be unreadable to them, and the flags must reach
+ * them). Checks that it loads back. Returns 0 and DIR/PATH, or 1 after logging why.
+ */
+static int write_effective(const struct kiln_config *c, const struct sup_creds *cr, char *dir,
+			   size_t dlen, char *path, size_t plen)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct kiln_config *back = NULL;
+	char msg[512];
+	FILE *f = NULL;
+	int fd = -1, err;
+
+	snprintf(dir, dlen, "%s/kiln-run.XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		log_error("creating a directory for the effective config in %s: %s",
+			  tmp ? tmp : "/tmp", strerror(errno));
+		dir[0] = 0;
+		return 1;
+	}
+	snprintf(path, plen, "%s/config.yaml", dir);
+	/* Root's, group-readable by the unprivileged user only: headers may carry secrets. */
+	if (cr->drop && (chown(dir, 0, cr->gid) || chmod(dir, 0750)))
+		goto fail;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0 || (cr->drop && fchown(fd, 0, cr->gid)))
+		goto fail;
+	f = fdopen(fd, "w");
+	if (!f)
+		goto fail;
+	fd = -1;
+	fprintf(f, "# kiln run: the effective configuration of this run (removed at exit)\n");
+	err = runcfg__write(c, f);
+	if (fclose(f) || err) {
+		f = NULL;
+		errno = err ? -err : errno;
+		goto fail;
+	}
+	f = NULL;
+	err = kiln_config__load(path, &back, msg, sizeof(msg));
+	kiln_config__free(back);
+	if (err) {
+		log_error("the effective config does not load back (a bug): %s", msg);
+		return 1;
+	}
+	return 0;
+fail:
+	log_error("writing the effective config %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (f)
+		fclose(f);
+	return 1;
+}
+
+static void remove_effective(const char *dir, const char *path)
+{
+	if (!dir[0])
+		return;
+	unlink(path);
+	if (rmdir(dir))
+		log_warn("removing %s: %s", dir, strerror(errno));
+}
+
+/* Prints the ring's producer counters (read before the ring is removed). */
+static void print_ring_counters(const char *ring, FILE *f)
+{
+	struct shm_view *v = NULL;
+	const struct shm_hdr *h;
+	char msg[256];
+	int i, n = 0, err;
+
+	err = shm_view__open(&v, ring);
+	if (err) {
+		fprintf(f, "  ring: %s\n", shm__strerror(ring, err, msg, sizeof(msg)));
+		return;
+	}
+	h = shm_view__hdr(v);
+	fprintf(f, "  ring %s: %llu records, %llu bytes\n", shm_view__path(v),
+		(unsigned long long)atomic_load(&h->ctl.records),
+		(unsigned long long)atomic_load(&h->ctl.bytes));
+	for (i = 0; i < SHM_NUM_COUNTERS; i++) {
+		char name[SHM_COUNTER_NAME];
+
+		memcpy(name, h->counters[i].name, sizeof(name));
+		name[sizeof(name) - 1] = 0;
+		if (!name[0])
+			continue;
+		fprintf(f, "%s%s %llu", n % 4 ? ", " : "\n    ", name,
+			(unsigned long long)atomic_load(&h->counters[i].value));
+		n++;
+	}
+	fprintf(f, "\n");
+	shm_view__free(v);
+}
 
 int cmd_run(int argc, char **argv)
 {
-	(void)argc;
-	fprintf(stderr, "%s: not built yet\n", argv[0]);
-	return 1;
+	enum {
+		OPT_NO_UI = 256,
+		OPT_NO_EXPORT,
+	};
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "ring", required_argument, NULL, 'r' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "frequency", required_argument, NULL, 'F' },
+		{ "freq", required_argument, NULL, 'F' },
+		{ "output-dir", required_argument, NULL, 'o' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "no-ui", no_argument, NULL, OPT_NO_UI },
+		{ "no-export", no_argument, NULL, OPT_NO_EXPORT },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct run_opts ro = { 0 };
+	struct kiln_config *cfg = NULL;
+	struct supervisor_opts so = { 0 };
+	struct supervisor *sup = NULL;
+	struct sup_creds cr = { 0 };
+	char msg[512], uname[64], dir[PATH_MAX] = "", path[PATH_MAX] = "";
+	const char *ring;
+	char *args[8];
+	int opt, ret = EXIT_USAGE, err, run_err, nargs;
+	size_t i;
+
+	while ((opt = getopt_long(argc, argv, "c:r:l:F:o:u:vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			ro.config = optarg;
+			break;
+		case 'r':
+			ro.ring = optarg;
+			break;
+		case 'l':
+			ro.listen = optarg;
+			break;
+		case 'F':
+			ro.freq = optarg;
+			break;
+		case 'o':
+			ro.output_dir = optarg;
+			break;
+		case 'u':
+			ro.user = optarg;
+			break;
+		case OPT_NO_UI:
+			ro.no_ui = true;
+			break;
+		case OPT_NO_EXPORT:
+			ro.no_export = true;
+			break;
+		case 'v':
+			ro.verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		log_error("unexpected argument '%s'", argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	log_set_level(ro.verbose >= 2 ? LOG_LEVEL_DEBUG
+		      : ro.verbose    ? LOG_LEVEL_INFO
+				      : LOG_LEVEL_WARN);
+	if (ro.config) {
+		err = kiln_config__load(ro.config, &cfg, msg, sizeof(msg));
+		if (err) {
+			log_error("%s", msg);
+			ret = 1;
+			goto cleanup;
+		}
+	} else if (!(cfg = kiln_config__defaults())) {
+		log_error("out of memory");
+		ret = 1;
+		goto cleanup;
+	}
+	ret = apply_flags(cfg, &ro);
+	if (ret)
+		goto cleanup;
+	ret = 1;
+	ring = ro.ring ? ro.ring : cfg->ring_name;
+	if (pick_creds(cfg, &cr, uname, sizeof(uname)) || check_alone(ring))
+		goto cleanup;
+	if (!ro.no_export) {
+		for (i = 0; i < cfg->nr_dests; i++)
+			if (cfg->dests[i].type == KILN_DEST_FILE &&
+			    make_dir("file destination", cfg->dests[i].url, 0755, &cr))
+				goto cleanup;
+		if (cfg->exporter.spool_enabled && cfg->exporter.spool_dir &&
+		    make_dir("spool directory", cfg->exporter.spool_dir, 0700, &cr))
+			goto cleanup;
+	}
+	if (write_effective(cfg, &cr, dir, sizeof(dir), path, sizeof(path)))
+		goto cleanup;
+
+	so.ring = ring;
+	err = supervisor__new(&sup, &so);
+	if (err) {
+		log_error("starting the supervisor: %s", strerror(-err));
+		goto cleanup;
+	}
+	/* Every child: kiln SUB --config EFFECTIVE --ring RING [-v...]. */
+	args[0] = "kiln";
+	args[2] = "--config";
+	args[3] = path;
+	args[4] = "--ring";
+	args[5] = (char *)ring;
+	nargs = 6;
+	if (ro.verbose)
+		args[nargs++] = ro.verbose > 1 ? "-vv" : "-v";
+	args[nargs] = NULL;
+	if (!cfg->profiling_enabled)
+		log_warn("profiling.enabled is false: no agent (the UI and exporter wait for a "
+			 "ring some other agent produces)");
+	args[1] = "agent";
+	err = cfg->profiling_enabled ? supervisor__add(sup, "agent", args, NULL, false) : 0;
+	args[1] = "export";
+	if (!err && !ro.no_export)
+		err = supervisor__add(sup, "export", args, &cr, true);
+	args[1] = "ui";
+	if (!err && cfg->ui.enabled)
+		err = supervisor__add(sup, "ui", args, &cr, true);
+	if (err) {
+		log_error("%s", strerror(-err));
+		goto cleanup;
+	}
+	fprintf(stderr, "kiln run: ring %s, %u Hz; ui %s%s; export %s (as %s); Ctrl-C stops\n",
+		ring, cfg->sampling_hz, cfg->ui.enabled ? "http://" : "off",
+		cfg->ui.enabled ? cfg->ui.listen : "", ro.no_export ? "off" : "on",
+		cr.drop ? uname : "the current user");
+	run_err = supervisor__run(sup);
+	supervisor__print_summary(sup, stderr);
+	/* The counters live in the ring: read them before it goes. */
+	print_ring_counters(ring, stderr);
+	if (cfg->profiling_enabled) {
+		err = shm__unlink(ring);
+		if (err && err != -ENOENT)
+			log_warn("removing ring %s: %s", ring, strerror(-err));
+	}
+	/* 0 only for a clean stop: children that had to be killed make it 1. */
+	ret = run_err ? 1 : 0;
+cleanup:
+	remove_effective(dir, path);
+	supervisor__free(sup);
+	kiln_config__free(cfg);
+	return ret;
 }

@@ -27,15 +27,49 @@ int runstate__path(const char *ring_name, char *buf, size_t len)
 	return 0;
 }
 
+/* A field the reader can split back out: non-empty, printable, no spaces. */
+static bool field_ok(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+
+	if (!n || n >= max)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s == 0x7f)
+			return false;
+	return true;
+}
+
+static bool state_ok(const char *s)
+{
+	return !strcmp(s, "running") || !strcmp(s, "backoff") || !strcmp(s, "stopped");
+}
+
 int runstate__write(const char *path, const struct runstate *s)
 {
 	char tmp[300];
 	FILE *f = NULL;
 	int i, err = 0, fd = -1;
 
+	if (s->supervisor_pid <= 0 || s->nr_children < 0 || s->nr_children > RUNSTATE_MAX_CHILDREN)
+		return -EINVAL;
+	for (i = 0; i < s->nr_children; i++) {
+		const struct runstate_child *c = &s->children[i];
+
+		if (!field_ok(c->name, sizeof(c->name)) || c->pid < 0 ||
+		    (c->state[0] && !state_ok(c->state)) ||
+		    (c->last_exit[0] && !field_ok(c->last_exit, sizeof(c->last_exit))))
+			return -EINVAL;
+	}
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/*
+	 * /dev/shm is world-writable: a file someone else left under the temporary name is
+	 * removed, and O_EXCL makes sure the one written is ours.
+	 */
+	if (unlink(tmp) && errno != ENOENT)
+		return -errno;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return -errno;
 	/* The umask must not narrow it: status runs as an ordinary user. */
@@ -51,7 +85,7 @@ int runstate__write(const char *path, const struct runstate *s)
 		goto cleanup;
 	}
 	fprintf(f, "kiln-run 1\nsupervisor %d %" PRIu64 "\n", (int)s->supervisor_pid, s->start_ns);
-	for (i = 0; i < s->nr_children && i < RUNSTATE_MAX_CHILDREN; i++) {
+	for (i = 0; i < s->nr_children; i++) {
 		const struct runstate_child *c = &s->children[i];
 
 		fprintf(f, "child %s %d %s %" PRIu64 " %" PRIu64 " %s\n", c->name, (int)c->pid,
@@ -77,6 +111,10 @@ static bool token(const char **p, char *dst, size_t len)
 
 	if (!n || n >= len)
 		return false;
+	/* No control characters: `kiln status` prints these to a terminal. */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)(*p)[i] < ' ' || (*p)[i] == 0x7f)
+			return false;
 	memcpy(dst, *p, n);
 	dst[n] = 0;
 	*p += n;
@@ -89,37 +127,32 @@ static bool number(const char **p, uint64_t *v)
 {
 	char buf[24], *end;
 
-	if (!token(p, buf, sizeof(buf)))
+	if (!token(p, buf, sizeof(buf)) || buf[0] < '0' || buf[0] > '9')
 		return false;
 	errno = 0;
 	*v = strtoull(buf, &end, 10);
-	return !errno && !*end && buf[0] != '-';
+	return !errno && !*end;
 }
 
-int runstate__read(const char *path, struct runstate *s)
+/* Parses the NUL-terminated BUF into *S (zeroed by the caller). Returns 0 or -EINVAL. */
+static int parse(const char *buf, struct runstate *s)
 {
-	char buf[RUNSTATE_MAX_BYTES + 1];
 	const char *p, *nl;
-	ssize_t n;
+	bool have_supervisor = false;
 	uint64_t v;
-	int fd;
 
-	memset(s, 0, sizeof(*s));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, RUNSTATE_MAX_BYTES);
-	close(fd);
-	if (n < 0)
-		return -EIO;
-	buf[n] = 0;
 	if (strncmp(buf, "kiln-run 1\n", 11))
 		return -EINVAL;
 	for (p = buf + 11; *p; p = nl + 1) {
 		nl = strchr(p, '\n');
 		if (!nl)
 			return -EINVAL;
+		if (nl > p && nl[-1] == ' ')
+			return -EINVAL;
 		if (!strncmp(p, "supervisor ", 11)) {
+			if (have_supervisor)
+				return -EINVAL;
+			have_supervisor = true;
 			p += 11;
 			if (!number(&p, &v) || v > INT32_MAX)
 				return -EINVAL;
@@ -137,8 +170,8 @@ int runstate__read(const char *path, struct runstate *s)
 			    v > INT32_MAX)
 				return -EINVAL;
 			c->pid = (pid_t)v;
-			if (!token(&p, c->state, sizeof(c->state)) || !number(&p, &c->restarts) ||
-			    !number(&p, &c->start_ns) ||
+			if (!token(&p, c->state, sizeof(c->state)) || !state_ok(c->state) ||
+			    !number(&p, &c->restarts) || !number(&p, &c->start_ns) ||
 			    !token(&p, c->last_exit, sizeof(c->last_exit)))
 				return -EINVAL;
 			s->nr_children++;
@@ -149,4 +182,34 @@ int runstate__read(const char *path, struct runstate *s)
 			return -EINVAL;
 	}
 	return s->supervisor_pid ? 0 : -EINVAL;
+}
+
+int runstate__read(const char *path, struct runstate *s)
+{
+	char buf[RUNSTATE_MAX_BYTES + 2];
+	struct stat st;
+	ssize_t n;
+	int fd, err;
+
+	memset(s, 0, sizeof(*s));
+	/* O_NONBLOCK: a FIFO planted under the name must not hang `kiln status`. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	/* Longer than any state file the writer makes, or holding a NUL: not ours. */
+	if (n > RUNSTATE_MAX_BYTES || memchr(buf, 0, (size_t)n))
+		return -EINVAL;
+	buf[n] = 0;
+	err = parse(buf, s);
+	if (err)
+		memset(s, 0, sizeof(*s));
+	return err;
 }

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The process supervisor behind `kiln run`: starts each child as `kiln SUBCOMMAND ...` (a
+ * fork and exec of the running binary), optionally with dropped privileges, restarts it with
+ * exponential backoff when it exits, publishes the state file (shm/runstate.h) and stops
+ * everything on SIGINT/SIGTERM. One thread; signals arrive through a signalfd so that no
+ * work happens in a signal handler.
+ */
+#ifndef KILN_CLI_SUPERVISOR_H
+#define KILN_CLI_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* Who a child runs as. */
+struct sup_creds {
+	bool drop; /* false: the child keeps the supervisor's credentials */
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[2]; /* supplementary groups, e.g. the ring's group */
+	int nr_groups;
+};
+
+struct supervisor_opts {
+	const char *ring; /* ring name or path: the state file's place and the readiness probe */
+	uint64_t grace_ns; /* SIGTERM -> SIGKILL at stop; 0: 10 s */
+	uint64_t backoff_min_ns; /* first restart delay; 0: 0.5 s */
+	uint64_t backoff_max_ns; /* cap of the doubling; 0: 30 s */
+	uint64_t stable_ns; /* a child that ran this long restarts at backoff_min; 0: 60 s */
+	uint64_t ring_wait_ns; /* consumers wait this long for the ring, then start anyway; 0: 10 s */
+};
+
+struct supervisor;
+
+/*
+ * Creates a supervisor and blocks SIGINT, SIGTERM and SIGCHLD into its signalfd. Returns 0
+ * and *OUT (free with supervisor__free()), or -errno.
+ */
+int supervisor__new(struct supervisor **out, const struct supervisor_opts *opts);
+
+/*
+ * Registers child NAME (at most 15 characters), run as `kiln ARGV[1] ...` (ARGV is
+ * NULL-terminated and copied). CREDS NULL: keeps the supervisor's credentials. NEEDS_RING:
+ * started only once the ring exists (or ring_wait_ns has passed). Returns 0, -E2BIG when
+ * RUNSTATE_MAX_CHILDREN are registered, -EINVAL or -ENOMEM.
+ */
+int supervisor__add(struct supervisor *s, const char *name, char *const argv[],
+		    const struct sup_creds *creds, bool needs_ring);
+
+/*
+ * Runs until SIGINT/SIGTERM: starts the children, restarts them, keeps the state file. On
+ * the first signal forwards SIGTERM to every child and waits up to grace_ns (then SIGKILL);
+ * a second signal SIGKILLs them at once. Removes the state file before returning. Returns 0
+ * after a clean stop, -EINTR when the children had to be killed, or -errno.
+ */
+int supervisor__run(struct supervisor *s);
+
+/* Prints run time and, per child, pid, restarts and last exit to F. */
+void supervisor__print_summary(const struct supervisor *s, FILE *f);
+
+/* Restores the signal mask and frees S; children are not touched. NULL is a no-op. */
+void supervisor__free(struct supervisor *s);
+
+#endif
