@@ -915,6 +915,32 @@ int bench_pipeline__wait_windows(struct bench_pipeline *p, uint64_t n, int timeo
 	return 0;
 }
 
+int bench_pipeline__open_slot(struct bench_pipeline *p, const char *cg, int timeout_ms, char *path,
+			      size_t len)
+{
+	uint64_t deadline = mono_ns() + (uint64_t)timeout_ms * 1000000;
+	const char *name = strrchr(cg, '/') ? strrchr(cg, '/') + 1 : cg;
+	int status = 0, err;
+
+	/* The agent keys a cgroup of its own "cgroup/<path below the mount>": ours is top-level. */
+	snprintf(path, len, "/api/slots/cgroup%%2F%s", name);
+	for (;;) {
+		err = bench_http(p->ui_port, "POST", path, 5000, &status, NULL);
+		if (!err && (status == 200 || status == 201))
+			return 0;
+		if (mono_ns() >= deadline) {
+			fprintf(stderr, "kiln-bench: the UI never listed workload cgroup/%s (%s)\n",
+				name, err ? strerror(-err) : "HTTP 404");
+			return -ETIMEDOUT;
+		}
+		err = bench_pipeline__check(p);
+		if (err)
+			return err;
+		/* The UI lists a workload once a window with its samples was read. */
+		bench_sleep_ns(50000000);
+	}
+}
+
 /* Stops one process of the pipeline, printing how it ended unless it exited 0. */
 static void stop_one(pid_t *pid, int *err_fd, const char *who)
 {

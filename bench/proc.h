@@ -206,6 +206,15 @@ int bench_pipeline__check(struct bench_pipeline *p);
 int bench_pipeline__wait_windows(struct bench_pipeline *p, uint64_t n, int timeout_ms);
 
 /*
+ * Opens (POST /api/slots/{id}) the UI slot of the workload in cgroup CG, made by
+ * bench_cgroup_new(), retrying until the UI has seen that workload, up to TIMEOUT_MS. Writes
+ * the slot's API path ("/api/slots/cgroup%2F...") to PATH. Returns 0, -ETIMEDOUT, or -ECHILD
+ * when a process of P ended.
+ */
+int bench_pipeline__open_slot(struct bench_pipeline *p, const char *cg, int timeout_ms, char *path,
+			      size_t len);
+
+/*
  * Stops UI, exporter and agent (SIGTERM; SIGKILL after 30 s), printing on stderr any that did
  * not exit 0, and removes the ring and the temporary directory. NULL is a no-op.
  */

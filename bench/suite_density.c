@@ -23,33 +23,6 @@
 #define SUITE "density"
 #define MIB (1024.0 * 1024.0)
 
-/* Opens a UI slot for the workload of cgroup CG (waits until the UI has seen it). */
-static int open_slot(struct bench_pipeline *p, const char *cg, int timeout_ms)
-{
-	uint64_t deadline = mono_ns() + (uint64_t)timeout_ms * 1000000;
-	const char *name = strrchr(cg, '/') + 1;
-	char path[256];
-	int status, err;
-
-	/* The agent keys a cgroup of its own "cgroup/<path below the mount>": ours is top-level. */
-	snprintf(path, sizeof(path), "/api/slots/cgroup%%2F%s", name);
-	for (;;) {
-		err = bench_http(p->ui_port, "POST", path, 5000, &status, NULL);
-		if (!err && (status == 200 || status == 201))
-			return 0;
-		if (mono_ns() >= deadline) {
-			fprintf(stderr,
-				"%s: the UI never listed workload cgroup/%s (%s, HTTP %d)\n", SUITE,
-				name, err ? strerror(-err) : "answered", status);
-			return err ? err : -ETIMEDOUT;
-		}
-		err = bench_pipeline__check(p);
-		if (err)
-			return err;
-		bench_sleep_ns(100000000);
-	}
-}
-
 int bench_density(const struct bench_opts *o, int argc, char **argv)
 {
 	unsigned int procs = o->short_mode ? 200 : 2000, stacks = o->short_mode ? 5000 : 50000;
@@ -58,6 +31,7 @@ int bench_density(const struct bench_opts *o, int argc, char **argv)
 	double *per_sample = NULL, *rate = NULL, *rss = NULL, *maps = NULL, *total = NULL;
 	double *symb = NULL, *rss_exp = NULL, *rss_ui = NULL;
 	char workload[4096], procs_s[16], stacks_s[16], secs_s[16], cg[256] = "";
+	char slot[320];
 	const struct bench_pipeline_opts po = {
 		.tag = SUITE, .hz = 999, .exporter = true, .ui = true
 	};
@@ -128,7 +102,7 @@ int bench_density(const struct bench_opts *o, int argc, char **argv)
 		goto cleanup;
 	}
 	/* A user watching it: one slot open, its chunks held by the UI. */
-	err = open_slot(p, cg, 20000);
+	err = bench_pipeline__open_slot(p, cg, 20000, slot, sizeof(slot));
 	if (err)
 		goto cleanup;
 	bench_sleep_ns((uint64_t)warm_s * 1000000000ull);

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * kiln-bench overhead: how much slower a fixed amount of work gets while a whole-host
- * profiler samples at 99 Hz: none, kiln, `perf record -F 99 -g -a`, bpftrace profile:hz:99.
+ * profiler samples at 19, 99 and 999 Hz: none; kiln's full pipeline (`kiln agent` +
+ * `kiln export` to a file destination + `kiln ui` on a free loopback port, on a private
+ * ring); `perf record -F HZ -g -a`; bpftrace profile:hz:HZ.
  *
  * The workload (`workload --work N --threads 2`) reports its own elapsed wall time. The
  * configurations alternate within each round, so slow drifts of the machine spread over all of
- * them; medians damp single outliers. Each profiler is seen sampling before the workload
- * starts, and is stopped only after it ends, so the whole run is under sampling.
+ * them, and each slowdown is taken against the "none" run of its own round; medians damp
+ * single outliers. Each profiler is seen sampling before the workload starts, and is stopped
+ * only after it ends, so the whole run is under sampling. 99 Hz (the goal) runs in every
+ * round; 19 and 999 Hz in the first three only, to keep the suite within its time budget.
  */
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -28,28 +32,40 @@
 #define SUITE "overhead"
 #define KILN_PROG "kiln_sample"
 /* END clears the map: printing and symbolizing every stack at exit can take many seconds. */
-#define BPFTRACE_PROG "profile:hz:99 { @[kstack, ustack, pid] = count(); } END { clear(@); }"
+#define BPFTRACE_PROG "profile:hz:%u { @[kstack, ustack, pid] = count(); } END { clear(@); }"
+#define SIDE_ROUNDS 3 /* rounds that also run 19 and 999 Hz */
 #define SLOWDOWN_GOAL_PCT 0.2
 #define START_TIMEOUT_MS 20000
 #define STOP_TIMEOUT_MS 60000
 #define CALIBRATION_WORK 100000000ull
 
-enum config {
-	CFG_NONE,
-	CFG_KILN,
-	CFG_PERF,
-	CFG_BPFTRACE,
-	NCONFIGS,
+enum profiler {
+	PROF_NONE,
+	PROF_KILN,
+	PROF_PERF,
+	PROF_BPFTRACE,
+	NPROFS,
 };
 
-static const char *const config_names[NCONFIGS] = { "none", "kiln", "perf", "bpftrace" };
+static const char *const prof_names[NPROFS] = { "none", "kiln", "perf", "bpftrace" };
+static const unsigned int freqs[] = { 19, 99, 999 };
+#define NFREQS (sizeof(freqs) / sizeof(freqs[0]))
+#define GOAL_HZ 99
+/* Configuration 0 is "none"; then every profiler at every frequency. */
+#define NCONFIGS (1 + (NPROFS - 1) * NFREQS)
+
+struct config {
+	enum profiler prof;
+	unsigned int hz;
+};
 
 struct overhead {
+	const struct bench_opts *o;
 	char workload[4096];
 	char kiln[4096];
 	char perf[4096];
 	char bpftrace[4096];
-	bool available[NCONFIGS];
+	bool available[NPROFS];
 	bool failed[NCONFIGS];
 	char work_arg[32];
 	char out_path[64]; /* profilers' output file, removed after each run */
@@ -83,10 +99,10 @@ static int run_workload(struct overhead *ov, double *secs)
  * CTL_W and ACK_R, to be closed only once perf is stopped: perf treats a hung-up control
  * descriptor as an error and quits. Returns its pid or -errno.
  */
-static pid_t start_perf(struct overhead *ov, int err_fd, int *ctl_w, int *ack_r)
+static pid_t start_perf(struct overhead *ov, unsigned int hz, int err_fd, int *ctl_w, int *ack_r)
 {
 	int ctl[2] = { -1, -1 }, ack[2] = { -1, -1 };
-	char control[64], reply[8] = { 0 };
+	char control[64], reply[8] = { 0 }, hz_s[16];
 	struct pollfd pfd;
 	pid_t pid = -1;
 	int err = 0;
@@ -96,7 +112,8 @@ static pid_t start_perf(struct overhead *ov, int err_fd, int *ctl_w, int *ack_r)
 		goto cleanup;
 	}
 	snprintf(control, sizeof(control), "fd:%d,%d", ctl[0], ack[1]);
-	char *const argv[] = { ov->perf, "record",     "-F", "99", "-g",	"-a",	 "-q",
+	snprintf(hz_s, sizeof(hz_s), "%u", hz);
+	char *const argv[] = { ov->perf, "record",     "-F", hz_s, "-g",	"-a",	 "-q",
 			       "-o",	 ov->out_path, "-D", "-1", "--control", control, NULL };
 	int keep[] = { ctl[0], ack[1] };
 
@@ -169,34 +186,55 @@ cleanup:
 }
 
 /* perf record re-raises the SIGINT it handled, to end with it; the others exit 0. */
-static bool exited_cleanly(enum config c, int status)
+static bool exited_cleanly(enum profiler c, int status)
 {
-	if (c == CFG_PERF && WIFSIGNALED(status) && WTERMSIG(status) == SIGINT)
+	if (c == PROF_PERF && WIFSIGNALED(status) && WTERMSIG(status) == SIGINT)
 		return true;
 	return WIFEXITED(status) && !WEXITSTATUS(status);
 }
 
-/* One run of configuration C. Returns 0 and the workload's elapsed seconds, or -errno. */
-static int run_config(struct overhead *ov, enum config c, double *secs)
+/* One run of kiln's pipeline at HZ. Returns 0 and the workload's elapsed seconds, or -errno. */
+static int run_kiln(struct overhead *ov, unsigned int hz, double *secs)
 {
-	char dur[] = "3600"; /* a safety net should kiln-bench die; runs end with SIGINT */
-	char *const kiln_argv[] = { ov->kiln, "record", "-F", "99",	    "-d", dur,
-				    "-f",     "folded", "-o", ov->out_path, NULL };
-	char *const bt_argv[] = { ov->bpftrace, "-e", BPFTRACE_PROG, NULL };
-	const char *who = config_names[c];
+	const struct bench_pipeline_opts po = {
+		.tag = SUITE, .hz = hz, .exporter = true, .ui = true
+	};
+	struct bench_pipeline *p = NULL;
+	int err;
+
+	err = bench_pipeline__new(&p, ov->o, &po);
+	if (err) {
+		fprintf(stderr, "kiln-bench overhead: kiln at %u Hz did not start: %s\n", hz,
+			strerror(-err));
+		return err;
+	}
+	err = run_workload(ov, secs);
+	if (!err)
+		err = bench_pipeline__check(p);
+	bench_pipeline__free(p);
+	return err;
+}
+
+/* One run of configuration C. Returns 0 and the workload's elapsed seconds, or -errno. */
+static int run_config(struct overhead *ov, const struct config *c, double *secs)
+{
+	char prog[160];
+	char *const bt_argv[] = { ov->bpftrace, "-e", prog, NULL };
+	const char *who = prof_names[c->prof];
 	int err_fd = -1, ctl_w = -1, ack_r = -1, status = 0, err, stop;
 	pid_t pid = -1;
 	char why[32];
 
-	if (c == CFG_NONE)
+	if (c->prof == PROF_NONE)
 		return run_workload(ov, secs);
+	if (c->prof == PROF_KILN)
+		return run_kiln(ov, c->hz, secs);
+	snprintf(prog, sizeof(prog), BPFTRACE_PROG, c->hz);
 	err_fd = bench_tmpfd();
-	if (c == CFG_PERF)
-		pid = start_perf(ov, err_fd < 0 ? BENCH_FD_NULL : err_fd, &ctl_w, &ack_r);
+	if (c->prof == PROF_PERF)
+		pid = start_perf(ov, c->hz, err_fd < 0 ? BENCH_FD_NULL : err_fd, &ctl_w, &ack_r);
 	else
-		pid = start_bpf_profiler(c == CFG_KILN ? kiln_argv : bt_argv,
-					 c == CFG_KILN ? KILN_PROG : NULL,
-					 c == CFG_KILN ? NULL : KILN_PROG,
+		pid = start_bpf_profiler(bt_argv, NULL, KILN_PROG,
 					 err_fd < 0 ? BENCH_FD_NULL : err_fd, &status);
 	if (pid < 0) {
 		err = pid;
@@ -216,7 +254,7 @@ static int run_config(struct overhead *ov, enum config c, double *secs)
 	}
 	if (!err && stop == -ETIMEDOUT)
 		fprintf(stderr, "kiln-bench overhead: %s ignored SIGINT, killed\n", who);
-	else if (!err && !stop && !exited_cleanly(c, status))
+	else if (!err && !stop && !exited_cleanly(c->prof, status))
 		fprintf(stderr, "kiln-bench overhead: %s ended with %s after SIGINT\n", who,
 			bench_status_str(status, why, sizeof(why)));
 cleanup:
@@ -253,23 +291,32 @@ static int calibrate(struct overhead *ov, double target)
 
 int bench_overhead(const struct bench_opts *o, int argc, char **argv)
 {
-	int runs = o->runs ? o->runs : o->short_mode ? 3 : 5;
-	double *elapsed[NCONFIGS] = { NULL }, *slow = NULL, base, e;
+	int runs = o->runs ? o->runs : o->short_mode ? 1 : 5;
+	int side = o->short_mode ? 0 : runs < SIDE_ROUNDS ? runs : SIDE_ROUNDS;
+	double *elapsed[NCONFIGS] = { NULL }, *slow = NULL, e;
 	int n[NCONFIGS] = { 0 }, i, c, err = 0, fd;
+	struct config cfg[NCONFIGS];
 	struct bench_summary sum;
 	struct overhead *ov;
 	char name[64], why[96];
+	size_t f;
 
 	if (argc > 1) {
 		fprintf(stderr, "kiln-bench overhead: unexpected argument '%s'\n", argv[1]);
 		return -EINVAL;
 	}
+	cfg[0] = (struct config){ PROF_NONE, 0 };
+	for (f = 0; f < NFREQS; f++)
+		for (c = PROF_KILN; c < NPROFS; c++)
+			cfg[1 + f * (NPROFS - 1) + (size_t)(c - 1)] =
+				(struct config){ (enum profiler)c, freqs[f] };
 	ov = calloc(1, sizeof(*ov));
 	slow = calloc((size_t)runs, sizeof(double));
 	if (!ov || !slow) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
+	ov->o = o;
 	if (bench_sibling(o, "../kiln", ov->kiln, sizeof(ov->kiln)) ||
 	    bench_sibling(o, "workload", ov->workload, sizeof(ov->workload)) ||
 	    access(ov->workload, X_OK)) {
@@ -277,11 +324,11 @@ int bench_overhead(const struct bench_opts *o, int argc, char **argv)
 		err = -ENOENT;
 		goto cleanup;
 	}
-	ov->available[CFG_NONE] = true;
-	ov->available[CFG_KILN] = !access(ov->kiln, X_OK);
-	ov->available[CFG_PERF] = !bench_which("perf", ov->perf, sizeof(ov->perf));
-	ov->available[CFG_BPFTRACE] = !bench_which("bpftrace", ov->bpftrace, sizeof(ov->bpftrace));
-	for (c = 0; c < NCONFIGS; c++) {
+	ov->available[PROF_NONE] = true;
+	ov->available[PROF_KILN] = !access(ov->kiln, X_OK) && geteuid() == 0;
+	ov->available[PROF_PERF] = !bench_which("perf", ov->perf, sizeof(ov->perf));
+	ov->available[PROF_BPFTRACE] = !bench_which("bpftrace", ov->bpftrace, sizeof(ov->bpftrace));
+	for (c = 0; c < (int)NCONFIGS; c++) {
 		elapsed[c] = calloc((size_t)runs, sizeof(double));
 		if (!elapsed[c]) {
 			err = -ENOMEM;
@@ -301,52 +348,66 @@ int bench_overhead(const struct bench_opts *o, int argc, char **argv)
 	err = calibrate(ov, o->short_mode ? 1.0 : 3.0);
 	if (err)
 		goto cleanup;
-	printf("workload --work %s --threads 2, %d alternating rounds\n", ov->work_arg, runs);
-	bench_header(SUITE, "slowdown of the workload under a 99 Hz whole-host profiler");
+	bench_header(SUITE, "slowdown of the workload under a whole-host profiler");
+	printf("%s: workload --work %s --threads 2; %d alternating rounds at %u Hz%s; kiln = "
+	       "agent + exporter (file) + UI\n",
+	       SUITE, ov->work_arg, runs, GOAL_HZ,
+	       side ? "" : " (19 and 999 Hz not run with --short)");
+	if (side)
+		printf("%s: 19 and 999 Hz in the first %d rounds only\n", SUITE, side);
 	for (i = 0; i < runs; i++) {
-		for (c = 0; c < NCONFIGS; c++) {
-			if (!ov->available[c] || ov->failed[c])
+		/* Without a baseline of its own round a run is not compared: none runs first. */
+		for (c = 0; c < (int)NCONFIGS; c++) {
+			if (!ov->available[cfg[c].prof] || ov->failed[c])
 				continue;
-			if (run_config(ov, (enum config)c, &e)) {
+			if (cfg[c].hz && cfg[c].hz != GOAL_HZ && i >= side)
+				continue;
+			if (run_config(ov, &cfg[c], &e)) {
 				/* A profiler that fails once is left out; no baseline is fatal. */
 				ov->failed[c] = true;
-				if (c == CFG_NONE) {
+				if (c == 0) {
 					err = -EIO;
 					goto cleanup;
 				}
 				continue;
 			}
-			elapsed[c][n[c]++] = e;
+			elapsed[c][i] = e;
+			n[c]++;
 		}
 	}
-	bench_summarize(elapsed[CFG_NONE], n[CFG_NONE], &sum);
-	base = sum.median;
+	bench_summarize(elapsed[0], n[0], &sum);
 	bench_row(SUITE, "none: elapsed", &sum, "s", 3, NULL, BENCH_NO_GOAL);
-	for (c = CFG_KILN; c < NCONFIGS; c++) {
-		if (!ov->available[c] || !n[c]) {
-			snprintf(name, sizeof(name), "%s: slowdown", config_names[c]);
-			snprintf(why, sizeof(why), "%s%s", config_names[c],
-				 ov->available[c] ? " failed, see above" : " not installed");
+	for (c = 1; c < (int)NCONFIGS; c++) {
+		int m = 0;
+
+		snprintf(name, sizeof(name), "%s %u Hz: slowdown", prof_names[cfg[c].prof],
+			 cfg[c].hz);
+		if (o->short_mode && cfg[c].hz != GOAL_HZ)
+			continue;
+		if (!ov->available[cfg[c].prof] || !n[c]) {
+			snprintf(why, sizeof(why), "%s%s", prof_names[cfg[c].prof],
+				 !ov->available[cfg[c].prof]
+					 ? (cfg[c].prof == PROF_KILN ? " needs root and build/kiln"
+								     : " not installed")
+					 : " failed, see above");
 			bench_row_na(SUITE, name, why);
-			if (c == CFG_KILN)
+			if (cfg[c].prof == PROF_KILN)
 				err = -ENOENT;
 			continue;
 		}
-		snprintf(name, sizeof(name), "%s: elapsed", config_names[c]);
-		bench_summarize(elapsed[c], n[c], &sum);
-		bench_row(SUITE, name, &sum, "s", 3, NULL, BENCH_NO_GOAL);
-		for (i = 0; i < n[c]; i++)
-			slow[i] = (elapsed[c][i] / base - 1) * 100;
-		bench_summarize(slow, n[c], &sum);
-		snprintf(name, sizeof(name), "%s: slowdown", config_names[c]);
-		if (c == CFG_KILN)
+		/* Paired with the baseline of the same round: drifts between rounds cancel. */
+		for (i = 0; i < runs; i++)
+			if (elapsed[c][i] > 0 && elapsed[0][i] > 0)
+				slow[m++] = (elapsed[c][i] / elapsed[0][i] - 1) * 100;
+		bench_summarize(slow, m, &sum);
+		if (cfg[c].prof == PROF_KILN && cfg[c].hz == GOAL_HZ)
 			bench_row(SUITE, name, &sum, "%", 2, "<= +0.2 %",
 				  sum.median <= SLOWDOWN_GOAL_PCT ? BENCH_PASS : BENCH_MISS);
 		else
 			bench_row(SUITE, name, &sum, "%", 2, NULL, BENCH_NO_GOAL);
 	}
 cleanup:
-	for (c = 0; c < NCONFIGS; c++)
+	for (c = 0; c < (int)NCONFIGS; c++)
 		free(elapsed[c]);
 	free(slow);
 	free(ov);
