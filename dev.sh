@@ -20,7 +20,7 @@ PKGS=(
 	protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev libmicrohttpd-dev libyaml-dev
 	# tests and benches: python3 scripts, setpriv, perf and bpftrace as peers, protoc and
 	# Go pprof as external checkers of what kiln writes
-	python3 util-linux procps linux-perf bpftrace protobuf-compiler
+	python3 python3-yaml util-linux procps linux-perf bpftrace protobuf-compiler
 	golang-go golang-github-google-pprof-dev
 	# the UI's browser test: Debian's Chromium driven by playwright-core from npm
 	chromium
