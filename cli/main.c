@@ -40,18 +40,38 @@ static void usage(FILE *f)
 	fprintf(f, "\n'kiln COMMAND --help' describes each command.\n");
 }
 
+/*
+ * `kiln version` and `kiln help` take no arguments but --help, like every other command:
+ * returns -1 to go on, else the exit status (0 after --help, EXIT_USAGE for anything else).
+ */
+static int no_args(int argc, char **argv, const char *usage_line)
+{
+	if (argc < 2)
+		return -1;
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		printf("usage: %s\n", usage_line);
+		return 0;
+	}
+	fprintf(stderr, "%s: unexpected argument '%s'\nusage: %s\n", argv[0], argv[1], usage_line);
+	return EXIT_USAGE;
+}
+
 static int cmd_version(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	int rc = argv ? no_args(argc, argv, "kiln version") : -1;
+
+	if (rc >= 0)
+		return rc;
 	printf("kiln %s\n", KILN_VERSION);
 	return 0;
 }
 
 static int cmd_help(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	int rc = argv ? no_args(argc, argv, "kiln help") : -1;
+
+	if (rc >= 0)
+		return rc;
 	usage(stdout);
 	return 0;
 }
