@@ -1,161 +1,765 @@
 // SPDX-License-Identifier: Apache-2.0
-/* kiln status: what a shared-memory ring holds, who produces and consumes it, what was lost. */
+/*
+ * kiln status: the health of a ring's processes (the `kiln run` supervisor and its children,
+ * the producer, every consumer), the agent's sampling counters grouped by what they count,
+ * ring lag and losses per consumer, and each consumer's own counters (export deliveries,
+ * spool, UI slots). Text for people, --json for scripts. Needs only read access to the
+ * ring (membership of its group); never attaches as a consumer.
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "commands.h"
 #include "common/util.h"
+#include "shm/runstate.h"
 #include "shm/shm.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: kiln status [--ring NAME]\n"
+		"usage: kiln status [--ring NAME] [--json]\n"
 		"\n"
-		"Shows a shared-memory ring: its header, the producer (pid, alive or not,\n"
-		"generation), every attached consumer with its lag and counters, and the\n"
-		"global and producer counters.\n"
+		"Shows the health of a kiln pipeline from its shared-memory ring: the `kiln run`\n"
+		"supervisor and its children (when it runs), the producer (agent) with its\n"
+		"heartbeat, every attached consumer with its ring lag and losses, the agent's\n"
+		"sampling counters grouped (samples, drops and errors, records, symbolization),\n"
+		"and each consumer's own counters (export: deliveries, failures, retries, spool;\n"
+		"ui: records, slots, bytes held). Non-zero drops and errors are marked '<-- !'\n"
+		"and listed at the end. Exit 0 when the ring was read, 1 when it cannot be.\n"
 		"\n"
 		"  -r, --ring NAME  ring name (/dev/shm/kiln-NAME) or absolute path\n"
 		"                   (default: %s)\n"
+		"  -j, --json       the same facts as one JSON object on stdout\n"
 		"  -h, --help       show this help\n",
 		SHM_DEFAULT_NAME);
 }
 
-/* "alive", "dead" or "none"; EPERM means the process exists under another user. */
-static const char *pid_state(int32_t pid)
+/* Names of counters (producer or consumer) that count something lost or failed. */
+static bool is_problem(const char *name)
 {
-	if (pid <= 0)
-		return "none";
-	if (kill(pid, 0) == 0 || errno == EPERM)
-		return "alive";
-	return "dead";
+	static const char *const words[] = { "drop",	"miss", "lost",	 "lapped",
+					     "too_big", "fail", "error", "corrupt",
+					     "refused", "bad",	"retr",	 "evicted" };
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(name, words[i]))
+			return true;
+	return false;
 }
 
-static void print_time(const char *label, uint64_t ns)
-{
-	char buf[64];
-	time_t t = (time_t)(ns / 1000000000ull);
-	struct tm tm;
+/* Producer counters by group, in display order; names not listed land in "other". */
+enum pgroup {
+	G_SAMPLES,
+	G_PROBLEMS,
+	G_RECORDS,
+	G_SYMBOLS,
+	G_CONFIG,
+	G_OTHER,
+	G_NR
+};
 
-	if (!ns || !gmtime_r(&t, &tm) || !strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm))
-		snprintf(buf, sizeof(buf), "-");
-	printf("  %-10s %s\n", label, buf);
-}
+static const char *const group_title[G_NR] = {
+	[G_SAMPLES] = "samples",	[G_PROBLEMS] = "drops and errors",
+	[G_RECORDS] = "window records", [G_SYMBOLS] = "symbolization",
+	[G_CONFIG] = "configuration",	[G_OTHER] = "other counters",
+};
 
-static void print_ago(uint64_t now, uint64_t then)
+static const struct {
+	const char *name;
+	enum pgroup g;
+} known[] = {
+	{ "samples_taken", G_SAMPLES },
+	{ "samples_aggregated", G_SAMPLES },
+	{ "samples_overflowed", G_SAMPLES },
+	{ "samples_written", G_SAMPLES },
+	{ "samples_filtered", G_SAMPLES },
+	{ "samples_idle", G_SAMPLES },
+	{ "stacks_drained", G_SAMPLES },
+	{ "windows", G_RECORDS },
+	{ "records", G_RECORDS },
+	{ "record_bytes", G_RECORDS },
+	{ "workloads", G_RECORDS },
+	{ "symbol_cache_bytes", G_SYMBOLS },
+	{ "symbol_cache_files", G_SYMBOLS },
+	{ "processes_tracked", G_SYMBOLS },
+	{ "config_reloads", G_CONFIG },
+};
+
+/* The same groups as JSON keys. */
+static const char *const group_key[G_NR] = {
+	[G_SAMPLES] = "samples",       [G_PROBLEMS] = "drops_errors", [G_RECORDS] = "records",
+	[G_SYMBOLS] = "symbolization", [G_CONFIG] = "config",	      [G_OTHER] = "other",
+};
+
+#define NR_KNOWN (sizeof(known) / sizeof(known[0]))
+
+/* A producer counter copied out of the header. */
+struct pcounter {
+	char name[SHM_COUNTER_NAME];
+	uint64_t value;
+	enum pgroup g;
+	int order; /* index in known[], or NR_KNOWN + header position */
+};
+
+/* A consumer slot copied out of the .cons file. */
+struct cslot {
+	int slot;
+	int32_t pid;
+	bool alive;
+	char comm[17];
+	uint32_t kind;
+	uint64_t attach_ns, active_ns, lag;
+	uint64_t consumed, bytes, lost, lapped, corrupt, generations, waits;
+	uint64_t stats[SHM_SLOT_STATS];
+};
+
+/* Everything status reports, read once so that text and JSON say the same. */
+struct snap {
+	const char *name;
+	char path[PATH_MAX];
+	uint64_t now;
+	uint32_t version, max_consumers, gid;
+	uint64_t data_size, created_ns;
+	char group[64];
+	int32_t ppid;
+	bool palive;
+	uint64_t generation, pstart_ns, heartbeat_ns;
+	uint64_t head, tail, next_seq;
+	uint64_t ring[8]; /* records, bytes, pads, flushes, wakeups, too_big, recovered, reset */
+	struct pcounter pc[SHM_NUM_COUNTERS];
+	int nr_pc;
+	struct cslot cs[SHM_MAX_CONSUMERS];
+	int nr_cs;
+	uint64_t claims, reclaimed;
+	/* kiln run */
+	char run_path[PATH_MAX];
+	int run_err; /* runstate__read(): 0, -ENOENT (no supervisor) or another -errno */
+	struct runstate run;
+	bool sup_alive;
+	bool child_alive[RUNSTATE_MAX_CHILDREN];
+};
+
+static const char *const ring_names[8] = { "records", "bytes",	 "pads",      "flushes",
+					   "wakeups", "too_big", "recovered", "reset" };
+
+/* kill(pid, 0): EPERM means the process exists under another user, so it is alive. */
+static bool pid_alive(int32_t pid)
 {
-	if (!then || then > now)
-		printf(" %8s", "-");
-	else
-		printf(" %7.1fs", (double)(now - then) / 1e9);
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
 
 static uint64_t ld(const _Atomic uint64_t *v)
 {
-	/* Relaxed: a snapshot for display; values move while we print. */
+	/* Relaxed: a snapshot for display; values move while we read. */
 	return atomic_load_explicit(v, memory_order_relaxed);
 }
 
-static void print_ring(const struct shm_view *v)
+static int cmp_pc(const void *a, const void *b)
 {
-	const struct shm_hdr *h = shm_view__hdr(v);
-	const struct shm_cons *cons = shm_view__cons(v);
-	const struct ring_ctl *ctl = &h->ctl;
-	uint64_t head = ld(&ctl->head), now = wall_ns();
-	int32_t pid = atomic_load_explicit(&h->producer_pid, memory_order_relaxed);
-	struct group *g = h->gid != (uint32_t)-1 ? getgrgid(h->gid) : NULL;
-	int i, n = 0;
+	const struct pcounter *x = a, *y = b;
 
-	printf("ring %s\n", shm_view__path(v));
-	printf("  %-10s version %u, %llu data bytes (%.1f MiB), %u consumer slots, ", "format",
-	       h->version, (unsigned long long)h->data_size, (double)h->data_size / (1 << 20),
-	       h->max_consumers);
-	if (h->gid == (uint32_t)-1)
-		printf("group of the creator\n");
-	else
-		printf("group %s (gid %u)\n", g ? g->gr_name : "?", h->gid);
-	print_time("created", h->created_ns);
-	printf("  %-10s pid %d (%s), generation %llu\n", "producer", pid, pid_state(pid),
-	       (unsigned long long)ld(&ctl->generation));
-	print_time("started", ld(&h->producer_start_ns));
-	printf("  %-10s head %llu, oldest record %llu, next seq %llu, %llu bytes in use\n",
-	       "position", (unsigned long long)head, (unsigned long long)ld(&ctl->tail),
-	       (unsigned long long)ld(&ctl->next_seq),
-	       (unsigned long long)(head - ld(&ctl->tail) <= h->data_size ? head - ld(&ctl->tail)
-									  : 0));
-	printf("  %-10s records %llu, bytes %llu, pads %llu, flushes %llu, wakeups %llu, "
-	       "too_big %llu, recovered %llu, reset %llu\n",
-	       "counters", (unsigned long long)ld(&ctl->records),
-	       (unsigned long long)ld(&ctl->bytes), (unsigned long long)ld(&ctl->pads),
-	       (unsigned long long)ld(&ctl->flushes), (unsigned long long)ld(&ctl->wakeups),
-	       (unsigned long long)ld(&ctl->too_big), (unsigned long long)ld(&ctl->recovered),
-	       (unsigned long long)ld(&ctl->reset));
+	if (x->g != y->g)
+		return x->g < y->g ? -1 : 1;
+	return x->order - y->order;
+}
+
+static void read_producer_counters(struct snap *s, const struct shm_hdr *h)
+{
+	int i;
+	size_t k;
+
 	for (i = 0; i < SHM_NUM_COUNTERS; i++) {
-		char name[SHM_COUNTER_NAME];
+		struct pcounter *p = &s->pc[s->nr_pc];
 
-		memcpy(name, h->counters[i].name, sizeof(name));
-		name[sizeof(name) - 1] = 0;
-		if (!name[0])
+		memcpy(p->name, h->counters[i].name, sizeof(p->name));
+		p->name[sizeof(p->name) - 1] = 0;
+		if (!p->name[0])
 			continue;
-		if (!n++)
-			printf("producer counters\n");
-		printf("  %-24s %llu\n", name, (unsigned long long)ld(&h->counters[i].value));
+		p->value = ld(&h->counters[i].value);
+		p->g = G_OTHER;
+		p->order = (int)NR_KNOWN + i;
+		for (k = 0; k < NR_KNOWN; k++)
+			if (!strcmp(p->name, known[k].name)) {
+				p->g = known[k].g;
+				p->order = (int)k;
+			}
+		/* Whatever counts a loss is shown with the losses, known or not. */
+		if (is_problem(p->name))
+			p->g = G_PROBLEMS;
+		s->nr_pc++;
 	}
-	printf("consumers (claims %llu, reclaimed after death %llu)\n",
-	       (unsigned long long)ld(&cons->claims), (unsigned long long)ld(&cons->reclaimed));
-	printf("  %4s %8s %-5s %-15s %12s %5s %12s %10s %6s %7s %4s %8s %9s\n", "slot", "pid",
-	       "state", "comm", "lag", "lag%", "consumed", "lost", "lapped", "corrupt", "gens",
-	       "waits", "idle");
-	n = 0;
+	qsort(s->pc, (size_t)s->nr_pc, sizeof(s->pc[0]), cmp_pc);
+}
+
+static void read_consumers(struct snap *s, const struct shm_cons *cons)
+{
+	int i;
+
+	s->claims = ld(&cons->claims);
+	s->reclaimed = ld(&cons->reclaimed);
 	for (i = 0; i < SHM_MAX_CONSUMERS; i++) {
 		const struct shm_slot *sl = &cons->slots[i];
 		const struct ring_cursor *c = &sl->cursor;
-		uint64_t owner = ld(&sl->owner), pos = ld(&c->pos);
-		uint64_t lag = head > pos ? head - pos : 0;
-		int32_t cpid = shm_slot__pid(owner);
-		char comm[sizeof(sl->comm) + 1];
+		struct cslot *o = &s->cs[s->nr_cs];
+		uint64_t owner = ld(&sl->owner), pos;
+		int k;
 
 		if (!owner)
 			continue;
-		n++;
-		memcpy(comm, sl->comm, sizeof(sl->comm));
-		comm[sizeof(sl->comm)] = 0;
-		printf("  %4d %8d %-5s %-15s %12llu %4.0f%% %12llu %10llu %6llu %7llu %4llu %8llu",
-		       i, cpid, pid_state(cpid), comm[0] ? comm : "-", (unsigned long long)lag,
-		       100.0 * (double)lag / (double)h->data_size,
-		       (unsigned long long)ld(&c->consumed), (unsigned long long)ld(&c->lost),
-		       (unsigned long long)ld(&c->lapped), (unsigned long long)ld(&c->corrupt),
-		       (unsigned long long)ld(&c->generations), (unsigned long long)ld(&c->waits));
-		print_ago(now, ld(&sl->active_ns));
-		printf("\n");
+		o->slot = i;
+		o->pid = shm_slot__pid(owner);
+		o->alive = pid_alive(o->pid);
+		memcpy(o->comm, sl->comm, sizeof(sl->comm));
+		o->comm[sizeof(sl->comm)] = 0;
+		o->kind = atomic_load_explicit(&sl->kind, memory_order_relaxed);
+		if (o->kind >= SHM_KIND_NR)
+			o->kind = SHM_KIND_OTHER; /* a newer kiln's consumer: counters unknown */
+		o->attach_ns = ld(&sl->attach_ns);
+		o->active_ns = ld(&sl->active_ns);
+		pos = ld(&c->pos);
+		o->lag = s->head > pos ? s->head - pos : 0;
+		o->consumed = ld(&c->consumed);
+		o->bytes = ld(&c->bytes);
+		o->lost = ld(&c->lost);
+		o->lapped = ld(&c->lapped);
+		o->corrupt = ld(&c->corrupt);
+		o->generations = ld(&c->generations);
+		o->waits = ld(&c->waits);
+		for (k = 0; k < SHM_SLOT_STATS; k++)
+			o->stats[k] = ld(&sl->stats[k]);
+		s->nr_cs++;
 	}
-	if (!n)
+}
+
+static void read_runstate(struct snap *s)
+{
+	int i;
+
+	s->run_err = runstate__path(s->name, s->run_path, sizeof(s->run_path));
+	if (!s->run_err)
+		s->run_err = runstate__read(s->run_path, &s->run);
+	if (s->run_err)
+		return;
+	s->sup_alive = pid_alive(s->run.supervisor_pid);
+	for (i = 0; i < s->run.nr_children; i++)
+		s->child_alive[i] = pid_alive(s->run.children[i].pid);
+}
+
+static void snapshot(struct snap *s, const struct shm_view *v)
+{
+	const struct shm_hdr *h = shm_view__hdr(v);
+	const struct ring_ctl *ctl = &h->ctl;
+	const _Atomic uint64_t *ring[8] = { &ctl->records,   &ctl->bytes,   &ctl->pads,
+					    &ctl->flushes,   &ctl->wakeups, &ctl->too_big,
+					    &ctl->recovered, &ctl->reset };
+	struct group *g;
+	int i;
+
+	s->now = wall_ns();
+	snprintf(s->path, sizeof(s->path), "%s", shm_view__path(v));
+	s->version = h->version;
+	s->max_consumers = h->max_consumers;
+	s->gid = h->gid;
+	s->data_size = h->data_size;
+	s->created_ns = h->created_ns;
+	g = h->gid != (uint32_t)-1 ? getgrgid(h->gid) : NULL;
+	snprintf(s->group, sizeof(s->group), "%s", g ? g->gr_name : "");
+	s->ppid = atomic_load_explicit(&h->producer_pid, memory_order_relaxed);
+	s->palive = pid_alive(s->ppid);
+	s->generation = ld(&ctl->generation);
+	s->pstart_ns = ld(&h->producer_start_ns);
+	s->heartbeat_ns = ld(&h->heartbeat_ns);
+	s->head = ld(&ctl->head);
+	s->tail = ld(&ctl->tail);
+	s->next_seq = ld(&ctl->next_seq);
+	for (i = 0; i < 8; i++)
+		s->ring[i] = ld(ring[i]);
+	read_producer_counters(s, h);
+	read_consumers(s, shm_view__cons(v));
+	read_runstate(s);
+}
+
+/* Seconds from THEN to now, or a negative value when unknown. */
+static double age_s(const struct snap *s, uint64_t then)
+{
+	if (!then || then > s->now)
+		return -1;
+	return (double)(s->now - then) / 1e9;
+}
+
+static uint64_t in_use(const struct snap *s)
+{
+	return s->head - s->tail <= s->data_size ? s->head - s->tail : 0;
+}
+
+/* ---- text ---- */
+
+static void txt_age(const char *fmt, double a)
+{
+	char buf[32];
+
+	if (a < 0)
+		snprintf(buf, sizeof(buf), "-");
+	else
+		snprintf(buf, sizeof(buf), "%.1fs", a);
+	printf(fmt, buf);
+}
+
+static void txt_time(uint64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+
+	if (!ns || !gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(buf, len, "-");
+}
+
+static const char *mark(const char *name, uint64_t v)
+{
+	return v && is_problem(name) ? "  <-- !" : "";
+}
+
+static void txt_supervisor(const struct snap *s)
+{
+	int i;
+
+	if (s->run_err == -ENOENT) {
+		printf("supervisor  none (no kiln run state file at %s)\n", s->run_path);
+		return;
+	}
+	if (s->run_err) {
+		printf("supervisor  state file %s unreadable: %s  <-- !\n", s->run_path,
+		       s->run_err == -EINVAL ? "malformed" : strerror(-s->run_err));
+		return;
+	}
+	printf("supervisor  kiln run, pid %d, %s", (int)s->run.supervisor_pid,
+	       s->sup_alive ? "alive" : "dead  <-- !");
+	if (s->sup_alive)
+		txt_age(", up %s", age_s(s, s->run.start_ns));
+	printf("\n  %-8s %8s %-6s %-8s %8s %9s  %s\n", "child", "pid", "alive", "state", "restarts",
+	       "uptime", "last exit");
+	for (i = 0; i < s->run.nr_children; i++) {
+		const struct runstate_child *c = &s->run.children[i];
+		bool bad = !s->child_alive[i] && strcmp(c->state, "stopped");
+
+		printf("  %-8s %8d %-6s %-8s %8" PRIu64, c->name, (int)c->pid,
+		       c->pid <= 0	   ? "down"
+		       : s->child_alive[i] ? "alive"
+					   : "dead",
+		       c->state, c->restarts);
+		txt_age(" %9s", s->child_alive[i] ? age_s(s, c->start_ns) : -1);
+		printf("  %s%s\n", c->last_exit, bad || c->restarts ? "  <-- !" : "");
+	}
+}
+
+static void txt_producer(const struct snap *s)
+{
+	char t[64];
+	int i, g = -1;
+
+	printf("producer    pid %d, %s, generation %" PRIu64, (int)s->ppid,
+	       s->ppid <= 0 ? "detached (no agent)  <-- !"
+	       : s->palive  ? "alive"
+			    : "dead  <-- !",
+	       s->generation);
+	txt_age(", heartbeat %s ago", age_s(s, s->heartbeat_ns));
+	txt_time(s->pstart_ns, t, sizeof(t));
+	printf(", started %s\n", t);
+	printf("  %-10s head %" PRIu64 ", oldest record %" PRIu64 ", next seq %" PRIu64 ", %" PRIu64
+	       " bytes in use\n",
+	       "position", s->head, s->tail, s->next_seq, in_use(s));
+	printf("  %-10s", "ring");
+	for (i = 0; i < 8; i++)
+		printf("%s %s %" PRIu64, i ? "," : "", ring_names[i], s->ring[i]);
+	printf("%s\n", s->ring[5] ? "  <-- ! (records too big for the ring)" : "");
+	for (i = 0; i < s->nr_pc; i++) {
+		const struct pcounter *p = &s->pc[i];
+
+		if ((int)p->g != g) {
+			g = (int)p->g;
+			printf("%s\n", group_title[g]);
+		}
+		printf("  %-24s %14" PRIu64 "%s\n", p->name, p->value, mark(p->name, p->value));
+	}
+}
+
+static void txt_consumers(const struct snap *s)
+{
+	int i, k;
+
+	printf("consumers (claims %" PRIu64 ", reclaimed after death %" PRIu64 ")\n", s->claims,
+	       s->reclaimed);
+	if (!s->nr_cs) {
 		printf("  (none attached)\n");
+		return;
+	}
+	printf("  %4s %8s %-5s %-15s %-6s %12s %5s %12s %8s %6s %7s %4s %8s %8s\n", "slot", "pid",
+	       "state", "comm", "kind", "lag", "lag%", "consumed", "lost", "lapped", "corrupt",
+	       "gens", "waits", "active");
+	for (i = 0; i < s->nr_cs; i++) {
+		const struct cslot *c = &s->cs[i];
+
+		printf("  %4d %8d %-5s %-15s %-6s %12" PRIu64 " %4.0f%% %12" PRIu64 " %8" PRIu64
+		       " %6" PRIu64 " %7" PRIu64 " %4" PRIu64 " %8" PRIu64,
+		       c->slot, (int)c->pid, c->alive ? "alive" : "dead",
+		       c->comm[0] ? c->comm : "-", shm_kind__name(c->kind), c->lag,
+		       100.0 * (double)c->lag / (double)s->data_size, c->consumed, c->lost,
+		       c->lapped, c->corrupt, c->generations, c->waits);
+		txt_age(" %8s", age_s(s, c->active_ns));
+		printf("%s\n", !c->alive || c->lost || c->lapped || c->corrupt ? "  <-- !" : "");
+	}
+	for (i = 0; i < s->nr_cs; i++) {
+		const struct cslot *c = &s->cs[i];
+
+		if (c->kind == SHM_KIND_OTHER)
+			continue;
+		printf("%s counters (slot %d, pid %d)\n", shm_kind__name(c->kind), c->slot,
+		       (int)c->pid);
+		for (k = 0; k < SHM_SLOT_STATS; k++) {
+			const char *n = shm_kind__stat_name(c->kind, k);
+
+			if (n)
+				printf("  %-24s %14" PRIu64 "%s\n", n, c->stats[k],
+				       mark(n, c->stats[k]));
+		}
+	}
+}
+
+/* Calls FN for each problem: a sentence per non-zero drop/error or dead process. */
+static int problems(const struct snap *s, void (*fn)(const char *what, void *ctx), void *ctx)
+{
+	char buf[PATH_MAX + 64];
+	int i, k, n = 0;
+
+#define PROBLEM(...)                                     \
+	do {                                             \
+		snprintf(buf, sizeof(buf), __VA_ARGS__); \
+		fn(buf, ctx);                            \
+		n++;                                     \
+	} while (0)
+	if (s->ppid <= 0)
+		PROBLEM("no producer: the agent detached");
+	else if (!s->palive)
+		PROBLEM("producer pid %d is dead", (int)s->ppid);
+	if (s->ring[5])
+		PROBLEM("ring too_big=%" PRIu64, s->ring[5]);
+	for (i = 0; i < s->nr_pc; i++)
+		if (s->pc[i].value && is_problem(s->pc[i].name))
+			PROBLEM("%s=%" PRIu64, s->pc[i].name, s->pc[i].value);
+	if (!s->run_err) {
+		if (!s->sup_alive)
+			PROBLEM("supervisor pid %d is dead", (int)s->run.supervisor_pid);
+		for (i = 0; i < s->run.nr_children; i++) {
+			const struct runstate_child *c = &s->run.children[i];
+
+			if (!s->child_alive[i] && strcmp(c->state, "stopped"))
+				PROBLEM("%s is down (pid %d, %s, last exit %s)", c->name,
+					(int)c->pid, c->state, c->last_exit);
+			if (c->restarts)
+				PROBLEM("%s restarts=%" PRIu64, c->name, c->restarts);
+		}
+	} else if (s->run_err != -ENOENT) {
+		PROBLEM("state file %s unreadable", s->run_path);
+	}
+	for (i = 0; i < s->nr_cs; i++) {
+		const struct cslot *c = &s->cs[i];
+		const uint64_t ring[3] = { c->lost, c->lapped, c->corrupt };
+		static const char *const rn[3] = { "lost", "lapped", "corrupt" };
+
+		if (!c->alive)
+			PROBLEM("consumer slot %d (%s, pid %d) is dead", c->slot,
+				c->comm[0] ? c->comm : "-", (int)c->pid);
+		for (k = 0; k < 3; k++)
+			if (ring[k])
+				PROBLEM("consumer slot %d (%s) %s=%" PRIu64, c->slot,
+					shm_kind__name(c->kind), rn[k], ring[k]);
+		for (k = 0; k < SHM_SLOT_STATS; k++) {
+			const char *name = shm_kind__stat_name(c->kind, k);
+
+			if (name && c->stats[k] && is_problem(name))
+				PROBLEM("consumer slot %d (%s) %s=%" PRIu64, c->slot,
+					shm_kind__name(c->kind), name, c->stats[k]);
+		}
+	}
+#undef PROBLEM
+	return n;
+}
+
+static void txt_problem(const char *what, void *ctx)
+{
+	(void)ctx;
+	printf("  ! %s\n", what);
+}
+
+static void print_text(const struct snap *s)
+{
+	char t[64];
+	int n;
+
+	printf("ring %s\n", s->path);
+	printf("  %-10s version %u, %" PRIu64 " data bytes (%.1f MiB), %u consumer slots, ",
+	       "format", s->version, s->data_size, (double)s->data_size / (1 << 20),
+	       s->max_consumers);
+	if (s->gid == (uint32_t)-1)
+		printf("group of the creator\n");
+	else
+		printf("group %s (gid %u)\n", s->group[0] ? s->group : "?", s->gid);
+	txt_time(s->created_ns, t, sizeof(t));
+	printf("  %-10s %s\n", "created", t);
+	txt_supervisor(s);
+	txt_producer(s);
+	txt_consumers(s);
+	printf("problems\n");
+	n = problems(s, txt_problem, NULL);
+	if (!n)
+		printf("  none: no drops, errors or dead processes\n");
+}
+
+/* ---- JSON ---- */
+
+static void js_str(const char *v)
+{
+	const unsigned char *p;
+
+	putchar('"');
+	for (p = (const unsigned char *)v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+static void js_key(const char *k, bool *first)
+{
+	if (!*first)
+		putchar(',');
+	*first = false;
+	js_str(k);
+	putchar(':');
+}
+
+static void js_u64(const char *k, uint64_t v, bool *first)
+{
+	js_key(k, first);
+	printf("%" PRIu64, v);
+}
+
+static void js_bool(const char *k, bool v, bool *first)
+{
+	js_key(k, first);
+	printf(v ? "true" : "false");
+}
+
+/* Seconds with millisecond precision, or null when unknown. */
+static void js_age(const char *k, double a, bool *first)
+{
+	js_key(k, first);
+	if (a < 0)
+		printf("null");
+	else
+		printf("%.3f", a);
+}
+
+static void js_strkey(const char *k, const char *v, bool *first)
+{
+	js_key(k, first);
+	js_str(v);
+}
+
+static void js_supervisor(const struct snap *s, bool *top)
+{
+	bool f = true;
+	int i;
+
+	js_key("supervisor", top);
+	if (s->run_err) {
+		printf("null");
+		if (s->run_err != -ENOENT)
+			js_strkey("supervisor_error",
+				  s->run_err == -EINVAL ? "malformed state file"
+							: strerror(-s->run_err),
+				  top);
+		return;
+	}
+	putchar('{');
+	js_strkey("state_file", s->run_path, &f);
+	js_u64("pid", (uint64_t)s->run.supervisor_pid, &f);
+	js_bool("alive", s->sup_alive, &f);
+	js_u64("start_ns", s->run.start_ns, &f);
+	js_age("uptime_s", s->sup_alive ? age_s(s, s->run.start_ns) : -1, &f);
+	js_key("children", &f);
+	putchar('[');
+	for (i = 0; i < s->run.nr_children; i++) {
+		const struct runstate_child *c = &s->run.children[i];
+		bool cf = true;
+
+		printf("%s{", i ? "," : "");
+		js_strkey("name", c->name, &cf);
+		js_u64("pid", (uint64_t)c->pid, &cf);
+		js_bool("alive", s->child_alive[i], &cf);
+		js_strkey("state", c->state, &cf);
+		js_u64("restarts", c->restarts, &cf);
+		js_u64("start_ns", c->start_ns, &cf);
+		js_age("uptime_s", s->child_alive[i] ? age_s(s, c->start_ns) : -1, &cf);
+		js_strkey("last_exit", c->last_exit, &cf);
+		putchar('}');
+	}
+	printf("]}");
+}
+
+static void js_problem(const char *what, void *ctx)
+{
+	int *n = ctx;
+
+	printf("%s", (*n)++ ? "," : "");
+	js_str(what);
+}
+
+static void print_json(const struct snap *s)
+{
+	bool top = true, f = true;
+	int i, k, n = 0;
+
+	putchar('{');
+	js_key("ring", &top);
+	putchar('{');
+	js_strkey("path", s->path, &f);
+	js_u64("version", s->version, &f);
+	js_u64("data_size", s->data_size, &f);
+	js_u64("consumer_slots", s->max_consumers, &f);
+	js_key("gid", &f);
+	if (s->gid == (uint32_t)-1)
+		printf("null");
+	else
+		printf("%u", s->gid);
+	js_strkey("group", s->group, &f);
+	js_u64("created_ns", s->created_ns, &f);
+	putchar('}');
+	js_supervisor(s, &top);
+
+	js_key("producer", &top);
+	f = true;
+	putchar('{');
+	js_u64("pid", (uint64_t)(s->ppid > 0 ? s->ppid : 0), &f);
+	js_bool("alive", s->palive, &f);
+	js_u64("generation", s->generation, &f);
+	js_u64("start_ns", s->pstart_ns, &f);
+	js_u64("heartbeat_ns", s->heartbeat_ns, &f);
+	js_age("heartbeat_age_s", age_s(s, s->heartbeat_ns), &f);
+	js_u64("head", s->head, &f);
+	js_u64("tail", s->tail, &f);
+	js_u64("next_seq", s->next_seq, &f);
+	js_u64("bytes_in_use", in_use(s), &f);
+	js_key("ring", &f);
+	putchar('{');
+	for (i = 0, f = true; i < 8; i++)
+		js_u64(ring_names[i], s->ring[i], &f);
+	printf("}}");
+
+	js_key("counters", &top);
+	putchar('{');
+	for (i = 0, f = true; i < s->nr_pc; i++)
+		js_u64(s->pc[i].name, s->pc[i].value, &f);
+	putchar('}');
+	js_key("groups", &top);
+	putchar('{');
+	for (i = 0, f = true; i < s->nr_pc; i++) {
+		if (i && s->pc[i].g == s->pc[i - 1].g) {
+			putchar(',');
+		} else {
+			if (i)
+				putchar(']');
+			js_key(group_key[s->pc[i].g], &f);
+			putchar('[');
+		}
+		js_str(s->pc[i].name);
+	}
+	printf("%s}", s->nr_pc ? "]" : "");
+
+	js_u64("claims", s->claims, &top);
+	js_u64("reclaimed", s->reclaimed, &top);
+	js_key("consumers", &top);
+	putchar('[');
+	for (i = 0; i < s->nr_cs; i++) {
+		const struct cslot *c = &s->cs[i];
+
+		f = true;
+		printf("%s{", i ? "," : "");
+		js_u64("slot", (uint64_t)c->slot, &f);
+		js_u64("pid", (uint64_t)(c->pid > 0 ? c->pid : 0), &f);
+		js_bool("alive", c->alive, &f);
+		js_strkey("comm", c->comm, &f);
+		js_strkey("kind", shm_kind__name(c->kind), &f);
+		js_u64("attach_ns", c->attach_ns, &f);
+		js_age("active_age_s", age_s(s, c->active_ns), &f);
+		js_u64("lag_bytes", c->lag, &f);
+		js_key("lag_pct", &f);
+		printf("%.2f", 100.0 * (double)c->lag / (double)s->data_size);
+		js_u64("consumed", c->consumed, &f);
+		js_u64("bytes", c->bytes, &f);
+		js_u64("lost", c->lost, &f);
+		js_u64("lapped", c->lapped, &f);
+		js_u64("corrupt", c->corrupt, &f);
+		js_u64("generations", c->generations, &f);
+		js_u64("waits", c->waits, &f);
+		js_key("stats", &f);
+		putchar('{');
+		{
+			bool sf = true;
+
+			for (k = 0; k < SHM_SLOT_STATS; k++) {
+				const char *name = shm_kind__stat_name(c->kind, k);
+
+				if (name)
+					js_u64(name, c->stats[k], &sf);
+			}
+		}
+		printf("}}");
+	}
+	putchar(']');
+	js_key("problems", &top);
+	putchar('[');
+	problems(s, js_problem, &n);
+	printf("]}\n");
 }
 
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "ring", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = NULL;
 	struct shm_view *v = NULL;
+	struct snap *s = NULL;
+	bool json = false;
 	char msg[512];
-	int c, err;
+	int c, err, ret = 1;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			name = optarg;
+			break;
+		case 'j':
+			json = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -173,9 +777,22 @@ int cmd_status(int argc, char **argv)
 	err = shm_view__open(&v, name);
 	if (err) {
 		fprintf(stderr, "kiln status: %s\n", shm__strerror(name, err, msg, sizeof(msg)));
-		return 1;
+		goto cleanup;
 	}
-	print_ring(v);
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		fprintf(stderr, "kiln status: out of memory\n");
+		goto cleanup;
+	}
+	s->name = name;
+	snapshot(s, v);
+	if (json)
+		print_json(s);
+	else
+		print_text(s);
+	ret = fflush(stdout) ? 1 : 0;
+cleanup:
+	free(s);
 	shm_view__free(v);
-	return 0;
+	return ret;
 }
