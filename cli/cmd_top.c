@@ -128,8 +128,9 @@ static void usage(FILE *f)
 		"path\n"
 		"  -w, --workload KEY       only records whose workload key or name is KEY\n"
 		"  -p, --pid PID            only samples of process PID (repeatable, up to %d)\n"
-		"      --cgroup PATH        only workloads in cgroup v2 PATH or below it\n"
-		"                           (absolute, or relative to the cgroup2 mount)\n"
+		"      --cgroup PATH        only workloads in cgroup v2 PATH or below it, as\n"
+		"                           records name it (/system.slice/x.service), or\n"
+		"                           the directory under the cgroup2 mount\n"
 		"  -F, --freq HZ            private agent's sampling rate (default %d)\n"
 		"  -s, --sort self|total    order rows by Self (default) or Total\n"
 		"  -n, --rows N             rows to show, 1 to 10000 (default: terminal height,\n"
@@ -450,10 +451,11 @@ static int render(struct topcmd *c, bool waiting)
 	     (unsigned long long)c->stale, (unsigned long long)c->bad,
 	     (unsigned long long)hdr_counter(c->view, "samples_dropped"),
 	     (unsigned long long)hdr_counter(c->view, "samples_missed"));
+	/* Batch frames hold no blank line: a blank line separates frames. */
 	if (waiting)
 		LINE("waiting for the first window...%s", c->tty ? "  (q quits)" : "");
-	else
-		LINE("%s", c->tty ? "keys: q quit, s sort by self, t sort by total" : "");
+	else if (c->tty)
+		LINE("keys: q quit, s sort by self, t sort by total");
 	LINE("%7s %7s %9s  %s", "Self%", "Total%", "Samples", "Function (module)");
 	for (i = 0; i < n && i < max; i++) {
 		double d = st.view_samples ? 100.0 / (double)st.view_samples : 0.0;
@@ -567,14 +569,21 @@ static int cgroup_scope(const char *arg, char *out, size_t len)
 		log_error("--cgroup '%s': cgroup2 is not mounted", arg);
 		return err;
 	}
-	err = cgroup_id_of_path(arg, &id);
+	/*
+	 * Records name cgroups relative to the mount ("/system.slice/x.service"), so that form
+	 * is tried first; a full directory path (under the mount) works too.
+	 */
+	snprintf(full, sizeof(full), "%s%s%s", mnt, arg[0] == '/' ? "" : "/", arg);
+	err = cgroup_id_of_path(full, &id);
+	if (err && arg[0] == '/') {
+		snprintf(full, sizeof(full), "%s", arg);
+		err = cgroup_id_of_path(full, &id);
+	}
 	if (err) {
-		log_error("--cgroup '%s': %s", arg,
-			  err == -ENOENT ? "no such cgroup" : "not a cgroup v2 directory");
+		log_error("--cgroup '%s': %s under the cgroup2 mount %s", arg,
+			  err == -ENOENT ? "no such cgroup" : "not a cgroup v2 directory", mnt);
 		return err;
 	}
-	snprintf(full, sizeof(full), "%s%s%s", arg[0] == '/' ? "" : mnt, arg[0] == '/' ? "" : "/",
-		 arg);
 	res = realpath(full, NULL);
 	mres = realpath(mnt, NULL);
 	err = -EINVAL;

@@ -41,6 +41,7 @@ struct top {
 	struct top_row *rows;
 	size_t cap_rows;
 	uint64_t stamp;
+	size_t compact_at; /* try to forget stale functions once this many are interned */
 	uint64_t newest_end, newest_seq, newest_dur, period_ns;
 	uint64_t windows, records, records_in_scope, samples_in_scope, compactions;
 };
@@ -76,6 +77,7 @@ int top__new(struct top **out, const struct top_opts *opts)
 	t->o = *opts;
 	if (!t->o.horizon_ns)
 		t->o.horizon_ns = TOP_DEFAULT_HORIZON_NS;
+	t->compact_at = TOP_COMPACT_MIN;
 	if (opts->workload && !(t->o.workload = t->workload = strdup(opts->workload)))
 		goto cleanup;
 	if (opts->cgroup && !(t->o.cgroup = t->cgroup = strdup(opts->cgroup)))
@@ -165,12 +167,10 @@ static int bucket_reserve(struct tbucket *b, size_t fid)
 static int compact(struct top *t)
 {
 	uint32_t *remap = NULL;
-	size_t i, j, live = 0;
+	size_t i, j, live = 0, old_nr;
 	bool used;
 	int err = 0;
 
-	if (t->nr_funcs < TOP_COMPACT_MIN)
-		return 0;
 	remap = malloc(t->nr_funcs * sizeof(*remap));
 	if (!remap)
 		return -ENOMEM;
@@ -184,7 +184,8 @@ static int compact(struct top *t)
 	if (live * 2 > t->nr_funcs)
 		goto cleanup;
 	htab__release(&t->index);
-	for (i = 0; i < t->nr_funcs; i++) {
+	old_nr = t->nr_funcs;
+	for (i = 0; i < old_nr; i++) {
 		if (remap[i] == UINT32_MAX) {
 			free(t->funcs[i].name);
 			continue;
@@ -198,7 +199,7 @@ static int compact(struct top *t)
 	for (j = 0; j < t->nr_b; j++) {
 		struct tbucket *b = t->b[j];
 
-		for (i = 0; i < b->cap; i++) {
+		for (i = 0; i < b->cap && i < old_nr; i++) {
 			if (remap[i] == UINT32_MAX)
 				continue;
 			b->self[remap[i]] = b->self[i];
@@ -376,11 +377,16 @@ int top__add(struct top *t, const struct wrec_view *v)
 		t->samples_in_scope += s->count;
 	}
 	expire(t);
-	/* Cheap to test, rare to act: runs only once half of a large table is stale. */
-	if (t->nr_funcs >= TOP_COMPACT_MIN && t->nr_funcs == t->cap_funcs) {
+	/*
+	 * A pass over the table each time it doubles since the last one: amortized O(1) per
+	 * function, and the table stays within twice what the horizon holds.
+	 */
+	if (t->nr_funcs >= t->compact_at) {
 		err = compact(t);
 		if (err)
 			return err;
+		t->compact_at = t->nr_funcs * 2 > TOP_COMPACT_MIN ? t->nr_funcs * 2
+								  : TOP_COMPACT_MIN;
 	}
 	return 1;
 }

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The counting model of `kiln top` (cli/top.c) on hand-built window records: Self and
+ * Total with recursion, the horizon sliding with the windows, and each scope filter.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+
+#include "cli/top.h"
+#include "profile/wrec.h"
+
+#define SEC 1000000000ull
+
+static struct sym_frame fn(const char *name)
+{
+	uint64_t h = 5381;
+	const char *c;
+
+	/* A distinct address per name: the profile deduplicates locations by address. */
+	for (c = name; *c; c++)
+		h = h * 33 + (unsigned char)*c;
+	h = (h % 0x80000) * 2;
+	return (struct sym_frame){ .kind = SYM_FRAME_NATIVE,
+				   .name = name,
+				   .module = "/opt/app/bin/app",
+				   .addr = 0x400000 + h,
+				   .elf_vaddr = h,
+				   .map_start = 0x400000,
+				   .map_limit = 0x800000 };
+}
+
+/* One record: window SEQ starting at SEQ seconds, workload KEY, the samples added by ADD. */
+static void *record(uint64_t seq, const char *key, const char *cgroup,
+		    void (*add)(struct profile *p), struct wrec_view *v)
+{
+	struct wrec_identity id = { .field = { [WREC_ID_KEY] = key,
+					       [WREC_ID_NAME] = "name-of-" /* never matched */,
+					       [WREC_ID_CGROUP] = cgroup } };
+	struct wrec_window w = {
+		.seq = seq, .start_ns = seq * SEC, .duration_ns = SEC, .period_ns = SEC / 100
+	};
+	struct profile *p = profile__new(SEC / 100);
+	size_t len;
+	void *buf;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	add(p);
+	len = wrec__size(p, &id);
+	buf = aligned_alloc(8, len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	CU_ASSERT_EQUAL_FATAL(wrec__encode(p, &id, &w, buf, len), (ssize_t)len);
+	CU_ASSERT_EQUAL_FATAL(wrec__parse(buf, len, v), 0);
+	profile__free(p);
+	return buf;
+}
+
+/* main -> rec -> rec -> leaf (60, pid 10) and main -> rec (40, pid 20): recursion. */
+static void add_recursive(struct profile *p)
+{
+	struct sym_frame a[4] = { fn("leaf"), fn("rec"), fn("rec"), fn("main") };
+	struct sym_frame b[2] = { fn("rec"), fn("main") };
+
+	CU_ASSERT_EQUAL(profile__add(p, a, 4, "app", 10, 10, 60), 0);
+	CU_ASSERT_EQUAL(profile__add(p, b, 2, "app", 20, 20, 40), 0);
+}
+
+static void add_other(struct profile *p)
+{
+	struct sym_frame a[2] = { fn("other"), fn("main") };
+
+	CU_ASSERT_EQUAL(profile__add(p, a, 2, "app", 30, 30, 100), 0);
+}
+
+static const struct top_row *find(const struct top_row *rows, long n, const char *name)
+{
+	long i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(rows[i].name, name))
+			return &rows[i];
+	return NULL;
+}
+
+static void test_self_total_recursion(void)
+{
+	struct top_opts o = { 0 };
+	const struct top_row *rows, *r;
+	struct top_stats st;
+	struct wrec_view v;
+	struct top *t = NULL;
+	void *buf;
+	long n;
+
+	CU_ASSERT_EQUAL_FATAL(top__new(&t, &o), 0);
+	buf = record(1, "k8s/a", "/a", add_recursive, &v);
+	CU_ASSERT_EQUAL(top__add(t, &v), 1);
+	free(buf);
+	n = top__rows(t, TOP_SORT_SELF, &rows);
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	/* Self order: leaf 60, rec 40, main 0; rec counted once per stack despite recursion. */
+	CU_ASSERT_STRING_EQUAL(rows[0].name, "leaf");
+	CU_ASSERT_EQUAL(rows[0].self, 60);
+	CU_ASSERT_EQUAL(rows[0].total, 60);
+	CU_ASSERT_STRING_EQUAL(rows[0].module, "app");
+	CU_ASSERT_STRING_EQUAL(rows[1].name, "rec");
+	CU_ASSERT_EQUAL(rows[1].self, 40);
+	CU_ASSERT_EQUAL(rows[1].total, 100);
+	CU_ASSERT_STRING_EQUAL(rows[2].name, "main");
+	CU_ASSERT_EQUAL(rows[2].self, 0);
+	CU_ASSERT_EQUAL(rows[2].total, 100);
+	n = top__rows(t, TOP_SORT_TOTAL, &rows);
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	/* Total order: rec and main tie at 100; rec has more Self, so it comes first. */
+	CU_ASSERT_STRING_EQUAL(rows[0].name, "rec");
+	CU_ASSERT_STRING_EQUAL(rows[1].name, "main");
+	CU_ASSERT_STRING_EQUAL(rows[2].name, "leaf");
+	r = find(rows, n, "main");
+	CU_ASSERT(r && r->total == 100);
+	top__stats(t, &st);
+	CU_ASSERT_EQUAL(st.view_samples, 100);
+	CU_ASSERT_EQUAL(st.view_windows, 1);
+	CU_ASSERT_EQUAL(st.newest_seq, 1);
+	top__free(t);
+}
+
+static void test_horizon(void)
+{
+	struct top_opts o = { .horizon_ns = 3 * SEC };
+	const struct top_row *rows;
+	struct top_stats st;
+	struct wrec_view v;
+	struct top *t = NULL;
+	uint64_t seq;
+	void *buf;
+	long n;
+
+	CU_ASSERT_EQUAL_FATAL(top__new(&t, &o), 0);
+	/* Windows 1..3 hold the recursive profile, 4..6 "other": after 6 only "other" is left. */
+	for (seq = 1; seq <= 6; seq++) {
+		buf = record(seq, "k8s/a", "/a", seq <= 3 ? add_recursive : add_other, &v);
+		CU_ASSERT_EQUAL(top__add(t, &v), 1);
+		free(buf);
+		top__stats(t, &st);
+		CU_ASSERT_EQUAL(st.view_windows, seq < 3 ? seq : 3);
+		CU_ASSERT_EQUAL(st.view_samples, 100 * (seq < 3 ? seq : 3));
+		n = top__rows(t, TOP_SORT_SELF, &rows);
+		if (seq == 4) {
+			/* Windows 2, 3 and 4 in view: leaf 120, other 100. */
+			CU_ASSERT_PTR_NOT_NULL(find(rows, n, "leaf"));
+			CU_ASSERT_EQUAL(find(rows, n, "leaf")->self, 120);
+			CU_ASSERT_EQUAL(find(rows, n, "other")->self, 100);
+		}
+	}
+	n = top__rows(t, TOP_SORT_SELF, &rows);
+	CU_ASSERT_EQUAL(n, 2);
+	CU_ASSERT_PTR_NULL(find(rows, n, "leaf"));
+	CU_ASSERT_EQUAL(find(rows, n, "other")->self, 300);
+	CU_ASSERT_EQUAL(find(rows, n, "main")->total, 300);
+	top__stats(t, &st);
+	CU_ASSERT_EQUAL(st.windows, 6);
+	CU_ASSERT_EQUAL(st.samples_in_scope, 600);
+	top__free(t);
+}
+
+/* Two workloads in one window; each filter keeps exactly its part. */
+static void check_scope(const struct top_opts *o, uint64_t want_samples, const char *want_leaf)
+{
+	const struct top_row *rows;
+	struct top_stats st;
+	struct wrec_view v;
+	struct top *t = NULL;
+	void *buf;
+	long n;
+
+	CU_ASSERT_EQUAL_FATAL(top__new(&t, o), 0);
+	buf = record(7, "unit/a.service", "/system.slice/a.service", add_recursive, &v);
+	top__add(t, &v);
+	free(buf);
+	buf = record(7, "unit/b.service", "/system.slice/b.service/sub", add_other, &v);
+	top__add(t, &v);
+	free(buf);
+	top__stats(t, &st);
+	CU_ASSERT_EQUAL(st.windows, 1);
+	CU_ASSERT_EQUAL(st.records, 2);
+	CU_ASSERT_EQUAL(st.view_samples, want_samples);
+	n = top__rows(t, TOP_SORT_SELF, &rows);
+	CU_ASSERT_FATAL(n > 0);
+	CU_ASSERT_STRING_EQUAL(rows[0].name, want_leaf);
+	top__free(t);
+}
+
+static void test_scope(void)
+{
+	uint32_t pid20 = 20, pid30 = 30;
+	struct top_opts o;
+
+	memset(&o, 0, sizeof(o));
+	check_scope(&o, 200, "other");
+	o.workload = "unit/a.service";
+	check_scope(&o, 100, "leaf");
+	memset(&o, 0, sizeof(o));
+	o.cgroup = "/system.slice/b.service";
+	check_scope(&o, 100, "other");
+	o.cgroup = "/system.slice";
+	check_scope(&o, 200, "other");
+	/* A prefix that is not a path component does not match. */
+	o.cgroup = "/system.slice/a.serv";
+	{
+		struct top *t = NULL;
+		struct top_stats st;
+		struct wrec_view v;
+		void *buf;
+
+		CU_ASSERT_EQUAL_FATAL(top__new(&t, &o), 0);
+		buf = record(7, "unit/a.service", "/system.slice/a.service", add_recursive, &v);
+		CU_ASSERT_EQUAL(top__add(t, &v), 0);
+		free(buf);
+		top__stats(t, &st);
+		CU_ASSERT_EQUAL(st.view_samples, 0);
+		CU_ASSERT_EQUAL(st.view_windows, 1);
+		top__free(t);
+	}
+	memset(&o, 0, sizeof(o));
+	o.pids = &pid20;
+	o.nr_pids = 1;
+	check_scope(&o, 40, "rec");
+	o.pids = &pid30;
+	check_scope(&o, 100, "other");
+}
+
+/* Enough distinct functions over time that the stale ones are forgotten and ids renumbered. */
+static void add_many(struct profile *p, uint64_t seq)
+{
+	char names[64][32];
+	struct sym_frame f[2];
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		snprintf(names[i], sizeof(names[i]), "fn_%llu_%d", (unsigned long long)seq, i);
+		f[0] = fn(names[i]);
+		/* Unique within the record, above every address fn() picks. */
+		f[0].addr = 0x600000 + (uint64_t)i * 16;
+		f[0].elf_vaddr = 0x200000 + (uint64_t)i * 16;
+		f[1] = fn("main");
+		CU_ASSERT_EQUAL(profile__add(p, f, 2, "app", 1, 1, 1), 0);
+	}
+}
+
+static uint64_t many_seq;
+
+static void add_many_cb(struct profile *p)
+{
+	add_many(p, many_seq);
+}
+
+static void test_compaction(void)
+{
+	struct top_opts o = { .horizon_ns = 2 * SEC };
+	const struct top_row *rows;
+	struct top_stats st;
+	struct wrec_view v;
+	struct top *t = NULL;
+	void *buf;
+	long n;
+
+	CU_ASSERT_EQUAL_FATAL(top__new(&t, &o), 0);
+	for (many_seq = 1; many_seq <= 200; many_seq++) {
+		buf = record(many_seq, "k", "/", add_many_cb, &v);
+		CU_ASSERT_EQUAL(top__add(t, &v), 1);
+		free(buf);
+	}
+	top__stats(t, &st);
+	CU_ASSERT(st.compactions >= 1);
+	/* 200 windows x 64 functions were seen; far fewer are kept. */
+	CU_ASSERT(st.functions < 200 * 64 / 2);
+	n = top__rows(t, TOP_SORT_SELF, &rows);
+	/* Two windows in view: 128 leaves plus main, each leaf 1 sample, main all 128. */
+	CU_ASSERT_EQUAL(n, 129);
+	CU_ASSERT_EQUAL(find(rows, n, "main")->total, 128);
+	CU_ASSERT_PTR_NOT_NULL(find(rows, n, "fn_200_63"));
+	CU_ASSERT_PTR_NOT_NULL(find(rows, n, "fn_199_0"));
+	CU_ASSERT_PTR_NULL(find(rows, n, "fn_198_0"));
+	top__free(t);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned int failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("top_model", NULL, NULL);
+	CU_add_test(s, "self and total with recursion", test_self_total_recursion);
+	CU_add_test(s, "horizon slides with windows", test_horizon);
+	CU_add_test(s, "workload, cgroup and pid scope", test_scope);
+	CU_add_test(s, "stale functions are forgotten", test_compaction);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
