@@ -133,8 +133,8 @@ static void usage(FILE *f)
 		"                           the directory under the cgroup2 mount\n"
 		"  -F, --freq HZ            private agent's sampling rate (default %d)\n"
 		"  -s, --sort self|total    order rows by Self (default) or Total\n"
-		"  -n, --rows N             rows to show, 1 to 10000 (default: terminal height,\n"
-		"                           %d in batch mode)\n"
+		"  -n, --rows N             rows to show, 1 to 10000 (default and most: what the\n"
+		"                           terminal's height leaves; %d in batch mode)\n"
 		"      --horizon SECONDS    count the windows of the last SECONDS, 1 to 86400\n"
 		"                           (default 10)\n"
 		"  -b, --batch              plain-text frames, one per window, separated by a "
@@ -418,12 +418,13 @@ static int render(struct topcmd *c, bool waiting)
 	if (c->tty)
 		term_size(&trows, &tcols);
 	width = c->tty ? tcols : 0;
-	if (c->rows_opt)
-		max = (long)c->rows_opt;
-	else if (c->tty)
-		max = trows > TOP_HEADER_LINES + 1 ? trows - TOP_HEADER_LINES : 1;
-	else
-		max = TOP_BATCH_ROWS;
+	max = c->rows_opt ? (long)c->rows_opt : TOP_BATCH_ROWS;
+	/*
+	 * On a terminal the frame must fit: the line feed after the bottom line would scroll
+	 * the header away, so the last line stays empty.
+	 */
+	if (c->tty && (!c->rows_opt || max > trows - TOP_HEADER_LINES - 1))
+		max = trows > TOP_HEADER_LINES + 2 ? trows - TOP_HEADER_LINES - 1 : 1;
 	c->ob.len = 0;
 	if (c->tty)
 		ob_printf(&c->ob, "\x1b[H");

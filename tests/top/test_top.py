@@ -215,8 +215,14 @@ def case_tty():
     try:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
         before = termios.tcgetattr(slave)
+        def ctty():
+            # As under ssh: the pty is kiln top's controlling terminal, so a resize sends
+            # SIGWINCH to it.
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
         p = subprocess.Popen([KILN, "top", "-p", str(w.pid), "-F", "499"], stdin=slave,
-                             stdout=slave, stderr=subprocess.PIPE, text=True)
+                             stdout=slave, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=ctty)
         agent = agent_child(p)
         buf = bytearray()
         end = time.monotonic() + 40
@@ -238,6 +244,22 @@ def case_tty():
         if frames[-1]["sort"] != "self":
             fail("default sort is %s" % frames[-1]["sort"])
         check_shares(frames[-1], "tty frame %d" % len(frames))
+        if len(frames[-1]["text"].rstrip("\n").split("\n")) > 39:
+            fail("a frame taller than the 40-row terminal:\n" + frames[-1]["text"])
+        # Resize: the next frame fits 12 rows x 70 columns, drawn without waiting a window.
+        n = len(buf)
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 12, 70, 0, 0))
+        t0 = time.monotonic()
+        wait_for(lambda: read_pty(master, buf, 0.05) and pty_frames(buf[n:]), "a resized frame")
+        fr = pty_frames(buf[n:])[0]
+        lines = fr["text"].rstrip("\n").split("\n")
+        # 5 header lines and 6 rows (the workload has more functions than that), the 12th
+        # line left empty so that no line feed scrolls the header away; long lines are cut.
+        if len(lines) != 11 or max(len(ln) for ln in lines) > 70:
+            fail("after resizing to 12x70, a frame of %d lines, widest %d:\n%s" % (
+                len(lines), max(len(ln) for ln in lines), fr["text"]))
+        print("resized to 12x70: %d lines, drawn after %.2f s" % (len(lines),
+                                                                 time.monotonic() - t0))
         # 't': sorted by Total, worker_main and run_mix (100 %) lead.
         os.write(master, b"t")
         n = len(buf)
