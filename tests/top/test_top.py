@@ -178,6 +178,19 @@ def case_flags():
     if p.returncode != 0 or "--horizon" not in p.stdout or "Self%" not in p.stdout:
         fail("kiln top --help: exit %d\n%s" % (p.returncode, p.stdout))
     print("%d bad flags refused with exit 2" % len(bad))
+    # Without privileges and without a ring to read: both ways out are named, exit 1.
+    if os.geteuid() == 0 and not os.path.exists(ring_path("default")):
+        def nobody():
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+        p = subprocess.run([KILN, "top", "-b"], capture_output=True, text=True, timeout=20,
+                           stdin=subprocess.DEVNULL, preexec_fn=nobody)
+        if p.returncode != 1 or "CAP_BPF and CAP_PERFMON" not in p.stderr or \
+                "--ring NAME" not in p.stderr or "kiln agent" not in p.stderr:
+            fail("unprivileged kiln top without a ring: exit %d, %r" % (p.returncode,
+                                                                       p.stderr))
+        print("unprivileged, no ring: " + p.stderr.strip())
 
 
 def read_pty(fd, buf, timeout):
