@@ -848,8 +848,12 @@ int cmd_top(int argc, char **argv)
 		 * Keys and the agent's stderr are file descriptors, the ring is a futex: with
 		 * descriptors to watch, poll them briefly and check the ring after each wake-up.
 		 */
-		if (nfd)
-			poll(pfd, (nfds_t)nfd, 100);
+		if (nfd && poll(pfd, (nfds_t)nfd, 100) > 0 && c.tty &&
+		    (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL))) {
+			/* The terminal went away (ssh dropped): nobody is watching any more. */
+			stop_sig = SIGHUP;
+			break;
+		}
 		err = shm_consumer__wait(c.cons, nfd ? 0 : 200);
 		if (err == -ESTALE) {
 			log_info("ring %s was replaced; reattaching", c.ring);
