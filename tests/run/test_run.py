@@ -1,0 +1,374 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""`kiln run` end to end: the whole pipeline under the supervisor, on the real kernel.
+
+acceptance  UI lists the known-answer workload with its 70/30 shares, samples flow, files
+            appear, exporter and UI run unprivileged; SIGINT: exit 0, summary, nothing left
+restart     SIGKILL each child in turn: it comes back once, the others keep their pids and
+            keep working
+pdeathsig   SIGKILL the supervisor: every child exits on its own
+"""
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "record"))
+sys.path.insert(0, os.path.join(HERE, "..", "ui"))
+from kilntest import KILN, WORKLOAD, fail, require_root, skip  # noqa: E402
+import uitest  # noqa: E402
+
+CHILDREN = ("agent", "export", "ui")
+
+
+def wait_for(what, fn, timeout=20, step=0.05):
+    """Polls FN until it returns a true value; fails after TIMEOUT seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(step)
+    fail("timed out after %ds waiting for %s" % (timeout, what))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def cgroup2_root():
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if parts[2] == "cgroup2":
+                return parts[1]
+    skip("no cgroup2 mount")
+
+
+def drop_user():
+    """The user `kiln run` picks with no --user: kiln if present, else nobody."""
+    for name in ("kiln", "nobody"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            pass
+    skip("neither a kiln nor a nobody user")
+
+
+def proc_status(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+    except OSError:
+        return None
+
+
+def alive(pid):
+    st = proc_status(pid)
+    return st is not None and not st.get("State", "").startswith("Z")
+
+
+def children_of(ppid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = proc_status(int(d))
+            if st and st.get("PPid") == str(ppid):
+                out.append(int(d))
+    return out
+
+
+class Run:
+    """`kiln run` on its own ring, port, output directory and TMPDIR, with the workload in
+    its own cgroup so that its workload id is unique on a shared machine."""
+
+    def __init__(self, case):
+        require_root()
+        self.ring = "run-%s-%d" % (case, os.getpid())
+        self.tmp = tempfile.mkdtemp(prefix="kiln-run-test-")
+        # The unprivileged exporter and UI must reach the output dir and the effective config.
+        os.chmod(self.tmp, 0o755)
+        self.out = os.path.join(self.tmp, "out")
+        self.port = free_port()
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.state = "/dev/shm/kiln-%s.run" % self.ring
+        self.cg = os.path.join(cgroup2_root(), "kiln-run-test-%d" % os.getpid())
+        os.makedirs(self.cg, exist_ok=True)
+        self.work = subprocess.Popen([WORKLOAD, "--mix", "alpha=70,beta=30", "--seconds", "90"])
+        with open(os.path.join(self.cg, "cgroup.procs"), "w") as f:
+            f.write(str(self.work.pid))
+        self.wid = "cgroup/" + os.path.basename(self.cg)
+        env = dict(os.environ, TMPDIR=self.tmp)
+        self.errf = open(os.path.join(self.tmp, "stderr"), "w+")
+        self.proc = subprocess.Popen([KILN, "run", "--ring", self.ring, "--listen",
+                                      "127.0.0.1:%d" % self.port, "--output-dir", self.out,
+                                      "--frequency", "99"],
+                                     stdout=subprocess.DEVNULL, stderr=self.errf, env=env)
+        self.ui = uitest.UI(None, self.base)
+
+    def stderr(self):
+        self.errf.flush()
+        with open(self.errf.name) as f:
+            return f.read()
+
+    def read_state(self):
+        """{name: (pid, state, restarts, last_exit)} from the state file, or None."""
+        try:
+            with open(self.state) as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            return None
+        if not lines or lines[0] != "kiln-run 1":
+            fail("state file %s: bad first line %r" % (self.state, lines[:1]))
+        out = {}
+        for line in lines[1:]:
+            f = line.split()
+            if f[0] == "supervisor":
+                if int(f[1]) != self.proc.pid:
+                    fail("state file names supervisor %s, not %d" % (f[1], self.proc.pid))
+            elif f[0] == "child":
+                out[f[1]] = (int(f[2]), f[3], int(f[4]), f[6])
+        return out
+
+    def wait_running(self, timeout=20):
+        def ok():
+            if self.proc.poll() is not None:
+                fail("kiln run exited with %d:\n%s" % (self.proc.returncode, self.stderr()))
+            s = self.read_state()
+            if s and all(n in s and s[n][1] == "running" and s[n][0] > 0 for n in CHILDREN):
+                return s
+            return None
+        return wait_for("agent, export and ui running", ok, timeout)
+
+    def counters(self):
+        """The producer counters as `kiln status` prints them."""
+        p = subprocess.run([KILN, "status", "--ring", self.ring], capture_output=True,
+                           text=True, timeout=10)
+        if p.returncode != 0:
+            return {}
+        return {m.group(1): int(m.group(2))
+                for m in re.finditer(r"^  (\w+)\s+(\d+)$", p.stdout, re.M)}
+
+    def producer_pid(self):
+        p = subprocess.run([KILN, "status", "--ring", self.ring], capture_output=True,
+                           text=True, timeout=10)
+        m = re.search(r"producer\s+pid (\d+) \(alive\)", p.stdout)
+        return int(m.group(1)) if m else 0
+
+    def wait_samples_grow(self, what, timeout=15):
+        first = wait_for("samples_taken in kiln status (%s)" % what,
+                         lambda: self.counters().get("samples_taken"), timeout)
+        wait_for("samples_taken to grow past %d (%s)" % (first, what),
+                 lambda: self.counters().get("samples_taken", 0) > first, timeout)
+
+    def files(self):
+        try:
+            return set(f for f in os.listdir(self.out) if not f.startswith("."))
+        except FileNotFoundError:
+            return set()
+
+    def workloads(self):
+        try:
+            status, _, body = uitest.request(self.ui, "GET", "/api/workloads", timeout=2)
+        except OSError:
+            return None
+        if status != 200:
+            return None
+        import json
+        return json.loads(body)
+
+    def stop(self):
+        """SIGINT; returns the supervisor's stderr. It must exit 0 within the grace period."""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            rc = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            fail("kiln run did not exit within 30 s of SIGINT:\n" + self.stderr())
+        err = self.stderr()
+        if rc != 0:
+            fail("kiln run exited with %d after SIGINT:\n%s" % (rc, err))
+        return err
+
+    def cleanup(self):
+        for p in (self.proc, self.work):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for suffix in ("", ".cons", ".run"):
+            try:
+                os.unlink("/dev/shm/kiln-%s%s" % (self.ring, suffix))
+            except FileNotFoundError:
+                pass
+        try:
+            os.rmdir(self.cg)
+        except OSError:
+            pass
+        self.errf.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def agent_refused(r):
+    err = r.stderr()
+    if "loading the BPF sampler" in err and ("not permitted" in err or
+                                             "not supported" in err.lower()):
+        skip("the kernel refused the BPF sampler: " + err.strip())
+
+
+def check_unprivileged(r, state):
+    pw = drop_user()
+    for name in ("export", "ui"):
+        st = proc_status(state[name][0])
+        if not st:
+            fail("%s (pid %d) is gone" % (name, state[name][0]))
+        uids = st["Uid"].split()
+        if any(int(u) != pw.pw_uid for u in uids):
+            fail("%s runs with Uid %s, expected %d (%s)" % (name, st["Uid"], pw.pw_uid,
+                                                             pw.pw_name))
+        if int(st["CapEff"], 16) or int(st["CapPrm"], 16) or int(st["CapBnd"], 16):
+            fail("%s kept capabilities: CapEff %s CapPrm %s CapBnd %s" %
+                 (name, st["CapEff"], st["CapPrm"], st["CapBnd"]))
+        if st.get("NoNewPrivs", "1").strip() != "1":
+            fail("%s runs without no_new_privs" % name)
+    st = proc_status(state["agent"][0])
+    if not st or int(st["Uid"].split()[1]) != 0:
+        fail("the agent does not run as root: %s" % (st and st["Uid"]))
+    for path in [r.out] + [os.path.join(r.out, f) for f in r.files()]:
+        if os.stat(path).st_uid != pw.pw_uid:
+            fail("%s is not owned by %s" % (path, pw.pw_name))
+
+
+def case_acceptance():
+    r = Run("acc")
+    try:
+        t0 = time.monotonic()
+        state = r.wait_running()
+        agent_refused(r)
+        # Within 10 s of the start: the UI lists the workload, samples flow, files appear.
+        left = lambda: max(1, 10 - (time.monotonic() - t0))  # noqa: E731
+        wait_for("the UI to list workloads",
+                 lambda: (r.workloads() or None), left())
+        wait_for("workload %s in the UI" % r.wid,
+                 lambda: any(w["id"] == r.wid for w in r.workloads() or []), left())
+        r.wait_samples_grow("after start", left())
+        wait_for("a file in %s" % r.out, r.files, left())
+        print("pipeline up in %.1f s" % (time.monotonic() - t0))
+        check_unprivileged(r, state)
+
+        # The known answer: alpha 70 %, beta 30 % of the workload's samples (frame pointers).
+        uitest.enable(r.ui, r.wid)
+        fg = uitest.wait_samples(r.ui, r.wid, 300, timeout=30)
+        sh = uitest.self_shares(fg)
+        a, b = sh.get("alpha", 0), sh.get("beta", 0)
+        print("self shares through kiln run at 99 Hz: alpha %.3f beta %.3f, alpha/(alpha+beta)"
+              " %.3f (%d samples)" % (a, b, a / (a + b) if a + b else 0, fg["total"]))
+        # Samples outside alpha/beta are the workload's set-up and kernel entries.
+        if a + b < 0.8 or abs(a / (a + b) - 0.70) > 0.07:
+            fail("shares %s, expected alpha:beta = 70:30 (+-7) in >= 80%% of samples" % sh)
+
+        kids = children_of(r.proc.pid)
+        if sorted(kids) != sorted(state[n][0] for n in CHILDREN):
+            fail("children of the supervisor %s != state file %s" % (kids, state))
+        err = r.stop()
+        for want in ("kiln run: ran", "agent   restarts 0", "export  restarts 0",
+                     "ui      restarts 0", "samples_taken", "samples_dropped"):
+            if want not in err:
+                fail("the summary lacks %r:\n%s" % (want, err))
+        m = re.search(r"samples_taken (\d+)", err)
+        if not m or int(m.group(1)) == 0:
+            fail("the summary counts no samples:\n" + err)
+        left_over = [p for p in kids if alive(p)]
+        if left_over:
+            fail("processes of the run left after it stopped: %s" % left_over)
+        for suffix in ("", ".cons", ".run"):
+            if os.path.exists("/dev/shm/kiln-%s%s" % (r.ring, suffix)):
+                fail("/dev/shm/kiln-%s%s left after the stop" % (r.ring, suffix))
+        if [f for f in os.listdir(r.tmp) if f.startswith("kiln-run.")]:
+            fail("the effective config directory was left in TMPDIR")
+        print("stopped cleanly; summary:\n" + err[err.index("kiln run: ran"):])
+    finally:
+        r.cleanup()
+
+
+def case_restart():
+    r = Run("rst")
+    try:
+        state = r.wait_running()
+        agent_refused(r)
+        wait_for("workload %s in the UI" % r.wid,
+                 lambda: any(w["id"] == r.wid for w in r.workloads() or []), 15)
+        wait_for("a file in %s" % r.out, r.files, 15)
+        for name in ("export", "ui", "agent"):
+            old = state[name][0]
+            others = {n: state[n][0] for n in CHILDREN if n != name}
+            files_before = r.files()
+            t0 = time.monotonic()
+            os.kill(old, signal.SIGKILL)
+            state = wait_for(
+                "%s to come back after SIGKILL" % name,
+                lambda: (lambda s: s if s and s[name][1] == "running" and
+                         s[name][0] not in (0, old) else None)(r.read_state()), 15)
+            print("%s: pid %d -> %d in %.2f s, last exit %s" %
+                  (name, old, state[name][0], time.monotonic() - t0, state[name][3]))
+            if state[name][2] != 1:
+                fail("%s restarts %d, expected 1" % (name, state[name][2]))
+            if state[name][3] != "signal=9":
+                fail("%s last exit %s, expected signal=9" % (name, state[name][3]))
+            for n, pid in others.items():
+                if state[n][0] != pid or not alive(pid):
+                    fail("%s changed pid %d -> %d when %s was killed" % (n, pid, state[n][0],
+                                                                       name))
+            # Everybody keeps working.
+            wait_for("the UI to answer after the %s restart" % name,
+                     lambda: any(w["id"] == r.wid for w in r.workloads() or []), 15)
+            if name == "agent":
+                wait_for("the new agent to produce the ring",
+                         lambda: r.producer_pid() == state["agent"][0], 15)
+            r.wait_samples_grow("after the %s restart" % name)
+            wait_for("a new file after the %s restart" % name,
+                     lambda: r.files() - files_before, 20)
+        err = r.stop()
+        for n in CHILDREN:
+            if not re.search(r"%s\s+restarts 1, last exit exit=0" % n, err):
+                fail("summary: %s should show 1 restart and a clean exit:\n%s" % (n, err))
+    finally:
+        r.cleanup()
+
+
+def case_pdeathsig():
+    r = Run("pds")
+    try:
+        state = r.wait_running()
+        agent_refused(r)
+        r.wait_samples_grow("before the kill")
+        pids = [state[n][0] for n in CHILDREN]
+        r.proc.kill()
+        r.proc.wait()
+        t0 = time.monotonic()
+        wait_for("every child to exit after the supervisor's SIGKILL (%s)" % pids,
+                 lambda: not any(alive(p) for p in pids), 15)
+        print("children %s gone %.2f s after the supervisor's SIGKILL" %
+              (pids, time.monotonic() - t0))
+    finally:
+        r.cleanup()
+
+
+CASES = {"acceptance": case_acceptance, "restart": case_restart, "pdeathsig": case_pdeathsig}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        print("usage: test_run.py {%s}" % "|".join(CASES), file=sys.stderr)
+        sys.exit(2)
+    CASES[sys.argv[1]]()
+    print("ok")
