@@ -71,6 +71,7 @@ static void usage(FILE *f)
 /* Runs one suite. Returns its result: 0 when it ran. */
 static int run_suite(const struct suite *s, const struct bench_opts *o, int argc, char **argv)
 {
+	size_t n;
 	int err;
 
 	if (!s->fn) {
@@ -79,9 +80,14 @@ static int run_suite(const struct suite *s, const struct bench_opts *o, int argc
 		bench_row_na(s->name, s->name, "suite not built into this kiln-bench");
 		return -ENOSYS;
 	}
+	n = bench_rows_count();
 	err = s->fn(o, argc, argv);
-	if (err)
+	if (err) {
 		fprintf(stderr, "kiln-bench: suite %s could not run\n", s->name);
+		/* a failed suite still shows, in its place and in the summary */
+		if (bench_rows_count() == n)
+			bench_row_na(s->name, s->name, "suite failed to run, see its errors");
+	}
 	return err;
 }
 

@@ -294,6 +294,11 @@ int bench_json_write(const char *path, const struct bench_machine *m,
 	return err;
 }
 
+size_t bench_rows_count(void)
+{
+	return nrows;
+}
+
 void bench_rows_free(void)
 {
 	size_t i;

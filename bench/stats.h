@@ -76,6 +76,9 @@ void bench_summary_print(const struct bench_suite_run *suites, size_t nr, double
 int bench_json_write(const char *path, const struct bench_machine *m,
 		     const struct bench_suite_run *suites, size_t nr, double total_s);
 
+/* Rows kept so far (printed by bench_row / bench_row_na). */
+size_t bench_rows_count(void);
+
 /* Frees the rows kept so far. */
 void bench_rows_free(void);
 

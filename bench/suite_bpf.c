@@ -210,6 +210,8 @@ int bench_bpf(const struct bench_opts *o, int argc, char **argv)
 	bench_header(SUITE, "BPF cost per sample at 999 Hz, workload --threads 2 (ns = run_time_ns "
 			    "/ "
 			    "run_cnt)");
+	printf("%d run%s of %u s per profiler, alternating%s\n", runs, runs > 1 ? "s" : "", secs,
+	       o->short_mode ? " (short run: a smoke test, not a measurement)" : "");
 	for (i = 0; i < runs; i++) {
 		double k, b;
 
