@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from kilntest import KILN, WORKLOAD, fail, require_root, skip  # noqa: E402
 import uitest  # noqa: E402
 
 CHILDREN = ("agent", "export", "ui")
+CURRENT = []  # the Run under test, whose stderr a failure shows
 
 
 def wait_for(what, fn, timeout=20, step=0.05):
@@ -36,6 +38,8 @@ def wait_for(what, fn, timeout=20, step=0.05):
         if v:
             return v
         time.sleep(step)
+    if CURRENT:
+        print("kiln run's stderr so far:\n" + CURRENT[0].stderr()[-6000:], file=sys.stderr)
     fail("timed out after %ds waiting for %s" % (timeout, what))
 
 
@@ -116,6 +120,7 @@ class Run:
                                       "--frequency", "99"],
                                      stdout=subprocess.DEVNULL, stderr=self.errf, env=env)
         self.ui = uitest.UI(None, self.base)
+        CURRENT[:] = [self]
 
     def stderr(self):
         self.errf.flush()
@@ -152,19 +157,22 @@ class Run:
         return wait_for("agent, export and ui running", ok, timeout)
 
     def counters(self):
-        """The producer counters as `kiln status` prints them."""
+        """Producer counters as `kiln status` prints them ("NAME   VALUE" lines)."""
         p = subprocess.run([KILN, "status", "--ring", self.ring], capture_output=True,
                            text=True, timeout=10)
         if p.returncode != 0:
             return {}
         return {m.group(1): int(m.group(2))
-                for m in re.finditer(r"^  (\w+)\s+(\d+)$", p.stdout, re.M)}
+                for m in re.finditer(r"\b(samples_\w+|windows|records)\b[\s:=\"]+(\d+)",
+                                     p.stdout)}
 
     def producer_pid(self):
-        p = subprocess.run([KILN, "status", "--ring", self.ring], capture_output=True,
-                           text=True, timeout=10)
-        m = re.search(r"producer\s+pid (\d+) \(alive\)", p.stdout)
-        return int(m.group(1)) if m else 0
+        """producer_pid of the ring header (shm/FORMAT.md: int32 at offset 40)."""
+        try:
+            with open("/dev/shm/kiln-" + self.ring, "rb") as f:
+                return struct.unpack("<i", f.read(44)[40:44])[0]
+        except (OSError, struct.error):
+            return 0
 
     def wait_samples_grow(self, what, timeout=15):
         first = wait_for("samples_taken in kiln status (%s)" % what,
