@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # kiln's developer entry point, for a fresh Debian 12 machine (run as root):
-#   ./dev.sh run     install packages if missing, build, profile the whole host
+#   ./dev.sh run     install packages if missing, build, run the pipeline (kiln run [ARGS])
 #   ./dev.sh test    install packages if missing, build (plain, ASan+UBSan, TSan, fuzz), test
 #   ./dev.sh deps    only install the Debian packages
 #   ./dev.sh build   only build build/ (build/kiln, build/bench/kiln-bench)
@@ -71,11 +71,9 @@ build() {
 run() {
 	deps
 	build
-	mkdir -p profiles
-	local out
-	out=profiles/host-$(date +%Y%m%d-%H%M%S).folded
-	echo "dev.sh: profiling the whole host into $out until Ctrl-C"
-	exec build/kiln record -F 19 -o "$out"
+	echo "dev.sh: kiln run: the whole host, UI on http://127.0.0.1:7070/, OTLP files in" \
+		"$ROOT/profiles; Ctrl-C stops"
+	exec build/kiln run "$@"
 }
 
 run_tests() { # DIR [ctest args...]
@@ -109,7 +107,10 @@ case ${1:-} in
 deps) deps ;;
 tools) tools ;;
 build) build ;;
-run) run ;;
+run)
+	shift
+	run "$@"
+	;;
 test) test_all ;;
 *)
 	echo "usage: ./dev.sh {run|test|deps|build}" >&2

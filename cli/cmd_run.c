@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli_opts.h"
@@ -243,10 +244,36 @@ static int pick_creds(struct kiln_config *c, struct sup_creds *cr, char *uname, 
 }
 
 /*
+ * Whether CR's user can write into DIR: a parent closed to it (a checkout under /root) would
+ * otherwise show up as an exporter that fails and restarts forever. Asked in a child that
+ * takes the user's credentials, as the kernel's own permission check is the only exact one.
+ */
+static bool user_can_write(const struct sup_creds *cr, const char *dir)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return true; /* cannot tell: the exporter will say */
+	if (pid == 0) {
+		if (setgroups((size_t)cr->nr_groups, cr->groups) || setgid(cr->gid) ||
+		    setuid(cr->uid))
+			_exit(2);
+		_exit(access(dir, W_OK | X_OK) ? 1 : 0);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return true;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/*
  * Creates DIR (and missing parents, root's, 0755) and hands the leaf to CR's user with MODE,
  * so that a process running as that user can write there. Returns 0 or 1 after logging why.
  */
-static int make_dir(const char *what, const char *dir, mode_t mode, const struct sup_creds *cr)
+static int make_dir(const char *what, const char *dir, mode_t mode, const struct sup_creds *cr,
+		    const char *uname)
 {
 	char path[PATH_MAX];
 	size_t i, n = strlen(dir);
@@ -269,6 +296,12 @@ static int make_dir(const char *what, const char *dir, mode_t mode, const struct
 	if (cr->drop && (chown(dir, cr->uid, cr->gid) || chmod(dir, mode))) {
 		log_error("%s %s: giving it to uid %u: %s", what, dir, (unsigned)cr->uid,
 			  strerror(errno));
+		return 1;
+	}
+	if (cr->drop && !user_can_write(cr, dir)) {
+		log_error("%s %s: user %s cannot reach it (a parent directory is closed to it); "
+			  "choose another directory (--output-dir) or user (--user)",
+			  what, dir, uname);
 		return 1;
 	}
 	return 0;
@@ -368,7 +401,7 @@ static void print_ring_counters(const char *ring, FILE *f)
 		return;
 	}
 	h = shm_view__hdr(v);
-	fprintf(f, "  ring %s: %llu records, %llu bytes\n", shm_view__path(v),
+	fprintf(f, "  ring %s: %llu records, %llu bytes; producer counters:\n", shm_view__path(v),
 		(unsigned long long)atomic_load(&h->ctl.records),
 		(unsigned long long)atomic_load(&h->ctl.bytes));
 	for (i = 0; i < SHM_NUM_COUNTERS; i++) {
@@ -378,8 +411,11 @@ static void print_ring_counters(const char *ring, FILE *f)
 		name[sizeof(name) - 1] = 0;
 		if (!name[0])
 			continue;
-		fprintf(f, "%s%s %llu", n % 4 ? ", " : "\n    ", name,
-			(unsigned long long)atomic_load(&h->counters[i].value));
+		fprintf(f, "%s%s %llu",
+			n % 4 ? ", "
+			: n   ? "\n    "
+			      : "    ",
+			name, (unsigned long long)atomic_load(&h->counters[i].value));
 		n++;
 	}
 	fprintf(f, "\n");
@@ -484,10 +520,10 @@ int cmd_run(int argc, char **argv)
 	if (!ro.no_export) {
 		for (i = 0; i < cfg->nr_dests; i++)
 			if (cfg->dests[i].type == KILN_DEST_FILE &&
-			    make_dir("file destination", cfg->dests[i].url, 0755, &cr))
+			    make_dir("file destination", cfg->dests[i].url, 0755, &cr, uname))
 				goto cleanup;
 		if (cfg->exporter.spool_enabled && cfg->exporter.spool_dir &&
-		    make_dir("spool directory", cfg->exporter.spool_dir, 0700, &cr))
+		    make_dir("spool directory", cfg->exporter.spool_dir, 0700, &cr, uname))
 			goto cleanup;
 	}
 	if (write_effective(cfg, &cr, dir, sizeof(dir), path, sizeof(path)))

@@ -372,7 +372,68 @@ def case_pdeathsig():
         r.cleanup()
 
 
-CASES = {"acceptance": case_acceptance, "restart": case_restart, "pdeathsig": case_pdeathsig}
+def case_second_signal():
+    """SIGTERM then SIGINT at once: children killed, exit 1, nothing left behind."""
+    r = Run("sig2")
+    try:
+        state = r.wait_running()
+        agent_refused(r)
+        r.wait_samples_grow("before the stop")
+        pids = [state[n][0] for n in CHILDREN]
+        r.proc.send_signal(signal.SIGTERM)
+        r.proc.send_signal(signal.SIGINT)
+        rc = r.proc.wait(15)
+        err = r.stderr()
+        if rc != 1:
+            fail("kiln run exited %d after two signals, expected 1:\n%s" % (rc, err))
+        if "kiln run: ran" not in err:
+            fail("no summary after two signals:\n" + err)
+        if [p for p in pids if alive(p)]:
+            fail("children left after two signals: %s" % [p for p in pids if alive(p)])
+        for suffix in ("", ".cons", ".run"):
+            if os.path.exists("/dev/shm/kiln-%s%s" % (r.ring, suffix)):
+                fail("/dev/shm/kiln-%s%s left after the stop" % (r.ring, suffix))
+    finally:
+        r.cleanup()
+
+
+def case_bad_input():
+    """Bad flags and files: a message naming the input and what was expected, non-zero exit."""
+    cases = [
+        (["--ring", "a/b"], 2, "--ring 'a/b': expected a name"),
+        (["-F", "0"], 2, "--frequency '0': expected a frequency"),
+        (["--listen", "nowhere"], 2, "--listen 'nowhere': expected ADDR:PORT"),
+        (["--output-dir", "http://x"], 2, "--output-dir 'http://x': expected a directory"),
+        (["--user", "no-such-user-kiln"], 1, "user 'no-such-user-kiln'"),
+        (["--config", "/nonexistent/kiln.yaml"], 1, "/nonexistent/kiln.yaml: No such file"),
+        (["stray"], 2, "unexpected argument 'stray'"),
+        (["--bogus"], 2, "usage: kiln run"),
+    ]
+    for args, want_rc, want in cases:
+        p = subprocess.run([KILN, "run"] + args, capture_output=True, text=True, timeout=10)
+        if p.returncode != want_rc or want not in p.stderr:
+            fail("kiln run %s: exit %d, stderr %r; expected exit %d and %r" %
+                 (" ".join(args), p.returncode, p.stderr, want_rc, want))
+    p = subprocess.run([KILN, "run", "--help"], capture_output=True, text=True, timeout=10)
+    if p.returncode != 0 or "--no-export" not in p.stdout:
+        fail("kiln run --help: exit %d, %r" % (p.returncode, p.stdout))
+    if os.geteuid() == 0:
+        # An output directory the unprivileged exporter could never write to.
+        tmp = tempfile.mkdtemp(prefix="kiln-run-test-")
+        try:
+            os.chmod(tmp, 0o700)
+            out = os.path.join(tmp, "out")
+            p = subprocess.run([KILN, "run", "--ring", "run-bad-%d" % os.getpid(),
+                                "--output-dir", out], capture_output=True, text=True,
+                               timeout=10)
+            if p.returncode != 1 or "cannot reach it" not in p.stderr or out not in p.stderr:
+                fail("closed output dir: exit %d, %r" % (p.returncode, p.stderr))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+CASES = {"acceptance": case_acceptance, "restart": case_restart, "pdeathsig": case_pdeathsig,
+         "second-signal": case_second_signal, "bad-input": case_bad_input}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:

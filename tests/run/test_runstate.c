@@ -138,8 +138,8 @@ static void test_malformed(void)
 		"kiln-run 1\nsupervisor 1 2\nchild agent  5 running 0 1 -\n",
 		"kiln-run 1\nsupervisor 1 2\nchild ag\033[2Jent 5 running 0 1 -\n",
 		"kiln-run 1\nsupervisor 1 2\nchild averyveryverylongname 5 running 0 1 -\n",
-		"kiln-run 1\nsupervisor 1 2\nchild agent 5 running 0 1 "
-		"exit=0123456789012345678901234567890123456789\n",
+		("kiln-run 1\nsupervisor 1 2\nchild agent 5 running 0 1 "
+		 "exit=0123456789012345678901234567890123456789\n"),
 		"kiln-run 1\nsupervisor 1 2\nwhatever\n",
 		"kiln-run 1\nchild agent 5 running 0 1 -\n",
 	};
