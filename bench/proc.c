@@ -522,6 +522,21 @@ uint64_t bench_proc_rss_bytes(pid_t pid)
 	return kb * 1024;
 }
 
+uint64_t bench_proc_pss_bytes(pid_t pid)
+{
+	char path[64], *buf = NULL, *p;
+	unsigned long long kb = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	if (read_file(path, &buf, NULL))
+		return 0;
+	p = strstr(buf, "\nPss:");
+	if (p)
+		sscanf(p + 5, "%llu", &kb);
+	free(buf);
+	return kb * 1024;
+}
+
 uint64_t bench_proc_bpf_map_bytes(pid_t pid)
 {
 	char dir[64], path[320], *buf = NULL, *p;

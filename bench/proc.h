@@ -129,6 +129,13 @@ int bench_proc_runtime_ns(pid_t pid, uint64_t *ns);
 /* VmRSS of PID in bytes, 0 when it cannot be read. */
 uint64_t bench_proc_rss_bytes(pid_t pid);
 
+/*
+ * Proportional set size of PID in bytes (/proc/PID/smaps_rollup), 0 when it cannot be read.
+ * Pages shared by several processes (the ring every kiln process maps) count once in the
+ * sum over the processes, where RSS would count them once per process.
+ */
+uint64_t bench_proc_pss_bytes(pid_t pid);
+
 /* Sum of the memlock of every BPF map PID holds open (what its maps cost the kernel), bytes. */
 uint64_t bench_proc_bpf_map_bytes(pid_t pid);
 
