@@ -37,7 +37,7 @@ int bench_density(const struct bench_opts *o, int argc, char **argv)
 	const struct bench_pipeline_opts po = {
 		.tag = SUITE, .hz = 999, .exporter = true, .ui = true
 	};
-	uint64_t c0, c1, s0, s1, stk0, stk1;
+	uint64_t c0, c1, s0, s1, stk0, stk1, t0;
 	struct bench_pipeline *p = NULL;
 	struct bench_summary sm;
 	int wl_err = -1;
@@ -122,7 +122,16 @@ int bench_density(const struct bench_opts *o, int argc, char **argv)
 			break;
 		s0 = bench_counter(p->hdr, "samples_written");
 		stk0 = bench_counter(p->hdr, "stacks_drained");
-		bench_sleep_ns((uint64_t)interval_s * 1000000000ull);
+		/*
+		 * The counters move once per window, and on a saturated machine a window can
+		 * close late: an interval that saw none is extended (up to a minute) rather
+		 * than reported as no data.
+		 */
+		t0 = mono_ns();
+		do {
+			bench_sleep_ns((uint64_t)interval_s * 1000000000ull);
+			s1 = bench_counter(p->hdr, "samples_written");
+		} while (s1 <= s0 && mono_ns() - t0 < 60000000000ull && !bench_pipeline__check(p));
 		if (bench_proc_runtime_ns(p->agent, &c1))
 			break;
 		s1 = bench_counter(p->hdr, "samples_written");
@@ -130,7 +139,7 @@ int bench_density(const struct bench_opts *o, int argc, char **argv)
 		if (s1 <= s0)
 			break;
 		per_sample[n] = (double)(c1 - c0) / (double)(s1 - s0) / 1000.0;
-		rate[n] = (double)(s1 - s0) / interval_s;
+		rate[n] = (double)(s1 - s0) / ((double)(mono_ns() - t0) / 1e9);
 		rss[n] = (double)bench_proc_rss_bytes(p->agent) / MIB;
 		rss_exp[n] = (double)bench_proc_rss_bytes(p->exporter) / MIB;
 		rss_ui[n] = (double)bench_proc_rss_bytes(p->ui) / MIB;
