@@ -356,6 +356,8 @@ static int on_window(const struct kiln_window *win, void *ctx)
 			w->prof = profile__new(win->period_ns);
 			if (!w->prof)
 				return -ENOMEM;
+			/* The frames' strings are the symbolizer's: immutable until it is freed. */
+			profile__trust_frame_strings(w->prof);
 		}
 		n = symbolizer__stack(a->sym, s->tgid, s->kframes, s->nr_kframes, s->uframes,
 				      s->nr_uframes, a->frames);

@@ -79,6 +79,8 @@ void profile__free(struct profile *p)
 	free(p->stacks);
 	free(p->stack_locs);
 	free(p->samples);
+	free(p->fents);
+	htab__release(&p->fents_idx);
 	htab__release(&p->strs_idx);
 	htab__release(&p->maps_idx);
 	htab__release(&p->funcs_idx);
@@ -86,6 +88,11 @@ void profile__free(struct profile *p)
 	htab__release(&p->stacks_idx);
 	htab__release(&p->samples_idx);
 	free(p);
+}
+
+void profile__trust_frame_strings(struct profile *p)
+{
+	p->stable_strs = true;
 }
 
 void profile__set_time(struct profile *p, uint64_t start_ns, uint64_t duration_ns)
@@ -276,6 +283,65 @@ static int add_location(struct profile *p, const struct sym_frame *f, uint32_t *
 		     loc_hash(&l), loc_eq, out);
 }
 
+/* The frame cache (profile__trust_frame_strings): fields and string addresses. */
+
+static void frame_ent_of(const struct sym_frame *f, struct profile_frame_ent *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->module = f->module;
+	e->build_id = f->build_id;
+	e->name = f->name;
+	e->system_name = f->system_name;
+	e->addr = f->addr;
+	e->elf_vaddr = f->elf_vaddr;
+	e->map_start = f->map_start;
+	e->map_limit = f->map_limit;
+	e->map_offset = f->map_offset;
+	e->kind = (uint32_t)f->kind;
+}
+
+static uint64_t frame_hash(const struct profile_frame_ent *e)
+{
+	uint64_t h = htab_hash_u64(e->addr, (uintptr_t)e->module);
+
+	h = htab_hash_u64(h ^ e->elf_vaddr, (uintptr_t)e->name);
+	return htab_hash_u64(h ^ e->map_start, e->kind);
+}
+
+static bool frame_eq(uint64_t val, const void *key, void *ctx)
+{
+	const struct profile_frame_ent *a = &((struct profile *)ctx)->fents[val], *b = key;
+
+	return a->addr == b->addr && a->elf_vaddr == b->elf_vaddr && a->module == b->module &&
+	       a->name == b->name && a->system_name == b->system_name &&
+	       a->build_id == b->build_id && a->map_start == b->map_start &&
+	       a->map_limit == b->map_limit && a->map_offset == b->map_offset && a->kind == b->kind;
+}
+
+/* add_location() through the frame cache: a frame seen before costs one lookup. */
+static int add_frame(struct profile *p, const struct sym_frame *f, uint32_t *out)
+{
+	struct profile_frame_ent e;
+	uint64_t hash, val;
+	uint32_t slot;
+	int err;
+
+	if (!p->stable_strs)
+		return add_location(p, f, out);
+	frame_ent_of(f, &e);
+	hash = frame_hash(&e);
+	if (htab__find(&p->fents_idx, hash, frame_eq, &e, p, &val)) {
+		*out = p->fents[val].loc;
+		return 0;
+	}
+	err = add_location(p, f, &e.loc);
+	if (!err)
+		err = dedup(p, &p->fents_idx, (void **)&p->fents, &p->nr_fents, &p->fents_cap,
+			    sizeof(e), &e, hash, frame_eq, &slot);
+	*out = e.loc;
+	return err;
+}
+
 /* Stacks: variable-length location lists stored back to back in stack_locs. */
 
 struct stack_key {
@@ -352,7 +418,7 @@ int profile__add(struct profile *p, const struct sym_frame *frames, size_t nr_fr
 			return -ENOMEM;
 	}
 	for (i = 0; i < nr_frames; i++) {
-		err = add_location(p, &frames[i], &locs[i]);
+		err = add_frame(p, &frames[i], &locs[i]);
 		if (err)
 			goto cleanup;
 	}

@@ -33,6 +33,14 @@ void profile__set_time(struct profile *p, uint64_t start_ns, uint64_t duration_n
 int profile__add(struct profile *p, const struct sym_frame *frames, size_t nr_frames,
 		 const char *comm, uint32_t tgid, uint32_t pid, uint64_t count);
 
+/*
+ * Promises that the strings of every frame later passed to profile__add() are immutable and
+ * outlive P, as the symbolizer's are. A frame seen before is then found by one lookup on
+ * its fields and string addresses, instead of hashing and comparing each string again.
+ * The comm argument is not covered: it is always compared by content.
+ */
+void profile__trust_frame_strings(struct profile *p);
+
 /* Total sample count, and number of distinct stacks. */
 uint64_t profile__total(const struct profile *p);
 uint64_t profile__nr_stacks(const struct profile *p);

@@ -38,8 +38,22 @@ struct profile_sample {
 	uint64_t count;
 };
 
+/* A frame already added, by the identity of its fields (strings by address). */
+struct profile_frame_ent {
+	const char *module, *build_id, *name, *system_name;
+	uint64_t addr, elf_vaddr, map_start, map_limit, map_offset;
+	uint32_t kind;
+	uint32_t loc; /* its location */
+};
+
 struct profile {
 	uint64_t period_ns, start_ns, duration_ns, total;
+
+	/* Set by profile__trust_frame_strings(): frames are then cached by string address. */
+	bool stable_strs;
+	struct profile_frame_ent *fents;
+	size_t nr_fents, fents_cap;
+	struct htab fents_idx;
 
 	char **strs;
 	size_t nr_strs, strs_cap;

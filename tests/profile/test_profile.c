@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "profile/profile.h"
+#include "profile/profile_internal.h"
 
 static struct sym_frame kframe(const char *name, uint64_t addr)
 {
@@ -130,6 +131,54 @@ static void test_many(void)
 	profile__free(NULL);
 }
 
+/*
+ * With profile__trust_frame_strings() frames are cached by field and string address: the
+ * tables must come out exactly as without it, for frames that differ in one field only
+ * (another function at the same address, another mapping offset, another build id, kernel
+ * vs user) and for repeats of the same string pointers.
+ */
+static void test_trusted_frames_same_tables(void)
+{
+	static const char *const names[] = { "alpha", "beta", "gamma", NULL };
+	static const char *const modules[] = { "/bin/a", "/lib/b.so", NULL };
+	struct profile *plain = profile__new(1), *trusted = profile__new(1);
+	struct sym_frame f[4];
+	char *t1, *t2;
+	int i, j;
+
+	CU_ASSERT_FATAL(plain && trusted);
+	profile__trust_frame_strings(trusted);
+	for (i = 0; i < 3000; i++) {
+		for (j = 0; j < 4; j++) {
+			f[j] = uframe(names[(i + j) % 4], modules[(i / 4 + j) % 3],
+				      0x100 * (uint64_t)((i * 7 + j) % 11));
+			if ((i + j) % 5 == 0)
+				f[j].map_offset += 0x1000;
+			if ((i + j) % 7 == 0)
+				f[j].build_id = "feed";
+			if ((i + j) % 13 == 0)
+				f[j] = kframe(names[j % 3],
+					      0xffffffff81000000ULL + (uint64_t)(i % 9));
+		}
+		CU_ASSERT_EQUAL_FATAL(profile__add(plain, f, 4, "x", 1, 2, 1), 0);
+		CU_ASSERT_EQUAL_FATAL(profile__add(trusted, f, 4, "x", 1, 2, 1), 0);
+	}
+	CU_ASSERT_EQUAL(trusted->nr_locs, plain->nr_locs);
+	CU_ASSERT_EQUAL(trusted->nr_funcs, plain->nr_funcs);
+	CU_ASSERT_EQUAL(trusted->nr_maps, plain->nr_maps);
+	CU_ASSERT_EQUAL(trusted->nr_strs, plain->nr_strs);
+	CU_ASSERT_EQUAL(profile__nr_stacks(trusted), profile__nr_stacks(plain));
+	/* Fewer cache entries than frames added: repeats were found, not re-added. */
+	CU_ASSERT(trusted->nr_fents > 0 && trusted->nr_fents < 3000);
+	t1 = folded(plain);
+	t2 = folded(trusted);
+	CU_ASSERT_STRING_EQUAL(t1, t2);
+	free(t1);
+	free(t2);
+	profile__free(plain);
+	profile__free(trusted);
+}
+
 int main(void)
 {
 	CU_pSuite suite;
@@ -141,6 +190,7 @@ int main(void)
 	CU_add_test(suite, "dedup_merge_folded", test_dedup_merge_folded);
 	CU_add_test(suite, "frames_are_copied", test_frames_are_copied);
 	CU_add_test(suite, "many", test_many);
+	CU_add_test(suite, "trusted_frames_same_tables", test_trusted_frames_same_tables);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures();
