@@ -658,7 +658,7 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 		memset(&rs, 0, sizeof(rs));
 		rs.tgid = k->tgid;
 		rs.pid = k->pid;
-		rs.cgroup_id = k->cgroup_id;
+		rs.cgroup_id = s->vals[i].cgroup_id;
 		memcpy(rs.comm, s->vals[i].comm, sizeof(rs.comm));
 		rs.comm[sizeof(rs.comm) - 1] = '\0';
 		rs.count = s->vals[i].count;

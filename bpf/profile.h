@@ -14,17 +14,21 @@
 #define KILN_COMM_LEN 16
 #endif
 
-/* Key of the in-kernel count maps: one entry per distinct (thread, cgroup, stacks). */
+/*
+ * Key of the in-kernel count maps: one entry per distinct (thread, stacks). The cgroup is
+ * not part of the key: reading it costs several dependent loads per sample (task -> css_set
+ * -> cgroup -> kernfs node), so it is read once, when the key is inserted.
+ */
 struct kiln_count_key {
 	__u32 tgid;
 	__u32 pid;
-	__u64 cgroup_id;
 	__s32 ustack_id; /* id in the window's stack map, or -errno when no user stack */
 	__s32 kstack_id; /* likewise for the kernel stack */
 };
 
 struct kiln_count_val {
 	__u64 count;
+	__u64 cgroup_id; /* v2 cgroup of the thread at the first sample of this key */
 	char comm[KILN_COMM_LEN]; /* thread name at the first sample of this key */
 };
 
