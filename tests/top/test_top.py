@@ -326,7 +326,7 @@ def case_batch():
     p = None
     try:
         p = subprocess.Popen([KILN, "top", "-b", "-p", str(w.pid), "-F", "499",
-                              "--iterations", "3"], stdout=subprocess.PIPE,
+                              "--iterations", "3", "-n", "200"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
         agent = agent_child(p)
         out, err = finish(p, "kiln top -b", timeout=60)
@@ -396,7 +396,8 @@ def case_attach():
                 f.write(str(os.getpid()))
         w = Workload(preexec_fn=enter)
         for scope in (["-w", name], ["--cgroup", "/" + name]):
-            p = subprocess.Popen([KILN, "top", "--ring", ring, "-b", "--iterations", "3"] +
+            p = subprocess.Popen([KILN, "top", "--ring", ring, "-b", "--iterations", "3",
+                                  "-n", "200"] +
                                  scope, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  stdin=subprocess.DEVNULL, text=True)
             # Attached, not started: kiln top has no child and makes no ring of its own.
