@@ -174,11 +174,19 @@ class Run:
         except (OSError, struct.error):
             return 0
 
-    def wait_samples_grow(self, what, timeout=15):
-        first = wait_for("samples_taken in kiln status (%s)" % what,
-                         lambda: self.counters().get("samples_taken"), timeout)
-        wait_for("samples_taken to grow past %d (%s)" % (first, what),
-                 lambda: self.counters().get("samples_taken", 0) > first, timeout)
+    def wait_samples_grow(self, what, timeout=30):
+        # Growth between two successive reads: a restarted agent may start its counters
+        # again from 0, so a value read just before it published its first window is no
+        # floor to wait past.
+        last = [wait_for("samples_taken in kiln status (%s)" % what,
+                         lambda: self.counters().get("samples_taken"), timeout)]
+
+        def grew():
+            v = self.counters().get("samples_taken", 0)
+            up = v > last[0]
+            last[0] = v
+            return up
+        wait_for("samples_taken to grow (%s)" % what, grew, timeout)
 
     def files(self):
         try:
