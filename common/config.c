@@ -973,12 +973,13 @@ static int parse_headers(struct pctx *p, const yaml_node_t *n, const char *path,
 				return expected(p, k, path, "a header name without spaces or ':'");
 		if ((err = get_str(p, v, kp, true, &h->value)))
 			return err;
+		/* Counted now, so that kiln_config__free() frees the value on the errors below. */
+		d->nr_headers++;
 		if (strpbrk(h->value, "\r\n"))
 			return expected(p, v, kp, "a header value on one line");
 		h->name = strdup(scalar(k));
 		if (!h->name)
 			return -ENOMEM;
-		d->nr_headers++;
 	}
 	return 0;
 }
