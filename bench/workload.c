@@ -50,6 +50,25 @@
 #define QUANTUM_NS 1000000ull
 #define QUANTUM_ITERS 1000000ull
 
+/*
+ * Each quantum's length is drawn uniformly from [QUANTUM/4, 7*QUANTUM/4). A fixed quantum
+ * makes the mix periodic (70/30 repeats every ~10.1 ms once chunk overshoot is counted),
+ * which beats against a 99 Hz sampler's 10.1 ms period: the same phase gets sampled again
+ * and again, and shares measured at 99 Hz came out anywhere from 0.64 to 0.98 for 0.70.
+ * A random length keeps the mean and the no-drift bookkeeping but has no period to alias.
+ */
+static uint64_t quantum_jitter(uint64_t *state, uint64_t quantum)
+{
+	/* xorshift64: a statistically adequate, allocation-free generator, one per thread */
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*state = x;
+	return quantum / 4 + x % (quantum * 3 / 2);
+}
+
 struct call;
 typedef void (*frame_fn)(struct call *c);
 
@@ -284,6 +303,7 @@ struct worker {
 	uint64_t units[NFUNCS]; /* thread CPU ns (time mode) or iterations (work mode) */
 	uint64_t cpu_ns[NFUNCS];
 	uint64_t cap[NFUNCS]; /* work mode: this function's part of --work */
+	uint64_t rng; /* quantum_jitter's state, never 0 */
 };
 
 static bool time_is_up(void)
@@ -346,7 +366,7 @@ __attribute__((noinline)) void run_mix(struct worker *w)
 		if (f < 0)
 			break;
 		if (cfg.work) {
-			end = w->units[f] + QUANTUM_ITERS;
+			end = w->units[f] + quantum_jitter(&w->rng, QUANTUM_ITERS);
 			if (end > w->cap[f])
 				end = w->cap[f];
 			t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
@@ -361,7 +381,7 @@ __attribute__((noinline)) void run_mix(struct worker *w)
 				return;
 			continue;
 		}
-		end = w->units[f] + QUANTUM_NS;
+		end = w->units[f] + quantum_jitter(&w->rng, QUANTUM_NS);
 		t_prev = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 		while (w->units[f] < end) {
 			DESCEND_ONCE(w, f, chunk);
@@ -386,6 +406,9 @@ __attribute__((noinline)) void *worker_main(void *arg)
 	w->call.read_clock = !cfg.work;
 	w->call.zero_fd = -1;
 	w->next_path = cfg.stacks ? (w->index * 7919u) % cfg.stacks : 0;
+	w->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)getpid() << 20) ^ w->index;
+	if (!w->rng)
+		w->rng = 1;
 	if (cfg.syscall) {
 		w->call.buf = malloc(SYSCALL_BYTES);
 		w->call.zero_fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
