@@ -21,9 +21,18 @@ struct u64set {
 	size_t cap, nr;
 };
 
+/* One process id of a pid selection. */
+struct pidsel {
+	uint32_t pid;
+	bool gone; /* exited: the id may be reused by another process */
+	uint64_t matched;
+};
+
 struct sources {
 	struct selector *sel;
 	size_t nr;
+	struct pidsel *pids;
+	size_t nr_pids;
 	struct u64set cgroups, tgids; /* already in the kernel filter */
 };
 
@@ -129,6 +138,44 @@ cleanup:
 	return NULL;
 }
 
+struct sources *sources__new_pids(const uint32_t *pids, size_t n)
+{
+	struct sources *s;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!pids[i])
+			break;
+	if (!n || i < n) {
+		errno = EINVAL;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->pids = calloc(n, sizeof(*s->pids));
+	if (!s->pids) {
+		free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		s->pids[i].pid = pids[i];
+	s->nr_pids = n;
+	return s;
+}
+
+/* The pid selector of TGID, or NULL. */
+static struct pidsel *find_pid(struct sources *s, uint32_t tgid)
+{
+	size_t i;
+
+	for (i = 0; i < s->nr_pids; i++)
+		if (s->pids[i].pid == tgid)
+			return &s->pids[i];
+	return NULL;
+}
+
 void sources__free(struct sources *s)
 {
 	size_t i;
@@ -144,6 +191,7 @@ void sources__free(struct sources *s)
 		free(s->sel[i].exe);
 	}
 	free(s->sel);
+	free(s->pids);
 	free(s->cgroups.slots);
 	free(s->tgids.slots);
 	free(s);
@@ -151,12 +199,12 @@ void sources__free(struct sources *s)
 
 bool sources__empty(const struct sources *s)
 {
-	return !s || !s->nr;
+	return !s || (!s->nr && !s->nr_pids);
 }
 
 size_t sources__count(const struct sources *s)
 {
-	return s ? s->nr : 0;
+	return s ? s->nr + s->nr_pids : 0;
 }
 
 static bool eq(const char *a, const char *b)
@@ -274,8 +322,21 @@ static int eval(struct sources *s, struct identity_resolver *r, uint32_t tgid,
 {
 	char exe[PATH_MAX];
 	struct workload_id *id;
+	struct pidsel *p;
 	int i, err;
 
+	p = find_pid(s, tgid);
+	if (p && !p->gone) {
+		/* By tgid even when it owns a cgroup: the cgroup may hold other processes. */
+		if (count)
+			p->matched++;
+		err = set_add(&s->tgids, tgid);
+		if (err > 0)
+			err = push_tgid(out, tgid);
+		return err ? err : 1;
+	}
+	if (!s->nr)
+		return 0; /* a pid selection only: no need to know who the process is */
 	err = identity_resolver__of_pid(r, tgid, &id);
 	if (err)
 		return err;
@@ -307,6 +368,8 @@ int sources__scan(struct sources *s, struct identity_resolver *r, struct sources
 
 	for (i = 0; i < s->nr; i++)
 		s->sel[i].matched = 0;
+	for (i = 0; i < s->nr_pids; i++)
+		s->pids[i].matched = 0;
 	d = opendir(identity_resolver__proc_root(r));
 	if (!d)
 		return -errno;
@@ -338,6 +401,13 @@ int sources__eval_pid(struct sources *s, struct identity_resolver *r, uint32_t t
 
 void sources__forget_tgid(struct sources *s, uint32_t tgid)
 {
+	struct pidsel *p;
+
+	if (!s)
+		return;
+	p = find_pid(s, tgid);
+	if (p)
+		p->gone = true;
 	set_remove(&s->tgids, tgid);
 }
 
@@ -346,6 +416,13 @@ bool sources__unmatched(const struct sources *s, size_t i, char *buf, size_t len
 	const struct selector *m;
 	int o = 0;
 
+	if (s && i >= s->nr && i < s->nr + s->nr_pids) {
+		if (s->pids[i - s->nr].matched)
+			return false;
+		snprintf(buf, len, "source pid %u (--pid) matches no running process",
+			 s->pids[i - s->nr].pid);
+		return true;
+	}
 	if (!s || i >= s->nr || s->sel[i].matched)
 		return false;
 	m = &s->sel[i];

@@ -3,6 +3,8 @@
  * The selection: which processes the config's `sources` profile, and the in-kernel filter
  * that implements it (cgroup ids for workloads with a cgroup of their own, tgids for the
  * rest), kept current as processes start. No sources means the whole host: no filter.
+ * A selection of process ids (kiln agent --pid) is the other kind: exactly those processes,
+ * all their threads, by tgid, and never a process that later reuses one of the ids.
  */
 #ifndef KILN_AGGREGATOR_SOURCES_H
 #define KILN_AGGREGATOR_SOURCES_H
@@ -30,6 +32,12 @@ struct sources_filter {
  * containerId or executable). Returns the selection or NULL with errno set.
  */
 struct sources *sources__new(const struct kiln_source *s, size_t n);
+
+/*
+ * A selection of the N process ids at PIDS (copied), for `kiln agent --pid`. Returns it or
+ * NULL with errno set (EINVAL: N is 0 or an id is 0).
+ */
+struct sources *sources__new_pids(const uint32_t *pids, size_t n);
 
 /* Frees S; NULL is a no-op. */
 void sources__free(struct sources *s);
@@ -61,10 +69,13 @@ int sources__scan(struct sources *s, struct identity_resolver *r, struct sources
 int sources__eval_pid(struct sources *s, struct identity_resolver *r, uint32_t tgid,
 		      struct sources_filter *out);
 
-/* Forgets TGID (it exited) so that a reused pid is evaluated afresh. */
+/*
+ * Forgets TGID (it exited) so that a reused pid is evaluated afresh; a selected process id
+ * that exited is never selected again.
+ */
 void sources__forget_tgid(struct sources *s, uint32_t tgid);
 
-/* Number of selectors. */
+/* Number of selectors (each process id of a pid selection is one). */
 size_t sources__count(const struct sources *s);
 
 /*
