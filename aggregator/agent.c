@@ -415,7 +415,8 @@ static int setup_sources(struct agent *a, const struct kiln_config *cfg)
 	size_t i;
 	int err;
 
-	src = sources__new(cfg->sources, cfg->nr_sources);
+	src = a->opts.nr_pids ? sources__new_pids(a->opts.pids, a->opts.nr_pids)
+			      : sources__new(cfg->sources, cfg->nr_sources);
 	if (!src)
 		return -errno;
 	sources__free(a->src);

@@ -24,6 +24,8 @@ struct agent_opts {
 	const char *proc_root; /* "/proc" when NULL (tests) */
 	const char *cgroup_root; /* cgroup2 mount when NULL (tests) */
 	const char *pod_log_root; /* "/var/log/pods" when NULL (tests) */
+	const uint32_t *pids; /* --pid: sample only these processes (not the config's sources) */
+	size_t nr_pids; /* the caller keeps PIDS until agent__free() */
 };
 
 /*
