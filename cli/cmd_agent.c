@@ -15,6 +15,8 @@
 #include "common/log.h"
 #include "common/util.h"
 
+#define AGENT_MAX_PIDS 1024
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -30,6 +32,9 @@ static void usage(FILE *f)
 		"  -r, --ring NAME          ring name (/dev/shm/kiln-NAME) or absolute path\n"
 		"      --ring-size SIZE     ring bytes, a power of two (e.g. 64MiB)\n"
 		"  -g, --group GROUP        group allowed to attach to the ring (name or gid)\n"
+		"  -p, --pid PID[,PID...]   sample only these processes, all their threads (like\n"
+		"                           perf -p; repeatable, up to %d); replaces the config's\n"
+		"                           sources, also across SIGHUP reloads\n"
 		"  -F, --freq HZ            samples per second per CPU (default %u)\n"
 		"      --window-ms MS       aggregation window (default 1000)\n"
 		"  -d, --duration SECONDS   stop after this long (default: until a signal)\n"
@@ -38,7 +43,60 @@ static void usage(FILE *f)
 		"  -h, --help               this help\n"
 		"\n"
 		"Needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE.\n",
-		KILN_DEFAULT_HZ);
+		AGENT_MAX_PIDS, KILN_DEFAULT_HZ);
+}
+
+/*
+ * Adds the comma-separated process ids of ARG to PIDS (*NR of them so far, at most
+ * AGENT_MAX_PIDS), each a live process's id (not a thread's). Returns 0 or -EINVAL after
+ * logging what was wrong.
+ */
+static int parse_pids(const char *arg, uint32_t *pids, size_t *nr)
+{
+	char tok[32], path[64], line[128];
+	const char *p = arg, *end;
+	unsigned long tgid;
+	uint64_t v;
+	size_t n;
+	FILE *f;
+
+	do {
+		end = strchr(p, ',');
+		n = end ? (size_t)(end - p) : strlen(p);
+		if (n < sizeof(tok)) {
+			memcpy(tok, p, n);
+			tok[n] = 0;
+		}
+		if (n >= sizeof(tok) || parse_u64(tok, 1, INT32_MAX, &v)) {
+			log_error("--pid '%s': expected process ids separated by commas, such as "
+				  "1234,5678",
+				  arg);
+			return -EINVAL;
+		}
+		/* /proc/PID/status names the process a thread id belongs to, and whether it exists. */
+		snprintf(path, sizeof(path), "/proc/%llu/status", (unsigned long long)v);
+		f = fopen(path, "re");
+		if (!f) {
+			log_error("--pid %llu: no such process", (unsigned long long)v);
+			return -EINVAL;
+		}
+		tgid = 0;
+		while (fgets(line, sizeof(line), f) && sscanf(line, "Tgid: %lu", &tgid) != 1)
+			;
+		fclose(f);
+		if (tgid && tgid != v) {
+			log_error("--pid %llu: a thread of process %lu; expected a process id",
+				  (unsigned long long)v, tgid);
+			return -EINVAL;
+		}
+		if (*nr == AGENT_MAX_PIDS) {
+			log_error("--pid: at most %d processes", AGENT_MAX_PIDS);
+			return -EINVAL;
+		}
+		pids[(*nr)++] = (uint32_t)v;
+		p = end ? end + 1 : NULL;
+	} while (p);
+	return 0;
 }
 
 /* Resolves a group name or number. Returns 0 and *GID, or -ENOENT. */
@@ -71,6 +129,7 @@ int cmd_agent(int argc, char **argv)
 		{ "ring", required_argument, NULL, 'r' },
 		{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
 		{ "group", required_argument, NULL, 'g' },
+		{ "pid", required_argument, NULL, 'p' },
 		{ "freq", required_argument, NULL, 'F' },
 		{ "window-ms", required_argument, NULL, OPT_WINDOW },
 		{ "duration", required_argument, NULL, 'd' },
@@ -84,11 +143,13 @@ int cmd_agent(int argc, char **argv)
 	const char *ring = NULL, *group = NULL, *freq = NULL, *window = NULL, *ring_size = NULL;
 	struct kiln_config *cfg = NULL;
 	struct agent *a = NULL;
+	uint32_t *pids = NULL;
+	size_t nr_pids = 0;
 	int opt, verbose = 0, ret = EXIT_USAGE, err;
 	uint64_t v;
 	char msg[512];
 
-	while ((opt = getopt_long(argc, argv, "c:r:g:F:d:vh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:r:g:p:F:d:vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			ao.config_path = optarg;
@@ -101,6 +162,15 @@ int cmd_agent(int argc, char **argv)
 			break;
 		case 'g':
 			group = optarg;
+			break;
+		case 'p':
+			if (!pids && !(pids = calloc(AGENT_MAX_PIDS, sizeof(*pids)))) {
+				log_error("out of memory");
+				ret = 1;
+				goto cleanup;
+			}
+			if (parse_pids(optarg, pids, &nr_pids))
+				goto cleanup;
 			break;
 		case 'F':
 			freq = optarg;
@@ -190,6 +260,10 @@ int cmd_agent(int argc, char **argv)
 		goto cleanup;
 	}
 
+	ao.pids = pids;
+	ao.nr_pids = nr_pids;
+	if (nr_pids && cfg->nr_sources)
+		log_warn("--pid replaces the %zu source(s) of the config file", cfg->nr_sources);
 	ret = 1;
 	err = agent__new(&a, cfg, &ao);
 	if (err)
@@ -204,5 +278,6 @@ int cmd_agent(int argc, char **argv)
 cleanup:
 	agent__free(a);
 	kiln_config__free(cfg);
+	free(pids);
 	return ret;
 }
