@@ -3,13 +3,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdbool.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "shm/runstate.h"
 #include "shm/shm.h"
 
@@ -92,6 +97,14 @@ int runstate__write(const char *path, const struct runstate *s)
 			c->state[0] ? c->state : "stopped", c->restarts, c->start_ns,
 			c->last_exit[0] ? c->last_exit : "-");
 	}
+	/* Only after a reload: older readers reject lines they do not know. */
+	if (s->reloads || s->reload_failures) {
+		fprintf(f, "reloads %" PRIu64 " %" PRIu64 "\n", s->reloads, s->reload_failures);
+		for (i = 0; i < s->nr_children; i++)
+			if (s->child_reloads[i])
+				fprintf(f, "reloaded %s %" PRIu64 "\n", s->children[i].name,
+					s->child_reloads[i]);
+	}
 	if (fflush(f) || ferror(f))
 		err = -EIO;
 	if (fclose(f) && !err)
@@ -138,8 +151,9 @@ static bool number(const char **p, uint64_t *v)
 static int parse(const char *buf, struct runstate *s)
 {
 	const char *p, *nl;
-	bool have_supervisor = false;
+	bool have_supervisor = false, have_reloads = false;
 	uint64_t v;
+	int i;
 
 	if (strncmp(buf, "kiln-run 1\n", 11))
 		return -EINVAL;
@@ -175,6 +189,25 @@ static int parse(const char *buf, struct runstate *s)
 			    !token(&p, c->last_exit, sizeof(c->last_exit)))
 				return -EINVAL;
 			s->nr_children++;
+		} else if (!strncmp(p, "reloads ", 8)) {
+			if (have_reloads)
+				return -EINVAL;
+			have_reloads = true;
+			p += 8;
+			if (!number(&p, &s->reloads) || !number(&p, &s->reload_failures))
+				return -EINVAL;
+		} else if (!strncmp(p, "reloaded ", 9)) {
+			char name[16];
+
+			p += 9;
+			if (!token(&p, name, sizeof(name)) || !number(&p, &v))
+				return -EINVAL;
+			/* After the child lines, naming one of them, once. */
+			for (i = 0; i < s->nr_children && strcmp(s->children[i].name, name); i++)
+				;
+			if (i == s->nr_children || s->child_reloads[i])
+				return -EINVAL;
+			s->child_reloads[i] = v;
 		} else {
 			return -EINVAL;
 		}
@@ -212,4 +245,87 @@ int runstate__read(const char *path, struct runstate *s)
 	if (err)
 		memset(s, 0, sizeof(*s));
 	return err;
+}
+
+int runstate__private_ring(pid_t owner, char *buf, size_t len)
+{
+	if (owner <= 0)
+		return -EINVAL;
+	if ((size_t)snprintf(buf, len, "%s%d", RUNSTATE_PRIVATE_PREFIX, (int)owner) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* kill(pid, 0): EPERM means the process exists under another user, so it is alive. */
+static bool pid_alive(long pid)
+{
+	return pid > 0 && pid <= INT32_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* The owner pid of a private ring's segment file name, or 0 when NAME is none. */
+static long private_owner(const char *name)
+{
+	static const char prefix[] = "kiln-" RUNSTATE_PRIVATE_PREFIX;
+	const char *p = name + sizeof(prefix) - 1;
+	char *end;
+	long pid;
+
+	if (strncmp(name, prefix, sizeof(prefix) - 1) || *p < '1' || *p > '9')
+		return 0;
+	errno = 0;
+	pid = strtol(p, &end, 10);
+	/* The segment itself only: its .cons (and any other file) goes with it or not at all. */
+	if (errno || *end || pid > INT32_MAX)
+		return 0;
+	return pid;
+}
+
+int runstate__sweep_private(const char *dir)
+{
+	char path[PATH_MAX], removed[512] = "";
+	struct shm_view *v = NULL;
+	struct dirent *de;
+	size_t off = 0;
+	int n = 0, err;
+	int32_t producer;
+	long owner;
+	DIR *d;
+
+	if (!dir)
+		dir = "/dev/shm";
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		owner = private_owner(de->d_name);
+		if (!owner || pid_alive(owner))
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path))
+			continue;
+		/* A kiln ring (its header checks out) whose producer is gone too, nothing else. */
+		if (shm_view__open(&v, path))
+			continue;
+		producer = atomic_load(&shm_view__hdr(v)->producer_pid);
+		shm_view__free(v);
+		v = NULL;
+		if (pid_alive(producer))
+			continue;
+		err = shm__unlink(path);
+		/* Another user's (the sticky /dev/shm): theirs to remove, said by nobody. */
+		if (err == -EPERM || err == -EACCES)
+			continue;
+		if (err && err != -ENOENT) {
+			log_warn("removing stale private ring %s: %s", path, strerror(-err));
+			continue;
+		}
+		n++;
+		if (off < sizeof(removed))
+			off += (size_t)snprintf(removed + off, sizeof(removed) - off,
+						"%s%s (pid %ld)", n > 1 ? ", " : "", path, owner);
+	}
+	closedir(d);
+	if (n)
+		log_warn("removed %d stale private ring%s of kiln top processes that are gone: %s",
+			 n, n > 1 ? "s" : "", removed);
+	return n;
 }

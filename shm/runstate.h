@@ -11,9 +11,18 @@
  *   kiln-run 1
  *   supervisor PID START_WALL_NS
  *   child NAME PID STATE RESTARTS START_WALL_NS LAST_EXIT
+ *   reloads OK FAILED                 (optional: SIGHUP config reloads of the supervisor)
+ *   reloaded NAME N                   (optional: restarts of child NAME for a reload)
  *
  * NAME is agent, export or ui; PID is 0 while the child is down; STATE is running, backoff
- * (waiting to restart) or stopped; LAST_EXIT is "-" or e.g. "exit=1" / "signal=9".
+ * (waiting to restart) or stopped; LAST_EXIT is "-" or e.g. "exit=1" / "signal=9". The two
+ * optional lines came later: readers that predate them reject the file, so they are written
+ * only once a reload happened. A restart for a reload is not counted in RESTARTS (which
+ * means crashes), only in `reloaded`.
+ *
+ * Private rings: a ring that one process creates for itself alone (kiln top's private agent)
+ * is named PRIVATE_PREFIX OWNER_PID, so that when its owner is SIGKILLed (and nobody removes
+ * it) the next kiln top or kiln run can tell it is stale and remove it.
  */
 #ifndef KILN_SHM_RUNSTATE_H
 #define KILN_SHM_RUNSTATE_H
@@ -38,7 +47,12 @@ struct runstate {
 	uint64_t start_ns; /* wall clock */
 	int nr_children;
 	struct runstate_child children[RUNSTATE_MAX_CHILDREN];
+	uint64_t reloads, reload_failures; /* SIGHUP reloads that applied / that were refused */
+	uint64_t child_reloads[RUNSTATE_MAX_CHILDREN]; /* restarts of children[i] for a reload */
 };
+
+/* The name prefix of private rings: /dev/shm/kiln-top-private-PID. */
+#define RUNSTATE_PRIVATE_PREFIX "top-private-"
 
 /*
  * Writes the state file path for ring NAME (NULL: the default ring) into BUF. Returns 0, or
@@ -54,5 +68,17 @@ int runstate__write(const char *path, const struct runstate *s);
  * when it is malformed (a reader never trusts the file beyond its fixed fields).
  */
 int runstate__read(const char *path, struct runstate *s);
+
+/* Writes the private ring name of OWNER into BUF. Returns 0 or -ENAMETOOLONG. */
+int runstate__private_ring(pid_t owner, char *buf, size_t len);
+
+/*
+ * Removes the private rings in DIR (NULL: /dev/shm) that are stale: named kiln-PREFIX-PID
+ * (with their .cons file), PID is no longer a process, and the ring is a kiln ring whose
+ * producer is not alive either. Anything else is never touched: other rings, a ring whose
+ * owner or producer lives (even under another user), files that are not kiln rings. Logs
+ * one warning naming what it removed. Returns the number of rings removed or -errno.
+ */
+int runstate__sweep_private(const char *dir);
 
 #endif

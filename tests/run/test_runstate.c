@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The `kiln run` state file (shm/runstate) and the effective configuration `kiln run` hands
- * its children (cli/runcfg): round trips, and malformed state files a reader must refuse.
+ * its children (cli/runcfg): round trips, and malformed state files a reader must refuse;
+ * which part of the effective config a change touches (what a SIGHUP restarts); and the
+ * sweep of private rings whose owner is gone.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
@@ -15,6 +18,7 @@
 #include "cli/runcfg.h"
 #include "common/config.h"
 #include "shm/runstate.h"
+#include "shm/shm.h"
 
 static char dir[] = "/tmp/kiln-runstate-test-XXXXXX";
 static char path[sizeof(dir) + 32];
@@ -305,6 +309,136 @@ static void test_effective_config(void)
 	unlink(path);
 }
 
+static void test_reloads(void)
+{
+	struct runstate a = { .supervisor_pid = 42, .start_ns = 7, .nr_children = 2 }, b;
+
+	snprintf(a.children[0].name, sizeof(a.children[0].name), "agent");
+	snprintf(a.children[1].name, sizeof(a.children[1].name), "export");
+	snprintf(path, sizeof(path), "%s/r.run", dir);
+	/* No reload yet: no reload lines, so that older readers still read the file. */
+	CU_ASSERT_EQUAL_FATAL(runstate__write(path, &a), 0);
+	CU_ASSERT_EQUAL(runstate__read(path, &b), 0);
+	CU_ASSERT_EQUAL(b.reloads, 0);
+	a.reloads = 3;
+	a.reload_failures = 2;
+	a.child_reloads[1] = 1;
+	CU_ASSERT_EQUAL_FATAL(runstate__write(path, &a), 0);
+	CU_ASSERT_EQUAL_FATAL(runstate__read(path, &b), 0);
+	CU_ASSERT_EQUAL(b.reloads, 3);
+	CU_ASSERT_EQUAL(b.reload_failures, 2);
+	CU_ASSERT_EQUAL(b.child_reloads[0], 0);
+	CU_ASSERT_EQUAL(b.child_reloads[1], 1);
+	unlink(path);
+	/* A reload line naming no child, twice, or short of a field: refused. */
+	put("bad1.run", "kiln-run 1\nsupervisor 1 2\nchild ui 0 stopped 0 0 -\nreloaded agent 1\n");
+	CU_ASSERT_EQUAL(runstate__read(path, &b), -EINVAL);
+	unlink(path);
+	put("bad2.run", "kiln-run 1\nsupervisor 1 2\nreloads 1 0\nreloads 1 0\n");
+	CU_ASSERT_EQUAL(runstate__read(path, &b), -EINVAL);
+	unlink(path);
+	put("bad3.run", "kiln-run 1\nsupervisor 1 2\nreloads 1\n");
+	CU_ASSERT_EQUAL(runstate__read(path, &b), -EINVAL);
+	unlink(path);
+}
+
+static void test_diff(void)
+{
+	struct kiln_config *a = kiln_config__defaults(), *b = kiln_config__defaults();
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_EQUAL(runcfg__diff(a, b), 0);
+	b->sampling_hz = a->sampling_hz + 1;
+	CU_ASSERT_EQUAL(runcfg__diff(a, b), (int)RUNCFG_AGENT);
+	b->exporter.timeout_ns = a->exporter.timeout_ns + 1;
+	CU_ASSERT_EQUAL(runcfg__diff(a, b), (int)(RUNCFG_AGENT | RUNCFG_EXPORT));
+	b->sampling_hz = a->sampling_hz;
+	free(b->ui.listen);
+	b->ui.listen = strdup("127.0.0.1:1");
+	CU_ASSERT_EQUAL(runcfg__diff(a, b), (int)(RUNCFG_EXPORT | RUNCFG_UI));
+	kiln_config__free(b);
+	kiln_config__free(a);
+}
+
+/* The pid of a process that has exited and been reaped. */
+static pid_t dead_pid(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, NULL, 0);
+	return pid;
+}
+
+/* A kiln ring at DIR/kiln-NAME whose producer detached (pid 0 in its header). */
+static void make_ring(const char *name)
+{
+	struct shm_producer_opts o = { .size = 1 << 16, .gid = -1 };
+	struct shm_producer *p = NULL;
+	char full[256];
+
+	snprintf(full, sizeof(full), "%s/kiln-%s", dir, name);
+	o.name = full;
+	CU_ASSERT_EQUAL_FATAL(shm_producer__new(&p, &o), 0);
+	shm_producer__free(p);
+}
+
+static bool exists(const char *name)
+{
+	char full[256];
+
+	snprintf(full, sizeof(full), "%s/%s", dir, name);
+	return access(full, F_OK) == 0;
+}
+
+static void test_sweep(void)
+{
+	char dead[64], live[64], other[64], junk[64], n[128], busy[256];
+	struct shm_producer_opts po = { .size = 1 << 16, .gid = -1 };
+	struct shm_producer *prod = NULL;
+	pid_t gone = dead_pid();
+
+	CU_ASSERT_EQUAL_FATAL(runstate__private_ring(gone, dead, sizeof(dead)), 0);
+	CU_ASSERT_EQUAL_FATAL(runstate__private_ring(getpid(), live, sizeof(live)), 0);
+	CU_ASSERT_EQUAL(strncmp(dead, "top-private-", 12), 0);
+	snprintf(other, sizeof(other), "top-%d", (int)gone); /* not a private ring's name */
+	snprintf(junk, sizeof(junk), "top-private-%d", (int)dead_pid());
+	make_ring(dead);
+	make_ring(live);
+	make_ring(other);
+	snprintf(n, sizeof(n), "kiln-%s", junk);
+	put(n, "not a ring"); /* a private ring's name, but no kiln ring */
+	/* Owner gone, but its agent (the producer) still running: kept. */
+	snprintf(busy, sizeof(busy), "%s/kiln-top-private-%d", dir, (int)dead_pid());
+	po.name = busy;
+	CU_ASSERT_EQUAL_FATAL(shm_producer__new(&prod, &po), 0);
+	CU_ASSERT_EQUAL(runstate__sweep_private(dir), 1);
+	CU_ASSERT_EQUAL(access(busy, F_OK), 0);
+	shm_producer__free(prod);
+	shm__unlink(busy);
+	snprintf(n, sizeof(n), "kiln-%s", dead);
+	CU_ASSERT_FALSE(exists(n));
+	snprintf(n, sizeof(n), "kiln-%s.cons", dead);
+	CU_ASSERT_FALSE(exists(n));
+	snprintf(n, sizeof(n), "kiln-%s", live);
+	CU_ASSERT_TRUE(exists(n));
+	snprintf(n, sizeof(n), "kiln-%s", other);
+	CU_ASSERT_TRUE(exists(n));
+	snprintf(n, sizeof(n), "kiln-%s", junk);
+	CU_ASSERT_TRUE(exists(n));
+	/* Nothing stale is left: a second sweep removes nothing. */
+	CU_ASSERT_EQUAL(runstate__sweep_private(dir), 0);
+	CU_ASSERT_EQUAL(runstate__sweep_private("/nonexistent-kiln-dir"), -ENOENT);
+	snprintf(n, sizeof(n), "%s/kiln-%s", dir, live);
+	shm__unlink(n);
+	snprintf(n, sizeof(n), "%s/kiln-%s", dir, other);
+	shm__unlink(n);
+	snprintf(n, sizeof(n), "%s/kiln-%s", dir, junk);
+	unlink(n);
+}
+
 int main(void)
 {
 	unsigned int failed;
@@ -320,6 +454,9 @@ int main(void)
 	CU_add_test(s, "the writer refuses unparseable fields", test_write_refuses);
 	CU_add_test(s, "malformed files", test_malformed);
 	CU_add_test(s, "effective config round trip", test_effective_config);
+	CU_add_test(s, "reload counters", test_reloads);
+	CU_add_test(s, "which part a change touches", test_diff);
+	CU_add_test(s, "sweep of stale private rings", test_sweep);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures();
