@@ -41,7 +41,13 @@ static void usage(FILE *f)
 		   "to 30 s); `kiln status --ring NAME` shows the ring and the children. SIGINT /\n"
 		   "SIGTERM stop the children, remove the ring and print a summary; a second "
 		   "signal\n"
-		   "kills them at once.\n"
+		   "kills them at once. SIGHUP reloads the -c file: an invalid one is refused "
+		   "(logged,\n"
+		   "counted) and the run goes on unchanged; a valid one is handed to the agent "
+		   "(SIGHUP)\n"
+		   "and the exporter or UI is restarted when its part changed. At start, private "
+		   "rings\n"
+		   "of `kiln top` processes that were killed are removed.\n"
 		   "\n"
 		   "With no configuration: the whole host at 19 Hz, ring /dev/shm/kiln-default, UI "
 		   "on\n"
@@ -323,31 +329,23 @@ static int check_alone(const char *ring)
 }
 
 /*
- * Writes the effective config into a fresh private directory readable by CR's group: the
- * children load it (the user's file may be unreadable to them, and the flags must reach
- * them). Checks that it loads back. Returns 0 and DIR/PATH, or 1 after logging why.
+ * Writes C to PATH for the children: first to PATH.new (root's, readable by CR's group
+ * only: headers may carry secrets), checked to load back, then renamed over PATH, so that a
+ * child starting meanwhile reads the old file or the new one, never half of one. Returns 0
+ * or 1 after logging why.
  */
-static int write_effective(const struct kiln_config *c, const struct sup_creds *cr, char *dir,
-			   size_t dlen, char *path, size_t plen)
+static int write_config_file(const struct kiln_config *c, const struct sup_creds *cr,
+			     const char *path)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct kiln_config *back = NULL;
-	char msg[512];
+	char tmp[PATH_MAX + 8], msg[512];
 	FILE *f = NULL;
 	int fd = -1, err;
 
-	snprintf(dir, dlen, "%s/kiln-run.XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
-	if (!mkdtemp(dir)) {
-		log_error("creating a directory for the effective config in %s: %s",
-			  tmp ? tmp : "/tmp", strerror(errno));
-		dir[0] = 0;
-		return 1;
-	}
-	snprintf(path, plen, "%s/config.yaml", dir);
-	/* Root's, group-readable by the unprivileged user only: headers may carry secrets. */
-	if (cr->drop && (chown(dir, 0, cr->gid) || chmod(dir, 0750)))
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	if (unlink(tmp) && errno != ENOENT)
 		goto fail;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (fd < 0 || (cr->drop && fchown(fd, 0, cr->gid)))
 		goto fail;
 	f = fdopen(fd, "w");
@@ -362,29 +360,212 @@ static int write_effective(const struct kiln_config *c, const struct sup_creds *
 		goto fail;
 	}
 	f = NULL;
-	err = kiln_config__load(path, &back, msg, sizeof(msg));
+	err = kiln_config__load(tmp, &back, msg, sizeof(msg));
 	kiln_config__free(back);
 	if (err) {
 		log_error("the effective config does not load back (a bug): %s", msg);
+		unlink(tmp);
 		return 1;
 	}
+	if (rename(tmp, path))
+		goto fail;
 	return 0;
 fail:
-	log_error("writing the effective config %s: %s", path, strerror(errno));
+	log_error("writing the effective config %s: %s", tmp, strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	if (f)
 		fclose(f);
+	unlink(tmp);
 	return 1;
+}
+
+/*
+ * Writes the effective config into a fresh private directory readable by CR's group: the
+ * children load it (the user's file may be unreadable to them, and the flags must reach
+ * them). Returns 0 and DIR/PATH, or 1 after logging why.
+ */
+static int write_effective(const struct kiln_config *c, const struct sup_creds *cr, char *dir,
+			   size_t dlen, char *path, size_t plen)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, dlen, "%s/kiln-run.XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		log_error("creating a directory for the effective config in %s: %s",
+			  tmp ? tmp : "/tmp", strerror(errno));
+		dir[0] = 0;
+		return 1;
+	}
+	snprintf(path, plen, "%s/config.yaml", dir);
+	if (cr->drop && (chown(dir, 0, cr->gid) || chmod(dir, 0750))) {
+		log_error("giving %s to gid %u: %s", dir, (unsigned)cr->gid, strerror(errno));
+		return 1;
+	}
+	return write_config_file(c, cr, path);
 }
 
 static void remove_effective(const char *dir, const char *path)
 {
+	char tmp[PATH_MAX + 8];
+
 	if (!dir[0])
 		return;
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	unlink(tmp);
 	unlink(path);
 	if (rmdir(dir))
 		log_warn("removing %s: %s", dir, strerror(errno));
+}
+
+/* What a reload cannot change: the ring, the user, and which children exist. */
+struct fixed {
+	char *ring_name, *ring_group, *user;
+	uint64_t ring_size;
+	bool profiling, ui;
+};
+
+static bool str_eq(const char *a, const char *b)
+{
+	return !strcmp(a ? a : "", b ? b : "");
+}
+
+static void fixed_free(struct fixed *x)
+{
+	free(x->ring_name);
+	free(x->ring_group);
+	free(x->user);
+	memset(x, 0, sizeof(*x));
+}
+
+/* Copies C's fixed settings as the file and flags gave them. Returns 0 or -ENOMEM. */
+static int fixed_save(struct fixed *x, const struct kiln_config *c)
+{
+	x->ring_name = c->ring_name ? strdup(c->ring_name) : NULL;
+	x->ring_group = c->ring_group ? strdup(c->ring_group) : NULL;
+	x->user = c->user ? strdup(c->user) : NULL;
+	x->ring_size = c->ring_size;
+	x->profiling = c->profiling_enabled;
+	x->ui = c->ui.enabled;
+	if ((c->ring_name && !x->ring_name) || (c->ring_group && !x->ring_group) ||
+	    (c->user && !x->user))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Everything SIGHUP needs: the run's settings and its supervisor. */
+struct run {
+	const struct run_opts *ro;
+	struct kiln_config *cfg; /* the effective config the children read */
+	struct fixed fixed; /* the fixed settings as first loaded, before pick_creds */
+	struct sup_creds cr;
+	char uname[64];
+	const char *path; /* the effective config file */
+	struct supervisor *sup;
+};
+
+/* Creates the file destinations' and spool directories of C. Returns 0 or 1 (logged). */
+static int make_dirs(const struct kiln_config *c, const struct run_opts *ro,
+		     const struct sup_creds *cr, const char *uname)
+{
+	size_t i;
+
+	if (ro->no_export)
+		return 0;
+	for (i = 0; i < c->nr_dests; i++)
+		if (c->dests[i].type == KILN_DEST_FILE &&
+		    make_dir("file destination", c->dests[i].url, 0755, cr, uname))
+			return 1;
+	if (c->exporter.spool_enabled && c->exporter.spool_dir &&
+	    make_dir("spool directory", c->exporter.spool_dir, 0700, cr, uname))
+		return 1;
+	return 0;
+}
+
+/*
+ * Keeps NEXT's fixed settings those of the running CUR, warning about each one the file
+ * changed. Returns 0 or -ENOMEM.
+ */
+static int keep_fixed(struct kiln_config *next, const struct kiln_config *cur,
+		      const struct fixed *was)
+{
+	if (!str_eq(next->ring_name, was->ring_name) || next->ring_size != was->ring_size)
+		log_warn("config reload: ring.name / ring.size changes take effect at the next "
+			 "start "
+			 "of kiln run");
+	if (!str_eq(next->user, was->user) || !str_eq(next->ring_group, was->ring_group))
+		log_warn("config reload: user / ring.group changes take effect at the next start "
+			 "of kiln run");
+	if (next->profiling_enabled != was->profiling || next->ui.enabled != was->ui)
+		log_warn("config reload: profiling.enabled / profiling.ui.enabled changes take "
+			 "effect at the next start of kiln run");
+	next->ring_size = cur->ring_size;
+	next->profiling_enabled = cur->profiling_enabled;
+	next->ui.enabled = cur->ui.enabled;
+	if ((cur->ring_name && set_str(&next->ring_name, cur->ring_name)) ||
+	    (cur->ring_group && set_str(&next->ring_group, cur->ring_group)) ||
+	    (cur->user && set_str(&next->user, cur->user)))
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * SIGHUP: re-reads the -c file. A file that does not load, or that cannot be applied, is
+ * refused (logged, counted) and the run goes on as it was. Otherwise the effective config is
+ * rewritten, the agent is told (it reloads its sources on SIGHUP), and the exporter and UI
+ * are restarted only when their part changed.
+ */
+static void on_hup(void *ctx)
+{
+	struct run *r = ctx;
+	struct kiln_config *next = NULL;
+	char msg[512];
+	int diff, err;
+
+	if (!r->ro->config) {
+		log_warn("SIGHUP: kiln run was started without -c FILE: nothing to reload");
+		return;
+	}
+	err = kiln_config__load(r->ro->config, &next, msg, sizeof(msg));
+	if (err) {
+		log_error("config reload failed, keeping the running config: %s", msg);
+		goto refused;
+	}
+	if (apply_flags(next, r->ro) || keep_fixed(next, r->cfg, &r->fixed)) {
+		log_error("config reload failed, keeping the running config: out of memory");
+		goto refused;
+	}
+	if (make_dirs(next, r->ro, &r->cr, r->uname)) {
+		log_error("config reload failed (%s), keeping the running config", r->ro->config);
+		goto refused;
+	}
+	diff = runcfg__diff(r->cfg, next);
+	if (diff < 0) {
+		log_error("config reload failed, keeping the running config: %s", strerror(-diff));
+		goto refused;
+	}
+	if (write_config_file(next, &r->cr, r->path))
+		goto refused;
+	kiln_config__free(r->cfg);
+	r->cfg = next;
+	supervisor__note_reload(r->sup, true);
+	/* The agent reloads the effective file itself; it is told even when its part is the
+	 * same, as it also re-scans which processes the sources select. */
+	err = supervisor__signal(r->sup, "agent", SIGHUP);
+	if (err && err != -ENOENT && err != -ESRCH)
+		log_warn("config reload: signalling the agent: %s", strerror(-err));
+	if (diff & RUNCFG_EXPORT)
+		supervisor__restart(r->sup, "export");
+	if (diff & RUNCFG_UI)
+		supervisor__restart(r->sup, "ui");
+	fprintf(stderr, "kiln run: config reloaded from %s: agent %s, export %s, ui %s\n",
+		r->ro->config, diff & RUNCFG_AGENT ? "reloads (changed)" : "re-scans (unchanged)",
+		diff & RUNCFG_EXPORT ? "restarted (changed)" : "unchanged",
+		diff & RUNCFG_UI ? "restarted (changed)" : "unchanged");
+	return;
+refused:
+	kiln_config__free(next);
+	supervisor__note_reload(r->sup, false);
 }
 
 /* Prints the ring's producer counters (read before the ring is removed). */
@@ -443,15 +624,12 @@ int cmd_run(int argc, char **argv)
 		{ 0 },
 	};
 	struct run_opts ro = { 0 };
-	struct kiln_config *cfg = NULL;
+	struct run r = { .ro = &ro };
 	struct supervisor_opts so = { 0 };
-	struct supervisor *sup = NULL;
-	struct sup_creds cr = { 0 };
-	char msg[512], uname[64], dir[PATH_MAX] = "", path[PATH_MAX] = "";
+	char msg[512], dir[PATH_MAX] = "", path[PATH_MAX] = "";
 	const char *ring;
 	char *args[8];
 	int opt, ret = EXIT_USAGE, err, run_err, nargs;
-	size_t i;
 
 	while ((opt = getopt_long(argc, argv, "c:r:l:F:o:u:vh", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -499,38 +677,41 @@ int cmd_run(int argc, char **argv)
 		      : ro.verbose    ? LOG_LEVEL_INFO
 				      : LOG_LEVEL_WARN);
 	if (ro.config) {
-		err = kiln_config__load(ro.config, &cfg, msg, sizeof(msg));
+		err = kiln_config__load(ro.config, &r.cfg, msg, sizeof(msg));
 		if (err) {
 			log_error("%s", msg);
 			ret = 1;
 			goto cleanup;
 		}
-	} else if (!(cfg = kiln_config__defaults())) {
+	} else if (!(r.cfg = kiln_config__defaults())) {
 		log_error("out of memory");
 		ret = 1;
 		goto cleanup;
 	}
-	ret = apply_flags(cfg, &ro);
+	ret = apply_flags(r.cfg, &ro);
 	if (ret)
 		goto cleanup;
 	ret = 1;
-	ring = ro.ring ? ro.ring : cfg->ring_name;
-	if (pick_creds(cfg, &cr, uname, sizeof(uname)) || check_alone(ring))
+	if (fixed_save(&r.fixed, r.cfg)) {
+		log_error("out of memory");
 		goto cleanup;
-	if (!ro.no_export) {
-		for (i = 0; i < cfg->nr_dests; i++)
-			if (cfg->dests[i].type == KILN_DEST_FILE &&
-			    make_dir("file destination", cfg->dests[i].url, 0755, &cr, uname))
-				goto cleanup;
-		if (cfg->exporter.spool_enabled && cfg->exporter.spool_dir &&
-		    make_dir("spool directory", cfg->exporter.spool_dir, 0700, &cr, uname))
-			goto cleanup;
 	}
-	if (write_effective(cfg, &cr, dir, sizeof(dir), path, sizeof(path)))
+	/* Not r.cfg's: a reload frees that, and the supervisor keeps this pointer. */
+	ring = ro.ring ? ro.ring : r.fixed.ring_name;
+	if (pick_creds(r.cfg, &r.cr, r.uname, sizeof(r.uname)) || check_alone(ring))
 		goto cleanup;
+	/* Rings of kiln top processes that were SIGKILLed: nobody else would remove them. */
+	runstate__sweep_private(NULL);
+	if (make_dirs(r.cfg, &ro, &r.cr, r.uname))
+		goto cleanup;
+	if (write_effective(r.cfg, &r.cr, dir, sizeof(dir), path, sizeof(path)))
+		goto cleanup;
+	r.path = path;
 
 	so.ring = ring;
-	err = supervisor__new(&sup, &so);
+	so.on_hup = on_hup;
+	so.ctx = &r;
+	err = supervisor__new(&r.sup, &so);
 	if (err) {
 		log_error("starting the supervisor: %s", strerror(-err));
 		goto cleanup;
@@ -545,30 +726,30 @@ int cmd_run(int argc, char **argv)
 	if (ro.verbose)
 		args[nargs++] = ro.verbose > 1 ? "-vv" : "-v";
 	args[nargs] = NULL;
-	if (!cfg->profiling_enabled)
+	if (!r.cfg->profiling_enabled)
 		log_warn("profiling.enabled is false: no agent (the UI and exporter wait for a "
 			 "ring some other agent produces)");
 	args[1] = "agent";
-	err = cfg->profiling_enabled ? supervisor__add(sup, "agent", args, NULL, false) : 0;
+	err = r.cfg->profiling_enabled ? supervisor__add(r.sup, "agent", args, NULL, false) : 0;
 	args[1] = "export";
 	if (!err && !ro.no_export)
-		err = supervisor__add(sup, "export", args, &cr, true);
+		err = supervisor__add(r.sup, "export", args, &r.cr, true);
 	args[1] = "ui";
-	if (!err && cfg->ui.enabled)
-		err = supervisor__add(sup, "ui", args, &cr, true);
+	if (!err && r.cfg->ui.enabled)
+		err = supervisor__add(r.sup, "ui", args, &r.cr, true);
 	if (err) {
 		log_error("%s", strerror(-err));
 		goto cleanup;
 	}
 	fprintf(stderr, "kiln run: ring %s, %u Hz; ui %s%s; export %s (as %s); Ctrl-C stops\n",
-		ring, cfg->sampling_hz, cfg->ui.enabled ? "http://" : "off",
-		cfg->ui.enabled ? cfg->ui.listen : "", ro.no_export ? "off" : "on",
-		cr.drop ? uname : "the current user");
-	run_err = supervisor__run(sup);
-	supervisor__print_summary(sup, stderr);
+		ring, r.cfg->sampling_hz, r.cfg->ui.enabled ? "http://" : "off",
+		r.cfg->ui.enabled ? r.cfg->ui.listen : "", ro.no_export ? "off" : "on",
+		r.cr.drop ? r.uname : "the current user");
+	run_err = supervisor__run(r.sup);
+	supervisor__print_summary(r.sup, stderr);
 	/* The counters live in the ring: read them before it goes. */
 	print_ring_counters(ring, stderr);
-	if (cfg->profiling_enabled) {
+	if (r.cfg->profiling_enabled) {
 		err = shm__unlink(ring);
 		if (err && err != -ENOENT)
 			log_warn("removing ring %s: %s", ring, strerror(-err));
@@ -577,7 +758,8 @@ int cmd_run(int argc, char **argv)
 	ret = run_err ? 1 : 0;
 cleanup:
 	remove_effective(dir, path);
-	supervisor__free(sup);
-	kiln_config__free(cfg);
+	supervisor__free(r.sup);
+	kiln_config__free(r.cfg);
+	fixed_free(&r.fixed);
 	return ret;
 }

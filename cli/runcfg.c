@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <yaml.h>
@@ -172,7 +173,8 @@ static int emit_source(struct ydoc *y, const struct kiln_source *s)
 	return m;
 }
 
-int runcfg__write(const struct kiln_config *c, FILE *f)
+/* Writes the PARTS (RUNCFG_*) of C to F as one YAML document. Returns 0, -ENOMEM or -EIO. */
+static int write_parts(const struct kiln_config *c, FILE *f, unsigned int parts)
 {
 	struct ydoc y = { .ok = true };
 	yaml_emitter_t em;
@@ -185,29 +187,40 @@ int runcfg__write(const struct kiln_config *c, FILE *f)
 		return -ENOMEM;
 	root = y_map(&y);
 	prof = y_map(&y);
-	y_put(&y, prof, "enabled", y_bool(&y, c->profiling_enabled));
-	y_put(&y, prof, "samplingFrequency", y_u64(&y, c->sampling_hz));
-	y_put(&y, prof, "windowSeconds", y_ns(&y, c->window_ns));
-	y_put(&y, prof, "exporter", emit_exporter(&y, c));
-	ui = y_map(&y);
-	y_put(&y, ui, "enabled", y_bool(&y, c->ui.enabled));
-	y_put_str(&y, ui, "listen", c->ui.listen);
-	y_put(&y, prof, "ui", ui);
+	if (parts & RUNCFG_AGENT) {
+		y_put(&y, prof, "enabled", y_bool(&y, c->profiling_enabled));
+		y_put(&y, prof, "samplingFrequency", y_u64(&y, c->sampling_hz));
+		y_put(&y, prof, "windowSeconds", y_ns(&y, c->window_ns));
+	}
+	if (parts & RUNCFG_EXPORT)
+		y_put(&y, prof, "exporter", emit_exporter(&y, c));
+	if (parts & RUNCFG_UI) {
+		ui = y_map(&y);
+		y_put(&y, ui, "enabled", y_bool(&y, c->ui.enabled));
+		y_put_str(&y, ui, "listen", c->ui.listen);
+		y_put(&y, prof, "ui", ui);
+	}
 	y_put(&y, root, "profiling", prof);
-	ring = y_map(&y);
-	y_put_str(&y, ring, "name", c->ring_name);
-	y_put(&y, ring, "size", y_u64(&y, c->ring_size));
-	y_put_str(&y, ring, "group", c->ring_group);
-	y_put(&y, root, "ring", ring);
-	y_put_str(&y, root, "user", c->user);
-	dests = y_seq(&y);
-	for (i = 0; i < c->nr_dests; i++)
-		y_append(&y, dests, emit_dest(&y, &c->dests[i]));
-	y_put(&y, root, "destinations", dests);
-	srcs = y_seq(&y);
-	for (i = 0; i < c->nr_sources; i++)
-		y_append(&y, srcs, emit_source(&y, &c->sources[i]));
-	y_put(&y, root, "sources", srcs);
+	if (parts & RUNCFG_AGENT) {
+		ring = y_map(&y);
+		y_put_str(&y, ring, "name", c->ring_name);
+		y_put(&y, ring, "size", y_u64(&y, c->ring_size));
+		y_put_str(&y, ring, "group", c->ring_group);
+		y_put(&y, root, "ring", ring);
+		y_put_str(&y, root, "user", c->user);
+	}
+	if (parts & RUNCFG_EXPORT) {
+		dests = y_seq(&y);
+		for (i = 0; i < c->nr_dests; i++)
+			y_append(&y, dests, emit_dest(&y, &c->dests[i]));
+		y_put(&y, root, "destinations", dests);
+	}
+	if (parts & RUNCFG_AGENT) {
+		srcs = y_seq(&y);
+		for (i = 0; i < c->nr_sources; i++)
+			y_append(&y, srcs, emit_source(&y, &c->sources[i]));
+		y_put(&y, root, "sources", srcs);
+	}
 	if (!y.ok)
 		goto cleanup;
 	if (!yaml_emitter_initialize(&em))
@@ -225,4 +238,50 @@ cleanup:
 		yaml_emitter_delete(&em);
 	yaml_document_delete(&y.d);
 	return err;
+}
+
+int runcfg__write(const struct kiln_config *c, FILE *f)
+{
+	return write_parts(c, f, RUNCFG_AGENT | RUNCFG_EXPORT | RUNCFG_UI);
+}
+
+/* PART of C as YAML text into *OUT (free it). Returns 0 or -errno. */
+static int part_text(const struct kiln_config *c, unsigned int part, char **out, size_t *len)
+{
+	FILE *f = open_memstream(out, len);
+	int err;
+
+	if (!f)
+		return -errno;
+	err = write_parts(c, f, part);
+	if (fclose(f) && !err)
+		err = -EIO;
+	if (err) {
+		free(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+int runcfg__diff(const struct kiln_config *a, const struct kiln_config *b)
+{
+	static const unsigned int parts[] = { RUNCFG_AGENT, RUNCFG_EXPORT, RUNCFG_UI };
+	char *ta = NULL, *tb = NULL;
+	size_t la = 0, lb = 0, i;
+	int err, diff = 0;
+
+	/* The YAML each child would read: equal text, equal settings (secrets included). */
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		err = part_text(a, parts[i], &ta, &la);
+		if (!err)
+			err = part_text(b, parts[i], &tb, &lb);
+		if (!err && (la != lb || memcmp(ta, tb, la)))
+			diff |= (int)parts[i];
+		free(ta);
+		free(tb);
+		ta = tb = NULL;
+		if (err)
+			return err;
+	}
+	return diff;
 }

@@ -17,4 +17,16 @@
  */
 int runcfg__write(const struct kiln_config *c, FILE *f);
 
+/* The parts of the effective config, by the child that reads them. */
+#define RUNCFG_AGENT \
+	1u /* profiling.enabled, samplingFrequency, windowSeconds, ring, user, sources */
+#define RUNCFG_EXPORT 2u /* profiling.exporter, destinations */
+#define RUNCFG_UI 4u /* profiling.ui */
+
+/*
+ * Which parts differ between A and B as written by runcfg__write(): a mask of RUNCFG_*
+ * (0: none), or -ENOMEM / -EIO.
+ */
+int runcfg__diff(const struct kiln_config *a, const struct kiln_config *b);
+
 #endif

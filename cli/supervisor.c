@@ -47,6 +47,10 @@ struct child {
 	uint64_t start_mono_ns, start_wall_ns;
 	uint64_t next_start_ns; /* monotonic */
 	uint64_t backoff_ns; /* the delay the next exit will wait */
+	uint64_t reloads; /* starts that were for a config reload, not after a crash */
+	bool reload_pending; /* SIGTERMed for a reload: its exit is no crash */
+	bool reload_start; /* the next start is for a reload */
+	uint64_t reload_kill_at_ns; /* monotonic: SIGKILL if it has not exited by then */
 	char last_exit[32];
 };
 
@@ -64,13 +68,15 @@ struct supervisor {
 	uint64_t start_wall_ns, start_mono_ns, stop_mono_ns;
 	uint64_t ring_deadline_ns;
 	uint64_t state_write_errors;
+	uint64_t reloads, reload_failures;
 	bool stopping, killed;
 	uint64_t kill_at_ns;
 };
 
+/* Starts after the first that followed a crash (reload starts are not restarts). */
 static uint64_t restarts(const struct child *c)
 {
-	return c->starts ? c->starts - 1 : 0;
+	return c->starts > c->reloads ? c->starts - 1 - c->reloads : 0;
 }
 
 int supervisor__new(struct supervisor **out, const struct supervisor_opts *opts)
@@ -124,6 +130,7 @@ int supervisor__new(struct supervisor **out, const struct supervisor_opts *opts)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, &s->oldmask)) {
 		err = -errno;
 		goto cleanup;
@@ -209,6 +216,10 @@ static void publish(struct supervisor *s)
 		snprintf(rc->last_exit, sizeof(rc->last_exit), "%s", c->last_exit);
 	}
 	rs.nr_children = s->nr;
+	rs.reloads = s->reloads;
+	rs.reload_failures = s->reload_failures;
+	for (i = 0; i < s->nr; i++)
+		rs.child_reloads[i] = s->c[i].reloads;
 	err = runstate__write(s->state_path, &rs);
 	if (err) {
 		/* Counted and shown in the summary; the run itself goes on. */
@@ -281,7 +292,11 @@ static void spawn(struct supervisor *s, struct child *c)
 	c->state = CHILD_RUNNING;
 	c->start_mono_ns = mono_ns();
 	c->start_wall_ns = wall_ns();
-	if (c->starts > 1)
+	if (c->reload_start) {
+		c->reload_start = false;
+		c->reloads++;
+		log_info("%s started again for the config reload as pid %d", c->name, (int)pid);
+	} else if (c->starts > 1)
 		log_warn("%s restarted as pid %d (restart %llu)", c->name, (int)pid,
 			 (unsigned long long)restarts(c));
 	else
@@ -369,6 +384,14 @@ static void reap(struct supervisor *s)
 			publish(s);
 			continue;
 		}
+		if (c->reload_pending) {
+			/* Asked to exit for a reload: back at once, no backoff, no crash counted. */
+			c->reload_pending = false;
+			c->reload_start = true;
+			c->state = CHILD_BACKOFF;
+			c->next_start_ns = now;
+			continue;
+		}
 		/* A child that ran well for a while starts over from the shortest delay. */
 		if (ran >= s->o.stable_ns)
 			c->backoff_ns = s->o.backoff_min_ns;
@@ -414,6 +437,80 @@ static void begin_stop(struct supervisor *s, int sig)
 	publish(s);
 }
 
+/* SIGKILLs a child that outlived its reload's grace. Returns the next deadline, or NEXT. */
+static uint64_t reload_deadlines(struct supervisor *s, uint64_t next)
+{
+	uint64_t now = mono_ns();
+	int i;
+
+	for (i = 0; i < s->nr; i++) {
+		struct child *c = &s->c[i];
+
+		if (c->state != CHILD_RUNNING || !c->reload_pending)
+			continue;
+		if (now >= c->reload_kill_at_ns) {
+			log_warn("%s (pid %d) still running %.0f s after SIGTERM for the reload: "
+				 "SIGKILL",
+				 c->name, (int)c->pid, (double)s->o.grace_ns / 1e9);
+			kill(c->pid, SIGKILL);
+			c->reload_kill_at_ns = UINT64_MAX;
+		} else if (c->reload_kill_at_ns < next) {
+			next = c->reload_kill_at_ns;
+		}
+	}
+	return next;
+}
+
+static struct child *find_child(struct supervisor *s, const char *name)
+{
+	int i;
+
+	for (i = 0; i < s->nr; i++)
+		if (!strcmp(s->c[i].name, name))
+			return &s->c[i];
+	return NULL;
+}
+
+int supervisor__signal(struct supervisor *s, const char *name, int sig)
+{
+	struct child *c = find_child(s, name);
+
+	if (!c)
+		return -ENOENT;
+	if (c->state != CHILD_RUNNING || c->pid <= 0)
+		return -ESRCH;
+	return kill(c->pid, sig) ? -errno : 0;
+}
+
+int supervisor__restart(struct supervisor *s, const char *name)
+{
+	struct child *c = find_child(s, name);
+
+	if (!c)
+		return -ENOENT;
+	if (c->state == CHILD_RUNNING && c->pid > 0) {
+		if (c->reload_pending)
+			return 0; /* already on its way out: it starts with the newest file */
+		c->reload_pending = true;
+		c->reload_kill_at_ns = mono_ns() + s->o.grace_ns;
+		kill(c->pid, SIGTERM);
+	} else if (c->state == CHILD_BACKOFF) {
+		/* It crashed, perhaps because of the old config: try the new one now. */
+		c->next_start_ns = mono_ns();
+		c->backoff_ns = s->o.backoff_min_ns;
+	}
+	return 0;
+}
+
+void supervisor__note_reload(struct supervisor *s, bool ok)
+{
+	if (ok)
+		s->reloads++;
+	else
+		s->reload_failures++;
+	publish(s);
+}
+
 static bool any_running(const struct supervisor *s)
 {
 	int i;
@@ -438,6 +535,8 @@ int supervisor__run(struct supervisor *s)
 	publish(s);
 	for (;;) {
 		next = s->stopping ? (s->killed ? UINT64_MAX : s->kill_at_ns) : start_due(s);
+		if (!s->stopping)
+			next = reload_deadlines(s, next);
 		if (s->stopping && !any_running(s))
 			break;
 		now = mono_ns();
@@ -456,6 +555,11 @@ int supervisor__run(struct supervisor *s)
 		while ((n = read(s->sfd, &si, sizeof(si))) == (ssize_t)sizeof(si)) {
 			if (si.ssi_signo == SIGCHLD)
 				reap(s);
+			else if (si.ssi_signo == SIGHUP && s->o.on_hup && !s->stopping)
+				s->o.on_hup(s->o.ctx);
+			else if (si.ssi_signo == SIGHUP)
+				log_info("SIGHUP ignored (%s)",
+					 s->stopping ? "stopping" : "no config file to reload");
 			else
 				begin_stop(s, (int)si.ssi_signo);
 		}
@@ -481,14 +585,17 @@ void supervisor__print_summary(const struct supervisor *s, FILE *f)
 	uint64_t end = s->stop_mono_ns ? s->stop_mono_ns : mono_ns();
 	int i;
 
-	fprintf(f, "kiln run: ran %.1f s\n",
-		s->start_mono_ns ? (double)(end - s->start_mono_ns) / 1e9 : 0.0);
+	fprintf(f, "kiln run: ran %.1f s; config reloads %llu, failed %llu\n",
+		s->start_mono_ns ? (double)(end - s->start_mono_ns) / 1e9 : 0.0,
+		(unsigned long long)s->reloads, (unsigned long long)s->reload_failures);
 	for (i = 0; i < s->nr; i++) {
 		const struct child *c = &s->c[i];
 
-		fprintf(f, "  %-7s restarts %llu, last exit %s, fork errors %llu\n", c->name,
-			(unsigned long long)restarts(c), c->last_exit,
-			(unsigned long long)c->spawn_errors);
+		fprintf(f,
+			"  %-7s restarts %llu, last exit %s, fork errors %llu, reload restarts "
+			"%llu\n",
+			c->name, (unsigned long long)restarts(c), c->last_exit,
+			(unsigned long long)c->spawn_errors, (unsigned long long)c->reloads);
 	}
 	if (s->state_write_errors)
 		fprintf(f, "  state file write errors %llu (%s)\n",

@@ -3,7 +3,8 @@
  * The process supervisor behind `kiln run`: starts each child as `kiln SUBCOMMAND ...` (a
  * fork and exec of the running binary), optionally with dropped privileges, restarts it with
  * exponential backoff when it exits, publishes the state file (shm/runstate.h) and stops
- * everything on SIGINT/SIGTERM. One thread; signals arrive through a signalfd so that no
+ * everything on SIGINT/SIGTERM. SIGHUP calls the owner's reload hook, which may signal or
+ * restart children (a restart for a reload is counted apart from crashes). One thread; signals arrive through a signalfd so that no
  * work happens in a signal handler.
  */
 #ifndef KILN_CLI_SUPERVISOR_H
@@ -30,6 +31,8 @@ struct supervisor_opts {
 	uint64_t backoff_max_ns; /* cap of the doubling; 0: 30 s */
 	uint64_t stable_ns; /* a child that ran this long restarts at backoff_min; 0: 60 s */
 	uint64_t ring_wait_ns; /* consumers wait this long for the ring, then start anyway; 0: 10 s */
+	void (*on_hup)(void *ctx); /* called on SIGHUP (not while stopping); NULL: ignored */
+	void *ctx;
 };
 
 struct supervisor;
@@ -57,7 +60,20 @@ int supervisor__add(struct supervisor *s, const char *name, char *const argv[],
  */
 int supervisor__run(struct supervisor *s);
 
-/* Prints run time and, per child, pid, restarts and last exit to F. */
+/* Sends SIG to child NAME if it runs. Returns 0, -ESRCH (not running) or -ENOENT (no such child). */
+int supervisor__signal(struct supervisor *s, const char *name, int sig);
+
+/*
+ * Restarts child NAME for a config reload: SIGTERM (SIGKILL after grace_ns), then started
+ * again at once, counted as a reload and not as a restart. A child waiting in backoff is
+ * started at once. Returns 0 or -ENOENT.
+ */
+int supervisor__restart(struct supervisor *s, const char *name);
+
+/* Counts one config reload, applied (OK) or refused, for the summary and the state file. */
+void supervisor__note_reload(struct supervisor *s, bool ok);
+
+/* Prints run time, reloads and, per child, restarts, reloads and last exit to F. */
 void supervisor__print_summary(const struct supervisor *s, FILE *f);
 
 /* Restores the signal mask and frees S; children are not touched. NULL is a no-op. */
