@@ -33,6 +33,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "profile/wrec.h"
+#include "shm/runstate.h"
 #include "shm/shm.h"
 
 #define TOP_DEFAULT_HZ 99 /* a private agent's rate: 19 Hz (the agent's) is too coarse live */
@@ -122,7 +123,10 @@ static void usage(FILE *f)
 		"Live view of the hottest functions, refreshed once per window, like perf top.\n"
 		"Reads window records from a shared-memory ring: the one given with --ring, else\n"
 		"the default ring when an agent writes it (no privileges needed), else a private\n"
-		"agent it starts itself (root, or CAP_BPF and CAP_PERFMON), stopped on exit.\n"
+		"agent it starts itself (root, or CAP_BPF and CAP_PERFMON), stopped on exit; with\n"
+		"-p that agent samples only those processes (kiln agent --pid). Its ring,\n"
+		"kiln-top-private-PID, is removed on exit; one left by a kiln top that was killed\n"
+		"is removed by the next kiln top or kiln run.\n"
 		"\n"
 		"  -r, --ring NAME          attach to ring NAME (/dev/shm/kiln-NAME) or absolute "
 		"path\n"
@@ -215,18 +219,28 @@ struct agent_child {
 };
 
 /*
- * Starts `/proc/self/exe agent --ring RING -F HZ` in its own process group (terminal
- * signals reach only kiln top, which stops it in order) with PR_SET_PDEATHSIG, so it never
- * outlives kiln top. Returns 0 or -errno.
+ * Starts `/proc/self/exe agent --ring RING -F HZ [--pid P,...]` in its own process group
+ * (terminal signals reach only kiln top, which stops it in order) with PR_SET_PDEATHSIG, so
+ * it never outlives kiln top. With PIDS the agent samples only those processes: the rest of
+ * the host costs neither samples nor symbolization. Returns 0 or -errno.
  */
-static int agent_start(struct agent_child *a, const char *ring, unsigned int hz)
+static int agent_start(struct agent_child *a, const char *ring, unsigned int hz,
+		       const uint32_t *pids, size_t nr_pids)
 {
-	char hzs[16];
-	char *args[] = { "kiln", "agent", "--ring", (char *)ring, "-F", hzs, NULL };
+	char hzs[16], pidlist[TOP_MAX_PIDS * 11 + 1] = "";
+	char *args[] = { "kiln", "agent", "--ring", (char *)ring, "-F", hzs, NULL, NULL, NULL };
 	pid_t parent = getpid(), pid;
 	int p[2] = { -1, -1 }, fd;
+	size_t i, off = 0;
 
 	snprintf(hzs, sizeof(hzs), "%u", hz);
+	for (i = 0; i < nr_pids; i++)
+		off += (size_t)snprintf(pidlist + off, sizeof(pidlist) - off, "%s%u", i ? "," : "",
+					pids[i]);
+	if (nr_pids) {
+		args[6] = "--pid";
+		args[7] = pidlist;
+	}
 	if (pipe2(p, O_CLOEXEC))
 		return -errno;
 	pid = fork();
@@ -771,6 +785,8 @@ int cmd_top(int argc, char **argv)
 	sigaction(SIGWINCH, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Rings of kiln top processes that were SIGKILLed: nobody else would remove them. */
+	runstate__sweep_private(NULL);
 	if (c.ring || ring_has_producer(NULL)) {
 		if (!c.ring)
 			c.ring = SHM_DEFAULT_NAME;
@@ -784,10 +800,11 @@ int cmd_top(int argc, char **argv)
 			goto cleanup;
 		}
 	} else if (may_run_agent()) {
-		snprintf(ring_buf, sizeof(ring_buf), "top-%d", (int)getpid());
+		/* Named after this process, so that a later kiln top can tell when it is stale. */
+		runstate__private_ring(getpid(), ring_buf, sizeof(ring_buf));
 		c.ring = ring_buf;
 		c.private_agent = true;
-		err = agent_start(&ag, c.ring, c.hz);
+		err = agent_start(&ag, c.ring, c.hz, pids, nr_pids);
 		if (err) {
 			log_error("starting the private agent: %s", strerror(-err));
 			goto cleanup;
