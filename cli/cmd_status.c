@@ -346,6 +346,8 @@ static void txt_supervisor(const struct snap *s)
 	       s->sup_alive ? "alive" : "dead  <-- !");
 	if (s->sup_alive)
 		txt_age(", up %s", age_s(s, s->run.start_ns));
+	printf(", config reloads %" PRIu64 ", failed %" PRIu64 "%s", s->run.reloads,
+	       s->run.reload_failures, s->run.reload_failures ? "  <-- !" : "");
 	printf("\n  %-8s %8s %-6s %-8s %8s %9s  %s\n", "child", "pid", "alive", "state", "restarts",
 	       "uptime", "last exit");
 	for (i = 0; i < s->run.nr_children; i++) {
@@ -358,7 +360,11 @@ static void txt_supervisor(const struct snap *s)
 					   : "dead",
 		       c->state, c->restarts);
 		txt_age(" %9s", s->child_alive[i] ? age_s(s, c->start_ns) : -1);
-		printf("  %s%s\n", c->last_exit, bad || c->restarts ? "  <-- !" : "");
+		printf("  %s%s", c->last_exit, bad || c->restarts ? "  <-- !" : "");
+		if (s->run.child_reloads[i])
+			printf("  (restarted %" PRIu64 "x for config reloads)",
+			       s->run.child_reloads[i]);
+		printf("\n");
 	}
 }
 
@@ -468,6 +474,9 @@ static int problems(const struct snap *s, void (*fn)(const char *what, void *ctx
 			if (c->restarts)
 				PROBLEM("%s restarts=%" PRIu64, c->name, c->restarts);
 		}
+		if (s->run.reload_failures)
+			PROBLEM("config reloads refused=%" PRIu64 " (kiln run's stderr says why)",
+				s->run.reload_failures);
 	} else if (s->run_err != -ENOENT) {
 		PROBLEM("state file %s unreadable", s->run_path);
 	}
@@ -601,6 +610,8 @@ static void js_supervisor(const struct snap *s, bool *top)
 	js_bool("alive", s->sup_alive, &f);
 	js_u64("start_ns", s->run.start_ns, &f);
 	js_age("uptime_s", s->sup_alive ? age_s(s, s->run.start_ns) : -1, &f);
+	js_u64("config_reloads", s->run.reloads, &f);
+	js_u64("config_reload_failures", s->run.reload_failures, &f);
 	js_key("children", &f);
 	putchar('[');
 	for (i = 0; i < s->run.nr_children; i++) {
@@ -613,6 +624,7 @@ static void js_supervisor(const struct snap *s, bool *top)
 		js_bool("alive", s->child_alive[i], &cf);
 		js_strkey("state", c->state, &cf);
 		js_u64("restarts", c->restarts, &cf);
+		js_u64("reload_restarts", s->run.child_reloads[i], &cf);
 		js_u64("start_ns", c->start_ns, &cf);
 		js_age("uptime_s", s->child_alive[i] ? age_s(s, c->start_ns) : -1, &cf);
 		js_strkey("last_exit", c->last_exit, &cf);
