@@ -37,8 +37,7 @@
 #include "bench/stats.h"
 #include "common/util.h"
 #include "exporter/http.h"
-#include "profile/profile.h"
-#include "profile/wrec.h"
+#include "profile/synth.h"
 #include "shm/shm.h"
 
 #define SUITE "export"
@@ -49,8 +48,6 @@
 #define SAMPLES_PER_REC 1584 /* 64 CPUs x 99 Hz x 1 s / 4 workloads */
 #define MIN_DEPTH 16
 #define MAX_DEPTH 24
-#define USER_FUNCS 400
-#define KERNEL_FUNCS 150
 #define PERIOD_NS 10101010ull /* 99 Hz */
 #define GOAL_MSPS 1.0 /* >= 1 M samples/s, on the default compression (gzip) */
 #define EXPORT_TIMEOUT_MS 120000
@@ -59,175 +56,22 @@
 static const char *const compressions[] = { "none", "gzip", "zstd" };
 #define NR_COMP 3
 
-/* splitmix64: deterministic, so every run and every machine sees the same records. */
-static uint64_t rnd(uint64_t *s)
+/* Window record V of workload W (see profile/synth.h for the shape of its stacks). */
+static int make_record(unsigned int w, unsigned int v, void **out, size_t *len, uint64_t *total)
 {
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	const struct wrec_synth_opts so = {
+		.workload = w,
+		.seq = v,
+		.stacks = STACKS_PER_REC,
+		.universe = UNIVERSE,
+		.min_depth = MIN_DEPTH,
+		.max_depth = MAX_DEPTH,
+		.samples = SAMPLES_PER_REC,
+		.period_ns = PERIOD_NS,
+		.start_ns = 1800000000000000000ull,
+	};
 
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-struct frame_names {
-	char name[MAX_DEPTH][96];
-};
-
-static const char *const verbs[] = { "handle", "parse",	   "encode", "lookup", "alloc",
-				     "hash",   "compress", "send",   "recv",   "dispatch" };
-static const char *const kverbs[] = { "sys",   "vfs", "tcp",   "ext4",	"mm",
-				      "sched", "irq", "futex", "epoll", "skb" };
-
-/* One user frame: function F of workload W, at call-site variant V (a distinct address). */
-static void user_frame(struct sym_frame *f, char *name, unsigned int w, unsigned int fn,
-		       unsigned int v)
-{
-	memset(f, 0, sizeof(*f));
-	f->kind = SYM_FRAME_NATIVE;
-	if (fn < 300) {
-		snprintf(name, 96, "shop::svc%u::%s_%u(Request const&, Context*)", w,
-			 verbs[fn % 10], fn);
-		f->module = "/app/server";
-		f->build_id = "4f1c0e9d2b7a6c5d8e3f1a0b9c8d7e6f5a4b3c2d";
-	} else if (fn < 360) {
-		snprintf(name, 96, "__libc_%s_%u", verbs[fn % 10], fn);
-		f->module = "/usr/lib/x86_64-linux-gnu/libc.so.6";
-		f->build_id = "7b1c4e1f0d2a3b5c6d7e8f9a0b1c2d3e4f5a6b7c";
-	} else {
-		snprintf(name, 96, "ssl3_%s_record_%u", verbs[fn % 10], fn);
-		f->module = "/usr/lib/x86_64-linux-gnu/libssl.so.3";
-		f->build_id = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
-	}
-	f->name = name;
-	f->system_name = name;
-	f->map_start = fn < 300	  ? 0x555555554000ull
-		       : fn < 360 ? 0x7f0000000000ull
-				  : 0x7f1000000000ull;
-	f->map_limit = f->map_start + 0x4000000;
-	f->elf_vaddr = 0x1000 + (uint64_t)fn * 0x400 + v * 0x18;
-	f->addr = f->map_start + f->elf_vaddr;
-}
-
-static void kernel_frame(struct sym_frame *f, char *name, unsigned int fn, unsigned int v)
-{
-	memset(f, 0, sizeof(*f));
-	f->kind = SYM_FRAME_KERNEL;
-	snprintf(name, 96, "%s_%s_%u", kverbs[fn % 10], fn % 3 ? "do" : "__x64", fn);
-	f->name = name;
-	f->system_name = name;
-	f->module = "[kernel.kallsyms]";
-	f->addr = f->elf_vaddr = 0xffffffff81000000ull + (uint64_t)fn * 0x800 + v * 0x10;
-}
-
-/*
- * Frames (leaf first) of stack U of workload W: five shared outermost frames (start-up and
- * event loop), then a walk through a call graph of USER_FUNCS functions with a few callees
- * each, so stacks share prefixes as real ones do; 30 % end in 3..6 kernel frames.
- */
-static size_t make_stack(unsigned int w, unsigned int u, struct sym_frame *f, struct frame_names *n)
-{
-	static const unsigned int roots[] = { 300, 301, 0, 1, 2 };
-	struct sym_frame out[MAX_DEPTH];
-	uint64_t s = (uint64_t)w * 1000003 + u;
-	size_t depth = MIN_DEPTH + rnd(&s) % (MAX_DEPTH - MIN_DEPTH + 1), k, nk = 0;
-	unsigned int fn = 2;
-	char names[MAX_DEPTH][96];
-
-	if (rnd(&s) % 10 < 3)
-		nk = 3 + rnd(&s) % 4;
-	for (k = 0; k < depth; k++) {
-		if (k < 5) {
-			fn = roots[k];
-			user_frame(&out[k], names[k], w, fn, 0);
-		} else if (k < depth - nk) {
-			/* a few callees per function: stacks branch, and share what they branched from */
-			fn = (fn * 37 + 11 + (unsigned int)(rnd(&s) % 4) * 101) % USER_FUNCS;
-			user_frame(&out[k], names[k], w, fn, (unsigned int)(rnd(&s) % 4));
-		} else {
-			kernel_frame(&out[k], names[k], (unsigned int)(rnd(&s) % KERNEL_FUNCS),
-				     (unsigned int)(rnd(&s) % 2));
-		}
-	}
-	/* out[] runs outermost first; a stack reads from the leaf */
-	for (k = 0; k < depth; k++) {
-		f[k] = out[depth - 1 - k];
-		memcpy(n->name[k], names[depth - 1 - k], sizeof(n->name[k]));
-		f[k].name = f[k].system_name = n->name[k];
-	}
-	return depth;
-}
-
-/*
- * Window record V of workload W in a malloc'd, 8-aligned buffer (caller frees), its size in
- * *LEN and sample count in *TOTAL. Returns NULL on failure.
- */
-static void *make_record(unsigned int w, unsigned int v, size_t *len, uint64_t *total)
-{
-	static const char *const kinds[] = { "deployment", "statefulset", "daemonset" };
-	char name[32], key[96], cid[80], pod[64], comm[16];
-	struct wrec_identity id = { 0 };
-	struct wrec_window win = { 0 };
-	struct sym_frame f[MAX_DEPTH];
-	struct frame_names *n = NULL;
-	struct profile *p = NULL;
-	uint64_t counts[STACKS_PER_REC], s = 0x6b696c6eull + w * 131 + v;
-	unsigned int i, start = (v * 257 + w * 61) % UNIVERSE;
-	void *buf = NULL;
-
-	n = malloc(sizeof(*n));
-	p = profile__new(PERIOD_NS);
-	if (!n || !p)
-		goto cleanup;
-	snprintf(name, sizeof(name), "svc-%u", w);
-	snprintf(key, sizeof(key), "k8s/shop/%s/svc-%u", kinds[w % 3], w);
-	snprintf(cid, sizeof(cid), "%064x", w + 1);
-	snprintf(pod, sizeof(pod), "svc-%u-7d9f6c5b4-x2k8p", w);
-	snprintf(comm, sizeof(comm), "svc%u-worker", w);
-	id.field[WREC_ID_KEY] = key;
-	id.field[WREC_ID_NAME] = name;
-	id.field[WREC_ID_KIND] = "pod";
-	id.field[WREC_ID_HOST] = "node-1";
-	id.field[WREC_ID_EXE_NAME] = "server";
-	id.field[WREC_ID_EXE_PATH] = "/app/server";
-	id.field[WREC_ID_CONTAINER_ID] = cid;
-	id.field[WREC_ID_K8S_NAMESPACE] = "shop";
-	id.field[WREC_ID_K8S_POD] = pod;
-	id.field[WREC_ID_K8S_CONTAINER] = "main";
-	id.field[WREC_ID_K8S_WL_KIND] = kinds[w % 3];
-	id.field[WREC_ID_K8S_WL_NAME] = name;
-	/* every stack seen once, the rest skewed towards a few hot ones */
-	for (i = 0; i < STACKS_PER_REC; i++)
-		counts[i] = 1;
-	for (i = STACKS_PER_REC; i < SAMPLES_PER_REC; i++) {
-		double x = (double)(rnd(&s) % 1000000) / 1e6;
-
-		counts[(unsigned int)(x * x * x * STACKS_PER_REC)]++;
-	}
-	*total = 0;
-	for (i = 0; i < STACKS_PER_REC; i++) {
-		unsigned int u = (start + i) % UNIVERSE, tgid = 4000 + w * 10;
-		size_t depth = make_stack(w, u, f, n);
-
-		if (profile__add(p, f, depth, comm, tgid, tgid + u % 4, counts[i]))
-			goto cleanup;
-		*total += counts[i];
-	}
-	win.seq = v;
-	win.start_ns = 1800000000000000000ull + v * 1000000000ull;
-	win.duration_ns = 1000000000ull;
-	win.period_ns = PERIOD_NS;
-	*len = wrec__size(p, &id);
-	if (!*len)
-		goto cleanup;
-	buf = aligned_alloc(8, *len);
-	if (buf && wrec__encode(p, &id, &win, buf, *len) != (ssize_t)*len) {
-		free(buf);
-		buf = NULL;
-	}
-cleanup:
-	profile__free(p);
-	free(n);
-	return buf;
+	return wrec_synth__record(&so, out, len, total);
 }
 
 struct records {
@@ -681,12 +525,12 @@ int bench_export(const struct bench_opts *o, int argc, char **argv)
 		goto cleanup;
 	}
 	for (i = 0; i < NR_WORKLOADS * WINDOWS_PER_WORKLOAD; i++) {
-		r.rec[i] = make_record((unsigned int)i / WINDOWS_PER_WORKLOAD,
-				       (unsigned int)i % WINDOWS_PER_WORKLOAD, &r.len[i],
-				       &r.total[i]);
-		if (!r.rec[i]) {
-			err = -ENOMEM;
-			fprintf(stderr, "kiln-bench export: cannot build window records\n");
+		err = make_record((unsigned int)i / WINDOWS_PER_WORKLOAD,
+				  (unsigned int)i % WINDOWS_PER_WORKLOAD, &r.rec[i], &r.len[i],
+				  &r.total[i]);
+		if (err) {
+			fprintf(stderr, "kiln-bench export: cannot build window records: %s\n",
+				strerror(-err));
 			goto cleanup;
 		}
 		if (r.len[i] > r.max_len)
