@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""End-to-end tests of `kiln top`. Usage: CASE (flags, tty, batch, attach, cleanup).
+"""End-to-end tests of `kiln top`. Usage: CASE (flags, tty, batch, attach, cleanup, pidfilter,
+stale).
 
 Shares are checked on the known-answer workload (bench/workload, built with
 -fno-omit-frame-pointer, so its user stacks are whole): alpha 70 %, beta 30 % of its
@@ -21,7 +22,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "record"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "agent"))
 from kilntest import KILN, WORKLOAD, bpf_refused, fail, require_root, skip  # noqa: E402
-from agenttest import ring_path, wait_for  # noqa: E402
+from agenttest import ring_counters, ring_path, wait_for  # noqa: E402
 
 TOL = 7.0
 ROW = re.compile(r"^\s*(\d+\.\d+)\s+(\d+\.\d+)\s+(\d+)\s+(\S+)(?: \((.*)\))?\s*$")
@@ -110,11 +111,16 @@ def alive(pid):
         return False
 
 
+def private_ring(top_pid):
+    """The private ring of kiln top TOP_PID (shm/runstate.h)."""
+    return "top-private-%d" % top_pid
+
+
 def check_gone(top_pid, agent_pid):
     """No private ring of TOP_PID and no agent process are left."""
     for suffix in ("", ".cons"):
-        if os.path.exists(ring_path("top-%d" % top_pid) + suffix):
-            fail("ring top-%d%s left behind" % (top_pid, suffix))
+        if os.path.exists(ring_path(private_ring(top_pid)) + suffix):
+            fail("ring %s%s left behind" % (private_ring(top_pid), suffix))
     if agent_pid and alive(agent_pid):
         fail("the private agent %d outlived kiln top" % agent_pid)
 
@@ -451,7 +457,7 @@ def case_cleanup():
         if agent is None:
             finish(p, "kiln top")
             fail("kiln top exited before starting its agent")
-        ring = "top-%d" % p.pid
+        ring = private_ring(p.pid)
         wait_for(lambda: ring_counters_consumers(ring) >= 1 or p.poll() is not None,
                  "kiln top to attach to its ring")
         p.send_signal(sig)
@@ -475,8 +481,135 @@ def case_cleanup():
                                                                 agent, ring))
 
 
+def agent_cmdline(pid):
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        return [a.decode() for a in f.read().split(b"\0") if a]
+
+
+def case_pidfilter():
+    """-p W: the private agent runs with --pid W; a busy second process is filtered in the
+    kernel (samples_filtered grows) and never aggregated (every record is W's, so records
+    equal records in scope); W's frames carry the known shares."""
+    require_root()
+    w = Workload()
+    # The same binary with another mix: only the pid tells them apart.
+    noise = subprocess.Popen([WORKLOAD, "--mix", "gamma=100", "--seconds", "40"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = None
+    try:
+        p = subprocess.Popen([KILN, "top", "-b", "-p", str(w.pid), "-F", "499",
+                              "--iterations", "4", "-n", "200"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        agent = agent_child(p)
+        if agent is None:
+            finish(p, "kiln top -p")
+            fail("kiln top exited before starting its agent")
+        argv = agent_cmdline(agent)
+        if "--pid" not in argv or argv[argv.index("--pid") + 1] != str(w.pid):
+            fail("the private agent runs without --pid %d: %s" % (w.pid, argv))
+        ring = private_ring(p.pid)
+        # Read while it runs: kiln top removes the ring at exit.
+        seen = {}
+
+        def counted():
+            c = ring_counters(ring)
+            if c:
+                seen.update(c)
+            return c.get("samples_filtered", 0) >= 50 and c.get("samples_aggregated", 0) >= 50
+        wait_for(counted, "the private agent to filter and aggregate samples")
+        out, err = finish(p, "kiln top -b -p", timeout=60)
+        frames = batch_frames(out)
+        last = frames[-1]
+        if "gamma" in last["rows"]:
+            fail("the filtered process's gamma shows up:\n" + last["text"])
+        if last["samples"] >= 150:
+            check_shares(last, "kiln top -p with a private agent")
+        else:
+            fail("only %d samples in view after 4 windows at 499 Hz" % last["samples"])
+        m = re.search(r"(\d+) records \((\d+) in scope\)", err)
+        if not m or int(m.group(1)) == 0 or m.group(1) != m.group(2):
+            fail("records outside the selected process were aggregated: %r" % err)
+        print("private agent counters: samples_filtered %d, samples_aggregated %d; %s" % (
+            seen.get("samples_filtered", 0), seen.get("samples_aggregated", 0), err.strip()))
+        check_gone(p.pid, agent)
+        bad = subprocess.run([KILN, "agent", "-p", "1,x"], capture_output=True, text=True)
+        if bad.returncode != 2 or "--pid '1,x': expected process ids" not in bad.stderr:
+            fail("kiln agent -p 1,x: %d %r" % (bad.returncode, bad.stderr))
+    finally:
+        if p and p.poll() is None:
+            p.kill()
+            p.wait()
+        noise.kill()
+        noise.wait()
+        w.stop()
+
+
+def start_top():
+    """kiln top -b with a private agent; returns (process, agent pid) once it is attached."""
+    p = subprocess.Popen([KILN, "top", "-b", "-F", "49"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    agent = agent_child(p)
+    if agent is None:
+        finish(p, "kiln top")
+        fail("kiln top exited before starting its agent")
+    wait_for(lambda: ring_counters_consumers(private_ring(p.pid)) >= 1 or p.poll() is not None,
+             "kiln top to attach to its ring")
+    return p, agent
+
+
+def case_stale():
+    """A SIGKILLed kiln top leaves its private ring; the next kiln top removes it, says so
+    once, and keeps the ring of a live kiln top and a ring that is not private."""
+    require_root()
+    live = dead = other = None
+    other_ring = "cli-top-other-%d" % os.getpid()
+    try:
+        live, live_agent = start_top()
+        dead, dead_agent = start_top()
+        dead_ring = private_ring(dead.pid)
+        dead.kill()
+        dead.wait()
+        wait_for(lambda: not alive(dead_agent), "the SIGKILLed top's agent to exit")
+        if not os.path.exists(ring_path(dead_ring)):
+            fail("ring %s is already gone: nothing left to test" % dead_ring)
+        # Not a private ring (its producer is gone too): never removed.
+        subprocess.run([KILN, "agent", "--ring", other_ring, "-d", "1", "-F", "19"],
+                       capture_output=True, check=True, timeout=60)
+        if not os.path.exists(ring_path(other_ring)):
+            fail("kiln agent -d 1 did not leave ring %s" % other_ring)
+        p = subprocess.Popen([KILN, "top", "-b", "--iterations", "1", "-F", "49"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, text=True)
+        _, err = finish(p, "the next kiln top", timeout=60)
+        if os.path.exists(ring_path(dead_ring)) or os.path.exists(ring_path(dead_ring) + ".cons"):
+            fail("the stale ring %s was not removed:\n%s" % (dead_ring, err))
+        said = [line for line in err.splitlines() if "stale private ring" in line]
+        if len(said) != 1 or dead_ring not in said[0]:
+            fail("expected one line naming the removed ring %s:\n%s" % (dead_ring, err))
+        for ring in (private_ring(live.pid), other_ring):
+            if not os.path.exists(ring_path(ring)):
+                fail("ring %s was removed:\n%s" % (ring, err))
+            if ring in said[0]:
+                fail("the message names %s, which was kept: %s" % (ring, said[0]))
+        print(said[0])
+        live.send_signal(signal.SIGTERM)
+        finish(live, "the live kiln top")
+        check_gone(live.pid, live_agent)
+    finally:
+        for q in (live, dead):
+            if q and q.poll() is None:
+                q.kill()
+                q.wait()
+        for ring in [other_ring] + ([private_ring(dead.pid)] if dead else []):
+            for suffix in ("", ".cons"):
+                try:
+                    os.unlink(ring_path(ring) + suffix)
+                except FileNotFoundError:
+                    pass
+
+
 CASES = {"flags": case_flags, "tty": case_tty, "batch": case_batch, "attach": case_attach,
-         "cleanup": case_cleanup}
+         "cleanup": case_cleanup, "pidfilter": case_pidfilter, "stale": case_stale}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
