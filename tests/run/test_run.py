@@ -7,6 +7,9 @@ acceptance  UI lists the known-answer workload with its 70/30 shares, samples fl
 restart     SIGKILL each child in turn: it comes back once, the others keep their pids and
             keep working
 pdeathsig   SIGKILL the supervisor: every child exits on its own
+reload      SIGHUP with a changed -c file (destination, sources): the exporter restarts as a
+            reload, the agent reloads in place, the UI is untouched; with an invalid file:
+            nothing changes, the refused reload is counted in the state file, status, summary
 """
 import os
 import pwd
@@ -23,8 +26,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "record"))
 sys.path.insert(0, os.path.join(HERE, "..", "ui"))
+sys.path.insert(0, os.path.join(HERE, "..", "agent"))
 from kilntest import KILN, WORKLOAD, fail, require_root, skip  # noqa: E402
 import uitest  # noqa: E402
+from agenttest import ring_counters  # noqa: E402
 
 CHILDREN = ("agent", "export", "ui")
 CURRENT = []  # the Run under test, whose stderr a failure shows
@@ -97,7 +102,7 @@ class Run:
     """`kiln run` on its own ring, port, output directory and TMPDIR, with the workload in
     its own cgroup so that its workload id is unique on a shared machine."""
 
-    def __init__(self, case):
+    def __init__(self, case, config=False):
         require_root()
         self.ring = "run-%s-%d" % (case, os.getpid())
         self.tmp = tempfile.mkdtemp(prefix="kiln-run-test-")
@@ -115,12 +120,43 @@ class Run:
         self.wid = "cgroup/" + os.path.basename(self.cg)
         env = dict(os.environ, TMPDIR=self.tmp)
         self.errf = open(os.path.join(self.tmp, "stderr"), "w+")
-        self.proc = subprocess.Popen([KILN, "run", "--ring", self.ring, "--listen",
-                                      "127.0.0.1:%d" % self.port, "--output-dir", self.out,
-                                      "--frequency", "99"],
-                                     stdout=subprocess.DEVNULL, stderr=self.errf, env=env)
+        args = [KILN, "run", "--ring", self.ring, "--listen", "127.0.0.1:%d" % self.port,
+                "--frequency", "99"]
+        if config:
+            # The file destination comes from the file, so that a reload can change it.
+            self.config = os.path.join(self.tmp, "kiln.yaml")
+            self.write_config(self.out)
+            args += ["-c", self.config]
+        else:
+            args += ["--output-dir", self.out]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.errf, env=env)
         self.ui = uitest.UI(None, self.base)
         CURRENT[:] = [self]
+
+    def write_config(self, out, sources=None, text=None):
+        if text is None:
+            text = "destinations:\n  - {name: files, type: file, url: %s, format: otlp}\n" % out
+            if sources:
+                text += "sources:\n" + "".join("  - %s\n" % s for s in sources)
+        with open(self.config + ".tmp", "w") as f:
+            f.write(text)
+        os.rename(self.config + ".tmp", self.config)
+
+    def reload_lines(self):
+        """(reloads, failures, {child: reload restarts}) from the state file."""
+        try:
+            with open(self.state) as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            return None
+        total, per = (0, 0), {}
+        for line in lines:
+            f = line.split()
+            if f[0] == "reloads":
+                total = (int(f[1]), int(f[2]))
+            elif f[0] == "reloaded":
+                per[f[1]] = int(f[2])
+        return total[0], total[1], per
 
     def stderr(self):
         self.errf.flush()
@@ -447,8 +483,84 @@ def case_bad_input():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def case_reload():
+    r = Run("rld", config=True)
+    noise = None
+    try:
+        state = r.wait_running()
+        agent_refused(r)
+        wait_for("a file in %s" % r.out, r.files, 20)
+        # A busy process that the new sources do not select.
+        noise = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        out2 = os.path.join(r.tmp, "out2")
+        r.write_config(out2, sources=["{executable: %s}" % os.path.basename(WORKLOAD)])
+        r.proc.send_signal(signal.SIGHUP)
+
+        def reloaded():
+            s, rl = r.read_state(), r.reload_lines()
+            if s and rl and rl[0] == 1 and rl[2].get("export") == 1 and \
+                    s["export"][1] == "running" and s["export"][0] != state["export"][0]:
+                return s
+            return None
+        new = wait_for("the exporter restarted for the reload", reloaded, 30)
+        if new["export"][2] != 0:
+            fail("the reload restart counts as a crash: export restarts %d" % new["export"][2])
+        for n in ("agent", "ui"):
+            if new[n][0] != state[n][0] or new[n][2] != 0:
+                fail("%s restarted (pid %d -> %d) though its part did not change" % (
+                    n, state[n][0], new[n][0]))
+        if r.reload_lines()[2].get("ui") or r.reload_lines()[2].get("agent"):
+            fail("reload restarts counted for agent or ui: %r" % (r.reload_lines(),))
+        # The agent reloaded its sources in place: the busy python is filtered in the kernel.
+        wait_for("the agent to count the reload",
+                 lambda: ring_counters(r.ring).get("config_reloads") == 1, 20)
+        before = ring_counters(r.ring).get("samples_filtered", 0)
+        wait_for("samples of unselected processes to be filtered",
+                 lambda: ring_counters(r.ring).get("samples_filtered", 0) > before + 20, 20)
+        wait_for("a file in the new destination %s" % out2,
+                 lambda: [f for f in os.listdir(out2) if not f.startswith(".")]
+                 if os.path.isdir(out2) else None, 30)
+        if "config reloaded from %s: agent reloads (changed), export restarted (changed), " \
+                "ui unchanged" % r.config not in r.stderr():
+            fail("no reload line in kiln run's stderr:\n" + r.stderr())
+        print("valid reload: export pid %d -> %d, agent and ui kept, filtered grows" % (
+            state["export"][0], new["export"][0]))
+
+        # An invalid file: refused, counted, nothing restarted.
+        r.write_config(None, text="profiling:\n  samplingFrequency: lots\n")
+        r.proc.send_signal(signal.SIGHUP)
+        wait_for("the refused reload in the state file",
+                 lambda: (r.reload_lines() or (0, 0))[1] == 1, 20)
+        err = r.stderr()
+        line = [ln for ln in err.splitlines() if "config reload failed" in ln]
+        if not line or r.config not in line[0] or "samplingFrequency" not in line[0]:
+            fail("the refused reload's error does not name the file and key:\n" + err)
+        print("refused: " + line[0])
+        if r.proc.poll() is not None:
+            fail("kiln run exited after an invalid reload:\n" + err)
+        after = r.read_state()
+        for n in CHILDREN:
+            if after[n][0] != new[n][0]:
+                fail("%s restarted after an invalid reload" % n)
+        st = subprocess.run([KILN, "status", "--ring", r.ring], capture_output=True, text=True,
+                            timeout=10)
+        if "config reloads 1, failed 1" not in st.stdout:
+            fail("kiln status does not show the reloads:\n" + st.stdout)
+        r.wait_samples_grow("after the refused reload")
+        err = r.stop()
+        if "config reloads 1, failed 1" not in err or \
+                not re.search(r"export\s+restarts 0, .*reload restarts 1", err):
+            fail("the summary lacks the reload counts:\n" + err)
+    finally:
+        if noise:
+            noise.kill()
+            noise.wait()
+        r.cleanup()
+
+
 CASES = {"acceptance": case_acceptance, "restart": case_restart, "pdeathsig": case_pdeathsig,
-         "second-signal": case_second_signal, "bad-input": case_bad_input}
+         "second-signal": case_second_signal, "bad-input": case_bad_input,
+         "reload": case_reload}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
