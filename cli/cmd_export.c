@@ -15,13 +15,6 @@
 #include "exporter/compress.h"
 #include "exporter/exporter.h"
 
-/*
- * common/config.c is written alongside; until it links, --config reports that it is not
- * available and the built-in defaults below are used.
- */
-#pragma weak kiln_config__load
-#pragma weak kiln_config__free
-
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -42,11 +35,15 @@ static void usage(FILE *f)
 		   "  --config FILE             YAML configuration (see docs/destinations.md)\n"
 		   "  --destination TYPE=URL    pyroscope=HOST:PORT, otlp=URL, file=DIR; "
 		   "repeatable,\n"
-		   "                            replaces the configured destinations\n"
+		   "                            replaces the configured destinations (without "
+		   "--config:\n"
+		   "                            files in ./profiles, as kiln run writes)\n"
 		   "  --compression none|gzip|zstd   request body compression (default gzip)\n"
 		   "  --batch-timeout DURATION  send a batch at least this often (default 5s)\n"
 		   "  --timeout DURATION        per-request timeout (default 5s)\n"
-		   "  --spool-dir DIR           where undeliverable batches wait (\"\" disables)\n"
+		   "  --spool-dir DIR           where undeliverable batches wait (\"\" disables;\n"
+		   "                            default /var/lib/kiln/spool as root, else "
+		   "~/.local/state/kiln/spool)\n"
 		   "  --metrics-listen ADDR     serve Prometheus text at http://ADDR/metrics\n"
 		   "  --once                    deliver what the ring holds now, then exit\n"
 		   "  -v, --verbose             more logging (twice: debug, validates every "
@@ -55,25 +52,6 @@ static void usage(FILE *f)
 		   "Durations take ns/us/ms/s/m/h. Credentials come from the environment or files "
 		   "named\n"
 		   "in the configuration and are never logged.\n");
-}
-
-/* Built-in defaults, the same values the configuration file documents. */
-static int defaults(struct kiln_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->exporter.compression = KILN_COMPRESS_GZIP;
-	c->exporter.timeout_ns = 5000000000ull;
-	c->exporter.batch_timeout_ns = 5000000000ull;
-	c->exporter.batch_max_bytes = 4u << 20;
-	c->exporter.queue_max_batches = 64;
-	c->exporter.retry = (struct kiln_retry){
-		true, 5000000000ull, 30000000000ull, 300000000000ull, 1.5, 0.5
-	};
-	c->exporter.spool_enabled = true;
-	c->exporter.spool_dir = strdup("/var/lib/kiln/spool");
-	c->exporter.spool_max_bytes = 256ull << 20;
-	c->ring_name = strdup(SHM_DEFAULT_NAME);
-	return c->exporter.spool_dir && c->ring_name ? 0 : -ENOMEM;
 }
 
 static int parse_dest(const char *arg, struct kiln_destination *d)
@@ -92,11 +70,10 @@ static int parse_dest(const char *arg, struct kiln_destination *d)
 		d->type = KILN_DEST_PYROSCOPE;
 	else
 		return -EINVAL;
+	/* The rest as a configured destination that sets only type and url (config.c). */
 	d->url = (char *)eq + 1;
 	d->profiles = true;
 	d->format = "otlp";
-	d->max_files = 100;
-	d->max_bytes = 1ull << 30;
 	return 0;
 }
 
@@ -116,10 +93,8 @@ int cmd_export(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct kiln_config builtin, *cfg = &builtin, *loaded = NULL;
+	struct kiln_config *cfg = NULL, orig = { 0 };
 	struct kiln_destination *dests = NULL;
-	struct kiln_config orig;
-	char *builtin_ring = NULL, *builtin_spool = NULL;
 	size_t nr_dests = 0;
 	const char *config = NULL, *ring = NULL, *spool = NULL, *metrics = NULL;
 	const char *compression = NULL, *batch_timeout = NULL, *timeout = NULL;
@@ -189,27 +164,19 @@ int cmd_export(int argc, char **argv)
 		goto cleanup;
 	}
 	log_set_level(verbose >= 2 ? LOG_LEVEL_DEBUG : verbose ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
-	err = defaults(&builtin);
-	builtin_ring = builtin.ring_name;
-	builtin_spool = builtin.exporter.spool_dir;
-	if (err) {
-		ret = 1;
-		goto cleanup_cfg;
-	}
+	/* The one set of defaults every command starts from; the file, then flags, override. */
 	if (config) {
-		if (!kiln_config__load) {
-			fprintf(stderr, "kiln export: --config: this build has no configuration "
-					"loader\n");
-			goto cleanup_cfg;
-		}
-		err = kiln_config__load(config, &loaded, msg, sizeof(msg));
+		err = kiln_config__load(config, &cfg, msg, sizeof(msg));
 		if (err) {
 			fprintf(stderr, "kiln export: %s\n", msg);
-			goto cleanup_cfg;
+			goto cleanup;
 		}
-		cfg = loaded;
+	} else if (!(cfg = kiln_config__defaults())) {
+		fprintf(stderr, "kiln export: %s\n", strerror(ENOMEM));
+		ret = 1;
+		goto cleanup;
 	}
-	/* Flag values point into argv: the originals are put back before the config is freed. */
+	/* Flag values point into argv: the config's own pointers go back before it is freed. */
 	orig = *cfg;
 	if (ring)
 		cfg->ring_name = (char *)ring;
@@ -223,16 +190,16 @@ int cmd_export(int argc, char **argv)
 		cfg->exporter.metrics_listen = (char *)metrics;
 	if (compression && compress__parse(compression, &cfg->exporter.compression)) {
 		fprintf(stderr, "kiln export: --compression: expected none, gzip or zstd\n");
-		goto cleanup_cfg;
+		goto cleanup;
 	}
 	if (batch_timeout && kiln_parse_duration(batch_timeout, &cfg->exporter.batch_timeout_ns)) {
 		fprintf(stderr, "kiln export: --batch-timeout: expected a duration such as 5s\n");
-		goto cleanup_cfg;
+		goto cleanup;
 	}
 	if (timeout && (kiln_parse_duration(timeout, &cfg->exporter.timeout_ns) ||
 			!cfg->exporter.timeout_ns)) {
 		fprintf(stderr, "kiln export: --timeout: expected a duration such as 5s\n");
-		goto cleanup_cfg;
+		goto cleanup;
 	}
 	if (nr_dests) {
 		cfg->dests = dests;
@@ -244,13 +211,11 @@ int cmd_export(int argc, char **argv)
 	eo.cfg = cfg;
 	err = exporter__run(&eo);
 	ret = err ? 1 : 0;
-	*cfg = orig;
-cleanup_cfg:
-	if (loaded && kiln_config__free)
-		kiln_config__free(loaded);
-	free(builtin_ring);
-	free(builtin_spool);
 cleanup:
+	if (cfg) {
+		*cfg = orig;
+		kiln_config__free(cfg);
+	}
 	free(dests);
 	return ret;
 }

@@ -341,11 +341,33 @@ destinations:
     r.stop()
 
 
+def t_defaults(ring):
+    """No --config, no --destination: kiln export starts from the same defaults as every
+    other command (common/config.c), so it writes gzip'd OTLP files into ./profiles."""
+    want = produce(ring, 5, 2)
+    cwd = os.path.join(TMP, "defaults-cwd")
+    os.mkdir(cwd)
+    # --spool-dir only so that a root test run does not create /var/lib/kiln/spool.
+    p = subprocess.run([KILN, "export", "--ring", ring, "--once", "--spool-dir",
+                        os.path.join(TMP, "spool-defaults")], cwd=cwd, capture_output=True,
+                       text=True, timeout=60)
+    out = os.path.join(cwd, "profiles")
+    files = sorted(os.listdir(out)) if os.path.isdir(out) else []
+    check(p.returncode == 0 and files and all(f.endswith(".pb.gz") for f in files),
+          "defaults: exit %d, files in ./profiles %s: %s" % (p.returncode, files, p.stderr))
+    got = 0
+    for f in files:
+        c = subprocess.run([CHECK, os.path.join(out, f), "gzip"], capture_output=True, text=True)
+        check(c.returncode == 0, "defaults: %s decodes: %s" % (f, c.stderr))
+        got += int(c.stdout or 0)
+    check(got == want, "defaults: %d of %d samples in ./profiles" % (got, want))
+
+
 if not os.path.isdir(SHARED):
     print("note: %s absent, bodies checked by kiln's validator only" % SHARED)
 for name, fn in [("basic", t_basic), ("final", t_final), ("b429", t_429_backoff),
                  ("secret", t_secret), ("e503", t_503), ("refused", t_refused),
-                 ("kill", t_kill), ("slow", t_slow)]:
+                 ("kill", t_kill), ("slow", t_slow), ("defaults", t_defaults)]:
     print("== " + name, flush=True)
     run(name, fn)
 print("FAILED: %d" % fails if fails else "all passed")
