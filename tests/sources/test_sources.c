@@ -201,6 +201,48 @@ static void test_selection(void)
 	CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
+static void test_pids(void)
+{
+	const uint32_t pids[] = { 10, 30, 99 }, zero[] = { 7, 0 };
+	struct identity_resolver *r;
+	struct sources_filter f = { 0 };
+	struct sources *s;
+	char msg[256], cmd[PATH_MAX + 16];
+
+	snprintf(root, sizeof(root), "/tmp/kiln-sources-test-XXXXXX");
+	r = make_tree();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_PTR_NULL(sources__new_pids(pids, 0));
+	CU_ASSERT_PTR_NULL(sources__new_pids(zero, 2));
+	s = sources__new_pids(pids, 3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT(!sources__empty(s));
+	CU_ASSERT_EQUAL(sources__count(s), 3);
+	CU_ASSERT_EQUAL(sources__scan(s, r, &f), 0);
+	/* nginx (10) by its tgid, not its unit's cgroup: its sibling 11 is not selected. */
+	CU_ASSERT_EQUAL(f.nr_cgroups, 0);
+	CU_ASSERT_EQUAL(f.nr_tgids, 2);
+	CU_ASSERT(has_u32(f.tgids, f.nr_tgids, 10));
+	CU_ASSERT(has_u32(f.tgids, f.nr_tgids, 30));
+	CU_ASSERT(!sources__unmatched(s, 0, msg, sizeof(msg)));
+	CU_ASSERT(sources__unmatched(s, 2, msg, sizeof(msg)));
+	CU_ASSERT_STRING_EQUAL(msg, "source pid 99 (--pid) matches no running process");
+	/* An exec of a selected process keeps its tgid: nothing new; others are not selected. */
+	sources_filter__reset(&f);
+	CU_ASSERT_EQUAL(sources__eval_pid(s, r, 10, &f), 1);
+	CU_ASSERT_EQUAL(sources__eval_pid(s, r, 11, &f), 0);
+	CU_ASSERT_EQUAL(f.nr_tgids, 0);
+	/* Once 30 exited, a process reusing the id is not selected. */
+	sources__forget_tgid(s, 30);
+	CU_ASSERT_EQUAL(sources__eval_pid(s, r, 30, &f), 0);
+	CU_ASSERT_EQUAL(f.nr_tgids, 0);
+	sources_filter__release(&f);
+	sources__free(s);
+	identity_resolver__free(r);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 static void test_match_rules(void)
 {
 	struct kiln_source src[] = {
@@ -260,6 +302,7 @@ int main(void)
 	s = CU_add_suite("sources", NULL, NULL);
 	CU_add_test(s, "scan, filter items, new processes, unmatched warnings", test_selection);
 	CU_add_test(s, "match rules", test_match_rules);
+	CU_add_test(s, "pid selection", test_pids);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures();
