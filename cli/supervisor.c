@@ -263,8 +263,13 @@ child_exec(struct supervisor *s, struct child *c, pid_t parent)
 	/* The supervisor may have died before the line above: then nobody would signal us. */
 	if (getppid() != parent)
 		_exit(127);
-	/* The signalfd's mask is inherited across exec; the child needs its signals back. */
+	/*
+	 * The signalfd's mask is inherited across exec; the child needs its signals back, all
+	 * but SIGHUP: a reload's SIGHUP that reaches the agent before its loop watches for it
+	 * must wait (pending) rather than kill it; export and ui do not use SIGHUP at all.
+	 */
 	sigemptyset(&none);
+	sigaddset(&none, SIGHUP);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execve(s->exe, c->argv, environ);
 	syscall(SYS_execveat, s->exe_fd, "", c->argv, environ, AT_EMPTY_PATH);

@@ -256,10 +256,31 @@ int runstate__private_ring(pid_t owner, char *buf, size_t len)
 	return 0;
 }
 
-/* kill(pid, 0): EPERM means the process exists under another user, so it is alive. */
+/*
+ * kill(pid, 0): EPERM means the process exists under another user, so it is alive. A zombie
+ * is not: it will never touch the ring again, and an orphaned agent may stay one for a while
+ * before its new parent reaps it.
+ */
 static bool pid_alive(long pid)
 {
-	return pid > 0 && pid <= INT32_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0 || pid > INT32_MAX || (kill((pid_t)pid, 0) && errno != EPERM))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno != ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = 0;
+	/* "PID (COMM) S ...": COMM may hold spaces and parentheses, the state follows the last ')'. */
+	p = strrchr(buf, ')');
+	return !(p && p[1] == ' ' && p[2] == 'Z');
 }
 
 /* The owner pid of a private ring's segment file name, or 0 when NAME is none. */
