@@ -243,7 +243,15 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	if (!s->opts.freq_hz)
 		s->opts.freq_hz = KILN_DEFAULT_HZ;
 	counts = s->opts.count_map_entries ? s->opts.count_map_entries : default_entries(s, 1);
-	stacks = s->opts.stack_map_entries ? s->opts.stack_map_entries : default_entries(s, 2);
+	/*
+	 * A stack map has roundup_pow_of_two(max_entries) buckets but only max_entries
+	 * preallocated elements, and a new stack whose bucket holds another one fails with
+	 * -EEXIST and overflows (a second stack walk plus a 2 KiB ring record). One entry past
+	 * the power of two doubles the buckets, halving those collisions, for the memory of one
+	 * more element. Measured at 999 Hz on 2 CPUs, host-wide: overflows 5 % -> 3 % of
+	 * samples, ~6 % less BPF time per sample; 16x the elements was ~20 % slower (cache).
+	 */
+	stacks = s->opts.stack_map_entries ? s->opts.stack_map_entries : default_entries(s, 2) + 1;
 	rbsz = s->opts.ringbuf_bytes ? s->opts.ringbuf_bytes : DEFAULT_RINGBUF_BYTES;
 	s->no_batch = s->opts.no_batch;
 	s->possible_cpus = possible_cpus();

@@ -30,16 +30,27 @@ static uint64_t thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * Spins partly in user mode (the inner loop) and partly in the kernel (the clock has no
+ * vDSO path), so that both kinds of sample are frequent.
+ */
 __attribute__((noinline)) static void burn(uint64_t ns)
 {
 	uint64_t end = thread_cpu_ns() + ns;
+	int i;
 
-	while (thread_cpu_ns() < end)
-		sink++;
+	while (thread_cpu_ns() < end) {
+		for (i = 0; i < 500; i++)
+			sink++;
+	}
 }
 
 struct tally {
 	uint64_t total, ours, with_burn, windows, overflowed;
+	/* Samples whose user leaf is in burn() itself: they interrupted user mode. */
+	uint64_t user_leaf, user_leaf_with_kframes;
+	/* Samples inside burn()'s clock_gettime syscall (CLOCK_THREAD_CPUTIME_ID has no vDSO). */
+	uint64_t with_kframes;
 };
 
 static int count_window(const struct kiln_window *w, void *ctx)
@@ -59,6 +70,17 @@ static int count_window(const struct kiln_window *w, void *ctx)
 		if (s->tgid != (uint32_t)getpid())
 			continue;
 		t->ours += s->count;
+		/*
+		 * A sample taken in user mode has no kernel stack (the program skips that walk);
+		 * one taken in the kernel has its user leaf at the syscall, outside burn().
+		 */
+		if (s->nr_uframes && s->uframes[0] >= lo && s->uframes[0] < hi) {
+			t->user_leaf += s->count;
+			if (s->nr_kframes || s->kstack_err != -EFAULT)
+				t->user_leaf_with_kframes += s->count;
+		}
+		if (s->nr_kframes)
+			t->with_kframes += s->count;
 		for (j = 0; j < s->nr_uframes; j++) {
 			if (s->uframes[j] >= lo && s->uframes[j] < hi) {
 				t->with_burn += s->count;
@@ -92,6 +114,10 @@ static void run_case(bool no_batch)
 	       no_batch ? "iterate" : "batch", (unsigned long long)t.ours,
 	       (unsigned long long)expect, (unsigned long long)t.with_burn,
 	       (unsigned long long)m[KILN_M_TAKEN], (unsigned long long)m[KILN_M_FILTERED]);
+	printf("  user-mode leaf in burn() %llu (with kernel frames %llu), with kernel frames "
+	       "%llu\n",
+	       (unsigned long long)t.user_leaf, (unsigned long long)t.user_leaf_with_kframes,
+	       (unsigned long long)t.with_kframes);
 	CU_ASSERT_EQUAL(t.windows, 2);
 	/* Only our process is selected, so every sample drained is ours. */
 	CU_ASSERT_EQUAL(t.ours, t.total);
@@ -103,6 +129,15 @@ static void run_case(bool no_batch)
 	CU_ASSERT(t.ours >= expect * 3 / 4 && t.ours <= expect * 5 / 4);
 	/* Almost every sample is inside burn() (the rest: clock_gettime in the vDSO/kernel). */
 	CU_ASSERT(t.with_burn * 10 >= t.ours * 7);
+	/* Both kinds occur: burn() spins in user mode and in its clock_gettime syscall. */
+	CU_ASSERT(t.user_leaf > 0);
+	CU_ASSERT(t.with_kframes > 0);
+	/*
+	 * A user leaf in burn() with kernel frames is a clock tick that landed while another
+	 * interrupt had stopped burn(): rare. The rest skipped the kernel walk and say so.
+	 */
+	CU_ASSERT(t.user_leaf_with_kframes * 10 <= t.user_leaf);
+	CU_ASSERT(m[KILN_M_STACK_ERR_EFAULT] >= t.user_leaf - t.user_leaf_with_kframes);
 	sampler__free(s);
 }
 
