@@ -48,8 +48,6 @@
 #define DEFAULT_CACHE_BYTES (64ULL << 20)
 /* A perf map larger than this is not read (it would not fit any sane budget). */
 #define PERFMAP_MAX_BYTES (256ULL << 20)
-/* elf_sym.dname before the name was first looked up (demangling is lazy: most never are). */
-#define DNAME_UNKNOWN SIZE_MAX
 
 struct ksym {
 	uint64_t addr;
@@ -64,8 +62,17 @@ struct load_seg {
 
 struct elf_sym {
 	uint64_t start, size;
-	size_t name; /* offset into elf_file.names: the name as in the binary */
-	size_t dname; /* demangled name's offset (== name when not mangled) or DNAME_UNKNOWN */
+	/*
+	 * Until the symbol is first returned, NAME is the offset of its name as in the binary
+	 * in elf_file.names; from then on (INAME set) the interned strings are kept instead,
+	 * so a frame seen again costs no hashing of its name (and no demangling). The pool
+	 * outlives every ELF entry, so the pointers stay valid however long the entry lives.
+	 */
+	union {
+		size_t name;
+		const char *isys; /* interned name as in the binary, once INAME is set */
+	};
+	const char *iname; /* interned demangled name (== isys when not mangled), or NULL */
 	uint8_t binding_rank;
 };
 
@@ -144,6 +151,7 @@ struct symbolizer {
 
 	uint64_t str_bytes, elf_bytes, proc_bytes;
 	uint64_t nr_elfs, hits, misses, evictions;
+	uint64_t name_hits, name_misses; /* fill_name(): names already interned, or not */
 };
 
 /* String pool. */
@@ -306,6 +314,8 @@ void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *out)
 	out->elf_misses = s->misses;
 	out->elf_evictions = s->evictions;
 	out->processes = s->procs.nr;
+	out->name_hits = s->name_hits;
+	out->name_misses = s->name_misses;
 }
 
 /* Kernel. */
@@ -609,7 +619,7 @@ static int add_sym(struct elf_file *e, size_t *cap, uint64_t start, uint64_t siz
 	ns->start = start;
 	ns->size = size;
 	ns->binding_rank = rank;
-	ns->dname = DNAME_UNKNOWN;
+	ns->iname = NULL;
 	if (add_name(e, name, &ns->name))
 		return -ENOMEM;
 	e->nr_syms++;
@@ -1225,29 +1235,33 @@ static struct elf_sym *elf_lookup(const struct elf_file *e, uint64_t vaddr)
 
 /*
  * Sets OUT's name, system name and offset from SYM of E (whose symbols use VADDR's address
- * space). Demangles on first use. Returns 0 or -ENOMEM.
+ * space). Interns (and demangles) on first use only: see struct elf_sym. Returns 0 or
+ * -ENOMEM.
  */
 static int fill_name(struct symbolizer *s, struct elf_file *e, struct elf_sym *sym, uint64_t vaddr,
 		     struct sym_frame *out)
 {
+	const char *sys, *name;
 	char *d;
 
-	if (sym->dname == DNAME_UNKNOWN) {
-		sym->dname = sym->name;
-		d = symbolizer__demangle(e->names + sym->name);
-		if (d) {
-			size_t off;
-
-			if (!add_name(e, d, &off))
-				sym->dname = off;
-			free(d);
-			elf_account(s, e);
-		}
+	if (!sym->iname) {
+		sys = intern(s, e->names + sym->name);
+		if (!sys)
+			return -ENOMEM;
+		/* Lazily: most symbols of a binary are never sampled. */
+		d = symbolizer__demangle(sys);
+		name = d ? intern(s, d) : sys;
+		free(d);
+		if (!name)
+			return -ENOMEM;
+		s->name_misses++;
+		sym->isys = sys;
+		sym->iname = name;
+	} else {
+		s->name_hits++;
 	}
-	out->system_name = intern(s, e->names + sym->name);
-	out->name = sym->dname == sym->name ? out->system_name : intern(s, e->names + sym->dname);
-	if (!out->name || !out->system_name)
-		return -ENOMEM;
+	out->system_name = sym->isys;
+	out->name = sym->iname;
 	out->sym_offset = vaddr - sym->start;
 	return 0;
 }
@@ -1705,30 +1719,39 @@ static int jit_lookup(struct symbolizer *s, struct proc *p, uint64_t addr, struc
 	return 0;
 }
 
-int symbolizer__user(struct symbolizer *s, uint32_t tgid, uint64_t addr, struct sym_frame *out)
+/*
+ * TGID's cached process, captured on first sight. Returns it, or NULL with *ERR set
+ * (-ENOENT when it is gone and was never seen: remembered as such, so the other frames of
+ * its samples do not each go back to /proc).
+ */
+static struct proc *proc_of(struct symbolizer *s, uint32_t tgid, int *err)
+{
+	struct proc *p = find_proc(s, tgid);
+
+	if (p)
+		return p;
+	*err = symbolizer__capture(s, tgid);
+	if (*err == -ESRCH) {
+		remember_gone(s, tgid);
+		*err = -ENOENT;
+		return NULL;
+	}
+	if (*err)
+		return NULL;
+	p = find_proc(s, tgid);
+	if (!p)
+		*err = -ENOENT;
+	return p;
+}
+
+/* symbolizer__user() for a process already looked up; OUT is initialised by the caller. */
+static int user_lookup(struct symbolizer *s, struct proc *p, uint64_t addr, struct sym_frame *out)
 {
 	struct elf_sym *sym;
 	const struct umap *m;
-	struct proc *p;
 	uint64_t now;
 	int err;
 
-	memset(out, 0, sizeof(*out));
-	out->kind = SYM_FRAME_NATIVE;
-	out->addr = addr;
-	p = find_proc(s, tgid);
-	if (!p) {
-		err = symbolizer__capture(s, tgid);
-		if (err == -ESRCH) {
-			remember_gone(s, tgid);
-			return -ENOENT;
-		}
-		if (err)
-			return err;
-		p = find_proc(s, tgid);
-		if (!p)
-			return -ENOENT;
-	}
 	m = find_map(p, addr);
 	if (!m && !p->exited) {
 		/* Maybe mapped since we read the list (dlopen); re-read, but not on every miss. */
@@ -1761,6 +1784,18 @@ int symbolizer__user(struct symbolizer *s, uint32_t tgid, uint64_t addr, struct 
 	return fill_name(s, m->elf, sym, out->elf_vaddr, out);
 }
 
+int symbolizer__user(struct symbolizer *s, uint32_t tgid, uint64_t addr, struct sym_frame *out)
+{
+	struct proc *p;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->kind = SYM_FRAME_NATIVE;
+	out->addr = addr;
+	p = proc_of(s, tgid, &err);
+	return p ? user_lookup(s, p, addr, out) : err;
+}
+
 void symbolizer__process_exec(struct symbolizer *s, uint32_t tgid)
 {
 	struct proc *p = find_proc(s, tgid);
@@ -1781,31 +1816,40 @@ void symbolizer__process_exit(struct symbolizer *s, uint32_t tgid)
 	p->exit_gen = s->sweep_gen;
 }
 
-static void resolve_one(struct symbolizer *s, bool kernel, uint32_t tgid, uint64_t addr, bool leaf,
-			struct sym_frame *out)
+/* Fills OUT for an address that could not be resolved: its kind and address only. */
+static void unresolved(bool kernel, uint64_t pc, struct sym_frame *out)
 {
-	uint64_t pc = leaf ? addr : addr - 1;
-	int err;
-
 	memset(out, 0, sizeof(*out));
-	err = kernel ? symbolizer__kernel(s, pc, out) : symbolizer__user(s, tgid, pc, out);
-	if (err) {
-		memset(out, 0, sizeof(*out));
-		out->kind = kernel ? SYM_FRAME_KERNEL : SYM_FRAME_NATIVE;
-		out->addr = pc;
-		out->elf_vaddr = pc;
-	}
+	out->kind = kernel ? SYM_FRAME_KERNEL : SYM_FRAME_NATIVE;
+	out->addr = pc;
+	out->elf_vaddr = pc;
 }
 
 size_t symbolizer__stack(struct symbolizer *s, uint32_t tgid, const uint64_t *kframes, uint32_t nk,
 			 const uint64_t *uframes, uint32_t nu, struct sym_frame *out)
 {
+	struct proc *p = NULL;
 	size_t n = 0;
+	uint64_t pc;
 	uint32_t i;
+	int err = 0;
 
-	for (i = 0; i < nk; i++, n++)
-		resolve_one(s, true, tgid, kframes[i], n == 0, &out[n]);
-	for (i = 0; i < nu; i++, n++)
-		resolve_one(s, false, tgid, uframes[i], n == 0, &out[n]);
+	/* Below the leaf, addresses are return addresses: the call site is the one before. */
+	for (i = 0; i < nk; i++, n++) {
+		pc = n == 0 ? kframes[i] : kframes[i] - 1;
+		if (symbolizer__kernel(s, pc, &out[n]))
+			unresolved(true, pc, &out[n]);
+	}
+	/* One process lookup per stack, not per frame: lookups never release a process. */
+	if (nu)
+		p = proc_of(s, tgid, &err);
+	for (i = 0; i < nu; i++, n++) {
+		pc = n == 0 ? uframes[i] : uframes[i] - 1;
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].kind = SYM_FRAME_NATIVE;
+		out[n].addr = pc;
+		if (!p || user_lookup(s, p, pc, &out[n]))
+			unresolved(false, pc, &out[n]);
+	}
 	return n;
 }

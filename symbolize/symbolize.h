@@ -65,6 +65,8 @@ struct symbolizer_stats {
 	uint64_t elf_misses; /* ELF files opened and parsed */
 	uint64_t elf_evictions;
 	uint64_t processes; /* processes tracked, exited ones not yet released included */
+	uint64_t name_hits; /* user frames whose symbol's names were already interned */
+	uint64_t name_misses; /* user frames that interned (and demangled) their symbol's names */
 };
 
 /* Returns a new symbolizer (caller frees with symbolizer__free) or NULL with errno set. */

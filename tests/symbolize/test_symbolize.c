@@ -1050,6 +1050,115 @@ static void test_lru_budget(void)
 	symbolizer__free(s);
 }
 
+/* Rewrites fake process PID's maps to list PATH alone, as fake_proc() does. */
+static void fake_maps(const char *proc, int pid, const char *path)
+{
+	char maps[PATH_MAX + 64];
+	struct stat st;
+	FILE *fp;
+
+	CU_ASSERT_FATAL(stat(path, &st) == 0);
+	snprintf(maps, sizeof(maps), "%s/%d/maps", proc, pid);
+	fp = fopen(maps, "w");
+	CU_ASSERT_FATAL(fp != NULL);
+	fprintf(fp, "10000000-10800000 r-xp 00000000 %02x:%02x %llu %s\n", major(st.st_dev),
+		minor(st.st_dev), (unsigned long long)st.st_ino, path);
+	CU_ASSERT_FATAL(fclose(fp) == 0);
+}
+
+/*
+ * The per-(ELF, symbol) name cache: a symbol's names are interned once, later frames of it
+ * (any process mapping that file) are hits with the same strings; an exec or a reused pid
+ * maps another file, whose symbols are its own; an evicted and re-parsed file interns again.
+ */
+static void test_name_cache(void)
+{
+	struct symbolizer_opts opts = { .sz = sizeof(opts), .cache_bytes = 1 };
+	uint64_t vh = elf_sym_value(SYM_HELPER, "helper_burn", NULL);
+	uint64_t vm = elf_sym_value(SYM_HELPER, "main", NULL);
+	uint64_t vk = elf_sym_value("/proc/self/exe", "known_function", NULL);
+	const char *paths[1] = { SYM_HELPER };
+	struct sym_frame f, f2, fs[2];
+	struct symbolizer_stats st;
+	struct symbolizer *s = NULL;
+	char proc[PATH_MAX], exe[PATH_MAX];
+	const char *first;
+	uint64_t u[2];
+	ssize_t n;
+
+	CU_ASSERT_FATAL(vh && vm && vk);
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	CU_ASSERT_FATAL(n > 0);
+	exe[n] = '\0';
+	snprintf(proc, sizeof(proc), "%s/nameproc", tmpdir);
+	fake_proc(proc, 700, paths, 1);
+	opts.proc_root = proc;
+	s = symbolizer__new(&opts);
+	CU_ASSERT_FATAL(s != NULL);
+
+	/* Miss, then hit with the very same strings. */
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, 700, 0x10000000ULL + vh + 4, &f), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.name);
+	CU_ASSERT_STRING_EQUAL(f.name, "helper_burn");
+	CU_ASSERT_PTR_EQUAL(f.system_name, f.name);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.name_misses, 1);
+	CU_ASSERT_EQUAL(st.name_hits, 0);
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, 700, 0x10000000ULL + vh + 2, &f2), 0);
+	CU_ASSERT_PTR_EQUAL(f2.name, f.name);
+	CU_ASSERT_PTR_EQUAL(f2.system_name, f.system_name);
+	CU_ASSERT_EQUAL(f2.sym_offset, 2);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.name_misses, 1);
+	CU_ASSERT_EQUAL(st.name_hits, 1);
+	first = f.name;
+
+	/* A stack: the leaf is a hit, its caller (another symbol) a miss; call site = ret - 1. */
+	u[0] = 0x10000000ULL + vh + 4;
+	u[1] = 0x10000000ULL + vm + 5;
+	CU_ASSERT_EQUAL_FATAL(symbolizer__stack(s, 700, NULL, 0, u, 2, fs), 2);
+	CU_ASSERT_PTR_EQUAL(fs[0].name, first);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fs[1].name);
+	CU_ASSERT_STRING_EQUAL(fs[1].name, "main");
+	CU_ASSERT_EQUAL(fs[1].sym_offset, 4);
+	CU_ASSERT_EQUAL(fs[1].addr, u[1] - 1);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.name_misses, 2);
+	CU_ASSERT_EQUAL(st.name_hits, 2);
+
+	/* Exec: same pid and address, another file: its own symbol, not the cached one. */
+	symbolizer__process_exec(s, 700);
+	fake_maps(proc, 700, exe);
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, 700, 0x10000000ULL + vh + 4, &f), 0);
+	CU_ASSERT_STRING_EQUAL(f.module, exe);
+	CU_ASSERT(f.name == NULL || strcmp(f.name, "helper_burn") != 0);
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, 700, 0x10000000ULL + vk + 1, &f), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.name);
+	CU_ASSERT_STRING_EQUAL(f.name, "known_function");
+
+	/*
+	 * The pid reused by a process of the first file: its mappings are read afresh. Nothing
+	 * used SYM_HELPER meanwhile, so with a 1-byte budget it was evicted: parsed again, its
+	 * names interned again (a miss) into the very same pooled string.
+	 */
+	symbolizer__process_exit(s, 700);
+	fake_maps(proc, 700, SYM_HELPER);
+	CU_ASSERT_EQUAL(symbolizer__capture(s, 700), 0);
+	symbolizer__stats(s, &st);
+	CU_ASSERT(st.elf_evictions >= 1);
+	n = (ssize_t)st.name_misses;
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, 700, 0x10000000ULL + vh + 4, &f), 0);
+	CU_ASSERT_PTR_EQUAL(f.name, first);
+	CU_ASSERT_STRING_EQUAL(f.module, SYM_HELPER);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.name_misses, (uint64_t)n + 1);
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, 700, 0x10000000ULL + vh + 4, &f), 0);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.name_misses, (uint64_t)n + 1);
+	CU_ASSERT_PTR_EQUAL(f.name, first);
+	symbolizer__free(s);
+}
+
 static void test_symbolizer_free_null(void)
 {
 	symbolizer__free(NULL);
@@ -1088,6 +1197,7 @@ int main(void)
 	CU_add_test(suite, "go", test_go);
 	CU_add_test(suite, "buildid_cache_sharing", test_buildid_cache_sharing);
 	CU_add_test(suite, "lru_budget", test_lru_budget);
+	CU_add_test(suite, "name_cache", test_name_cache);
 	CU_add_test(suite, "free_null", test_symbolizer_free_null);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
