@@ -74,6 +74,8 @@ static int parse_dest(const char *arg, struct kiln_destination *d)
 	d->url = (char *)eq + 1;
 	d->profiles = true;
 	d->format = "otlp";
+	if (d->type == KILN_DEST_FILE)
+		d->max_bytes = KILN_FILE_DEST_MAX_BYTES;
 	return 0;
 }
 

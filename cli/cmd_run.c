@@ -155,6 +155,7 @@ static int apply_flags(struct kiln_config *c, const struct run_opts *ro)
 			d->profiles = true;
 			d->name = strdup("output-dir");
 			d->format = strdup("otlp");
+			d->max_bytes = KILN_FILE_DEST_MAX_BYTES;
 			c->nr_dests++;
 			if (!d->name || !d->format)
 				goto oom;

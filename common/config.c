@@ -327,6 +327,7 @@ struct kiln_config *kiln_config__defaults(void)
 	d->url = absolute_dir("./profiles");
 	d->profiles = true;
 	d->format = xstrdup("otlp");
+	d->max_bytes = KILN_FILE_DEST_MAX_BYTES;
 	if (!d->name || !d->url || !d->format)
 		goto cleanup;
 	return c;
@@ -1119,6 +1120,8 @@ static int parse_dest(struct pctx *p, const yaml_node_t *n, size_t idx, struct k
 	if (d->type == KILN_DEST_FILE) {
 		char *abs = absolute_dir(d->url);
 
+		/* A profiler left running on a node must not fill its disk by default. */
+		d->max_bytes = KILN_FILE_DEST_MAX_BYTES;
 		if (!abs)
 			return -ENOMEM;
 		free(d->url);

@@ -81,6 +81,9 @@ struct kiln_header {
 	char *value;
 };
 
+/* A file destination's maxBytes when the config leaves it out: 1 GiB. */
+#define KILN_FILE_DEST_MAX_BYTES (1ull << 30)
+
 struct kiln_destination {
 	char *name;
 	enum kiln_dest_type type;

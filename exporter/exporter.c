@@ -73,7 +73,8 @@ struct dest {
 	/* Metrics (relaxed atomics, read by /metrics and the summary). */
 	_Atomic uint64_t m_batches, m_samples, m_bytes, m_raw_bytes, m_retries, m_failed_batches,
 		m_failed_samples, m_status[NR_STATUS + 2], m_spooled, m_spool_dropped,
-		m_spool_dropped_samples, m_queue_dropped, m_partial, m_spool_corrupt, m_spool_bytes;
+		m_spool_dropped_samples, m_queue_dropped, m_partial, m_spool_corrupt, m_spool_bytes,
+		m_rotated;
 	/* For kiln status: batches in the spool, records lost for good (any reason). */
 	_Atomic uint64_t m_spool_files, m_dropped_records;
 };
@@ -231,7 +232,9 @@ static int write_file(struct dest *d, const uint8_t *body, size_t len)
 				kept += names[k] != NULL;
 			if ((d->cfg->max_files && (uint64_t)kept > d->cfg->max_files) ||
 			    (d->cfg->max_bytes && total > d->cfg->max_bytes && kept > 1)) {
-				unlink(path);
+				/* Deliberate, but older profiles are gone: counted, never silent. */
+				if (unlink(path) == 0)
+					atomic_fetch_add(&d->m_rotated, 1);
 				free(names[i]);
 				names[i] = NULL;
 				continue;
@@ -740,6 +743,7 @@ static char *metrics_text(struct exporter *x)
 	M("queue_dropped_batches_total", "counter", m_queue_dropped);
 	M("partial_success_total", "counter", m_partial);
 	M("spool_bytes", "gauge", m_spool_bytes);
+	M("files_rotated_total", "counter", m_rotated);
 #undef M
 	fprintf(f, "# TYPE kiln_export_failures_total counter\n");
 	for (i = 0; i < x->nr; i++)
@@ -820,12 +824,14 @@ static void summary(struct exporter *x)
 		fprintf(stderr,
 			"kiln export: %s: %" PRIu64 " batches, %" PRIu64 " samples, %" PRIu64
 			" bytes sent; %" PRIu64 " retries; %" PRIu64 " batches refused; %" PRIu64
-			" spooled (%" PRIu64 " bytes in spool); %" PRIu64 " dropped\n",
+			" spooled (%" PRIu64 " bytes in spool); %" PRIu64 " dropped; %" PRIu64
+			" old files rotated out\n",
 			d->name, atomic_load(&d->m_batches), atomic_load(&d->m_samples),
 			atomic_load(&d->m_bytes), atomic_load(&d->m_retries),
 			atomic_load(&d->m_failed_batches), atomic_load(&d->m_spooled),
 			atomic_load(&d->m_spool_bytes),
-			atomic_load(&d->m_queue_dropped) + atomic_load(&d->m_spool_dropped));
+			atomic_load(&d->m_queue_dropped) + atomic_load(&d->m_spool_dropped),
+			atomic_load(&d->m_rotated));
 	}
 	fprintf(stderr, "kiln export: %" PRIu64 " records read, %" PRIu64 " lost in the ring\n",
 		atomic_load(&x->records), atomic_load(&x->lost));

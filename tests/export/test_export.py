@@ -11,7 +11,7 @@ backoff bounds. KILN_EXPORT_OUTAGE_S sets the outage length (default 3 s; the is
 run: 60 for 503 and 120 for connection refused, KILN_EXPORT_REFUSED_S).
 usage: test_export.py EXP_PRODUCER EXP_CHECK
 """
-import http.server, os, signal, socket, subprocess, sys, tempfile, threading, time
+import http.server, os, re, signal, socket, subprocess, sys, tempfile, threading, time
 
 KILN = os.environ.get("KILN", "build/kiln")
 SRC = os.environ.get("KILN_SRC", ".")
@@ -363,11 +363,36 @@ def t_defaults(ring):
     check(got == want, "defaults: %d of %d samples in ./profiles" % (got, want))
 
 
+def t_rotate(ring):
+    """A file destination keeps at most maxFiles files, oldest removed first, and every
+    removal is counted in the exit summary (never silent)."""
+    produce(ring, 24)
+    out = os.path.join(TMP, "rotate-out")
+    cfg = os.path.join(TMP, "rotate.yaml")
+    with open(cfg, "w") as f:
+        f.write("profiling:\n  exporter:\n    batchMaxBytes: 4KiB\n"
+                "destinations:\n  - name: local\n    type: file\n    url: %s\n"
+                "    maxFiles: 2\n" % out)
+    p = subprocess.run([KILN, "export", "--ring", ring, "--once", "--config", cfg,
+                        "--spool-dir", os.path.join(TMP, "spool-rotate")],
+                       capture_output=True, text=True, timeout=60)
+    files = sorted(os.listdir(out)) if os.path.isdir(out) else []
+    m = re.search(r"local: (\d+) batches.*; (\d+) old files rotated out", p.stderr)
+    check(p.returncode == 0 and m is not None,
+          "rotate: exit %d, summary names rotated files: %s" % (p.returncode, p.stderr))
+    if m:
+        batches, rotated = int(m.group(1)), int(m.group(2))
+        check(batches > 2 and len(files) == 2 and rotated == batches - 2,
+              "rotate: %d batches written, %d files kept, %d rotated out"
+              % (batches, len(files), rotated))
+
+
 if not os.path.isdir(SHARED):
     print("note: %s absent, bodies checked by kiln's validator only" % SHARED)
 for name, fn in [("basic", t_basic), ("final", t_final), ("b429", t_429_backoff),
                  ("secret", t_secret), ("e503", t_503), ("refused", t_refused),
-                 ("kill", t_kill), ("slow", t_slow), ("defaults", t_defaults)]:
+                 ("kill", t_kill), ("slow", t_slow), ("defaults", t_defaults),
+                 ("rotate", t_rotate)]:
     print("== " + name, flush=True)
     run(name, fn)
 print("FAILED: %d" % fails if fails else "all passed")
