@@ -79,6 +79,7 @@ void profile__free(struct profile *p)
 	free(p->stacks);
 	free(p->stack_locs);
 	free(p->samples);
+	free(p->scratch);
 	free(p->fents);
 	htab__release(&p->fents_idx);
 	htab__release(&p->strs_idx);
@@ -412,11 +413,10 @@ int profile__add(struct profile *p, const struct sym_frame *frames, size_t nr_fr
 
 	if (nr_frames > UINT32_MAX)
 		return -E2BIG;
-	if (nr_frames) {
-		locs = malloc(nr_frames * sizeof(*locs));
-		if (!locs)
-			return -ENOMEM;
-	}
+	err = grow((void **)&p->scratch, &p->scratch_cap, nr_frames, sizeof(*p->scratch));
+	if (err)
+		return err;
+	locs = p->scratch;
 	for (i = 0; i < nr_frames; i++) {
 		err = add_frame(p, &frames[i], &locs[i]);
 		if (err)
@@ -441,7 +441,6 @@ int profile__add(struct profile *p, const struct sym_frame *frames, size_t nr_fr
 	}
 	p->total += count;
 cleanup:
-	free(locs);
 	return err;
 }
 

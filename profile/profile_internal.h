@@ -80,6 +80,10 @@ struct profile {
 	struct profile_sample *samples;
 	size_t nr_samples, samples_cap;
 	struct htab samples_idx;
+
+	/* profile__add()'s location list, kept between calls: no allocation per stack. */
+	uint32_t *scratch;
+	size_t scratch_cap;
 };
 
 /* Index of string S (NULL and "" are 0), or -ENOENT when S is not in the table. */

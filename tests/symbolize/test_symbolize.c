@@ -1159,6 +1159,58 @@ static void test_name_cache(void)
 	symbolizer__free(s);
 }
 
+/*
+ * /proc/PID/maps lines as the kernel writes them, and malformed ones: only well-formed
+ * executable lines are kept; paths keep their spaces; no path is "//anon"; [vdso] is a
+ * mapping without an ELF file or a name.
+ */
+static void test_maps_parse(void)
+{
+	struct symbolizer_opts opts = { .sz = sizeof(opts) };
+	char proc[PATH_MAX], path[PATH_MAX + 64];
+	struct symbolizer *s = NULL;
+	struct sym_frame f;
+
+	snprintf(proc, sizeof(proc), "%s/parseproc", tmpdir);
+	CU_ASSERT_FATAL(mkdir(proc, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/88", proc);
+	CU_ASSERT_FATAL(mkdir(path, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/88/maps", proc);
+	write_text(path, "00400000-00500000 r--p 00000000 00:00 0 /not/exec\n"
+			 "00500000-00600000 r-xp 00001000 00:00 0    /a dir/with spaces\n"
+			 "00600000-00700000 r-xp 00000000 00:00 0\n"
+			 "00700000-00800000 r-xp 00000000 00:00 0 [vdso]\n"
+			 "0080000g-00900000 r-xp 00000000 00:00 0 /bad/hex\n"
+			 "00900000-00a00000 r-x 00000000 00:00 0 /short/perms\n"
+			 "00a00000-00b00000 r-xp 00000000 00:00 1x /bad/inode\n"
+			 "00c00000-00b00000 r-xp 00000000 00:00 0 /backwards\n"
+			 "00D00000-00E00000 r-xp 0000A000 FD:0a 12 /upper/hex\n");
+	opts.proc_root = proc;
+	s = symbolizer__new(&opts);
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_EQUAL(symbolizer__capture(s, 88), 0);
+	CU_ASSERT_EQUAL(symbolizer__user(s, 88, 0x400010, &f), -ENOENT);
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, 88, 0x500010, &f), 0);
+	CU_ASSERT_STRING_EQUAL(f.module, "/a dir/with spaces");
+	CU_ASSERT_EQUAL(f.map_offset, 0x1000);
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, 88, 0x600010, &f), 0);
+	CU_ASSERT_STRING_EQUAL(f.module, "//anon");
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, 88, 0x700010, &f), 0);
+	CU_ASSERT_STRING_EQUAL(f.module, "[vdso]");
+	CU_ASSERT_PTR_NULL(f.name);
+	CU_ASSERT_EQUAL(f.kind, SYM_FRAME_NATIVE);
+	CU_ASSERT_EQUAL(symbolizer__user(s, 88, 0x800010, &f), -ENOENT);
+	CU_ASSERT_EQUAL(symbolizer__user(s, 88, 0x900010, &f), -ENOENT);
+	CU_ASSERT_EQUAL(symbolizer__user(s, 88, 0xa00010, &f), -ENOENT);
+	CU_ASSERT_EQUAL(symbolizer__user(s, 88, 0xb00010, &f), -ENOENT);
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, 88, 0xd00010, &f), 0);
+	CU_ASSERT_STRING_EQUAL(f.module, "/upper/hex");
+	CU_ASSERT_EQUAL(f.map_start, 0xd00000);
+	CU_ASSERT_EQUAL(f.map_limit, 0xe00000);
+	CU_ASSERT_EQUAL(f.map_offset, 0xa000);
+	symbolizer__free(s);
+}
+
 static void test_symbolizer_free_null(void)
 {
 	symbolizer__free(NULL);
@@ -1198,6 +1250,7 @@ int main(void)
 	CU_add_test(suite, "buildid_cache_sharing", test_buildid_cache_sharing);
 	CU_add_test(suite, "lru_budget", test_lru_budget);
 	CU_add_test(suite, "name_cache", test_name_cache);
+	CU_add_test(suite, "maps_parse", test_maps_parse);
 	CU_add_test(suite, "free_null", test_symbolizer_free_null);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
