@@ -75,6 +75,8 @@ struct sampler {
 	struct stack_slot *slots; /* indexed by stack id (< stack map buckets) */
 	size_t nr_slots;
 	uint64_t *stack_buf;
+	uint32_t *sweep; /* stack ids left in a drained map */
+	size_t sweep_cap;
 	bool no_batch; /* the kernel lacks lookup_and_delete_batch for hash maps */
 
 	uint64_t stacks_total;
@@ -326,6 +328,7 @@ void sampler__free(struct sampler *s)
 	free(s->samples);
 	free(s->slots);
 	free(s->stack_buf);
+	free(s->sweep);
 	free(s->percpu);
 	free(s);
 }
@@ -599,15 +602,28 @@ static ssize_t drain_counts(struct sampler *s, int fd, uint32_t max_entries)
 	return (ssize_t)n;
 }
 
-/* Deletes stacks nobody referenced (ids taken by samples that then overflowed). */
-static void sweep_stacks(int fd)
+/*
+ * Deletes stacks nobody referenced (ids taken by samples that then overflowed). The ids are
+ * collected first: a stack map's get_next_key restarts its bucket scan from 0 when the key
+ * it is given is gone, so deleting while walking scanned all buckets once per leftover
+ * stack (quadratic in a big map). Collecting walks the buckets once.
+ */
+static void sweep_stacks(struct sampler *s, int fd)
 {
-	uint32_t key;
+	uint32_t key, next;
+	size_t n = 0, i;
 
-	while (bpf_map_get_next_key(fd, NULL, &key) == 0) {
-		if (bpf_map_delete_elem(fd, &key))
-			break;
+	if (bpf_map_get_next_key(fd, NULL, &next) == 0) {
+		do {
+			if (vec_reserve((void **)&s->sweep, &s->sweep_cap, n + 1,
+					sizeof(*s->sweep)))
+				break; /* out of memory: the rest waits for the next drain */
+			s->sweep[n++] = next;
+			key = next;
+		} while (bpf_map_get_next_key(fd, &key, &next) == 0);
 	}
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &s->sweep[i]);
 }
 
 static int add_sample(struct sampler *s, size_t *n, const struct kiln_raw_sample *src)
@@ -681,7 +697,7 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 		if (err)
 			return err;
 	}
-	sweep_stacks(stacks_fd);
+	sweep_stacks(s, stacks_fd);
 	for (i = 0; i < n; i++) {
 		s->samples[i].kframes = s->frames.v + (uintptr_t)s->samples[i].kframes;
 		s->samples[i].uframes = s->frames.v + (uintptr_t)s->samples[i].uframes;
