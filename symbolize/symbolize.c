@@ -38,8 +38,15 @@
 
 /* No kernel function is anywhere near this long; beyond it an address is in a gap. */
 #define KSYM_MAX_SPAN (4ULL << 20)
-/* A live process's mappings are re-read on a miss (dlopen) at most this often. */
+/*
+ * A live process's mappings are re-read on a miss (dlopen) at most this often; after each
+ * re-read that still leaves the address unmapped, twice as long apart, up to the maximum.
+ * Such misses are mostly broken frame-pointer chains (binaries built without frame
+ * pointers: garbage return addresses), not new libraries, and re-reading every second for
+ * them was 4-6 % of the agent's CPU host-wide (perf). A re-read that maps it resets the wait.
+ */
 #define MAPS_REFRESH_NS 1000000000ULL
+#define MAPS_REFRESH_MAX_NS 8000000000ULL
 /* A live process's perf map is checked for growth at most this often. */
 #define JIT_REFRESH_NS 100000000ULL
 /* Without explicit sweeps, exited processes are kept this long for late samples. */
@@ -115,6 +122,7 @@ struct proc {
 	bool nspid_known;
 	bool exited;
 	uint64_t exit_ns, exit_gen, refresh_ns;
+	uint64_t refresh_wait_ns; /* before the next re-read on a miss; 0: MAPS_REFRESH_NS */
 	struct umap *maps; /* sorted by start, as /proc/PID/maps lists them */
 	size_t nr_maps;
 	struct elf_file *jit; /* its perf map's symbols (not in the ELF cache), or NULL */
@@ -152,6 +160,7 @@ struct symbolizer {
 	uint64_t str_bytes, elf_bytes, proc_bytes;
 	uint64_t nr_elfs, hits, misses, evictions;
 	uint64_t name_hits, name_misses; /* fill_name(): names already interned, or not */
+	uint64_t maps_rereads; /* mappings re-read on a lookup miss */
 };
 
 /* String pool. */
@@ -316,6 +325,7 @@ void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *out)
 	out->processes = s->procs.nr;
 	out->name_hits = s->name_hits;
 	out->name_misses = s->name_misses;
+	out->maps_rereads = s->maps_rereads;
 }
 
 /* Kernel. */
@@ -1685,6 +1695,7 @@ static int capture_proc(struct symbolizer *s, struct proc *p)
 	for (i = 0; i < p->nr_maps && !anon; i++)
 		anon = !p->maps[i].elf && !kernel_special(p->maps[i].path);
 	/* Possibly a new process reusing the pid: its perf map (or none) is read afresh. */
+	p->refresh_wait_ns = 0;
 	p->nspid_known = false;
 	p->jit_size = -1;
 	elf_file__free(p->jit);
@@ -1830,14 +1841,16 @@ static int user_lookup(struct symbolizer *s, struct proc *p, uint64_t addr, stru
 {
 	struct elf_sym *sym;
 	const struct umap *m;
-	uint64_t now;
+	uint64_t now, wait;
 	int err;
 
 	m = find_map(p, addr);
 	if (!m && !p->exited) {
 		/* Maybe mapped since we read the list (dlopen); re-read, but not on every miss. */
 		now = mono_ns();
-		if (now - p->refresh_ns > MAPS_REFRESH_NS) {
+		wait = p->refresh_wait_ns ? p->refresh_wait_ns : MAPS_REFRESH_NS;
+		if (now - p->refresh_ns > wait) {
+			s->maps_rereads++;
 			err = read_maps(s, p);
 			if (err == -ESRCH) {
 				p->refresh_ns = now;
@@ -1845,6 +1858,10 @@ static int user_lookup(struct symbolizer *s, struct proc *p, uint64_t addr, stru
 				return err;
 			}
 			m = find_map(p, addr);
+			p->refresh_wait_ns = m ? MAPS_REFRESH_NS
+					       : (wait * 2 < MAPS_REFRESH_MAX_NS
+							  ? wait * 2
+							  : MAPS_REFRESH_MAX_NS);
 		}
 	}
 	if (!m)

@@ -67,6 +67,7 @@ struct symbolizer_stats {
 	uint64_t processes; /* processes tracked, exited ones not yet released included */
 	uint64_t name_hits; /* user frames whose symbol's names were already interned */
 	uint64_t name_misses; /* user frames that interned (and demangled) their symbol's names */
+	uint64_t maps_rereads; /* a process's mappings re-read for an address they lacked */
 };
 
 /* Returns a new symbolizer (caller frees with symbolizer__free) or NULL with errno set. */
@@ -92,8 +93,9 @@ int symbolizer__user(struct symbolizer *s, uint32_t tgid, uint64_t addr, struct 
  * Reads and caches what is needed to symbolize TGID later (its mappings and their ELF
  * files), so that samples of a process that has exited can still be resolved.
  * Cheap when TGID is already cached and alive (nothing is re-read; lookups re-read the
- * mappings themselves on a miss, at most once a second); a TGID marked exited is read
- * afresh, as a new process reusing the number.
+ * mappings themselves on a miss, at most once a second, backing off to once in 8 s while
+ * re-reads do not map the missing address); a TGID marked exited is read afresh, as a new
+ * process reusing the number.
  * Returns 0 or -errno (e.g. -ESRCH when it is already gone).
  */
 int symbolizer__capture(struct symbolizer *s, uint32_t tgid);

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "symbolize/symbolize.h"
@@ -1211,6 +1212,74 @@ static void test_maps_parse(void)
 	symbolizer__free(s);
 }
 
+/* Lets more than MS milliseconds of CLOCK_MONOTONIC pass (the re-read limits are in time). */
+static void pass_ms(long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&t, &t))
+		;
+}
+
+/*
+ * Lookup misses re-read a live process's mappings (dlopen) at most once a second, and back
+ * off while the re-reads do not map the address (broken frame-pointer chains): 1 s, 2 s...
+ */
+static void test_maps_reread_backoff(void)
+{
+	struct symbolizer_opts opts = { .sz = sizeof(opts) };
+	char proc[PATH_MAX], path[PATH_MAX + 64];
+	struct symbolizer_stats st;
+	struct symbolizer *s = NULL;
+	struct sym_frame f;
+
+	snprintf(proc, sizeof(proc), "%s/rereadproc", tmpdir);
+	CU_ASSERT_FATAL(mkdir(proc, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/99", proc);
+	CU_ASSERT_FATAL(mkdir(path, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/99/maps", proc);
+	write_text(path, "00400000-00500000 r-xp 00000000 00:00 0 [first]\n");
+	opts.proc_root = proc;
+	s = symbolizer__new(&opts);
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_EQUAL(symbolizer__capture(s, 99), 0);
+
+	/* A library mapped since: not seen within the first second, then found. */
+	write_text(path, "00400000-00500000 r-xp 00000000 00:00 0 [first]\n"
+			 "00600000-00700000 r-xp 00000000 00:00 0 [dlopened]\n");
+	CU_ASSERT_EQUAL(symbolizer__user(s, 99, 0x600010, &f), -ENOENT);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.maps_rereads, 0);
+	pass_ms(1100);
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(s, 99, 0x600010, &f), 0);
+	CU_ASSERT_STRING_EQUAL(f.module, "[dlopened]");
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.maps_rereads, 1);
+
+	/* An address nothing maps: re-read after 1 s, then not again within the next 2 s. */
+	pass_ms(1100);
+	CU_ASSERT_EQUAL(symbolizer__user(s, 99, 0x900010, &f), -ENOENT);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.maps_rereads, 2);
+	pass_ms(1100);
+	CU_ASSERT_EQUAL(symbolizer__user(s, 99, 0x900010, &f), -ENOENT);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.maps_rereads, 2);
+	pass_ms(1000);
+	CU_ASSERT_EQUAL(symbolizer__user(s, 99, 0x900010, &f), -ENOENT);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.maps_rereads, 3);
+
+	/* A reused pid starts over at one second. */
+	symbolizer__process_exit(s, 99);
+	CU_ASSERT_EQUAL(symbolizer__capture(s, 99), 0);
+	pass_ms(1100);
+	CU_ASSERT_EQUAL(symbolizer__user(s, 99, 0x900010, &f), -ENOENT);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.maps_rereads, 4);
+	symbolizer__free(s);
+}
+
 static void test_symbolizer_free_null(void)
 {
 	symbolizer__free(NULL);
@@ -1251,6 +1320,7 @@ int main(void)
 	CU_add_test(suite, "lru_budget", test_lru_budget);
 	CU_add_test(suite, "name_cache", test_name_cache);
 	CU_add_test(suite, "maps_parse", test_maps_parse);
+	CU_add_test(suite, "maps_reread_backoff", test_maps_reread_backoff);
 	CU_add_test(suite, "free_null", test_symbolizer_free_null);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
