@@ -161,7 +161,15 @@ struct symbolizer {
 	uint64_t nr_elfs, hits, misses, evictions;
 	uint64_t name_hits, name_misses; /* fill_name(): names already interned, or not */
 	uint64_t maps_rereads; /* mappings re-read on a lookup miss */
+	uint64_t (*clock_ns)(void *ctx); /* NULL: mono_ns() */
+	void *clock_ctx;
 };
+
+/* Now, by the symbolizer's clock (symbolizer_opts.clock_ns). */
+static uint64_t sym_now(const struct symbolizer *s)
+{
+	return s->clock_ns ? s->clock_ns(s->clock_ctx) : mono_ns();
+}
 
 /* String pool. */
 
@@ -221,6 +229,10 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	}
 	s->lru.lru_next = s->lru.lru_prev = &s->lru;
 	s->budget = budget;
+	if (OPT_HAS(opts, clock_ns) && OPT_HAS(opts, clock_ctx)) {
+		s->clock_ns = opts->clock_ns;
+		s->clock_ctx = opts->clock_ctx;
+	}
 	s->proc_root = strdup(proc_root);
 	s->debug_root = strdup(debug_root);
 	if (kallsyms)
@@ -1509,7 +1521,7 @@ static int read_maps(struct symbolizer *s, struct proc *p)
 	free(p->maps);
 	p->maps = maps;
 	p->nr_maps = nr;
-	p->refresh_ns = mono_ns();
+	p->refresh_ns = sym_now(s);
 	proc_account(s, p);
 	maps = NULL;
 cleanup:
@@ -1568,7 +1580,7 @@ static int load_perfmap(struct symbolizer *s, struct proc *p)
 	ssize_t n;
 	int fd = -1, err = 0;
 
-	p->jit_check_ns = mono_ns();
+	p->jit_check_ns = sym_now(s);
 	if (!p->nspid_known) {
 		p->nspid = read_nspid(s, p->tgid);
 		p->nspid_known = true;
@@ -1665,7 +1677,7 @@ cleanup:
 
 void symbolizer__sweep(struct symbolizer *s)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = sym_now(s);
 
 	release_exited(s, s->sweep_gen, now > EXIT_LINGER_NS ? now - EXIT_LINGER_NS : 0);
 	s->sweep_gen++;
@@ -1710,7 +1722,7 @@ static int capture_proc(struct symbolizer *s, struct proc *p)
 int symbolizer__capture(struct symbolizer *s, uint32_t tgid)
 {
 	struct proc *p = NULL;
-	uint64_t now = mono_ns();
+	uint64_t now = sym_now(s);
 	int err;
 
 	/* Without explicit sweeps, still bound what exited processes keep. */
@@ -1760,7 +1772,7 @@ static void remember_gone(struct symbolizer *s, uint32_t tgid)
 		return;
 	p->tgid = tgid;
 	p->exited = true;
-	p->exit_ns = mono_ns();
+	p->exit_ns = sym_now(s);
 	p->exit_gen = s->sweep_gen;
 	p->jit_size = -1;
 	if (htab__insert(&s->procs, proc_hash(tgid), (uintptr_t)p))
@@ -1792,7 +1804,7 @@ static int jit_lookup(struct symbolizer *s, struct proc *p, uint64_t addr, struc
 	struct elf_sym *sym;
 	int err;
 
-	if (!p->exited && mono_ns() - p->jit_check_ns > JIT_REFRESH_NS) {
+	if (!p->exited && sym_now(s) - p->jit_check_ns > JIT_REFRESH_NS) {
 		err = load_perfmap(s, p);
 		if (err)
 			return err;
@@ -1847,7 +1859,7 @@ static int user_lookup(struct symbolizer *s, struct proc *p, uint64_t addr, stru
 	m = find_map(p, addr);
 	if (!m && !p->exited) {
 		/* Maybe mapped since we read the list (dlopen); re-read, but not on every miss. */
-		now = mono_ns();
+		now = sym_now(s);
 		wait = p->refresh_wait_ns ? p->refresh_wait_ns : MAPS_REFRESH_NS;
 		if (now - p->refresh_ns > wait) {
 			s->maps_rereads++;
@@ -1910,7 +1922,7 @@ void symbolizer__process_exit(struct symbolizer *s, uint32_t tgid)
 	if (!p || p->exited)
 		return;
 	p->exited = true;
-	p->exit_ns = mono_ns();
+	p->exit_ns = sym_now(s);
 	p->exit_gen = s->sweep_gen;
 }
 

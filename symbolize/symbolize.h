@@ -31,6 +31,12 @@ struct symbolizer_opts {
 	 * processes still use are never evicted, so the total may exceed it.
 	 */
 	size_t cache_bytes;
+	/*
+	 * CLOCK_MONOTONIC in ns when NULL. The re-read and sweep limits are in time; tests
+	 * pass a clock of their own so they can step it instead of sleeping.
+	 */
+	uint64_t (*clock_ns)(void *ctx);
+	void *clock_ctx;
 };
 
 enum sym_frame_kind {

@@ -1212,13 +1212,19 @@ static void test_maps_parse(void)
 	symbolizer__free(s);
 }
 
-/* Lets more than MS milliseconds of CLOCK_MONOTONIC pass (the re-read limits are in time). */
+/* The symbolizer's clock in test_maps_reread_backoff: stepped, never slept. */
+static uint64_t fake_now_ns = 1000000000ull;
+
+static uint64_t fake_clock(void *ctx)
+{
+	(void)ctx;
+	return fake_now_ns;
+}
+
+/* Moves the fake clock MS milliseconds on (the re-read limits are in time). */
 static void pass_ms(long ms)
 {
-	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&t, &t))
-		;
+	fake_now_ns += (uint64_t)ms * 1000000ull;
 }
 
 /*
@@ -1240,6 +1246,7 @@ static void test_maps_reread_backoff(void)
 	snprintf(path, sizeof(path), "%s/99/maps", proc);
 	write_text(path, "00400000-00500000 r-xp 00000000 00:00 0 [first]\n");
 	opts.proc_root = proc;
+	opts.clock_ns = fake_clock;
 	s = symbolizer__new(&opts);
 	CU_ASSERT_FATAL(s != NULL);
 	CU_ASSERT_EQUAL(symbolizer__capture(s, 99), 0);
