@@ -437,6 +437,21 @@ static void test_corrupt_elf(void)
 	free(bad);
 }
 
+/*
+ * Makes a fake /proc under tmpdir/NAME holding process PID with maps MAPS; PROC gets the
+ * fake root (for symbolizer_opts.proc_root) and MAPS_PATH the maps file, to rewrite later.
+ */
+static void fake_proc_maps(const char *name, int pid, const char *maps, char *proc, size_t proc_sz,
+			   char *maps_path, size_t maps_sz)
+{
+	snprintf(proc, proc_sz, "%s/%s", tmpdir, name);
+	CU_ASSERT_FATAL(mkdir(proc, 0755) == 0);
+	snprintf(maps_path, maps_sz, "%s/%d", proc, pid);
+	CU_ASSERT_FATAL(mkdir(maps_path, 0755) == 0);
+	snprintf(maps_path, maps_sz, "%s/%d/maps", proc, pid);
+	write_text(maps_path, maps);
+}
+
 /* A tgid seen exiting and then captured again is a new process: its new mappings count. */
 static void test_pid_reuse(void)
 {
@@ -445,12 +460,8 @@ static void test_pid_reuse(void)
 	struct symbolizer *s = NULL;
 	struct sym_frame f;
 
-	snprintf(proc, sizeof(proc), "%s/reuse", tmpdir);
-	CU_ASSERT_FATAL(mkdir(proc, 0755) == 0);
-	snprintf(path, sizeof(path), "%s/77", proc);
-	CU_ASSERT_FATAL(mkdir(path, 0755) == 0);
-	snprintf(path, sizeof(path), "%s/77/maps", proc);
-	write_text(path, "00400000-00500000 r-xp 00000000 00:00 0 [first]\n");
+	fake_proc_maps("reuse", 77, "00400000-00500000 r-xp 00000000 00:00 0 [first]\n", proc,
+		       sizeof(proc), path, sizeof(path));
 	opts.proc_root = proc;
 	s = symbolizer__new(&opts);
 	CU_ASSERT_FATAL(s != NULL);
@@ -1239,12 +1250,8 @@ static void test_maps_reread_backoff(void)
 	struct symbolizer *s = NULL;
 	struct sym_frame f;
 
-	snprintf(proc, sizeof(proc), "%s/rereadproc", tmpdir);
-	CU_ASSERT_FATAL(mkdir(proc, 0755) == 0);
-	snprintf(path, sizeof(path), "%s/99", proc);
-	CU_ASSERT_FATAL(mkdir(path, 0755) == 0);
-	snprintf(path, sizeof(path), "%s/99/maps", proc);
-	write_text(path, "00400000-00500000 r-xp 00000000 00:00 0 [first]\n");
+	fake_proc_maps("rereadproc", 99, "00400000-00500000 r-xp 00000000 00:00 0 [first]\n", proc,
+		       sizeof(proc), path, sizeof(path));
 	opts.proc_root = proc;
 	opts.clock_ns = fake_clock;
 	s = symbolizer__new(&opts);
