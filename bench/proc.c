@@ -978,6 +978,27 @@ static void stop_one(pid_t *pid, int *err_fd, const char *who)
 	*err_fd = -1;
 }
 
+int bench_pipeline__new_cgroup(struct bench_pipeline **out, const struct bench_opts *o,
+			       const struct bench_pipeline_opts *po, const char *suite, char *cg,
+			       size_t cg_len)
+{
+	int err;
+
+	cg[0] = '\0';
+	err = bench_pipeline__new(out, o, po);
+	if (err) {
+		fprintf(stderr, "%s: kiln did not start: %s\n", suite, strerror(-err));
+		return err;
+	}
+	err = bench_cgroup_new(suite, cg, cg_len);
+	if (err) {
+		fprintf(stderr, "%s: cannot make a cgroup for the workload: %s\n", suite,
+			strerror(-err));
+		cg[0] = '\0';
+	}
+	return err;
+}
+
 void bench_pipeline__free(struct bench_pipeline *p)
 {
 	if (!p)

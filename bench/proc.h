@@ -201,6 +201,15 @@ int bench_pipeline__new(struct bench_pipeline **out, const struct bench_opts *o,
 			const struct bench_pipeline_opts *po);
 
 /*
+ * bench_pipeline__new(), then bench_cgroup_new(SUITE, CG, CG_LEN) for the workload, saying
+ * on stderr which of the two failed. Returns 0, or -errno with *OUT set when kiln started
+ * (free it as after bench_pipeline__new) and CG empty when no cgroup was made.
+ */
+int bench_pipeline__new_cgroup(struct bench_pipeline **out, const struct bench_opts *o,
+			       const struct bench_pipeline_opts *po, const char *suite, char *cg,
+			       size_t cg_len);
+
+/*
  * Checks that every process of P still runs. Returns 0, or -ECHILD after printing which one
  * ended and its output.
  */

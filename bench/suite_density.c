@@ -74,18 +74,9 @@ int bench_density(const struct bench_opts *o, int argc, char **argv)
 	       "(one slot open), %u s warm-up, %d x %u s measured\n",
 	       SUITE, procs, stacks, warm_s, runs, interval_s);
 
-	err = bench_pipeline__new(&p, o, &po);
-	if (err) {
-		fprintf(stderr, "%s: kiln did not start: %s\n", SUITE, strerror(-err));
+	err = bench_pipeline__new_cgroup(&p, o, &po, SUITE, cg, sizeof(cg));
+	if (err)
 		goto cleanup;
-	}
-	err = bench_cgroup_new(SUITE, cg, sizeof(cg));
-	if (err) {
-		fprintf(stderr, "%s: cannot make a cgroup for the workload: %s\n", SUITE,
-			strerror(-err));
-		cg[0] = '\0';
-		goto cleanup;
-	}
 	snprintf(procs_s, sizeof(procs_s), "%u", procs);
 	snprintf(stacks_s, sizeof(stacks_s), "%u", stacks);
 	snprintf(secs_s, sizeof(secs_s), "%u", warm_s + interval_s * (unsigned int)runs + 30);

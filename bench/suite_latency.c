@@ -242,18 +242,9 @@ int bench_latency(const struct bench_opts *o, int argc, char **argv)
 	       "starts after a random delay in [0, %d ms), stratified (seed %" PRIu64 ")\n",
 	       SUITE, HZ, WINDOW_MS, POLL_NS / 1000000, runs, WINDOW_MS, seed);
 	wl_err = bench_tmpfd();
-	err = bench_pipeline__new(&p, o, &po);
-	if (err) {
-		fprintf(stderr, "%s: kiln did not start: %s\n", SUITE, strerror(-err));
+	err = bench_pipeline__new_cgroup(&p, o, &po, SUITE, cg, sizeof(cg));
+	if (err)
 		goto cleanup;
-	}
-	err = bench_cgroup_new(SUITE, cg, sizeof(cg));
-	if (err) {
-		fprintf(stderr, "%s: cannot make a cgroup for the workload: %s\n", SUITE,
-			strerror(-err));
-		cg[0] = '\0';
-		goto cleanup;
-	}
 	/* The UI keeps samples only for workloads with a slot, and opens one for known ones. */
 	wl = start_burn(workload, "alpha", cg, wl_err < 0 ? BENCH_FD_NULL : wl_err, &t0);
 	if (wl < 0) {

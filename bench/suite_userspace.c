@@ -123,18 +123,9 @@ int bench_userspace(const struct bench_opts *o, int argc, char **argv)
 	err = bench_prog_ids_snapshot(&before);
 	if (err)
 		goto cleanup;
-	err = bench_pipeline__new(&p, o, &po);
-	if (err) {
-		fprintf(stderr, "%s: kiln did not start: %s\n", SUITE, strerror(-err));
+	err = bench_pipeline__new_cgroup(&p, o, &po, SUITE, cg, sizeof(cg));
+	if (err)
 		goto cleanup;
-	}
-	err = bench_cgroup_new(SUITE, cg, sizeof(cg));
-	if (err) {
-		fprintf(stderr, "%s: cannot make a cgroup for the workload: %s\n", SUITE,
-			strerror(-err));
-		cg[0] = '\0';
-		goto cleanup;
-	}
 	snprintf(secs, sizeof(secs), "%u", warm * 2 + 30 + interval_s * (unsigned int)runs);
 	{
 		char *const av[] = { workload,	  "--threads", "2",
