@@ -16,7 +16,7 @@ PKGS=(
 	# toolchain: gcc for user space, clang for BPF objects and libFuzzer
 	build-essential cmake pkg-config clang llvm libclang-rt-14-dev clang-format
 	# libraries
-	libbpf-dev bpftool liburing-dev libelf-dev zlib1g-dev libzstd-dev libcunit1-dev libiberty-dev
+	libbpf-dev bpftool liburing-dev libelf-dev libdw-dev zlib1g-dev libzstd-dev libcunit1-dev libiberty-dev
 	protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev libmicrohttpd-dev libyaml-dev
 	# tests and benches: python3 scripts, setpriv, perf and bpftrace as peers, protoc and
 	# Go pprof as external checkers of what kiln writes
