@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "aggregator/unwinder.h"
 #include "bpf/profile.skel.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -77,6 +78,13 @@ struct sampler {
 	uint64_t *stack_buf;
 	uint32_t *sweep; /* stack ids left in a drained map */
 	size_t sweep_cap;
+	/* The drained window's user stacks and an open-addressing index of them by hash. */
+	uint64_t *ukeys;
+	struct kiln_ustack *uvals;
+	size_t ustacks_cap;
+	uint32_t *uindex; /* slot -> 1 + index into ukeys, 0 when empty */
+	size_t uindex_size; /* a power of two, at least twice the stacks */
+	struct unwinder *uw;
 	bool no_batch; /* the kernel lacks lookup_and_delete_batch for hash maps */
 
 	uint64_t stacks_total;
@@ -105,6 +113,22 @@ static const char *const metric_names[KILN_M_NR] = {
 	[KILN_M_EV_DROPPED] = "events_dropped",
 	[KILN_M_FOLLOWED] = "children_followed",
 	[KILN_M_EV_SEEN] = "events_seen",
+	[KILN_M_UW_DWARF] = "unwind_table_walks",
+	[KILN_M_UW_FP] = "unwind_fp_walks",
+	[KILN_M_UW_NO_REGS] = "unwind_no_user_regs",
+	[KILN_M_UW_COMPLETE] = "unwind_complete",
+	[KILN_M_UW_TRUNCATED] = "unwind_truncated",
+	[KILN_M_UW_NO_MAPPING] = "unwind_no_mapping",
+	[KILN_M_UW_NOT_COVERED] = "unwind_pc_not_covered",
+	[KILN_M_UW_UNSUPPORTED] = "unwind_unsupported_rule",
+	[KILN_M_UW_READ_FAULT] = "unwind_read_fault",
+	[KILN_M_UW_BAD_FRAME] = "unwind_bad_frame",
+	[KILN_M_UW_TABLE_ERR] = "unwind_table_error",
+	[KILN_M_UW_FP_FRAMES] = "unwind_fp_frames",
+	[KILN_M_UW_PLT_FRAMES] = "unwind_plt_frames",
+	[KILN_M_UW_SIGNAL_FRAMES] = "unwind_signal_frames",
+	[KILN_M_UW_STACKS_FULL] = "unwind_stack_map_full",
+	[KILN_M_UW_SYNC_SENT] = "unwind_sync_events",
 };
 
 const char *sampler__metric_name(enum kiln_metric m)
@@ -166,6 +190,30 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return 0;
 }
 
+/*
+ * Keeps the unwind tables in step with the processes: loaded at a process's first sample
+ * (until then its stacks are walked by frame pointers), reloaded after an exec or when a
+ * walk met an unknown address (dlopen), dropped at exit. Loading runs here, before the
+ * consumer sees the event, so a process's tables exist as early as possible.
+ */
+static void unwind_event(struct sampler *s, const struct kiln_ev_proc *ev)
+{
+	if (!s->uw)
+		return;
+	switch (ev->type) {
+	case KILN_EV_SEEN:
+	case KILN_EV_UNWIND_SYNC:
+		unwinder__sync_process(s->uw, ev->tgid);
+		break;
+	case KILN_EV_EXEC:
+	case KILN_EV_EXIT:
+		unwinder__remove_process(s->uw, ev->tgid);
+		break;
+	default:
+		break;
+	}
+}
+
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct sampler *s = ctx;
@@ -178,8 +226,11 @@ static int handle_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(uint32_t))
 		return 0;
 	if (ev->type == KILN_EV_EXEC || ev->type == KILN_EV_EXIT || ev->type == KILN_EV_FORK ||
-	    ev->type == KILN_EV_SEEN) {
-		if (size >= sizeof(struct kiln_ev_proc) && s->proc_fn)
+	    ev->type == KILN_EV_SEEN || ev->type == KILN_EV_UNWIND_SYNC) {
+		if (size < sizeof(struct kiln_ev_proc))
+			return 0;
+		unwind_event(s, data);
+		if (s->proc_fn && ev->type != KILN_EV_UNWIND_SYNC)
 			s->proc_fn(data, s->proc_ctx);
 		return 0;
 	}
@@ -235,7 +286,7 @@ static uint32_t default_entries(const struct sampler *s, uint32_t per_sample)
 struct sampler *sampler__new(const struct sampler_opts *opts)
 {
 	struct sampler *s = NULL;
-	uint32_t counts, stacks, rbsz;
+	uint32_t counts, stacks, ustacks, rbsz;
 	int err;
 
 	s = calloc(1, sizeof(*s));
@@ -253,7 +304,8 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	 * more element. Measured at 999 Hz on 2 CPUs, host-wide: overflows 5 % -> 3 % of
 	 * samples, ~6 % less BPF time per sample; 16x the elements was ~20 % slower (cache).
 	 */
-	stacks = s->opts.stack_map_entries ? s->opts.stack_map_entries : default_entries(s, 2) + 1;
+	stacks = s->opts.stack_map_entries ? s->opts.stack_map_entries : default_entries(s, 1) + 1;
+	ustacks = s->opts.stack_map_entries ? s->opts.stack_map_entries : default_entries(s, 1);
 	rbsz = s->opts.ringbuf_bytes ? s->opts.ringbuf_bytes : DEFAULT_RINGBUF_BYTES;
 	s->no_batch = s->opts.no_batch;
 	s->possible_cpus = possible_cpus();
@@ -279,6 +331,8 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	bpf_map__set_max_entries(s->skel->maps.counts1, counts);
 	bpf_map__set_max_entries(s->skel->maps.stacks0, stacks);
 	bpf_map__set_max_entries(s->skel->maps.stacks1, stacks);
+	bpf_map__set_max_entries(s->skel->maps.ustacks0, ustacks);
+	bpf_map__set_max_entries(s->skel->maps.ustacks1, ustacks);
 	bpf_map__set_max_entries(s->skel->maps.events, rbsz);
 	err = profile_bpf__load(s->skel);
 	if (err)
@@ -293,6 +347,35 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	if (!s->slots || !s->stack_buf) {
 		err = -ENOMEM;
 		goto cleanup;
+	}
+	s->uindex_size = 2;
+	while (s->uindex_size < 2 * (size_t)ustacks)
+		s->uindex_size <<= 1;
+	s->uindex = calloc(s->uindex_size, sizeof(*s->uindex));
+	s->ukeys = calloc(ustacks, sizeof(*s->ukeys));
+	s->uvals = calloc(ustacks, sizeof(*s->uvals));
+	if (!s->uindex || !s->ukeys || !s->uvals) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	s->ustacks_cap = ustacks;
+	if (!s->opts.no_unwind) {
+		struct unwinder_maps um = {
+			.mappings_fd = bpf_map__fd(s->skel->maps.uw_mappings),
+			.pages_fd = bpf_map__fd(s->skel->maps.uw_pages),
+			.deltas_fd = bpf_map__fd(s->skel->maps.uw_deltas),
+			.rules_fd = bpf_map__fd(s->skel->maps.uw_rules),
+			.pages_max = bpf_map__max_entries(s->skel->maps.uw_pages),
+			.deltas_max = bpf_map__max_entries(s->skel->maps.uw_deltas),
+			.rules_max = bpf_map__max_entries(s->skel->maps.uw_rules),
+		};
+
+		s->uw = unwinder__new(&um, s->opts.proc_root);
+		if (!s->uw) {
+			err = -errno;
+			goto cleanup;
+		}
+		unwinder__preload(s->uw);
 	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), handle_event, s, NULL);
 	if (!s->rb) {
@@ -329,6 +412,10 @@ void sampler__free(struct sampler *s)
 	free(s->slots);
 	free(s->stack_buf);
 	free(s->sweep);
+	free(s->ukeys);
+	free(s->uvals);
+	free(s->uindex);
+	unwinder__free(s->uw);
 	free(s->percpu);
 	free(s);
 }
@@ -626,6 +713,68 @@ static void sweep_stacks(struct sampler *s, int fd)
 		bpf_map_delete_elem(fd, &s->sweep[i]);
 }
 
+/*
+ * Reads and deletes every user stack of a window (FD) into s->ukeys / s->uvals and indexes
+ * them by hash. Returns the number read or -errno.
+ */
+static ssize_t drain_ustacks(struct sampler *s, int fd)
+{
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	uint64_t in_batch = 0, out_batch = 0, key, next;
+	size_t n = 0, i, slot, mask = s->uindex_size - 1;
+	uint32_t cnt;
+	bool first = true;
+	int err;
+
+	while (!s->no_batch && n < s->ustacks_cap) {
+		cnt = s->ustacks_cap - n < DRAIN_BATCH ? s->ustacks_cap - n : DRAIN_BATCH;
+		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in_batch, &out_batch,
+						      s->ukeys + n, s->uvals + n, &cnt, &bopts);
+		err = err ? -errno : 0;
+		if (err && err != -ENOENT)
+			return err;
+		n += cnt;
+		if (err == -ENOENT)
+			break;
+		in_batch = out_batch;
+		first = false;
+	}
+	if (s->no_batch) {
+		/* Keys first: deleting while walking restarts the walk. */
+		if (bpf_map_get_next_key(fd, NULL, &next) == 0) {
+			do {
+				s->ukeys[n++] = next;
+				key = next;
+			} while (n < s->ustacks_cap && bpf_map_get_next_key(fd, &key, &next) == 0);
+		}
+		for (i = 0; i < n; i++) {
+			if (bpf_map_lookup_elem(fd, &s->ukeys[i], &s->uvals[i]))
+				s->uvals[i].len = 0;
+			bpf_map_delete_elem(fd, &s->ukeys[i]);
+		}
+	}
+	memset(s->uindex, 0, s->uindex_size * sizeof(*s->uindex));
+	for (i = 0; i < n; i++) {
+		for (slot = s->ukeys[i] & mask; s->uindex[slot]; slot = (slot + 1) & mask)
+			;
+		s->uindex[slot] = (uint32_t)i + 1;
+	}
+	s->stacks_total += n;
+	return (ssize_t)n;
+}
+
+/* The drained user stack with hash H, or NULL. */
+static const struct kiln_ustack *find_ustack(const struct sampler *s, uint64_t h)
+{
+	size_t mask = s->uindex_size - 1, slot;
+
+	for (slot = h & mask; s->uindex[slot]; slot = (slot + 1) & mask) {
+		if (s->ukeys[s->uindex[slot] - 1] == h)
+			return &s->uvals[s->uindex[slot] - 1];
+	}
+	return NULL;
+}
+
 static int add_sample(struct sampler *s, size_t *n, const struct kiln_raw_sample *src)
 {
 	int err;
@@ -643,10 +792,11 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 	struct kiln_raw_sample rs;
 	struct pending *p;
 	uint32_t old = s->cur, nk, nu;
-	int counts_fd, stacks_fd, err;
+	int counts_fd, stacks_fd, ustacks_fd, err;
+	const struct kiln_ustack *us;
 	size_t i, koff, uoff, n = 0;
 	uint64_t now, stacks_before = s->stacks_total;
-	ssize_t nr;
+	ssize_t nr, nu_stacks;
 
 	/* Flip first: from here on new samples go to the other window. */
 	s->cur ^= 1;
@@ -662,11 +812,15 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 
 	counts_fd = bpf_map__fd(old ? s->skel->maps.counts1 : s->skel->maps.counts0);
 	stacks_fd = bpf_map__fd(old ? s->skel->maps.stacks1 : s->skel->maps.stacks0);
+	ustacks_fd = bpf_map__fd(old ? s->skel->maps.ustacks1 : s->skel->maps.ustacks0);
 	nr = drain_counts(s, counts_fd,
 			  bpf_map__max_entries(old ? s->skel->maps.counts1
 						   : s->skel->maps.counts0));
 	if (nr < 0)
 		return (int)nr;
+	nu_stacks = drain_ustacks(s, ustacks_fd);
+	if (nu_stacks < 0)
+		return (int)nu_stacks;
 
 	s->frames.n = 0;
 	for (i = 0; i < (size_t)nr; i++) {
@@ -675,10 +829,17 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 		if (!s->vals[i].count)
 			continue;
 		err = resolve_stack(s, stacks_fd, k->kstack_id, &koff, &nk);
-		if (!err)
-			err = resolve_stack(s, stacks_fd, k->ustack_id, &uoff, &nu);
 		if (err)
 			return err;
+		nu = 0;
+		uoff = 0;
+		us = k->ustack_hash ? find_ustack(s, k->ustack_hash) : NULL;
+		if (us && us->len) {
+			nu = us->len < KILN_MAX_FRAMES ? us->len : KILN_MAX_FRAMES;
+			err = u64_append(&s->frames, (const uint64_t *)us->pc, nu, &uoff);
+			if (err)
+				return err;
+		}
 		memset(&rs, 0, sizeof(rs));
 		rs.tgid = k->tgid;
 		rs.pid = k->pid;
@@ -692,7 +853,7 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 		rs.nr_kframes = nk;
 		rs.nr_uframes = nu;
 		rs.kstack_err = k->kstack_id < 0 ? k->kstack_id : 0;
-		rs.ustack_err = k->ustack_id < 0 ? k->ustack_id : 0;
+		rs.ustack_err = k->ustack_err ? k->ustack_err : (us ? 0 : -ENOENT);
 		err = add_sample(s, &n, &rs);
 		if (err)
 			return err;
@@ -773,6 +934,11 @@ uint64_t sampler__missed(struct sampler *s)
 uint64_t sampler__stacks_total(struct sampler *s)
 {
 	return s->stacks_total;
+}
+
+struct unwinder *sampler__unwinder(struct sampler *s)
+{
+	return s->uw;
 }
 
 uint64_t sampler__period_ns(struct sampler *s)

@@ -28,6 +28,9 @@ struct sampler_opts {
 	uint32_t window_ms; /* window length the maps are sized for; 0 means 1000 */
 	uint32_t ringbuf_bytes; /* power of two, page multiple; 0 means default */
 	bool no_batch; /* drain by iteration even where batch ops exist (tests) */
+	/* Walk user stacks by frame pointers only: no unwind tables are loaded (tests, benches). */
+	bool no_unwind;
+	const char *proc_root; /* "/proc" when NULL: where process mappings are read */
 };
 
 /*
@@ -122,6 +125,9 @@ const char *sampler__metric_name(enum kiln_metric m);
 
 /* Distinct stacks drained so far (kernel and user stacks counted separately). */
 uint64_t sampler__stacks_total(struct sampler *s);
+
+/* The native unwinder's state (tables loaded, memory, failures), or NULL when it is off. */
+struct unwinder *sampler__unwinder(struct sampler *s);
 
 /* The sampling period in nanoseconds (1e9 / frequency). */
 uint64_t sampler__period_ns(struct sampler *s);

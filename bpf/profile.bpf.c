@@ -10,8 +10,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 
 #include "profile.h"
+#include "unwind.h"
 
 /*
  * libbpf's BPF_PROG() hands every program an unused `ctx` and the tracepoints' unused
@@ -22,6 +24,16 @@
 #define EEXIST 17
 #define ENOMEM 12
 #define EFAULT 14
+
+#define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
+#define USER32_CS 0x23 /* a 32-bit task's user code segment: not walked */
+
+/*
+ * Frames per run of the walk program and the tail calls it may make: 5 x 26 covers
+ * KILN_MAX_FRAMES, and each run stays small for the verifier (the kernel allows 33).
+ */
+#define KILN_UW_FRAMES_PER_PROG 5
+#define KILN_UW_MAX_TAIL_CALLS 26
 
 /* The deepest cgroup level the selection filter looks at for ancestors. */
 #define KILN_MAX_CGROUP_LEVEL 16
@@ -38,6 +50,7 @@ __u32 window = 0;
 __u32 filter_tgids = 0;
 __u32 filter_cgroups = 0;
 
+/* Kernel stacks; user stacks are walked by kiln and kept in ustacks0/1. */
 struct stack_map {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
 	__uint(key_size, sizeof(__u32));
@@ -56,6 +69,19 @@ struct count_map {
 	__uint(max_entries, 16384);
 };
 
+/*
+ * User stacks of a window, keyed by the hash of their frames: a sample with a stack that
+ * is already there only counts. Preallocated: perf_event programs may use no other hash.
+ */
+struct ustack_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u64);
+	__type(value, struct kiln_ustack);
+	__uint(max_entries, 16384);
+};
+
+struct ustack_map ustacks0 SEC(".maps");
+struct ustack_map ustacks1 SEC(".maps");
 struct stack_map stacks0 SEC(".maps");
 struct stack_map stacks1 SEC(".maps");
 struct count_map counts0 SEC(".maps");
@@ -107,6 +133,81 @@ struct {
 	__type(value, __u8);
 	__uint(max_entries, 16384);
 } seen_tgids SEC(".maps");
+
+/* Where a process's executable mappings are and which table each one uses (bpf/unwind.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct kiln_uw_map_key);
+	__type(value, struct kiln_uw_mapping);
+	__uint(max_entries, 1 << 20);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} uw_mappings SEC(".maps");
+
+/* 64 KiB pages of every loaded table -> their deltas in uw_deltas. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct kiln_uw_page_key);
+	__type(value, struct kiln_uw_page);
+	__uint(max_entries, 65536);
+} uw_pages SEC(".maps");
+
+/* The deltas of every loaded table, in ranges user space allocates. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct kiln_uw_delta);
+	__uint(max_entries, 1 << 21);
+} uw_deltas SEC(".maps");
+
+/* De-duplicated rules of every table (a few hundred per file). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct kiln_uw_rule);
+	__uint(max_entries, KILN_UW_MAX_RULES);
+} uw_rules SEC(".maps");
+
+/* Last KILN_EV_UNWIND_SYNC per process, to send at most one a second. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 16384);
+} uw_sync_sent SEC(".maps");
+
+/* The walk of the sample being taken on this CPU: registers, frames, where it goes. */
+struct walk_state {
+	__u64 pc, sp, bp;
+	__u64 hash; /* of the frames pushed so far */
+	__u64 cgid; /* 0 until read */
+	__u32 tgid, pid, w;
+	__s32 kstack_id;
+	__s32 ustack_err;
+	__u32 tail_calls;
+	__u8 user_mode; /* the sample interrupted user mode */
+	__u8 is_ret; /* pc is a return address (look up pc - 1) */
+	__u8 done;
+	__u8 reserved;
+	struct kiln_ustack stack;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct walk_state);
+	__uint(max_entries, 1);
+} walk_scratch SEC(".maps");
+
+int kiln_walk(struct bpf_perf_event_data *ctx);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, int(void *));
+} walk_progs SEC(".maps") = {
+	.values = { [0] = (void *)&kiln_walk },
+};
 
 /*
  * Never read by the programs. User space updates its one slot after flipping `window`:
@@ -200,41 +301,6 @@ static __always_inline bool in_user_mode(struct bpf_perf_event_data *ctx)
 #endif
 }
 
-/* Copies the sample's frames into the ring buffer: the path for what the maps can't hold. */
-static __always_inline void overflow(struct bpf_perf_event_data *ctx, struct kiln_metrics *mt,
-				     __u32 w, __u32 tgid, __u32 pid, __u64 cgid)
-{
-	struct kiln_ev_sample *ev;
-	long n;
-
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		count(mt, KILN_M_DROP_RINGBUF_FULL);
-		return;
-	}
-	ev->type = KILN_EV_SAMPLE;
-	ev->window = w;
-	ev->tgid = tgid;
-	ev->pid = pid;
-	ev->cgroup_id = cgid;
-	ev->time_ns = bpf_ktime_get_ns();
-	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-	/* As in sample(): a sample in user mode has no kernel stack, skip the helper. */
-	n = in_user_mode(ctx) ? -EFAULT : bpf_get_stack(ctx, ev->kframes, sizeof(ev->kframes), 0);
-	ev->nr_kframes = n < 0 ? n : n / sizeof(__u64);
-	n = bpf_get_stack(ctx, ev->uframes, sizeof(ev->uframes), BPF_F_USER_STACK);
-	ev->nr_uframes = n < 0 ? n : n / sizeof(__u64);
-	/* Drained at the window tick: no need to wake user space for each one. */
-	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
-	count(mt, KILN_M_OVERFLOWED);
-}
-
-static __always_inline bool stack_overflows(long id)
-{
-	/* -EFAULT only means there is no such stack (user mode / kernel thread): not an overflow. */
-	return id == -EEXIST || id == -ENOMEM;
-}
-
 /* Called only when a sample creates a new count-map key, so the lookup is off the hot path. */
 static __always_inline void note_first_sample(struct kiln_metrics *mt, __u32 tgid, __u32 pid,
 					      __u64 cgid)
@@ -262,53 +328,115 @@ static __always_inline void note_first_sample(struct kiln_metrics *mt, __u32 tgi
 	count(mt, KILN_M_EV_SEEN);
 }
 
-static __always_inline int sample(struct bpf_perf_event_data *ctx, struct kiln_metrics *mt,
-				  void *stacks, void *counts, __u32 w, __u32 tgid, __u32 pid,
-				  __u64 cgid)
+/* Copies the sample's frames into the ring buffer: the path for what the maps can't hold. */
+static __always_inline void overflow(struct bpf_perf_event_data *ctx, struct kiln_metrics *mt,
+				     struct walk_state *st)
 {
-	/* CGID is 0 unless the cgroup filter needed it: then it is read here, off the hot path. */
+	struct kiln_ev_sample *ev;
+	long n;
+
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		count(mt, KILN_M_DROP_RINGBUF_FULL);
+		return;
+	}
+	ev->type = KILN_EV_SAMPLE;
+	ev->window = st->w;
+	ev->tgid = st->tgid;
+	ev->pid = st->pid;
+	ev->cgroup_id = st->cgid ? st->cgid : bpf_get_current_cgroup_id();
+	ev->time_ns = bpf_ktime_get_ns();
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	/* As in aggregate(): a sample in user mode has no kernel stack, skip the helper. */
+	n = st->user_mode ? -EFAULT : bpf_get_stack(ctx, ev->kframes, sizeof(ev->kframes), 0);
+	ev->nr_kframes = n < 0 ? n : n / sizeof(__u64);
+	if (st->ustack_err) {
+		ev->nr_uframes = st->ustack_err;
+	} else {
+		ev->nr_uframes = st->stack.len;
+		bpf_probe_read_kernel(ev->uframes, sizeof(ev->uframes), st->stack.pc);
+	}
+	/* Drained at the window tick: no need to wake user space for each one. */
+	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
+	count(mt, KILN_M_OVERFLOWED);
+}
+
+/* A 64-bit mix per frame (multiply, xor-shift): the user stack's key, built as it is walked. */
+static __always_inline __u64 hash_step(__u64 h, __u64 v)
+{
+	const __u64 m = 0xc6a4a7935bd1e995ull;
+
+	v *= m;
+	v ^= v >> 47;
+	v *= m;
+	h ^= v;
+	return h * m;
+}
+
+static __always_inline void push_frame(struct walk_state *st, __u64 pc)
+{
+	__u32 len = st->stack.len;
+
+	if (len < KILN_MAX_FRAMES) {
+		st->stack.pc[len] = pc;
+		st->stack.len = len + 1;
+		st->hash = hash_step(st->hash, pc);
+	}
+}
+
+/*
+ * Counts the sample under (thread, kernel stack, user stack) in window W's maps, storing
+ * the walked user stack first. What the maps can't hold goes to the ring buffer.
+ */
+static __always_inline int aggregate(struct bpf_perf_event_data *ctx, struct kiln_metrics *mt,
+				     struct walk_state *st, void *ustacks, void *counts)
+{
 	struct kiln_count_key key = {};
 	struct kiln_count_val init = {}, *val;
-	long ks, us, err;
+	__u64 h = 0;
+	long err;
 
-	/*
-	 * A sample that interrupted user mode has no kernel stack: skipping the walk saves a
-	 * helper call and gives the -EFAULT the helper would return.
-	 */
-	ks = in_user_mode(ctx) ? -EFAULT : bpf_get_stackid(ctx, stacks, 0);
-	us = bpf_get_stackid(ctx, stacks, BPF_F_USER_STACK);
-	if (ks < 0)
-		count_stack_err(mt, ks);
-	if (us < 0)
-		count_stack_err(mt, us);
-	if (stack_overflows(ks) || stack_overflows(us)) {
-		if (ks == -ENOMEM || us == -ENOMEM)
+	if (!st->ustack_err) {
+		h = hash_step(st->hash, ((__u64)st->stack.flags << 32) | st->stack.len);
+		h = h ? h : 1; /* 0 means "no user stack" */
+		/* The same stack already stored (-EEXIST) is the point of the hash. */
+		err = bpf_map_update_elem(ustacks, &h, &st->stack, BPF_NOEXIST);
+		if (err && err != -EEXIST) {
+			count(mt, KILN_M_UW_STACKS_FULL);
+			count(mt, KILN_M_OVF_STACK_FULL);
+			overflow(ctx, mt, st);
+			return 0;
+		}
+	}
+	if (st->kstack_id == -EEXIST || st->kstack_id == -ENOMEM) {
+		if (st->kstack_id == -ENOMEM)
 			count(mt, KILN_M_OVF_STACK_FULL);
 		else
 			count(mt, KILN_M_OVF_STACK_COLL);
-		overflow(ctx, mt, w, tgid, pid, cgid ? cgid : bpf_get_current_cgroup_id());
+		overflow(ctx, mt, st);
 		return 0;
 	}
 
-	key.tgid = tgid;
-	key.pid = pid;
-	key.ustack_id = us;
-	key.kstack_id = ks;
+	key.tgid = st->tgid;
+	key.pid = st->pid;
+	key.kstack_id = st->kstack_id;
+	key.ustack_err = st->ustack_err;
+	key.ustack_hash = h;
 	val = bpf_map_lookup_elem(counts, &key);
 	if (val) {
 		__sync_fetch_and_add(&val->count, 1);
 		count(mt, KILN_M_AGGREGATED);
 		return 0;
 	}
-	if (!cgid)
-		cgid = bpf_get_current_cgroup_id();
+	if (!st->cgid)
+		st->cgid = bpf_get_current_cgroup_id();
 	init.count = 1;
-	init.cgroup_id = cgid;
+	init.cgroup_id = st->cgid;
 	bpf_get_current_comm(init.comm, sizeof(init.comm));
 	err = bpf_map_update_elem(counts, &key, &init, BPF_NOEXIST);
 	if (!err) {
 		count(mt, KILN_M_AGGREGATED);
-		note_first_sample(mt, tgid, pid, cgid);
+		note_first_sample(mt, st->tgid, st->pid, st->cgid);
 		return 0;
 	}
 	if (err == -EEXIST) {
@@ -321,8 +449,331 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, struct kiln_m
 		}
 	}
 	count(mt, KILN_M_OVF_COUNT_FULL);
-	overflow(ctx, mt, w, tgid, pid, cgid);
+	overflow(ctx, mt, st);
 	return 0;
+}
+
+/* One call site per window so that each map argument is a constant the verifier knows. */
+static __always_inline int finish(struct bpf_perf_event_data *ctx, struct kiln_metrics *mt,
+				  struct walk_state *st)
+{
+	if (st->w)
+		return aggregate(ctx, mt, st, &ustacks1, &counts1);
+	return aggregate(ctx, mt, st, &ustacks0, &counts0);
+}
+
+/*
+ * The user registers of the interrupted thread into ST. A sample that interrupted user
+ * mode has them in CTX; one that interrupted the kernel (a syscall, a page fault) finds
+ * them saved at the top of the task's kernel stack. Returns false for kernel threads and
+ * 32-bit tasks, which have no user stack to walk.
+ */
+static __always_inline bool user_regs(struct bpf_perf_event_data *ctx, struct walk_state *st)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs;
+	__u64 cs;
+
+	if (task->flags & PF_KTHREAD)
+		return false;
+	if (st->user_mode) {
+		st->pc = ctx->regs.ip;
+		st->sp = ctx->regs.sp;
+		st->bp = ctx->regs.bp;
+		return true;
+	}
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs)
+		return false;
+	cs = BPF_CORE_READ(regs, cs);
+	if ((cs & 3) != 3 || cs == USER32_CS)
+		return false;
+	st->pc = BPF_CORE_READ(regs, ip);
+	st->sp = BPF_CORE_READ(regs, sp);
+	st->bp = BPF_CORE_READ(regs, bp);
+	return true;
+}
+
+static __always_inline struct kiln_uw_mapping *find_mapping(__u32 tgid, __u64 pc)
+{
+	struct kiln_uw_map_key k = {
+		.prefixlen = 96,
+		.tgid_be = bpf_htonl(tgid),
+		.addr_be = bpf_cpu_to_be64(pc),
+	};
+
+	return bpf_map_lookup_elem(&uw_mappings, &k);
+}
+
+/*
+ * Whether TGID's tables are all loaded: its marker entry, which user space enters after
+ * every mapping, matches a key of prefix 32 (a lookup never matches more bits than its
+ * key's prefixlen).
+ */
+static __always_inline bool process_loaded(__u32 tgid)
+{
+	struct kiln_uw_map_key k = { .prefixlen = 32, .tgid_be = bpf_htonl(tgid) };
+
+	return bpf_map_lookup_elem(&uw_mappings, &k) != NULL;
+}
+
+/* Asks user space, at most once a second per process, to re-read the process's mappings. */
+static __always_inline void request_sync(struct kiln_metrics *mt, struct walk_state *st)
+{
+	struct kiln_ev_proc *ev;
+	__u64 now = bpf_ktime_get_ns(), *last;
+
+	last = bpf_map_lookup_elem(&uw_sync_sent, &st->tgid);
+	if (last && now - *last < 1000000000ull)
+		return;
+	bpf_map_update_elem(&uw_sync_sent, &st->tgid, &now, BPF_ANY);
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		count(mt, KILN_M_EV_DROPPED);
+		return;
+	}
+	ev->type = KILN_EV_UNWIND_SYNC;
+	ev->tgid = st->tgid;
+	ev->pid = st->pid;
+	ev->ppid = 0;
+	ev->cgroup_id = 0;
+	ev->time_ns = now;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
+	count(mt, KILN_M_UW_SYNC_SENT);
+}
+
+/* Ends the walk early for REASON: the stack keeps its frames and ends in a marker frame. */
+static __always_inline void stop(struct kiln_metrics *mt, struct walk_state *st, __u32 reason,
+				 enum kiln_metric m)
+{
+	count(mt, m);
+	if (st->stack.len >= KILN_MAX_FRAMES)
+		st->stack.len = KILN_MAX_FRAMES - 1;
+	push_frame(st, KILN_UFRAME_MARKER | reason);
+	st->done = 1;
+}
+
+static __always_inline int read_u64(__u64 addr, __u64 *v)
+{
+	return bpf_probe_read_user(v, sizeof(*v), (const void *)addr);
+}
+
+/*
+ * One frame-pointer step (code without tables: JIT, files without .eh_frame): the caller's
+ * rbp and return address sit at rbp and rbp + 8. Only an rbp that looks like a frame of
+ * this stack is followed (above sp, 8-aligned, within 8 MiB: redis has 1 MiB frames).
+ */
+static __always_inline int fp_step(struct walk_state *st)
+{
+	__u64 bp = st->bp, next_bp, ra;
+
+	if (bp <= st->sp || bp - st->sp > (8u << 20) || (bp & 7))
+		return -1;
+	if (read_u64(bp, &next_bp) || read_u64(bp + 8, &ra))
+		return -2;
+	st->sp = bp + 16;
+	st->bp = next_bp;
+	st->pc = ra;
+	return 0;
+}
+
+/* The delta in force at OFF in TABLE_ID's page, or NULL when no row covers OFF. */
+static __always_inline struct kiln_uw_delta *find_delta(__u32 table_id, __u64 off)
+{
+	struct kiln_uw_page_key pk = { .table_id = table_id, .page = off >> KILN_UW_PAGE_BITS };
+	struct kiln_uw_page *pg = bpf_map_lookup_elem(&uw_pages, &pk);
+	struct kiln_uw_delta *d;
+	__u32 lo, hi, mid, low = off & KILN_UW_PAGE_MASK;
+	int i;
+
+	if (!pg)
+		return NULL;
+	lo = pg->first;
+	hi = pg->first + pg->count;
+	/* The last delta with addr_low <= LOW; the page's first delta is at 0. */
+	for (i = 0; i < KILN_UW_BSEARCH_STEPS && lo < hi; i++) {
+		mid = lo + (hi - lo) / 2;
+		d = bpf_map_lookup_elem(&uw_deltas, &mid);
+		if (!d)
+			return NULL;
+		if (d->addr_low <= low)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo <= pg->first)
+		return NULL;
+	lo -= 1;
+	return bpf_map_lookup_elem(&uw_deltas, &lo);
+}
+
+/*
+ * Unwinds one frame: from (pc, sp, bp) of a frame to its caller's, pushing the caller's pc.
+ * Sets st->done when the walk ends (outermost frame, or an error with its marker).
+ */
+static __always_inline void step(struct kiln_metrics *mt, struct walk_state *st)
+{
+	struct kiln_uw_mapping *m;
+	struct kiln_uw_delta *d;
+	struct kiln_uw_rule *r;
+	__u64 cfa, ra, off, pc = st->pc, regs[7];
+	__u32 rule, idx;
+
+	m = find_mapping(st->tgid, pc);
+	if (!m || (m->flags & (KILN_UW_MAP_MARKER | KILN_UW_MAP_NO_TABLE))) {
+		if (!m || (m->flags & KILN_UW_MAP_MARKER))
+			request_sync(mt, st);
+		/* No table: a frame-pointer step, which is what JIT code keeps. */
+		if (fp_step(st)) {
+			stop(mt, st,
+			     m && (m->flags & KILN_UW_MAP_NO_TABLE) ? KILN_UW_STOP_BAD_FRAME
+								    : KILN_UW_STOP_NO_MAPPING,
+			     m && (m->flags & KILN_UW_MAP_NO_TABLE) ? KILN_M_UW_BAD_FRAME
+								    : KILN_M_UW_NO_MAPPING);
+			return;
+		}
+		count(mt, KILN_M_UW_FP_FRAMES);
+		goto next;
+	}
+	/* Below the leaf a pc is a return address: the call it returns from is at pc - 1. */
+	off = pc - m->bias - (st->is_ret ? 1 : 0);
+	d = find_delta(m->table_id, off);
+	if (!d) {
+		stop(mt, st, KILN_UW_STOP_NOT_COVERED, KILN_M_UW_NOT_COVERED);
+		return;
+	}
+	rule = d->rule;
+	if (rule & KILN_UW_CMD_FLAG) {
+		switch (KILN_UW_CMD_KIND(rule)) {
+		case KILN_UW_CMD_STOP:
+			count(mt, KILN_M_UW_COMPLETE);
+			st->stack.flags |= KILN_USTACK_COMPLETE;
+			st->done = 1;
+			return;
+		case KILN_UW_CMD_PLT:
+			cfa = st->sp + 8 + ((pc & 15) >= KILN_UW_CMD_ARG(rule) ? 8 : 0);
+			if (read_u64(cfa - 8, &ra)) {
+				stop(mt, st, KILN_UW_STOP_READ_FAULT, KILN_M_UW_READ_FAULT);
+				return;
+			}
+			count(mt, KILN_M_UW_PLT_FRAMES);
+			st->sp = cfa;
+			st->pc = ra;
+			goto next;
+		case KILN_UW_CMD_SIGNAL:
+			/*
+			 * __restore_rt: sp points at the ucontext the kernel pushed; its
+			 * sigcontext (at +40) holds the interrupted rbp, rsp and rip in slots
+			 * 10, 15 and 16 (read together: slots 10-16).
+			 */
+			if (bpf_probe_read_user(regs, sizeof(regs), (void *)(st->sp + 40 + 80))) {
+				stop(mt, st, KILN_UW_STOP_READ_FAULT, KILN_M_UW_READ_FAULT);
+				return;
+			}
+			count(mt, KILN_M_UW_SIGNAL_FRAMES);
+			st->bp = regs[0];
+			st->sp = regs[5];
+			st->pc = regs[6];
+			st->is_ret = 0;
+			/* An interrupted pc, not a return address: marked for the symbolizer. */
+			if (st->stack.len >= KILN_MAX_FRAMES - 1) {
+				stop(mt, st, KILN_UW_STOP_TRUNCATED, KILN_M_UW_TRUNCATED);
+				return;
+			}
+			push_frame(st, st->pc | KILN_UFRAME_INTERRUPTED);
+			return;
+		case KILN_UW_CMD_UNSUPPORTED:
+			stop(mt, st, KILN_UW_STOP_UNSUPPORTED, KILN_M_UW_UNSUPPORTED);
+			return;
+		default: /* INVALID: a gap between functions */
+			stop(mt, st, KILN_UW_STOP_NOT_COVERED, KILN_M_UW_NOT_COVERED);
+			return;
+		}
+	}
+	idx = rule;
+	r = bpf_map_lookup_elem(&uw_rules, &idx);
+	if (!r) {
+		stop(mt, st, KILN_UW_STOP_TABLE, KILN_M_UW_TABLE_ERR);
+		return;
+	}
+	cfa = (r->cfa_reg == KILN_UW_REG_RBP ? st->bp : st->sp) + (__s64)r->cfa_off;
+	if ((r->flags & KILN_UW_F_DEREF) && read_u64(cfa, &cfa)) {
+		stop(mt, st, KILN_UW_STOP_READ_FAULT, KILN_M_UW_READ_FAULT);
+		return;
+	}
+	if (read_u64(cfa - 8, &ra)) {
+		stop(mt, st, KILN_UW_STOP_READ_FAULT, KILN_M_UW_READ_FAULT);
+		return;
+	}
+	if (r->rbp_how == KILN_UW_RBP_AT_CFA) {
+		if (read_u64(cfa + (__s64)r->rbp_off, &st->bp)) {
+			stop(mt, st, KILN_UW_STOP_READ_FAULT, KILN_M_UW_READ_FAULT);
+			return;
+		}
+	} else if (r->rbp_how == KILN_UW_RBP_UNDEFINED) {
+		st->bp = 0;
+	}
+	/* Stacks grow down: a caller's frame is above its callee's, or the walk would loop. */
+	if (cfa <= st->sp) {
+		stop(mt, st, KILN_UW_STOP_BAD_FRAME, KILN_M_UW_BAD_FRAME);
+		return;
+	}
+	st->sp = cfa;
+	st->pc = ra;
+next:
+	/* A zero return address ends the stack (the ABI's outermost frame). */
+	if (st->pc == 0) {
+		count(mt, KILN_M_UW_COMPLETE);
+		st->stack.flags |= KILN_USTACK_COMPLETE;
+		st->done = 1;
+		return;
+	}
+	if (st->pc < 0x1000 || st->pc >= (1ull << 47)) {
+		stop(mt, st, KILN_UW_STOP_BAD_FRAME, KILN_M_UW_BAD_FRAME);
+		return;
+	}
+	st->is_ret = 1;
+	if (st->stack.len >= KILN_MAX_FRAMES - 1) {
+		/* Room is kept for the marker: a cut stack still says it was cut. */
+		stop(mt, st, KILN_UW_STOP_TRUNCATED, KILN_M_UW_TRUNCATED);
+		return;
+	}
+	push_frame(st, st->pc);
+}
+
+static __always_inline struct walk_state *walk_state(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&walk_scratch, &zero);
+}
+
+/*
+ * The table walk, KILN_UW_FRAMES_PER_PROG frames per run: it tail-calls itself until the
+ * stack ends, then counts the sample. Tail calls keep each program small enough for the
+ * verifier of every kernel, where one loop of 127 frames would not be.
+ */
+SEC("perf_event")
+int kiln_walk(struct bpf_perf_event_data *ctx)
+{
+	struct kiln_metrics *mt = metrics_slot();
+	struct walk_state *st = walk_state();
+	int i;
+
+	if (!st)
+		return 0;
+	for (i = 0; i < KILN_UW_FRAMES_PER_PROG && !st->done; i++)
+		step(mt, st);
+	if (!st->done) {
+		if (st->tail_calls < KILN_UW_MAX_TAIL_CALLS) {
+			st->tail_calls++;
+			bpf_tail_call(ctx, &walk_progs, 0);
+		}
+		/* Out of tail calls (or the call failed): the stack is cut here. */
+		stop(mt, st, KILN_UW_STOP_TRUNCATED, KILN_M_UW_TRUNCATED);
+	}
+	return finish(ctx, mt, st);
 }
 
 SEC("perf_event")
@@ -331,8 +782,9 @@ int kiln_sample(struct bpf_perf_event_data *ctx)
 	struct kiln_metrics *mt = metrics_slot();
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, pid = (__u32)id;
+	struct walk_state *st;
 	__u64 cgid = 0;
-	__u32 w;
+	long n;
 
 	count(mt, KILN_M_SEEN);
 	if (pid == 0 && !include_idle) {
@@ -347,11 +799,67 @@ int kiln_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 	count(mt, KILN_M_TAKEN);
-	w = window & 1;
-	/* One call site per window so that each bpf_get_stackid sees a constant map. */
-	if (w)
-		return sample(ctx, mt, &stacks1, &counts1, w, tgid, pid, cgid);
-	return sample(ctx, mt, &stacks0, &counts0, w, tgid, pid, cgid);
+	st = walk_state();
+	if (!st)
+		return 0;
+	st->w = window & 1;
+	st->tgid = tgid;
+	st->pid = pid;
+	st->cgid = cgid;
+	st->user_mode = in_user_mode(ctx);
+	st->done = 0;
+	st->is_ret = 0;
+	st->tail_calls = 0;
+	st->ustack_err = 0;
+	st->hash = 0x9e3779b97f4a7c15ull;
+	st->stack.len = 0;
+	st->stack.flags = 0;
+	/*
+	 * A sample that interrupted user mode has no kernel stack: skipping the walk saves a
+	 * helper call and gives the -EFAULT the helper would return.
+	 */
+	if (st->user_mode)
+		st->kstack_id = -EFAULT;
+	else if (st->w)
+		st->kstack_id = bpf_get_stackid(ctx, &stacks1, 0);
+	else
+		st->kstack_id = bpf_get_stackid(ctx, &stacks0, 0);
+	if (st->kstack_id < 0)
+		count_stack_err(mt, st->kstack_id);
+
+	if (!user_regs(ctx, st)) {
+		count(mt, KILN_M_UW_NO_REGS);
+		st->ustack_err = -EFAULT;
+		return finish(ctx, mt, st);
+	}
+	if (process_loaded(tgid)) {
+		/* The process's tables are loaded: walk them. */
+		count(mt, KILN_M_UW_DWARF);
+		st->stack.flags = KILN_USTACK_DWARF;
+		push_frame(st, st->pc);
+		bpf_tail_call(ctx, &walk_progs, 0);
+		/* Only when the walk program is missing: the leaf alone, cut. */
+		stop(mt, st, KILN_UW_STOP_TRUNCATED, KILN_M_UW_TRUNCATED);
+		return finish(ctx, mt, st);
+	}
+	/*
+	 * Not loaded yet (its first samples; user space loads it on the KILN_EV_SEEN event):
+	 * the kernel's frame-pointer walk, as exact as the binary's frame pointers.
+	 */
+	count(mt, KILN_M_UW_FP);
+	n = bpf_get_stack(ctx, st->stack.pc, sizeof(st->stack.pc), BPF_F_USER_STACK);
+	if (n < 0) {
+		count_stack_err(mt, n);
+		st->ustack_err = n;
+		return finish(ctx, mt, st);
+	}
+	st->stack.len = n / sizeof(__u64);
+	for (__u32 i = 0; i < KILN_MAX_FRAMES; i++) {
+		if (i >= st->stack.len)
+			break;
+		st->hash = hash_step(st->hash, st->stack.pc[i]);
+	}
+	return finish(ctx, mt, st);
 }
 
 static __always_inline void proc_event(enum kiln_event_type type, struct task_struct *task,

@@ -22,8 +22,43 @@
 struct kiln_count_key {
 	__u32 tgid;
 	__u32 pid;
-	__s32 ustack_id; /* id in the window's stack map, or -errno when no user stack */
-	__s32 kstack_id; /* likewise for the kernel stack */
+	__s32 kstack_id; /* id in the window's kernel stack map, or -errno when no stack */
+	__s32 ustack_err; /* -errno when there is no user stack (kernel thread), else 0 */
+	__u64 ustack_hash; /* key of the window's user stack map; 0 when there is none */
+};
+
+/*
+ * A user stack as the walker stores it (leaf first), keyed by a 64-bit hash of its frames.
+ * Frames are raw pcs: the leaf exact, the others return addresses, except:
+ * - KILN_UFRAME_INTERRUPTED | pc: a pc interrupted by a signal, not a return address (the
+ *   symbolizer must not look up pc - 1);
+ * - KILN_UFRAME_MARKER | reason: the walk stopped early for REASON (enum kiln_uw_stop);
+ *   always the last (outermost) frame.
+ * User addresses are below 2^47, so neither collides with a real pc.
+ */
+#define KILN_UFRAME_INTERRUPTED (1ull << 63)
+#define KILN_UFRAME_MARKER 0xffffffffffffff00ull
+#define KILN_UFRAME_IS_MARKER(f) (((f)&KILN_UFRAME_MARKER) == KILN_UFRAME_MARKER)
+
+enum kiln_uw_stop {
+	KILN_UW_STOP_TRUNCATED = 1, /* deeper than KILN_MAX_FRAMES or the tail-call budget */
+	KILN_UW_STOP_NO_MAPPING = 2, /* pc in no executable mapping known for the process */
+	KILN_UW_STOP_NOT_COVERED = 3, /* pc in a mapped file, but no unwind row covers it */
+	KILN_UW_STOP_UNSUPPORTED = 4, /* the row's rule is one the walker can't apply */
+	KILN_UW_STOP_READ_FAULT = 5, /* reading the stack faulted (paged out, unmapped) */
+	KILN_UW_STOP_BAD_FRAME = 6, /* the CFA did not grow, or a nonsense return address */
+	KILN_UW_STOP_TABLE = 7, /* inconsistent tables (bad rule index): a kiln bug */
+	KILN_UW_STOP_NR,
+};
+
+/* struct kiln_ustack.flags */
+#define KILN_USTACK_DWARF 0x1 /* walked with unwind tables (else the frame-pointer walk) */
+#define KILN_USTACK_COMPLETE 0x2 /* reached the outermost frame */
+
+struct kiln_ustack {
+	__u32 len;
+	__u32 flags;
+	__u64 pc[KILN_MAX_FRAMES];
 };
 
 struct kiln_count_val {
@@ -39,6 +74,8 @@ enum kiln_event_type {
 	KILN_EV_EXIT = 3,
 	KILN_EV_FORK = 4,
 	KILN_EV_SEEN = 5, /* first sample of a process (since its exec): capture it now */
+	/* a walk met a pc in no mapping known for the process (dlopen, JIT): re-read them */
+	KILN_EV_UNWIND_SYNC = 6,
 };
 
 struct kiln_ev_sample {
@@ -56,7 +93,7 @@ struct kiln_ev_sample {
 };
 
 struct kiln_ev_proc {
-	__u32 type; /* KILN_EV_EXEC, KILN_EV_EXIT, KILN_EV_FORK or KILN_EV_SEEN */
+	__u32 type; /* KILN_EV_EXEC, _EXIT, _FORK, _SEEN or _UNWIND_SYNC */
 	__u32 tgid;
 	__u32 pid;
 	__u32 ppid; /* parent tgid for FORK, else 0 */
@@ -87,6 +124,23 @@ enum kiln_metric {
 	KILN_M_EV_DROPPED, /* process events lost to a full ring buffer */
 	KILN_M_FOLLOWED, /* children added to the tgid filter (follow mode) */
 	KILN_M_EV_SEEN, /* first-sample events sent */
+	/* Native unwinding: how each user stack was walked, and why a walk stopped early. */
+	KILN_M_UW_DWARF, /* user stacks walked with unwind tables */
+	KILN_M_UW_FP, /* user stacks walked by frame pointers: the process has no tables yet */
+	KILN_M_UW_NO_REGS, /* no user registers (kernel thread): no user stack */
+	KILN_M_UW_COMPLETE, /* table walks that reached the outermost frame */
+	KILN_M_UW_TRUNCATED, /* walks cut at KILN_MAX_FRAMES or the tail-call budget */
+	KILN_M_UW_NO_MAPPING, /* pc in no executable mapping known for the process */
+	KILN_M_UW_NOT_COVERED, /* pc in a mapped file but no unwind row covers it */
+	KILN_M_UW_UNSUPPORTED, /* a rule the walker can't apply */
+	KILN_M_UW_READ_FAULT, /* a stack read faulted */
+	KILN_M_UW_BAD_FRAME, /* CFA not growing or a nonsense return address */
+	KILN_M_UW_TABLE_ERR, /* inconsistent tables: a bug, never expected */
+	KILN_M_UW_FP_FRAMES, /* frames walked by frame pointer inside a table walk (no table) */
+	KILN_M_UW_PLT_FRAMES, /* frames unwound through a PLT entry */
+	KILN_M_UW_SIGNAL_FRAMES, /* frames unwound through a signal frame */
+	KILN_M_UW_STACKS_FULL, /* user stack map full: the sample overflowed */
+	KILN_M_UW_SYNC_SENT, /* KILN_EV_UNWIND_SYNC events sent */
 	KILN_M_NR,
 };
 

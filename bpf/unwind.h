@@ -83,4 +83,25 @@ struct kiln_uw_page {
 	__u32 count;
 };
 
+/*
+ * Key of the LPM trie that maps (process, address) to a loaded table: the data part is the
+ * tgid then the address, both big-endian, so a prefix of 32 + n bits covers an aligned
+ * 2^(64 - n)-byte range of one process. Each process also has a marker entry of prefix 32
+ * (any address): a lookup that finds only it means "known process, unknown address".
+ */
+struct kiln_uw_map_key {
+	__u32 prefixlen;
+	__u32 tgid_be;
+	__u64 addr_be;
+};
+
+#define KILN_UW_MAP_MARKER 0x1 /* the process marker: no mapping covers the address */
+#define KILN_UW_MAP_NO_TABLE 0x2 /* an executable mapping without tables: frame pointers */
+
+struct kiln_uw_mapping {
+	__u32 table_id; /* table of the mapped file; meaningful without the flags above */
+	__u32 flags;
+	__u64 bias; /* file virtual address = pc - bias */
+};
+
 #endif

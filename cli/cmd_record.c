@@ -17,6 +17,7 @@
 
 #include "aggregator/loop.h"
 #include "aggregator/sampler.h"
+#include "aggregator/unwinder.h"
 #include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "common/cgroup.h"
@@ -179,6 +180,49 @@ fail:
 	return e;
 }
 
+/* How user stacks were walked, why walks stopped early, and the unwind tables' cost. */
+static void print_unwind_summary(struct unwinder *uw, const uint64_t *m)
+{
+	struct unwinder_stats us;
+
+	fprintf(stderr,
+		"  user stacks          table walks %llu (complete %llu), frame-pointer walks %llu "
+		"(tables not loaded yet), none %llu\n",
+		(unsigned long long)m[KILN_M_UW_DWARF], (unsigned long long)m[KILN_M_UW_COMPLETE],
+		(unsigned long long)m[KILN_M_UW_FP], (unsigned long long)m[KILN_M_UW_NO_REGS]);
+	fprintf(stderr,
+		"  unwind stops         truncated %llu, no mapping %llu, pc not covered %llu, "
+		"unsupported rule %llu, read fault %llu, bad frame %llu, table error %llu, "
+		"stack map full %llu\n",
+		(unsigned long long)m[KILN_M_UW_TRUNCATED],
+		(unsigned long long)m[KILN_M_UW_NO_MAPPING],
+		(unsigned long long)m[KILN_M_UW_NOT_COVERED],
+		(unsigned long long)m[KILN_M_UW_UNSUPPORTED],
+		(unsigned long long)m[KILN_M_UW_READ_FAULT],
+		(unsigned long long)m[KILN_M_UW_BAD_FRAME],
+		(unsigned long long)m[KILN_M_UW_TABLE_ERR],
+		(unsigned long long)m[KILN_M_UW_STACKS_FULL]);
+	fprintf(stderr,
+		"  unwind frames        frame-pointer %llu, PLT %llu, signal %llu; mapping "
+		"re-reads "
+		"asked %llu\n",
+		(unsigned long long)m[KILN_M_UW_FP_FRAMES],
+		(unsigned long long)m[KILN_M_UW_PLT_FRAMES],
+		(unsigned long long)m[KILN_M_UW_SIGNAL_FRAMES],
+		(unsigned long long)m[KILN_M_UW_SYNC_SENT]);
+	if (!uw)
+		return;
+	unwinder__stats(uw, &us);
+	fprintf(stderr,
+		"  unwind tables        %llu files (%llu idle), %llu KiB in kernel maps, %llu "
+		"built "
+		"in %.1f ms, %llu without .eh_frame, %llu build errors, %llu load errors\n",
+		(unsigned long long)us.tables, (unsigned long long)us.tables_idle,
+		(unsigned long long)(us.table_bytes >> 10), (unsigned long long)us.builds,
+		(double)us.build_ns / 1e6, (unsigned long long)us.no_eh_frame,
+		(unsigned long long)us.build_errors, (unsigned long long)us.load_errors);
+}
+
 static void print_summary(struct record *r, const uint64_t *m, uint64_t missed, const char *out,
 			  const char *fmt, unsigned int hz)
 {
@@ -219,6 +263,7 @@ static void print_summary(struct record *r, const uint64_t *m, uint64_t missed, 
 		(unsigned long long)m[KILN_M_EV_EXEC], (unsigned long long)m[KILN_M_EV_EXIT],
 		(unsigned long long)m[KILN_M_EV_FORK], (unsigned long long)m[KILN_M_EV_SEEN],
 		(unsigned long long)m[KILN_M_EV_DROPPED]);
+	print_unwind_summary(sampler__unwinder(r->sampler), m);
 }
 
 /* Whether PATH can be written (or created) by this process. Returns 0 or -errno. */

@@ -30,6 +30,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <linux/types.h>
+
+#include "bpf/profile.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "symbolize/gopclntab.h"
@@ -1935,6 +1938,31 @@ static void unresolved(bool kernel, uint64_t pc, struct sym_frame *out)
 	out->elf_vaddr = pc;
 }
 
+/*
+ * The frame that ends a user stack the walker cut short (bpf/profile.h), named after the
+ * reason so that partial stacks stay visible and say why they are partial.
+ */
+static void marker_frame(uint64_t frame, struct sym_frame *out)
+{
+	static const char *const names[KILN_UW_STOP_NR] = {
+		[KILN_UW_STOP_TRUNCATED] = "[truncated]",
+		[KILN_UW_STOP_NO_MAPPING] = "[unwind: no mapping]",
+		[KILN_UW_STOP_NOT_COVERED] = "[unwind: pc not covered]",
+		[KILN_UW_STOP_UNSUPPORTED] = "[unwind: unsupported rule]",
+		[KILN_UW_STOP_READ_FAULT] = "[unwind: read fault]",
+		[KILN_UW_STOP_BAD_FRAME] = "[unwind: bad frame]",
+		[KILN_UW_STOP_TABLE] = "[unwind: table error]",
+	};
+	uint64_t reason = frame & ~KILN_UFRAME_MARKER;
+
+	memset(out, 0, sizeof(*out));
+	out->kind = SYM_FRAME_NATIVE;
+	out->addr = frame;
+	out->elf_vaddr = frame;
+	out->name = reason < KILN_UW_STOP_NR && names[reason] ? names[reason] : "[unwind: error]";
+	out->system_name = out->name;
+}
+
 size_t symbolizer__stack(struct symbolizer *s, uint32_t tgid, const uint64_t *kframes, uint32_t nk,
 			 const uint64_t *uframes, uint32_t nu, struct sym_frame *out)
 {
@@ -1942,6 +1970,7 @@ size_t symbolizer__stack(struct symbolizer *s, uint32_t tgid, const uint64_t *kf
 	size_t n = 0;
 	uint64_t pc;
 	uint32_t i;
+	bool sigframe;
 	int err = 0;
 
 	/* Below the leaf, addresses are return addresses: the call site is the one before. */
@@ -1954,12 +1983,29 @@ size_t symbolizer__stack(struct symbolizer *s, uint32_t tgid, const uint64_t *kf
 	if (nu)
 		p = proc_of(s, tgid, &err);
 	for (i = 0; i < nu; i++, n++) {
-		pc = n == 0 ? uframes[i] : uframes[i] - 1;
+		if (KILN_UFRAME_IS_MARKER(uframes[i])) {
+			marker_frame(uframes[i], &out[n]);
+			continue;
+		}
+		/*
+		 * A pc a signal interrupted is exact, not a return address; so is the one
+		 * before it, the signal trampoline the handler returns to (its code starts
+		 * right at that address).
+		 */
+		sigframe = i + 1 < nu && (uframes[i + 1] & KILN_UFRAME_INTERRUPTED) &&
+			   !KILN_UFRAME_IS_MARKER(uframes[i + 1]);
+		if (uframes[i] & KILN_UFRAME_INTERRUPTED)
+			pc = uframes[i] & ~KILN_UFRAME_INTERRUPTED;
+		else
+			pc = n == 0 || sigframe ? uframes[i] : uframes[i] - 1;
 		memset(&out[n], 0, sizeof(out[n]));
 		out[n].kind = SYM_FRAME_NATIVE;
 		out[n].addr = pc;
 		if (!p || user_lookup(s, p, pc, &out[n]))
 			unresolved(false, pc, &out[n]);
+		/* libc's trampoline (__restore_rt) is a local symbol, absent from .dynsym. */
+		if (sigframe && !out[n].name)
+			out[n].name = out[n].system_name = "[signal frame]";
 	}
 	return n;
 }

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Loads native unwind tables into the sampler's BPF maps (bpf/unwind.h) and keeps them in
+ * step with the processes being sampled: for each executable mapping of a process, the
+ * table of the mapped file (built once per file by unwind/, shared by every process that
+ * maps it, refcounted, kept a while when unused so short-lived processes don't rebuild
+ * libc's), and the LPM entries that lead the walker from (tgid, pc) to it.
+ */
+#ifndef KILN_AGGREGATOR_UNWINDER_H
+#define KILN_AGGREGATOR_UNWINDER_H
+
+#include <stdint.h>
+
+struct unwinder;
+
+/* The sampler's maps the unwinder fills, and their sizes. */
+struct unwinder_maps {
+	int mappings_fd; /* LPM trie: struct kiln_uw_map_key -> struct kiln_uw_mapping */
+	int pages_fd; /* hash: struct kiln_uw_page_key -> struct kiln_uw_page */
+	int deltas_fd; /* array of struct kiln_uw_delta */
+	int rules_fd; /* array of struct kiln_uw_rule */
+	uint32_t pages_max, deltas_max, rules_max;
+};
+
+struct unwinder_stats {
+	uint64_t processes; /* processes with tables loaded */
+	uint64_t mappings; /* executable mappings entered in the LPM trie */
+	uint64_t prefixes; /* LPM entries (a mapping takes a few aligned prefixes) */
+	uint64_t tables; /* tables loaded (in use or idle) */
+	uint64_t tables_idle; /* loaded tables no process maps now, kept for reuse */
+	uint64_t table_bytes; /* kernel memory of deltas, pages and rules in use */
+	uint64_t deltas; /* deltas in use of the array's capacity */
+	uint64_t rules; /* distinct rules */
+	uint64_t builds; /* tables built from a file (each file once while it stays cached) */
+	uint64_t build_ns; /* total time spent building tables */
+	uint64_t no_eh_frame; /* files without .eh_frame: walked by frame pointers */
+	uint64_t build_errors; /* files that could not be opened or parsed */
+	uint64_t load_errors; /* tables or mappings the maps had no room for */
+	uint64_t syncs; /* times a process's mappings were read */
+};
+
+/*
+ * Returns an unwinder over MAPS (the fds stay the caller's), reading process mappings
+ * under PROC_ROOT ("/proc" when NULL), or NULL with errno set. Free with unwinder__free.
+ */
+struct unwinder *unwinder__new(const struct unwinder_maps *maps, const char *proc_root);
+
+/* Unloads everything and frees U; NULL is a no-op. */
+void unwinder__free(struct unwinder *u);
+
+/*
+ * Reads TGID's executable mappings and brings its entries up to date: tables of new
+ * mappings loaded (built first when no process maps the file yet), entries of mappings
+ * that are gone removed, then the process marker that tells the walker its tables are
+ * there. Returns 0 or -errno (-ESRCH when the process is gone); failures of single files
+ * are counted and leave those mappings to the frame-pointer walk.
+ */
+int unwinder__sync_process(struct unwinder *u, uint32_t tgid);
+
+/*
+ * Builds and loads, ahead of any sample, the tables nearly every process maps: the vDSO
+ * and the C runtime (libc, ld.so, libm, libstdc++) as kiln itself maps them. A process's
+ * first samples are walked by frame pointers until its tables are in; with these already
+ * there, that is the time to load its own executable only.
+ */
+void unwinder__preload(struct unwinder *u);
+
+/* Removes TGID's entries (exit, or exec before the new image's sync). */
+void unwinder__remove_process(struct unwinder *u, uint32_t tgid);
+
+/* Fills *OUT with U's counters. */
+void unwinder__stats(const struct unwinder *u, struct unwinder_stats *out);
+
+#endif
