@@ -701,6 +701,7 @@ int unwinder__sync_process(struct unwinder *u, uint32_t tgid)
 	char path[300], *line = NULL, *file;
 	struct proc *p;
 	size_t linecap = 0;
+	uint64_t t0 = mono_ns();
 	FILE *f;
 	int err = 0;
 
@@ -780,6 +781,8 @@ int unwinder__sync_process(struct unwinder *u, uint32_t tgid)
 		if (!err)
 			err = -errno;
 	}
+	log_debug("unwind: process %u: %zu executable mappings in %.2f ms", tgid, nr,
+		  (double)(mono_ns() - t0) / 1e6);
 	return err;
 }
 

@@ -203,7 +203,8 @@ int kiln_walk(struct bpf_perf_event_data *ctx);
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, 1);
-	__type(key, __u32);
+	/* Sizes, not BTF types: program arrays take no BTF for their key. */
+	__uint(key_size, sizeof(__u32));
 	__array(values, int(void *));
 } walk_progs SEC(".maps") = {
 	.values = { [0] = (void *)&kiln_walk },
