@@ -447,6 +447,11 @@ static int build_into(struct unwinder *u, struct table *t, int fd, const void *i
 	int err;
 
 	err = fd >= 0 ? uw_table__from_fd(fd, &ut) : uw_table__from_mem(image, size, &ut);
+	/* An .eh_frame without FDEs (code built without unwind tables) is no table either. */
+	if (!err && !ut->nr_rows) {
+		uw_table__free(ut);
+		err = -ENOENT;
+	}
 	if (err == -ENOENT) {
 		u->st.no_eh_frame++;
 		t->no_table = true;

@@ -563,13 +563,14 @@ static __always_inline int read_u64(__u64 addr, __u64 *v)
 /*
  * One frame-pointer step (code without tables: JIT, files without .eh_frame): the caller's
  * rbp and return address sit at rbp and rbp + 8. Only an rbp that looks like a frame of
- * this stack is followed (above sp, 8-aligned, within 8 MiB: redis has 1 MiB frames).
+ * this stack is followed (at or above sp, 8-aligned, within 8 MiB: redis has 1 MiB
+ * frames); right after `push rbp; mov rbp, rsp` and a call, rbp equals the callee's CFA.
  */
 static __always_inline int fp_step(struct walk_state *st)
 {
 	__u64 bp = st->bp, next_bp, ra;
 
-	if (bp <= st->sp || bp - st->sp > (8u << 20) || (bp & 7))
+	if (bp < st->sp || bp - st->sp > (8u << 20) || (bp & 7))
 		return -1;
 	if (read_u64(bp, &next_bp) || read_u64(bp + 8, &ra))
 		return -2;
