@@ -8,10 +8,23 @@
  *
  *   worker_main -> run_mix -> level_* (--depth) -> hop_* (--stacks) -> alpha [-> libc -> kernel]
  *
- * Built with frame pointers and no inlining (bench/CMakeLists.txt), so frame-pointer unwinders
- * see whole stacks; note that libc itself has no frame pointers on Debian, so in --syscall mode
- * the user part of a stack may stop inside libc's read().
+ * Built three times from this file (bench/CMakeLists.txt): `workload` with frame pointers and
+ * no inlining, so frame-pointer unwinders see whole stacks (libc itself has no frame pointers on
+ * Debian, so in --syscall mode the user part of a stack may stop inside libc's read());
+ * `workload-nofp` (gcc -O2 -fomit-frame-pointer) and `workload-clang` (clang -O2
+ * -fomit-frame-pointer), as distributions build, whose stacks only .eh_frame can unwind. The
+ * named frames keep existing at -O2 because every one is KEEP_FRAME (no inlining, no cloning)
+ * and every call that would be a tail call is followed by NO_TAIL(), so the expected chain is
+ * the same in all three builds:
+ *
+ *   start_thread -> worker_main -> ...            (threads 1..N-1)
+ *   __libc_start_call_main -> main -> run_threads -> worker_main -> ...   (thread 0)
+ *
+ * Optional extra frames: --recurse N puts N frames of `recurse` between run_mix and the
+ * level_* frames; --signal interrupts the workers with SIGPROF, whose handler on_sigprof burns
+ * CPU in sig_burn; --dlopen LIB makes each burn function call dl_burn -> dl_spin in LIB.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -25,6 +38,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +51,29 @@
 #define MAX_STACKS (1u << 24) /* six base-16 digits of hop frames */
 #define MAX_THREADS 1024
 #define MAX_PROCS 4096
+#define MAX_RECURSE 10000
+
+/*
+ * The frames tests expect must survive -O2: no inlining, and (GCC) no clones, which would be
+ * named run_mix.constprop.0 and the like. clang has no noclone and does not clone this code.
+ */
+#if defined(__clang__)
+#define KEEP_FRAME __attribute__((noinline))
+#else
+#define KEEP_FRAME __attribute__((noinline, noclone))
+#endif
+
+/*
+ * Placed after a call that is the last thing a function does: an empty volatile asm must run
+ * after the call returns, so the compiler cannot turn the call into a jump that reuses the
+ * caller's frame (-O2 does, with -foptimize-sibling-calls), which would drop the caller from
+ * every stack.
+ */
+#define NO_TAIL() __asm__ volatile("" ::: "memory")
+
+/* --signal: SIGPROF every SIGNAL_PERIOD_US of process CPU time, each burning SIGNAL_BURN_NS. */
+#define SIGNAL_PERIOD_US 10000
+#define SIGNAL_BURN_NS 2000000ull
 
 /* Iterations per call of a burn function: ~20 us of arithmetic, or one 64 KiB read(). */
 #define CHUNK_ITERS 16384
@@ -79,6 +116,7 @@ struct call {
 	int hops_left; /* hop_* frames still to enter */
 	uint32_t path; /* base-16 digits choosing the hop_* frames */
 	uint64_t iters; /* loop iterations (or reads) for this call */
+	int recurse_left; /* recurse frames still to enter */
 	bool syscall; /* burn in the kernel: read() from /dev/zero */
 	int zero_fd; /* per thread */
 	char *buf; /* per thread, SYSCALL_BYTES */
@@ -100,6 +138,10 @@ struct config {
 	unsigned int threads;
 	unsigned int procs;
 	unsigned int depth;
+	unsigned int recurse;
+	bool signal;
+	const char *dlopen_path;
+	uint64_t (*dl_burn)(uint64_t iters, uint64_t x, uint64_t salt); /* from --dlopen LIB */
 	uint32_t stacks;
 	int hop_digits;
 	bool syscall;
@@ -169,7 +211,7 @@ static uint64_t clock_ns(clockid_t id)
  */
 #define BURN_FN(name, salt)                                                                        \
 	volatile uint64_t name##_sink;                                                             \
-	__attribute__((noinline)) void name(struct call *c)                                        \
+	KEEP_FRAME void name(struct call *c)                                                       \
 	{                                                                                          \
 		uint64_t x = name##_sink, i;                                                       \
                                                                                                    \
@@ -181,6 +223,8 @@ static uint64_t clock_ns(clockid_t id)
 					c->err = (int)-r;                                          \
 				x += (uint64_t)c->buf[i & 63] + (salt);                            \
 			}                                                                          \
+		} else if (cfg.dl_burn) {                                                          \
+			x = cfg.dl_burn(c->iters, x, (salt));                                      \
 		} else {                                                                           \
 			for (i = 0; i < c->iters; i++)                                             \
 				x = (x ^ (x >> 29)) * 0x9e3779b97f4a7c15ull + (salt);              \
@@ -209,13 +253,17 @@ BURN_FN(zeta, 0x6666)
 static const frame_fn burn_fns[NFUNCS] = { alpha, beta, gamma, delta, epsilon, zeta };
 
 /*
- * Descends one frame: first the --depth level_* frames, then the hop_* frames spelled by the
+ * Descends one frame: first the --recurse frames of recurse, then the --depth level_* frames,
+ * then the hop_* frames spelled by the
  * path's base-16 digits, then the burn function. A macro, not a function, so no helper frame
  * appears between the named ones.
  */
 #define DESCEND(c)                                                                             \
 	do {                                                                                   \
-		if ((c)->depth_left > 0) {                                                     \
+		if ((c)->recurse_left > 0) {                                                   \
+			(c)->recurse_left--;                                                   \
+			recurse(c);                                                            \
+		} else if ((c)->depth_left > 0) {                                              \
 			/* outermost first: level_0, ..., level_7, level_0, ... */             \
 			level_fns[(cfg.depth - (unsigned int)(c)->depth_left--) % NLEVELS](c); \
 		} else if ((c)->hops_left > 0) {                                               \
@@ -230,15 +278,17 @@ static const frame_fn level_fns[NLEVELS];
 static const frame_fn hop_fns[NHOPS];
 
 /* Each frame function touches its own counter so that none are identical. */
-#define FRAME_FN(name, counter)                             \
-	volatile uint64_t name##_calls;                     \
-	__attribute__((noinline)) void name(struct call *c) \
-	{                                                   \
-		name##_calls += (counter);                  \
-		DESCEND(c);                                 \
+#define FRAME_FN(name, counter)              \
+	volatile uint64_t name##_calls;      \
+	KEEP_FRAME void name(struct call *c) \
+	{                                    \
+		name##_calls += (counter);   \
+		DESCEND(c);                  \
+		NO_TAIL();                   \
 	}
 
 #define DECL_FRAME(name) void name(struct call *c);
+DECL_FRAME(recurse)
 DECL_FRAME(level_0)
 DECL_FRAME(level_1)
 DECL_FRAME(level_2)
@@ -270,6 +320,8 @@ static const frame_fn hop_fns[NHOPS] = { hop_0,	 hop_1,	 hop_2,	 hop_3, hop_4,	h
 					 hop_6,	 hop_7,	 hop_8,	 hop_9, hop_10, hop_11,
 					 hop_12, hop_13, hop_14, hop_15 };
 
+/* --recurse: calls itself through DESCEND, one frame per level (never a loop: NO_TAIL). */
+FRAME_FN(recurse, 99)
 FRAME_FN(level_0, 1)
 FRAME_FN(level_1, 2)
 FRAME_FN(level_2, 3)
@@ -294,6 +346,31 @@ FRAME_FN(hop_12, 113)
 FRAME_FN(hop_13, 114)
 FRAME_FN(hop_14, 115)
 FRAME_FN(hop_15, 116)
+
+volatile uint64_t sig_burn_sink;
+
+/* --signal: burns SIGNAL_BURN_NS of this thread's CPU time, called by the SIGPROF handler. */
+KEEP_FRAME void sig_burn(void)
+{
+	uint64_t t0 = THREAD_CPU_NS_RAW(), x = sig_burn_sink, i;
+
+	do {
+		for (i = 0; i < 4096; i++)
+			x = (x ^ (x >> 31)) * 0xbf58476d1ce4e5b9ull + 0x7777;
+	} while (THREAD_CPU_NS_RAW() - t0 < SIGNAL_BURN_NS);
+	sig_burn_sink = x;
+}
+
+/*
+ * The SIGPROF handler of --signal. Its caller, as an unwinder sees it, is the kernel's signal
+ * frame (glibc's __restore_rt), and beyond it the interrupted function and its callers.
+ */
+KEEP_FRAME void on_sigprof(int sig)
+{
+	(void)sig;
+	sig_burn();
+	NO_TAIL();
+}
 
 /* Per-thread state of the scheduler. */
 struct worker {
@@ -320,6 +397,7 @@ static bool time_is_up(void)
 		struct call *_c = &(w)->call;                                               \
                                                                                             \
 		_c->burn = burn_fns[(f)];                                                   \
+		_c->recurse_left = (int)cfg.recurse;                                        \
 		_c->depth_left = (int)cfg.depth;                                            \
 		_c->hops_left = cfg.hop_digits;                                             \
 		_c->path = (w)->next_path;                                                  \
@@ -353,7 +431,7 @@ static int most_behind(const struct worker *w, uint64_t total)
  * Runs the mix until --seconds elapse (time mode) or until this thread's --work iterations are
  * done, one quantum at a time, each to the function most behind its share.
  */
-__attribute__((noinline)) void run_mix(struct worker *w)
+KEEP_FRAME void run_mix(struct worker *w)
 {
 	uint64_t chunk = cfg.syscall ? SYSCALL_CHUNK : CHUNK_ITERS;
 	uint64_t total = 0, end, n, t0, t_prev;
@@ -396,7 +474,7 @@ __attribute__((noinline)) void run_mix(struct worker *w)
 }
 
 /* Thread entry of every worker, the main thread's included. Returns NULL. */
-__attribute__((noinline)) void *worker_main(void *arg)
+KEEP_FRAME void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	char byte = 1;
@@ -441,12 +519,21 @@ cleanup:
  * Runs cfg.threads workers in this process (the calling thread is worker 0) and joins them.
  * FIRST is the global index of worker 0. Returns 0 or -errno.
  */
-static int run_threads(unsigned int first)
+KEEP_FRAME static int run_threads(unsigned int first)
 {
+	struct itimerval prof = { .it_interval = { 0, SIGNAL_PERIOD_US },
+				  .it_value = { 0, SIGNAL_PERIOD_US } };
 	struct worker *workers;
 	pthread_t *tids;
 	unsigned int i, started = 1;
 	int err = 0;
+
+	/* Per process: a forked child does not inherit its parent's interval timers. */
+	if (cfg.signal && setitimer(ITIMER_PROF, &prof, NULL)) {
+		err = -errno;
+		fprintf(stderr, "workload: --signal: setitimer: %s\n", strerror(errno));
+		return err;
+	}
 
 	workers = calloc(cfg.threads, sizeof(*workers));
 	tids = calloc(cfg.threads, sizeof(*tids));
@@ -469,6 +556,10 @@ static int run_threads(unsigned int first)
 		worker_main(&workers[0]);
 	for (i = 1; i < started; i++)
 		pthread_join(tids[i], NULL);
+	if (cfg.signal) {
+		memset(&prof, 0, sizeof(prof));
+		setitimer(ITIMER_PROF, &prof, NULL);
+	}
 cleanup:
 	free(workers);
 	free(tids);
@@ -557,6 +648,12 @@ static void usage(FILE *f)
 		"                      perf_event_max_stack, 127 frames by default)\n"
 		"  --stacks K          K distinct call paths through hop_* frames, used in turn\n"
 		"                      (default 1, at most %u)\n"
+		"  --recurse N         N frames of the self-recursive function recurse between\n"
+		"                      run_mix and the level_* frames (default 0, at most %u)\n"
+		"  --signal            SIGPROF every %u ms of process CPU time; its handler\n"
+		"                      on_sigprof burns %llu ms in sig_burn\n"
+		"  --dlopen LIB        dlopen LIB (bench/libkiln-burn.so) at start; every burn\n"
+		"                      function then burns in LIB's dl_burn -> dl_spin\n"
 		"  --syscall           burn in the kernel: read() 64 KiB from /dev/zero\n"
 		"  --ready-fd FD       write one byte to FD once every thread is running\n"
 		"  --print-pids        print pid=N on stdout for each working process\n"
@@ -564,7 +661,8 @@ static void usage(FILE *f)
 		"\n"
 		"At exit, stderr gets: workload: cpu_ns total=T alpha=NS (PCT%%) ...\n"
 		"Exit status: 0 done, 1 failure, 2 bad usage.\n",
-		MAX_STACKS);
+		MAX_STACKS, MAX_RECURSE, SIGNAL_PERIOD_US / 1000,
+		(unsigned long long)(SIGNAL_BURN_NS / 1000000));
 }
 
 /* Parses a whole decimal number in [min, max]. Returns 0 or -EINVAL. */
@@ -648,6 +746,9 @@ enum {
 	OPT_DEPTH,
 	OPT_STACKS,
 	OPT_SYSCALL,
+	OPT_RECURSE,
+	OPT_SIGNAL,
+	OPT_DLOPEN,
 	OPT_READY_FD,
 	OPT_PRINT_PIDS,
 };
@@ -664,6 +765,9 @@ static int parse_args(int argc, char **argv)
 		{ "depth", required_argument, NULL, OPT_DEPTH },
 		{ "stacks", required_argument, NULL, OPT_STACKS },
 		{ "syscall", no_argument, NULL, OPT_SYSCALL },
+		{ "recurse", required_argument, NULL, OPT_RECURSE },
+		{ "signal", no_argument, NULL, OPT_SIGNAL },
+		{ "dlopen", required_argument, NULL, OPT_DLOPEN },
 		{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 		{ "print-pids", no_argument, NULL, OPT_PRINT_PIDS },
 		{ "help", no_argument, NULL, 'h' },
@@ -741,6 +845,24 @@ static int parse_args(int argc, char **argv)
 		case OPT_SYSCALL:
 			cfg.syscall = true;
 			break;
+		case OPT_RECURSE:
+			if (parse_num(optarg, 0, MAX_RECURSE, &v)) {
+				fprintf(stderr, "workload: --recurse: '%s' is not in 0..%d\n",
+					optarg, MAX_RECURSE);
+				return -EINVAL;
+			}
+			cfg.recurse = (unsigned int)v;
+			break;
+		case OPT_SIGNAL:
+			cfg.signal = true;
+			break;
+		case OPT_DLOPEN:
+			if (!*optarg) {
+				fprintf(stderr, "workload: --dlopen: needs a library path\n");
+				return -EINVAL;
+			}
+			cfg.dlopen_path = optarg;
+			break;
 		case OPT_READY_FD:
 			if (parse_num(optarg, 0, INT_MAX, &v) || fcntl((int)v, F_GETFD) < 0) {
 				fprintf(stderr,
@@ -777,6 +899,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t start_ns;
 	pid_t *pids = NULL;
+	void *dl_handle = NULL;
 	pthread_t waiter;
 	unsigned int i, j, forked = 0;
 	int err, status, ret = 1;
@@ -792,6 +915,23 @@ int main(int argc, char **argv)
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if (cfg.signal) {
+		struct sigaction prof = { .sa_handler = on_sigprof, .sa_flags = SA_RESTART };
+
+		sigaction(SIGPROF, &prof, NULL);
+	}
+	if (cfg.dlopen_path) {
+		/* Kept loaded until exit: the burn functions call into it. */
+		dl_handle = dlopen(cfg.dlopen_path, RTLD_NOW);
+		if (dl_handle)
+			*(void **)&cfg.dl_burn = dlsym(dl_handle, "dl_burn");
+		if (!cfg.dl_burn) {
+			fprintf(stderr,
+				"workload: --dlopen %s: %s (expected a library with dl_burn)\n",
+				cfg.dlopen_path, dlerror());
+			goto cleanup;
+		}
+	}
 
 	cfg.totals = mmap(NULL, sizeof(*cfg.totals), PROT_READ | PROT_WRITE,
 			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -873,5 +1013,7 @@ cleanup:
 	free(pids);
 	if (cfg.totals)
 		munmap(cfg.totals, sizeof(*cfg.totals));
+	if (dl_handle)
+		dlclose(dl_handle);
 	return ret;
 }
