@@ -384,7 +384,8 @@ static int dispatch(struct mmapwatch *w, mmapwatch_fn fn, void *ctx)
 	int n = 0, rc;
 	size_t i;
 
-	qsort(w->idx, w->nr_idx, sizeof(*w->idx), idx_cmp);
+	if (w->nr_idx)
+		qsort(w->idx, w->nr_idx, sizeof(*w->idx), idx_cmp);
 	for (i = 0; i < w->nr_idx; i++) {
 		rc = parse_rec(w, w->buf + w->idx[i].off, w->idx[i].size, &r);
 		if (rc < 0)
@@ -476,8 +477,7 @@ int mmapwatch__read(struct mmapwatch *w, mmapwatch_fn fn, void *ctx)
 	return dispatch(w, fn, ctx);
 }
 
-/* One record into the symbolizer CTX. */
-static void apply_rec(const struct mmapwatch_rec *r, void *ctx)
+void mmapwatch__to_symbolizer(const struct mmapwatch_rec *r, void *ctx)
 {
 	struct symbolizer *sym = ctx;
 	struct sym_mapping m;
@@ -518,7 +518,7 @@ int mmapwatch__apply(struct mmapwatch *w, struct symbolizer *sym)
 	uint64_t lost = w->st.lost;
 	int n;
 
-	n = mmapwatch__read(w, apply_rec, sym);
+	n = mmapwatch__read(w, mmapwatch__to_symbolizer, sym);
 	if (w->st.lost != lost)
 		symbolizer__events_lost(sym);
 	return n;

@@ -94,6 +94,12 @@ bool mmapwatch__build_ids(const struct mmapwatch *w);
 struct symbolizer;
 
 /*
+ * An mmapwatch_fn that applies REC to the symbolizer CTX (see mmapwatch__apply): for
+ * mmapwatch__feed() in tests and tools.
+ */
+void mmapwatch__to_symbolizer(const struct mmapwatch_rec *rec, void *ctx);
+
+/*
  * mmapwatch__read() into symbolizer SYM: exec and fork start a process's mappings afresh
  * (symbolizer__process_born), executable mappings are added, a process's exit is marked;
  * records lost since the last call make SYM distrust what it has (symbolizer__events_lost).
