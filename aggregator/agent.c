@@ -10,6 +10,7 @@
 
 #include "aggregator/identity.h"
 #include "aggregator/loop.h"
+#include "aggregator/mmapwatch.h"
 #include "aggregator/sampler.h"
 #include "aggregator/sources.h"
 #include "common/log.h"
@@ -43,6 +44,10 @@ enum agent_counter {
 	AC_SYM_BYTES,
 	AC_SYM_ELFS,
 	AC_SYM_PROCS,
+	AC_MMAP_RECORDS,
+	AC_MMAP_LOST,
+	AC_MMAP_BAD,
+	AC_MAPPINGS,
 	AC_NR,
 };
 
@@ -68,6 +73,10 @@ static const char *const counter_names[AC_NR] = {
 	[AC_SYM_BYTES] = "symbol_cache_bytes",
 	[AC_SYM_ELFS] = "symbol_cache_files",
 	[AC_SYM_PROCS] = "processes_tracked",
+	[AC_MMAP_RECORDS] = "mmap_records_read",
+	[AC_MMAP_LOST] = "mmap_records_lost",
+	[AC_MMAP_BAD] = "mmap_records_bad",
+	[AC_MAPPINGS] = "mappings_added",
 };
 
 /* A workload seen by the agent; its profile is rebuilt every window. */
@@ -91,6 +100,7 @@ struct agent {
 	struct kiln_config *owned_cfg; /* a reloaded config, owned */
 	struct sampler *sampler;
 	struct symbolizer *sym;
+	struct mmapwatch *mw; /* NULL when the kernel refused: /proc only */
 	struct shm_producer *shm;
 	struct ring_producer *ring;
 	uint64_t max_record;
@@ -308,6 +318,15 @@ static void publish_metrics(struct agent *a)
 	counter_set(a, AC_SYM_BYTES, ss.cache_bytes);
 	counter_set(a, AC_SYM_ELFS, ss.elf_entries);
 	counter_set(a, AC_SYM_PROCS, ss.processes);
+	counter_set(a, AC_MAPPINGS, ss.mappings_added);
+	if (a->mw) {
+		struct mmapwatch_stats ms;
+
+		mmapwatch__stats(a->mw, &ms);
+		counter_set(a, AC_MMAP_RECORDS, ms.records);
+		counter_set(a, AC_MMAP_LOST, ms.lost);
+		counter_set(a, AC_MMAP_BAD, ms.bad);
+	}
 
 	if (sampler__metrics(a->sampler, m))
 		return;
@@ -330,6 +349,12 @@ static int on_window(const struct kiln_window *win, void *ctx)
 	ssize_t wi;
 	int err;
 
+	/* Every mapping made before the samples were drained is known before they are named. */
+	if (a->mw) {
+		err = mmapwatch__apply(a->mw, a->sym);
+		if (err < 0)
+			return err;
+	}
 	for (i = 0; i < win->nr_samples; i++) {
 		const struct kiln_raw_sample *s = &win->samples[i];
 
@@ -481,6 +506,14 @@ static void on_proc(const struct kiln_ev_proc *ev, void *ctx)
 	}
 }
 
+static int on_watch(void *ctx)
+{
+	struct agent *a = ctx;
+	int n = mmapwatch__apply(a->mw, a->sym);
+
+	return n < 0 ? n : 0;
+}
+
 static void on_hup(void *ctx)
 {
 	struct agent *a = ctx;
@@ -579,6 +612,14 @@ int agent__new(struct agent **out, const struct kiln_config *cfg, const struct a
 		err = -ENOMEM;
 		goto cleanup;
 	}
+	err = mmapwatch__new(&a->mw, NULL);
+	if (err) {
+		/* Still works, as before: mappings read from /proc at a process's first sample. */
+		log_warn("mapping events unavailable (%s): short-lived processes may go "
+			 "unsymbolized",
+			 strerror(-err));
+		a->mw = NULL;
+	}
 
 	po.name = cfg->ring_name;
 	po.size = cfg->ring_size;
@@ -609,6 +650,8 @@ int agent__run(struct agent *a)
 		.on_window = on_window,
 		.on_hup = on_hup,
 		.ctx = a,
+		.on_watch = a->mw ? on_watch : NULL,
+		.watch_fd = a->mw ? mmapwatch__fd(a->mw) : -1,
 	};
 	enum drain_loop_stop why;
 	int err;
@@ -652,7 +695,8 @@ void agent__print_summary(struct agent *a)
 		"  filtered in kernel %llu, idle %llu, missed by kernel %llu\n"
 		"  records too big %llu, failed %llu; process events lost %llu; config reloads "
 		"%llu "
-		"(errors %llu)\n",
+		"(errors %llu)\n"
+		"  mapping events %llu (lost %llu, malformed %llu), mappings added %llu\n",
 		(double)(mono_ns() - a->start_mono) / 1e9, (unsigned long long)a->local[AC_WINDOWS],
 		(unsigned long long)a->local[AC_RECORDS],
 		(unsigned long long)a->local[AC_RECORD_BYTES],
@@ -665,7 +709,11 @@ void agent__print_summary(struct agent *a)
 		(unsigned long long)a->local[AC_REC_TOO_BIG],
 		(unsigned long long)a->local[AC_REC_FAILED],
 		(unsigned long long)a->local[AC_EV_LOST], (unsigned long long)a->local[AC_RELOADS],
-		(unsigned long long)a->local[AC_RELOAD_ERRORS]);
+		(unsigned long long)a->local[AC_RELOAD_ERRORS],
+		(unsigned long long)a->local[AC_MMAP_RECORDS],
+		(unsigned long long)a->local[AC_MMAP_LOST],
+		(unsigned long long)a->local[AC_MMAP_BAD],
+		(unsigned long long)a->local[AC_MAPPINGS]);
 }
 
 void agent__free(struct agent *a)
@@ -676,6 +724,7 @@ void agent__free(struct agent *a)
 	free(a->wl);
 	free(a->frames);
 	sampler__free(a->sampler);
+	mmapwatch__free(a->mw);
 	symbolizer__free(a->sym);
 	shm_producer__free(a->shm);
 	sources__free(a->src);

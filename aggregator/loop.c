@@ -20,6 +20,7 @@ enum tag {
 	TAG_EVENTS,
 	TAG_SIGNAL,
 	TAG_CHILD,
+	TAG_WATCH,
 };
 
 struct loop {
@@ -122,6 +123,8 @@ int drain_loop__run(struct sampler *s, const struct drain_loop_opts *opts,
 			       TAG_DEADLINE);
 	if (!err && opts->child_pidfd >= 0)
 		err = arm_poll(&l, opts->child_pidfd, TAG_CHILD);
+	if (!err && opts->on_watch)
+		err = arm_poll(&l, opts->watch_fd, TAG_WATCH);
 	if (err)
 		goto cleanup;
 
@@ -164,6 +167,11 @@ int drain_loop__run(struct sampler *s, const struct drain_loop_opts *opts,
 			break;
 		case TAG_CHILD:
 			stop = DRAIN_STOP_CHILD;
+			break;
+		case TAG_WATCH:
+			err = opts->on_watch(opts->ctx);
+			if (err >= 0)
+				err = arm_poll(&l, opts->watch_fd, TAG_WATCH);
 			break;
 		case TAG_SIGNAL:
 			if (l.si.ssi_signo == SIGHUP) {

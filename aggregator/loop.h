@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The agent's event loop on io_uring: a timerfd ticks the windows, the BPF ring buffer's
- * epoll fd brings process events, a signalfd brings SIGINT/SIGTERM/SIGHUP, and optionally
- * a pidfd says when a profiled command has exited.
+ * epoll fd brings process events, a signalfd brings SIGINT/SIGTERM/SIGHUP, optionally
+ * a pidfd says when a profiled command has exited and another fd brings mapping events.
  */
 #ifndef KILN_AGGREGATOR_LOOP_H
 #define KILN_AGGREGATOR_LOOP_H
@@ -22,6 +22,12 @@ struct drain_loop_opts {
 	/* Called on SIGHUP (config reload); may be NULL. */
 	void (*on_hup)(void *ctx);
 	void *ctx;
+	/*
+	 * When set, WATCH_FD is polled too and ON_WATCH called when it is readable (the
+	 * mapping events); a negative return stops the loop with that error.
+	 */
+	int (*on_watch)(void *ctx);
+	int watch_fd;
 };
 
 enum drain_loop_stop {

@@ -149,6 +149,7 @@ struct config {
 	int ready_fd;
 	bool print_pids;
 	uint64_t deadline_ns; /* CLOCK_MONOTONIC; time mode */
+	uint64_t cpu_limit_ns; /* --cpu-seconds: time mode ends at this thread CPU time; 0: none */
 	int started_pipe[2]; /* each worker writes one byte once running (for --ready-fd) */
 	struct totals *totals;
 };
@@ -467,7 +468,7 @@ KEEP_FRAME void run_mix(struct worker *w)
 			w->cpu_ns[f] += w->call.t_end - t_prev;
 			total += w->call.t_end - t_prev;
 			t_prev = w->call.t_end;
-			if (time_is_up())
+			if (time_is_up() || (cfg.cpu_limit_ns && total >= cfg.cpu_limit_ns))
 				return;
 		}
 	}
@@ -636,6 +637,8 @@ static void usage(FILE *f)
 		"\n"
 		"  --mix NAME=PCT,...  shares in percent, summing to 100 (default alpha=100)\n"
 		"  --seconds S         wall-clock run time, may be fractional (default 5)\n"
+		"  --cpu-seconds S     instead: each thread runs until it used S s of CPU, so\n"
+		"                      a loaded machine stretches the run, not the work\n"
 		"  --work N            instead of --seconds: N burn iterations per thread, split "
 		"by\n"
 		"                      the mix; prints elapsed_ns=... and ops=... on stdout\n"
@@ -740,6 +743,7 @@ cleanup:
 enum {
 	OPT_MIX = 256,
 	OPT_SECONDS,
+	OPT_CPU_SECONDS,
 	OPT_WORK,
 	OPT_THREADS,
 	OPT_PROCS,
@@ -759,6 +763,7 @@ static int parse_args(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "mix", required_argument, NULL, OPT_MIX },
 		{ "seconds", required_argument, NULL, OPT_SECONDS },
+		{ "cpu-seconds", required_argument, NULL, OPT_CPU_SECONDS },
 		{ "work", required_argument, NULL, OPT_WORK },
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "procs", required_argument, NULL, OPT_PROCS },
@@ -791,6 +796,17 @@ static int parse_args(int argc, char **argv)
 		case OPT_MIX:
 			if (parse_mix(optarg))
 				return -EINVAL;
+			break;
+		case OPT_CPU_SECONDS:
+			errno = 0;
+			cfg.cpu_limit_ns = (uint64_t)(strtod(optarg, &end) * 1e9);
+			if (errno || !*optarg || *end || !cfg.cpu_limit_ns ||
+			    cfg.cpu_limit_ns > 1000000 * 1000000000ULL) {
+				fprintf(stderr,
+					"workload: --cpu-seconds: '%s' is not a number in (0, 1e6]\n",
+					optarg);
+				return -EINVAL;
+			}
 			break;
 		case OPT_SECONDS:
 			errno = 0;
@@ -884,10 +900,12 @@ static int parse_args(int argc, char **argv)
 		fprintf(stderr, "workload: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (cfg.work && seconds_given) {
-		fprintf(stderr, "workload: --work and --seconds exclude each other\n");
+	if (cfg.work && (seconds_given || cfg.cpu_limit_ns)) {
+		fprintf(stderr, "workload: --work excludes --seconds and --cpu-seconds\n");
 		return -EINVAL;
 	}
+	if (cfg.cpu_limit_ns && !seconds_given)
+		cfg.seconds = 1e6;
 	/* Digits of the largest path index, so every path has the same number of hop frames. */
 	for (k = cfg.stacks - 1; k; k >>= 4)
 		cfg.hop_digits++;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "aggregator/loop.h"
+#include "aggregator/mmapwatch.h"
 #include "aggregator/sampler.h"
 #include "aggregator/unwinder.h"
 #include "cli/cli_opts.h"
@@ -34,6 +35,8 @@ enum out_format {
 struct record {
 	struct sampler *sampler;
 	struct symbolizer *sym;
+	struct mmapwatch *mw; /* NULL when the kernel refused: mappings from /proc only */
+	int mw_err; /* first error reading it */
 	struct profile *prof;
 	struct sym_frame *frames; /* scratch for one stack */
 	uint64_t start_mono;
@@ -83,6 +86,14 @@ static int on_window(const struct kiln_window *w, void *ctx)
 	size_t i, n;
 	int err;
 
+	/* Every mapping made before the samples were drained is known before they are named. */
+	if (r->mw) {
+		err = mmapwatch__apply(r->mw, r->sym);
+		if (err < 0 && !r->mw_err) {
+			r->mw_err = err;
+			log_warn("reading mapping events: %s", strerror(-err));
+		}
+	}
 	if (!r->windows)
 		r->first_start_ns = w->start_ns;
 	r->last_end_ns = w->start_ns + w->duration_ns;
@@ -108,6 +119,14 @@ static int on_window(const struct kiln_window *w, void *ctx)
 		fflush(stderr);
 	}
 	return 0;
+}
+
+static int on_watch(void *ctx)
+{
+	struct record *r = ctx;
+	int n = mmapwatch__apply(r->mw, r->sym);
+
+	return n < 0 ? n : 0;
 }
 
 static void on_proc(const struct kiln_ev_proc *ev, void *ctx)
@@ -263,6 +282,20 @@ static void print_summary(struct record *r, const uint64_t *m, uint64_t missed, 
 		(unsigned long long)m[KILN_M_EV_EXEC], (unsigned long long)m[KILN_M_EV_EXIT],
 		(unsigned long long)m[KILN_M_EV_FORK], (unsigned long long)m[KILN_M_EV_SEEN],
 		(unsigned long long)m[KILN_M_EV_DROPPED]);
+	if (r->mw) {
+		struct symbolizer_stats ss;
+		struct mmapwatch_stats ms;
+
+		mmapwatch__stats(r->mw, &ms);
+		symbolizer__stats(r->sym, &ss);
+		fprintf(stderr,
+			"  mapping events       %llu read, lost %llu, malformed %llu; mappings "
+			"added %llu\n",
+			(unsigned long long)ms.records, (unsigned long long)ms.lost,
+			(unsigned long long)ms.bad, (unsigned long long)ss.mappings_added);
+	} else {
+		fprintf(stderr, "  mapping events       unavailable (mappings read from /proc)\n");
+	}
 	print_unwind_summary(sampler__unwinder(r->sampler), m);
 }
 
@@ -464,6 +497,14 @@ int cmd_record(int argc, char **argv)
 		log_error("setting up the symbolizer / profile: %s", strerror(errno));
 		goto cleanup;
 	}
+	/* Before COMMAND is forked: its exec and first mappings are events too. */
+	err = mmapwatch__new(&r.mw, NULL);
+	if (err) {
+		log_warn("mapping events unavailable (%s): short-lived processes may go "
+			 "unsymbolized",
+			 strerror(-err));
+		r.mw = NULL;
+	}
 	r.progress = isatty(STDERR_FILENO) && log_get_level() < LOG_LEVEL_INFO;
 	sampler__set_proc_fn(r.sampler, on_proc, &r);
 
@@ -520,6 +561,10 @@ int cmd_record(int argc, char **argv)
 
 	lopts.on_window = on_window;
 	lopts.ctx = &r;
+	if (r.mw) {
+		lopts.on_watch = on_watch;
+		lopts.watch_fd = mmapwatch__fd(r.mw);
+	}
 	err = drain_loop__run(r.sampler, &lopts, &why, NULL);
 	if (err) {
 		log_error("sampling stopped: %s", strerror(-err));
@@ -566,6 +611,7 @@ cleanup:
 		fclose(f);
 	free(r.frames);
 	profile__free(r.prof);
+	mmapwatch__free(r.mw);
 	symbolizer__free(r.sym);
 	sampler__free(r.sampler);
 	free(pids);

@@ -117,6 +117,9 @@ struct umap {
 	uint64_t start, end, offset, dev, ino;
 	const char *path; /* interned; "//anon" for anonymous executable memory */
 	struct elf_file *elf; /* NULL when not an ELF file or it could not be opened */
+	const char *bid; /* interned hex build id the kernel reported (events only), or NULL */
+	bool events; /* reported by an event: the file may be opened by its host path */
+	bool elf_tried; /* ELF set (or not) by get_elf(); events' mappings are opened lazily */
 };
 
 struct proc {
@@ -124,6 +127,7 @@ struct proc {
 	uint32_t nspid; /* the pid in its own namespace: perf maps are named by it */
 	bool nspid_known;
 	bool exited;
+	bool by_events; /* mappings from symbolizer__add_mapping(), not /proc */
 	uint64_t exit_ns, exit_gen, refresh_ns;
 	uint64_t refresh_wait_ns; /* before the next re-read on a miss; 0: MAPS_REFRESH_NS */
 	struct umap *maps; /* sorted by start, as /proc/PID/maps lists them */
@@ -164,6 +168,7 @@ struct symbolizer {
 	uint64_t nr_elfs, hits, misses, evictions;
 	uint64_t name_hits, name_misses; /* fill_name(): names already interned, or not */
 	uint64_t maps_rereads; /* mappings re-read on a lookup miss */
+	uint64_t mappings_added; /* by symbolizer__add_mapping() */
 	uint64_t (*clock_ns)(void *ctx); /* NULL: mono_ns() */
 	void *clock_ctx;
 };
@@ -341,6 +346,11 @@ void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *out)
 	out->name_hits = s->name_hits;
 	out->name_misses = s->name_misses;
 	out->maps_rereads = s->maps_rereads;
+	out->mappings_added = s->mappings_added;
+	for (size_t i = 0; s->procs.slots && i <= s->procs.mask; i++)
+		if (s->procs.slots[i].hash &&
+		    ((const struct proc *)(uintptr_t)s->procs.slots[i].val)->by_events)
+			out->procs_by_events++;
 }
 
 /* Kernel. */
@@ -1103,7 +1113,20 @@ static int open_mapped_file(struct symbolizer *s, uint32_t tgid, const struct um
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return -ENAMETOOLONG;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	if (fd >= 0 || !m->events || m->path[0] != '/' || deleted)
+		return fd < 0 ? -errno : fd;
+	/*
+	 * The process is gone (a mapping reported by an event outlives it): the same path on
+	 * the host, when it is the same inode (the build id is checked by the caller).
+	 */
+	fd = open(m->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (m->ino && (fstat(fd, &st) || st.st_ino != m->ino)) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
 }
 
 /*
@@ -1179,6 +1202,13 @@ static struct elf_file *get_elf(struct symbolizer *s, uint32_t tgid, const struc
 	uint64_t val;
 	int fd = -1;
 
+	/* A build id from the kernel names the file without opening it. */
+	if (m->bid && htab__find(&s->bids, bid_hash(m->bid), bid_eq, m->bid, NULL, &val)) {
+		e = (struct elf_file *)(uintptr_t)val;
+		s->hits++;
+		goto cleanup;
+	}
+
 	/*
 	 * A file seen before is found by its (device, inode, mtime) from a stat of its path,
 	 * without opening it: most mappings of a new process are files other processes
@@ -1186,9 +1216,15 @@ static struct elf_file *get_elf(struct symbolizer *s, uint32_t tgid, const struc
 	 * to the mapped inode, the file is opened as below.
 	 */
 	if (!stat_mapped_file(s, tgid, m, &st)) {
+		if (!m->ino) {
+			/* Reported by build id: the file's own identity is the key. */
+			key.dev = st.st_dev;
+			key.ino = st.st_ino;
+		}
 		key.mtime_ns =
 			(uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec;
-		if (htab__find(&s->inodes, alias_hash(&key), alias_eq, &key, NULL, &val)) {
+		if (htab__find(&s->inodes, alias_hash(&key), alias_eq, &key, NULL, &val) &&
+		    (!m->bid || m->bid == ((struct elf_alias *)(uintptr_t)val)->e->build_id)) {
 			e = ((struct elf_alias *)(uintptr_t)val)->e;
 			s->hits++;
 			goto cleanup;
@@ -1203,6 +1239,10 @@ static struct elf_file *get_elf(struct symbolizer *s, uint32_t tgid, const struc
 	/* mtime tells a file rewritten in place (same inode) from what was cached. */
 	if (fstat(fd, &st))
 		goto cleanup;
+	if (!m->ino) {
+		key.dev = st.st_dev;
+		key.ino = st.st_ino;
+	}
 	key.mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec;
 	if (htab__find(&s->inodes, alias_hash(&key), alias_eq, &key, NULL, &val)) {
 		e = ((struct elf_alias *)(uintptr_t)val)->e;
@@ -1213,6 +1253,12 @@ static struct elf_file *get_elf(struct symbolizer *s, uint32_t tgid, const struc
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (elf && elf_kind(elf) == ELF_K_ELF)
 		read_build_id(elf, bid);
+	if (m->bid && strcmp(m->bid, bid)) {
+		/* Not the file that was mapped (replaced since, or another root's). */
+		log_debug("pid %u: %s is not the mapped file (build id %s, mapped %s)", tgid,
+			  m->path, *bid ? bid : "none", m->bid);
+		goto cleanup;
+	}
 	if (*bid) {
 		const char *ibid = intern(s, bid);
 
@@ -1515,15 +1561,18 @@ static int read_maps(struct symbolizer *s, struct proc *p)
 	 * ELF files are opened and parsed now, while /proc/PID/root and map_files still exist:
 	 * a process that lives 50 ms is gone before its samples are drained.
 	 */
-	for (i = 0; i < nr; i++)
+	for (i = 0; i < nr; i++) {
 		if (maps[i].path[0] == '/' && maps[i].ino)
 			maps[i].elf = get_elf(s, p->tgid, &maps[i]);
+		maps[i].elf_tried = true;
+	}
 	for (i = 0; i < p->nr_maps; i++)
 		if (p->maps[i].elf)
 			elf_unref(s, p->maps[i].elf);
 	free(p->maps);
 	p->maps = maps;
 	p->nr_maps = nr;
+	p->by_events = false;
 	p->refresh_ns = sym_now(s);
 	proc_account(s, p);
 	maps = NULL;
@@ -1734,6 +1783,19 @@ int symbolizer__capture(struct symbolizer *s, uint32_t tgid)
 		s->last_sweep_ns = now;
 	}
 	p = find_proc(s, tgid);
+	if (p && p->by_events) {
+		/* Its ELF files are opened now, while /proc/TGID/root leads to them. */
+		for (size_t i = 0; i < p->nr_maps; i++) {
+			struct umap *m = &p->maps[i];
+
+			if (m->elf_tried)
+				continue;
+			m->elf_tried = true;
+			if (m->path[0] == '/')
+				m->elf = get_elf(s, tgid, m);
+		}
+		return 0;
+	}
 	if (p && !p->exited)
 		return 0;
 	if (p) {
@@ -1860,7 +1922,16 @@ static int user_lookup(struct symbolizer *s, struct proc *p, uint64_t addr, stru
 	int err;
 
 	m = find_map(p, addr);
-	if (!m && !p->exited) {
+	if (m && !m->elf_tried) {
+		/* Reported by an event: its file is opened at its first lookup. */
+		struct umap *um = (struct umap *)m;
+
+		um->elf_tried = true;
+		if (um->path[0] == '/')
+			um->elf = get_elf(s, p->tgid, um);
+	}
+	/* Events report every mapping: a miss is not a mapping made since. */
+	if (!m && !p->exited && !p->by_events) {
 		/* Maybe mapped since we read the list (dlopen); re-read, but not on every miss. */
 		now = sym_now(s);
 		wait = p->refresh_wait_ns ? p->refresh_wait_ns : MAPS_REFRESH_NS;
@@ -1914,8 +1985,176 @@ void symbolizer__process_exec(struct symbolizer *s, uint32_t tgid)
 	struct proc *p = find_proc(s, tgid);
 
 	/* The next capture or lookup reads the new image's mappings. */
+	if (p && !p->by_events)
+		release_proc(s, p);
+}
+
+/* A new, empty process entry for TGID (none exists). Returns it or NULL. */
+static struct proc *new_proc(struct symbolizer *s, uint32_t tgid)
+{
+	struct proc *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->tgid = tgid;
+	p->nspid = tgid;
+	p->jit_size = -1;
+	if (htab__insert(&s->procs, proc_hash(tgid), (uintptr_t)p)) {
+		free(p);
+		return NULL;
+	}
+	proc_account(s, p);
+	return p;
+}
+
+int symbolizer__process_born(struct symbolizer *s, uint32_t tgid, uint32_t parent)
+{
+	struct proc *p = find_proc(s, tgid), *pp = parent ? find_proc(s, parent) : NULL;
+	struct umap *maps = NULL;
+	size_t i;
+
+	/* Whatever was cached under this number (a previous image or process) is stale. */
 	if (p)
 		release_proc(s, p);
+	if (parent && !pp)
+		return 0;
+	if (pp && pp->nr_maps) {
+		maps = malloc(pp->nr_maps * sizeof(*maps));
+		if (!maps)
+			return -ENOMEM;
+		memcpy(maps, pp->maps, pp->nr_maps * sizeof(*maps));
+		for (i = 0; i < pp->nr_maps; i++)
+			if (maps[i].elf)
+				elf_ref(maps[i].elf);
+	}
+	p = new_proc(s, tgid);
+	if (!p) {
+		for (i = 0; maps && i < pp->nr_maps; i++)
+			if (maps[i].elf)
+				elf_unref(s, maps[i].elf);
+		free(maps);
+		return -ENOMEM;
+	}
+	p->maps = maps;
+	p->nr_maps = maps ? pp->nr_maps : 0;
+	/* A child of a process read from /proc may lack what /proc would show: re-read on misses. */
+	p->by_events = pp ? pp->by_events : true;
+	proc_account(s, p);
+	return 0;
+}
+
+/*
+ * Puts NM into P's sorted mappings; what it overlaps is cut away (a mapping over existing
+ * ones replaces them there, as MAP_FIXED does). Returns 0 or -ENOMEM.
+ */
+static int insert_map(struct symbolizer *s, struct proc *p, const struct umap *nm)
+{
+	struct umap *maps, o;
+	size_t i, n = 0;
+	bool placed = false;
+
+	/* Each old mapping gives at most two pieces, and only one can surround NM. */
+	maps = malloc((p->nr_maps + 2) * sizeof(*maps));
+	if (!maps)
+		return -ENOMEM;
+	for (i = 0; i < p->nr_maps; i++) {
+		o = p->maps[i];
+		if (!placed && o.start >= nm->start) {
+			maps[n++] = *nm;
+			placed = true;
+		}
+		if (o.end <= nm->start || o.start >= nm->end) {
+			maps[n++] = o;
+			continue;
+		}
+		if (o.start < nm->start) {
+			maps[n] = o;
+			maps[n++].end = nm->start;
+		}
+		if (!placed) {
+			maps[n++] = *nm;
+			placed = true;
+		}
+		if (o.end > nm->end) {
+			maps[n] = o;
+			maps[n].offset += nm->end - o.start;
+			maps[n++].start = nm->end;
+		}
+		/* Refs follow the pieces: one kept piece keeps the ref, two take another. */
+		if (o.elf) {
+			int kept = (o.start < nm->start) + (o.end > nm->end);
+
+			if (kept == 2)
+				elf_ref(o.elf);
+			else if (!kept)
+				elf_unref(s, o.elf);
+		}
+	}
+	if (!placed)
+		maps[n++] = *nm;
+	free(p->maps);
+	p->maps = maps;
+	p->nr_maps = n;
+	proc_account(s, p);
+	return 0;
+}
+
+int symbolizer__add_mapping(struct symbolizer *s, uint32_t tgid, const struct sym_mapping *m)
+{
+	char hex[2 * 64 + 1];
+	struct umap nm = { 0 };
+	struct proc *p;
+	size_t i;
+	int err;
+
+	if (m->end <= m->start || !m->path)
+		return -EINVAL;
+	p = find_proc(s, tgid);
+	if (!p) {
+		/*
+		 * Not seen born: it predates the events, so /proc has the rest of its
+		 * mappings (this one too, unless it has gone).
+		 */
+		err = symbolizer__capture(s, tgid);
+		p = find_proc(s, tgid);
+		if (!p) {
+			if (err != -ESRCH)
+				return err;
+			remember_gone(s, tgid);
+			p = find_proc(s, tgid);
+			if (!p)
+				return -ENOMEM;
+		}
+	}
+	nm.start = m->start;
+	nm.end = m->end;
+	nm.offset = m->pgoff;
+	nm.dev = m->dev;
+	nm.ino = m->ino;
+	nm.events = true;
+	nm.path = intern(s, m->path[0] ? m->path : "//anon");
+	if (!nm.path)
+		return -ENOMEM;
+	if (m->build_id && m->build_id_size && m->build_id_size <= 64) {
+		for (i = 0; i < m->build_id_size; i++)
+			snprintf(hex + 2 * i, 3, "%02x", m->build_id[i]);
+		nm.bid = intern(s, hex);
+		if (!nm.bid)
+			return -ENOMEM;
+	}
+	err = insert_map(s, p, &nm);
+	if (!err)
+		s->mappings_added++;
+	return err;
+}
+
+void symbolizer__events_lost(struct symbolizer *s)
+{
+	size_t i;
+
+	for (i = 0; s->procs.slots && i <= s->procs.mask; i++)
+		if (s->procs.slots[i].hash)
+			((struct proc *)(uintptr_t)s->procs.slots[i].val)->by_events = false;
 }
 
 void symbolizer__process_exit(struct symbolizer *s, uint32_t tgid)

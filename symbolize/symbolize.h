@@ -74,6 +74,8 @@ struct symbolizer_stats {
 	uint64_t name_hits; /* user frames whose symbol's names were already interned */
 	uint64_t name_misses; /* user frames that interned (and demangled) their symbol's names */
 	uint64_t maps_rereads; /* a process's mappings re-read for an address they lacked */
+	uint64_t mappings_added; /* mappings recorded by symbolizer__add_mapping() */
+	uint64_t procs_by_events; /* processes whose mappings came from events, not /proc */
 };
 
 /* Returns a new symbolizer (caller frees with symbolizer__free) or NULL with errno set. */
@@ -116,8 +118,43 @@ int symbolizer__capture(struct symbolizer *s, uint32_t tgid);
 size_t symbolizer__stack(struct symbolizer *s, uint32_t tgid, const uint64_t *kframes, uint32_t nk,
 			 const uint64_t *uframes, uint32_t nu, struct sym_frame *out);
 
-/* TGID exec'd: its cached mappings are stale. */
+/*
+ * TGID exec'd: its cached mappings are stale. A no-op for a process whose mappings come
+ * from events (symbolizer__process_born): its exec arrives among them, in order.
+ */
 void symbolizer__process_exec(struct symbolizer *s, uint32_t tgid);
+
+/* One executable mapping as the kernel reported it when it was created. */
+struct sym_mapping {
+	uint64_t start, end, pgoff;
+	uint64_t dev, ino; /* 0, 0 when the kernel gave a build id instead */
+	const uint8_t *build_id; /* raw GNU build id, or NULL */
+	size_t build_id_size;
+	const char *path; /* as the process sees it; "//anon", "[vdso]" ... */
+};
+
+/*
+ * TGID starts a new image (PARENT 0: exec) or was forked by PARENT (its mappings are
+ * copied when PARENT is known). From then on TGID's mappings are what
+ * symbolizer__add_mapping() records, without /proc: lookups of an exited process still
+ * work. A fork by an unknown parent forgets TGID instead (it is read from /proc when
+ * sampled). Returns 0 or -ENOMEM.
+ */
+int symbolizer__process_born(struct symbolizer *s, uint32_t tgid, uint32_t parent);
+
+/*
+ * Records mapping M of TGID (it replaces what overlapped it). A process not seen born is
+ * first read from /proc (it predates the events). The ELF file is opened when first needed
+ * (at TGID's first sample or lookup): through /proc/TGID/root while it lives, else by its
+ * path on the host, checked against the inode or build id. Returns 0 or -errno.
+ */
+int symbolizer__add_mapping(struct symbolizer *s, uint32_t tgid, const struct sym_mapping *m);
+
+/*
+ * Events were lost: processes whose mappings came from events may lack some, so lookups
+ * that miss may read /proc again (as for processes captured from /proc).
+ */
+void symbolizer__events_lost(struct symbolizer *s);
 
 /* TGID exited: its cached mappings may be released once no window refers to it. */
 void symbolizer__process_exit(struct symbolizer *s, uint32_t tgid);

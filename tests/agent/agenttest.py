@@ -49,7 +49,7 @@ def wait_for(pred, what, timeout=30):
 class Agent:
     """`kiln agent` on its own ring, with a ringdump consumer attached from the start."""
 
-    def __init__(self, ring, args=(), env=None):
+    def __init__(self, ring, args=(), env=None, preexec_fn=None):
         self.ring = ring
         for suffix in ("", ".cons"):
             try:
@@ -57,7 +57,8 @@ class Agent:
             except FileNotFoundError:
                 pass
         self.proc = subprocess.Popen([KILN, "agent", "--ring", ring] + list(args),
-                                     stderr=subprocess.PIPE, text=True, env=env)
+                                     stderr=subprocess.PIPE, text=True, env=env,
+                                     preexec_fn=preexec_fn)
         wait_for(lambda: os.path.exists(ring_path(ring)) or self.proc.poll() is not None,
                  "the ring to appear")
         if self.proc.poll() is not None:
