@@ -322,6 +322,15 @@ static void table_free(struct unwinder *u, struct table *t)
 	free(t);
 }
 
+/*
+ * Idle: loaded, mapped by no process, and not the one being built right now (a new table
+ * has no idle_since until its last user goes).
+ */
+static bool table_idle(const struct unwinder *u, const struct table *t)
+{
+	return !t->refs && t->idle_since && t != u->vdso;
+}
+
 /* Frees the idle table that went idle first. Returns false when none is idle. */
 static bool evict_idle(struct unwinder *u)
 {
@@ -331,12 +340,13 @@ static bool evict_idle(struct unwinder *u)
 	for (i = 0; i < u->nr_tables; i++) {
 		struct table *t = u->tables[i];
 
-		if (!t->refs && t != u->vdso && (!oldest || t->idle_since < oldest->idle_since))
+		if (table_idle(u, t) && (!oldest || t->idle_since < oldest->idle_since))
 			oldest = t;
 	}
 	if (!oldest)
 		return false;
 	table_free(u, oldest);
+	u->st.tables_idle--;
 	return true;
 }
 
@@ -633,19 +643,21 @@ static int lpm_range(struct unwinder *u, uint32_t tgid, uint64_t start, uint64_t
 
 static void table_put(struct unwinder *u, struct table *t)
 {
-	if (!t || --t->refs)
+	if (!t || --t->refs || t == u->vdso)
 		return;
-	t->idle_since = ++u->idle_clock;
 	/* Keep a bounded number of idle tables: the oldest goes first. */
 	while (u->st.tables_idle >= MAX_IDLE_TABLES && evict_idle(u))
-		u->st.tables_idle--;
+		;
+	t->idle_since = ++u->idle_clock;
 	u->st.tables_idle++;
 }
 
 static void table_get(struct unwinder *u, struct table *t)
 {
-	if (t && t->refs++ == 0 && t->idle_since)
+	if (t && table_idle(u, t))
 		u->st.tables_idle--;
+	if (t)
+		t->refs++;
 }
 
 static void pmap_remove(struct unwinder *u, struct proc *p, struct pmap *pm)
