@@ -61,6 +61,8 @@ static void usage(FILE *f)
 		   "  -u, --user USER        user the exporter and UI run as (default: the\n"
 		   "                         config's `user`, else `kiln` if it exists, else "
 		   "nobody)\n"
+		   "      --insecure-listen  let the UI listen on a non-loopback -l address\n"
+		   "                         without an access token (KILN_UI_TOKEN)\n"
 		   "      --no-ui            do not start the UI\n"
 		   "      --no-export        do not start the exporter\n"
 		   "  -v, --verbose          more logging, passed on to the children\n"
@@ -73,9 +75,33 @@ static void usage(FILE *f)
 
 struct run_opts {
 	const char *config, *ring, *listen, *freq, *output_dir, *user;
-	bool no_ui, no_export;
+	bool no_ui, no_export, insecure_listen;
 	int verbose;
 };
+
+/* Whether the UI's ADDR:PORT is a loopback address (what kiln ui serves without a token). */
+static bool loopback_listen(const char *listen)
+{
+	return !strncmp(listen, "127.", 4) || !strncmp(listen, "[::1]:", 6) ||
+	       !strncmp(listen, "localhost:", 10);
+}
+
+/*
+ * The UI refuses a non-loopback address without a token or --insecure-listen; said here once
+ * rather than by a child that fails and restarts forever. Returns 0 or EXIT_USAGE.
+ */
+static int check_ui_listen(const struct kiln_config *c, const struct run_opts *ro)
+{
+	const char *tok = getenv("KILN_UI_TOKEN");
+
+	if (!c->ui.enabled || ro->insecure_listen || (tok && *tok) || loopback_listen(c->ui.listen))
+		return 0;
+	log_error("UI address %s is not a loopback address, so anyone who can reach it could "
+		  "read every profile; give the UI an access token (environment KILN_UI_TOKEN) "
+		  "or accept that with --insecure-listen",
+		  c->ui.listen);
+	return EXIT_USAGE;
+}
 
 /* Replaces *DST with a copy of SRC. Returns 0 or -ENOMEM. */
 static int set_str(char **dst, const char *src)
@@ -609,6 +635,7 @@ int cmd_run(int argc, char **argv)
 	enum {
 		OPT_NO_UI = 256,
 		OPT_NO_EXPORT,
+		OPT_INSECURE,
 	};
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -620,6 +647,7 @@ int cmd_run(int argc, char **argv)
 		{ "user", required_argument, NULL, 'u' },
 		{ "no-ui", no_argument, NULL, OPT_NO_UI },
 		{ "no-export", no_argument, NULL, OPT_NO_EXPORT },
+		{ "insecure-listen", no_argument, NULL, OPT_INSECURE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -629,7 +657,7 @@ int cmd_run(int argc, char **argv)
 	struct supervisor_opts so = { 0 };
 	char msg[512], dir[PATH_MAX] = "", path[PATH_MAX] = "";
 	const char *ring;
-	char *args[8];
+	char *args[10];
 	int opt, ret = EXIT_USAGE, err, run_err, nargs;
 
 	while ((opt = getopt_long(argc, argv, "c:r:l:F:o:u:vh", longopts, NULL)) != -1) {
@@ -657,6 +685,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_NO_EXPORT:
 			ro.no_export = true;
+			break;
+		case OPT_INSECURE:
+			ro.insecure_listen = true;
 			break;
 		case 'v':
 			ro.verbose++;
@@ -690,6 +721,8 @@ int cmd_run(int argc, char **argv)
 		goto cleanup;
 	}
 	ret = apply_flags(r.cfg, &ro);
+	if (!ret)
+		ret = check_ui_listen(r.cfg, &ro);
 	if (ret)
 		goto cleanup;
 	ret = 1;
@@ -736,6 +769,10 @@ int cmd_run(int argc, char **argv)
 	if (!err && !ro.no_export)
 		err = supervisor__add(r.sup, "export", args, &r.cr, true);
 	args[1] = "ui";
+	if (ro.insecure_listen) {
+		args[nargs] = "--insecure-listen";
+		args[nargs + 1] = NULL;
+	}
 	if (!err && r.cfg->ui.enabled)
 		err = supervisor__add(r.sup, "ui", args, &r.cr, true);
 	if (err) {
