@@ -70,11 +70,13 @@ struct dest {
 	char *secret_token, *secret_pass;
 	long logged_status[16];
 	size_t nr_logged;
+	bool logged_tls[HTTP_NR_TLS];
 	/* Metrics (relaxed atomics, read by /metrics and the summary). */
 	_Atomic uint64_t m_batches, m_samples, m_bytes, m_raw_bytes, m_retries, m_failed_batches,
 		m_failed_samples, m_status[NR_STATUS + 2], m_spooled, m_spool_dropped,
 		m_spool_dropped_samples, m_queue_dropped, m_partial, m_spool_corrupt, m_spool_bytes,
 		m_rotated;
+	_Atomic uint64_t m_tls[HTTP_NR_TLS]; /* transport failures in TLS, by cause */
 	/* For kiln status: batches in the spool, records lost for good (any reason). */
 	_Atomic uint64_t m_spool_files, m_dropped_records;
 };
@@ -159,6 +161,32 @@ static void count_status(struct dest *d, long status)
 	if (!status)
 		i = NR_STATUS + 1; /* transport */
 	atomic_fetch_add_explicit(&d->m_status[i], 1, memory_order_relaxed);
+}
+
+/* What each TLS cause means, for the error line. */
+static const char *const tls_why[HTTP_NR_TLS] = {
+	[HTTP_TLS_UNTRUSTED] = "its certificate is not signed by a trusted CA (tls.caFile, else "
+			       "the system store)",
+	[HTTP_TLS_HOSTNAME] = "its certificate does not name the URL's host",
+	[HTTP_TLS_EXPIRED] = "its certificate has expired or is not yet valid",
+	[HTTP_TLS_CA_FILE] = "tls.caFile cannot be read or holds no certificate",
+	[HTTP_TLS_HANDSHAKE] = "no TLS session could be set up",
+	[HTTP_TLS_OTHER] = "its certificate was refused",
+};
+
+/*
+ * Counts a TLS refusal by cause and says it once per cause at error level: unlike a network
+ * blip it needs a person (a CA file, a certificate renewal). The batch is retried like any
+ * transport failure, so a fixed certificate delivers what was kept.
+ */
+static void tls_failed(struct dest *d, const struct http_result *r)
+{
+	atomic_fetch_add(&d->m_tls[r->tls], 1);
+	if (d->logged_tls[r->tls])
+		return;
+	d->logged_tls[r->tls] = true;
+	log_error("%s: TLS refused for %s: %s (%s); batches are kept and retried", d->name, d->url,
+		  tls_why[r->tls], r->message);
 }
 
 /* Lock held. Spools B (or counts it lost without a spool) and marks it durable. */
@@ -320,6 +348,8 @@ static enum deliver_result deliver(struct dest *d, struct batch *b)
 			break;
 		}
 		count_status(d, r.status);
+		if (r.tls)
+			tls_failed(d, &r);
 		if (r.outcome == HTTP_FINAL) {
 			/* Logged once per status: a misconfiguration would otherwise flood. */
 			for (i = 0; i < d->nr_logged && d->logged_status[i] != r.status; i++)
@@ -763,6 +793,13 @@ static char *metrics_text(struct exporter *x)
 				"%" PRIu64 "\n",
 				x->d[i].name, st, v);
 		}
+	fprintf(f, "# TYPE kiln_export_tls_failures_total counter\n");
+	for (i = 0; i < x->nr; i++)
+		for (k = 1; k < HTTP_NR_TLS; k++)
+			fprintf(f,
+				"kiln_export_tls_failures_total{destination=\"%s\",cause=\"%s\"} "
+				"%" PRIu64 "\n",
+				x->d[i].name, http_tls_names[k], atomic_load(&x->d[i].m_tls[k]));
 	fclose(f);
 	return buf;
 }
@@ -832,6 +869,13 @@ static void summary(struct exporter *x)
 			atomic_load(&d->m_spool_bytes),
 			atomic_load(&d->m_queue_dropped) + atomic_load(&d->m_spool_dropped),
 			atomic_load(&d->m_rotated));
+		for (size_t k = 1; k < HTTP_NR_TLS; k++)
+			if (atomic_load(&d->m_tls[k]))
+				fprintf(stderr,
+					"kiln export: %s: TLS refused %" PRIu64 " times: %s "
+					"(kiln_export_tls_failures_total{cause=\"%s\"})\n",
+					d->name, atomic_load(&d->m_tls[k]), tls_why[k],
+					http_tls_names[k]);
 	}
 	fprintf(stderr, "kiln export: %" PRIu64 " records read, %" PRIu64 " lost in the ring\n",
 		atomic_load(&x->records), atomic_load(&x->lost));
