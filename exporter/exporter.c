@@ -67,6 +67,8 @@ struct dest {
 	pthread_t thread;
 	bool started;
 	struct http *http;
+	int out_fd; /* a file destination's directory; -1 until opened */
+	bool out_handed; /* out_fd came from kiln run: there is no path to reopen */
 	char *secret_token, *secret_pass;
 	long logged_status[16];
 	size_t nr_logged;
@@ -94,20 +96,62 @@ struct exporter {
 
 static void write_cursor(struct dest *d)
 {
-	char path[4200], tmp[4210], line[64];
-	int fd, n;
+	char line[64];
+	int fd, n, dfd;
 
 	if (!d->spool)
 		return;
-	snprintf(path, sizeof(path), "%s/cursor", d->dir);
-	snprintf(tmp, sizeof(tmp), "%s/cursor.tmp", d->dir);
+	dfd = spool__dirfd(d->spool);
 	n = snprintf(line, sizeof(line), "%" PRIu64 " %" PRIu64 "\n", d->ring_id, d->durable);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = openat(dfd, "cursor.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
 	if (write(fd, line, n) == n && fsync(fd) == 0)
-		rename(tmp, path);
+		renameat(dfd, "cursor.tmp", dfd, "cursor");
 	close(fd);
+}
+
+/* Reads small file NAME in directory DFD into *BUF (caller frees). Returns 0 or -errno. */
+static int read_fileat(int dfd, const char *name, char **buf, size_t *len)
+{
+	char tmp[256];
+	ssize_t n;
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+
+	*buf = NULL;
+	if (fd < 0)
+		return -errno;
+	n = read(fd, tmp, sizeof(tmp) - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	tmp[n] = 0;
+	*len = (size_t)n;
+	*buf = strdup(tmp);
+	return *buf ? 0 : -ENOMEM;
+}
+
+/*
+ * Opens directory PATH, creating it with MODE: the descriptor kiln run handed over for it
+ * when there is one (a parent closed to this user), else by path. Sets *HANDED accordingly.
+ * Returns the descriptor (caller closes) or -errno.
+ */
+static int open_dir(const struct exporter *x, const char *path, mode_t mode, bool *handed)
+{
+	int i, fd;
+
+	*handed = false;
+	for (i = 0; i < x->o->nr_dirfds; i++) {
+		if (strcmp(x->o->dirfds[i].path, path))
+			continue;
+		*handed = true;
+		fd = fcntl(x->o->dirfds[i].fd, F_DUPFD_CLOEXEC, 3);
+		return fd < 0 ? -errno : fd;
+	}
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return -errno;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
 /* Lock held. Marks the batch starting at FIRST durable and advances the cursor. */
@@ -217,51 +261,71 @@ static void spool_batch(struct dest *d, struct batch *b)
 	pending_done(d, b->first_seq);
 }
 
-/* Writes B as a file in the directory destination, then enforces the rotation bounds. */
+static int no_dots(const struct dirent *e)
+{
+	return e->d_name[0] != '.';
+}
+
+/*
+ * Writes B as a file in the directory destination, then enforces the rotation bounds. All
+ * in the directory's descriptor: it may have been handed over with no path to it.
+ */
 static int write_file(struct dest *d, const uint8_t *body, size_t len)
 {
 	const char *enc = compress__encoding(d->kc->exporter.compression);
-	char path[4300], tmp[4310];
+	char name[96], tmp[104];
 	struct dirent **names = NULL;
 	uint64_t total = 0;
 	int fd, n, i, err = 0;
 	struct stat st;
 
-	if (mkdir(d->url, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	snprintf(path, sizeof(path), "%s/kiln-%020" PRIu64 "-%06" PRIu64 ".pb%s%s", d->url,
-		 wall_ns(), d->next_id++, enc ? "." : "",
+	if (d->out_fd < 0)
+		return -EBADF;
+	snprintf(name, sizeof(name), "kiln-%020" PRIu64 "-%06" PRIu64 ".pb%s%s", wall_ns(),
+		 d->next_id++, enc ? "." : "",
 		 !enc			? ""
 		 : !strcmp(enc, "gzip") ? "gz"
 					: "zst");
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	fd = openat(d->out_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT && !d->out_handed) {
+		/* The directory was removed while we ran: make it again, as at start. */
+		int nfd;
+
+		if (mkdir(d->url, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		nfd = open(d->url, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (nfd < 0)
+			return -errno;
+		close(d->out_fd);
+		d->out_fd = nfd;
+		fd = openat(d->out_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	}
 	if (fd < 0)
 		return -errno;
 	if (write(fd, body, len) != (ssize_t)len || fsync(fd) < 0)
 		err = errno ? -errno : -EIO;
 	close(fd);
-	if (err || rename(tmp, path) < 0) {
+	if (err || renameat(d->out_fd, tmp, d->out_fd, name) < 0) {
 		err = err ? err : -errno;
-		unlink(tmp);
+		unlinkat(d->out_fd, tmp, 0);
 		return err;
 	}
 	/* Rotation: names sort by time, so the oldest go first. */
-	n = scandir(d->url, &names, NULL, alphasort);
+	n = scandirat(d->out_fd, ".", &names, no_dots, alphasort);
 	for (i = n - 1; i >= 0; i--) {
 		bool ours = !strncmp(names[i]->d_name, "kiln-", 5) &&
 			    !strstr(names[i]->d_name, ".tmp");
 		int kept = 0;
 
-		snprintf(path, sizeof(path), "%s/%s", d->url, names[i]->d_name);
-		if (ours && stat(path, &st) == 0) {
+		if (ours && fstatat(d->out_fd, names[i]->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			total += st.st_size;
 			for (int k = i; k < n; k++)
 				kept += names[k] != NULL;
 			if ((d->cfg->max_files && (uint64_t)kept > d->cfg->max_files) ||
 			    (d->cfg->max_bytes && total > d->cfg->max_bytes && kept > 1)) {
 				/* Deliberate, but older profiles are gone: counted, never silent. */
-				if (unlink(path) == 0)
+				if (unlinkat(d->out_fd, names[i]->d_name, 0) == 0)
 					atomic_fetch_add(&d->m_rotated, 1);
 				free(names[i]);
 				names[i] = NULL;
@@ -595,6 +659,7 @@ static int dest_init(struct exporter *x, struct dest *d, const struct kiln_desti
 	char *basic_user = c->basic_user;
 	int err;
 
+	d->out_fd = -1;
 	d->cfg = c;
 	d->kc = kc;
 	d->ring_id = ring_id;
@@ -639,6 +704,13 @@ static int dest_init(struct exporter *x, struct dest *d, const struct kiln_desti
 				  d->name, c->format);
 			return -EINVAL;
 		}
+		d->out_fd = open_dir(x, d->url, 0755, &d->out_handed);
+		if (d->out_fd < 0) {
+			err = d->out_fd;
+			log_error("%s: cannot open directory %s: %s", d->name, d->url,
+				  strerror(-err));
+			return err;
+		}
 		break;
 	default:
 		return -EINVAL;
@@ -672,26 +744,27 @@ static int dest_init(struct exporter *x, struct dest *d, const struct kiln_desti
 			return err;
 	}
 	if (kc->exporter.spool_enabled && kc->exporter.spool_dir) {
-		char line[4200];
 		unsigned long long rid, seq;
 		char *buf = NULL;
 		size_t len;
+		bool handed;
+		int root = open_dir(x, kc->exporter.spool_dir, 0700, &handed);
 
-		if (mkdir(kc->exporter.spool_dir, 0700) < 0 && errno != EEXIST) {
-			err = -errno;
-			log_error("spool directory %s: %s", kc->exporter.spool_dir, strerror(-err));
-			return err;
+		if (root < 0) {
+			log_error("spool directory %s: %s", kc->exporter.spool_dir,
+				  strerror(-root));
+			return root;
 		}
 		snprintf(d->dir, sizeof(d->dir), "%s/%s", kc->exporter.spool_dir, d->name);
-		err = spool__open(&d->spool, d->dir, kc->exporter.spool_max_bytes);
+		err = spool__openat(&d->spool, root, d->name, kc->exporter.spool_max_bytes);
+		close(root);
 		if (err) {
 			log_error("%s: spool %s: %s", d->name, d->dir, strerror(-err));
 			return err;
 		}
 		d->next_id = spool__max_id(d->spool) + 1;
-		snprintf(line, sizeof(line), "%s/cursor", d->dir);
-		if (read_file(line, &buf, &len) == 0 && sscanf(buf, "%llu %llu", &rid, &seq) == 2 &&
-		    rid == ring_id) {
+		if (read_fileat(spool__dirfd(d->spool), "cursor", &buf, &len) == 0 &&
+		    sscanf(buf, "%llu %llu", &rid, &seq) == 2 && rid == ring_id) {
 			d->skip_le = seq;
 			d->have_cursor = true;
 			d->durable = seq;
@@ -717,6 +790,9 @@ static void dest_fini(struct dest *d)
 {
 	if (d->started)
 		pthread_join(d->thread, NULL);
+	/* After the join: the worker writes files in it until it ends. */
+	if (d->out_fd >= 0)
+		close(d->out_fd);
 	if (d->queue)
 		for (size_t i = 0; i < d->q_len; i++)
 			batch__free_body(&d->queue[(d->q_head + i) % d->q_cap]);

@@ -82,20 +82,25 @@ static int add_entry(struct spool *s, const struct entry *e)
 
 int spool__open(struct spool **out, const char *dir, uint64_t max_bytes)
 {
+	return spool__openat(out, AT_FDCWD, dir, max_bytes);
+}
+
+int spool__openat(struct spool **out, int atfd, const char *dir, uint64_t max_bytes)
+{
 	struct spool *s;
 	struct dirent *d;
 	DIR *dp = NULL;
 	int err;
 
 	*out = NULL;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	if (mkdirat(atfd, dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->max_bytes = max_bytes;
 	s->dir = strdup(dir);
-	s->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	s->dfd = openat(atfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (!s->dir || s->dfd < 0) {
 		err = s->dir ? -errno : -ENOMEM;
 		goto cleanup;
@@ -139,6 +144,11 @@ cleanup:
 		closedir(dp);
 	spool__free(s);
 	return err;
+}
+
+int spool__dirfd(const struct spool *s)
+{
+	return s->dfd;
 }
 
 static void drop_oldest(struct spool *s)
