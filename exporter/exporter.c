@@ -79,6 +79,9 @@ struct dest {
 		m_spool_dropped_samples, m_queue_dropped, m_partial, m_spool_corrupt, m_spool_bytes,
 		m_rotated;
 	_Atomic uint64_t m_tls[HTTP_NR_TLS]; /* transport failures in TLS, by cause */
+	/* Batches (and their samples) the spool could not take (a full disk), lost. */
+	_Atomic uint64_t m_spool_errors, m_spool_error_samples;
+	int spool_errno; /* the last write error while it lasts, 0 once writes work again */
 	/* For kiln status: batches in the spool, records lost for good (any reason). */
 	_Atomic uint64_t m_spool_files, m_dropped_records;
 };
@@ -248,14 +251,29 @@ static void spool_batch(struct dest *d, struct batch *b)
 		atomic_store(&d->m_spool_files, spool__count(d->spool));
 	}
 	if (err) {
-		if (d->spool)
-			log_error("%s: cannot spool batch %" PRIu64 ": %s; %" PRIu64 " samples "
-				  "lost",
-				  d->name, b->id, strerror(-err), b->samples);
-		atomic_fetch_add(&d->m_queue_dropped, 1);
+		if (d->spool) {
+			/* Said once per cause while it lasts: a full disk fails every batch. */
+			if (err != d->spool_errno)
+				log_error("%s: cannot spool batch %" PRIu64 " in %s: %s; its "
+					  "%" PRIu64 " samples "
+					  "are lost "
+					  "(counted), "
+					  "and so are "
+					  "later ones "
+					  "until the spool can be written again",
+					  d->name, b->id, d->dir, strerror(-err), b->samples);
+			d->spool_errno = err;
+			atomic_fetch_add(&d->m_spool_errors, 1);
+			atomic_fetch_add(&d->m_spool_error_samples, b->samples);
+		} else {
+			atomic_fetch_add(&d->m_queue_dropped, 1);
+		}
 		atomic_fetch_add(&d->m_failed_samples, b->samples);
 		atomic_fetch_add(&d->m_dropped_records, b->records);
 	} else {
+		if (d->spool_errno)
+			log_warn("%s: the spool %s can be written again", d->name, d->dir);
+		d->spool_errno = 0;
 		atomic_fetch_add(&d->m_spooled, 1);
 	}
 	pending_done(d, b->first_seq);
@@ -427,8 +445,10 @@ static enum deliver_result deliver(struct dest *d, struct batch *b)
 			res = REFUSED;
 			break;
 		}
-		log_info("%s: %s%ld%s, will retry", d->name,
-			 r.status ? "HTTP " : "transport: ", r.status, r.status ? "" : r.message);
+		if (r.status)
+			log_info("%s: HTTP %ld, will retry", d->name, r.status);
+		else
+			log_info("%s: transport: %s, will retry", d->name, r.message);
 		if (atomic_load(&d->stopping) ||
 		    !backoff__next(&bo, mono_ns(), r.retry_after_ns, &wait))
 			break;
@@ -466,13 +486,6 @@ static void *worker(void *arg)
 		       !atomic_load(&d->stopping))
 			pthread_cond_wait(&d->cond, &d->lock);
 		if (atomic_load(&d->stopping)) {
-			/* Whatever is still queued goes to the spool: nothing waits on the network. */
-			while (d->q_len) {
-				spool_batch(d, &d->queue[d->q_head]);
-				batch__free_body(&d->queue[d->q_head]);
-				d->q_head = (d->q_head + 1) % d->q_cap;
-				d->q_len--;
-			}
 			pthread_mutex_unlock(&d->lock);
 			break;
 		}
@@ -518,6 +531,19 @@ static void *worker(void *arg)
 		if (res == GAVE_UP && d->finishing)
 			break;
 	}
+	/*
+	 * Stopping (a signal): whatever is still queued goes to the spool, nothing waits on
+	 * the network. Also when the loop ended in a spool replay the signal cut short: the
+	 * queue behind it would otherwise be freed unsent.
+	 */
+	pthread_mutex_lock(&d->lock);
+	while (atomic_load(&d->stopping) && d->q_len) {
+		spool_batch(d, &d->queue[d->q_head]);
+		batch__free_body(&d->queue[d->q_head]);
+		d->q_head = (d->q_head + 1) % d->q_cap;
+		d->q_len--;
+	}
+	pthread_mutex_unlock(&d->lock);
 	return NULL;
 }
 
@@ -850,6 +876,8 @@ static char *metrics_text(struct exporter *x)
 	M("partial_success_total", "counter", m_partial);
 	M("spool_bytes", "gauge", m_spool_bytes);
 	M("files_rotated_total", "counter", m_rotated);
+	M("spool_write_errors_total", "counter", m_spool_errors);
+	M("spool_write_error_samples_total", "counter", m_spool_error_samples);
 #undef M
 	fprintf(f, "# TYPE kiln_export_failures_total counter\n");
 	for (i = 0; i < x->nr; i++)
@@ -945,6 +973,38 @@ static void summary(struct exporter *x)
 			atomic_load(&d->m_spool_bytes),
 			atomic_load(&d->m_queue_dropped) + atomic_load(&d->m_spool_dropped),
 			atomic_load(&d->m_rotated));
+		{
+			char line[512];
+			size_t k, n = 0;
+
+			/* Failed attempts by status: what the retries were about. */
+			for (k = 0; k < NR_STATUS + 2 && n < sizeof(line) - 32; k++) {
+				uint64_t v = atomic_load(&d->m_status[k]);
+
+				if (!v)
+					continue;
+				if (k < NR_STATUS)
+					n += (size_t)snprintf(line + n, sizeof(line) - n,
+							      "%s%ld %" PRIu64, n ? ", " : "",
+							      counted_status[k], v);
+				else
+					n += (size_t)snprintf(
+						line + n, sizeof(line) - n, "%s%s %" PRIu64,
+						n ? ", " : "",
+						k == NR_STATUS ? "other" : "transport", v);
+			}
+			if (n)
+				fprintf(stderr, "kiln export: %s: failed attempts: %s\n", d->name,
+					line);
+		}
+		if (atomic_load(&d->m_spool_errors))
+			fprintf(stderr,
+				"kiln export: %s: %" PRIu64 " batches (%" PRIu64 " samples) not "
+				"spooled: the spool could not be written; dropped unless a restart "
+				"finds them still in the ring "
+				"(kiln_export_spool_write_errors_total)\n",
+				d->name, atomic_load(&d->m_spool_errors),
+				atomic_load(&d->m_spool_error_samples));
 		for (size_t k = 1; k < HTTP_NR_TLS; k++)
 			if (atomic_load(&d->m_tls[k]))
 				fprintf(stderr,

@@ -304,6 +304,21 @@ int http__post(struct http *h, const void *body, size_t len, const char *encodin
 	}
 	first_line(h->resp ? h->resp : (const uint8_t *)"", h->resp_len, r->message,
 		   sizeof(r->message));
+	if (r->status >= 300 && r->status < 400) {
+		char *to = NULL;
+
+		/*
+		 * Not followed: the body and credentials would go to an address nobody
+		 * configured, and a POST may not survive the hop. Final, so it is said once.
+		 */
+		curl_easy_getinfo(h->curl, CURLINFO_REDIRECT_URL, &to);
+		snprintf(r->message, sizeof(r->message),
+			 "redirect to %s not followed: set the destination's url to the final "
+			 "address",
+			 to ? to : "(no Location)");
+		r->outcome = HTTP_FINAL;
+		return 0;
+	}
 	switch (r->status) {
 	case 429:
 	case 502:

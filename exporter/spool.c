@@ -162,6 +162,25 @@ static void drop_oldest(struct spool *s)
 	s->n--;
 }
 
+/* Writes all of LEN bytes: a full disk shows as a short write first, without errno. */
+static int write_all(int fd, const void *p, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENOSPC;
+		p = (const char *)p + n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int spool__put(struct spool *s, const struct batch *b, uint64_t *dropped_batches,
 	       uint64_t *dropped_samples, uint64_t *dropped_records)
 {
@@ -188,11 +207,13 @@ int spool__put(struct spool *s, const struct batch *b, uint64_t *dropped_batches
 	fd = openat(s->dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, &h, sizeof(h)) != (ssize_t)sizeof(h) ||
-	    write(fd, b->body, b->len) != (ssize_t)b->len || fsync(fd) < 0) {
-		err = errno ? -errno : -EIO;
+	err = write_all(fd, &h, sizeof(h));
+	if (!err)
+		err = write_all(fd, b->body, b->len);
+	if (!err && fsync(fd) < 0)
+		err = -errno;
+	if (err)
 		goto cleanup;
-	}
 	close(fd);
 	fd = -1;
 	/* Rename, then the directory's fsync: the name is durable before we say so. */
