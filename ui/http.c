@@ -374,7 +374,7 @@ static enum MHD_Result metrics(struct ui *u, struct MHD_Connection *conn)
 			 "by reason (host: DNS rebinding, token: missing or wrong access token, "
 			 "origin: cross-origin state change, header: state change "
 			 "without " PROOF_HEADER ").\n# TYPE kiln_ui_requests_refused_total "
-						 "counter\n");
+			 "counter\n");
 	for (i = 0; i < UI_NR_REFUSED; i++)
 		sbuf__printf(&b, "kiln_ui_requests_refused_total{reason=\"%s\"} %llu\n",
 			     ui_refusal_names[i], (unsigned long long)n.refused[i]);
@@ -517,8 +517,9 @@ static bool ip_literal(const char *name)
  * Whether HOST (the request's Host header) names this UI. A page that rebinds its own name
  * to this address sends that name, so only names known to be this machine pass: loopback
  * names, the bound address, any IP literal when bound to a wildcard (a literal cannot be
- * rebound), and --allow-host entries. The port, when given, must be ours, except for an
- * --allow-host NAME:PORT entry (a proxy in front).
+ * rebound), and --allow-host entries. The port is not what an attacker controls, and a
+ * tunnel (ssh -L 8080:127.0.0.1:7070, kubectl port-forward) changes it: any port passes,
+ * except against an --allow-host NAME:PORT entry, which names one.
  */
 static bool host_served(const struct ui *u, const char *host)
 {
@@ -531,11 +532,9 @@ static bool host_served(const struct ui *u, const char *host)
 	for (i = 0; i < u->nr_allow_hosts; i++) {
 		if (split_host(u->allow_hosts[i], an, sizeof(an), &ap) || strcmp(an, name))
 			continue;
-		if (ap ? ap == port : (!port || port == u->port))
+		if (!ap || ap == port)
 			return true;
 	}
-	if (port && port != u->port)
-		return false;
 	if (!strcmp(name, "localhost") || !strcmp(name, "127.0.0.1") || !strcmp(name, "[::1]") ||
 	    !strcasecmp(name, u->host))
 		return true;
@@ -639,7 +638,7 @@ static bool guard(struct ui *u, struct MHD_Connection *conn, const char *method,
 	if (q->r.kind != UI_R_OTLP && (!proof || strcmp(proof, "1"))) {
 		refuse(u, q, UI_REFUSED_HEADER, 403,
 		       "state-changing requests need the header " PROOF_HEADER ": 1 (sent by the "
-									       "UI's own page)");
+		       "UI's own page)");
 		return false;
 	}
 	return true;

@@ -330,10 +330,13 @@ def case_guard():
         port = hp.rsplit(":", 1)[1]
         sp = t.slot_path(wid)
         # Host: the names this UI serves pass; a rebound name, another port, garbage do not.
+        # Any port: a tunnel (ssh -L 8080:127.0.0.1:PORT) changes it, an attacker does not.
         for host in (hp, "localhost:" + port, "LOCALHOST:" + port, "[::1]:" + port, "127.0.0.1",
-                     "kiln.test:" + port, "kiln.test", "proxy.test:8443"):
+                     "localhost:8080", "127.0.0.1:1", "kiln.test:" + port, "kiln.test",
+                     "proxy.test:8443"):
             expect("GET with Host %s" % host, raw(ui.base, "GET", "/api/workloads", host), 200)
-        bad_hosts = ("rebind.test:" + port, "evil.example", "127.0.0.1:1", "localhost:" + port + "x",
+        bad_hosts = ("rebind.test:" + port, "evil.example", "localhost.evil.example:" + port,
+                     "localhost:" + port + "x",
                      "proxy.test:" + port, "10.1.2.3:" + port, "[::1", "")
         for host in bad_hosts:
             r = expect("GET with Host %r" % host, raw(ui.base, "GET", "/api/workloads", host), 421)
