@@ -462,9 +462,13 @@ def case_bad_input():
         (["--config", "/nonexistent/kiln.yaml"], 1, "/nonexistent/kiln.yaml: No such file"),
         (["stray"], 2, "unexpected argument 'stray'"),
         (["--bogus"], 2, "usage: kiln run"),
+        # Beyond loopback the UI needs a token or --insecure-listen: both named, nothing started.
+        (["--listen", "0.0.0.0:7070"], 2, "KILN_UI_TOKEN) or accept that with --insecure-listen"),
     ]
+    env = {k: v for k, v in os.environ.items() if k != "KILN_UI_TOKEN"}
     for args, want_rc, want in cases:
-        p = subprocess.run([KILN, "run"] + args, capture_output=True, text=True, timeout=10)
+        p = subprocess.run([KILN, "run"] + args, capture_output=True, text=True, timeout=10,
+                           env=env)
         if p.returncode != want_rc or want not in p.stderr:
             fail("kiln run %s: exit %d, stderr %r; expected exit %d and %r" %
                  (" ".join(args), p.returncode, p.stderr, want_rc, want))
