@@ -644,7 +644,10 @@ int bench_http(int port, const char *method, const char *path, int timeout_ms, i
 		err = -errno;
 		goto cleanup;
 	}
-	w = snprintf(buf, cap, "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
+	/* X-Kiln-Request: the UI refuses a state change without it (cross-site proof). */
+	w = snprintf(buf, cap,
+		     "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nX-Kiln-Request: 1\r\n"
+		     "Content-Length: 0\r\n\r\n",
 		     method, path);
 	if (w < 0 || (size_t)w >= cap) {
 		err = -ENAMETOOLONG;

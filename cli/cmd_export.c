@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* `kiln export`: ship profiles from the ring to OTLP / Pyroscope / files. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "commands.h"
 #include "common/config.h"
+#include "common/util.h"
 #include "common/log.h"
 #include "shm/shm.h"
 #include "exporter/compress.h"
@@ -46,6 +48,11 @@ static void usage(FILE *f)
 		   "~/.local/state/kiln/spool)\n"
 		   "  --metrics-listen ADDR     serve Prometheus text at http://ADDR/metrics\n"
 		   "  --once                    deliver what the ring holds now, then exit\n"
+		   "  --dir-fd PATH=FD          directory PATH (a file destination or the spool) "
+		   "is\n"
+		   "                            open as descriptor FD: used by kiln run when a "
+		   "parent\n"
+		   "                            of PATH is closed to the exporter's user\n"
 		   "  -v, --verbose             more logging (twice: debug, validates every "
 		   "batch)\n"
 		   "  -h, --help                this help\n\n"
@@ -91,6 +98,7 @@ int cmd_export(int argc, char **argv)
 		{ "spool-dir", required_argument, NULL, 's' },
 		{ "metrics-listen", required_argument, NULL, 'm' },
 		{ "once", no_argument, NULL, 'o' },
+		{ "dir-fd", required_argument, NULL, 'D' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -149,6 +157,27 @@ int cmd_export(int argc, char **argv)
 		case 'o':
 			eo.once = true;
 			break;
+		case 'D': {
+			char *eq = strrchr(optarg, '=');
+			uint64_t fd;
+
+			if (!eq || eq == optarg || optarg[0] != '/' ||
+			    parse_u64(eq + 1, 3, INT32_MAX, &fd) || fcntl((int)fd, F_GETFD) < 0 ||
+			    eo.nr_dirfds == EXPORTER_MAX_DIRFDS) {
+				fprintf(stderr,
+					"kiln export: --dir-fd: expected /ABSOLUTE/PATH=FD of an "
+					"open "
+					"directory descriptor (at most %d), got '%s'\n",
+					EXPORTER_MAX_DIRFDS, optarg);
+				goto cleanup;
+			}
+			*eq = 0;
+			eo.dirfds[eo.nr_dirfds].path = optarg;
+			eo.dirfds[eo.nr_dirfds++].fd = (int)fd;
+			/* Not handed on to anything this process starts. */
+			fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+			break;
+		}
 		case 'v':
 			verbose++;
 			break;

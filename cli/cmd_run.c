@@ -61,6 +61,8 @@ static void usage(FILE *f)
 		   "  -u, --user USER        user the exporter and UI run as (default: the\n"
 		   "                         config's `user`, else `kiln` if it exists, else "
 		   "nobody)\n"
+		   "      --insecure-listen  let the UI listen on a non-loopback -l address\n"
+		   "                         without an access token (KILN_UI_TOKEN)\n"
 		   "      --no-ui            do not start the UI\n"
 		   "      --no-export        do not start the exporter\n"
 		   "  -v, --verbose          more logging, passed on to the children\n"
@@ -73,9 +75,33 @@ static void usage(FILE *f)
 
 struct run_opts {
 	const char *config, *ring, *listen, *freq, *output_dir, *user;
-	bool no_ui, no_export;
+	bool no_ui, no_export, insecure_listen;
 	int verbose;
 };
+
+/* Whether the UI's ADDR:PORT is a loopback address (what kiln ui serves without a token). */
+static bool loopback_listen(const char *listen)
+{
+	return !strncmp(listen, "127.", 4) || !strncmp(listen, "[::1]:", 6) ||
+	       !strncmp(listen, "localhost:", 10);
+}
+
+/*
+ * The UI refuses a non-loopback address without a token or --insecure-listen; said here once
+ * rather than by a child that fails and restarts forever. Returns 0 or EXIT_USAGE.
+ */
+static int check_ui_listen(const struct kiln_config *c, const struct run_opts *ro)
+{
+	const char *tok = getenv("KILN_UI_TOKEN");
+
+	if (!c->ui.enabled || ro->insecure_listen || (tok && *tok) || loopback_listen(c->ui.listen))
+		return 0;
+	log_error("UI address %s is not a loopback address, so anyone who can reach it could "
+		  "read every profile; give the UI an access token (environment KILN_UI_TOKEN) "
+		  "or accept that with --insecure-listen",
+		  c->ui.listen);
+	return EXIT_USAGE;
+}
 
 /* Replaces *DST with a copy of SRC. Returns 0 or -ENOMEM. */
 static int set_str(char **dst, const char *src)
@@ -275,12 +301,65 @@ static bool user_can_write(const struct sup_creds *cr, const char *dir)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+/* Directories the unprivileged exporter cannot reach by path, opened for it. */
+#define RUN_MAX_DIRFDS 8
+struct dirfds {
+	char *path[RUN_MAX_DIRFDS];
+	char *arg[RUN_MAX_DIRFDS]; /* "PATH=FD" for the exporter's --dir-fd */
+	int fd[RUN_MAX_DIRFDS];
+	int nr;
+};
+
+static bool dirfds_has(const struct dirfds *df, const char *dir)
+{
+	for (int i = 0; i < df->nr; i++)
+		if (!strcmp(df->path[i], dir))
+			return true;
+	return false;
+}
+
+static void dirfds_free(struct dirfds *df)
+{
+	for (int i = 0; i < df->nr; i++) {
+		free(df->path[i]);
+		free(df->arg[i]);
+		close(df->fd[i]);
+	}
+	df->nr = 0;
+}
+
+/*
+ * DIR is the user's own but a parent is closed to it (a clone under /root, 0700): the
+ * exporter gets the directory open instead, and works in it with *at() calls, so it keeps
+ * running unprivileged without any path to it. Returns 0, or -errno.
+ */
+static int dirfds_add(struct dirfds *df, const char *dir)
+{
+	int fd;
+
+	if (df->nr == RUN_MAX_DIRFDS)
+		return -E2BIG;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	df->path[df->nr] = strdup(dir);
+	if (!df->path[df->nr] || asprintf(&df->arg[df->nr], "%s=%d", dir, fd) < 0) {
+		free(df->path[df->nr]);
+		close(fd);
+		return -ENOMEM;
+	}
+	df->fd[df->nr++] = fd;
+	return 0;
+}
+
 /*
  * Creates DIR (and missing parents, root's, 0755) and hands the leaf to CR's user with MODE,
- * so that a process running as that user can write there. Returns 0 or 1 after logging why.
+ * so that a process running as that user can write there. When a parent is closed to the
+ * user, DIR is opened for the exporter (DF; at start only: a running exporter cannot be
+ * handed a new one). Returns 0 or 1 after logging why.
  */
 static int make_dir(const char *what, const char *dir, mode_t mode, const struct sup_creds *cr,
-		    const char *uname)
+		    const char *uname, struct dirfds *df, bool at_start)
 {
 	char path[PATH_MAX];
 	size_t i, n = strlen(dir);
@@ -305,11 +384,24 @@ static int make_dir(const char *what, const char *dir, mode_t mode, const struct
 			  strerror(errno));
 		return 1;
 	}
-	if (cr->drop && !user_can_write(cr, dir)) {
-		log_error("%s %s: user %s cannot reach it (a parent directory is closed to it); "
-			  "choose another directory (--output-dir) or user (--user)",
-			  what, dir, uname);
-		return 1;
+	if (cr->drop && !dirfds_has(df, dir) && !user_can_write(cr, dir)) {
+		int err = at_start ? dirfds_add(df, dir) : -EXDEV;
+
+		if (err) {
+			log_error("%s %s: user %s cannot reach it (a parent directory is closed to "
+				  "it) and %s: %s; choose another directory (--output-dir) or user "
+				  "(--user)",
+				  what, dir, uname,
+				  at_start ? "kiln run cannot open it for the exporter"
+					   : "a running exporter cannot be handed it",
+				  strerror(-err));
+			return 1;
+		}
+		/* One line: where the files go is the user's choice, and how they get there. */
+		fprintf(stderr,
+			"kiln run: %s %s: a parent directory is closed to user %s; the exporter "
+			"gets it open from kiln run\n",
+			what, dir, uname);
 	}
 	return 0;
 }
@@ -463,11 +555,13 @@ struct run {
 	char uname[64];
 	const char *path; /* the effective config file */
 	struct supervisor *sup;
+	struct dirfds dirfds; /* directories handed to the exporter open */
 };
 
 /* Creates the file destinations' and spool directories of C. Returns 0 or 1 (logged). */
 static int make_dirs(const struct kiln_config *c, const struct run_opts *ro,
-		     const struct sup_creds *cr, const char *uname)
+		     const struct sup_creds *cr, const char *uname, struct dirfds *df,
+		     bool at_start)
 {
 	size_t i;
 
@@ -475,10 +569,10 @@ static int make_dirs(const struct kiln_config *c, const struct run_opts *ro,
 		return 0;
 	for (i = 0; i < c->nr_dests; i++)
 		if (c->dests[i].type == KILN_DEST_FILE &&
-		    make_dir("file destination", c->dests[i].url, 0755, cr, uname))
+		    make_dir("file destination", c->dests[i].url, 0755, cr, uname, df, at_start))
 			return 1;
 	if (c->exporter.spool_enabled && c->exporter.spool_dir &&
-	    make_dir("spool directory", c->exporter.spool_dir, 0700, cr, uname))
+	    make_dir("spool directory", c->exporter.spool_dir, 0700, cr, uname, df, at_start))
 		return 1;
 	return 0;
 }
@@ -536,7 +630,7 @@ static void on_hup(void *ctx)
 		log_error("config reload failed, keeping the running config: out of memory");
 		goto refused;
 	}
-	if (make_dirs(next, r->ro, &r->cr, r->uname)) {
+	if (make_dirs(next, r->ro, &r->cr, r->uname, &r->dirfds, false)) {
 		log_error("config reload failed (%s), keeping the running config", r->ro->config);
 		goto refused;
 	}
@@ -609,6 +703,7 @@ int cmd_run(int argc, char **argv)
 	enum {
 		OPT_NO_UI = 256,
 		OPT_NO_EXPORT,
+		OPT_INSECURE,
 	};
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -620,6 +715,7 @@ int cmd_run(int argc, char **argv)
 		{ "user", required_argument, NULL, 'u' },
 		{ "no-ui", no_argument, NULL, OPT_NO_UI },
 		{ "no-export", no_argument, NULL, OPT_NO_EXPORT },
+		{ "insecure-listen", no_argument, NULL, OPT_INSECURE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -629,7 +725,7 @@ int cmd_run(int argc, char **argv)
 	struct supervisor_opts so = { 0 };
 	char msg[512], dir[PATH_MAX] = "", path[PATH_MAX] = "";
 	const char *ring;
-	char *args[8];
+	char *args[10], *xargs[10 + 2 * RUN_MAX_DIRFDS];
 	int opt, ret = EXIT_USAGE, err, run_err, nargs;
 
 	while ((opt = getopt_long(argc, argv, "c:r:l:F:o:u:vh", longopts, NULL)) != -1) {
@@ -657,6 +753,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_NO_EXPORT:
 			ro.no_export = true;
+			break;
+		case OPT_INSECURE:
+			ro.insecure_listen = true;
 			break;
 		case 'v':
 			ro.verbose++;
@@ -690,6 +789,8 @@ int cmd_run(int argc, char **argv)
 		goto cleanup;
 	}
 	ret = apply_flags(r.cfg, &ro);
+	if (!ret)
+		ret = check_ui_listen(r.cfg, &ro);
 	if (ret)
 		goto cleanup;
 	ret = 1;
@@ -703,7 +804,7 @@ int cmd_run(int argc, char **argv)
 		goto cleanup;
 	/* Rings of kiln top processes that were SIGKILLed: nobody else would remove them. */
 	runstate__sweep_private(NULL);
-	if (make_dirs(r.cfg, &ro, &r.cr, r.uname))
+	if (make_dirs(r.cfg, &ro, &r.cr, r.uname, &r.dirfds, true))
 		goto cleanup;
 	if (write_effective(r.cfg, &r.cr, dir, sizeof(dir), path, sizeof(path)))
 		goto cleanup;
@@ -732,10 +833,23 @@ int cmd_run(int argc, char **argv)
 			 "ring some other agent produces)");
 	args[1] = "agent";
 	err = r.cfg->profiling_enabled ? supervisor__add(r.sup, "agent", args, NULL, false) : 0;
-	args[1] = "export";
+	/* The exporter: the same, plus --dir-fd PATH=FD for each directory handed to it. */
+	memcpy(xargs, args, (size_t)(nargs + 1) * sizeof(*args));
+	xargs[1] = "export";
+	for (int i = 0; i < r.dirfds.nr; i++) {
+		xargs[nargs + 2 * i] = "--dir-fd";
+		xargs[nargs + 2 * i + 1] = r.dirfds.arg[i];
+	}
+	xargs[nargs + 2 * r.dirfds.nr] = NULL;
 	if (!err && !ro.no_export)
-		err = supervisor__add(r.sup, "export", args, &r.cr, true);
+		err = supervisor__add(r.sup, "export", xargs, &r.cr, true);
+	for (int i = 0; !err && !ro.no_export && i < r.dirfds.nr; i++)
+		err = supervisor__keep_fd(r.sup, "export", r.dirfds.fd[i]);
 	args[1] = "ui";
+	if (ro.insecure_listen) {
+		args[nargs] = "--insecure-listen";
+		args[nargs + 1] = NULL;
+	}
 	if (!err && r.cfg->ui.enabled)
 		err = supervisor__add(r.sup, "ui", args, &r.cr, true);
 	if (err) {
@@ -760,6 +874,7 @@ int cmd_run(int argc, char **argv)
 cleanup:
 	remove_effective(dir, path);
 	supervisor__free(r.sup);
+	dirfds_free(&r.dirfds);
 	kiln_config__free(r.cfg);
 	fixed_free(&r.fixed);
 	return ret;

@@ -40,6 +40,8 @@ struct child {
 	char **argv;
 	struct sup_creds creds;
 	bool needs_ring;
+	int keep_fds[SUP_MAX_KEEP_FDS]; /* inherited across exec (see supervisor__keep_fd) */
+	int nr_keep_fds;
 	enum child_state state;
 	pid_t pid;
 	uint64_t starts; /* successful forks; restarts = starts - 1 */
@@ -271,6 +273,10 @@ child_exec(struct supervisor *s, struct child *c, pid_t parent)
 	sigemptyset(&none);
 	sigaddset(&none, SIGHUP);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Only this child's descriptors lose close-on-exec: the others keep none of them. */
+	for (cap = 0; cap < c->nr_keep_fds; cap++)
+		if (fcntl(c->keep_fds[cap], F_SETFD, 0))
+			_exit(127);
 	execve(s->exe, c->argv, environ);
 	syscall(SYS_execveat, s->exe_fd, "", c->argv, environ, AT_EMPTY_PATH);
 	dprintf(2, "kiln run: %s: exec %s: %s\n", c->name, s->exe, strerror(errno));
@@ -474,6 +480,21 @@ static struct child *find_child(struct supervisor *s, const char *name)
 		if (!strcmp(s->c[i].name, name))
 			return &s->c[i];
 	return NULL;
+}
+
+int supervisor__keep_fd(struct supervisor *s, const char *name, int fd)
+{
+	int i;
+
+	for (i = 0; i < s->nr; i++) {
+		if (strcmp(s->c[i].name, name))
+			continue;
+		if (s->c[i].nr_keep_fds == SUP_MAX_KEEP_FDS)
+			return -E2BIG;
+		s->c[i].keep_fds[s->c[i].nr_keep_fds++] = fd;
+		return 0;
+	}
+	return -ENOENT;
 }
 
 int supervisor__signal(struct supervisor *s, const char *name, int sig)

@@ -60,6 +60,15 @@ int supervisor__add(struct supervisor *s, const char *name, char *const argv[],
  */
 int supervisor__run(struct supervisor *s);
 
+/* Descriptors one child may inherit. */
+#define SUP_MAX_KEEP_FDS 8
+
+/*
+ * Child NAME inherits FD (open, close-on-exec, owned by the caller, kept open while S runs)
+ * under the same number, at every start. Returns 0, -ENOENT (no such child) or -E2BIG.
+ */
+int supervisor__keep_fd(struct supervisor *s, const char *name, int fd);
+
 /* Sends SIG to child NAME if it runs. Returns 0, -ESRCH (not running) or -ENOENT (no such child). */
 int supervisor__signal(struct supervisor *s, const char *name, int sig);
 

@@ -67,14 +67,21 @@ struct dest {
 	pthread_t thread;
 	bool started;
 	struct http *http;
+	int out_fd; /* a file destination's directory; -1 until opened */
+	bool out_handed; /* out_fd came from kiln run: there is no path to reopen */
 	char *secret_token, *secret_pass;
 	long logged_status[16];
 	size_t nr_logged;
+	bool logged_tls[HTTP_NR_TLS];
 	/* Metrics (relaxed atomics, read by /metrics and the summary). */
 	_Atomic uint64_t m_batches, m_samples, m_bytes, m_raw_bytes, m_retries, m_failed_batches,
 		m_failed_samples, m_status[NR_STATUS + 2], m_spooled, m_spool_dropped,
 		m_spool_dropped_samples, m_queue_dropped, m_partial, m_spool_corrupt, m_spool_bytes,
 		m_rotated;
+	_Atomic uint64_t m_tls[HTTP_NR_TLS]; /* transport failures in TLS, by cause */
+	/* Batches (and their samples) the spool could not take (a full disk), lost. */
+	_Atomic uint64_t m_spool_errors, m_spool_error_samples;
+	int spool_errno; /* the last write error while it lasts, 0 once writes work again */
 	/* For kiln status: batches in the spool, records lost for good (any reason). */
 	_Atomic uint64_t m_spool_files, m_dropped_records;
 };
@@ -92,20 +99,62 @@ struct exporter {
 
 static void write_cursor(struct dest *d)
 {
-	char path[4200], tmp[4210], line[64];
-	int fd, n;
+	char line[64];
+	int fd, n, dfd;
 
 	if (!d->spool)
 		return;
-	snprintf(path, sizeof(path), "%s/cursor", d->dir);
-	snprintf(tmp, sizeof(tmp), "%s/cursor.tmp", d->dir);
+	dfd = spool__dirfd(d->spool);
 	n = snprintf(line, sizeof(line), "%" PRIu64 " %" PRIu64 "\n", d->ring_id, d->durable);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = openat(dfd, "cursor.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
 	if (write(fd, line, n) == n && fsync(fd) == 0)
-		rename(tmp, path);
+		renameat(dfd, "cursor.tmp", dfd, "cursor");
 	close(fd);
+}
+
+/* Reads small file NAME in directory DFD into *BUF (caller frees). Returns 0 or -errno. */
+static int read_fileat(int dfd, const char *name, char **buf, size_t *len)
+{
+	char tmp[256];
+	ssize_t n;
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+
+	*buf = NULL;
+	if (fd < 0)
+		return -errno;
+	n = read(fd, tmp, sizeof(tmp) - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	tmp[n] = 0;
+	*len = (size_t)n;
+	*buf = strdup(tmp);
+	return *buf ? 0 : -ENOMEM;
+}
+
+/*
+ * Opens directory PATH, creating it with MODE: the descriptor kiln run handed over for it
+ * when there is one (a parent closed to this user), else by path. Sets *HANDED accordingly.
+ * Returns the descriptor (caller closes) or -errno.
+ */
+static int open_dir(const struct exporter *x, const char *path, mode_t mode, bool *handed)
+{
+	int i, fd;
+
+	*handed = false;
+	for (i = 0; i < x->o->nr_dirfds; i++) {
+		if (strcmp(x->o->dirfds[i].path, path))
+			continue;
+		*handed = true;
+		fd = fcntl(x->o->dirfds[i].fd, F_DUPFD_CLOEXEC, 3);
+		return fd < 0 ? -errno : fd;
+	}
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return -errno;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
 /* Lock held. Marks the batch starting at FIRST durable and advances the cursor. */
@@ -161,6 +210,32 @@ static void count_status(struct dest *d, long status)
 	atomic_fetch_add_explicit(&d->m_status[i], 1, memory_order_relaxed);
 }
 
+/* What each TLS cause means, for the error line. */
+static const char *const tls_why[HTTP_NR_TLS] = {
+	[HTTP_TLS_UNTRUSTED] = "its certificate is not signed by a trusted CA (tls.caFile, else "
+			       "the system store)",
+	[HTTP_TLS_HOSTNAME] = "its certificate does not name the URL's host",
+	[HTTP_TLS_EXPIRED] = "its certificate has expired or is not yet valid",
+	[HTTP_TLS_CA_FILE] = "tls.caFile cannot be read or holds no certificate",
+	[HTTP_TLS_HANDSHAKE] = "no TLS session could be set up",
+	[HTTP_TLS_OTHER] = "its certificate was refused",
+};
+
+/*
+ * Counts a TLS refusal by cause and says it once per cause at error level: unlike a network
+ * blip it needs a person (a CA file, a certificate renewal). The batch is retried like any
+ * transport failure, so a fixed certificate delivers what was kept.
+ */
+static void tls_failed(struct dest *d, const struct http_result *r)
+{
+	atomic_fetch_add(&d->m_tls[r->tls], 1);
+	if (d->logged_tls[r->tls])
+		return;
+	d->logged_tls[r->tls] = true;
+	log_error("%s: TLS refused for %s: %s (%s); batches are kept and retried", d->name, d->url,
+		  tls_why[r->tls], r->message);
+}
+
 /* Lock held. Spools B (or counts it lost without a spool) and marks it durable. */
 static void spool_batch(struct dest *d, struct batch *b)
 {
@@ -176,64 +251,99 @@ static void spool_batch(struct dest *d, struct batch *b)
 		atomic_store(&d->m_spool_files, spool__count(d->spool));
 	}
 	if (err) {
-		if (d->spool)
-			log_error("%s: cannot spool batch %" PRIu64 ": %s; %" PRIu64 " samples "
-				  "lost",
-				  d->name, b->id, strerror(-err), b->samples);
-		atomic_fetch_add(&d->m_queue_dropped, 1);
+		if (d->spool) {
+			/* Said once per cause while it lasts: a full disk fails every batch. */
+			if (err != d->spool_errno)
+				log_error("%s: cannot spool batch %" PRIu64 " in %s: %s; its "
+					  "%" PRIu64 " samples "
+					  "are lost "
+					  "(counted), "
+					  "and so are "
+					  "later ones "
+					  "until the spool can be written again",
+					  d->name, b->id, d->dir, strerror(-err), b->samples);
+			d->spool_errno = err;
+			atomic_fetch_add(&d->m_spool_errors, 1);
+			atomic_fetch_add(&d->m_spool_error_samples, b->samples);
+		} else {
+			atomic_fetch_add(&d->m_queue_dropped, 1);
+		}
 		atomic_fetch_add(&d->m_failed_samples, b->samples);
 		atomic_fetch_add(&d->m_dropped_records, b->records);
 	} else {
+		if (d->spool_errno)
+			log_warn("%s: the spool %s can be written again", d->name, d->dir);
+		d->spool_errno = 0;
 		atomic_fetch_add(&d->m_spooled, 1);
 	}
 	pending_done(d, b->first_seq);
 }
 
-/* Writes B as a file in the directory destination, then enforces the rotation bounds. */
+static int no_dots(const struct dirent *e)
+{
+	return e->d_name[0] != '.';
+}
+
+/*
+ * Writes B as a file in the directory destination, then enforces the rotation bounds. All
+ * in the directory's descriptor: it may have been handed over with no path to it.
+ */
 static int write_file(struct dest *d, const uint8_t *body, size_t len)
 {
 	const char *enc = compress__encoding(d->kc->exporter.compression);
-	char path[4300], tmp[4310];
+	char name[96], tmp[104];
 	struct dirent **names = NULL;
 	uint64_t total = 0;
 	int fd, n, i, err = 0;
 	struct stat st;
 
-	if (mkdir(d->url, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	snprintf(path, sizeof(path), "%s/kiln-%020" PRIu64 "-%06" PRIu64 ".pb%s%s", d->url,
-		 wall_ns(), d->next_id++, enc ? "." : "",
+	if (d->out_fd < 0)
+		return -EBADF;
+	snprintf(name, sizeof(name), "kiln-%020" PRIu64 "-%06" PRIu64 ".pb%s%s", wall_ns(),
+		 d->next_id++, enc ? "." : "",
 		 !enc			? ""
 		 : !strcmp(enc, "gzip") ? "gz"
 					: "zst");
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	fd = openat(d->out_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT && !d->out_handed) {
+		/* The directory was removed while we ran: make it again, as at start. */
+		int nfd;
+
+		if (mkdir(d->url, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		nfd = open(d->url, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (nfd < 0)
+			return -errno;
+		close(d->out_fd);
+		d->out_fd = nfd;
+		fd = openat(d->out_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	}
 	if (fd < 0)
 		return -errno;
 	if (write(fd, body, len) != (ssize_t)len || fsync(fd) < 0)
 		err = errno ? -errno : -EIO;
 	close(fd);
-	if (err || rename(tmp, path) < 0) {
+	if (err || renameat(d->out_fd, tmp, d->out_fd, name) < 0) {
 		err = err ? err : -errno;
-		unlink(tmp);
+		unlinkat(d->out_fd, tmp, 0);
 		return err;
 	}
 	/* Rotation: names sort by time, so the oldest go first. */
-	n = scandir(d->url, &names, NULL, alphasort);
+	n = scandirat(d->out_fd, ".", &names, no_dots, alphasort);
 	for (i = n - 1; i >= 0; i--) {
 		bool ours = !strncmp(names[i]->d_name, "kiln-", 5) &&
 			    !strstr(names[i]->d_name, ".tmp");
 		int kept = 0;
 
-		snprintf(path, sizeof(path), "%s/%s", d->url, names[i]->d_name);
-		if (ours && stat(path, &st) == 0) {
+		if (ours && fstatat(d->out_fd, names[i]->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			total += st.st_size;
 			for (int k = i; k < n; k++)
 				kept += names[k] != NULL;
 			if ((d->cfg->max_files && (uint64_t)kept > d->cfg->max_files) ||
 			    (d->cfg->max_bytes && total > d->cfg->max_bytes && kept > 1)) {
 				/* Deliberate, but older profiles are gone: counted, never silent. */
-				if (unlink(path) == 0)
+				if (unlinkat(d->out_fd, names[i]->d_name, 0) == 0)
 					atomic_fetch_add(&d->m_rotated, 1);
 				free(names[i]);
 				names[i] = NULL;
@@ -320,6 +430,8 @@ static enum deliver_result deliver(struct dest *d, struct batch *b)
 			break;
 		}
 		count_status(d, r.status);
+		if (r.tls)
+			tls_failed(d, &r);
 		if (r.outcome == HTTP_FINAL) {
 			/* Logged once per status: a misconfiguration would otherwise flood. */
 			for (i = 0; i < d->nr_logged && d->logged_status[i] != r.status; i++)
@@ -333,8 +445,10 @@ static enum deliver_result deliver(struct dest *d, struct batch *b)
 			res = REFUSED;
 			break;
 		}
-		log_info("%s: %s%ld%s, will retry", d->name,
-			 r.status ? "HTTP " : "transport: ", r.status, r.status ? "" : r.message);
+		if (r.status)
+			log_info("%s: HTTP %ld, will retry", d->name, r.status);
+		else
+			log_info("%s: transport: %s, will retry", d->name, r.message);
 		if (atomic_load(&d->stopping) ||
 		    !backoff__next(&bo, mono_ns(), r.retry_after_ns, &wait))
 			break;
@@ -372,13 +486,6 @@ static void *worker(void *arg)
 		       !atomic_load(&d->stopping))
 			pthread_cond_wait(&d->cond, &d->lock);
 		if (atomic_load(&d->stopping)) {
-			/* Whatever is still queued goes to the spool: nothing waits on the network. */
-			while (d->q_len) {
-				spool_batch(d, &d->queue[d->q_head]);
-				batch__free_body(&d->queue[d->q_head]);
-				d->q_head = (d->q_head + 1) % d->q_cap;
-				d->q_len--;
-			}
 			pthread_mutex_unlock(&d->lock);
 			break;
 		}
@@ -424,6 +531,19 @@ static void *worker(void *arg)
 		if (res == GAVE_UP && d->finishing)
 			break;
 	}
+	/*
+	 * Stopping (a signal): whatever is still queued goes to the spool, nothing waits on
+	 * the network. Also when the loop ended in a spool replay the signal cut short: the
+	 * queue behind it would otherwise be freed unsent.
+	 */
+	pthread_mutex_lock(&d->lock);
+	while (atomic_load(&d->stopping) && d->q_len) {
+		spool_batch(d, &d->queue[d->q_head]);
+		batch__free_body(&d->queue[d->q_head]);
+		d->q_head = (d->q_head + 1) % d->q_cap;
+		d->q_len--;
+	}
+	pthread_mutex_unlock(&d->lock);
 	return NULL;
 }
 
@@ -565,6 +685,7 @@ static int dest_init(struct exporter *x, struct dest *d, const struct kiln_desti
 	char *basic_user = c->basic_user;
 	int err;
 
+	d->out_fd = -1;
 	d->cfg = c;
 	d->kc = kc;
 	d->ring_id = ring_id;
@@ -609,6 +730,13 @@ static int dest_init(struct exporter *x, struct dest *d, const struct kiln_desti
 				  d->name, c->format);
 			return -EINVAL;
 		}
+		d->out_fd = open_dir(x, d->url, 0755, &d->out_handed);
+		if (d->out_fd < 0) {
+			err = d->out_fd;
+			log_error("%s: cannot open directory %s: %s", d->name, d->url,
+				  strerror(-err));
+			return err;
+		}
 		break;
 	default:
 		return -EINVAL;
@@ -642,26 +770,27 @@ static int dest_init(struct exporter *x, struct dest *d, const struct kiln_desti
 			return err;
 	}
 	if (kc->exporter.spool_enabled && kc->exporter.spool_dir) {
-		char line[4200];
 		unsigned long long rid, seq;
 		char *buf = NULL;
 		size_t len;
+		bool handed;
+		int root = open_dir(x, kc->exporter.spool_dir, 0700, &handed);
 
-		if (mkdir(kc->exporter.spool_dir, 0700) < 0 && errno != EEXIST) {
-			err = -errno;
-			log_error("spool directory %s: %s", kc->exporter.spool_dir, strerror(-err));
-			return err;
+		if (root < 0) {
+			log_error("spool directory %s: %s", kc->exporter.spool_dir,
+				  strerror(-root));
+			return root;
 		}
 		snprintf(d->dir, sizeof(d->dir), "%s/%s", kc->exporter.spool_dir, d->name);
-		err = spool__open(&d->spool, d->dir, kc->exporter.spool_max_bytes);
+		err = spool__openat(&d->spool, root, d->name, kc->exporter.spool_max_bytes);
+		close(root);
 		if (err) {
 			log_error("%s: spool %s: %s", d->name, d->dir, strerror(-err));
 			return err;
 		}
 		d->next_id = spool__max_id(d->spool) + 1;
-		snprintf(line, sizeof(line), "%s/cursor", d->dir);
-		if (read_file(line, &buf, &len) == 0 && sscanf(buf, "%llu %llu", &rid, &seq) == 2 &&
-		    rid == ring_id) {
+		if (read_fileat(spool__dirfd(d->spool), "cursor", &buf, &len) == 0 &&
+		    sscanf(buf, "%llu %llu", &rid, &seq) == 2 && rid == ring_id) {
 			d->skip_le = seq;
 			d->have_cursor = true;
 			d->durable = seq;
@@ -687,6 +816,9 @@ static void dest_fini(struct dest *d)
 {
 	if (d->started)
 		pthread_join(d->thread, NULL);
+	/* After the join: the worker writes files in it until it ends. */
+	if (d->out_fd >= 0)
+		close(d->out_fd);
 	if (d->queue)
 		for (size_t i = 0; i < d->q_len; i++)
 			batch__free_body(&d->queue[(d->q_head + i) % d->q_cap]);
@@ -744,6 +876,8 @@ static char *metrics_text(struct exporter *x)
 	M("partial_success_total", "counter", m_partial);
 	M("spool_bytes", "gauge", m_spool_bytes);
 	M("files_rotated_total", "counter", m_rotated);
+	M("spool_write_errors_total", "counter", m_spool_errors);
+	M("spool_write_error_samples_total", "counter", m_spool_error_samples);
 #undef M
 	fprintf(f, "# TYPE kiln_export_failures_total counter\n");
 	for (i = 0; i < x->nr; i++)
@@ -763,6 +897,13 @@ static char *metrics_text(struct exporter *x)
 				"%" PRIu64 "\n",
 				x->d[i].name, st, v);
 		}
+	fprintf(f, "# TYPE kiln_export_tls_failures_total counter\n");
+	for (i = 0; i < x->nr; i++)
+		for (k = 1; k < HTTP_NR_TLS; k++)
+			fprintf(f,
+				"kiln_export_tls_failures_total{destination=\"%s\",cause=\"%s\"} "
+				"%" PRIu64 "\n",
+				x->d[i].name, http_tls_names[k], atomic_load(&x->d[i].m_tls[k]));
 	fclose(f);
 	return buf;
 }
@@ -832,6 +973,45 @@ static void summary(struct exporter *x)
 			atomic_load(&d->m_spool_bytes),
 			atomic_load(&d->m_queue_dropped) + atomic_load(&d->m_spool_dropped),
 			atomic_load(&d->m_rotated));
+		{
+			char line[512];
+			size_t k, n = 0;
+
+			/* Failed attempts by status: what the retries were about. */
+			for (k = 0; k < NR_STATUS + 2 && n < sizeof(line) - 32; k++) {
+				uint64_t v = atomic_load(&d->m_status[k]);
+
+				if (!v)
+					continue;
+				if (k < NR_STATUS)
+					n += (size_t)snprintf(line + n, sizeof(line) - n,
+							      "%s%ld %" PRIu64, n ? ", " : "",
+							      counted_status[k], v);
+				else
+					n += (size_t)snprintf(
+						line + n, sizeof(line) - n, "%s%s %" PRIu64,
+						n ? ", " : "",
+						k == NR_STATUS ? "other" : "transport", v);
+			}
+			if (n)
+				fprintf(stderr, "kiln export: %s: failed attempts: %s\n", d->name,
+					line);
+		}
+		if (atomic_load(&d->m_spool_errors))
+			fprintf(stderr,
+				"kiln export: %s: %" PRIu64 " batches (%" PRIu64 " samples) not "
+				"spooled: the spool could not be written; dropped unless a restart "
+				"finds them still in the ring "
+				"(kiln_export_spool_write_errors_total)\n",
+				d->name, atomic_load(&d->m_spool_errors),
+				atomic_load(&d->m_spool_error_samples));
+		for (size_t k = 1; k < HTTP_NR_TLS; k++)
+			if (atomic_load(&d->m_tls[k]))
+				fprintf(stderr,
+					"kiln export: %s: TLS refused %" PRIu64 " times: %s "
+					"(kiln_export_tls_failures_total{cause=\"%s\"})\n",
+					d->name, atomic_load(&d->m_tls[k]), tls_why[k],
+					http_tls_names[k]);
 	}
 	fprintf(stderr, "kiln export: %" PRIu64 " records read, %" PRIu64 " lost in the ring\n",
 		atomic_load(&x->records), atomic_load(&x->lost));

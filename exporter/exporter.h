@@ -18,10 +18,20 @@
 
 #include "common/config.h"
 
+#define EXPORTER_MAX_DIRFDS 8
+
+/* A directory this process was handed open (kiln run --dir-fd): used instead of its path. */
+struct exporter_dirfd {
+	const char *path; /* as configured: a file destination's url or the spool directory */
+	int fd;
+};
+
 struct exporter_opts {
 	const struct kiln_config *cfg; /* ring name, exporter section, destinations */
 	bool once; /* drain what the ring holds, deliver, exit */
 	volatile sig_atomic_t *stop; /* set by the signal handler: flush and exit */
+	struct exporter_dirfd dirfds[EXPORTER_MAX_DIRFDS];
+	int nr_dirfds;
 };
 
 /*

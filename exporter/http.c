@@ -23,6 +23,76 @@ struct http {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
+const char *const http_tls_names[HTTP_NR_TLS] = {
+	[HTTP_TLS_UNTRUSTED] = "untrusted", [HTTP_TLS_HOSTNAME] = "hostname",
+	[HTTP_TLS_EXPIRED] = "expired",	    [HTTP_TLS_CA_FILE] = "ca_file",
+	[HTTP_TLS_HANDSHAKE] = "handshake", [HTTP_TLS_OTHER] = "other",
+};
+
+/* X509_V_ERR_* values (stable OpenSSL ABI), as CURLINFO_SSL_VERIFYRESULT reports them. */
+enum {
+	X509_UNABLE_TO_GET_ISSUER = 2,
+	X509_CERT_SIGNATURE_FAILURE = 7,
+	X509_CERT_NOT_YET_VALID = 9,
+	X509_CERT_HAS_EXPIRED = 10,
+	X509_DEPTH_ZERO_SELF_SIGNED = 18,
+	X509_SELF_SIGNED_IN_CHAIN = 19,
+	X509_UNABLE_TO_GET_ISSUER_LOCALLY = 20,
+	X509_UNABLE_TO_VERIFY_LEAF = 21,
+	X509_CERT_UNTRUSTED = 27,
+	X509_HOSTNAME_MISMATCH = 62,
+	X509_IP_ADDRESS_MISMATCH = 64,
+};
+
+/* Classifies a failed transfer's TLS part from curl's code and OpenSSL's verify result. */
+static enum http_tls tls_cause(CURL *curl, CURLcode rc, const char *msg)
+{
+	long v = 0;
+
+	switch (rc) {
+	case CURLE_SSL_CACERT_BADFILE:
+		return HTTP_TLS_CA_FILE;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		break;
+	case CURLE_SSL_CONNECT_ERROR:
+		/* A verify callback failure can surface here too: the verify result says. */
+		break;
+	default:
+		return HTTP_TLS_NONE;
+	}
+	/*
+	 * curl checks the name itself after OpenSSL verified the chain, and then leaves the
+	 * verify result of its own (not X509_V_OK): its message is what tells.
+	 */
+	if (rc == CURLE_PEER_FAILED_VERIFICATION && (strstr(msg, "host name") || strstr(msg, "subje"
+											     "ct "
+											     "nam"
+											     "e")))
+		return HTTP_TLS_HOSTNAME;
+	curl_easy_getinfo(curl, CURLINFO_SSL_VERIFYRESULT, &v);
+	switch (v) {
+	case X509_CERT_HAS_EXPIRED:
+	case X509_CERT_NOT_YET_VALID:
+		return HTTP_TLS_EXPIRED;
+	case X509_HOSTNAME_MISMATCH:
+	case X509_IP_ADDRESS_MISMATCH:
+		return HTTP_TLS_HOSTNAME;
+	case X509_UNABLE_TO_GET_ISSUER:
+	case X509_CERT_SIGNATURE_FAILURE:
+	case X509_DEPTH_ZERO_SELF_SIGNED:
+	case X509_SELF_SIGNED_IN_CHAIN:
+	case X509_UNABLE_TO_GET_ISSUER_LOCALLY:
+	case X509_UNABLE_TO_VERIFY_LEAF:
+	case X509_CERT_UNTRUSTED:
+		return HTTP_TLS_UNTRUSTED;
+	case 0:
+		break;
+	default:
+		return HTTP_TLS_OTHER;
+	}
+	return rc == CURLE_PEER_FAILED_VERIFICATION ? HTTP_TLS_OTHER : HTTP_TLS_HANDSHAKE;
+}
+
 int http__global_init(void)
 {
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
@@ -224,6 +294,7 @@ int http__post(struct http *h, const void *body, size_t len, const char *encodin
 		r->outcome = HTTP_RETRY;
 		snprintf(r->message, sizeof(r->message), "%s",
 			 h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
+		r->tls = tls_cause(h->curl, rc, r->message);
 		return 0;
 	}
 	if (r->status >= 200 && r->status < 300) {
@@ -233,6 +304,21 @@ int http__post(struct http *h, const void *body, size_t len, const char *encodin
 	}
 	first_line(h->resp ? h->resp : (const uint8_t *)"", h->resp_len, r->message,
 		   sizeof(r->message));
+	if (r->status >= 300 && r->status < 400) {
+		char *to = NULL;
+
+		/*
+		 * Not followed: the body and credentials would go to an address nobody
+		 * configured, and a POST may not survive the hop. Final, so it is said once.
+		 */
+		curl_easy_getinfo(h->curl, CURLINFO_REDIRECT_URL, &to);
+		snprintf(r->message, sizeof(r->message),
+			 "redirect to %s not followed: set the destination's url to the final "
+			 "address",
+			 to ? to : "(no Location)");
+		r->outcome = HTTP_FINAL;
+		return 0;
+	}
 	switch (r->status) {
 	case 429:
 	case 502:

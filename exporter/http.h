@@ -34,6 +34,21 @@ enum http_outcome {
 	HTTP_FINAL, /* any other status: never retried */
 };
 
+/* Why a TLS connection was refused, for the error and the counter by cause. */
+enum http_tls {
+	HTTP_TLS_NONE = 0, /* not a TLS failure */
+	HTTP_TLS_UNTRUSTED, /* the chain does not end at a trusted CA (wrong CA, self-signed) */
+	HTTP_TLS_HOSTNAME, /* the certificate does not name the URL's host */
+	HTTP_TLS_EXPIRED, /* outside its validity period (expired, not yet valid) */
+	HTTP_TLS_CA_FILE, /* tls.caFile cannot be read or holds no certificate */
+	HTTP_TLS_HANDSHAKE, /* no TLS session (protocol, cipher, not TLS at all) */
+	HTTP_TLS_OTHER, /* another verification failure */
+	HTTP_NR_TLS,
+};
+
+/* "untrusted", "hostname", ...: the cause names of the counter; [HTTP_TLS_NONE] is NULL. */
+extern const char *const http_tls_names[HTTP_NR_TLS];
+
 struct http_result {
 	enum http_outcome outcome;
 	long status; /* 0 on transport failure */
@@ -41,6 +56,7 @@ struct http_result {
 	bool partial; /* 2xx with partial_success set */
 	int64_t rejected;
 	char message[256]; /* first body line, partial_success message or transport error */
+	enum http_tls tls; /* a transport failure in TLS: why */
 };
 
 struct http;

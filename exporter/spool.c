@@ -82,20 +82,25 @@ static int add_entry(struct spool *s, const struct entry *e)
 
 int spool__open(struct spool **out, const char *dir, uint64_t max_bytes)
 {
+	return spool__openat(out, AT_FDCWD, dir, max_bytes);
+}
+
+int spool__openat(struct spool **out, int atfd, const char *dir, uint64_t max_bytes)
+{
 	struct spool *s;
 	struct dirent *d;
 	DIR *dp = NULL;
 	int err;
 
 	*out = NULL;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	if (mkdirat(atfd, dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->max_bytes = max_bytes;
 	s->dir = strdup(dir);
-	s->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	s->dfd = openat(atfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (!s->dir || s->dfd < 0) {
 		err = s->dir ? -errno : -ENOMEM;
 		goto cleanup;
@@ -141,6 +146,11 @@ cleanup:
 	return err;
 }
 
+int spool__dirfd(const struct spool *s)
+{
+	return s->dfd;
+}
+
 static void drop_oldest(struct spool *s)
 {
 	char name[32];
@@ -150,6 +160,25 @@ static void drop_oldest(struct spool *s)
 	s->bytes -= s->e[0].bytes;
 	memmove(s->e, s->e + 1, (s->n - 1) * sizeof(*s->e));
 	s->n--;
+}
+
+/* Writes all of LEN bytes: a full disk shows as a short write first, without errno. */
+static int write_all(int fd, const void *p, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENOSPC;
+		p = (const char *)p + n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 int spool__put(struct spool *s, const struct batch *b, uint64_t *dropped_batches,
@@ -178,11 +207,13 @@ int spool__put(struct spool *s, const struct batch *b, uint64_t *dropped_batches
 	fd = openat(s->dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, &h, sizeof(h)) != (ssize_t)sizeof(h) ||
-	    write(fd, b->body, b->len) != (ssize_t)b->len || fsync(fd) < 0) {
-		err = errno ? -errno : -EIO;
+	err = write_all(fd, &h, sizeof(h));
+	if (!err)
+		err = write_all(fd, b->body, b->len);
+	if (!err && fsync(fd) < 0)
+		err = -errno;
+	if (err)
 		goto cleanup;
-	}
 	close(fd);
 	fd = -1;
 	/* Rename, then the directory's fsync: the name is durable before we say so. */

@@ -22,6 +22,12 @@ struct spool;
  */
 int spool__open(struct spool **out, const char *dir, uint64_t max_bytes);
 
+/* The same with DIR relative to directory descriptor ATFD (AT_FDCWD: spool__open). */
+int spool__openat(struct spool **out, int atfd, const char *dir, uint64_t max_bytes);
+
+/* The spool directory's descriptor, owned by S (for files kept beside the batches). */
+int spool__dirfd(const struct spool *s);
+
 /*
  * Writes B durably. Oldest files are dropped first while the spool would exceed its bound;
  * their batches, samples and records are added to *DROPPED_BATCHES / *DROPPED_SAMPLES /

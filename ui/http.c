@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The HTTP side of `kiln ui`: libmicrohttpd glue, the JSON API, /metrics, OTLP receiver. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,13 +20,26 @@
 #define API_MAX_BODY (64u << 10)
 #define NO_SLOT "no slot for this workload (POST /api/slots/{id} enables one)"
 
-const unsigned int ui_statuses[UI_NR_STATUS] = { 200, 201, 400, 404, 405, 413, 415, 500, 503, 0 };
+const unsigned int ui_statuses[UI_NR_STATUS] = { 200, 201, 303, 400, 401, 403, 404,
+						 405, 413, 415, 421, 500, 503, 0 };
+const char *const ui_refusal_names[UI_NR_REFUSED] = {
+	[UI_REFUSED_HOST] = "host",
+	[UI_REFUSED_TOKEN] = "token",
+	[UI_REFUSED_ORIGIN] = "origin",
+	[UI_REFUSED_HEADER] = "header",
+};
+
+/* The header the page sends with every state change: a cross-site form cannot set it. */
+#define PROOF_HEADER "X-Kiln-Request"
+#define TOKEN_COOKIE "kiln_token"
 
 struct req {
 	struct ui_route r;
 	int status; /* non-zero: answer this error once the body is read */
 	const char *error;
 	bool gzip;
+	bool login; /* GET /?token= with the right token: set the cookie and redirect */
+	bool challenge; /* a 401: answer with WWW-Authenticate */
 	size_t limit;
 	size_t received; /* body bytes seen, kept or not */
 	struct sbuf body;
@@ -42,9 +56,10 @@ static void count_status(struct ui *u, unsigned int status)
 	pthread_mutex_unlock(&u->lock);
 }
 
-/* Queues BODY (malloc'd, taken) with TYPE and STATUS. */
-static enum MHD_Result respond(struct ui *u, struct MHD_Connection *conn, unsigned int status,
-			       const char *type, char *body, size_t len)
+/* Queues BODY (malloc'd, taken) with TYPE and STATUS, and header HNAME: HVALUE if given. */
+static enum MHD_Result respond_h(struct ui *u, struct MHD_Connection *conn, unsigned int status,
+				 const char *type, char *body, size_t len, const char *hname,
+				 const char *hvalue)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -58,9 +73,17 @@ static enum MHD_Result respond(struct ui *u, struct MHD_Connection *conn, unsign
 	MHD_add_response_header(resp, "Content-Type", type);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (hname)
+		MHD_add_response_header(resp, hname, hvalue);
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+static enum MHD_Result respond(struct ui *u, struct MHD_Connection *conn, unsigned int status,
+			       const char *type, char *body, size_t len)
+{
+	return respond_h(u, conn, status, type, body, len, NULL, NULL);
 }
 
 static enum MHD_Result respond_sbuf(struct ui *u, struct MHD_Connection *conn, unsigned int status,
@@ -347,6 +370,18 @@ static enum MHD_Result metrics(struct ui *u, struct MHD_Connection *conn)
 			sbuf__printf(&b, "kiln_ui_http_requests_total{code=\"other\"} %llu\n",
 				     (unsigned long long)n.http[i]);
 	}
+	sbuf__printf(&b, "# HELP kiln_ui_requests_refused_total Requests refused by the guard, "
+			 "by reason (host: DNS rebinding, token: missing or wrong access token, "
+			 "origin: cross-origin state change, header: state change "
+			 "without " PROOF_HEADER ").\n# TYPE kiln_ui_requests_refused_total "
+			 "counter\n");
+	for (i = 0; i < UI_NR_REFUSED; i++)
+		sbuf__printf(&b, "kiln_ui_requests_refused_total{reason=\"%s\"} %llu\n",
+			     ui_refusal_names[i], (unsigned long long)n.refused[i]);
+	sbuf__printf(&b,
+		     "# HELP kiln_ui_logins_total Logins with the access token (GET /?token=).\n"
+		     "# TYPE kiln_ui_logins_total counter\nkiln_ui_logins_total %llu\n",
+		     (unsigned long long)n.logins);
 	return respond_sbuf(u, conn, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
@@ -427,6 +462,216 @@ static void otlp_headers(struct MHD_Connection *conn, struct req *q)
 	q->gzip = ce && !strcasecmp(ce, "gzip");
 }
 
+/* Splits a Host value ("name", "name:port", "[v6]", "[v6]:port") into lowercase NAME and
+ * PORT (0 when absent). Returns 0 or -EINVAL. */
+static int split_host(const char *h, char *name, size_t len, unsigned int *port)
+{
+	const char *end, *colon = NULL;
+	uint64_t p;
+	size_t n, i;
+
+	*port = 0;
+	if (h[0] == '[') {
+		end = strchr(h, ']');
+		if (!end)
+			return -EINVAL;
+		end++;
+		if (*end == ':')
+			colon = end;
+		else if (*end)
+			return -EINVAL;
+	} else {
+		colon = strchr(h, ':');
+		end = colon ? colon : h + strlen(h);
+	}
+	n = (size_t)(end - h);
+	if (!n || n >= len)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		name[i] = (char)((h[i] >= 'A' && h[i] <= 'Z') ? h[i] - 'A' + 'a' : h[i]);
+	name[n] = 0;
+	if (colon) {
+		if (parse_u64(colon + 1, 1, 65535, &p))
+			return -EINVAL;
+		*port = (unsigned int)p;
+	}
+	return 0;
+}
+
+static bool ip_literal(const char *name)
+{
+	unsigned char a[16];
+	char v6[64];
+	size_t n = strlen(name);
+
+	if (inet_pton(AF_INET, name, a) == 1)
+		return true;
+	if (n < 3 || n - 2 >= sizeof(v6) || name[0] != '[' || name[n - 1] != ']')
+		return false;
+	memcpy(v6, name + 1, n - 2);
+	v6[n - 2] = 0;
+	return inet_pton(AF_INET6, v6, a) == 1;
+}
+
+/*
+ * Whether HOST (the request's Host header) names this UI. A page that rebinds its own name
+ * to this address sends that name, so only names known to be this machine pass: loopback
+ * names, the bound address, any IP literal when bound to a wildcard (a literal cannot be
+ * rebound), and --allow-host entries. The port is not what an attacker controls, and a
+ * tunnel (ssh -L 8080:127.0.0.1:7070, kubectl port-forward) changes it: any port passes,
+ * except against an --allow-host NAME:PORT entry, which names one.
+ */
+static bool host_served(const struct ui *u, const char *host)
+{
+	char name[256], an[256];
+	unsigned int port, ap;
+	size_t i;
+
+	if (split_host(host, name, sizeof(name), &port))
+		return false;
+	for (i = 0; i < u->nr_allow_hosts; i++) {
+		if (split_host(u->allow_hosts[i], an, sizeof(an), &ap) || strcmp(an, name))
+			continue;
+		if (!ap || ap == port)
+			return true;
+	}
+	if (!strcmp(name, "localhost") || !strcmp(name, "127.0.0.1") || !strcmp(name, "[::1]") ||
+	    !strcasecmp(name, u->host))
+		return true;
+	return u->wildcard && ip_literal(name);
+}
+
+/* Compares in time independent of where they differ. */
+static bool token_eq(const char *want, const char *got)
+{
+	size_t n = strlen(want), m = strlen(got), i;
+	unsigned char d = n != m;
+
+	for (i = 0; i < n; i++)
+		d |= (unsigned char)want[i] ^ (unsigned char)(i < m ? got[i] : 0);
+	return !d;
+}
+
+/* The token the request carries: Authorization: Bearer, else the login cookie; or NULL. */
+static const char *request_token(struct MHD_Connection *conn)
+{
+	const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+
+	if (a && !strncasecmp(a, "Bearer ", 7)) {
+		for (a += 7; *a == ' '; a++)
+			;
+		return a;
+	}
+	return MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, TOKEN_COOKIE);
+}
+
+/* Whether ORIGIN ("http://host:port") is the origin of the page HOST serves. */
+static bool same_origin(const char *origin, const char *host)
+{
+	if (!host)
+		return false;
+	if (!strncasecmp(origin, "http://", 7))
+		origin += 7;
+	else if (!strncasecmp(origin, "https://", 8))
+		origin += 8;
+	else
+		return false;
+	return !strcasecmp(origin, host);
+}
+
+static void refuse(struct ui *u, struct req *q, enum ui_refusal why, int status, const char *error)
+{
+	pthread_mutex_lock(&u->lock);
+	u->n.refused[why]++;
+	pthread_mutex_unlock(&u->lock);
+	q->status = status;
+	q->error = error;
+	q->challenge = why == UI_REFUSED_TOKEN;
+}
+
+/*
+ * Decides, from the headers alone, whether the request may go on: its Host must be one we
+ * serve, it must carry the token when there is one, and a state change (any method but
+ * GET/HEAD) must prove it comes from the UI's own page: an Origin, when sent, equal to ours,
+ * and X-Kiln-Request, which a cross-site form cannot send and a cross-site fetch only after a
+ * CORS preflight that is never granted. OTLP exporters prove it with their Content-Type,
+ * which has the same property. Returns true to go on; else Q holds the refusal.
+ */
+static bool guard(struct ui *u, struct MHD_Connection *conn, const char *method, struct req *q)
+{
+	const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+	const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+	const char *proof, *t;
+
+	/* Liveness probes come from anywhere, and "ok" tells nothing. */
+	if (q->r.kind == UI_R_HEALTH)
+		return true;
+	/* HTTP/1.0 may omit Host; browsers never do, so that is no rebinding. */
+	if (host && !host_served(u, host)) {
+		refuse(u, q, UI_REFUSED_HOST, 421,
+		       "this Host is not one this UI serves (DNS rebinding?); start kiln ui "
+		       "with --allow-host NAME to serve another name");
+		return false;
+	}
+	if (u->token) {
+		t = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
+		if (t && q->r.kind == UI_R_ASSET && token_eq(u->token, t)) {
+			q->login = true;
+			return true;
+		}
+		t = request_token(conn);
+		if (!t || !token_eq(u->token, t)) {
+			refuse(u, q, UI_REFUSED_TOKEN, 401,
+			       "access token required: Authorization: Bearer TOKEN, or open "
+			       "/?token=TOKEN once in the browser");
+			return false;
+		}
+	}
+	if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
+		return true;
+	if (origin && !same_origin(origin, host)) {
+		refuse(u, q, UI_REFUSED_ORIGIN, 403,
+		       "cross-origin request refused: the Origin is not this UI");
+		return false;
+	}
+	proof = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, PROOF_HEADER);
+	if (q->r.kind != UI_R_OTLP && (!proof || strcmp(proof, "1"))) {
+		refuse(u, q, UI_REFUSED_HEADER, 403,
+		       "state-changing requests need the header " PROOF_HEADER ": 1 (sent by the "
+		       "UI's own page)");
+		return false;
+	}
+	return true;
+}
+
+/* The token was right: keep it in a cookie for this origin only and go to the page. */
+static enum MHD_Result login(struct ui *u, struct MHD_Connection *conn)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char *cookie = NULL;
+
+	pthread_mutex_lock(&u->lock);
+	u->n.logins++;
+	pthread_mutex_unlock(&u->lock);
+	count_status(u, 303);
+	if (asprintf(&cookie, TOKEN_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict", u->token) < 0)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		free(cookie);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Location", "/");
+	MHD_add_response_header(resp, "Set-Cookie", cookie);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	explicit_bzero(cookie, strlen(cookie));
+	free(cookie);
+	ret = MHD_queue_response(conn, 303, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result dispatch(struct ui *u, struct MHD_Connection *conn, struct req *q)
 {
 	const struct ui_asset *a;
@@ -441,8 +686,24 @@ static enum MHD_Result dispatch(struct ui *u, struct MHD_Connection *conn, struc
 					       strlen(q->error));
 			return otlp_error(u, conn, (unsigned int)q->status, 8, q->error);
 		}
+		if (q->challenge) {
+			struct sbuf b = { 0 };
+			size_t len;
+			char *body;
+
+			sbuf__printf(&b, "{\"error\":");
+			sbuf__json_str(&b, q->error);
+			sbuf__printf(&b, ",\"status\":401}\n");
+			body = sbuf__take(&b, &len);
+			if (!body)
+				return MHD_NO;
+			return respond_h(u, conn, 401, "application/json", body, len,
+					 "WWW-Authenticate", "Bearer realm=\"kiln ui\"");
+		}
 		return json_error(u, conn, (unsigned int)q->status, q->error);
 	}
+	if (q->login)
+		return login(u, conn);
 	switch (q->r.kind) {
 	case UI_R_ASSET:
 		a = q->r.asset;
@@ -505,7 +766,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		*con_cls = q;
 		q->limit = API_MAX_BODY;
 		st = ui_route__match(method, url, &q->r);
-		if (st) {
+		if (!guard(u, conn, method, q)) {
+			/* Refused: whatever the route, the body is read and dropped. */
+		} else if (st) {
 			q->status = st;
 			q->error = q->r.error;
 		} else if (q->r.kind == UI_R_OTLP) {

@@ -93,11 +93,19 @@ static int listen_on(struct ui *u, const char *spec, char *err, size_t errlen)
 
 		inet_ntop(AF_INET6, &a->sin6_addr, num, sizeof(num));
 		snprintf(u->addr, sizeof(u->addr), "[%s]:%u", num, ntohs(a->sin6_port));
+		snprintf(u->host, sizeof(u->host), "[%s]", num);
+		u->port = ntohs(a->sin6_port);
+		u->loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+		u->wildcard = IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr);
 	} else {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
 
 		inet_ntop(AF_INET, &a->sin_addr, num, sizeof(num));
 		snprintf(u->addr, sizeof(u->addr), "%s:%u", num, ntohs(a->sin_port));
+		snprintf(u->host, sizeof(u->host), "%s", num);
+		u->port = ntohs(a->sin_port);
+		u->loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+		u->wildcard = a->sin_addr.s_addr == htonl(INADDR_ANY);
 	}
 	u->listen_fd = fd;
 	fd = -1;
@@ -106,6 +114,28 @@ cleanup:
 		close(fd);
 	freeaddrinfo(ai);
 	return ret;
+}
+
+/* Copies the token and the extra Host names. Returns 0 or -ENOMEM with ERR set. */
+static int copy_guard(struct ui *u, const struct ui_opts *o, char *err, size_t errlen)
+{
+	size_t i;
+
+	u->o.token = NULL;
+	u->o.allow_hosts = NULL;
+	if (o->token && !(u->token = strdup(o->token)))
+		goto oom;
+	if (o->nr_allow_hosts && !(u->allow_hosts = calloc(o->nr_allow_hosts, sizeof(char *))))
+		goto oom;
+	for (i = 0; i < o->nr_allow_hosts; i++) {
+		if (!(u->allow_hosts[i] = strdup(o->allow_hosts[i])))
+			goto oom;
+		u->nr_allow_hosts = i + 1;
+	}
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -ENOMEM;
 }
 
 int ui__new(struct ui **out, const struct ui_opts *opts, char *err, size_t errlen)
@@ -134,9 +164,22 @@ int ui__new(struct ui **out, const struct ui_opts *opts, char *err, size_t errle
 		snprintf(err, errlen, "out of memory");
 		goto cleanup;
 	}
+	ret = copy_guard(u, opts, err, errlen);
+	if (ret)
+		goto cleanup;
 	ret = listen_on(u, opts->listen ? opts->listen : UI_DEFAULT_LISTEN, err, errlen);
 	if (ret)
 		goto cleanup;
+	/* Profiles name processes, paths and functions: the network gets them only on purpose. */
+	if (!u->loopback && !u->token && !opts->insecure_listen) {
+		snprintf(err, errlen,
+			 "--listen %s: not a loopback address, so anyone who can reach it could "
+			 "read every profile; give an access token (--token-file FILE or "
+			 "KILN_UI_TOKEN) or accept that with --insecure-listen",
+			 u->addr);
+		ret = -EACCES;
+		goto cleanup;
+	}
 	ret = ui_http__start(u, err, errlen);
 	if (ret)
 		goto cleanup;
@@ -145,6 +188,11 @@ int ui__new(struct ui **out, const struct ui_opts *opts, char *err, size_t errle
 cleanup:
 	ui__free(u);
 	return ret;
+}
+
+bool ui__loopback(const struct ui *u)
+{
+	return u->loopback;
 }
 
 const char *ui__address(const struct ui *u)
@@ -338,6 +386,12 @@ void ui__free(struct ui *u)
 		close(u->listen_fd);
 	slots__free(u->slots);
 	workloads__free(u->wl);
+	for (size_t i = 0; i < u->nr_allow_hosts; i++)
+		free(u->allow_hosts[i]);
+	free(u->allow_hosts);
+	if (u->token)
+		explicit_bzero(u->token, strlen(u->token));
+	free(u->token);
 	pthread_mutex_destroy(&u->lock);
 	free(u);
 }

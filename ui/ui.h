@@ -13,6 +13,7 @@
 #define KILN_UI_UI_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,15 +28,29 @@ struct ui_opts {
 	uint64_t cleanup_ns; /* TTL sweep period */
 	/* Wall clock for rates (ns since the epoch); NULL: CLOCK_REALTIME. */
 	uint64_t (*wall_ns)(void);
+	/*
+	 * Access token (copied; NULL: none). When set, every request but /healthz must carry
+	 * it (Authorization: Bearer, or the cookie set by GET /?token=).
+	 */
+	const char *token;
+	/* Listening on a non-loopback address without a token is refused unless this is set. */
+	bool insecure_listen;
+	/* Extra Host names served, "NAME" or "NAME:PORT" (the array is copied, not the strings). */
+	const char *const *allow_hosts;
+	size_t nr_allow_hosts;
 };
 
 struct ui;
 
 /*
  * Binds the listening socket and starts serving HTTP. Returns 0 and *OUT (caller frees), or
- * -errno with a one-line reason in ERR (e.g. "127.0.0.1:7070: address already in use").
+ * -errno with a one-line reason in ERR (e.g. "127.0.0.1:7070: address already in use";
+ * -EACCES for a non-loopback address without a token or insecure_listen).
  */
 int ui__new(struct ui **out, const struct ui_opts *opts, char *err, size_t errlen);
+
+/* Whether the bound address is a loopback one (127.0.0.0/8, ::1). */
+bool ui__loopback(const struct ui *u);
 
 /* The address actually bound, e.g. "127.0.0.1:7070" or "[::1]:41234"; owned by U. */
 const char *ui__address(const struct ui *u);

@@ -7,6 +7,9 @@ acceptance  UI lists the known-answer workload with its 70/30 shares, samples fl
 restart     SIGKILL each child in turn: it comes back once, the others keep their pids and
             keep working
 pdeathsig   SIGKILL the supervisor: every child exits on its own
+closed-dir  `cd /root && ./dev.sh run`: kiln run copied into a 0700 directory and run from
+            there with defaults (files into ./profiles) and the spool inside it too: the UI
+            answers and profiles are written within 15 s, by the unprivileged exporter
 reload      SIGHUP with a changed -c file (destination, sources): the exporter restarts as a
             reload, the agent reloads in place, the UI is untouched; with an invalid file:
             nothing changes, the refused reload is counted in the state file, status, summary
@@ -459,9 +462,13 @@ def case_bad_input():
         (["--config", "/nonexistent/kiln.yaml"], 1, "/nonexistent/kiln.yaml: No such file"),
         (["stray"], 2, "unexpected argument 'stray'"),
         (["--bogus"], 2, "usage: kiln run"),
+        # Beyond loopback the UI needs a token or --insecure-listen: both named, nothing started.
+        (["--listen", "0.0.0.0:7070"], 2, "KILN_UI_TOKEN) or accept that with --insecure-listen"),
     ]
+    env = {k: v for k, v in os.environ.items() if k != "KILN_UI_TOKEN"}
     for args, want_rc, want in cases:
-        p = subprocess.run([KILN, "run"] + args, capture_output=True, text=True, timeout=10)
+        p = subprocess.run([KILN, "run"] + args, capture_output=True, text=True, timeout=10,
+                           env=env)
         if p.returncode != want_rc or want not in p.stderr:
             fail("kiln run %s: exit %d, stderr %r; expected exit %d and %r" %
                  (" ".join(args), p.returncode, p.stderr, want_rc, want))
@@ -469,15 +476,19 @@ def case_bad_input():
     if p.returncode != 0 or "--no-export" not in p.stdout:
         fail("kiln run --help: exit %d, %r" % (p.returncode, p.stdout))
     if os.geteuid() == 0:
-        # An output directory the unprivileged exporter could never write to.
+        # An output "directory" that is a file in a closed directory: it can neither be
+        # reached by the unprivileged exporter nor opened for it (a closed directory alone
+        # works: case closed-dir).
         tmp = tempfile.mkdtemp(prefix="kiln-run-test-")
         try:
             os.chmod(tmp, 0o700)
             out = os.path.join(tmp, "out")
+            open(out, "w").close()
             p = subprocess.run([KILN, "run", "--ring", "run-bad-%d" % os.getpid(),
                                 "--output-dir", out], capture_output=True, text=True,
                                timeout=10)
-            if p.returncode != 1 or "cannot reach it" not in p.stderr or out not in p.stderr:
+            if p.returncode != 1 or "cannot reach it" not in p.stderr or out not in p.stderr \
+                    or "Not a directory" not in p.stderr:
                 fail("closed output dir: exit %d, %r" % (p.returncode, p.stderr))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -558,7 +569,89 @@ def case_reload():
         r.cleanup()
 
 
-CASES = {"acceptance": case_acceptance, "restart": case_restart, "pdeathsig": case_pdeathsig,
+def case_closed_dir():
+    require_root()
+    # mkdtemp makes it 0700, as /root is: closed to the user the exporter and UI run as.
+    tmp = tempfile.mkdtemp(prefix="kiln-closed-")
+    os.chmod(tmp, 0o700)
+    exe = os.path.join(tmp, "kiln")
+    shutil.copy2(KILN, exe)
+    ring = "run-closed-%d" % os.getpid()
+    port = free_port()
+    base = "http://127.0.0.1:%d" % port
+    with open(os.path.join(tmp, "kiln.yaml"), "w") as f:
+        f.write("profiling:\n  exporter:\n    spool: {directory: %s}\n" % os.path.join(tmp, "spool"))
+    errf = open(os.path.join(tmp, "stderr"), "w+")
+    t0 = time.monotonic()
+    p = subprocess.Popen([exe, "run", "-F", "99", "--ring", ring, "--listen", "127.0.0.1:%d" % port,
+                          "-c", "kiln.yaml"], cwd=tmp, stdout=subprocess.DEVNULL, stderr=errf)
+
+    def err():
+        errf.flush()
+        with open(errf.name) as f:
+            return f.read()
+
+    class R:
+        stderr = staticmethod(err)
+    CURRENT[:] = [R]
+    out = os.path.join(tmp, "profiles")
+    try:
+        def up():
+            if p.poll() is not None:
+                fail("kiln run exited with %d:\n%s" % (p.returncode, err()))
+            return True
+        wait_for("kiln run to start", up, 1)
+        left = lambda: max(0.5, 15 - (time.monotonic() - t0))  # noqa: E731
+
+        def ui_lists():
+            up()
+            try:
+                status, _, body = uitest.request(uitest.UI(None, base), "GET", "/api/workloads",
+                                                 timeout=2)
+            except OSError:
+                return None
+            return status == 200 and body.startswith(b"[") and len(body) > 2
+        wait_for("the UI to list workloads", ui_lists, left())
+        if "loading the BPF sampler" in err():
+            skip("the kernel refused the BPF sampler: " + err().strip())
+        def profiles():
+            up()
+            if not os.path.isdir(out):
+                return None
+            return [f for f in os.listdir(out) if f.startswith("kiln-") and ".tmp" not in f]
+        files = wait_for("a profile file in %s" % out, profiles, left())
+        took = time.monotonic() - t0
+        pw = drop_user()
+        st = os.stat(os.path.join(out, files[0]))
+        if st.st_uid != pw.pw_uid:
+            fail("%s written by uid %d, not the unprivileged %s" % (files[0], st.st_uid, pw.pw_name))
+        said = [line for line in err().splitlines() if "closed to user" in line]
+        if len(said) != 2 or not any("file destination " + out in s for s in said) \
+                or not any("spool directory" in s for s in said):
+            fail("kiln run does not say, one line each, which directories it hands over:\n" + err())
+        if not os.path.isdir(os.path.join(tmp, "spool", "local")):
+            fail("the exporter made no spool directory in %s:\n%s" % (tmp, err()))
+        print("from a 0700 directory: UI up and %d file(s) in %s in %.1f s" % (len(files), out, took))
+        p.send_signal(signal.SIGINT)
+        rc = p.wait(30)
+        if rc != 0:
+            fail("kiln run exited with %d after SIGINT:\n%s" % (rc, err()))
+        if "export  restarts 0" not in err():
+            fail("the exporter restarted:\n" + err())
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        for suffix in ("", ".cons", ".run"):
+            try:
+                os.unlink("/dev/shm/kiln-%s%s" % (ring, suffix))
+            except FileNotFoundError:
+                pass
+        errf.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+CASES = {"closed-dir": case_closed_dir, "acceptance": case_acceptance, "restart": case_restart, "pdeathsig": case_pdeathsig,
          "second-signal": case_second_signal, "bad-input": case_bad_input,
          "reload": case_reload}
 

@@ -281,7 +281,208 @@ def case_otlp():
             t.fail("exit status")
 
 
-CASES = {"otlp": case_otlp, "shares": case_shares, "recursion": case_recursion, "slots": case_slots,
+def raw(base, method, path, host=None, headers=None, body=None):
+    """One request over loopback with an exact Host header. Returns (status, headers, body)."""
+    import http.client
+    hp = base.split("://")[1]
+    addr, port = hp.rsplit(":", 1)
+    c = http.client.HTTPConnection(addr.strip("[]"), int(port), timeout=10)
+    try:
+        c.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        c.putheader("Host", host if host is not None else hp)
+        for k, v in (headers or {}).items():
+            c.putheader(k, v)
+        c.putheader("Content-Length", str(len(body or b"")))
+        c.endheaders(body or b"")
+        r = c.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        c.close()
+
+
+def expect(what, got, want):
+    if got[0] != want:
+        t.fail("%s: %d, want %d: %r" % (what, got[0], want, got[2][:200]))
+    for k in got[1]:
+        if k.startswith("access-control-"):
+            t.fail("%s: a CORS header was sent: %s" % (what, k))
+    return got
+
+
+def refused(ui, reason):
+    m = t.request(ui, "GET", "/metrics")[2].decode()
+    key = 'kiln_ui_requests_refused_total{reason="%s"} ' % reason
+    for line in m.splitlines():
+        if line.startswith(key):
+            return int(line.split()[-1])
+    t.fail("metrics lack %s" % key)
+
+
+def case_guard():
+    """Host (DNS rebinding), same-origin proof for state changes, no CORS; each refusal counted."""
+    ring = ring_name("guard")
+    wid = "unit/guard.service"
+    feed = t.start_feed(ring, [wid], mix="f=100", samples=10)
+    ui = t.start_ui(ring, args=["--allow-host", "kiln.test", "--allow-host", "proxy.test:8443"])
+    try:
+        t.wait_workload(ui, wid)
+        hp = ui.base.split("://")[1]
+        port = hp.rsplit(":", 1)[1]
+        sp = t.slot_path(wid)
+        # Host: the names this UI serves pass; a rebound name, another port, garbage do not.
+        # Any port: a tunnel (ssh -L 8080:127.0.0.1:PORT) changes it, an attacker does not.
+        for host in (hp, "localhost:" + port, "LOCALHOST:" + port, "[::1]:" + port, "127.0.0.1",
+                     "localhost:8080", "127.0.0.1:1", "kiln.test:" + port, "kiln.test",
+                     "proxy.test:8443"):
+            expect("GET with Host %s" % host, raw(ui.base, "GET", "/api/workloads", host), 200)
+        bad_hosts = ("rebind.test:" + port, "evil.example", "localhost.evil.example:" + port,
+                     "localhost:" + port + "x",
+                     "proxy.test:" + port, "10.1.2.3:" + port, "[::1", "")
+        for host in bad_hosts:
+            r = expect("GET with Host %r" % host, raw(ui.base, "GET", "/api/workloads", host), 421)
+            if b"--allow-host" not in r[2]:
+                t.fail("421 body does not say how to allow a name: %r" % r[2])
+        expect("page with a rebound Host", raw(ui.base, "GET", "/", "rebind.test:" + port), 421)
+        expect("POST with a rebound Host",
+               raw(ui.base, "POST", sp, "rebind.test:" + port, {"X-Kiln-Request": "1"}), 421)
+        # Liveness needs no proof of anything.
+        expect("healthz with a foreign Host", raw(ui.base, "GET", "/healthz", "evil.example"), 200)
+
+        # State changes: X-Kiln-Request, and an Origin (when sent) equal to ours.
+        expect("POST without X-Kiln-Request", raw(ui.base, "POST", sp), 403)
+        expect("POST form-like", raw(ui.base, "POST", sp, None,
+                                     {"Content-Type": "application/x-www-form-urlencoded",
+                                      "Origin": "http://evil.example"}, b"a=1"), 403)
+        expect("POST from another origin",
+               raw(ui.base, "POST", sp, None, {"X-Kiln-Request": "1", "Origin": "http://evil.example"}), 403)
+        expect("POST from another port",
+               raw(ui.base, "POST", sp, None, {"X-Kiln-Request": "1", "Origin": "http://127.0.0.1:1"}), 403)
+        expect("POST with Origin null",
+               raw(ui.base, "POST", sp, None, {"X-Kiln-Request": "1", "Origin": "null"}), 403)
+        expect("DELETE without X-Kiln-Request", raw(ui.base, "DELETE", sp), 403)
+        expect("clear without X-Kiln-Request", raw(ui.base, "POST", sp + "/clear"), 403)
+        expect("preflight", raw(ui.base, "OPTIONS", sp, None,
+                                {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST",
+                                 "Access-Control-Request-Headers": "x-kiln-request"}), 403)
+        expect("OTLP from another origin",
+               raw(ui.base, "POST", "/v1development/profiles", None,
+                   {"Content-Type": "application/x-protobuf", "Origin": "http://evil.example"}, b""), 403)
+        if t.api(ui, "GET", "/api/slots")["slots"]:
+            t.fail("a refused request opened a slot")
+        # The same from the UI's own page (its Origin), and from a tool without an Origin.
+        expect("POST from our page",
+               raw(ui.base, "POST", sp, None, {"X-Kiln-Request": "1", "Origin": "http://" + hp}), 201)
+        expect("POST from our page by name",
+               raw(ui.base, "POST", sp, "localhost:" + port,
+                   {"X-Kiln-Request": "1", "Origin": "http://localhost:" + port}), 200)
+        expect("clear from a tool", raw(ui.base, "POST", sp + "/clear", None, {"X-Kiln-Request": "1"}), 200)
+        expect("DELETE from a tool", raw(ui.base, "DELETE", sp, None, {"X-Kiln-Request": "1"}), 200)
+        want = {"host": len(bad_hosts) + 2, "origin": 6, "header": 3, "token": 0}
+        got = {k: refused(ui, k) for k in want}
+        if got != want:
+            t.fail("refusal counters %s, want %s" % (got, want))
+        print("guard ok: %s" % got)
+    finally:
+        t.stop_proc(feed)
+        ui.stop()
+
+
+def case_token():
+    """An access token: required everywhere but /healthz, by header, cookie or /?token= login."""
+    import tempfile
+    token = "k" * 8 + os.urandom(16).hex()
+    with tempfile.NamedTemporaryFile("w", suffix=".token") as f:
+        f.write(token + "\n")
+        f.flush()
+        ring = ring_name("token")
+        p = subprocess.Popen([t.KILN, "ui", "--ring", ring, "--listen", "127.0.0.1:0", "--token-file",
+                              f.name, "-vv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        line = p.stdout.readline().decode()
+        if "listening on http://" not in line:
+            p.kill()
+            t.fail("kiln ui with a token did not start: %s %s" % (line, p.stderr.read().decode()))
+        ui = t.UI(p, line.split("listening on ")[1].split()[0].rstrip("/"))
+        try:
+            said = p.stdout.readline().decode()
+            if "access token required" not in said:
+                t.fail("start does not say a token is required: %r" % said)
+            r = expect("no token", raw(ui.base, "GET", "/api/workloads"), 401)
+            if "bearer" not in r[1].get("www-authenticate", "").lower():
+                t.fail("401 without WWW-Authenticate: %s" % r[1])
+            expect("page without token", raw(ui.base, "GET", "/"), 401)
+            expect("metrics without token", raw(ui.base, "GET", "/metrics"), 401)
+            expect("wrong token", raw(ui.base, "GET", "/api/workloads", None,
+                                      {"Authorization": "Bearer " + token[:-1] + "x"}), 401)
+            expect("prefix of the token", raw(ui.base, "GET", "/api/workloads", None,
+                                              {"Authorization": "Bearer " + token[:-1]}), 401)
+            expect("wrong login", raw(ui.base, "GET", "/?token=nope" + token), 401)
+            expect("healthz", raw(ui.base, "GET", "/healthz"), 200)
+            expect("bearer", raw(ui.base, "GET", "/api/workloads", None,
+                                 {"Authorization": "Bearer " + token}), 200)
+            r = expect("login", raw(ui.base, "GET", "/?token=" + token), 303)
+            cookie = r[1].get("set-cookie", "")
+            if r[1].get("location") != "/" or "HttpOnly" not in cookie or "SameSite=Strict" not in cookie:
+                t.fail("login answer: %s" % r[1])
+            jar = cookie.split(";")[0]
+            expect("page with the cookie", raw(ui.base, "GET", "/", None, {"Cookie": jar}), 200)
+            expect("API with the cookie", raw(ui.base, "GET", "/api/slots", None, {"Cookie": "a=b; " + jar}), 200)
+            # The token does not replace the same-origin proof.
+            expect("POST with cookie, no proof", raw(ui.base, "POST", "/api/slots/x", None, {"Cookie": jar}), 403)
+            ui.token = token
+            got = refused(ui, "token")
+            if got != 6:
+                t.fail("token refusals counted %d, want 6" % got)
+        finally:
+            code = ui.stop()
+            out, err = p.communicate()
+        if token.encode() in out + err:
+            t.fail("the token appears in kiln ui's output")
+        if code != 0:
+            t.fail("exit status %d" % code)
+    # From the environment, and a short one refused at start naming its source.
+    ui = t.start_ui(ring_name("token-env"), env={"KILN_UI_TOKEN": token})
+    try:
+        expect("env token", raw(ui.base, "GET", "/api/slots", None, {"Authorization": "Bearer " + token}), 200)
+        expect("env token missing", raw(ui.base, "GET", "/api/slots"), 401)
+    finally:
+        ui.stop()
+    r = subprocess.run([t.KILN, "ui", "--ring", ring_name("short"), "--listen", "127.0.0.1:0"],
+                       env=dict(os.environ, KILN_UI_TOKEN="short"), capture_output=True, timeout=10)
+    if r.returncode == 0 or b"KILN_UI_TOKEN" not in r.stderr or b"short" in r.stderr:
+        t.fail("a short token: %d %r" % (r.returncode, r.stderr))
+    print("token ok")
+
+
+def case_listen():
+    """A non-loopback address needs a token or --insecure-listen, and says which at start."""
+    env = {k: v for k, v in os.environ.items() if k != "KILN_UI_TOKEN"}
+    r = subprocess.run([t.KILN, "ui", "--ring", ring_name("listen"), "--listen", "0.0.0.0:0"],
+                       env=env, capture_output=True, timeout=10)
+    err = r.stderr.decode()
+    if r.returncode == 0 or "--token-file" not in err or "KILN_UI_TOKEN" not in err \
+            or "--insecure-listen" not in err:
+        t.fail("0.0.0.0 without a token: exit %d, %r" % (r.returncode, err))
+    p = subprocess.Popen([t.KILN, "ui", "--ring", ring_name("listen"), "--listen", "0.0.0.0:0",
+                          "--insecure-listen"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    line = p.stdout.readline().decode()
+    ui = t.UI(p, line.split("listening on ")[1].split()[0].rstrip("/").replace("0.0.0.0", "127.0.0.1"))
+    try:
+        warn = p.stdout.readline().decode()
+        if "WARNING" not in warn or "insecure" not in warn:
+            t.fail("--insecure-listen does not say so at start: %r" % warn)
+        port = ui.base.rsplit(":", 1)[1]
+        # Bound to a wildcard: any address literal of this machine is its own name.
+        expect("IP literal on a wildcard", raw(ui.base, "GET", "/api/slots", "192.0.2.7:" + port), 200)
+        expect("a name on a wildcard", raw(ui.base, "GET", "/api/slots", "rebind.test:" + port), 421)
+    finally:
+        ui.stop()
+    tok = os.urandom(16).hex()
+    ui = t.start_ui(ring_name("listen"), listen="0.0.0.0:0", env={"KILN_UI_TOKEN": tok})
+    ui.stop()
+    print("listen ok")
+
+
+CASES = {"guard": case_guard, "token": case_token, "listen": case_listen, "otlp": case_otlp, "shares": case_shares, "recursion": case_recursion, "slots": case_slots,
          "bad-input": case_bad_input, "config": case_config}
 
 if __name__ == "__main__":

@@ -37,9 +37,10 @@ def skip(msg):
 class UI:
     """A running `kiln ui`; base is its http://ADDR:PORT."""
 
-    def __init__(self, proc, base):
+    def __init__(self, proc, base, token=None):
         self.proc = proc
         self.base = base
+        self.token = token  # sent as Authorization: Bearer by request()
 
     def stop(self, timeout=10):
         """SIGTERM, then returns the exit status (it must exit 0)."""
@@ -95,10 +96,17 @@ def stop_proc(p):
         p.wait(10)
 
 
-def request(ui, method, path, body=None, headers=None, timeout=10):
-    """Returns (status, headers, body bytes); 4xx/5xx are returned, not raised."""
-    req = urllib.request.Request(ui.base + path, data=body, method=method,
-                                 headers=headers or {})
+def request(ui, method, path, body=None, headers=None, timeout=10, proof=True):
+    """Returns (status, headers, body bytes); 4xx/5xx are returned, not raised.
+
+    A state change carries X-Kiln-Request: 1 as the UI's page sends it (PROOF false: not),
+    and every request the UI's token when it has one."""
+    h = dict(headers or {})
+    if proof and method not in ("GET", "HEAD"):
+        h.setdefault("X-Kiln-Request", "1")
+    if ui.token:
+        h.setdefault("Authorization", "Bearer " + ui.token)
+    req = urllib.request.Request(ui.base + path, data=body, method=method, headers=h)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, dict(r.headers), r.read()

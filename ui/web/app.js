@@ -19,8 +19,12 @@ const state = {
   timer: null,
 };
 
+// X-Kiln-Request proves a state change comes from this page: a page of another site cannot
+// send it without a CORS preflight, which kiln ui never grants.
 async function api(method, path) {
-  const r = await fetch(path, { method, headers: { Accept: 'application/json' } });
+  const headers = { Accept: 'application/json' };
+  if (method !== 'GET') headers['X-Kiln-Request'] = '1';
+  const r = await fetch(path, { method, headers, credentials: 'same-origin' });
   let body = null;
   try { body = await r.json(); } catch (e) { body = null; }
   if (!r.ok) throw new Error((body && body.error) || r.status + ' ' + r.statusText);
