@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "unwind/unwind.h"
@@ -503,6 +504,7 @@ static int add_fde(struct builder *b, uint64_t lo, uint64_t hi)
 			return err;
 		}
 		row = &b->rows[b->nr_rows];
+		memset(row, 0, sizeof(*row)); /* padding too: tables compare with memcmp */
 		row->vaddr = addr;
 		cmd = convert_row(fr, signal, &row->rule);
 		free(fr);
@@ -555,8 +557,8 @@ static int find_eh_frame_section(struct builder *b)
 		name = elf_strptr(b->elf, shstrndx, sh.sh_name);
 		if (!name || strcmp(name, ".eh_frame") != 0)
 			continue;
-		if (sh.sh_type == SHT_NOBITS)
-			return -ENOENT; /* a debug file's placeholder */
+		if (sh.sh_type == SHT_NOBITS || sh.sh_size == 0)
+			return -ENOENT; /* a debug file's placeholder, or code without tables */
 		b->eh = elf_getdata(scn, NULL);
 		if (!b->eh)
 			return -ENOEXEC;
@@ -656,7 +658,6 @@ static int assemble(struct builder *b, struct uw_table *t)
 	struct uw_row *out;
 	size_t n = 0;
 	uint64_t cover_end = 0;
-	const struct uw_row invalid_row = { .cmd = KILN_UW_CMD(KILN_UW_CMD_INVALID, 0) };
 
 	qsort(b->spans, b->nr_spans, sizeof(*b->spans), span_cmp);
 	/* every row, one INVALID per span and one early SIGNAL row per span at most */
@@ -673,8 +674,9 @@ static int assemble(struct builder *b, struct uw_table *t)
 			 * that; a trampoline without that byte gets it here, when no other FDE
 			 * covers it.
 			 */
-			struct uw_row early = b->rows[s->first];
+			struct uw_row early;
 
+			memcpy(&early, &b->rows[s->first], sizeof(early));
 			early.vaddr = s->lo - 1;
 			emit(out, &n, &early);
 		}
@@ -683,9 +685,11 @@ static int assemble(struct builder *b, struct uw_table *t)
 		if (s->hi > cover_end)
 			cover_end = s->hi;
 		if (i + 1 == b->nr_spans || b->spans[i + 1].lo > cover_end + UW_MAX_PAD) {
-			struct uw_row inv = invalid_row;
+			struct uw_row inv;
 
+			memset(&inv, 0, sizeof(inv));
 			inv.vaddr = cover_end;
+			inv.cmd = KILN_UW_CMD(KILN_UW_CMD_INVALID, 0);
 			emit(out, &n, &inv);
 		}
 	}
@@ -694,7 +698,44 @@ static int assemble(struct builder *b, struct uw_table *t)
 	return 0;
 }
 
-static int build(Elf *elf, struct uw_table **out)
+static bool in_file(uint64_t off, uint64_t len, uint64_t size)
+{
+	return off <= size && len <= size - off;
+}
+
+/*
+ * Whether the headers and loaded segments of an image of SIZE bytes lie inside it: libelf
+ * accepts some truncated files (it may ignore section headers past the end), but a cut
+ * file's table could describe code that is not there.
+ */
+static bool complete(Elf *elf, const GElf_Ehdr *eh, uint64_t size)
+{
+	/*
+	 * The header's counts, not elf_getphdrnum/elf_getshdrnum: those quietly say 0 for a
+	 * table that runs past the end. Only the extended counts (kept in section 0) need them.
+	 */
+	size_t phnum = eh->e_phnum, shnum = eh->e_shnum;
+
+	if (eh->e_shoff && (shnum == 0 || phnum == PN_XNUM)) {
+		if (!in_file(eh->e_shoff, eh->e_shentsize, size) ||
+		    elf_getshdrnum(elf, &shnum) != 0 || elf_getphdrnum(elf, &phnum) != 0)
+			return false;
+	}
+	if (!in_file(eh->e_phoff, (uint64_t)phnum * eh->e_phentsize, size) ||
+	    (eh->e_shoff && !in_file(eh->e_shoff, (uint64_t)shnum * eh->e_shentsize, size)))
+		return false;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph))
+			return false;
+		if (ph.p_type == PT_LOAD && !in_file(ph.p_offset, ph.p_filesz, size))
+			return false;
+	}
+	return true;
+}
+
+static int build(Elf *elf, uint64_t size, struct uw_table **out)
 {
 	uint64_t t0 = uw_mono_ns();
 	struct builder b = { .elf = elf };
@@ -705,7 +746,8 @@ static int build(Elf *elf, struct uw_table **out)
 
 	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh) ||
 	    gelf_getclass(elf) != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
-	    eh.e_machine != EM_X86_64 || (eh.e_type != ET_EXEC && eh.e_type != ET_DYN)) {
+	    eh.e_machine != EM_X86_64 || (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) ||
+	    !complete(elf, &eh, size)) {
 		err = -ENOEXEC;
 		goto cleanup;
 	}
@@ -754,7 +796,8 @@ static int build(Elf *elf, struct uw_table **out)
 		if (r > 0)
 			b.stats.skipped_fdes++;
 	}
-	if (!b.stats.fdes) {
+	if (!b.nr_rows) {
+		/* no FDE, or none that covers code libdw can read: frame pointers are the way */
 		err = -ENOENT;
 		goto cleanup;
 	}
@@ -783,6 +826,7 @@ cleanup:
 
 int uw_table__from_fd(int fd, struct uw_table **out)
 {
+	struct stat st;
 	Elf *elf;
 	int err;
 
@@ -790,12 +834,12 @@ int uw_table__from_fd(int fd, struct uw_table **out)
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -ENOEXEC;
 	/* libelf reads with pread: the descriptor's offset is neither used nor moved */
-	if (fd < 0)
-		return -EBADF;
+	if (fstat(fd, &st) != 0)
+		return -errno;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf)
 		return -ENOEXEC;
-	err = build(elf, out);
+	err = build(elf, (uint64_t)st.st_size, out);
 	elf_end(elf);
 	return err;
 }
@@ -822,7 +866,7 @@ int uw_table__from_mem(const void *image, size_t size, struct uw_table **out)
 		err = -ENOEXEC;
 		goto cleanup;
 	}
-	err = build(elf, out);
+	err = build(elf, size, out);
 
 cleanup:
 	if (elf)

@@ -49,8 +49,9 @@ struct uw_table {
  * Builds the table of the ELF file open at FD (not consumed; any offset): .eh_frame found
  * through its section, or through PT_GNU_EH_FRAME -> .eh_frame_hdr when sections are
  * stripped. Returns 0 with *OUT set (free with uw_table__free), -ENOENT when the file has
- * no .eh_frame (the caller falls back to frame pointers), -ENOEXEC when it is not a usable
- * ELF file, or another -errno.
+ * no .eh_frame, or no FDE in it that covers code (the caller falls back to frame pointers),
+ * -ENOEXEC when it is not a usable ELF file (not x86-64 ET_EXEC/ET_DYN, truncated), or
+ * another -errno.
  */
 int uw_table__from_fd(int fd, struct uw_table **out);
 
