@@ -363,11 +363,11 @@ static uint16_t unsupported(uint8_t why)
 }
 
 /*
- * Converts the row FR into a rule (returns 0, *RULE set) or a command (returns it). The
- * order is the walker's: a signal frame needs nothing else; an undefined return address
- * ends the walk whatever the CFA; then the CFA, the return address and rbp in that order,
- * the first one the walker can't apply naming the reason. Returns -1 when libdw can't
- * report the row (the FDE is then dropped).
+ * Converts the row FR into a rule (returns 0, *RULE set) or a command (returns it; *RULE is
+ * then meaningless). The order is the walker's: a signal frame needs nothing else; an
+ * undefined return address ends the walk whatever the CFA; then the CFA, the return
+ * address and rbp in that order, the first one the walker can't apply naming the reason.
+ * Returns -1 when libdw can't report the row (the FDE is then dropped).
  */
 static int convert_row(Dwarf_Frame *fr, bool signal, struct kiln_uw_rule *rule)
 {
@@ -394,29 +394,26 @@ static int convert_row(Dwarf_Frame *fr, bool signal, struct kiln_uw_rule *rule)
 		if (cfa[0].number != KILN_UW_REG_RSP && cfa[0].number != KILN_UW_REG_RBP)
 			return unsupported(KILN_UW_UNS_CFA_REG);
 		off = (int64_t)cfa[0].number2;
-		if (!fits_s32(off))
-			return unsupported(KILN_UW_UNS_CFA_EXPR);
 		rule->cfa_reg = (uint8_t)cfa[0].number;
-		rule->cfa_off = (int32_t)off;
 	} else if (ncfa == 2 && (cfa[0].atom == DW_OP_breg6 || cfa[0].atom == DW_OP_breg7) &&
 		   cfa[1].atom == DW_OP_deref) {
 		off = (int64_t)cfa[0].number;
-		if (!fits_s32(off))
-			return unsupported(KILN_UW_UNS_CFA_EXPR);
 		rule->cfa_reg = cfa[0].atom == DW_OP_breg7 ? KILN_UW_REG_RSP : KILN_UW_REG_RBP;
-		rule->cfa_off = (int32_t)off;
 		rule->flags = KILN_UW_F_DEREF;
 	} else {
 		/* an undefined CFA (no ops) is no more usable than an unknown expression */
 		plt = plt_threshold(cfa, ncfa);
 		if (plt < 0)
 			return unsupported(KILN_UW_UNS_CFA_EXPR);
+		off = 0;
 	}
+	/* an offset the rule can't hold: no reason fits better than "not an expression of ours" */
+	if (!fits_s32(off))
+		return unsupported(KILN_UW_UNS_CFA_EXPR);
+	rule->cfa_off = (int32_t)off;
 
-	if (!at_cfa(ra, nra, &raoff) || raoff != -8) {
-		memset(rule, 0, sizeof(*rule));
+	if (!at_cfa(ra, nra, &raoff) || raoff != -8)
 		return unsupported(KILN_UW_UNS_RA);
-	}
 
 	if (nrbp == 0) {
 		rule->rbp_how = rbp ? KILN_UW_RBP_UNDEFINED : KILN_UW_RBP_SAME;
@@ -424,17 +421,13 @@ static int convert_row(Dwarf_Frame *fr, bool signal, struct kiln_uw_rule *rule)
 		rule->rbp_how = KILN_UW_RBP_AT_CFA;
 		rule->rbp_off = (int32_t)off;
 	} else {
-		memset(rule, 0, sizeof(*rule));
 		return unsupported(KILN_UW_UNS_RBP);
 	}
 
 	if (plt >= 0) {
-		/* the PLT command keeps rbp as it is: anything else about rbp is not applied */
-		if (rule->rbp_how != KILN_UW_RBP_SAME) {
-			memset(rule, 0, sizeof(*rule));
+		/* the PLT command leaves rbp as it is: a PLT row that moves rbp is not applied */
+		if (rule->rbp_how != KILN_UW_RBP_SAME)
 			return unsupported(KILN_UW_UNS_RBP);
-		}
-		memset(rule, 0, sizeof(*rule));
 		return KILN_UW_CMD(KILN_UW_CMD_PLT, plt);
 	}
 	return 0;
@@ -479,6 +472,7 @@ static int add_fde(struct builder *b, uint64_t lo, uint64_t hi)
 		Dwarf_Frame *fr = NULL;
 		Dwarf_Addr start, end;
 		bool signal = false;
+		struct kiln_uw_rule rule;
 		struct uw_row *row;
 		int cmd;
 
@@ -503,14 +497,16 @@ static int add_fde(struct builder *b, uint64_t lo, uint64_t hi)
 			free(fr);
 			return err;
 		}
-		row = &b->rows[b->nr_rows];
-		memset(row, 0, sizeof(*row)); /* padding too: tables compare with memcmp */
-		row->vaddr = addr;
-		cmd = convert_row(fr, signal, &row->rule);
+		cmd = convert_row(fr, signal, &rule);
 		free(fr);
 		if (cmd < 0)
 			goto unusable;
+		row = &b->rows[b->nr_rows];
+		memset(row, 0, sizeof(*row)); /* padding too: tables compare with memcmp */
+		row->vaddr = addr;
 		row->cmd = (uint16_t)cmd;
+		if (!cmd)
+			row->rule = rule;
 		if (row->cmd == KILN_UW_CMD(KILN_UW_CMD_SIGNAL, 0))
 			signal_fde = true;
 		b->nr_rows++;
