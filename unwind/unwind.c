@@ -680,7 +680,8 @@ static int assemble(struct builder *b, struct uw_table *t)
 			emit(out, &n, &b->rows[s->first + r]);
 		if (s->hi > cover_end)
 			cover_end = s->hi;
-		if (i + 1 == b->nr_spans || b->spans[i + 1].lo > cover_end + UW_MAX_PAD) {
+		if (i + 1 == b->nr_spans || (b->spans[i + 1].lo > cover_end &&
+					     b->spans[i + 1].lo - cover_end > UW_MAX_PAD)) {
 			struct uw_row inv;
 
 			memset(&inv, 0, sizeof(inv));
@@ -731,9 +732,9 @@ static bool complete(Elf *elf, const GElf_Ehdr *eh, uint64_t size)
 	return true;
 }
 
-static int build(Elf *elf, uint64_t size, struct uw_table **out)
+/* Builds the table of ELF (SIZE bytes); T0: when the caller started (for build_ns). */
+static int build(Elf *elf, uint64_t size, uint64_t t0, struct uw_table **out)
 {
-	uint64_t t0 = uw_mono_ns();
 	struct builder b = { .elf = elf };
 	struct uw_table *t = NULL;
 	GElf_Ehdr eh;
@@ -768,7 +769,12 @@ static int build(Elf *elf, uint64_t size, struct uw_table **out)
 		if (r == 1)
 			break;
 		if (r != 0) {
-			/* an entry libdw can't parse: skip it when it says where the next starts */
+			/*
+			 * An entry libdw can't parse, counted as a skipped FDE: skip it when libdw
+			 * says where the next one starts, else the rest of the section is lost.
+			 */
+			b.stats.fdes++;
+			b.stats.skipped_fdes++;
 			if (next == (Dwarf_Off)-1 || next <= off)
 				break;
 			off = next;
@@ -822,6 +828,7 @@ cleanup:
 
 int uw_table__from_fd(int fd, struct uw_table **out)
 {
+	uint64_t t0 = uw_mono_ns();
 	struct stat st;
 	Elf *elf;
 	int err;
@@ -835,13 +842,14 @@ int uw_table__from_fd(int fd, struct uw_table **out)
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf)
 		return -ENOEXEC;
-	err = build(elf, (uint64_t)st.st_size, out);
+	err = build(elf, (uint64_t)st.st_size, t0, out);
 	elf_end(elf);
 	return err;
 }
 
 int uw_table__from_mem(const void *image, size_t size, struct uw_table **out)
 {
+	uint64_t t0 = uw_mono_ns();
 	Elf *elf = NULL;
 	void *copy;
 	int err;
@@ -862,7 +870,7 @@ int uw_table__from_mem(const void *image, size_t size, struct uw_table **out)
 		err = -ENOEXEC;
 		goto cleanup;
 	}
-	err = build(elf, size, out);
+	err = build(elf, size, t0, out);
 
 cleanup:
 	if (elf)
