@@ -3,6 +3,7 @@
  * Unwind tables from hand-written CFI (fixtures/cfi.S, linked as UW_FIXTURE): the whole
  * table must equal the rows written below from the fixture's source, row for row. Also:
  * the PT_GNU_EH_FRAME path (section headers removed), a file without .eh_frame (-ENOENT),
+ * an FDE libdw rejects (UW_SKIP: no rows, counted),
  * garbage and truncated images (-ENOEXEC), the vDSO from memory and from a file, and that
  * the descriptor's offset neither matters nor moves.
  */
@@ -331,6 +332,30 @@ static void test_no_eh_frame(void)
 	free(img);
 }
 
+/* An FDE libdw can't read leaves no row (its code is INVALID) and is counted. */
+static void test_skipped_fde(void)
+{
+	uint64_t good = sym_addr(UW_SKIP, "uwf_good"), bad = sym_addr(UW_SKIP, "uwf_bad");
+	const struct uw_row *r;
+	struct uw_table *t;
+	int err;
+
+	CU_ASSERT_FATAL(good && bad == good + 4);
+	t = table_of_file(UW_SKIP, &err);
+	CU_ASSERT_EQUAL_FATAL(err, 0);
+	CU_ASSERT_EQUAL(t->stats.fdes, 2);
+	CU_ASSERT_EQUAL(t->stats.skipped_fdes, 1);
+	CU_ASSERT_EQUAL(t->stats.cfa_rows, 1);
+	CU_ASSERT_EQUAL_FATAL(t->nr_rows, 2);
+	CU_ASSERT_EQUAL(t->rows[0].vaddr, good);
+	CU_ASSERT_EQUAL(t->rows[0].cmd, 0);
+	CU_ASSERT_EQUAL(t->rows[0].rule.cfa_off, 8);
+	r = uw_table__lookup(t, bad + 2);
+	CU_ASSERT_EQUAL(r->vaddr, good + 4);
+	CU_ASSERT_EQUAL(r->cmd, KILN_UW_CMD(KILN_UW_CMD_INVALID, 0));
+	uw_table__free(t);
+}
+
 static void test_garbage(void)
 {
 	struct uw_table *t = NULL;
@@ -445,6 +470,7 @@ int main(void)
 	CU_add_test(suite, "lookup", test_lookup);
 	CU_add_test(suite, "no_section_headers", test_no_section_headers);
 	CU_add_test(suite, "no_eh_frame", test_no_eh_frame);
+	CU_add_test(suite, "skipped_fde", test_skipped_fde);
 	CU_add_test(suite, "garbage", test_garbage);
 	CU_add_test(suite, "fd_offset", test_fd_offset);
 	CU_add_test(suite, "vdso", test_vdso);
