@@ -332,19 +332,20 @@ static void test_no_eh_frame(void)
 	free(img);
 }
 
-/* An FDE libdw can't read leaves no row (its code is INVALID) and is counted. */
+/* FDEs libdw can't read, or too long, leave no row (their code is INVALID); counted. */
 static void test_skipped_fde(void)
 {
 	uint64_t good = sym_addr(UW_SKIP, "uwf_good"), bad = sym_addr(UW_SKIP, "uwf_bad");
+	uint64_t huge = sym_addr(UW_SKIP, "uwf_huge");
 	const struct uw_row *r;
 	struct uw_table *t;
 	int err;
 
-	CU_ASSERT_FATAL(good && bad == good + 4);
+	CU_ASSERT_FATAL(good && bad == good + 4 && huge == bad + 4);
 	t = table_of_file(UW_SKIP, &err);
 	CU_ASSERT_EQUAL_FATAL(err, 0);
-	CU_ASSERT_EQUAL(t->stats.fdes, 2);
-	CU_ASSERT_EQUAL(t->stats.skipped_fdes, 1);
+	CU_ASSERT_EQUAL(t->stats.fdes, 3);
+	CU_ASSERT_EQUAL(t->stats.skipped_fdes, 2);
 	CU_ASSERT_EQUAL(t->stats.cfa_rows, 1);
 	CU_ASSERT_EQUAL_FATAL(t->nr_rows, 2);
 	CU_ASSERT_EQUAL(t->rows[0].vaddr, good);
@@ -353,6 +354,8 @@ static void test_skipped_fde(void)
 	r = uw_table__lookup(t, bad + 2);
 	CU_ASSERT_EQUAL(r->vaddr, good + 4);
 	CU_ASSERT_EQUAL(r->cmd, KILN_UW_CMD(KILN_UW_CMD_INVALID, 0));
+	r = uw_table__lookup(t, huge + 4000);
+	CU_ASSERT_EQUAL(r->vaddr, good + 4);
 	uw_table__free(t);
 }
 
