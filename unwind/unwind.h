@@ -18,7 +18,9 @@
  * One row: from VADDR up to the next row's VADDR, RULE applies (when CMD is 0) or the
  * command CMD (KILN_UW_CMD(...)). Rows are sorted by VADDR with no two consecutive rows
  * equal; a KILN_UW_CMD_INVALID row ends every run of covered code that the next FDE does
- * not continue (gaps of alignment padding, <= 15 bytes, are not ends).
+ * not continue (gaps of alignment padding, <= 15 bytes, are not ends). A signal
+ * trampoline's SIGNAL row also covers the byte before its FDE when no other FDE does (the
+ * walker looks the handler's return address, the trampoline, up at pc - 1).
  */
 struct uw_row {
 	uint64_t vaddr; /* ELF virtual address (file-relative, as in the symbol table) */
@@ -33,8 +35,8 @@ struct uw_table_stats {
 	uint32_t plt, signal, stop; /* rows that became these commands */
 	/*
 	 * FDEs left out (counted in fdes too): an entry, encoding or CFA program libdw can't
-	 * read. Their code is covered by no row, as if they were absent (frame-pointer
-	 * fallback).
+	 * read, or more than 4,096 rows. Their code is covered by no row, as if they were
+	 * absent (frame-pointer fallback).
 	 */
 	uint32_t skipped_fdes;
 	uint64_t build_ns; /* time to build the table */
