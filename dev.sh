@@ -24,6 +24,8 @@ PKGS=(
 	golang-go golang-github-google-pprof-dev
 	# the UI's browser test: Debian's Chromium driven by playwright-core from npm
 	chromium
+	# tests/unwind's oracle reads these Debian binaries' .eh_frame (with readelf, binutils)
+	redis-server nginx-light postgresql
 )
 
 deps() {

@@ -27,12 +27,20 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "unwind/unwind.h"
 
 /* Gaps between FDEs up to this many bytes are alignment padding, not ends of code. */
 #define UW_MAX_PAD 15
+
+/*
+ * Rows one FDE may have. libdw runs an FDE's program from its start for every row asked
+ * for, so an FDE costs rows^2 / 2 instruction steps: a crafted file with one huge FDE would
+ * stall the agent. The largest FDEs measured have 574 rows (libLLVM-14), 552 (postgres).
+ */
+#define UW_MAX_FDE_ROWS 4096
 
 /* DWARF x86-64 register of the return address (rip). */
 #define UW_REG_RA 16
@@ -362,11 +370,11 @@ static uint16_t unsupported(uint8_t why)
 }
 
 /*
- * Converts the row FR into a rule (returns 0, *RULE set) or a command (returns it). The
- * order is the walker's: a signal frame needs nothing else; an undefined return address
- * ends the walk whatever the CFA; then the CFA, the return address and rbp in that order,
- * the first one the walker can't apply naming the reason. Returns -1 when libdw can't
- * report the row (the FDE is then dropped).
+ * Converts the row FR into a rule (returns 0, *RULE set) or a command (returns it; *RULE is
+ * then meaningless). The order is the walker's: a signal frame needs nothing else; an
+ * undefined return address ends the walk whatever the CFA; then the CFA, the return
+ * address and rbp in that order, the first one the walker can't apply naming the reason.
+ * Returns -1 when libdw can't report the row (the FDE is then dropped).
  */
 static int convert_row(Dwarf_Frame *fr, bool signal, struct kiln_uw_rule *rule)
 {
@@ -393,29 +401,26 @@ static int convert_row(Dwarf_Frame *fr, bool signal, struct kiln_uw_rule *rule)
 		if (cfa[0].number != KILN_UW_REG_RSP && cfa[0].number != KILN_UW_REG_RBP)
 			return unsupported(KILN_UW_UNS_CFA_REG);
 		off = (int64_t)cfa[0].number2;
-		if (!fits_s32(off))
-			return unsupported(KILN_UW_UNS_CFA_EXPR);
 		rule->cfa_reg = (uint8_t)cfa[0].number;
-		rule->cfa_off = (int32_t)off;
 	} else if (ncfa == 2 && (cfa[0].atom == DW_OP_breg6 || cfa[0].atom == DW_OP_breg7) &&
 		   cfa[1].atom == DW_OP_deref) {
 		off = (int64_t)cfa[0].number;
-		if (!fits_s32(off))
-			return unsupported(KILN_UW_UNS_CFA_EXPR);
 		rule->cfa_reg = cfa[0].atom == DW_OP_breg7 ? KILN_UW_REG_RSP : KILN_UW_REG_RBP;
-		rule->cfa_off = (int32_t)off;
 		rule->flags = KILN_UW_F_DEREF;
 	} else {
 		/* an undefined CFA (no ops) is no more usable than an unknown expression */
 		plt = plt_threshold(cfa, ncfa);
 		if (plt < 0)
 			return unsupported(KILN_UW_UNS_CFA_EXPR);
+		off = 0;
 	}
+	/* an offset the rule can't hold: no reason fits better than "not an expression of ours" */
+	if (!fits_s32(off))
+		return unsupported(KILN_UW_UNS_CFA_EXPR);
+	rule->cfa_off = (int32_t)off;
 
-	if (!at_cfa(ra, nra, &raoff) || raoff != -8) {
-		memset(rule, 0, sizeof(*rule));
+	if (!at_cfa(ra, nra, &raoff) || raoff != -8)
 		return unsupported(KILN_UW_UNS_RA);
-	}
 
 	if (nrbp == 0) {
 		rule->rbp_how = rbp ? KILN_UW_RBP_UNDEFINED : KILN_UW_RBP_SAME;
@@ -423,17 +428,13 @@ static int convert_row(Dwarf_Frame *fr, bool signal, struct kiln_uw_rule *rule)
 		rule->rbp_how = KILN_UW_RBP_AT_CFA;
 		rule->rbp_off = (int32_t)off;
 	} else {
-		memset(rule, 0, sizeof(*rule));
 		return unsupported(KILN_UW_UNS_RBP);
 	}
 
 	if (plt >= 0) {
-		/* the PLT command keeps rbp as it is: anything else about rbp is not applied */
-		if (rule->rbp_how != KILN_UW_RBP_SAME) {
-			memset(rule, 0, sizeof(*rule));
+		/* the PLT command leaves rbp as it is: a PLT row that moves rbp is not applied */
+		if (rule->rbp_how != KILN_UW_RBP_SAME)
 			return unsupported(KILN_UW_UNS_RBP);
-		}
-		memset(rule, 0, sizeof(*rule));
 		return KILN_UW_CMD(KILN_UW_CMD_PLT, plt);
 	}
 	return 0;
@@ -463,8 +464,9 @@ static void count_cmd(struct uw_table_stats *st, uint16_t cmd)
 
 /*
  * Appends the rows of the FDE covering [LO, HI), row by row as libdw's [start, end) ranges
- * give them. Returns 0, 1 when the FDE is unusable (its rows are taken back: the range is
- * then covered by no FDE), or -ENOMEM.
+ * give them. Returns 0, 1 when the FDE is unusable (libdw can't read it, or it has more than
+ * UW_MAX_FDE_ROWS rows: its rows are taken back, the range is then covered by no FDE), or
+ * -ENOMEM.
  */
 static int add_fde(struct builder *b, uint64_t lo, uint64_t hi)
 {
@@ -478,10 +480,12 @@ static int add_fde(struct builder *b, uint64_t lo, uint64_t hi)
 		Dwarf_Frame *fr = NULL;
 		Dwarf_Addr start, end;
 		bool signal = false;
+		struct kiln_uw_rule rule;
 		struct uw_row *row;
 		int cmd;
 
-		if (dwarf_cfi_addrframe(b->cfi, addr, &fr) != 0)
+		if (b->nr_rows - first >= UW_MAX_FDE_ROWS ||
+		    dwarf_cfi_addrframe(b->cfi, addr, &fr) != 0)
 			goto unusable;
 		/*
 		 * The row in force at ADDR runs to END. Its START is ADDR (the previous row's
@@ -502,13 +506,16 @@ static int add_fde(struct builder *b, uint64_t lo, uint64_t hi)
 			free(fr);
 			return err;
 		}
-		row = &b->rows[b->nr_rows];
-		row->vaddr = addr;
-		cmd = convert_row(fr, signal, &row->rule);
+		cmd = convert_row(fr, signal, &rule);
 		free(fr);
 		if (cmd < 0)
 			goto unusable;
+		row = &b->rows[b->nr_rows];
+		memset(row, 0, sizeof(*row)); /* padding too: tables compare with memcmp */
+		row->vaddr = addr;
 		row->cmd = (uint16_t)cmd;
+		if (!cmd)
+			row->rule = rule;
 		if (row->cmd == KILN_UW_CMD(KILN_UW_CMD_SIGNAL, 0))
 			signal_fde = true;
 		b->nr_rows++;
@@ -555,8 +562,8 @@ static int find_eh_frame_section(struct builder *b)
 		name = elf_strptr(b->elf, shstrndx, sh.sh_name);
 		if (!name || strcmp(name, ".eh_frame") != 0)
 			continue;
-		if (sh.sh_type == SHT_NOBITS)
-			return -ENOENT; /* a debug file's placeholder */
+		if (sh.sh_type == SHT_NOBITS || sh.sh_size == 0)
+			return -ENOENT; /* a debug file's placeholder, or code without tables */
 		b->eh = elf_getdata(scn, NULL);
 		if (!b->eh)
 			return -ENOEXEC;
@@ -656,7 +663,6 @@ static int assemble(struct builder *b, struct uw_table *t)
 	struct uw_row *out;
 	size_t n = 0;
 	uint64_t cover_end = 0;
-	const struct uw_row invalid_row = { .cmd = KILN_UW_CMD(KILN_UW_CMD_INVALID, 0) };
 
 	qsort(b->spans, b->nr_spans, sizeof(*b->spans), span_cmp);
 	/* every row, one INVALID per span and one early SIGNAL row per span at most */
@@ -673,8 +679,9 @@ static int assemble(struct builder *b, struct uw_table *t)
 			 * that; a trampoline without that byte gets it here, when no other FDE
 			 * covers it.
 			 */
-			struct uw_row early = b->rows[s->first];
+			struct uw_row early;
 
+			memcpy(&early, &b->rows[s->first], sizeof(early));
 			early.vaddr = s->lo - 1;
 			emit(out, &n, &early);
 		}
@@ -682,10 +689,13 @@ static int assemble(struct builder *b, struct uw_table *t)
 			emit(out, &n, &b->rows[s->first + r]);
 		if (s->hi > cover_end)
 			cover_end = s->hi;
-		if (i + 1 == b->nr_spans || b->spans[i + 1].lo > cover_end + UW_MAX_PAD) {
-			struct uw_row inv = invalid_row;
+		if (i + 1 == b->nr_spans || (b->spans[i + 1].lo > cover_end &&
+					     b->spans[i + 1].lo - cover_end > UW_MAX_PAD)) {
+			struct uw_row inv;
 
+			memset(&inv, 0, sizeof(inv));
 			inv.vaddr = cover_end;
+			inv.cmd = KILN_UW_CMD(KILN_UW_CMD_INVALID, 0);
 			emit(out, &n, &inv);
 		}
 	}
@@ -694,9 +704,46 @@ static int assemble(struct builder *b, struct uw_table *t)
 	return 0;
 }
 
-static int build(Elf *elf, struct uw_table **out)
+static bool in_file(uint64_t off, uint64_t len, uint64_t size)
 {
-	uint64_t t0 = uw_mono_ns();
+	return off <= size && len <= size - off;
+}
+
+/*
+ * Whether the headers and loaded segments of an image of SIZE bytes lie inside it: libelf
+ * accepts some truncated files (it may ignore section headers past the end), but a cut
+ * file's table could describe code that is not there.
+ */
+static bool complete(Elf *elf, const GElf_Ehdr *eh, uint64_t size)
+{
+	/*
+	 * The header's counts, not elf_getphdrnum/elf_getshdrnum: those quietly say 0 for a
+	 * table that runs past the end. Only the extended counts (kept in section 0) need them.
+	 */
+	size_t phnum = eh->e_phnum, shnum = eh->e_shnum;
+
+	if (eh->e_shoff && (shnum == 0 || phnum == PN_XNUM)) {
+		if (!in_file(eh->e_shoff, eh->e_shentsize, size) ||
+		    elf_getshdrnum(elf, &shnum) != 0 || elf_getphdrnum(elf, &phnum) != 0)
+			return false;
+	}
+	if (!in_file(eh->e_phoff, (uint64_t)phnum * eh->e_phentsize, size) ||
+	    (eh->e_shoff && !in_file(eh->e_shoff, (uint64_t)shnum * eh->e_shentsize, size)))
+		return false;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph))
+			return false;
+		if (ph.p_type == PT_LOAD && !in_file(ph.p_offset, ph.p_filesz, size))
+			return false;
+	}
+	return true;
+}
+
+/* Builds the table of ELF (SIZE bytes); T0: when the caller started (for build_ns). */
+static int build(Elf *elf, uint64_t size, uint64_t t0, struct uw_table **out)
+{
 	struct builder b = { .elf = elf };
 	struct uw_table *t = NULL;
 	GElf_Ehdr eh;
@@ -705,7 +752,8 @@ static int build(Elf *elf, struct uw_table **out)
 
 	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh) ||
 	    gelf_getclass(elf) != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
-	    eh.e_machine != EM_X86_64 || (eh.e_type != ET_EXEC && eh.e_type != ET_DYN)) {
+	    eh.e_machine != EM_X86_64 || (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) ||
+	    !complete(elf, &eh, size)) {
 		err = -ENOEXEC;
 		goto cleanup;
 	}
@@ -730,7 +778,12 @@ static int build(Elf *elf, struct uw_table **out)
 		if (r == 1)
 			break;
 		if (r != 0) {
-			/* an entry libdw can't parse: skip it when it says where the next starts */
+			/*
+			 * An entry libdw can't parse, counted as a skipped FDE: skip it when libdw
+			 * says where the next one starts, else the rest of the section is lost.
+			 */
+			b.stats.fdes++;
+			b.stats.skipped_fdes++;
 			if (next == (Dwarf_Off)-1 || next <= off)
 				break;
 			off = next;
@@ -754,7 +807,8 @@ static int build(Elf *elf, struct uw_table **out)
 		if (r > 0)
 			b.stats.skipped_fdes++;
 	}
-	if (!b.stats.fdes) {
+	if (!b.nr_rows) {
+		/* no FDE, or none that covers code libdw can read: frame pointers are the way */
 		err = -ENOENT;
 		goto cleanup;
 	}
@@ -783,6 +837,8 @@ cleanup:
 
 int uw_table__from_fd(int fd, struct uw_table **out)
 {
+	uint64_t t0 = uw_mono_ns();
+	struct stat st;
 	Elf *elf;
 	int err;
 
@@ -790,18 +846,19 @@ int uw_table__from_fd(int fd, struct uw_table **out)
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -ENOEXEC;
 	/* libelf reads with pread: the descriptor's offset is neither used nor moved */
-	if (fd < 0)
-		return -EBADF;
+	if (fstat(fd, &st) != 0)
+		return -errno;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf)
 		return -ENOEXEC;
-	err = build(elf, out);
+	err = build(elf, (uint64_t)st.st_size, t0, out);
 	elf_end(elf);
 	return err;
 }
 
 int uw_table__from_mem(const void *image, size_t size, struct uw_table **out)
 {
+	uint64_t t0 = uw_mono_ns();
 	Elf *elf = NULL;
 	void *copy;
 	int err;
@@ -822,7 +879,7 @@ int uw_table__from_mem(const void *image, size_t size, struct uw_table **out)
 		err = -ENOEXEC;
 		goto cleanup;
 	}
-	err = build(elf, out);
+	err = build(elf, size, t0, out);
 
 cleanup:
 	if (elf)

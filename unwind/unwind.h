@@ -18,7 +18,9 @@
  * One row: from VADDR up to the next row's VADDR, RULE applies (when CMD is 0) or the
  * command CMD (KILN_UW_CMD(...)). Rows are sorted by VADDR with no two consecutive rows
  * equal; a KILN_UW_CMD_INVALID row ends every run of covered code that the next FDE does
- * not continue (gaps of alignment padding, <= 15 bytes, are not ends).
+ * not continue (gaps of alignment padding, <= 15 bytes, are not ends). A signal
+ * trampoline's SIGNAL row also covers the byte before its FDE when no other FDE does (the
+ * walker looks the handler's return address, the trampoline, up at pc - 1).
  */
 struct uw_row {
 	uint64_t vaddr; /* ELF virtual address (file-relative, as in the symbol table) */
@@ -32,8 +34,9 @@ struct uw_table_stats {
 	uint32_t unsupported; /* rows that became KILN_UW_CMD_UNSUPPORTED */
 	uint32_t plt, signal, stop; /* rows that became these commands */
 	/*
-	 * FDEs left out (counted in fdes too): an encoding or CFA program libdw can't read.
-	 * Their code is covered by no row, as if they were absent (frame-pointer fallback).
+	 * FDEs left out (counted in fdes too): an entry, encoding or CFA program libdw can't
+	 * read, or more than 4,096 rows. Their code is covered by no row, as if they were
+	 * absent (frame-pointer fallback).
 	 */
 	uint32_t skipped_fdes;
 	uint64_t build_ns; /* time to build the table */
@@ -49,8 +52,9 @@ struct uw_table {
  * Builds the table of the ELF file open at FD (not consumed; any offset): .eh_frame found
  * through its section, or through PT_GNU_EH_FRAME -> .eh_frame_hdr when sections are
  * stripped. Returns 0 with *OUT set (free with uw_table__free), -ENOENT when the file has
- * no .eh_frame (the caller falls back to frame pointers), -ENOEXEC when it is not a usable
- * ELF file, or another -errno.
+ * no .eh_frame, or no FDE in it that covers code (the caller falls back to frame pointers),
+ * -ENOEXEC when it is not a usable ELF file (not x86-64 ET_EXEC/ET_DYN, truncated), or
+ * another -errno.
  */
 int uw_table__from_fd(int fd, struct uw_table **out);
 

@@ -17,7 +17,7 @@ two tokens, `r10 (r10)`; a CFA expression prints as `exp` (its opcodes come from
 dump, --debug-dump=frames); an FDE without instructions prints no rows (its CIE's row
 applies); two advances to the same LOC print two rows (the last one is in force).
 
-Usage: test_unwind_oracle.py UW_DUMP
+Usage: test_unwind_oracle.py UW_DUMP [MORE_FILES...]
 """
 import os
 import re
@@ -279,13 +279,13 @@ def check(uw_dump, name, path=None):
 
 
 def main():
-    if len(sys.argv) != 2:
-        fail("usage: test_unwind_oracle.py UW_DUMP")
+    if len(sys.argv) < 2:
+        fail("usage: test_unwind_oracle.py UW_DUMP [MORE_FILES...]")
     total = 0
-    for path in BINARIES:
+    for path in BINARIES + sys.argv[2:]:
         total += check(sys.argv[1], path, path)
     total += check(sys.argv[1], "vDSO")
-    print("PASS: %d rows of %d files equal readelf's" % (total, len(BINARIES) + 1))
+    print("PASS: %d rows of %d files equal readelf's" % (total, len(BINARIES) + len(sys.argv) - 1))
 
 
 if __name__ == "__main__":
