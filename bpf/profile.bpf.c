@@ -143,20 +143,28 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } uw_mappings SEC(".maps");
 
-/* 64 KiB pages of every loaded table -> their deltas in uw_deltas. */
+/*
+ * 64 KiB pages of every loaded table -> their deltas in uw_deltas: 16384 pages are 1 GiB
+ * of code (python3.11 has 45, libLLVM-14 771). Preallocated, as perf_event programs need.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct kiln_uw_page_key);
 	__type(value, struct kiln_uw_page);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 16384);
 } uw_pages SEC(".maps");
 
-/* The deltas of every loaded table, in ranges user space allocates. */
+/*
+ * The deltas of every loaded table, in ranges user space allocates. An array element takes
+ * 8 bytes whatever its size, so 2^20 deltas are 8 MiB: libc has 23 k, python3.11 59 k,
+ * libLLVM-14 818 k. A table that does not fit evicts idle ones, else is counted and its
+ * mappings walk frame pointers.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct kiln_uw_delta);
-	__uint(max_entries, 1 << 21);
+	__uint(max_entries, 1 << 20);
 } uw_deltas SEC(".maps");
 
 /* De-duplicated rules of every table (a few hundred per file). */
@@ -172,7 +180,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, __u32);
 	__type(value, __u64);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 4096);
 } uw_sync_sent SEC(".maps");
 
 /* The walk of the sample being taken on this CPU: registers, frames, where it goes. */
