@@ -7,6 +7,8 @@
 
 #include <CUnit/Basic.h>
 
+#include "tests/lib/kiln_test.h"
+
 #include "ui/flame.h"
 #include "ui/otlp.h"
 #include "ui/route.h"
@@ -160,23 +162,10 @@ static void test_gunzip_garbage(void)
 			-EBADMSG);
 }
 
-int main(void)
-{
-	CU_pSuite suite;
-	unsigned int failed;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("flame", NULL, NULL);
-	CU_add_test(suite, "tree merge", test_tree_merge);
-	CU_add_test(suite, "node cap with other", test_node_cap);
-	CU_add_test(suite, "recursion counted once per stack", test_recursion);
-	CU_add_test(suite, "JSON escaping", test_json_escape);
-	CU_add_test(suite, "routing and id decoding", test_route);
-	CU_add_test(suite, "gunzip refuses garbage", test_gunzip_garbage);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
-}
+KILN_TEST_MAIN("flame",
+	       { "tree merge", test_tree_merge },
+	       { "node cap with other", test_node_cap },
+	       { "recursion counted once per stack", test_recursion },
+	       { "JSON escaping", test_json_escape },
+	       { "routing and id decoding", test_route },
+	       { "gunzip refuses garbage", test_gunzip_garbage })
