@@ -398,7 +398,10 @@ static int write_effective(const struct kiln_config *c, const struct sup_creds *
 		dir[0] = 0;
 		return 1;
 	}
-	snprintf(path, plen, "%s/config.yaml", dir);
+	if (snprintf(path, plen, "%s/config.yaml", dir) >= (int)plen) {
+		log_error("%s/config.yaml: path too long", dir);
+		return 1;
+	}
 	if (cr->drop && (chown(dir, 0, cr->gid) || chmod(dir, 0750))) {
 		log_error("giving %s to gid %u: %s", dir, (unsigned)cr->gid, strerror(errno));
 		return 1;
