@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "profile/profile.h"
 
@@ -190,10 +191,20 @@ static inline const char *wrec_view__id(const struct wrec_view *v, enum wrec_id_
 	return wrec_view__str(v, v->hdr->identity[f]);
 }
 
+/* Short name of identity field F ("key", "k8s_pod_uid", ...), or NULL when F is unused. */
+const char *wrec_id__name(enum wrec_id_field f);
+
 /*
  * Frame display name for location L of a parsed record: the function name, or
  * "[module+0xADDR]", or "[unknown]"; written into BUF (LEN bytes). Returns BUF.
  */
 const char *wrec_view__frame_name(const struct wrec_view *v, uint32_t loc, char *buf, size_t len);
+
+/*
+ * Writes parsed record V to F as one JSON line: window fields, the identity by
+ * wrec_id__name(), and each sample with its frames outermost first (name, kind, module,
+ * build_id). The debugging form of a record (tests/agent/ringdump). Returns 0 or -EIO.
+ */
+int wrec_view__write_json(const struct wrec_view *v, FILE *f);
 
 #endif

@@ -652,6 +652,11 @@ uint64_t shm_consumer__generation(const struct shm_consumer *c)
 	return atomic_load_explicit(&c->s.hdr->ctl.generation, memory_order_relaxed);
 }
 
+const struct shm_hdr *shm_consumer__hdr(const struct shm_consumer *c)
+{
+	return c->s.hdr;
+}
+
 int shm_consumer__wait(struct shm_consumer *c, int timeout_ms)
 {
 	struct stat a, b;

@@ -9,7 +9,8 @@
  *                            writes its own cursor and counters there
  *
  * Both get the group chosen by the producer; group members attach without privileges.
- * Layout: shm/FORMAT.md.
+ * Layout: shm/FORMAT.md. Consumers read through shm/reader.h, not this header's consumer
+ * calls directly.
  */
 #ifndef KILN_SHM_SHM_H
 #define KILN_SHM_SHM_H
@@ -219,6 +220,9 @@ int shm_consumer__wait(struct shm_consumer *c, int timeout_ms);
 
 /* The generation of the producer now writing. */
 uint64_t shm_consumer__generation(const struct shm_consumer *c);
+
+/* The segment's header (read-only mapping), valid until shm_consumer__free(). */
+const struct shm_hdr *shm_consumer__hdr(const struct shm_consumer *c);
 
 /*
  * Marks C's slot as a consumer of KIND and returns its SHM_SLOT_STATS counters (indexed by
