@@ -65,28 +65,14 @@ struct kiln_ev_proc {
 	char comm[KILN_COMM_LEN];
 };
 
-/* Per-CPU counters, indexed by this enum; user space sums over CPUs. */
+/* Per-CPU counters, indexed by this enum; user space sums over CPUs. common/counters.def. */
 enum kiln_metric {
-	KILN_M_SEEN = 0, /* every perf event the program ran for */
-	KILN_M_IDLE, /* pid 0 skipped (idle not asked for) */
-	KILN_M_FILTERED, /* skipped by the cgroup / tgid filter */
-	KILN_M_TAKEN, /* samples accepted: aggregated + overflowed + dropped */
-	KILN_M_AGGREGATED, /* counted in the window's count map */
-	KILN_M_OVERFLOWED, /* written to the ring buffer as a raw sample */
-	KILN_M_DROP_RINGBUF_FULL, /* overflow needed and the ring buffer was full */
-	KILN_M_OVF_COUNT_FULL, /* reason for an overflow: count map full */
-	KILN_M_OVF_STACK_FULL, /* reason: stack map full (-ENOMEM) */
-	KILN_M_OVF_STACK_COLL, /* reason: stack map hash collision (-EEXIST) */
-	KILN_M_STACK_ERR_EFAULT, /* bpf_get_stackid: no stack to walk (kernel thread, ...) */
-	KILN_M_STACK_ERR_EEXIST,
-	KILN_M_STACK_ERR_ENOMEM,
-	KILN_M_STACK_ERR_OTHER,
-	KILN_M_EV_EXEC,
-	KILN_M_EV_EXIT,
-	KILN_M_EV_FORK,
-	KILN_M_EV_DROPPED, /* process events lost to a full ring buffer */
-	KILN_M_FOLLOWED, /* children added to the tgid filter (follow mode) */
-	KILN_M_EV_SEEN, /* first-sample events sent */
+#define KILN_COUNTER(src, id, name, type, group, problem, help) KILN_COUNTER_##src(id)
+#define KILN_COUNTER_BPF(id) KILN_M_##id,
+#define KILN_COUNTER_AGENT(id)
+#include "../common/counters.def"
+#undef KILN_COUNTER_BPF
+#undef KILN_COUNTER_AGENT
 	KILN_M_NR,
 };
 

@@ -26,6 +26,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "shm/counters.h"
 #include "shm/runstate.h"
 #include "shm/shm.h"
 
@@ -577,8 +578,9 @@ static void print_ring_counters(const char *ring, FILE *f)
 {
 	struct shm_view *v = NULL;
 	const struct shm_hdr *h;
+	struct shm_counter_entry e;
 	char msg[256];
-	int i, n = 0, err;
+	int i = 0, n = 0, err;
 
 	err = shm_view__open(&v, ring);
 	if (err) {
@@ -589,18 +591,12 @@ static void print_ring_counters(const char *ring, FILE *f)
 	fprintf(f, "  ring %s: %llu records, %llu bytes; producer counters:\n", shm_view__path(v),
 		(unsigned long long)atomic_load(&h->ctl.records),
 		(unsigned long long)atomic_load(&h->ctl.bytes));
-	for (i = 0; i < SHM_NUM_COUNTERS; i++) {
-		char name[SHM_COUNTER_NAME];
-
-		memcpy(name, h->counters[i].name, sizeof(name));
-		name[sizeof(name) - 1] = 0;
-		if (!name[0])
-			continue;
+	while (shm_counters__next(h, &i, &e)) {
 		fprintf(f, "%s%s %llu",
 			n % 4 ? ", "
 			: n   ? "\n    "
 			      : "    ",
-			name, (unsigned long long)atomic_load(&h->counters[i].value));
+			e.name, (unsigned long long)e.value);
 		n++;
 	}
 	fprintf(f, "\n");

@@ -34,6 +34,7 @@
 #include "common/util.h"
 #include "profile/wrec.h"
 #include "shm/runstate.h"
+#include "shm/counters.h"
 #include "shm/reader.h"
 
 #define TOP_DEFAULT_HZ 99 /* a private agent's rate: 19 Hz (the agent's) is too coarse live */
@@ -195,18 +196,6 @@ static bool ring_has_producer(const char *name)
 }
 
 /* A producer counter by name from a mapped ring header (0 when the producer has none). */
-static uint64_t hdr_counter(const struct shm_hdr *h, const char *name)
-{
-	int i;
-
-	if (!h)
-		return 0;
-	for (i = 0; i < SHM_NUM_COUNTERS; i++)
-		if (!strncmp(h->counters[i].name, name, SHM_COUNTER_NAME))
-			return atomic_load(&h->counters[i].value);
-	return 0;
-}
-
 struct agent_child {
 	pid_t pid;
 	int err_fd; /* read end of its stderr, non-blocking */
@@ -450,8 +439,8 @@ static int render(struct topcmd *c, bool waiting)
 	     (unsigned long long)rs.lost, (unsigned long long)rs.lapped,
 	     (unsigned long long)rs.corrupt, (unsigned long long)rs.stale,
 	     (unsigned long long)rs.bad,
-	     (unsigned long long)hdr_counter(shm_reader__hdr(c->rd), "samples_dropped"),
-	     (unsigned long long)hdr_counter(shm_reader__hdr(c->rd), "samples_missed"));
+	     (unsigned long long)shm_counters__value(shm_reader__hdr(c->rd), KILN_C_DROP_RINGBUF_FULL),
+	     (unsigned long long)shm_counters__value(shm_reader__hdr(c->rd), KILN_C_MISSED));
 	/* Batch frames hold no blank line: a blank line separates frames. */
 	if (waiting)
 		LINE("waiting for the first window...%s", c->tty ? "  (q quits)" : "");

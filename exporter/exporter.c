@@ -26,6 +26,7 @@
 #include "exporter/otlp.h"
 #include "exporter/spool.h"
 #include "exporter/validate.h"
+#include "shm/counters.h"
 #include "shm/reader.h"
 
 /* Statuses counted one by one; anything else is "other". */
@@ -88,6 +89,9 @@ struct exporter {
 	struct MHD_Daemon *mhd;
 	_Atomic uint64_t records, lost, lag, bad_records;
 	_Atomic uint64_t *slot_stats; /* this consumer's counters in the ring, for kiln status */
+	/* The agent's counters as last read from the ring header, for /metrics (kiln_agent_*). */
+	_Atomic uint64_t agent[KILN_C_NR];
+	_Atomic bool agent_have[KILN_C_NR];
 };
 
 static void write_cursor(struct dest *d)
@@ -763,6 +767,16 @@ static char *metrics_text(struct exporter *x)
 				"%" PRIu64 "\n",
 				x->d[i].name, st, v);
 		}
+	{
+		uint64_t v[KILN_C_NR];
+		bool have[KILN_C_NR];
+
+		for (k = 0; k < KILN_C_NR; k++) {
+			v[k] = atomic_load(&x->agent[k]);
+			have[k] = atomic_load(&x->agent_have[k]);
+		}
+		kiln_counters__write_prometheus(f, "kiln_agent_", v, have);
+	}
 	fclose(f);
 	return buf;
 }
@@ -878,6 +892,23 @@ static void publish_stats(struct exporter *x)
 		atomic_store_explicit(&x->slot_stats[k], v[k], memory_order_relaxed);
 }
 
+/*
+ * Copies the agent's counters out of the ring header: /metrics runs on another thread and
+ * must not read a mapping that a reattach removes.
+ */
+static void agent_counters(struct exporter *x)
+{
+	struct shm_counter_entry e;
+	int pos = 0;
+
+	while (shm_counters__next(shm_reader__hdr(x->rd), &pos, &e)) {
+		if (!e.info)
+			continue;
+		atomic_store(&x->agent[e.info->id], e.value);
+		atomic_store(&x->agent_have[e.info->id], true);
+	}
+}
+
 /* Reads every record available now. Returns records read, or -errno. */
 static int drain(struct exporter *x)
 {
@@ -918,6 +949,7 @@ static int drain(struct exporter *x)
 	}
 	/* The reader sums loss over every attachment: a replaced segment does not reset it. */
 	shm_reader__stats(x->rd, &st);
+	agent_counters(x);
 	atomic_store(&x->records, st.records);
 	atomic_store(&x->bad_records, st.bad);
 	atomic_store(&x->lost, st.lost);

@@ -690,6 +690,30 @@ const char *shm_kind__stat_name(uint32_t kind, int i)
 	return NULL;
 }
 
+bool shm_kind__stat_problem(uint32_t kind, int i)
+{
+	/* Retries are counted as problems too: each one is a delivery that failed first. */
+	static const bool export_problem[SHM_SLOT_STATS] = {
+		[SHM_EXP_FAILURES] = true,
+		[SHM_EXP_RETRIES] = true,
+		[SHM_EXP_DROPPED] = true,
+	};
+	static const bool ui_problem[SHM_SLOT_STATS] = {
+		[SHM_UI_BAD] = true,
+		[SHM_UI_DROPPED] = true,
+		[SHM_UI_REFUSED] = true,
+		[SHM_UI_EVICTED] = true,
+	};
+
+	if (i < 0 || i >= SHM_SLOT_STATS)
+		return false;
+	if (kind == SHM_KIND_EXPORT)
+		return export_problem[i];
+	if (kind == SHM_KIND_UI)
+		return ui_problem[i];
+	return false;
+}
+
 const char *shm_kind__name(uint32_t kind)
 {
 	return kind == SHM_KIND_EXPORT ? "export" : kind == SHM_KIND_UI ? "ui" : "other";

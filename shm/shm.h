@@ -16,6 +16,7 @@
 #define KILN_SHM_SHM_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -237,6 +238,12 @@ _Atomic uint64_t *shm_consumer__stats(struct shm_consumer *c, enum shm_kind kind
  * KIND publishes no counter I. Static strings.
  */
 const char *shm_kind__stat_name(uint32_t kind, int i);
+
+/*
+ * True when a non-zero counter I of a consumer of KIND means data was lost or something
+ * failed (kiln status lists it among the problems).
+ */
+bool shm_kind__stat_problem(uint32_t kind, int i);
 
 /* "export", "ui" or "other". Static strings. */
 const char *shm_kind__name(uint32_t kind);
