@@ -390,7 +390,7 @@ static void ob_eol(struct topcmd *c)
 /* Draws one frame into c->ob and writes it out. Returns 0 or -errno (-EPIPE: reader gone). */
 static int render(struct topcmd *c, bool waiting)
 {
-	const struct top_row *rows = NULL;
+	const struct symtotal_row *rows = NULL;
 	struct shm_reader_stats rs;
 	struct top_stats st;
 	long n, i, max;
