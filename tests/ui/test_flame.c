@@ -10,7 +10,7 @@
 #include "tests/lib/kiln_test.h"
 
 #include "ui/flame.h"
-#include "ui/otlp.h"
+#include "otlp/otlp.h"
 #include "ui/route.h"
 #include "ui/sbuf.h"
 
