@@ -10,6 +10,8 @@
 
 #include <CUnit/Basic.h>
 
+#include "tests/lib/kiln_test.h"
+
 #include "cli/top.h"
 #include "profile/wrec.h"
 #include "ui/flame.h"
@@ -361,22 +363,8 @@ static void test_compaction(void)
 	top__free(t);
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned int failed;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("top_model", NULL, NULL);
-	CU_add_test(s, "self and total with recursion", test_self_total_recursion);
-	CU_add_test(s, "horizon slides with windows", test_horizon);
-	CU_add_test(s, "kiln top and the UI's symbols table agree", test_top_and_ui_agree);
-	CU_add_test(s, "workload, cgroup and pid scope", test_scope);
-	CU_add_test(s, "stale functions are forgotten", test_compaction);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
-}
+KILN_TEST_MAIN("top_model", { "self and total with recursion", test_self_total_recursion },
+	       { "horizon slides with windows", test_horizon },
+	       { "kiln top and the UI's symbols table agree", test_top_and_ui_agree },
+	       { "workload, cgroup and pid scope", test_scope },
+	       { "stale functions are forgotten", test_compaction })
