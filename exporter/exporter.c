@@ -23,8 +23,8 @@
 #include "exporter/compress.h"
 #include "exporter/exporter.h"
 #include "exporter/http.h"
-#include "otlp/otlp.h"
 #include "exporter/spool.h"
+#include "otlp/otlp.h"
 #include "shm/counters.h"
 #include "shm/reader.h"
 
