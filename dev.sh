@@ -4,6 +4,8 @@
 # kiln's developer entry point, for a fresh Debian 12 machine (run as root):
 #   ./dev.sh run     install packages if missing, build, run the pipeline (kiln run [ARGS])
 #   ./dev.sh test    install packages if missing, build (plain, ASan+UBSan, TSan, fuzz), test
+#   ./dev.sh test -R NAME   the same trees, only the tests matching NAME (as each tree runs them)
+#   ./dev.sh unit    build the plain tree and run the tests labelled unit (under a minute)
 #   ./dev.sh deps    only install the Debian packages
 #   ./dev.sh build   only build build/ (build/kiln, build/bench/kiln-bench)
 set -euo pipefail
@@ -62,7 +64,8 @@ tools() {
 configure_build() { # DIR [cmake args...]
 	local dir=$1
 	shift
-	cmake -S "$ROOT" -B "$dir" "$@" >/dev/null
+	# Warnings are errors for developers and CI (a plain cmake build leaves them warnings).
+	cmake -S "$ROOT" -B "$dir" -DKILN_WERROR=ON "$@" >/dev/null
 	cmake --build "$dir" -j "$JOBS"
 }
 
@@ -85,7 +88,11 @@ run_tests() { # DIR [ctest args...]
 	ctest --test-dir "$dir" --output-on-failure --timeout 600 "$@"
 }
 
+# ./dev.sh test [-R NAME]: every tree, each running what it runs in the full suite; extra
+# arguments (-R NAME) narrow each tree's run. A tree with no matching test passes.
 test_all() {
+	local filter=("$@")
+	((${#filter[@]})) && filter+=(--no-tests=ignore)
 	deps
 	tools
 	# playwright-core for the browser test, pinned by tests/browser/package-lock.json.
@@ -96,14 +103,20 @@ test_all() {
 	CC=clang configure_build build-fuzz -DKILN_FUZZ=ON
 	export KILN_PPROF=$TOOLS/pprof
 	local rc=0
-	run_tests build || rc=1
+	run_tests build "${filter[@]}" || rc=1
 	# Sanitized trees: the same tests, except the benchmark smoke run (label bench), which
 	# already ran in the plain tree. Share checks (record_shares-*, run_acceptance) run but
 	# read KILN_SANITIZE and report their shares without enforcing them.
-	run_tests build-asan -LE bench || rc=1
-	run_tests build-tsan -L tsan || rc=1
-	run_tests build-fuzz -L fuzz || rc=1
+	run_tests build-asan -LE bench "${filter[@]}" || rc=1
+	run_tests build-tsan -L tsan "${filter[@]}" || rc=1
+	run_tests build-fuzz -L fuzz "${filter[@]}" || rc=1
 	return $rc
+}
+
+# The fast loop: the plain tree, tests labelled unit (no BPF, no agent).
+unit() {
+	build
+	run_tests build -L unit "$@"
 }
 
 case ${1:-} in
@@ -114,9 +127,16 @@ run)
 	shift
 	run "$@"
 	;;
-test) test_all ;;
+test)
+	shift
+	test_all "$@"
+	;;
+unit)
+	shift
+	unit "$@"
+	;;
 *)
-	echo "usage: ./dev.sh {run|test|deps|build}" >&2
+	echo "usage: ./dev.sh {run|test [-R NAME]|unit|deps|build}" >&2
 	exit 2
 	;;
 esac

@@ -12,71 +12,25 @@
 #include "aggregator/loop.h"
 #include "aggregator/mmapwatch.h"
 #include "aggregator/sampler.h"
+#include "aggregator/unwinder.h"
 #include "aggregator/sources.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "profile/profile.h"
 #include "profile/wrec.h"
+#include "shm/counters.h"
 #include "shm/shm.h"
 #include "symbolize/htab.h"
 #include "symbolize/symbolize.h"
 
-/* Counters the agent publishes in the ring header for `kiln status`. */
+/*
+ * Counters the agent publishes in the ring header for `kiln status`: every counter of
+ * common/counters.def (the BPF program's first, so AC_<ID> == KILN_M_<ID> for those).
+ */
 enum agent_counter {
-	AC_WINDOWS,
-	AC_RECORDS,
-	AC_RECORD_BYTES,
-	AC_SAMPLES,
-	AC_TAKEN,
-	AC_AGGREGATED,
-	AC_OVERFLOWED,
-	AC_DROPPED,
-	AC_FILTERED,
-	AC_IDLE,
-	AC_MISSED,
-	AC_STACKS,
-	AC_REC_TOO_BIG,
-	AC_REC_FAILED,
-	AC_WORKLOADS,
-	AC_RELOADS,
-	AC_RELOAD_ERRORS,
-	AC_EV_LOST,
-	AC_SYM_BYTES,
-	AC_SYM_ELFS,
-	AC_SYM_PROCS,
-	AC_MMAP_RECORDS,
-	AC_MMAP_LOST,
-	AC_MMAP_BAD,
-	AC_MAPPINGS,
-	AC_NR,
-};
-
-static const char *const counter_names[AC_NR] = {
-	[AC_WINDOWS] = "windows",
-	[AC_RECORDS] = "records",
-	[AC_RECORD_BYTES] = "record_bytes",
-	[AC_SAMPLES] = "samples_written",
-	[AC_TAKEN] = "samples_taken",
-	[AC_AGGREGATED] = "samples_aggregated",
-	[AC_OVERFLOWED] = "samples_overflowed",
-	[AC_DROPPED] = "samples_dropped",
-	[AC_FILTERED] = "samples_filtered",
-	[AC_IDLE] = "samples_idle",
-	[AC_MISSED] = "samples_missed",
-	[AC_STACKS] = "stacks_drained",
-	[AC_REC_TOO_BIG] = "records_too_big",
-	[AC_REC_FAILED] = "records_failed",
-	[AC_WORKLOADS] = "workloads",
-	[AC_RELOADS] = "config_reloads",
-	[AC_RELOAD_ERRORS] = "config_reload_errors",
-	[AC_EV_LOST] = "proc_events_lost",
-	[AC_SYM_BYTES] = "symbol_cache_bytes",
-	[AC_SYM_ELFS] = "symbol_cache_files",
-	[AC_SYM_PROCS] = "processes_tracked",
-	[AC_MMAP_RECORDS] = "mmap_records_read",
-	[AC_MMAP_LOST] = "mmap_records_lost",
-	[AC_MMAP_BAD] = "mmap_records_bad",
-	[AC_MAPPINGS] = "mappings_added",
+#define KILN_COUNTER(src, id, name, type, group, problem, help) AC_##id = KILN_C_##id,
+#include "common/counters.def"
+	AC_NR = KILN_C_NR,
 };
 
 /* A workload seen by the agent; its profile is rebuilt every window. */
@@ -311,6 +265,7 @@ static void publish_metrics(struct agent *a)
 {
 	struct symbolizer_stats ss;
 	uint64_t m[KILN_M_NR];
+	int k;
 
 	/* Once per window: kiln status tells a stuck agent from an idle one by its age. */
 	shm_producer__heartbeat(a->shm);
@@ -327,16 +282,22 @@ static void publish_metrics(struct agent *a)
 		counter_set(a, AC_MMAP_LOST, ms.lost);
 		counter_set(a, AC_MMAP_BAD, ms.bad);
 	}
+	if (sampler__unwinder(a->sampler)) {
+		struct unwinder_stats us;
+
+		unwinder__stats(sampler__unwinder(a->sampler), &us);
+		counter_set(a, AC_UW_TABLES, us.tables);
+		counter_set(a, AC_UW_TABLE_BYTES, us.table_bytes);
+		counter_set(a, AC_UW_PROCS, us.processes);
+		counter_set(a, AC_UW_BUILDS, us.builds);
+		counter_set(a, AC_UW_NO_EH_FRAME, us.no_eh_frame);
+		counter_set(a, AC_UW_ERRORS, us.build_errors + us.load_errors);
+	}
 
 	if (sampler__metrics(a->sampler, m))
 		return;
-	counter_set(a, AC_TAKEN, m[KILN_M_TAKEN]);
-	counter_set(a, AC_AGGREGATED, m[KILN_M_AGGREGATED]);
-	counter_set(a, AC_OVERFLOWED, m[KILN_M_OVERFLOWED]);
-	counter_set(a, AC_DROPPED, m[KILN_M_DROP_RINGBUF_FULL]);
-	counter_set(a, AC_FILTERED, m[KILN_M_FILTERED]);
-	counter_set(a, AC_IDLE, m[KILN_M_IDLE]);
-	counter_set(a, AC_EV_LOST, m[KILN_M_EV_DROPPED]);
+	for (k = 0; k < KILN_M_NR; k++)
+		counter_set(a, (enum agent_counter)k, m[k]);
 	counter_set(a, AC_MISSED, sampler__missed(a->sampler));
 	counter_set(a, AC_STACKS, sampler__stacks_total(a->sampler));
 }
@@ -632,7 +593,7 @@ int agent__new(struct agent **out, const struct kiln_config *cfg, const struct a
 	a->ring = shm_producer__ring(a->shm);
 	a->max_record = ring__max_payload(cfg->ring_size ? cfg->ring_size : SHM_DEFAULT_SIZE);
 	for (i = 0; i < AC_NR; i++)
-		a->counter[i] = shm_producer__counter(a->shm, counter_names[i]);
+		a->counter[i] = shm_producer__counter(a->shm, kiln_counter__info(i)->name);
 	*out = a;
 	return 0;
 cleanup:
@@ -703,12 +664,12 @@ void agent__print_summary(struct agent *a)
 		(unsigned long long)a->local[AC_WORKLOADS], (unsigned long long)a->local[AC_TAKEN],
 		(unsigned long long)a->local[AC_AGGREGATED],
 		(unsigned long long)a->local[AC_OVERFLOWED],
-		(unsigned long long)a->local[AC_DROPPED], (unsigned long long)a->local[AC_SAMPLES],
+		(unsigned long long)a->local[AC_DROP_RINGBUF_FULL], (unsigned long long)a->local[AC_SAMPLES],
 		(unsigned long long)a->local[AC_FILTERED], (unsigned long long)a->local[AC_IDLE],
 		(unsigned long long)a->local[AC_MISSED],
 		(unsigned long long)a->local[AC_REC_TOO_BIG],
 		(unsigned long long)a->local[AC_REC_FAILED],
-		(unsigned long long)a->local[AC_EV_LOST], (unsigned long long)a->local[AC_RELOADS],
+		(unsigned long long)a->local[AC_EV_DROPPED], (unsigned long long)a->local[AC_RELOADS],
 		(unsigned long long)a->local[AC_RELOAD_ERRORS],
 		(unsigned long long)a->local[AC_MMAP_RECORDS],
 		(unsigned long long)a->local[AC_MMAP_LOST],

@@ -438,11 +438,13 @@ static void find_container_name(struct identity_resolver *r, const char *ns, con
 	ssize_t tl;
 
 	out[0] = 0;
-	snprintf(prefix, sizeof(prefix), "%s_%s_", pod, ns);
-	snprintf(suffix, sizeof(suffix), "-%s.log", id);
+	/* Names too long for these buffers name no log file: that lookup is skipped. */
+	if (snprintf(prefix, sizeof(prefix), "%s_%s_", pod, ns) >= (int)sizeof(prefix) ||
+	    snprintf(suffix, sizeof(suffix), "-%s.log", id) >= (int)sizeof(suffix))
+		suffix[0] = 0;
 	pl = strlen(prefix);
 	sl = strlen(suffix);
-	if ((d = opendir(r->container_log_root))) {
+	if (sl && (d = opendir(r->container_log_root))) {
 		while ((de = readdir(d))) {
 			n = strlen(de->d_name);
 			if (n > pl + sl && !strncmp(de->d_name, prefix, pl) &&
@@ -635,7 +637,8 @@ static struct entry *build_cgroup_identity(struct identity_resolver *r, const ch
 					   const struct cg_class *k, const char *v2path,
 					   bool v2_own, const char *exe_path)
 {
-	char keybuf[768], ns[256] = "", pod[256] = "", pod_dir[256] = "", cname[256] = "";
+	/* Room for "cgroup" and a whole cgroup path: a cut key would merge workloads. */
+	char keybuf[PATH_MAX + 16], ns[256] = "", pod[256] = "", pod_dir[256] = "", cname[256] = "";
 	char wl_name[256] = "", short_id[16] = "";
 	struct idspec s = { .cgroup_path = v2path };
 	const char *wl_kind = NULL;

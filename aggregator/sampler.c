@@ -93,42 +93,12 @@ struct sampler {
 };
 
 static const char *const metric_names[KILN_M_NR] = {
-	[KILN_M_SEEN] = "seen",
-	[KILN_M_IDLE] = "idle_skipped",
-	[KILN_M_FILTERED] = "filtered",
-	[KILN_M_TAKEN] = "taken",
-	[KILN_M_AGGREGATED] = "aggregated",
-	[KILN_M_OVERFLOWED] = "overflowed",
-	[KILN_M_DROP_RINGBUF_FULL] = "dropped_ringbuf_full",
-	[KILN_M_OVF_COUNT_FULL] = "overflow_count_map_full",
-	[KILN_M_OVF_STACK_FULL] = "overflow_stack_map_full",
-	[KILN_M_OVF_STACK_COLL] = "overflow_stack_collision",
-	[KILN_M_STACK_ERR_EFAULT] = "stack_err_efault",
-	[KILN_M_STACK_ERR_EEXIST] = "stack_err_eexist",
-	[KILN_M_STACK_ERR_ENOMEM] = "stack_err_enomem",
-	[KILN_M_STACK_ERR_OTHER] = "stack_err_other",
-	[KILN_M_EV_EXEC] = "events_exec",
-	[KILN_M_EV_EXIT] = "events_exit",
-	[KILN_M_EV_FORK] = "events_fork",
-	[KILN_M_EV_DROPPED] = "events_dropped",
-	[KILN_M_FOLLOWED] = "children_followed",
-	[KILN_M_EV_SEEN] = "events_seen",
-	[KILN_M_UW_DWARF] = "unwind_table_walks",
-	[KILN_M_UW_FP] = "unwind_fp_walks",
-	[KILN_M_UW_NO_REGS] = "unwind_no_user_regs",
-	[KILN_M_UW_COMPLETE] = "unwind_complete",
-	[KILN_M_UW_TRUNCATED] = "unwind_truncated",
-	[KILN_M_UW_NO_MAPPING] = "unwind_no_mapping",
-	[KILN_M_UW_NOT_COVERED] = "unwind_pc_not_covered",
-	[KILN_M_UW_UNSUPPORTED] = "unwind_unsupported_rule",
-	[KILN_M_UW_READ_FAULT] = "unwind_read_fault",
-	[KILN_M_UW_BAD_FRAME] = "unwind_bad_frame",
-	[KILN_M_UW_TABLE_ERR] = "unwind_table_error",
-	[KILN_M_UW_FP_FRAMES] = "unwind_fp_frames",
-	[KILN_M_UW_PLT_FRAMES] = "unwind_plt_frames",
-	[KILN_M_UW_SIGNAL_FRAMES] = "unwind_signal_frames",
-	[KILN_M_UW_STACKS_FULL] = "unwind_stack_map_full",
-	[KILN_M_UW_SYNC_SENT] = "unwind_sync_events",
+#define KILN_COUNTER(src, id, name, type, group, problem, help) KILN_COUNTER_##src(id, name)
+#define KILN_COUNTER_BPF(id, name) [KILN_M_##id] = name,
+#define KILN_COUNTER_AGENT(id, name)
+#include "common/counters.def"
+#undef KILN_COUNTER_BPF
+#undef KILN_COUNTER_AGENT
 };
 
 const char *sampler__metric_name(enum kiln_metric m)

@@ -25,6 +25,7 @@
 #include "bench/proc.h"
 #include "common/cgroup.h"
 #include "common/util.h"
+#include "shm/counters.h"
 #include "shm/shm.h"
 
 int bench_sibling(const struct bench_opts *o, const char *rel, char *buf, size_t len)
@@ -446,12 +447,9 @@ int bench_wait_sampling(const struct bench_prog_ids *before, pid_t pid, const ch
 
 uint64_t bench_counter(const struct shm_hdr *h, const char *name)
 {
-	int i;
+	uint64_t v = 0;
 
-	for (i = 0; i < SHM_NUM_COUNTERS; i++)
-		if (!strncmp(h->counters[i].name, name, SHM_COUNTER_NAME))
-			return atomic_load(&h->counters[i].value);
-	return 0;
+	return shm_counters__get_name(h, name, &v) ? 0 : v;
 }
 
 int bench_proc_cputime_ns(pid_t pid, uint64_t *ns)

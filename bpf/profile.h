@@ -102,45 +102,14 @@ struct kiln_ev_proc {
 	char comm[KILN_COMM_LEN];
 };
 
-/* Per-CPU counters, indexed by this enum; user space sums over CPUs. */
+/* Per-CPU counters, indexed by this enum; user space sums over CPUs. common/counters.def. */
 enum kiln_metric {
-	KILN_M_SEEN = 0, /* every perf event the program ran for */
-	KILN_M_IDLE, /* pid 0 skipped (idle not asked for) */
-	KILN_M_FILTERED, /* skipped by the cgroup / tgid filter */
-	KILN_M_TAKEN, /* samples accepted: aggregated + overflowed + dropped */
-	KILN_M_AGGREGATED, /* counted in the window's count map */
-	KILN_M_OVERFLOWED, /* written to the ring buffer as a raw sample */
-	KILN_M_DROP_RINGBUF_FULL, /* overflow needed and the ring buffer was full */
-	KILN_M_OVF_COUNT_FULL, /* reason for an overflow: count map full */
-	KILN_M_OVF_STACK_FULL, /* reason: stack map full (-ENOMEM) */
-	KILN_M_OVF_STACK_COLL, /* reason: stack map hash collision (-EEXIST) */
-	KILN_M_STACK_ERR_EFAULT, /* bpf_get_stackid: no stack to walk (kernel thread, ...) */
-	KILN_M_STACK_ERR_EEXIST,
-	KILN_M_STACK_ERR_ENOMEM,
-	KILN_M_STACK_ERR_OTHER,
-	KILN_M_EV_EXEC,
-	KILN_M_EV_EXIT,
-	KILN_M_EV_FORK,
-	KILN_M_EV_DROPPED, /* process events lost to a full ring buffer */
-	KILN_M_FOLLOWED, /* children added to the tgid filter (follow mode) */
-	KILN_M_EV_SEEN, /* first-sample events sent */
-	/* Native unwinding: how each user stack was walked, and why a walk stopped early. */
-	KILN_M_UW_DWARF, /* user stacks walked with unwind tables */
-	KILN_M_UW_FP, /* user stacks walked by frame pointers: the process has no tables yet */
-	KILN_M_UW_NO_REGS, /* no user registers (kernel thread): no user stack */
-	KILN_M_UW_COMPLETE, /* table walks that reached the outermost frame */
-	KILN_M_UW_TRUNCATED, /* walks cut at KILN_MAX_FRAMES or the tail-call budget */
-	KILN_M_UW_NO_MAPPING, /* pc in no executable mapping known for the process */
-	KILN_M_UW_NOT_COVERED, /* pc in a mapped file but no unwind row covers it */
-	KILN_M_UW_UNSUPPORTED, /* a rule the walker can't apply */
-	KILN_M_UW_READ_FAULT, /* a stack read faulted */
-	KILN_M_UW_BAD_FRAME, /* CFA not growing or a nonsense return address */
-	KILN_M_UW_TABLE_ERR, /* inconsistent tables: a bug, never expected */
-	KILN_M_UW_FP_FRAMES, /* frames walked by frame pointer inside a table walk (no table) */
-	KILN_M_UW_PLT_FRAMES, /* frames unwound through a PLT entry */
-	KILN_M_UW_SIGNAL_FRAMES, /* frames unwound through a signal frame */
-	KILN_M_UW_STACKS_FULL, /* user stack map full: the sample overflowed */
-	KILN_M_UW_SYNC_SENT, /* KILN_EV_UNWIND_SYNC events sent */
+#define KILN_COUNTER(src, id, name, type, group, problem, help) KILN_COUNTER_##src(id)
+#define KILN_COUNTER_BPF(id) KILN_M_##id,
+#define KILN_COUNTER_AGENT(id)
+#include "../common/counters.def"
+#undef KILN_COUNTER_BPF
+#undef KILN_COUNTER_AGENT
 	KILN_M_NR,
 };
 

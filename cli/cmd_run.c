@@ -26,6 +26,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "shm/counters.h"
 #include "shm/runstate.h"
 #include "shm/shm.h"
 
@@ -490,7 +491,10 @@ static int write_effective(const struct kiln_config *c, const struct sup_creds *
 		dir[0] = 0;
 		return 1;
 	}
-	snprintf(path, plen, "%s/config.yaml", dir);
+	if (snprintf(path, plen, "%s/config.yaml", dir) >= (int)plen) {
+		log_error("%s/config.yaml: path too long", dir);
+		return 1;
+	}
 	if (cr->drop && (chown(dir, 0, cr->gid) || chmod(dir, 0750))) {
 		log_error("giving %s to gid %u: %s", dir, (unsigned)cr->gid, strerror(errno));
 		return 1;
@@ -668,8 +672,9 @@ static void print_ring_counters(const char *ring, FILE *f)
 {
 	struct shm_view *v = NULL;
 	const struct shm_hdr *h;
+	struct shm_counter_entry e;
 	char msg[256];
-	int i, n = 0, err;
+	int i = 0, n = 0, err;
 
 	err = shm_view__open(&v, ring);
 	if (err) {
@@ -680,18 +685,12 @@ static void print_ring_counters(const char *ring, FILE *f)
 	fprintf(f, "  ring %s: %llu records, %llu bytes; producer counters:\n", shm_view__path(v),
 		(unsigned long long)atomic_load(&h->ctl.records),
 		(unsigned long long)atomic_load(&h->ctl.bytes));
-	for (i = 0; i < SHM_NUM_COUNTERS; i++) {
-		char name[SHM_COUNTER_NAME];
-
-		memcpy(name, h->counters[i].name, sizeof(name));
-		name[sizeof(name) - 1] = 0;
-		if (!name[0])
-			continue;
+	while (shm_counters__next(h, &i, &e)) {
 		fprintf(f, "%s%s %llu",
 			n % 4 ? ", "
 			: n   ? "\n    "
 			      : "    ",
-			name, (unsigned long long)atomic_load(&h->counters[i].value));
+			e.name, (unsigned long long)e.value);
 		n++;
 	}
 	fprintf(f, "\n");

@@ -20,6 +20,7 @@
 
 #include "commands.h"
 #include "common/util.h"
+#include "shm/counters.h"
 #include "shm/runstate.h"
 #include "shm/shm.h"
 
@@ -31,7 +32,8 @@ static void usage(FILE *f)
 		"Shows the health of a kiln pipeline from its shared-memory ring: the `kiln run`\n"
 		"supervisor and its children (when it runs), the producer (agent) with its\n"
 		"heartbeat, every attached consumer with its ring lag and losses, the agent's\n"
-		"sampling counters grouped (samples, drops and errors, records, symbolization),\n"
+		"counters grouped (samples, drops and errors, kernel, records, symbolization,\n"
+		"configuration; docs/counters.md says what each counts),\n"
 		"and each consumer's own counters (export: deliveries, failures, retries, spool;\n"
 		"ui: records, slots, bytes held). Non-zero drops and errors are marked '<-- !'\n"
 		"and listed at the end. Exit 0 when the ring was read, 1 when it cannot be.\n"
@@ -43,72 +45,36 @@ static void usage(FILE *f)
 		SHM_DEFAULT_NAME);
 }
 
-/* Names of counters (producer or consumer) that count something lost or failed. */
-static bool is_problem(const char *name)
-{
-	static const char *const words[] = { "drop",	"miss", "lost",	 "lapped",
-					     "too_big", "fail", "error", "corrupt",
-					     "refused", "bad",	"retr",	 "evicted" };
-	size_t i;
+/*
+ * Producer counters are shown by their group of common/counters.def, except that every
+ * counter whose table entry says "problem" is shown with the drops and errors.
+ */
+#define G_PROBLEMS KILN_CG_NR /* one more group, shown after "samples" */
+#define G_NR (KILN_CG_NR + 1)
 
-	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (strstr(name, words[i]))
-			return true;
-	return false;
+static const char *group_title(int g)
+{
+	return g == G_PROBLEMS ? "drops and errors" : kiln_counter_group__title(g);
 }
 
-/* Producer counters by group, in display order; names not listed land in "other". */
-enum pgroup {
-	G_SAMPLES,
-	G_PROBLEMS,
-	G_RECORDS,
-	G_SYMBOLS,
-	G_CONFIG,
-	G_OTHER,
-	G_NR
-};
+static const char *group_key(int g)
+{
+	return g == G_PROBLEMS ? "drops_errors" : kiln_counter_group__key(g);
+}
 
-static const char *const group_title[G_NR] = {
-	[G_SAMPLES] = "samples",	[G_PROBLEMS] = "drops and errors",
-	[G_RECORDS] = "window records", [G_SYMBOLS] = "symbolization",
-	[G_CONFIG] = "configuration",	[G_OTHER] = "other counters",
-};
-
-static const struct {
-	const char *name;
-	enum pgroup g;
-} known[] = {
-	{ "samples_taken", G_SAMPLES },
-	{ "samples_aggregated", G_SAMPLES },
-	{ "samples_overflowed", G_SAMPLES },
-	{ "samples_written", G_SAMPLES },
-	{ "samples_filtered", G_SAMPLES },
-	{ "samples_idle", G_SAMPLES },
-	{ "stacks_drained", G_SAMPLES },
-	{ "windows", G_RECORDS },
-	{ "records", G_RECORDS },
-	{ "record_bytes", G_RECORDS },
-	{ "workloads", G_RECORDS },
-	{ "symbol_cache_bytes", G_SYMBOLS },
-	{ "symbol_cache_files", G_SYMBOLS },
-	{ "processes_tracked", G_SYMBOLS },
-	{ "config_reloads", G_CONFIG },
-};
-
-/* The same groups as JSON keys. */
-static const char *const group_key[G_NR] = {
-	[G_SAMPLES] = "samples",       [G_PROBLEMS] = "drops_errors", [G_RECORDS] = "records",
-	[G_SYMBOLS] = "symbolization", [G_CONFIG] = "config",	      [G_OTHER] = "other",
-};
-
-#define NR_KNOWN (sizeof(known) / sizeof(known[0]))
+/* Display order: samples, drops and errors, then the other groups. */
+static int group_rank(int g)
+{
+	return g == G_PROBLEMS ? 1 : g == KILN_CG_SAMPLES ? 0 : g + 2;
+}
 
 /* A producer counter copied out of the header. */
 struct pcounter {
 	char name[SHM_COUNTER_NAME];
 	uint64_t value;
-	enum pgroup g;
-	int order; /* index in known[], or NR_KNOWN + header position */
+	int g; /* enum kiln_counter_group, or G_PROBLEMS */
+	bool problem; /* from the table: a non-zero value is a problem */
+	int order; /* table index, or KILN_C_NR + header position for unknown names */
 };
 
 /* A consumer slot copied out of the .cons file. */
@@ -169,34 +135,23 @@ static int cmp_pc(const void *a, const void *b)
 	const struct pcounter *x = a, *y = b;
 
 	if (x->g != y->g)
-		return x->g < y->g ? -1 : 1;
+		return group_rank(x->g) < group_rank(y->g) ? -1 : 1;
 	return x->order - y->order;
 }
 
 static void read_producer_counters(struct snap *s, const struct shm_hdr *h)
 {
-	int i;
-	size_t k;
+	struct shm_counter_entry e;
+	int pos = 0;
 
-	for (i = 0; i < SHM_NUM_COUNTERS; i++) {
-		struct pcounter *p = &s->pc[s->nr_pc];
+	while (shm_counters__next(h, &pos, &e)) {
+		struct pcounter *p = &s->pc[s->nr_pc++];
 
-		memcpy(p->name, h->counters[i].name, sizeof(p->name));
-		p->name[sizeof(p->name) - 1] = 0;
-		if (!p->name[0])
-			continue;
-		p->value = ld(&h->counters[i].value);
-		p->g = G_OTHER;
-		p->order = (int)NR_KNOWN + i;
-		for (k = 0; k < NR_KNOWN; k++)
-			if (!strcmp(p->name, known[k].name)) {
-				p->g = known[k].g;
-				p->order = (int)k;
-			}
-		/* Whatever counts a loss is shown with the losses, known or not. */
-		if (is_problem(p->name))
-			p->g = G_PROBLEMS;
-		s->nr_pc++;
+		memcpy(p->name, e.name, sizeof(p->name));
+		p->value = e.value;
+		p->problem = e.problem;
+		p->g = e.problem ? G_PROBLEMS : (int)e.group;
+		p->order = e.info ? (int)e.info->id : KILN_C_NR + pos;
 	}
 	qsort(s->pc, (size_t)s->nr_pc, sizeof(s->pc[0]), cmp_pc);
 }
@@ -324,9 +279,9 @@ static void txt_time(uint64_t ns, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
-static const char *mark(const char *name, uint64_t v)
+static const char *mark(bool problem, uint64_t v)
 {
-	return v && is_problem(name) ? "  <-- !" : "";
+	return v && problem ? "  <-- !" : "";
 }
 
 static void txt_supervisor(const struct snap *s)
@@ -393,9 +348,9 @@ static void txt_producer(const struct snap *s)
 
 		if ((int)p->g != g) {
 			g = (int)p->g;
-			printf("%s\n", group_title[g]);
+			printf("%s\n", group_title(g));
 		}
-		printf("  %-24s %14" PRIu64 "%s\n", p->name, p->value, mark(p->name, p->value));
+		printf("  %-24s %14" PRIu64 "%s\n", p->name, p->value, mark(p->problem, p->value));
 	}
 }
 
@@ -436,7 +391,7 @@ static void txt_consumers(const struct snap *s)
 
 			if (n)
 				printf("  %-24s %14" PRIu64 "%s\n", n, c->stats[k],
-				       mark(n, c->stats[k]));
+				       mark(shm_kind__stat_problem(c->kind, k), c->stats[k]));
 		}
 	}
 }
@@ -460,7 +415,7 @@ static int problems(const struct snap *s, void (*fn)(const char *what, void *ctx
 	if (s->ring[5])
 		PROBLEM("ring too_big=%" PRIu64, s->ring[5]);
 	for (i = 0; i < s->nr_pc; i++)
-		if (s->pc[i].value && is_problem(s->pc[i].name))
+		if (s->pc[i].value && s->pc[i].problem)
 			PROBLEM("%s=%" PRIu64, s->pc[i].name, s->pc[i].value);
 	if (!s->run_err) {
 		if (!s->sup_alive)
@@ -495,7 +450,7 @@ static int problems(const struct snap *s, void (*fn)(const char *what, void *ctx
 		for (k = 0; k < SHM_SLOT_STATS; k++) {
 			const char *name = shm_kind__stat_name(c->kind, k);
 
-			if (name && c->stats[k] && is_problem(name))
+			if (name && c->stats[k] && shm_kind__stat_problem(c->kind, k))
 				PROBLEM("consumer slot %d (%s) %s=%" PRIu64, c->slot,
 					shm_kind__name(c->kind), name, c->stats[k]);
 		}
@@ -695,7 +650,7 @@ static void print_json(const struct snap *s)
 		} else {
 			if (i)
 				putchar(']');
-			js_key(group_key[s->pc[i].g], &f);
+			js_key(group_key(s->pc[i].g), &f);
 			putchar('[');
 		}
 		js_str(s->pc[i].name);

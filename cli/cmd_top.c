@@ -34,7 +34,8 @@
 #include "common/util.h"
 #include "profile/wrec.h"
 #include "shm/runstate.h"
-#include "shm/shm.h"
+#include "shm/counters.h"
+#include "shm/reader.h"
 
 #define TOP_DEFAULT_HZ 99 /* a private agent's rate: 19 Hz (the agent's) is too coarse live */
 #define TOP_HEADER_LINES 5
@@ -195,20 +196,6 @@ static bool ring_has_producer(const char *name)
 }
 
 /* A producer counter by name from a mapped ring header (0 when the producer has none). */
-static uint64_t hdr_counter(const struct shm_view *v, const char *name)
-{
-	const struct shm_hdr *h;
-	int i;
-
-	if (!v)
-		return 0;
-	h = shm_view__hdr(v);
-	for (i = 0; i < SHM_NUM_COUNTERS; i++)
-		if (!strncmp(h->counters[i].name, name, SHM_COUNTER_NAME))
-			return atomic_load(&h->counters[i].value);
-	return 0;
-}
-
 struct agent_child {
 	pid_t pid;
 	int err_fd; /* read end of its stderr, non-blocking */
@@ -389,23 +376,10 @@ struct topcmd {
 	uint64_t horizon_s;
 	const char *scope;
 	struct top *model;
-	struct shm_consumer *cons;
-	struct shm_view *view;
-	uint64_t stale, bad, frames;
-	uint64_t base_lost, base_lapped, base_corrupt; /* from replaced segments */
+	struct shm_reader *rd;
+	uint64_t frames;
 	struct obuf ob;
 };
-
-static void cursor_stats(const struct topcmd *c, uint64_t *lost, uint64_t *lapped,
-			 uint64_t *corrupt)
-{
-	const struct ring_cursor *cur = c->cons ? ring_consumer__cursor(shm_consumer__ring(c->cons))
-						: NULL;
-
-	*lost = c->base_lost + (cur ? atomic_load(&cur->lost) : 0);
-	*lapped = c->base_lapped + (cur ? atomic_load(&cur->lapped) : 0);
-	*corrupt = c->base_corrupt + (cur ? atomic_load(&cur->corrupt) : 0);
-}
 
 /* Ends a line: on a terminal erase the rest of it (the previous frame) first. */
 static void ob_eol(struct topcmd *c)
@@ -416,16 +390,16 @@ static void ob_eol(struct topcmd *c)
 /* Draws one frame into c->ob and writes it out. Returns 0 or -errno (-EPIPE: reader gone). */
 static int render(struct topcmd *c, bool waiting)
 {
-	const struct top_row *rows = NULL;
+	const struct symtotal_row *rows = NULL;
+	struct shm_reader_stats rs;
 	struct top_stats st;
-	uint64_t lost, lapped, corrupt;
 	long n, i, max;
 	int trows = 24, tcols = 80, width;
 	size_t start, off;
 	ssize_t w;
 
 	top__stats(c->model, &st);
-	cursor_stats(c, &lost, &lapped, &corrupt);
+	shm_reader__stats(c->rd, &rs);
 	n = top__rows(c->model, c->sort, &rows);
 	if (n < 0)
 		return (int)n;
@@ -462,10 +436,11 @@ static int render(struct topcmd *c, bool waiting)
 	LINE("records: %llu (%llu in scope) - lost: %llu - lapped: %llu - corrupt: %llu - "
 	     "stale: %llu - bad: %llu - agent dropped: %llu, missed: %llu",
 	     (unsigned long long)st.records, (unsigned long long)st.records_in_scope,
-	     (unsigned long long)lost, (unsigned long long)lapped, (unsigned long long)corrupt,
-	     (unsigned long long)c->stale, (unsigned long long)c->bad,
-	     (unsigned long long)hdr_counter(c->view, "samples_dropped"),
-	     (unsigned long long)hdr_counter(c->view, "samples_missed"));
+	     (unsigned long long)rs.lost, (unsigned long long)rs.lapped,
+	     (unsigned long long)rs.corrupt, (unsigned long long)rs.stale,
+	     (unsigned long long)rs.bad,
+	     (unsigned long long)shm_counters__value(shm_reader__hdr(c->rd), KILN_C_DROP_RINGBUF_FULL),
+	     (unsigned long long)shm_counters__value(shm_reader__hdr(c->rd), KILN_C_MISSED));
 	/* Batch frames hold no blank line: a blank line separates frames. */
 	if (waiting)
 		LINE("waiting for the first window...%s", c->tty ? "  (q quits)" : "");
@@ -498,42 +473,22 @@ static int render(struct topcmd *c, bool waiting)
 	return 0;
 }
 
-/* Copies, releases and counts every record the ring holds. Returns how many were added. */
-static long drain(struct topcmd *c, void **buf, size_t *cap)
+/* Counts every record the ring holds now. Returns how many were added, or -errno. */
+static long drain(struct topcmd *c)
 {
-	struct ring_consumer *rc = shm_consumer__ring(c->cons);
-	struct ring_rec rec;
-	struct wrec_view v;
+	struct shm_record rec;
 	long added = 0;
-	void *nb;
 	int err;
 
-	while (!stop_sig && ring_consumer__peek(rc, &rec) == 0) {
-		if (rec.type != RING_TYPE_WINDOW) {
-			ring_consumer__release(rc);
-			continue;
-		}
-		if (rec.len > *cap) {
-			/* malloc's alignment (16) satisfies the record's 8. */
-			nb = realloc(*buf, rec.len);
-			if (!nb) {
-				ring_consumer__release(rc);
-				return -ENOMEM;
-			}
-			*buf = nb;
-			*cap = rec.len;
-		}
-		/* Parsed from a private copy: the producer may overwrite the ring meanwhile. */
-		memcpy(*buf, rec.data, rec.len);
-		if (ring_consumer__release(rc) == -ESTALE) {
-			c->stale++;
-			continue;
-		}
-		if (wrec__parse(*buf, rec.len, &v)) {
-			c->bad++;
-			continue;
-		}
-		err = top__add(c->model, &v);
+	while (!stop_sig) {
+		err = shm_reader__next(c->rd, &rec);
+		if (err == -EBADMSG)
+			continue; /* counted by the reader */
+		if (err == -EAGAIN || err == -ENOTCONN)
+			break;
+		if (err)
+			return err;
+		err = top__add(c->model, &rec.v);
 		if (err < 0)
 			return err;
 		added++;
@@ -541,34 +496,23 @@ static long drain(struct topcmd *c, void **buf, size_t *cap)
 	return added;
 }
 
-/* Attaches to c->ring (and maps its header for the producer's counters). Returns 0/-errno. */
+/*
+ * Attaches to c->ring, reading from START the first time and from the oldest record after
+ * the segment was replaced. Returns 0 or -errno.
+ */
 static int attach(struct topcmd *c, enum ring_start start)
 {
-	struct shm_consumer_opts co = { .name = c->ring, .start = start };
+	struct shm_reader_opts o = {
+		.sz = sizeof(o), .name = c->ring, .start = start, .restart = RING_START_OLDEST
+	};
 	int err;
 
-	err = shm_consumer__new(&c->cons, &co);
-	if (err) {
-		c->cons = NULL;
-		return err;
+	if (!c->rd) {
+		err = shm_reader__new(&c->rd, &o);
+		if (err)
+			return err;
 	}
-	if (shm_view__open(&c->view, c->ring))
-		c->view = NULL;
-	return 0;
-}
-
-static void detach(struct topcmd *c)
-{
-	uint64_t lost, lapped, corrupt;
-
-	cursor_stats(c, &lost, &lapped, &corrupt);
-	c->base_lost = lost;
-	c->base_lapped = lapped;
-	c->base_corrupt = corrupt;
-	shm_consumer__free(c->cons);
-	c->cons = NULL;
-	shm_view__free(c->view);
-	c->view = NULL;
+	return shm_reader__attach(c->rd);
 }
 
 /* Builds the cgroup scope: the path relative to the cgroup2 mount. Returns 0 or -errno. */
@@ -653,8 +597,7 @@ int cmd_top(int argc, char **argv)
 	bool batch = false, dirty, term_on = false;
 	struct top_stats st;
 	struct pollfd pfd[2];
-	void *rbuf = NULL;
-	size_t rcap = 0, k;
+	size_t k;
 	int opt, verbose = 0, ret = EXIT_USAGE, err, nfd;
 	long added;
 
@@ -871,10 +814,9 @@ int cmd_top(int argc, char **argv)
 			stop_sig = SIGHUP;
 			break;
 		}
-		err = shm_consumer__wait(c.cons, nfd ? 0 : 200);
+		err = shm_reader__wait(c.rd, nfd ? 0 : 200);
 		if (err == -ESTALE) {
 			log_info("ring %s was replaced; reattaching", c.ring);
-			detach(&c);
 			err = attach(&c, RING_START_OLDEST);
 			if (err) {
 				log_error("%s", shm__strerror(c.ring, err, msg, sizeof(msg)));
@@ -906,7 +848,7 @@ int cmd_top(int argc, char **argv)
 			ret = 1;
 			break;
 		}
-		added = drain(&c, &rbuf, &rcap);
+		added = drain(&c);
 		if (added < 0) {
 			log_error("%s", strerror((int)-added));
 			ret = 1;
@@ -945,22 +887,22 @@ int cmd_top(int argc, char **argv)
 		term_restore();
 	top__stats(c.model, &st);
 	{
-		uint64_t lost, lapped, corrupt;
+		struct shm_reader_stats rs;
 
-		cursor_stats(&c, &lost, &lapped, &corrupt);
+		shm_reader__stats(c.rd, &rs);
 		fprintf(stderr,
 			"kiln top: %llu windows, %llu samples in scope, %llu records (%llu in "
 			"scope), lost %llu, lapped %llu, corrupt %llu, stale %llu, bad %llu\n",
 			(unsigned long long)st.windows, (unsigned long long)st.samples_in_scope,
 			(unsigned long long)st.records, (unsigned long long)st.records_in_scope,
-			(unsigned long long)lost, (unsigned long long)lapped,
-			(unsigned long long)corrupt, (unsigned long long)c.stale,
-			(unsigned long long)c.bad);
+			(unsigned long long)rs.lost, (unsigned long long)rs.lapped,
+			(unsigned long long)rs.corrupt, (unsigned long long)rs.stale,
+			(unsigned long long)rs.bad);
 	}
 cleanup:
 	if (term_on)
 		term_restore();
-	detach(&c);
+	shm_reader__free(c.rd);
 	if (c.private_agent) {
 		agent_stop(&ag);
 		err = shm__unlink(c.ring);
@@ -968,7 +910,6 @@ cleanup:
 			log_warn("removing ring %s: %s", c.ring, strerror(-err));
 	}
 	top__free(c.model);
-	free(rbuf);
 	free(c.ob.p);
 	return ret;
 }

@@ -7,17 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "symbolize/htab.h"
-
 #define TOP_DEFAULT_HORIZON_NS (10ull * 1000000000ull)
 /* Below this many interned functions, forgetting stale ones is not worth a pass. */
 #define TOP_COMPACT_MIN 4096
-
-struct tfunc {
-	char *name; /* "name\0module\0", one allocation */
-	const char *module; /* points into name */
-	uint64_t stamp; /* last sample that counted it in Total: once per stack */
-};
 
 /* One window: dense per-function counts, indexed by function id. */
 struct tbucket {
@@ -31,40 +23,21 @@ struct top {
 	struct top_opts o;
 	char *workload, *cgroup;
 	uint32_t *pids;
-	struct tfunc *funcs;
-	size_t nr_funcs, cap_funcs;
-	struct htab index; /* hash of "name\0module" -> function id */
+	struct symtotal *st; /* the functions and how a stack counts (profile/symtotal.h) */
 	struct tbucket **b; /* oldest first */
 	size_t nr_b, cap_b;
 	uint32_t *loc_fid; /* per-record cache: location -> function id + 1 (0: not yet) */
 	size_t cap_loc;
-	struct top_row *rows;
+	uint32_t *ids; /* one stack's function ids */
+	size_t cap_ids;
+	struct symtotal_row *rows;
 	size_t cap_rows;
-	uint64_t stamp;
+	uint64_t *sum_self, *sum_total; /* the horizon's sums, for top__rows() */
+	size_t cap_sum;
 	size_t compact_at; /* try to forget stale functions once this many are interned */
 	uint64_t newest_end, newest_seq, newest_dur, period_ns;
 	uint64_t windows, records, records_in_scope, samples_in_scope, compactions;
 };
-
-struct fkey {
-	const char *s; /* "name\0module" */
-	size_t len; /* including the inner NUL */
-};
-
-static bool fkey_eq(uint64_t val, const void *key, void *ctx)
-{
-	const struct fkey *k = key;
-	const struct top *t = ctx;
-	const struct tfunc *f = &t->funcs[val];
-	size_t nlen = strlen(f->name);
-
-	return nlen + 1 + strlen(f->module) == k->len && !memcmp(f->name, k->s, k->len);
-}
-
-static uint64_t fkey_hash(const char *name, const char *module)
-{
-	return htab_hash_bytes(name, strlen(name), htab_hash_bytes(module, strlen(module), 7));
-}
 
 int top__new(struct top **out, const struct top_opts *opts)
 {
@@ -78,6 +51,8 @@ int top__new(struct top **out, const struct top_opts *opts)
 	if (!t->o.horizon_ns)
 		t->o.horizon_ns = TOP_DEFAULT_HORIZON_NS;
 	t->compact_at = TOP_COMPACT_MIN;
+	if (symtotal__new(&t->st))
+		goto cleanup;
 	if (opts->workload && !(t->o.workload = t->workload = strdup(opts->workload)))
 		goto cleanup;
 	if (opts->cgroup && !(t->o.cgroup = t->cgroup = strdup(opts->cgroup)))
@@ -166,35 +141,29 @@ static int bucket_reserve(struct tbucket *b, size_t fid)
 /* Forgets functions that no window in the horizon counts any more, renumbering the rest. */
 static int compact(struct top *t)
 {
+	size_t i, j, live = 0, old_nr = symtotal__nr(t->st);
 	uint32_t *remap = NULL;
-	size_t i, j, live = 0, old_nr;
+	long kept;
 	bool used;
 	int err = 0;
 
-	remap = malloc(t->nr_funcs * sizeof(*remap));
+	remap = malloc((old_nr + 1) * sizeof(*remap));
 	if (!remap)
 		return -ENOMEM;
-	for (i = 0; i < t->nr_funcs; i++) {
+	for (i = 0; i < old_nr; i++) {
 		used = false;
 		for (j = 0; j < t->nr_b && !used; j++)
 			used = i < t->b[j]->cap && t->b[j]->total[i];
 		remap[i] = used ? (uint32_t)live++ : UINT32_MAX;
 	}
 	/* Only worth it when at least half of the table is stale. */
-	if (live * 2 > t->nr_funcs)
+	if (live * 2 > old_nr)
 		goto cleanup;
-	htab__release(&t->index);
-	old_nr = t->nr_funcs;
-	for (i = 0; i < old_nr; i++) {
-		if (remap[i] == UINT32_MAX) {
-			free(t->funcs[i].name);
-			continue;
-		}
-		t->funcs[remap[i]] = t->funcs[i];
-		t->funcs[remap[i]].stamp = 0;
+	kept = symtotal__compact(t->st, remap);
+	if (kept < 0) {
+		err = (int)kept;
+		goto cleanup;
 	}
-	t->nr_funcs = live;
-	t->stamp = 0;
 	/* Ids only shrink (remap[i] <= i), so the arrays compact in place, front to back. */
 	for (j = 0; j < t->nr_b; j++) {
 		struct tbucket *b = t->b[j];
@@ -207,11 +176,6 @@ static int compact(struct top *t)
 		}
 		for (i = live; i < b->cap; i++)
 			b->self[i] = b->total[i] = 0;
-	}
-	for (i = 0; i < t->nr_funcs; i++) {
-		err = htab__insert(&t->index, fkey_hash(t->funcs[i].name, t->funcs[i].module), i);
-		if (err)
-			goto cleanup;
 	}
 	t->compactions++;
 cleanup:
@@ -272,59 +236,10 @@ static struct tbucket *bucket_for(struct top *t, const struct wrec_view *v)
 	return b;
 }
 
-/* The function id of location LOC of V, interned on first sight. Returns 0 or -ENOMEM. */
-static int intern_loc(struct top *t, const struct wrec_view *v, uint32_t loc, uint32_t *fid)
-{
-	const struct wrec_location *l = &v->locs[loc];
-	const char *file = "", *base;
-	char name[512], *s;
-	struct fkey k;
-	uint64_t hash, val;
-	size_t nlen, mlen;
-	struct tfunc *nf;
-
-	wrec_view__frame_name(v, loc, name, sizeof(name));
-	if (l->mapping) {
-		file = wrec_view__str(v, v->maps[l->mapping].file);
-		base = strrchr(file, '/');
-		file = base ? base + 1 : file;
-	}
-	nlen = strlen(name);
-	mlen = strlen(file);
-	s = malloc(nlen + mlen + 2);
-	if (!s)
-		return -ENOMEM;
-	memcpy(s, name, nlen + 1);
-	memcpy(s + nlen + 1, file, mlen + 1);
-	k.s = s;
-	k.len = nlen + 1 + mlen;
-	hash = fkey_hash(name, file);
-	if (htab__find(&t->index, hash, fkey_eq, &k, t, &val)) {
-		free(s);
-		*fid = (uint32_t)val;
-		return 0;
-	}
-	if (t->nr_funcs == t->cap_funcs) {
-		nf = realloc(t->funcs, (t->cap_funcs ? t->cap_funcs * 2 : 256) * sizeof(*nf));
-		if (!nf)
-			goto nomem;
-		t->funcs = nf;
-		t->cap_funcs = t->cap_funcs ? t->cap_funcs * 2 : 256;
-	}
-	if (htab__insert(&t->index, hash, t->nr_funcs))
-		goto nomem;
-	t->funcs[t->nr_funcs] = (struct tfunc){ .name = s, .module = s + nlen + 1 };
-	*fid = (uint32_t)t->nr_funcs++;
-	return 0;
-nomem:
-	free(s);
-	return -ENOMEM;
-}
-
 int top__add(struct top *t, const struct wrec_view *v)
 {
+	uint32_t i, j, fid, loc, max_fid;
 	struct tbucket *b;
-	uint32_t i, j, fid, loc;
 	int err = 0;
 
 	t->records++;
@@ -346,32 +261,38 @@ int top__add(struct top *t, const struct wrec_view *v)
 		t->cap_loc = v->nr_locs;
 	}
 	memset(t->loc_fid, 0, v->nr_locs * sizeof(*t->loc_fid));
+	if (v->nr_stack_locs > t->cap_ids) {
+		uint32_t *ni = realloc(t->ids, v->nr_stack_locs * sizeof(*ni));
+
+		if (!ni)
+			return -ENOMEM;
+		t->ids = ni;
+		t->cap_ids = v->nr_stack_locs;
+	}
 	for (i = 0; i < v->nr_samples; i++) {
 		const struct wrec_sample *s = &v->samples[i];
 		const struct wrec_stack *st = &v->stacks[s->stack];
 
 		if (!pid_in_scope(t, s->tgid))
 			continue;
-		t->stamp++;
+		max_fid = 0;
 		for (j = 0; j < st->nr; j++) {
 			loc = v->stack_locs[st->first + j];
 			if (!t->loc_fid[loc]) {
-				err = intern_loc(t, v, loc, &fid);
+				err = symtotal__intern_loc(t->st, v, loc, &fid);
 				if (err)
 					return err;
 				t->loc_fid[loc] = fid + 1;
 			}
-			fid = t->loc_fid[loc] - 1;
-			err = bucket_reserve(b, fid);
+			t->ids[j] = t->loc_fid[loc] - 1;
+			if (t->ids[j] > max_fid)
+				max_fid = t->ids[j];
+		}
+		if (st->nr) {
+			err = bucket_reserve(b, max_fid);
 			if (err)
 				return err;
-			/* Stacks are leaf first: frame 0 is where the CPU was. */
-			if (j == 0)
-				b->self[fid] += s->count;
-			if (t->funcs[fid].stamp != t->stamp) {
-				t->funcs[fid].stamp = t->stamp;
-				b->total[fid] += s->count;
-			}
+			symtotal__count(t->st, t->ids, st->nr, s->count, b->self, b->total);
 		}
 		b->samples += s->count;
 		t->samples_in_scope += s->count;
@@ -381,66 +302,46 @@ int top__add(struct top *t, const struct wrec_view *v)
 	 * A pass over the table each time it doubles since the last one: amortized O(1) per
 	 * function, and the table stays within twice what the horizon holds.
 	 */
-	if (t->nr_funcs >= t->compact_at) {
+	if (symtotal__nr(t->st) >= t->compact_at) {
 		err = compact(t);
 		if (err)
 			return err;
-		t->compact_at = t->nr_funcs * 2 > TOP_COMPACT_MIN ? t->nr_funcs * 2
-								  : TOP_COMPACT_MIN;
+		t->compact_at = symtotal__nr(t->st) * 2 > TOP_COMPACT_MIN ? symtotal__nr(t->st) * 2
+									  : TOP_COMPACT_MIN;
 	}
 	return 1;
 }
 
-static int row_cmp(const void *pa, const void *pb, void *ctx)
+long top__rows(struct top *t, enum top_sort sort, const struct symtotal_row **rows)
 {
-	const struct top_row *a = pa, *b = pb;
-	enum top_sort sort_key = *(const enum top_sort *)ctx;
-	uint64_t ka = sort_key == TOP_SORT_SELF ? a->self : a->total;
-	uint64_t kb = sort_key == TOP_SORT_SELF ? b->self : b->total;
-	uint64_t oa = sort_key == TOP_SORT_SELF ? a->total : a->self;
-	uint64_t ob = sort_key == TOP_SORT_SELF ? b->total : b->self;
-	int c;
+	size_t i, j, nr = symtotal__nr(t->st);
+	uint64_t *ns, *nt;
+	long n;
 
-	if (ka != kb)
-		return ka > kb ? -1 : 1;
-	if (oa != ob)
-		return oa > ob ? -1 : 1;
-	c = strcmp(a->name, b->name);
-	return c ? c : strcmp(a->module, b->module);
-}
-
-long top__rows(struct top *t, enum top_sort sort, const struct top_row **rows)
-{
-	struct top_row *r;
-	size_t i, j, n = 0;
-
-	if (t->cap_rows < t->nr_funcs) {
-		r = realloc(t->rows, t->nr_funcs * sizeof(*r));
-		if (!r)
+	if (t->cap_sum < nr) {
+		ns = realloc(t->sum_self, nr * sizeof(*ns));
+		if (!ns)
 			return -ENOMEM;
-		t->rows = r;
-		t->cap_rows = t->nr_funcs;
+		t->sum_self = ns;
+		nt = realloc(t->sum_total, nr * sizeof(*nt));
+		if (!nt)
+			return -ENOMEM;
+		t->sum_total = nt;
+		t->cap_sum = nr;
 	}
-	for (i = 0; i < t->nr_funcs; i++) {
-		uint64_t self = 0, total = 0;
-
+	for (i = 0; i < nr; i++) {
+		t->sum_self[i] = t->sum_total[i] = 0;
 		for (j = 0; j < t->nr_b; j++) {
 			if (i >= t->b[j]->cap)
 				continue;
-			self += t->b[j]->self[i];
-			total += t->b[j]->total[i];
+			t->sum_self[i] += t->b[j]->self[i];
+			t->sum_total[i] += t->b[j]->total[i];
 		}
-		if (!total)
-			continue;
-		t->rows[n++] = (struct top_row){ .name = t->funcs[i].name,
-						 .module = t->funcs[i].module,
-						 .self = self,
-						 .total = total };
 	}
-	if (n)
-		qsort_r(t->rows, n, sizeof(*t->rows), row_cmp, &sort);
+	n = symtotal__rows(t->st, t->sum_self, t->sum_total, (enum symtotal_sort)sort, &t->rows,
+			   &t->cap_rows);
 	*rows = t->rows;
-	return (long)n;
+	return n;
 }
 
 void top__stats(const struct top *t, struct top_stats *st)
@@ -458,7 +359,7 @@ void top__stats(const struct top *t, struct top_stats *st)
 	st->newest_seq = t->newest_seq;
 	st->newest_duration_ns = t->newest_dur;
 	st->period_ns = t->period_ns;
-	st->functions = t->nr_funcs;
+	st->functions = symtotal__nr(t->st);
 	st->compactions = t->compactions;
 }
 
@@ -468,15 +369,15 @@ void top__free(struct top *t)
 
 	if (!t)
 		return;
-	for (i = 0; i < t->nr_funcs; i++)
-		free(t->funcs[i].name);
-	free(t->funcs);
-	htab__release(&t->index);
+	symtotal__free(t->st);
 	for (i = 0; i < t->nr_b; i++)
 		bucket_free(t->b[i]);
 	free(t->b);
 	free(t->loc_fid);
+	free(t->ids);
 	free(t->rows);
+	free(t->sum_self);
+	free(t->sum_total);
 	free(t->workload);
 	free(t->cgroup);
 	free(t->pids);

@@ -5,9 +5,8 @@
  * command (cli/cmd_top.c) reads the ring and draws; this file only counts, so it can be
  * tested on hand-built records.
  *
- * A function is a (name, module) pair, interned across records (each record carries its own
- * dictionary). Self counts samples whose leaf frame is the function; Total counts samples
- * whose stack contains it, once per stack however often recursion repeats it.
+ * Functions and their Self / Total are counted by profile/symtotal.h, the model the UI's
+ * symbols table uses too; this file adds the scope and the sliding horizon of windows.
  */
 #ifndef KILN_CLI_TOP_H
 #define KILN_CLI_TOP_H
@@ -15,13 +14,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "profile/symtotal.h"
 #include "profile/wrec.h"
 
 #define TOP_MAX_PIDS 64
 
 enum top_sort {
-	TOP_SORT_SELF = 0,
-	TOP_SORT_TOTAL,
+	TOP_SORT_SELF = SYMTOTAL_SORT_SELF,
+	TOP_SORT_TOTAL = SYMTOTAL_SORT_TOTAL,
 };
 
 struct top_opts {
@@ -30,12 +30,6 @@ struct top_opts {
 	const char *cgroup; /* NULL: all; else a cgroup v2 path ("/a/b"): it or its descendants */
 	const uint32_t *pids; /* NR_PIDS process ids (sample tgids) to keep; NULL/0: all */
 	size_t nr_pids;
-};
-
-struct top_row {
-	const char *name; /* function, owned by the model: valid until the next top__add() */
-	const char *module; /* basename of its mapping's file, "" when unknown */
-	uint64_t self, total; /* samples over the horizon */
 };
 
 struct top_stats {
@@ -69,7 +63,7 @@ int top__add(struct top *t, const struct wrec_view *v);
  * top__rows()) every function with a sample, sorted by SORT, then by the other count, then
  * by name. Returns the number of rows or -ENOMEM.
  */
-long top__rows(struct top *t, enum top_sort sort, const struct top_row **rows);
+long top__rows(struct top *t, enum top_sort sort, const struct symtotal_row **rows);
 
 /* Counters as of now. */
 void top__stats(const struct top *t, struct top_stats *st);

@@ -23,10 +23,10 @@
 #include "exporter/compress.h"
 #include "exporter/exporter.h"
 #include "exporter/http.h"
-#include "exporter/otlp.h"
 #include "exporter/spool.h"
-#include "exporter/validate.h"
-#include "shm/shm.h"
+#include "otlp/otlp.h"
+#include "shm/counters.h"
+#include "shm/reader.h"
 
 /* Statuses counted one by one; anything else is "other". */
 static const long counted_status[] = { 400, 401, 403, 404, 408, 413, 415, 429, 500, 502, 503, 504 };
@@ -91,10 +91,13 @@ struct exporter {
 	const struct kiln_config *cfg;
 	struct dest *d;
 	size_t nr;
-	struct shm_consumer *cons;
+	struct shm_reader *rd;
 	struct MHD_Daemon *mhd;
 	_Atomic uint64_t records, lost, lag, bad_records;
 	_Atomic uint64_t *slot_stats; /* this consumer's counters in the ring, for kiln status */
+	/* The agent's counters as last read from the ring header, for /metrics (kiln_agent_*). */
+	_Atomic uint64_t agent[KILN_C_NR];
+	_Atomic bool agent_have[KILN_C_NR];
 };
 
 static void write_cursor(struct dest *d)
@@ -904,6 +907,16 @@ static char *metrics_text(struct exporter *x)
 				"kiln_export_tls_failures_total{destination=\"%s\",cause=\"%s\"} "
 				"%" PRIu64 "\n",
 				x->d[i].name, http_tls_names[k], atomic_load(&x->d[i].m_tls[k]));
+	{
+		uint64_t v[KILN_C_NR];
+		bool have[KILN_C_NR];
+
+		for (k = 0; k < KILN_C_NR; k++) {
+			v[k] = atomic_load(&x->agent[k]);
+			have[k] = atomic_load(&x->agent_have[k]);
+		}
+		kiln_counters__write_prometheus(f, "kiln_agent_", v, have);
+	}
 	fclose(f);
 	return buf;
 }
@@ -1058,40 +1071,40 @@ static void publish_stats(struct exporter *x)
 		atomic_store_explicit(&x->slot_stats[k], v[k], memory_order_relaxed);
 }
 
-/* Reads every record available now. Returns records read, or -errno. */
-static int drain(struct exporter *x, void **copy, size_t *copy_cap)
+/*
+ * Copies the agent's counters out of the ring header: /metrics runs on another thread and
+ * must not read a mapping that a reattach removes.
+ */
+static void agent_counters(struct exporter *x)
 {
-	struct ring_consumer *rc = shm_consumer__ring(x->cons);
-	const struct ring_cursor *cur = ring_consumer__cursor(rc);
-	struct ring_rec rec;
-	struct wrec_view v;
-	int n = 0, err;
+	struct shm_counter_entry e;
+	int pos = 0;
+
+	while (shm_counters__next(shm_reader__hdr(x->rd), &pos, &e)) {
+		if (!e.info)
+			continue;
+		atomic_store(&x->agent[e.info->id], e.value);
+		atomic_store(&x->agent_have[e.info->id], true);
+	}
+}
+
+/* Reads every record available now. Returns records read, or -errno. */
+static int drain(struct exporter *x)
+{
+	struct shm_reader_stats st;
+	struct shm_record rec;
+	int n = 0, err = 0;
 	size_t i;
 
-	while (!*x->o->stop && ring_consumer__peek(rc, &rec) == 0) {
-		if (rec.type != RING_TYPE_WINDOW) {
-			ring_consumer__release(rc);
+	while (!*x->o->stop) {
+		err = shm_reader__next(x->rd, &rec);
+		if (err == -EBADMSG) {
+			n++;
 			continue;
 		}
-		/* Copied before use: the producer may overwrite the slot while we encode. */
-		if (rec.len > *copy_cap) {
-			void *p = NULL;
-
-			if (posix_memalign(&p, 8, rec.len))
-				return -ENOMEM;
-			free(*copy);
-			*copy = p;
-			*copy_cap = rec.len;
-		}
-		memcpy(*copy, rec.data, rec.len);
-		if (ring_consumer__release(rc) == -ESTALE)
-			continue;
-		atomic_store(&x->records, atomic_load(&x->records) + 1);
+		if (err)
+			break;
 		n++;
-		if (wrec__parse(*copy, rec.len, &v)) {
-			atomic_fetch_add(&x->bad_records, 1);
-			continue;
-		}
 		for (i = 0; i < x->nr; i++) {
 			struct dest *d = &x->d[i];
 
@@ -1103,7 +1116,7 @@ static int drain(struct exporter *x, void **copy, size_t *copy_cap)
 				d->batch_start_ns = mono_ns();
 			}
 			d->batch_last = rec.seq;
-			err = otlp_enc__add(d->enc, &v);
+			err = otlp_enc__add(d->enc, &rec.v);
 			if (err)
 				return err;
 			if (otlp_enc__size(d->enc) >= x->cfg->exporter.batch_max_bytes) {
@@ -1113,21 +1126,25 @@ static int drain(struct exporter *x, void **copy, size_t *copy_cap)
 			}
 		}
 	}
-	atomic_store(&x->lost, atomic_load(&cur->lost));
-	atomic_store(&x->lag, ring_consumer__lag(rc));
-	return n;
+	/* The reader sums loss over every attachment: a replaced segment does not reset it. */
+	shm_reader__stats(x->rd, &st);
+	agent_counters(x);
+	atomic_store(&x->records, st.records);
+	atomic_store(&x->bad_records, st.bad);
+	atomic_store(&x->lost, st.lost);
+	atomic_store(&x->lag, st.lag);
+	return err && err != -EAGAIN ? err : n;
 }
 
 static int attach(struct exporter *x)
 {
-	struct shm_consumer_opts co = { .name = x->cfg->ring_name, .start = RING_START_OLDEST };
 	char msg[256];
 	int err;
 
 	for (;;) {
-		err = shm_consumer__new(&x->cons, &co);
+		err = shm_reader__attach(x->rd);
 		if (!err) {
-			x->slot_stats = shm_consumer__stats(x->cons, SHM_KIND_EXPORT);
+			x->slot_stats = shm_reader__slot_stats(x->rd);
 			publish_stats(x);
 			return 0;
 		}
@@ -1136,9 +1153,8 @@ static int attach(struct exporter *x)
 			return err;
 		}
 		log_debug("waiting for ring %s: %s", x->cfg->ring_name, strerror(-err));
-		for (int i = 0; i < 10 && !*x->o->stop; i++)
-			usleep(100000);
-		if (*x->o->stop)
+		err = shm_reader__attach_wait(x->rd, 1000, x->o->stop);
+		if (err == -EINTR)
 			return -EINTR;
 	}
 }
@@ -1146,8 +1162,12 @@ static int attach(struct exporter *x)
 int exporter__run(const struct exporter_opts *o)
 {
 	struct exporter x = { .o = o, .cfg = o->cfg };
-	void *copy = NULL;
-	size_t copy_cap = 0, i;
+	struct shm_reader_opts ro = { .sz = sizeof(ro),
+				      .name = o->cfg->ring_name,
+				      .start = RING_START_OLDEST,
+				      .restart = RING_START_OLDEST,
+				      .kind = SHM_KIND_EXPORT };
+	size_t i;
 	uint64_t ring_id, now;
 	int err, n;
 
@@ -1156,6 +1176,9 @@ int exporter__run(const struct exporter_opts *o)
 		return -EINVAL;
 	}
 	err = http__global_init();
+	if (err)
+		return err;
+	err = shm_reader__new(&x.rd, &ro);
 	if (err)
 		return err;
 	err = attach(&x);
@@ -1183,7 +1206,7 @@ int exporter__run(const struct exporter_opts *o)
 		}
 	}
 	while (!*o->stop) {
-		n = drain(&x, &copy, &copy_cap);
+		n = drain(&x);
 		if (n < 0) {
 			err = n;
 			log_error("reading the ring: %s", strerror(-err));
@@ -1198,13 +1221,11 @@ int exporter__run(const struct exporter_opts *o)
 		publish_stats(&x);
 		if (o->once && n == 0)
 			break;
-		err = shm_consumer__wait(x.cons, o->once ? 0 : 200);
+		err = shm_reader__wait(x.rd, o->once ? 0 : 200);
 		if (err == -ESTALE) {
 			/* The producer replaced the segment: attach to the new one. */
 			log_warn("ring %s was replaced, reattaching", o->cfg->ring_name);
-			x.slot_stats = NULL;
-			shm_consumer__free(x.cons);
-			x.cons = NULL;
+			x.slot_stats = NULL; /* unmapped with the old segment */
 			err = attach(&x);
 			if (err)
 				break;
@@ -1234,7 +1255,6 @@ cleanup:
 	if (x.d)
 		summary(&x);
 	free(x.d);
-	free(copy);
-	shm_consumer__free(x.cons);
+	shm_reader__free(x.rd);
 	return err;
 }

@@ -302,3 +302,85 @@ const char *wrec_view__frame_name(const struct wrec_view *v, uint32_t loc, char 
 	snprintf(buf, len, "[unknown]");
 	return buf;
 }
+
+const char *wrec_id__name(enum wrec_id_field f)
+{
+	static const char *const names[WREC_ID_NR] = {
+		[WREC_ID_KEY] = "key",
+		[WREC_ID_NAME] = "name",
+		[WREC_ID_KIND] = "kind",
+		[WREC_ID_HOST] = "host",
+		[WREC_ID_EXE_NAME] = "exe_name",
+		[WREC_ID_EXE_PATH] = "exe_path",
+		[WREC_ID_CONTAINER_ID] = "container_id",
+		[WREC_ID_UNIT] = "unit",
+		[WREC_ID_K8S_NAMESPACE] = "k8s_namespace",
+		[WREC_ID_K8S_POD] = "k8s_pod",
+		[WREC_ID_K8S_POD_UID] = "k8s_pod_uid",
+		[WREC_ID_K8S_CONTAINER] = "k8s_container",
+		[WREC_ID_K8S_WL_KIND] = "k8s_workload_kind",
+		[WREC_ID_K8S_WL_NAME] = "k8s_workload_name",
+		[WREC_ID_CGROUP] = "cgroup",
+	};
+
+	return (unsigned int)f < WREC_ID_NR ? names[f] : NULL;
+}
+
+static void json_str(FILE *f, const char *key, const char *s)
+{
+	fprintf(f, ",\"%s\":\"", key);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+int wrec_view__write_json(const struct wrec_view *v, FILE *f)
+{
+	const struct wrec_header *h = v->hdr;
+	char name[512];
+	uint32_t i, j, loc;
+	int k;
+
+	fprintf(f,
+		"{\"seq\":%llu,\"start_ns\":%llu,\"duration_ns\":%llu,\"period_ns\":%llu,\"total\":%llu,\"cgroup_id\":%llu",
+		(unsigned long long)h->window_seq, (unsigned long long)h->start_ns,
+		(unsigned long long)h->duration_ns, (unsigned long long)h->period_ns,
+		(unsigned long long)h->total, (unsigned long long)h->cgroup_id);
+	for (k = 0; k < WREC_ID_NR; k++)
+		json_str(f, wrec_id__name(k) ? wrec_id__name(k) : "reserved", wrec_view__id(v, k));
+	fprintf(f, ",\"samples\":[");
+	for (i = 0; i < v->nr_samples; i++) {
+		const struct wrec_sample *s = &v->samples[i];
+		const struct wrec_stack *st = &v->stacks[s->stack];
+
+		fprintf(f, "%s{\"tgid\":%u,\"pid\":%u,\"count\":%llu", i ? "," : "", s->tgid,
+			s->pid, (unsigned long long)s->count);
+		json_str(f, "comm", wrec_view__str(v, s->thread_name));
+		fprintf(f, ",\"frames\":[");
+		/* Outermost first, like folded stacks. */
+		for (j = st->nr; j-- > 0;) {
+			const struct wrec_location *l;
+			const struct wrec_mapping *m;
+
+			loc = v->stack_locs[st->first + j];
+			l = &v->locs[loc];
+			m = &v->maps[l->mapping]; /* index 0: the zero entry, empty strings */
+			fprintf(f, "%s{\"kind\":%u", j + 1 == st->nr ? "" : ",", l->kind);
+			json_str(f, "name", wrec_view__frame_name(v, loc, name, sizeof(name)));
+			json_str(f, "module", wrec_view__str(v, m->file));
+			json_str(f, "build_id", wrec_view__str(v, m->build_id));
+			fputc('}', f);
+		}
+		fprintf(f, "]}");
+	}
+	fprintf(f, "]}\n");
+	return ferror(f) ? -EIO : 0;
+}

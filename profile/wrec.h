@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Window records: one self-contained, versioned profile of one workload over one window,
- * as the agent writes it into the shared-memory ring (record type RING_REC_WINDOW) and as
- * every consumer (exporter, UI, top) reads it. shm/FORMAT.md documents the bytes.
+ * as the agent writes it into the shared-memory ring (ring record type RING_TYPE_WINDOW)
+ * and as every consumer (exporter, UI, top) reads it. The byte layout, with every rule
+ * wrec__parse() checks, is written out in shm/FORMAT.md ("Window record"); these structs
+ * are that layout.
  *
  * A record carries its own tables (strings, mappings, functions, locations, stacks) and its
  * samples, shaped like the OTLP Profiles dictionary: index 0 of every table is the zero
@@ -13,12 +15,17 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "profile/profile.h"
 
 #define WREC_MAGIC 0x3152574bu /* "KWR1" */
 #define WREC_VERSION 1
-/* A record is never larger than this; bigger windows are split by the producer. */
+/*
+ * The largest record wrec__parse() accepts. The agent's own bound is lower: a record must
+ * fit the ring (ring__max_payload()); a larger window is dropped and counted
+ * (records_too_big), not split.
+ */
 #define WREC_MAX_SIZE (64u << 20)
 
 /* Identity fields: string indices in the record's string table (0 = unknown). */
@@ -75,7 +82,7 @@ struct wrec_header {
 	uint32_t reserved[2];
 };
 
-/* Part of a larger window that was split to stay under WREC_MAX_SIZE. */
+/* Reserved: part of a larger window split by its producer. The agent never sets it. */
 #define WREC_F_PARTIAL 0x1u
 
 struct wrec_mapping {
@@ -190,10 +197,20 @@ static inline const char *wrec_view__id(const struct wrec_view *v, enum wrec_id_
 	return wrec_view__str(v, v->hdr->identity[f]);
 }
 
+/* Short name of identity field F ("key", "k8s_pod_uid", ...), or NULL when F is unused. */
+const char *wrec_id__name(enum wrec_id_field f);
+
 /*
  * Frame display name for location L of a parsed record: the function name, or
  * "[module+0xADDR]", or "[unknown]"; written into BUF (LEN bytes). Returns BUF.
  */
 const char *wrec_view__frame_name(const struct wrec_view *v, uint32_t loc, char *buf, size_t len);
+
+/*
+ * Writes parsed record V to F as one JSON line: window fields, the identity by
+ * wrec_id__name(), and each sample with its frames outermost first (name, kind, module,
+ * build_id). The debugging form of a record (tests/agent/ringdump). Returns 0 or -EIO.
+ */
+int wrec_view__write_json(const struct wrec_view *v, FILE *f);
 
 #endif

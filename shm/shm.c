@@ -652,6 +652,11 @@ uint64_t shm_consumer__generation(const struct shm_consumer *c)
 	return atomic_load_explicit(&c->s.hdr->ctl.generation, memory_order_relaxed);
 }
 
+const struct shm_hdr *shm_consumer__hdr(const struct shm_consumer *c)
+{
+	return c->s.hdr;
+}
+
 int shm_consumer__wait(struct shm_consumer *c, int timeout_ms)
 {
 	struct stat a, b;
@@ -683,6 +688,30 @@ const char *shm_kind__stat_name(uint32_t kind, int i)
 	if (kind == SHM_KIND_UI)
 		return ui_stat_names[i];
 	return NULL;
+}
+
+bool shm_kind__stat_problem(uint32_t kind, int i)
+{
+	/* Retries are counted as problems too: each one is a delivery that failed first. */
+	static const bool export_problem[SHM_SLOT_STATS] = {
+		[SHM_EXP_FAILURES] = true,
+		[SHM_EXP_RETRIES] = true,
+		[SHM_EXP_DROPPED] = true,
+	};
+	static const bool ui_problem[SHM_SLOT_STATS] = {
+		[SHM_UI_BAD] = true,
+		[SHM_UI_DROPPED] = true,
+		[SHM_UI_REFUSED] = true,
+		[SHM_UI_EVICTED] = true,
+	};
+
+	if (i < 0 || i >= SHM_SLOT_STATS)
+		return false;
+	if (kind == SHM_KIND_EXPORT)
+		return export_problem[i];
+	if (kind == SHM_KIND_UI)
+		return ui_problem[i];
+	return false;
 }
 
 const char *shm_kind__name(uint32_t kind)

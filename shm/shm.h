@@ -9,12 +9,14 @@
  *                            writes its own cursor and counters there
  *
  * Both get the group chosen by the producer; group members attach without privileges.
- * Layout: shm/FORMAT.md.
+ * Layout: shm/FORMAT.md. Consumers read through shm/reader.h, not this header's consumer
+ * calls directly.
  */
 #ifndef KILN_SHM_SHM_H
 #define KILN_SHM_SHM_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -220,6 +222,9 @@ int shm_consumer__wait(struct shm_consumer *c, int timeout_ms);
 /* The generation of the producer now writing. */
 uint64_t shm_consumer__generation(const struct shm_consumer *c);
 
+/* The segment's header (read-only mapping), valid until shm_consumer__free(). */
+const struct shm_hdr *shm_consumer__hdr(const struct shm_consumer *c);
+
 /*
  * Marks C's slot as a consumer of KIND and returns its SHM_SLOT_STATS counters (indexed by
  * enum shm_export_stat / shm_ui_stat), zeroed at the claim and owned by the mapping: valid
@@ -233,6 +238,12 @@ _Atomic uint64_t *shm_consumer__stats(struct shm_consumer *c, enum shm_kind kind
  * KIND publishes no counter I. Static strings.
  */
 const char *shm_kind__stat_name(uint32_t kind, int i);
+
+/*
+ * True when a non-zero counter I of a consumer of KIND means data was lost or something
+ * failed (kiln status lists it among the problems).
+ */
+bool shm_kind__stat_problem(uint32_t kind, int i);
 
 /* "export", "ui" or "other". Static strings. */
 const char *shm_kind__name(uint32_t kind);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "profile/symtotal.h"
 #include "profile/wrec.h"
 #include "symbolize/htab.h"
 
@@ -16,20 +17,22 @@ struct fnode {
 	uint64_t self, total;
 };
 
+/* A frame name of the tree (tree nodes merge by name alone). */
 struct fsym {
 	char *name;
-	uint64_t self, total;
-	uint64_t stamp; /* last stack that counted this symbol's Total */
 };
 
 struct flame {
 	struct fsym *syms;
 	size_t nr_syms, syms_cap;
 	struct htab syms_idx; /* name -> symbol index */
+	/* The symbols table: Self / Total per (name, module), as kiln top counts them. */
+	struct symtotal *st;
+	uint64_t *st_self, *st_total;
+	size_t st_cap;
 	struct fnode *nodes;
 	size_t nr_nodes, nodes_cap;
 	struct htab nodes_idx; /* (parent, name) -> node index */
-	uint64_t stamp;
 	uint64_t total;
 };
 
@@ -127,7 +130,7 @@ struct flame *flame__new(void)
 
 	if (!f)
 		return NULL;
-	if (intern(f, FLAME_ROOT, &root) ||
+	if (symtotal__new(&f->st) || intern(f, FLAME_ROOT, &root) ||
 	    grow((void **)&f->nodes, &f->nodes_cap, 0, sizeof(*f->nodes))) {
 		flame__free(f);
 		return NULL;
@@ -146,22 +149,55 @@ void flame__free(struct flame *f)
 	for (i = 0; i < f->nr_syms; i++)
 		free(f->syms[i].name);
 	free(f->syms);
+	symtotal__free(f->st);
+	free(f->st_self);
+	free(f->st_total);
 	free(f->nodes);
 	htab__release(&f->syms_idx);
 	htab__release(&f->nodes_idx);
 	free(f);
 }
 
-/* Adds one stack given as symbol indices, leaf first. */
-static int add_ids(struct flame *f, const uint32_t *ids, size_t nr, uint64_t count)
+/* Makes the symbols table's count arrays cover every function interned. Returns 0/-ENOMEM. */
+static int st_reserve(struct flame *f)
+{
+	size_t nr = symtotal__nr(f->st), cap = f->st_cap ? f->st_cap : 256;
+	uint64_t *ns, *nt;
+
+	if (nr <= f->st_cap)
+		return 0;
+	while (cap < nr)
+		cap *= 2;
+	ns = realloc(f->st_self, cap * sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	f->st_self = ns;
+	nt = realloc(f->st_total, cap * sizeof(*nt));
+	if (!nt)
+		return -ENOMEM;
+	f->st_total = nt;
+	memset(ns + f->st_cap, 0, (cap - f->st_cap) * sizeof(*ns));
+	memset(nt + f->st_cap, 0, (cap - f->st_cap) * sizeof(*nt));
+	f->st_cap = cap;
+	return 0;
+}
+
+/*
+ * Adds one stack, leaf first: IDS are tree names, FIDS the same frames' functions in the
+ * symbols table.
+ */
+static int add_ids(struct flame *f, const uint32_t *ids, const uint32_t *fids, size_t nr,
+		   uint64_t count)
 {
 	uint32_t n = 0;
 	size_t i, keep = nr > FLAME_MAX_DEPTH ? FLAME_MAX_DEPTH : nr;
 	int err;
 
+	err = st_reserve(f);
+	if (err)
+		return err;
 	f->total += count;
 	f->nodes[0].total += count;
-	f->stamp++;
 	/* Outermost frame first: the tree grows from the root. */
 	for (i = nr; i > nr - keep; i--) {
 		err = child(f, n, ids[i - 1], &n);
@@ -170,22 +206,13 @@ static int add_ids(struct flame *f, const uint32_t *ids, size_t nr, uint64_t cou
 		f->nodes[n].total += count;
 	}
 	f->nodes[n].self += count;
-	for (i = 0; i < nr; i++) {
-		struct fsym *s = &f->syms[ids[i]];
-
-		if (s->stamp != f->stamp) {
-			s->stamp = f->stamp;
-			s->total += count;
-		}
-	}
-	if (nr)
-		f->syms[ids[0]].self += count;
+	symtotal__count(f->st, fids, nr, count, f->st_self, f->st_total);
 	return 0;
 }
 
 int flame__add_stack(struct flame *f, const char *const *names, size_t nr, uint64_t count)
 {
-	uint32_t *ids = nr ? malloc(nr * sizeof(*ids)) : NULL;
+	uint32_t *ids = nr ? malloc(2 * nr * sizeof(*ids)) : NULL;
 	size_t i;
 	int err = 0;
 
@@ -193,10 +220,12 @@ int flame__add_stack(struct flame *f, const char *const *names, size_t nr, uint6
 		return -ENOMEM;
 	for (i = 0; i < nr; i++) {
 		err = intern(f, names[i], &ids[i]);
+		if (!err)
+			err = symtotal__intern(f->st, names[i], "", &ids[nr + i]);
 		if (err)
 			goto cleanup;
 	}
-	err = add_ids(f, ids, nr, count);
+	err = add_ids(f, ids, ids ? ids + nr : NULL, nr, count);
 cleanup:
 	free(ids);
 	return err;
@@ -205,7 +234,7 @@ cleanup:
 int flame__add_record(struct flame *f, const void *buf, size_t len)
 {
 	struct wrec_view v;
-	uint32_t *loc_sym = NULL, *ids = NULL;
+	uint32_t *loc_sym = NULL, *loc_fid = NULL, *ids = NULL;
 	size_t max_nr = 0;
 	char name[512];
 	uint32_t i, j;
@@ -216,7 +245,8 @@ int flame__add_record(struct flame *f, const void *buf, size_t len)
 		return err;
 	/* Each location's name is resolved once per record: stacks share most frames. */
 	loc_sym = malloc((v.nr_locs + 1) * sizeof(*loc_sym));
-	if (!loc_sym) {
+	loc_fid = malloc((v.nr_locs + 1) * sizeof(*loc_fid));
+	if (!loc_sym || !loc_fid) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -225,7 +255,7 @@ int flame__add_record(struct flame *f, const void *buf, size_t len)
 	for (i = 0; i < v.nr_stacks; i++)
 		if (v.stacks[i].nr > max_nr)
 			max_nr = v.stacks[i].nr;
-	ids = malloc((max_nr + 1) * sizeof(*ids));
+	ids = malloc(2 * (max_nr + 1) * sizeof(*ids));
 	if (!ids) {
 		err = -ENOMEM;
 		goto cleanup;
@@ -240,17 +270,21 @@ int flame__add_record(struct flame *f, const void *buf, size_t len)
 			if (loc_sym[loc] == UINT32_MAX) {
 				wrec_view__frame_name(&v, loc, name, sizeof(name));
 				err = intern(f, name, &loc_sym[loc]);
+				if (!err)
+					err = symtotal__intern_loc(f->st, &v, loc, &loc_fid[loc]);
 				if (err)
 					goto cleanup;
 			}
 			ids[j] = loc_sym[loc];
+			ids[max_nr + 1 + j] = loc_fid[loc];
 		}
-		err = add_ids(f, ids, st->nr, s->count);
+		err = add_ids(f, ids, ids + max_nr + 1, st->nr, s->count);
 		if (err)
 			goto cleanup;
 	}
 cleanup:
 	free(loc_sym);
+	free(loc_fid);
 	free(ids);
 	return err;
 }
@@ -432,59 +466,36 @@ cleanup:
 	return err;
 }
 
-static int cmp_self(const void *a, const void *b, void *ctx)
-{
-	const struct fsym *x = *(const struct fsym *const *)a, *y = *(const struct fsym *const *)b;
-
-	(void)ctx;
-	if (x->self != y->self)
-		return x->self > y->self ? -1 : 1;
-	if (x->total != y->total)
-		return x->total > y->total ? -1 : 1;
-	return strcmp(x->name, y->name);
-}
-
-static int cmp_total(const void *a, const void *b, void *ctx)
-{
-	const struct fsym *x = *(const struct fsym *const *)a, *y = *(const struct fsym *const *)b;
-
-	(void)ctx;
-	if (x->total != y->total)
-		return x->total > y->total ? -1 : 1;
-	if (x->self != y->self)
-		return x->self > y->self ? -1 : 1;
-	return strcmp(x->name, y->name);
-}
-
 int flame__write_symbols(const struct flame *f, struct sbuf *out, enum flame_sort sort,
 			 size_t limit, size_t *nr_symbols)
 {
-	const struct fsym **rows;
 	double total = f->total ? (double)f->total : 1.0;
-	size_t i, nr = 0;
+	struct symtotal_row *rows = NULL;
+	size_t i, cap = 0;
+	long nr = 0;
 
-	/* Symbol 0 names the root; it only gets a Total when a real frame has that name. */
-	rows = malloc((f->nr_syms + 1) * sizeof(*rows));
-	if (!rows)
-		return -ENOMEM;
-	for (i = 0; i < f->nr_syms; i++)
-		if (f->syms[i].total)
-			rows[nr++] = &f->syms[i];
-	qsort_r(rows, nr, sizeof(*rows), sort == FLAME_SORT_TOTAL ? cmp_total : cmp_self, NULL);
+	/* The count arrays cover every function once a stack was added, and only then. */
+	if (f->st_cap)
+		nr = symtotal__rows(f->st, f->st_self, f->st_total, (enum symtotal_sort)sort, &rows,
+				    &cap);
+	if (nr < 0)
+		return (int)nr;
 	if (nr_symbols)
-		*nr_symbols = nr;
-	if (limit && nr > limit)
-		nr = limit;
+		*nr_symbols = (size_t)nr;
+	if (limit && (size_t)nr > limit)
+		nr = (long)limit;
 	sbuf__append(out, "[", 1);
-	for (i = 0; i < nr; i++) {
+	for (i = 0; i < (size_t)nr; i++) {
 		sbuf__append(out, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
-		sbuf__json_str(out, rows[i]->name);
+		sbuf__json_str(out, rows[i].name);
+		sbuf__append(out, ",\"module\":", 10);
+		sbuf__json_str(out, rows[i].module);
 		sbuf__printf(out,
 			     ",\"self\":%llu,\"total\":%llu,\"self_percent\":%.3f,"
 			     "\"total_percent\":%.3f}",
-			     (unsigned long long)rows[i]->self, (unsigned long long)rows[i]->total,
-			     100.0 * (double)rows[i]->self / total,
-			     100.0 * (double)rows[i]->total / total);
+			     (unsigned long long)rows[i].self, (unsigned long long)rows[i].total,
+			     100.0 * (double)rows[i].self / total,
+			     100.0 * (double)rows[i].total / total);
 	}
 	sbuf__append(out, "]", 1);
 	free(rows);

@@ -12,7 +12,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "ui/flame.h"
-#include "ui/otlp.h"
+#include "otlp/otlp.h"
 #include "ui/route.h"
 #include "ui/ui_internal.h"
 

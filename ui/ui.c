@@ -14,7 +14,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "profile/wrec.h"
-#include "shm/shm.h"
+#include "shm/reader.h"
 #include "ui/ui_internal.h"
 
 /* Splits "HOST:PORT" / "[V6]:PORT" into HOST and PORT. Returns 0 or -EINVAL. */
@@ -200,19 +200,19 @@ const char *ui__address(const struct ui *u)
 	return u->addr;
 }
 
-int ui__ingest(struct ui *u, const void *rec, size_t len, const char *source)
+/* Ingests record REC (LEN bytes) parsed into V, or counts it bad when V is NULL. */
+static int ingest(struct ui *u, const void *rec, size_t len, const struct wrec_view *v,
+		  const char *source)
 {
-	struct wrec_view v;
 	const char *key;
-	int err;
+	int err = 0;
 
-	err = wrec__parse(rec, len, &v);
 	pthread_mutex_lock(&u->lock);
-	if (err) {
+	if (!v) {
 		u->n.records_bad++;
 		goto cleanup;
 	}
-	err = workloads__update(u->wl, &v, source, u->o.wall_ns());
+	err = workloads__update(u->wl, v, source, u->o.wall_ns());
 	if (err == -ENOENT) {
 		/* A record without a workload key cannot be attributed to a slot. */
 		u->n.records_nokey++;
@@ -221,7 +221,7 @@ int ui__ingest(struct ui *u, const void *rec, size_t len, const char *source)
 	}
 	if (err)
 		goto cleanup;
-	key = wrec_view__id(&v, WREC_ID_KEY);
+	key = wrec_view__id(v, WREC_ID_KEY);
 	err = slots__add(u->slots, key, rec, len);
 	if (!err)
 		u->n.records_kept++;
@@ -232,31 +232,34 @@ cleanup:
 	return err;
 }
 
-/* Copies the record out, releases it, and ingests the copy only if it was intact. */
-static void read_record(struct ui *u, struct ring_consumer *rc, const struct ring_rec *rec)
+int ui__ingest(struct ui *u, const void *rec, size_t len, const char *source)
 {
-	void *copy = NULL;
+	struct wrec_view v;
+	int perr, err;
+
+	perr = wrec__parse(rec, len, &v);
+	err = ingest(u, rec, len, perr ? NULL : &v, source);
+	/* A record that does not parse is counted, and refused to an OTLP or test caller. */
+	return perr ? perr : err;
+}
+
+/* Ingests every record the ring holds now (intact copies; see shm/reader.h). */
+static void read_records(struct ui *u, struct shm_reader *r, volatile sig_atomic_t *stop)
+{
+	struct shm_record rec;
 	int err;
 
-	if (rec->type == RING_TYPE_WINDOW)
-		copy = aligned_alloc(8, rec->len ? rec->len : 8);
-	if (copy)
-		memcpy(copy, rec->data, rec->len);
-	err = ring_consumer__release(rc);
-	pthread_mutex_lock(&u->lock);
-	u->n.records++;
-	if (err == -ESTALE)
-		u->n.ring_stale++;
-	pthread_mutex_unlock(&u->lock);
-	if (copy && !err) {
-		err = ui__ingest(u, copy, rec->len, "ring");
+	while (!*stop) {
+		err = shm_reader__next(r, &rec);
+		if (err == -ENOMEM)
+			log_warn("out of memory copying a record from the ring");
+		if (err && err != -EBADMSG)
+			break;
+		err = ingest(u, rec.data, rec.len, err ? NULL : &rec.v, "ring");
 		if (err && err != -EFBIG)
-			log_debug("ring record %llu: %s", (unsigned long long)rec->seq,
+			log_debug("ring record %llu: %s", (unsigned long long)rec.seq,
 				  strerror(-err));
-	} else if (rec->type == RING_TYPE_WINDOW && !copy) {
-		log_warn("out of memory copying a %u-byte record", rec->len);
 	}
-	free(copy);
 }
 
 /*
@@ -284,22 +287,26 @@ static void publish_stats(struct ui *u, _Atomic uint64_t *st)
 }
 
 /*
- * Publishes the ring's loss counters for /metrics. BASE holds the totals of earlier
- * attachments; the cursor lives in shared memory that detaching unmaps, so /metrics never
- * reads it directly.
+ * Publishes the ring's counters for /metrics (the reader sums them over every attachment)
+ * and the UI's totals in its slot.
  */
-static void ring_stats(struct ui *u, struct shm_consumer *c, const uint64_t *base, bool attached)
+static void ring_stats(struct ui *u, struct shm_reader *r)
 {
-	const struct ring_cursor *cur = c ? ring_consumer__cursor(shm_consumer__ring(c)) : NULL;
+	_Atomic uint64_t *slot = shm_reader__slot_stats(r);
+	struct shm_reader_stats st;
 
+	shm_reader__stats(r, &st);
 	pthread_mutex_lock(&u->lock);
-	u->n.ring_lost = base[0] + (cur ? atomic_load(&cur->lost) : 0);
-	u->n.ring_lapped = base[1] + (cur ? atomic_load(&cur->lapped) : 0);
-	u->n.ring_corrupt = base[2] + (cur ? atomic_load(&cur->corrupt) : 0);
-	u->n.ring_lag = c ? ring_consumer__lag(shm_consumer__ring(c)) : 0;
-	u->n.ring_attached = attached;
-	if (c)
-		publish_stats(u, shm_consumer__stats(c, SHM_KIND_UI));
+	u->n.records = st.records + st.stale;
+	u->n.ring_stale = st.stale;
+	u->n.ring_lost = st.lost;
+	u->n.ring_lapped = st.lapped;
+	u->n.ring_corrupt = st.corrupt;
+	u->n.ring_lag = st.lag;
+	u->n.ring_attaches = st.attaches;
+	u->n.ring_attached = st.attached;
+	if (slot)
+		publish_stats(u, slot);
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -317,14 +324,20 @@ static void sweep(struct ui *u)
 
 int ui__run(struct ui *u, volatile sig_atomic_t *stop)
 {
-	struct shm_consumer_opts co = { .name = u->o.ring, .start = RING_START_NEWEST };
-	struct shm_consumer *c = NULL;
+	struct shm_reader_opts ro = { .sz = sizeof(ro),
+				      .name = u->o.ring,
+				      .start = RING_START_NEWEST,
+				      .restart = RING_START_NEWEST,
+				      .kind = SHM_KIND_UI };
 	uint64_t next_sweep = mono_ns() + u->o.cleanup_ns, now, next_attach = 0;
-	struct ring_rec rec;
-	uint64_t base[3] = { 0 };
 	int err, timeout_ms, last_err = 0;
+	struct shm_reader *r = NULL;
+	bool attached = false;
 	char msg[256];
 
+	err = shm_reader__new(&r, &ro);
+	if (err)
+		return err;
 	while (!*stop) {
 		now = mono_ns();
 		if (now >= next_sweep) {
@@ -332,10 +345,9 @@ int ui__run(struct ui *u, volatile sig_atomic_t *stop)
 			next_sweep = now + u->o.cleanup_ns;
 		}
 		timeout_ms = (int)((next_sweep - now) / 1000000) + 1;
-		if (!c && now >= next_attach) {
-			err = shm_consumer__new(&c, &co);
+		if (!attached && now >= next_attach) {
+			err = shm_reader__attach(r);
 			if (err) {
-				c = NULL;
 				/* Said once per distinct reason: a missing ring is normal at boot. */
 				if (err != last_err)
 					log_warn("%s; retrying every second",
@@ -346,34 +358,28 @@ int ui__run(struct ui *u, volatile sig_atomic_t *stop)
 				log_info("attached to ring %s",
 					 u->o.ring ? u->o.ring : SHM_DEFAULT_NAME);
 				last_err = 0;
-				pthread_mutex_lock(&u->lock);
-				u->n.ring_attaches++;
-				pthread_mutex_unlock(&u->lock);
+				attached = true;
 			}
 		}
-		if (!c) {
+		if (!attached) {
 			struct timespec ts = { 0, 100 * 1000000 };
 
 			/* Interrupted by the stop signal like the ring wait below. */
 			nanosleep(&ts, NULL);
 			continue;
 		}
-		while (!*stop && ring_consumer__peek(shm_consumer__ring(c), &rec) == 0)
-			read_record(u, shm_consumer__ring(c), &rec);
-		ring_stats(u, c, base, true);
-		err = shm_consumer__wait(c, timeout_ms < 1000 ? timeout_ms : 1000);
+		read_records(u, r, stop);
+		ring_stats(u, r);
+		err = shm_reader__wait(r, timeout_ms < 1000 ? timeout_ms : 1000);
 		if (err == -ESTALE) {
 			log_warn("ring %s was replaced; reattaching", u->o.ring ? u->o.ring : "");
-			base[0] = u->n.ring_lost;
-			base[1] = u->n.ring_lapped;
-			base[2] = u->n.ring_corrupt;
-			shm_consumer__free(c);
-			c = NULL;
-			ring_stats(u, NULL, base, false);
+			attached = false;
+			ring_stats(u, r);
 		}
 	}
-	shm_consumer__free(c);
-	ring_stats(u, NULL, base, false);
+	shm_reader__detach(r);
+	ring_stats(u, r);
+	shm_reader__free(r);
 	return 0;
 }
 

@@ -9,7 +9,7 @@
 
 #include "common/util.h"
 #include "exporter/compress.h"
-#include "exporter/validate.h"
+#include "otlp/otlp.h"
 
 int main(int argc, char **argv)
 {

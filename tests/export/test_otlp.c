@@ -12,8 +12,7 @@
 
 #include <CUnit/Basic.h>
 
-#include "exporter/otlp.h"
-#include "exporter/validate.h"
+#include "otlp/otlp.h"
 #include "exp_common.h"
 #include "proto/opentelemetry/proto/collector/profiles/v1development/profiles_service.pb-c.h"
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Profile tables: deduplication, merging, and the exact folded text of a hand-made profile. */
 #include <CUnit/Basic.h>
+
+#include "tests/lib/kiln_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,21 +181,6 @@ static void test_trusted_frames_same_tables(void)
 	profile__free(trusted);
 }
 
-int main(void)
-{
-	CU_pSuite suite;
-	unsigned int failed;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("profile", NULL, NULL);
-	CU_add_test(suite, "dedup_merge_folded", test_dedup_merge_folded);
-	CU_add_test(suite, "frames_are_copied", test_frames_are_copied);
-	CU_add_test(suite, "many", test_many);
-	CU_add_test(suite, "trusted_frames_same_tables", test_trusted_frames_same_tables);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
-}
+KILN_TEST_MAIN("profile", { "dedup_merge_folded", test_dedup_merge_folded },
+	       { "frames_are_copied", test_frames_are_copied }, { "many", test_many },
+	       { "trusted_frames_same_tables", test_trusted_frames_same_tables })

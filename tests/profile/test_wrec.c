@@ -6,6 +6,8 @@
 
 #include <CUnit/Basic.h>
 
+#include "tests/lib/kiln_test.h"
+
 #include "profile/wrec.h"
 
 static struct profile *make_profile(void)
@@ -145,19 +147,5 @@ static void test_corrupt(void)
 	profile__free(p);
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned int failed;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("wrec", NULL, NULL);
-	CU_add_test(s, "encode in place and parse back", test_roundtrip);
-	CU_add_test(s, "truncated and corrupt records are refused", test_corrupt);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
-}
+KILN_TEST_MAIN("wrec", { "encode in place and parse back", test_roundtrip },
+	       { "truncated and corrupt records are refused", test_corrupt })

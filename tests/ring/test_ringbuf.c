@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* ringbuf/ over plain memory: framing, wraparound, lapping, corruption, wake-ups, threads. */
 #include <CUnit/Basic.h>
+
+#include "tests/lib/kiln_test.h"
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -531,26 +533,11 @@ static void test_wake_accounting(void)
 	mem_free(m);
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned fails;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("ringbuf", NULL, NULL);
-	CU_add_test(s, "basic", test_basic);
-	CU_add_test(s, "wraparound with mixed sizes", test_wrap_mixed);
-	CU_add_test(s, "stalled consumer, exact losses", test_stalled);
-	CU_add_test(s, "lapped during read", test_lapped_during_read);
-	CU_add_test(s, "corrupt headers resync", test_corrupt);
-	CU_add_test(s, "corrupt producer state", test_corrupt_ctl);
-	CU_add_test(s, "producer recovery", test_recover);
-	CU_add_test(s, "threads with wake-ups", test_threads);
-	CU_add_test(s, "wake accounting", test_wake_accounting);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
-}
+KILN_TEST_MAIN("ringbuf", { "basic", test_basic },
+	       { "wraparound with mixed sizes", test_wrap_mixed },
+	       { "stalled consumer, exact losses", test_stalled },
+	       { "lapped during read", test_lapped_during_read },
+	       { "corrupt headers resync", test_corrupt },
+	       { "corrupt producer state", test_corrupt_ctl },
+	       { "producer recovery", test_recover }, { "threads with wake-ups", test_threads },
+	       { "wake accounting", test_wake_accounting })

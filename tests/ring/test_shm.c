@@ -5,6 +5,8 @@
  * through pipes, waitpid and the ring's own futex; never through sleeps.
  */
 #include <CUnit/Basic.h>
+
+#include "tests/lib/kiln_test.h"
 #include <errno.h>
 #include <grp.h>
 #include <sched.h>
@@ -612,24 +614,9 @@ static void test_status_cli(void)
 	CU_ASSERT(strstr(out, "no ring") != NULL);
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned fails;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("shm", NULL, NULL);
-	CU_add_test(s, "10M records, 2 consumer processes", test_integrity_10m);
-	CU_add_test(s, "stalled consumer process", test_stalled_consumer);
-	CU_add_test(s, "SIGKILLed consumers reclaimed", test_killed_consumer);
-	CU_add_test(s, "producer restart under consumers", test_producer_restart);
-	CU_add_test(s, "group permissions", test_permissions);
-	CU_add_test(s, "bad segments", test_bad_segments);
-	CU_add_test(s, "kiln status", test_status_cli);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
-}
+KILN_TEST_MAIN("shm", { "10M records, 2 consumer processes", test_integrity_10m },
+	       { "stalled consumer process", test_stalled_consumer },
+	       { "SIGKILLed consumers reclaimed", test_killed_consumer },
+	       { "producer restart under consumers", test_producer_restart },
+	       { "group permissions", test_permissions }, { "bad segments", test_bad_segments },
+	       { "kiln status", test_status_cli })

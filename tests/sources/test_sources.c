@@ -14,6 +14,8 @@
 
 #include <CUnit/Basic.h>
 
+#include "tests/lib/kiln_test.h"
+
 #include "aggregator/sources.h"
 #include "common/util.h"
 
@@ -292,20 +294,6 @@ static void test_match_rules(void)
 	sources__free(s);
 }
 
-int main(void)
-{
-	unsigned int failed;
-	CU_pSuite s;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("sources", NULL, NULL);
-	CU_add_test(s, "scan, filter items, new processes, unmatched warnings", test_selection);
-	CU_add_test(s, "match rules", test_match_rules);
-	CU_add_test(s, "pid selection", test_pids);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
-}
+KILN_TEST_MAIN("sources",
+	       { "scan, filter items, new processes, unmatched warnings", test_selection },
+	       { "match rules", test_match_rules }, { "pid selection", test_pids })

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The counting model of `kiln top` (cli/top.c) on hand-built window records: Self and
- * Total with recursion, the horizon sliding with the windows, and each scope filter.
+ * Total with recursion, the horizon sliding with the windows, and each scope filter; and
+ * the UI's symbols table (ui/flame.c) giving the same rows (profile/symtotal.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,8 +10,11 @@
 
 #include <CUnit/Basic.h>
 
+#include "tests/lib/kiln_test.h"
+
 #include "cli/top.h"
 #include "profile/wrec.h"
+#include "ui/flame.h"
 
 #define SEC 1000000000ull
 
@@ -30,6 +34,18 @@ static struct sym_frame fn(const char *name)
 				   .elf_vaddr = h,
 				   .map_start = 0x400000,
 				   .map_limit = 0x800000 };
+}
+
+/* NAME in a shared library of its own, far from the app's addresses. */
+static struct sym_frame fn_lib(const char *name)
+{
+	struct sym_frame f = fn(name);
+
+	f.module = "/usr/lib/libother.so";
+	f.addr = 0x7f0000000000ull + f.elf_vaddr;
+	f.map_start = 0x7f0000000000ull;
+	f.map_limit = 0x7f0000400000ull;
+	return f;
 }
 
 /* One record: window SEQ starting at SEQ seconds, workload KEY, the samples added by ADD. */
@@ -74,7 +90,7 @@ static void add_other(struct profile *p)
 	CU_ASSERT_EQUAL(profile__add(p, a, 2, "app", 30, 30, 100), 0);
 }
 
-static const struct top_row *find(const struct top_row *rows, long n, const char *name)
+static const struct symtotal_row *find(const struct symtotal_row *rows, long n, const char *name)
 {
 	long i;
 
@@ -87,7 +103,7 @@ static const struct top_row *find(const struct top_row *rows, long n, const char
 static void test_self_total_recursion(void)
 {
 	struct top_opts o = { 0 };
-	const struct top_row *rows, *r;
+	const struct symtotal_row *rows, *r;
 	struct top_stats st;
 	struct wrec_view v;
 	struct top *t = NULL;
@@ -126,10 +142,71 @@ static void test_self_total_recursion(void)
 	top__free(t);
 }
 
+/*
+ * Recursion (rec twice in one stack) and one name in two modules (main of the app, main of
+ * libother.so): kiln top's rows and the UI's symbols table must be the same functions with
+ * the same Self and Total.
+ */
+static void add_agree(struct profile *p)
+{
+	struct sym_frame a[5] = { fn("leaf"), fn("rec"), fn("rec"), fn("rec"), fn("main") };
+	struct sym_frame b[3] = { fn_lib("main"), fn("rec"), fn("main") };
+	struct sym_frame c[1] = { fn("main") };
+
+	CU_ASSERT_EQUAL(profile__add(p, a, 5, "app", 10, 10, 60), 0);
+	CU_ASSERT_EQUAL(profile__add(p, b, 3, "app", 10, 11, 30), 0);
+	CU_ASSERT_EQUAL(profile__add(p, c, 1, "app", 20, 20, 10), 0);
+}
+
+static void test_top_and_ui_agree(void)
+{
+	const struct symtotal_row *rows;
+	struct top_opts o = { 0 };
+	struct wrec_view v;
+	struct sbuf json = { 0 };
+	struct flame *f = flame__new();
+	struct top *t = NULL;
+	size_t nr_syms = 0;
+	char want[512];
+	void *buf;
+	long n, i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL_FATAL(top__new(&t, &o), 0);
+	buf = record(1, "k8s/ns/deployment/app", "/kubepods/x", add_agree, &v);
+	CU_ASSERT_EQUAL(top__add(t, &v), 1);
+	CU_ASSERT_EQUAL(flame__add_record(f, buf, v.hdr->size), 0);
+	n = top__rows(t, TOP_SORT_TOTAL, &rows);
+	CU_ASSERT_EQUAL(flame__write_symbols(f, &json, FLAME_SORT_TOTAL, 0, &nr_syms), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 4); /* leaf, rec, main (app), main (libother.so) */
+	CU_ASSERT_EQUAL(nr_syms, (size_t)n);
+	/* rec: 60 + 30 samples, once per stack although the first holds it three times. */
+	CU_ASSERT_STRING_EQUAL(rows[1].name, "rec");
+	CU_ASSERT_EQUAL(rows[1].total, 90);
+	CU_ASSERT_EQUAL(rows[1].self, 0);
+	CU_ASSERT_STRING_EQUAL(rows[0].name, "main");
+	CU_ASSERT_STRING_EQUAL(rows[0].module, "app");
+	CU_ASSERT_EQUAL(rows[0].total, 100);
+	CU_ASSERT_EQUAL(rows[0].self, 10);
+	/* The same rows, in the same order, in the UI's JSON. */
+	for (i = 0; i < n; i++) {
+		snprintf(want, sizeof(want),
+			 "%s{\"name\":\"%s\",\"module\":\"%s\",\"self\":%llu,\"total\":%llu,",
+			 i ? "," : "[", rows[i].name, rows[i].module,
+			 (unsigned long long)rows[i].self, (unsigned long long)rows[i].total);
+		CU_ASSERT_PTR_NOT_NULL(strstr(json.buf, want));
+	}
+	printf("\n  ui: %s\n", json.buf);
+	sbuf__release(&json);
+	flame__free(f);
+	top__free(t);
+	free(buf);
+}
+
 static void test_horizon(void)
 {
 	struct top_opts o = { .horizon_ns = 3 * SEC };
-	const struct top_row *rows;
+	const struct symtotal_row *rows;
 	struct top_stats st;
 	struct wrec_view v;
 	struct top *t = NULL;
@@ -168,7 +245,7 @@ static void test_horizon(void)
 /* Two workloads in one window; each filter keeps exactly its part. */
 static void check_scope(const struct top_opts *o, uint64_t want_samples, const char *want_leaf)
 {
-	const struct top_row *rows;
+	const struct symtotal_row *rows;
 	struct top_stats st;
 	struct wrec_view v;
 	struct top *t = NULL;
@@ -259,7 +336,7 @@ static void add_many_cb(struct profile *p)
 static void test_compaction(void)
 {
 	struct top_opts o = { .horizon_ns = 2 * SEC };
-	const struct top_row *rows;
+	const struct symtotal_row *rows;
 	struct top_stats st;
 	struct wrec_view v;
 	struct top *t = NULL;
@@ -286,21 +363,8 @@ static void test_compaction(void)
 	top__free(t);
 }
 
-int main(void)
-{
-	CU_pSuite s;
-	unsigned int failed;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("top_model", NULL, NULL);
-	CU_add_test(s, "self and total with recursion", test_self_total_recursion);
-	CU_add_test(s, "horizon slides with windows", test_horizon);
-	CU_add_test(s, "workload, cgroup and pid scope", test_scope);
-	CU_add_test(s, "stale functions are forgotten", test_compaction);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
-}
+KILN_TEST_MAIN("top_model", { "self and total with recursion", test_self_total_recursion },
+	       { "horizon slides with windows", test_horizon },
+	       { "kiln top and the UI's symbols table agree", test_top_and_ui_agree },
+	       { "workload, cgroup and pid scope", test_scope },
+	       { "stale functions are forgotten", test_compaction })

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "ui/flame.h"
-#include "ui/otlp.h"
+#include "otlp/otlp.h"
 
 static int emit(const void *rec, size_t len, void *ctx)
 {

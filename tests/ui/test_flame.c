@@ -7,8 +7,10 @@
 
 #include <CUnit/Basic.h>
 
+#include "tests/lib/kiln_test.h"
+
 #include "ui/flame.h"
-#include "ui/otlp.h"
+#include "otlp/otlp.h"
 #include "ui/route.h"
 #include "ui/sbuf.h"
 
@@ -38,8 +40,9 @@ static void test_tree_merge(void)
 	sbuf__release(&out);
 	CU_ASSERT_EQUAL(flame__write_symbols(f, &out, FLAME_SORT_SELF, 1, &n), 0);
 	CU_ASSERT_EQUAL(n, 4);
-	CU_ASSERT_STRING_EQUAL(out.buf, "[{\"name\":\"alpha\",\"self\":70,\"total\":70,"
-					"\"self_percent\":66.667,\"total_percent\":66.667}]");
+	CU_ASSERT_STRING_EQUAL(out.buf,
+			       "[{\"name\":\"alpha\",\"module\":\"\",\"self\":70,\"total\":70,"
+			       "\"self_percent\":66.667,\"total_percent\":66.667}]");
 	sbuf__release(&out);
 	flame__free(f);
 }
@@ -94,10 +97,12 @@ static void test_recursion(void)
 	CU_ASSERT_EQUAL(flame__add_stack(f, st, 5, 10), 0);
 	CU_ASSERT_EQUAL(flame__write_symbols(f, &out, FLAME_SORT_TOTAL, 0, &n), 0);
 	CU_ASSERT_EQUAL(n, 3);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out.buf, "{\"name\":\"a\",\"self\":0,\"total\":10,"
-					       "\"self_percent\":0.000,\"total_percent\":100."
-					       "000}"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out.buf, "{\"name\":\"leaf\",\"self\":10,\"total\":10,"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.buf,
+				      "{\"name\":\"a\",\"module\":\"\",\"self\":0,\"total\":10,"
+				      "\"self_percent\":0.000,\"total_percent\":100."
+				      "000}"));
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(out.buf, "{\"name\":\"leaf\",\"module\":\"\",\"self\":10,\"total\":10,"));
 	sbuf__release(&out);
 	flame__free(f);
 }
@@ -160,23 +165,7 @@ static void test_gunzip_garbage(void)
 			-EBADMSG);
 }
 
-int main(void)
-{
-	CU_pSuite suite;
-	unsigned int failed;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("flame", NULL, NULL);
-	CU_add_test(suite, "tree merge", test_tree_merge);
-	CU_add_test(suite, "node cap with other", test_node_cap);
-	CU_add_test(suite, "recursion counted once per stack", test_recursion);
-	CU_add_test(suite, "JSON escaping", test_json_escape);
-	CU_add_test(suite, "routing and id decoding", test_route);
-	CU_add_test(suite, "gunzip refuses garbage", test_gunzip_garbage);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
-}
+KILN_TEST_MAIN("flame", { "tree merge", test_tree_merge }, { "node cap with other", test_node_cap },
+	       { "recursion counted once per stack", test_recursion },
+	       { "JSON escaping", test_json_escape }, { "routing and id decoding", test_route },
+	       { "gunzip refuses garbage", test_gunzip_garbage })

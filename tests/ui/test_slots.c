@@ -6,6 +6,8 @@
 
 #include <CUnit/Basic.h>
 
+#include "tests/lib/kiln_test.h"
+
 #include "ui/slots.h"
 
 #define S 1000000000ull
@@ -236,24 +238,10 @@ static void test_read_stops(void)
 	slots__free(s);
 }
 
-int main(void)
-{
-	CU_pSuite suite;
-	unsigned int failed;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("slots", NULL, NULL);
-	CU_add_test(suite, "invalid limits", test_new_invalid);
-	CU_add_test(suite, "enable, clear, disable", test_enable_disable);
-	CU_add_test(suite, "LRU evicts the least recently requested", test_lru_by_request);
-	CU_add_test(suite, "TTL sweep ignores incoming data", test_ttl_sweep);
-	CU_add_test(suite, "byte cap drops oldest whole chunks", test_byte_cap);
-	CU_add_test(suite, "oversize chunk refused and counted", test_oversize_refused);
-	CU_add_test(suite, "read stops on non-zero", test_read_stops);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
-}
+KILN_TEST_MAIN("slots", { "invalid limits", test_new_invalid },
+	       { "enable, clear, disable", test_enable_disable },
+	       { "LRU evicts the least recently requested", test_lru_by_request },
+	       { "TTL sweep ignores incoming data", test_ttl_sweep },
+	       { "byte cap drops oldest whole chunks", test_byte_cap },
+	       { "oversize chunk refused and counted", test_oversize_refused },
+	       { "read stops on non-zero", test_read_stops })

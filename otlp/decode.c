@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "ui/otlp.h"
+#include "otlp/otlp.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -140,28 +140,12 @@ struct ident {
 
 static void resource_identity(const struct conv *c, const rprof_t *rp, struct ident *id)
 {
-	static const struct {
-		const char *key;
-		enum wrec_id_field f;
-	} map[] = {
-		{ "kiln.workload.key", WREC_ID_KEY },
-		{ "service.name", WREC_ID_NAME },
-		{ "host.name", WREC_ID_HOST },
-		{ "process.executable.name", WREC_ID_EXE_NAME },
-		{ "process.executable.path", WREC_ID_EXE_PATH },
-		{ "container.id", WREC_ID_CONTAINER_ID },
-		{ "k8s.namespace.name", WREC_ID_K8S_NAMESPACE },
-		{ "k8s.pod.name", WREC_ID_K8S_POD },
-		{ "k8s.pod.uid", WREC_ID_K8S_POD_UID },
-		{ "k8s.container.name", WREC_ID_K8S_CONTAINER },
-	};
-	static const char *const kinds[] = { "deployment", "statefulset", "daemonset",
-					     "job",	   "cronjob",	  "replicaset" };
-	const char *k, *v;
-	char kname[64];
-	size_t i, j;
+	const struct otlp_attr *map;
+	const char *k, *v, *kind;
+	size_t i, j, nr_map;
 
 	memset(id, 0, sizeof(*id));
+	map = otlp_attrs(&nr_map);
 	for (i = 0; rp->resource && i < rp->resource->n_attributes; i++) {
 		const kv_t *kv = rp->resource->attributes[i];
 
@@ -169,15 +153,18 @@ static void resource_identity(const struct conv *c, const rprof_t *rp, struct id
 		v = any_str(c, kv->value);
 		if (!k || !v || !*v)
 			continue;
-		for (j = 0; j < sizeof(map) / sizeof(map[0]); j++)
+		/* The two keys only a receiver reads; then the map encode writes with. */
+		if (!strcmp(k, "kiln.workload.key"))
+			id->f[WREC_ID_KEY] = v;
+		else if (!strcmp(k, "service.name"))
+			id->f[WREC_ID_NAME] = v;
+		for (j = 0; j < nr_map; j++)
 			if (!strcmp(k, map[j].key))
-				id->f[map[j].f] = v;
-		for (j = 0; j < sizeof(kinds) / sizeof(kinds[0]); j++) {
-			snprintf(kname, sizeof(kname), "k8s.%s.name", kinds[j]);
-			if (!strcmp(k, kname)) {
-				id->f[WREC_ID_K8S_WL_KIND] = kinds[j];
-				id->f[WREC_ID_K8S_WL_NAME] = v;
-			}
+				id->f[map[j].field] = v;
+		kind = otlp_attr__workload_kind(k);
+		if (kind) {
+			id->f[WREC_ID_K8S_WL_KIND] = kind;
+			id->f[WREC_ID_K8S_WL_NAME] = v;
 		}
 	}
 	if (!id->f[WREC_ID_NAME])

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exporter/otlp.h"
-#include "exporter/pbw.h"
+#include "otlp/otlp.h"
+#include "otlp/pbw.h"
 
 #define NONE UINT32_MAX
 
@@ -437,26 +437,12 @@ static uint32_t rec_stack(struct otlp_enc *e, const struct wrec_view *v, uint32_
 /* Resource attributes of the record's workload, as KeyValue fields with plain keys. */
 static int encode_resource(const struct wrec_view *v, struct pbw *out)
 {
-	static const struct {
-		enum wrec_id_field f;
-		const char *key;
-	} ids[] = {
-		{ WREC_ID_HOST, "host.name" },
-		{ WREC_ID_EXE_NAME, "process.executable.name" },
-		{ WREC_ID_EXE_PATH, "process.executable.path" },
-		{ WREC_ID_CONTAINER_ID, "container.id" },
-		{ WREC_ID_K8S_NAMESPACE, "k8s.namespace.name" },
-		{ WREC_ID_K8S_POD, "k8s.pod.name" },
-		{ WREC_ID_K8S_POD_UID, "k8s.pod.uid" },
-		{ WREC_ID_K8S_CONTAINER, "k8s.container.name" },
-	};
-	static const char *const wl_kinds[] = { "deployment", "statefulset", "daemonset",
-						"job",	      "cronjob",     "replicaset" };
 	char service[512], key[64];
 	struct pbw kv = { 0 }, val = { 0 };
-	const char *name = wrec_view__id(v, WREC_ID_NAME), *kind, *s;
+	const char *name = wrec_view__id(v, WREC_ID_NAME), *s;
+	const struct otlp_attr *ids;
 	int err = -ENOMEM;
-	size_t i;
+	size_t i, nr;
 
 #define ADD_ATTR(k, value)                                                                  \
 	do {                                                                                \
@@ -475,19 +461,15 @@ static int encode_resource(const struct wrec_view *v, struct pbw *out)
 	else
 		snprintf(service, sizeof(service), "unknown_service");
 	ADD_ATTR("service.name", service);
-	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-		s = wrec_view__id(v, ids[i].f);
+	ids = otlp_attrs(&nr);
+	for (i = 0; i < nr; i++) {
+		s = wrec_view__id(v, ids[i].field);
 		if (*s)
 			ADD_ATTR(ids[i].key, s);
 	}
-	kind = wrec_view__id(v, WREC_ID_K8S_WL_KIND);
 	s = wrec_view__id(v, WREC_ID_K8S_WL_NAME);
-	for (i = 0; *s && i < sizeof(wl_kinds) / sizeof(wl_kinds[0]); i++) {
-		if (strcmp(kind, wl_kinds[i]))
-			continue;
-		snprintf(key, sizeof(key), "k8s.%s.name", kind);
+	if (*s && !otlp_attr__workload_key(wrec_view__id(v, WREC_ID_K8S_WL_KIND), key, sizeof(key)))
 		ADD_ATTR(key, s);
-	}
 #undef ADD_ATTR
 	err = 0;
 cleanup:
