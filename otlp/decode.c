@@ -185,6 +185,25 @@ static void resource_identity(const struct conv *c, const rprof_t *rp, struct id
 								    : "service";
 }
 
+/* Whether location L says it is a CPython frame (profile.frame.type = "cpython"). */
+static bool python_location(const struct conv *c, const loc_t *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n_attribute_indices; i++) {
+		int32_t ai = l->attribute_indices[i];
+		const char *k, *v;
+
+		if (ai <= 0 || (size_t)ai >= c->d->n_attribute_table || !c->d->attribute_table[ai])
+			continue;
+		k = str(c, c->d->attribute_table[ai]->key_strindex);
+		v = any_str(c, c->d->attribute_table[ai]->value);
+		if (k && v && !strcmp(k, "profile.frame.type") && !strcmp(v, "cpython"))
+			return true;
+	}
+	return false;
+}
+
 /* Fills c->frames for stack index SI, leaf first. Returns the frame count or -EBADMSG. */
 static int stack_frames(struct conv *c, int32_t si)
 {
@@ -223,6 +242,8 @@ static int stack_frames(struct conv *c, int32_t si)
 			if (file[0] == '[')
 				base.kind = SYM_FRAME_KERNEL;
 		}
+		if (python_location(c, l))
+			base.kind = SYM_FRAME_PYTHON;
 		/* Inlined frames: every line is a frame, the callee (leaf) first. */
 		for (j = 0; j < (l->n_lines ? l->n_lines : 1); j++) {
 			struct sym_frame *f;
@@ -243,6 +264,13 @@ static int stack_frames(struct conv *c, int32_t si)
 						return bad(c, "function name_strindex out of "
 							      "range");
 					f->name = *name ? name : NULL;
+					if (f->kind == SYM_FRAME_PYTHON) {
+						f->file = str(c, d->function_table[fi]
+									 ->filename_strindex);
+						f->line = l->lines[j]->line > 0
+								  ? (uint32_t)l->lines[j]->line
+								  : 0;
+					}
 				}
 			}
 		}

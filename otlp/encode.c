@@ -51,7 +51,7 @@ struct otlp_enc {
 	uint64_t records, samples;
 	/* Constants interned at reset. */
 	uint32_t s_samples, s_count, s_cpu, s_ns, k_buildid, k_frame, k_pid, k_tid, k_tname;
-	uint32_t frame_attr[5];
+	uint32_t frame_attr[6]; /* by enum wrec_frame_kind */
 	/* Per-record maps from record indices to dictionary indices (NONE: not yet). */
 	uint32_t *mstr, *mmap, *mfunc, *mloc, *mstack;
 	size_t cap_str, cap_map, cap_func, cap_loc, cap_stack;
@@ -200,7 +200,9 @@ static uint32_t intern_attr_int(struct otlp_enc *e, uint32_t key, int64_t val)
 
 static int intern_constants(struct otlp_enc *e)
 {
-	static const char *const frame_type[] = { "", "kernel", "native", "go", "native" };
+	/* By enum wrec_frame_kind; "cpython" as the OpenTelemetry eBPF profiler names it. */
+	static const char *const frame_type[] = { "", "kernel", "native", "go", "native",
+						  "cpython" };
 	uint32_t k;
 	int i;
 
@@ -221,7 +223,7 @@ static int intern_constants(struct otlp_enc *e)
 	    e->k_tname == NONE)
 		return -ENOMEM;
 	/* JIT frames come from perf maps of unknown runtimes: "native" is the safe claim. */
-	for (i = 1; i < 5; i++) {
+	for (i = 1; i < 6; i++) {
 		k = intern_attr_str(e, e->k_frame, frame_type[i]);
 		if (k == NONE)
 			return -ENOMEM;
@@ -372,7 +374,7 @@ static uint32_t rec_location(struct otlp_enc *e, const struct wrec_view *v, uint
 	fn = rec_function(e, v, l->function);
 	if (map == NONE || fn == NONE)
 		return NONE;
-	attr = l->kind >= 1 && l->kind <= 4 ? e->frame_attr[l->kind] : 0;
+	attr = l->kind >= 1 && l->kind <= WREC_FRAME_PYTHON ? e->frame_attr[l->kind] : 0;
 	b->len = 0;
 	if (pbw__varint_nz(b, 1, map) || pbw__varint_nz(b, 2, l->address))
 		return NONE;

@@ -193,6 +193,7 @@ int profile__write_pprof(const struct profile *p, const char *path)
 		if (l->func) {
 			perftools__profiles__line__init(&lines[i]);
 			lines[i].function_id = l->func;
+			lines[i].line = l->line;
 			linesp[i] = &lines[i];
 			pl->n_line = 1;
 			pl->line = &linesp[i];

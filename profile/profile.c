@@ -201,6 +201,7 @@ static uint64_t loc_hash(const struct profile_location *l)
 {
 	uint64_t h = htab_hash_u64(l->addr, l->mapping);
 
+	h = htab_hash_u64(h, l->line);
 	return htab_hash_u64(h, ((uint64_t)l->func << 8) | l->kind);
 }
 
@@ -209,7 +210,7 @@ static bool loc_eq(uint64_t val, const void *key, void *ctx)
 	const struct profile_location *a = &((struct profile *)ctx)->locs[val], *b = key;
 
 	return a->addr == b->addr && a->mapping == b->mapping && a->func == b->func &&
-	       a->kind == b->kind;
+	       a->kind == b->kind && a->line == b->line;
 }
 
 /* Finds or appends *E (of ELSZ bytes) in the table ARR/NR/CAP indexed by IDX. */
@@ -239,7 +240,8 @@ static int dedup(struct profile *p, struct htab *idx, void **arr, size_t *nr, si
 static int add_location(struct profile *p, const struct sym_frame *f, uint32_t *out)
 {
 	bool kernel = f->kind == SYM_FRAME_KERNEL;
-	const char *module = f->module;
+	bool python = f->kind == SYM_FRAME_PYTHON;
+	const char *module = python ? NULL : f->module;
 	struct profile_mapping m = { 0 };
 	struct profile_function fn = { 0 };
 	struct profile_location l = { 0 };
@@ -247,12 +249,17 @@ static int add_location(struct profile *p, const struct sym_frame *f, uint32_t *
 
 	if (kernel && !module)
 		module = kernel_module;
-	l.kind = kernel ? SYM_FRAME_KERNEL : SYM_FRAME_NATIVE;
+	l.kind = kernel ? SYM_FRAME_KERNEL : python ? SYM_FRAME_PYTHON : SYM_FRAME_NATIVE;
+	/*
+	 * A Python frame is (function, line): the same in every process that runs the code,
+	 * whatever the code object's address.
+	 */
+	l.line = f->line;
 	/*
 	 * A user frame outside every known mapping keeps its raw address; otherwise the ELF
 	 * virtual address, which is the same in every process that maps the file.
 	 */
-	l.addr = kernel || !module ? f->addr : f->elf_vaddr;
+	l.addr = python ? 0 : kernel || !module ? f->addr : f->elf_vaddr;
 	if (module) {
 		m.kernel = kernel;
 		m.start = f->map_start;
@@ -272,7 +279,7 @@ static int add_location(struct profile *p, const struct sym_frame *f, uint32_t *
 		if (!err)
 			err = intern(p, f->system_name ? f->system_name : f->name, &fn.system_name);
 		if (!err)
-			err = intern(p, module, &fn.file);
+			err = intern(p, python ? f->file : module, &fn.file);
 		if (!err)
 			err = dedup(p, &p->funcs_idx, (void **)&p->funcs, &p->nr_funcs,
 				    &p->funcs_cap, sizeof(fn), &fn, func_hash(&fn), func_eq,
@@ -282,6 +289,18 @@ static int add_location(struct profile *p, const struct sym_frame *f, uint32_t *
 	}
 	return dedup(p, &p->locs_idx, (void **)&p->locs, &p->nr_locs, &p->locs_cap, sizeof(l), &l,
 		     loc_hash(&l), loc_eq, out);
+}
+
+const char *profile_python_name(const char *file, const char *name, char *buf, size_t len)
+{
+	const char *base = file ? strrchr(file, '/') : NULL;
+
+	base = base ? base + 1 : file;
+	if (!base || !*base)
+		snprintf(buf, len, "%s", name ? name : "[unknown]");
+	else
+		snprintf(buf, len, "%s:%s", base, name ? name : "[unknown]");
+	return buf;
 }
 
 /* The frame cache (profile__trust_frame_strings): fields and string addresses. */
@@ -299,6 +318,8 @@ static void frame_ent_of(const struct sym_frame *f, struct profile_frame_ent *e)
 	e->map_limit = f->map_limit;
 	e->map_offset = f->map_offset;
 	e->kind = (uint32_t)f->kind;
+	e->file = f->file;
+	e->line = f->line;
 }
 
 static uint64_t frame_hash(const struct profile_frame_ent *e)
@@ -306,7 +327,7 @@ static uint64_t frame_hash(const struct profile_frame_ent *e)
 	uint64_t h = htab_hash_u64(e->addr, (uintptr_t)e->module);
 
 	h = htab_hash_u64(h ^ e->elf_vaddr, (uintptr_t)e->name);
-	return htab_hash_u64(h ^ e->map_start, e->kind);
+	return htab_hash_u64(h ^ e->map_start ^ ((uint64_t)e->line << 32), e->kind);
 }
 
 static bool frame_eq(uint64_t val, const void *key, void *ctx)
@@ -316,7 +337,8 @@ static bool frame_eq(uint64_t val, const void *key, void *ctx)
 	return a->addr == b->addr && a->elf_vaddr == b->elf_vaddr && a->module == b->module &&
 	       a->name == b->name && a->system_name == b->system_name &&
 	       a->build_id == b->build_id && a->map_start == b->map_start &&
-	       a->map_limit == b->map_limit && a->map_offset == b->map_offset && a->kind == b->kind;
+	       a->map_limit == b->map_limit && a->map_offset == b->map_offset && a->kind == b->kind &&
+	       a->file == b->file && a->line == b->line;
 }
 
 /* add_location() through the frame cache: a frame seen before costs one lookup. */
@@ -458,7 +480,12 @@ static void put_frame(const struct profile *p, FILE *f, const struct profile_loc
 	const char *module, *base;
 	size_t len;
 
-	if (l->func) {
+	if (l->func && l->kind == SYM_FRAME_PYTHON) {
+		char buf[512];
+
+		put_clean(f, profile_python_name(p->strs[p->funcs[l->func].file],
+						 p->strs[p->funcs[l->func].name], buf, sizeof(buf)));
+	} else if (l->func) {
 		put_clean(f, p->strs[p->funcs[l->func].name]);
 	} else if (l->mapping && l->kind != SYM_FRAME_KERNEL) {
 		module = p->strs[p->maps[l->mapping].file];

@@ -59,4 +59,11 @@ int profile__write_folded(const struct profile *p, FILE *f);
  */
 int profile__write_pprof(const struct profile *p, const char *path);
 
+/*
+ * The one name a Python frame has in single-string outputs (folded, the UI's flame graph and
+ * symbols table, kiln top): "file.py:Qualified.name", the base name of its source file,
+ * then its co_qualname. Writes it into BUF (LEN bytes) and returns BUF.
+ */
+const char *profile_python_name(const char *file, const char *name, char *buf, size_t len);
+
 #endif

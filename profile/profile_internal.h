@@ -26,6 +26,7 @@ struct profile_location {
 	uint32_t mapping; /* 0: outside every known mapping */
 	uint32_t func; /* 0: no symbol */
 	uint8_t kind; /* enum sym_frame_kind */
+	uint32_t line; /* source line, 0 when unknown */
 };
 
 struct profile_stack {
@@ -40,9 +41,9 @@ struct profile_sample {
 
 /* A frame already added, by the identity of its fields (strings by address). */
 struct profile_frame_ent {
-	const char *module, *build_id, *name, *system_name;
+	const char *module, *build_id, *name, *system_name, *file;
 	uint64_t addr, elf_vaddr, map_start, map_limit, map_offset;
-	uint32_t kind;
+	uint32_t kind, line;
 	uint32_t loc; /* its location */
 };
 

@@ -154,8 +154,10 @@ ssize_t wrec__encode(const struct profile *p, const struct wrec_identity *id,
 		l->address = p->locs[i].addr;
 		l->mapping = p->locs[i].mapping;
 		l->function = p->locs[i].func;
-		l->kind = p->locs[i].kind == SYM_FRAME_KERNEL ? WREC_FRAME_KERNEL
-							      : WREC_FRAME_NATIVE;
+		l->kind = p->locs[i].kind == SYM_FRAME_KERNEL   ? WREC_FRAME_KERNEL
+			  : p->locs[i].kind == SYM_FRAME_PYTHON ? WREC_FRAME_PYTHON
+								: WREC_FRAME_NATIVE;
+		l->line = p->locs[i].line;
 		if (!i)
 			l->kind = 0; /* the zero entry stays all zero */
 	}
@@ -288,6 +290,9 @@ const char *wrec_view__frame_name(const struct wrec_view *v, uint32_t loc, char 
 	const struct wrec_location *l = &v->locs[loc];
 	const char *file, *base;
 
+	if (l->function && v->funcs[l->function].name && l->kind == WREC_FRAME_PYTHON)
+		return profile_python_name(wrec_view__str(v, v->funcs[l->function].file),
+					   wrec_view__str(v, v->funcs[l->function].name), buf, len);
 	if (l->function && v->funcs[l->function].name) {
 		snprintf(buf, len, "%s", wrec_view__str(v, v->funcs[l->function].name));
 		return buf;

@@ -106,6 +106,7 @@ enum wrec_frame_kind {
 	WREC_FRAME_NATIVE = 2,
 	WREC_FRAME_GO = 3,
 	WREC_FRAME_JIT = 4, /* from a perf map */
+	WREC_FRAME_PYTHON = 5, /* CPython: function name, its file, and the location's line */
 };
 
 struct wrec_location {

@@ -44,6 +44,7 @@ enum sym_frame_kind {
 	SYM_FRAME_NATIVE = 2,
 	SYM_FRAME_GO = 3, /* from a Go binary */
 	SYM_FRAME_JIT = 4, /* named by a perf map (/tmp/perf-PID.map); module "[jit]" */
+	SYM_FRAME_PYTHON = 5, /* a CPython frame: name (co_qualname), file and line */
 };
 
 /*
@@ -62,6 +63,8 @@ struct sym_frame {
 	uint64_t map_limit;
 	uint64_t map_offset;
 	const char *system_name; /* name as in the binary (mangled); == name when not mangled */
+	const char *file; /* source file (Python frames), NULL when unknown */
+	uint32_t line; /* source line, 0 when unknown */
 };
 
 struct symbolizer_stats {

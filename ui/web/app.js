@@ -158,10 +158,14 @@ async function slotAction(method, suffix) {
 
 // Flame graph ------------------------------------------------------------------------------
 
+// Python frames are named "file.py:Qualified.name" (one rule for every output).
+const PYTHON_FRAME = /^[^;:\[\]]+\.py:/;
+
 function color(name, dim) {
   let h = 0;
   for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
-  const hue = 10 + (h % 40); // warm: red to orange-yellow
+  // Native frames warm (red to orange-yellow), Python frames cool (teal to blue).
+  const hue = PYTHON_FRAME.test(name) ? 175 + (h % 40) : 10 + (h % 40);
   const light = 55 + ((h >>> 8) % 15);
   return dim ? `hsl(${hue}, 15%, 82%)` : `hsl(${hue}, 85%, ${light}%)`;
 }
