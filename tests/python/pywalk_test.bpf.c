@@ -49,6 +49,9 @@ struct {
 } events SEC(".maps");
 
 __u64 ringbuf_drops = 0;
+/* time spent in the walk itself (not the ring buffer copy), for the cost per frame */
+__u64 walk_ns = 0;
+__u64 walk_runs = 0;
 
 SEC("perf_event")
 int pywalk_sample(struct bpf_perf_event_data *ctx)
@@ -58,6 +61,7 @@ int pywalk_sample(struct bpf_perf_event_data *ctx)
 	struct kiln_py_counters *ctr;
 	struct kiln_py_info *info;
 	struct pywalk_scratch *s;
+	__u64 t0;
 
 	(void)ctx;
 	if (tgid != target_tgid)
@@ -70,8 +74,11 @@ int pywalk_sample(struct bpf_perf_event_data *ctx)
 	s->sample.tgid = tgid;
 	s->sample.tid = (__u32)id;
 	s->sample.words[0] = PYWALK_TEST_PREFIX;
+	t0 = bpf_ktime_get_ns();
 	s->sample.n =
 		kiln_py_walk(bpf_get_current_task_btf(), info, s->sample.words, 1, &s->py, ctr);
+	__sync_fetch_and_add(&walk_ns, bpf_ktime_get_ns() - t0);
+	__sync_fetch_and_add(&walk_runs, 1);
 	if (bpf_ringbuf_output(&events, &s->sample, sizeof(s->sample), 0))
 		__sync_fetch_and_add(&ringbuf_drops, 1);
 	return 0;

@@ -11,7 +11,11 @@
  *   - the non-ASCII function is sampled under its name;
  *   - the words come after the program's own first word (the walk appends).
  * For a refused interpreter (argv[3] = refused): every sample carries the one REFUSED
- * marker with the version. Exits 77 when the interpreter is absent or the kernel refuses
+ * marker with the version. Mode "keys" runs the same with 40 pthread keys taken before the
+ * interpreter starts (LD_PRELOAD argv[4]), so its key lives in glibc's second-level block.
+ * Modes "deepN" run bench/python/deep.py N (argv[2]): every sample must carry the N + 3
+ * frames, or when they do not fit, the first 126 of them and a truncation marker; the
+ * walk's own time per sample is printed. Exits 77 when the interpreter is absent or the kernel refuses
  * BPF or perf events.
  */
 #include <errno.h>
@@ -21,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -56,6 +61,8 @@ struct frame {
 struct tally {
 	struct python_proc *p;
 	bool refused;
+	int deep; /* deepN mode: N, else -1 */
+	uint64_t deep_total, deep_ok;
 	uint16_t version;
 	uint64_t main_total, main_ok, worker_total, worker_ok, uni_seen, bad_prefix, sym_errors;
 	uint64_t refused_ok;
@@ -63,6 +70,7 @@ struct tally {
 };
 
 static struct tag tags[MAX_TAGS];
+static const char *script_base; /* "/kat.py": the script's file name with its slash */
 static int ntags;
 
 static int parse_tags(const char *script)
@@ -112,7 +120,7 @@ static bool is_kat(const struct frame *f, const char *function, const char *tag)
 {
 	const char *base = strrchr(f->file, '/');
 
-	return !f->marker && !strcmp(f->function, function) && base && !strcmp(base, "/kat.py") &&
+	return !f->marker && !strcmp(f->function, function) && base && !strcmp(base, script_base) &&
 	       at_tag(f, tag);
 }
 
@@ -154,6 +162,31 @@ static bool main_chain_ok(const struct frame *f, int n, struct tally *t)
 		return n == 3 && is_kat(&f[1], "main", "main_uni") && !f[0].entry && !f[1].entry;
 	}
 	return false;
+}
+
+/* deep.py N: spin <- down (base) <- down (call) x N <- <module>; or truncated. */
+static bool deep_chain_ok(const struct frame *f, int n, int depth)
+{
+	int want = depth + 3, i, check = n;
+
+	if (want > PYWALK_TEST_WORDS - 1) {
+		/* room for 127 words after the prefix: 126 frames and the marker */
+		if (n != PYWALK_TEST_WORDS - 1 || !f[n - 1].marker ||
+		    strcmp(f[n - 1].function, "[python: truncated]"))
+			return false;
+		check = n - 1;
+	} else if (n != want) {
+		return false;
+	}
+	if (!is_kat(&f[0], "spin", "spin") || !is_kat(&f[1], "down", "down_base"))
+		return false;
+	for (i = 2; i < check; i++) {
+		if (i == want - 1)
+			return is_kat(&f[i], "<module>", "module_main");
+		if (!is_kat(&f[i], "down", "down_call"))
+			return false;
+	}
+	return true;
 }
 
 static bool worker_chain_ok(const struct frame *f, int n)
@@ -219,7 +252,13 @@ static int on_sample(void *ctx, void *data, size_t size)
 	}
 	if (t->refused)
 		return 0;
-	if (is_main) {
+	if (t->deep >= 0) {
+		if (!is_main)
+			return 0;
+		t->deep_total++;
+		ok = deep_chain_ok(f, (int)n, t->deep);
+		t->deep_ok += ok;
+	} else if (is_main) {
 		t->main_total++;
 		ok = main_chain_ok(f, (int)n, t);
 		t->main_ok += ok;
@@ -231,7 +270,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 	if (!ok && t->printed < 8) {
 		t->printed++;
 		print_chain(is_main ? "unexpected main-thread chain" : "unexpected worker chain", f,
-			    (int)n);
+			    (int)n > 12 ? 12 : (int)n);
 	}
 	return 0;
 }
@@ -284,13 +323,15 @@ int main(int argc, char **argv)
 	struct kiln_py_info info;
 	struct tally t = { 0 };
 	struct pychild c = { 0 };
+	int tss[2] = { 0, 0 };
 	int *pfds = NULL, ncpu = 0, i, err, ret = 1, stats_fd = -1;
-	char line[256];
+	char line[256], depth_arg[16];
 	uint64_t deadline;
 	__u32 key;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s PYTHON KAT_SCRIPT supported|refused\n", argv[0]);
+	if (argc < 4) {
+		fprintf(stderr, "usage: %s PYTHON KAT_SCRIPT supported|refused|keys LIB|deepN\n",
+			argv[0]);
 		return 2;
 	}
 	if (access(argv[1], X_OK)) {
@@ -298,11 +339,21 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	t.refused = !strcmp(argv[3], "refused");
-	if (parse_tags(argv[2]) || ntags < 10) {
+	script_base = strrchr(argv[2], '/') ? strrchr(argv[2], '/') : argv[2];
+	t.deep = strncmp(argv[3], "deep", 4) ? -1 : atoi(argv[3] + 4);
+	snprintf(depth_arg, sizeof(depth_arg), "%d", t.deep);
+	if (!strcmp(argv[3], "keys")) {
+		if (argc < 5)
+			return 2;
+		setenv("LD_PRELOAD", argv[4], 1);
+	}
+	if (parse_tags(argv[2]) || ntags < 4) {
 		fprintf(stderr, "%s: cannot read its KAT tags\n", argv[2]);
 		return 1;
 	}
-	err = pychild_start(&c, (char *const[]){ argv[1], argv[2], NULL });
+	err = pychild_start(&c, (char *const[]){ argv[1], argv[2], t.deep >= 0 ? depth_arg : NULL,
+						 NULL });
+	unsetenv("LD_PRELOAD");
 	if (err || pychild_line(&c, line, sizeof(line), 20000) || strcmp(line, "ready")) {
 		fprintf(stderr, "%s %s did not start\n", argv[1], argv[2]);
 		goto cleanup;
@@ -319,6 +370,16 @@ int main(int argc, char **argv)
 	}
 	t.version = python_proc__version(t.p);
 	python_proc__info(t.p, &info);
+	if (!t.refused) {
+		struct iovec l = { &tss, sizeof(tss) }, r = { (void *)(uintptr_t)info.tss_addr, 8 };
+
+		if (process_vm_readv(c.pid, &l, 1, &r, 1, 0) == 8)
+			printf("interpreter's TSS key: initialized %d, key %d\n", tss[0], tss[1]);
+		if (!strcmp(argv[3], "keys") && tss[1] < 32) {
+			fprintf(stderr, "FAIL: key %d despite the preloaded keys\n", tss[1]);
+			goto cleanup;
+		}
+	}
 
 	skel = pywalk_test_bpf__open();
 	if (!skel) {
@@ -376,7 +437,9 @@ int main(int argc, char **argv)
 	while (pychild_now_ms() < deadline) {
 		ring_buffer__poll(rb, 100);
 		if (t.refused ? t.refused_ok >= 50
-			      : t.main_total >= MAIN_SAMPLES && t.worker_total >= WORKER_SAMPLES)
+		    : t.deep >= 0
+			    ? t.deep_total >= MAIN_SAMPLES
+			    : t.main_total >= MAIN_SAMPLES && t.worker_total >= WORKER_SAMPLES)
 			break;
 	}
 	print_counters(skel);
@@ -391,8 +454,16 @@ int main(int argc, char **argv)
 	       t.worker_total ? 100.0 * (double)t.worker_ok / (double)t.worker_total : 0.0,
 	       (unsigned long long)t.sym_errors, (unsigned long long)t.bad_prefix,
 	       (unsigned long long)t.refused_ok, (unsigned long long)skel->bss->ringbuf_drops);
+	if (skel->bss->walk_runs)
+		printf("walk: %.0f ns per sample of the process (%llu samples)\n",
+		       (double)skel->bss->walk_ns / (double)skel->bss->walk_runs,
+		       (unsigned long long)skel->bss->walk_runs);
 	if (t.refused) {
 		ret = t.refused_ok >= 50 && !t.bad_prefix ? 0 : 1;
+	} else if (t.deep >= 0) {
+		printf("deep %d: %llu/%llu samples with the exact stack\n", t.deep,
+		       (unsigned long long)t.deep_ok, (unsigned long long)t.deep_total);
+		ret = t.deep_total >= MAIN_SAMPLES && t.deep_ok * 100 >= t.deep_total * 95 ? 0 : 1;
 	} else {
 		ret = 0;
 		if (t.main_total < MAIN_SAMPLES || t.worker_total < WORKER_SAMPLES) {
