@@ -110,7 +110,7 @@ enum kiln_py_refused {
 	KILN_PY_REFUSED_FREETHREADED = 2, /* a free-threaded (no-GIL) build */
 };
 
-/* The walk reads this many bytes of each _PyInterpreterFrame, in one read. */
+/* The walk needs this many bytes of each _PyInterpreterFrame. */
 #define KILN_PY_FRAME_READ 72
 
 /* Counters of the walk, indexes into kiln_py_counters.v (a per-CPU map value). */
@@ -127,6 +127,7 @@ enum kiln_py_counter {
 	KILN_PY_C_BAD_CODE, /* a code pointer misaligned or out of user space */
 	KILN_PY_C_INSTR_NONE, /* frames without a usable instruction offset */
 	KILN_PY_C_TRUNCATED, /* walks cut by the frame limit or the stack's room */
+	KILN_PY_C_READS, /* frame window reads (one per page of frames) */
 	KILN_PY_C_NR,
 };
 

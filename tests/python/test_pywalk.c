@@ -278,8 +278,9 @@ static int on_sample(void *ctx, void *data, size_t size)
 static void print_counters(struct pywalk_test_bpf *skel)
 {
 	static const char *const names[KILN_PY_C_NR] = {
-		"samples", "refused", "tls_fault",  "key_uninit", "no_tstate",	"no_frame",
-		"frames",  "shims",   "read_fault", "bad_code",	  "instr_none", "truncated",
+		"samples",    "refused",   "tls_fault", "key_uninit", "no_tstate",
+		"no_frame",   "frames",	   "shims",	"read_fault", "bad_code",
+		"instr_none", "truncated", "reads",
 	};
 	int ncpu = libbpf_num_possible_cpus(), c, i;
 	struct kiln_py_counters *v = calloc((size_t)ncpu, sizeof(*v));
