@@ -49,6 +49,7 @@ struct python_proc {
 	char refusal[128];
 	char *module;
 	uint64_t code_type; /* &PyCode_Type in the process */
+	uint64_t eval_lo, eval_hi; /* _PyEval_EvalFrameDefault's (hot) code in the process */
 	struct kiln_py_info info;
 	struct py_layout lay;
 	struct python_stats *st;
@@ -72,7 +73,7 @@ static int mem_read(uint32_t pid, uint64_t addr, void *buf, size_t len)
 /* ---- ELF ---- */
 
 struct py_elf_syms {
-	uint64_t runtime, runtime_size, version_sym, code_type;
+	uint64_t runtime, runtime_size, version_sym, code_type, eval, eval_size;
 	bool has_runtime, has_version, has_getversion, has_code_type;
 };
 
@@ -110,6 +111,9 @@ static int elf_symbols(Elf *elf, struct py_elf_syms *out)
 				out->has_version = true;
 			} else if (!strcmp(name, "Py_GetVersion")) {
 				out->has_getversion = true;
+			} else if (!strcmp(name, "_PyEval_EvalFrameDefault")) {
+				out->eval = sym.st_value;
+				out->eval_size = sym.st_size;
 			} else if (!strcmp(name, "PyCode_Type")) {
 				out->code_type = sym.st_value;
 				out->has_code_type = true;
@@ -404,6 +408,10 @@ static int detect_module(struct python_proc *p, const struct py_mapping *m)
 		goto cleanup;
 	}
 	p->code_type = syms.code_type + bias;
+	if (syms.eval_size) {
+		p->eval_lo = syms.eval + bias;
+		p->eval_hi = p->eval_lo + syms.eval_size;
+	}
 	if (p->version == 0x030b) {
 		table_311(p, syms.runtime + bias);
 	} else if (p->version == 0x030c) {
@@ -589,6 +597,16 @@ void python_proc__free(struct python_proc *p)
 const char *python_proc__refusal(const struct python_proc *p)
 {
 	return p->info.refused ? p->refusal : NULL;
+}
+
+bool python_proc__in_eval(const struct python_proc *p, uint64_t addr)
+{
+	return addr >= p->eval_lo && addr < p->eval_hi;
+}
+
+uint32_t python_proc__tgid(const struct python_proc *p)
+{
+	return p->tgid;
 }
 
 uint16_t python_proc__version(const struct python_proc *p)

@@ -57,6 +57,18 @@ int python_proc__fork(const struct python_proc *parent, uint32_t child_tgid,
 
 void python_proc__free(struct python_proc *p);
 
+/*
+ * True when ADDR (a native return address or pc in the process) lies in the interpreter's
+ * _PyEval_EvalFrameDefault as its dynamic symbol gives it: one native frame per eval-loop
+ * activation, the frames a merged stack replaces with Python frames. The compiler's split-off
+ * ".cold" part is not covered (it is only named in full symbol tables; it holds error paths,
+ * rarely a return address).
+ */
+bool python_proc__in_eval(const struct python_proc *p, uint64_t addr);
+
+/* The process's id. */
+uint32_t python_proc__tgid(const struct python_proc *p);
+
 /* NULL for a supported process, else why it is refused (static or owned by P). */
 const char *python_proc__refusal(const struct python_proc *p);
 

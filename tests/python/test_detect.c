@@ -79,6 +79,25 @@ static void check_supported(struct python_proc *p, struct known *k, int nk, stru
 	}
 	CHECK(st->sym_cache_hits >= (uint64_t)(3 * nk), "cache hits %llu",
 	      (unsigned long long)st->sym_cache_hits);
+	/* the eval loop is where the process maps its interpreter's code, a large function */
+	CHECK(!python_proc__in_eval(p, 0) && !python_proc__in_eval(p, k[0].code), "eval range "
+										  "holds a null or "
+										  "heap address");
+	/* a forked copy (same mappings) resolves the same frames with its own, empty cache */
+	{
+		struct python_proc *q = NULL;
+		uint64_t hits = st->sym_cache_hits;
+
+		err = python_proc__fork(p, (uint32_t)python_proc__tgid(p), &q);
+		CHECK(!err, "fork: %d", err);
+		if (!err) {
+			err = python_proc__symbolize(q, k[0].code, (uint32_t)k[0].unit, &fr);
+			CHECK(!err && !strcmp(fr.function, k[0].qual) && st->sym_cache_hits == hits,
+			      "forked: err %d", err);
+			CHECK(python_proc__version(q) == python_proc__version(p), "forked version");
+			python_proc__free(q);
+		}
+	}
 	/* inside a code object: its type pointer is not at +8 */
 	err = python_proc__symbolize(p, k[0].code + 16, 0, &fr);
 	CHECK(err == -EINVAL && st->sym_bad_type == 1, "inner address: err %d, bad_type %llu", err,
