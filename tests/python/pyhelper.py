@@ -71,14 +71,18 @@ def 函数():
     return 3
 
 
+def café():  # Latin-1: a compact non-ASCII string of 1-byte characters
+    return 4
+
+
 UCS4_SRC = "def plain():\n    x = 1\n    return x\n"
 
 
 def target():
     ns = {}
     exec(compile(UCS4_SRC, "unicode\U0001F4A9.py", "exec"), ns)
-    codes = [Klass.method.__code__, функция.__code__, 函数.__code__, ns["plain"].__code__,
-             target.__code__]
+    codes = [Klass.method.__code__, функция.__code__, 函数.__code__, café.__code__,
+             ns["plain"].__code__, target.__code__]
     print("ready")
     for code in codes:
         qual = getattr(code, "co_qualname", code.co_name)

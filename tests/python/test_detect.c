@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 			CHECK(!why, "refused: %s", why);
 			CHECK(st.detect_ok == 1, "detect_ok %llu",
 			      (unsigned long long)st.detect_ok);
-			CHECK(nk == 5, "%d known code objects", nk);
+			CHECK(nk == 6, "%d known code objects", nk);
 			if (!why && nk)
 				check_supported(p, k, nk, &st);
 		} else {
