@@ -103,6 +103,32 @@ int python_proc__symbolize(struct python_proc *p, uint64_t code, uint32_t instr,
 /* A marker word's text, e.g. "[python: truncated]", into BUF (always NUL-terminated). */
 void python_marker_text(uint64_t word, char *buf, size_t size);
 
+/* One entry of a merged stack: a native frame or a Python word, by index in its array. */
+struct python_merge_slot {
+	bool python; /* index into the Python words, else into the native frames */
+	uint32_t index;
+};
+
+/* True when ADDR is a native frame of the interpreter's eval loop (python_proc__in_eval()). */
+typedef bool (*python_in_eval_fn)(void *ctx, uint64_t addr);
+
+/*
+ * Merges one sample's native user frames NATIVE[NN] and Python words PY[NP] (both leaf
+ * first) into OUT (room for CAP; NN + NP always suffices), leaf first. Python frames stand
+ * where the interpreter's C frames were: the Python words are cut into runs, each ending at
+ * an entry frame (KILN_PY_IS_ENTRY) or at the end; the k-th native frame (from the leaf) for
+ * which IN_EVAL holds is replaced by the k-th run, so native frames of C extensions and libc
+ * stay at the leaf and C frames between Python frames (a C function calling back into
+ * Python) stay in their place. When the counts differ (a native stack cut short, an eval
+ * frame not recognized), the native frames up to the first eval frame are followed by all
+ * Python words, and the native frames past it are left out: *EXACT is then false. No eval
+ * frame at all (native unwinding stopped at the leaf) is the same layout and still exact.
+ * Returns the number of slots written.
+ */
+size_t python_merge(const uint64_t *native, size_t nn, const uint64_t *py, size_t np,
+		    python_in_eval_fn in_eval, void *ctx, struct python_merge_slot *out, size_t cap,
+		    bool *exact);
+
 /*
  * The 3.11+ location table decoder (co_linetable; CPython's Objects/locations.md): the line
  * of the code unit INSTR in a code object whose first line is FIRSTLINENO. Returns 0 and
