@@ -850,6 +850,15 @@ cleanup:
 	return err;
 }
 
+char *python_frame_name(const struct python_frame *f, char *buf, size_t size)
+{
+	const char *base = f->file ? strrchr(f->file, '/') : NULL;
+
+	snprintf(buf, size, "%s:%s", base ? base + 1 : (f->file ? f->file : "?"),
+		 f->function ? f->function : "?");
+	return buf;
+}
+
 void python_marker_text(uint64_t word, char *buf, size_t size)
 {
 	uint32_t arg = (uint32_t)KILN_PY_MARKER_ARG(word);

@@ -100,6 +100,14 @@ struct python_frame {
 int python_proc__symbolize(struct python_proc *p, uint64_t code, uint32_t instr,
 			   struct python_frame *out);
 
+/*
+ * The one name of a Python frame in outputs that have a single string per frame (folded
+ * stacks, kiln top): "<file's base name>:<qualified name>", e.g. "kat.py:Runner.method";
+ * outputs with separate fields (pprof, OTLP, the UI's symbols) carry function, file and
+ * line as they are. Writes into BUF (always NUL-terminated); returns BUF.
+ */
+char *python_frame_name(const struct python_frame *f, char *buf, size_t size);
+
 /* A marker word's text, e.g. "[python: truncated]", into BUF (always NUL-terminated). */
 void python_marker_text(uint64_t word, char *buf, size_t size);
 

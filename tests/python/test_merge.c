@@ -100,6 +100,20 @@ static void test_partial_run(void)
 	CU_ASSERT_TRUE(exact);
 }
 
+static void test_frame_name(void)
+{
+	struct python_frame f = { .function = "Runner.method", .file = "/srv/app/kat.py" };
+	char buf[64], small[8];
+
+	CU_ASSERT_STRING_EQUAL(python_frame_name(&f, buf, sizeof(buf)), "kat.py:Runner.method");
+	f.file = "<frozen runpy>";
+	CU_ASSERT_STRING_EQUAL(python_frame_name(&f, buf, sizeof(buf)), "<frozen "
+									"runpy>:Runner.method");
+	CU_ASSERT_EQUAL(strlen(python_frame_name(&f, small, sizeof(small))), sizeof(small) - 1);
+	python_marker_text(KILN_PY_MARKER(KILN_PY_MK_REFUSED, 0x030a), buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "[python: unsupported 3.10]");
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -113,6 +127,7 @@ int main(void)
 	CU_add_test(s, "mismatch", test_mismatch);
 	CU_add_test(s, "no_eval", test_no_eval);
 	CU_add_test(s, "partial_run", test_partial_run);
+	CU_add_test(s, "frame_name", test_frame_name);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures();
