@@ -24,6 +24,8 @@ PKGS=(
 	# Go pprof as external checkers of what kiln writes
 	python3 python3-yaml util-linux procps linux-perf bpftrace protobuf-compiler
 	golang-go golang-github-google-pprof-dev
+	# CPython support tests: Debian's own interpreter (the pyenv builds are optional)
+	python3.11
 	# the UI's browser test: Debian's Chromium driven by playwright-core from npm
 	chromium
 	# tests/unwind's oracle reads these Debian binaries' .eh_frame (with readelf, binutils)

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+/* python_merge() on synthetic samples: interleaving, markers, mismatches, no eval frames. */
+#include <stdio.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+
+#include "python/python.h"
+
+#define EVAL 0x500000 /* native addresses >= EVAL are "in the eval loop" */
+
+static bool in_eval(void *ctx, uint64_t addr)
+{
+	(void)ctx;
+	return addr >= EVAL && addr < EVAL + 0x1000;
+}
+
+/* Renders the merge as "n0 p0 p1 n2 ..." for compact expectations. */
+static void render(const uint64_t *nat, size_t nn, const uint64_t *py, size_t np, char *buf,
+		   size_t size, bool *exact)
+{
+	struct python_merge_slot out[64];
+	size_t n = python_merge(nat, nn, py, np, in_eval, NULL, out, 64, exact), i, len = 0;
+
+	buf[0] = 0;
+	for (i = 0; i < n && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%c%u", i ? " " : "",
+					out[i].python ? 'p' : 'n', out[i].index);
+}
+
+#define F(code) KILN_PY_FRAME((code) << 4, 1)
+#define E(code) (F(code) | KILN_PY_ENTRY_BIT)
+#define TRUNC KILN_PY_MARKER(KILN_PY_MK_TRUNCATED, 0)
+
+static void test_interleave(void)
+{
+	/* leaf C (n0), eval (n1) <- run p0 p1(E), C callback (n2), eval (n3) <- p2 p3(E), main */
+	uint64_t nat[] = { 0x1000, EVAL + 1, 0x2000, EVAL + 2, 0x3000 };
+	uint64_t py[] = { F(1), E(2), F(3), E(4) };
+	char buf[256];
+	bool exact;
+
+	render(nat, 5, py, 4, buf, sizeof(buf), &exact);
+	CU_ASSERT_STRING_EQUAL(buf, "n0 p0 p1 n2 p2 p3 n4");
+	CU_ASSERT_TRUE(exact);
+}
+
+static void test_trailing_marker(void)
+{
+	uint64_t nat[] = { 0x1000, EVAL + 1, 0x3000 };
+	uint64_t py[] = { F(1), E(2), TRUNC };
+	char buf[256];
+	bool exact;
+
+	render(nat, 3, py, 3, buf, sizeof(buf), &exact);
+	CU_ASSERT_STRING_EQUAL(buf, "n0 p0 p1 p2 n2");
+	CU_ASSERT_TRUE(exact);
+}
+
+static void test_mismatch(void)
+{
+	/* three eval frames, two runs: native leaf, then every Python word, nothing else */
+	uint64_t nat[] = { 0x1000, EVAL + 1, EVAL + 2, EVAL + 3, 0x3000 };
+	uint64_t py[] = { F(1), E(2), F(3), E(4) };
+	char buf[256];
+	bool exact;
+
+	render(nat, 5, py, 4, buf, sizeof(buf), &exact);
+	CU_ASSERT_STRING_EQUAL(buf, "n0 p0 p1 p2 p3");
+	CU_ASSERT_FALSE(exact);
+}
+
+static void test_no_eval(void)
+{
+	/* native unwinding stopped at the leaf: leaf frames, then Python */
+	uint64_t nat[] = { 0x1000, 0x1100 };
+	uint64_t py[] = { F(1), E(2) };
+	char buf[256];
+	bool exact;
+
+	render(nat, 2, py, 2, buf, sizeof(buf), &exact);
+	CU_ASSERT_STRING_EQUAL(buf, "n0 n1 p0 p1");
+	CU_ASSERT_TRUE(exact);
+	/* no Python words, no eval frames: the native stack unchanged */
+	render(nat, 2, py, 0, buf, sizeof(buf), &exact);
+	CU_ASSERT_STRING_EQUAL(buf, "n0 n1");
+	CU_ASSERT_TRUE(exact);
+}
+
+static void test_partial_run(void)
+{
+	/* a last run without its entry frame (walk truncated) still counts as a run */
+	uint64_t nat[] = { EVAL + 1, EVAL + 2, 0x3000 };
+	uint64_t py[] = { E(1), F(2), TRUNC };
+	char buf[256];
+	bool exact;
+
+	render(nat, 3, py, 3, buf, sizeof(buf), &exact);
+	CU_ASSERT_STRING_EQUAL(buf, "p0 p1 p2 n2");
+	CU_ASSERT_TRUE(exact);
+}
+
+static void test_frame_name(void)
+{
+	struct python_frame f = { .function = "Runner.method", .file = "/srv/app/kat.py" };
+	char buf[64], small[8];
+
+	CU_ASSERT_STRING_EQUAL(python_frame_name(&f, buf, sizeof(buf)), "kat.py:Runner.method");
+	f.file = "<frozen runpy>";
+	CU_ASSERT_STRING_EQUAL(python_frame_name(&f, buf, sizeof(buf)), "<frozen "
+									"runpy>:Runner.method");
+	CU_ASSERT_EQUAL(strlen(python_frame_name(&f, small, sizeof(small))), sizeof(small) - 1);
+	python_marker_text(KILN_PY_MARKER(KILN_PY_MK_REFUSED, 0x030a), buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "[python: unsupported 3.10]");
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned int failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("python_merge", NULL, NULL);
+	CU_add_test(s, "interleave", test_interleave);
+	CU_add_test(s, "trailing_marker", test_trailing_marker);
+	CU_add_test(s, "mismatch", test_mismatch);
+	CU_add_test(s, "no_eval", test_no_eval);
+	CU_add_test(s, "partial_run", test_partial_run);
+	CU_add_test(s, "frame_name", test_frame_name);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
