@@ -22,6 +22,8 @@ PKGS=(
 	# Go pprof as external checkers of what kiln writes
 	python3 python3-yaml util-linux procps linux-perf bpftrace protobuf-compiler
 	golang-go golang-github-google-pprof-dev
+	# kiln-bench unwind: Debian's own no-frame-pointer programs under loopback load
+	python3.11 nginx-light wrk redis-server redis-tools postgresql
 	# the UI's browser test: Debian's Chromium driven by playwright-core from npm
 	chromium
 )

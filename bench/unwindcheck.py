@@ -228,15 +228,21 @@ def perf_samples(text):
 
 def perf_script(data):
     """Runs perf script on DATA. Returns its text."""
-    # A build-id cache of its own: perf 6.1's script aborted (build-id.c assertion, stack
-    # smashing) now and then with the shared ~/.debug other perf runs write at the same time.
-    with tempfile.TemporaryDirectory(prefix="kiln-perf-buildid-") as cache:
-        p = subprocess.run(["perf", "--buildid-dir", cache, "script", "-i", data, "-F",
-                            "comm,pid,tid,ip,sym,dso"],
-                           capture_output=True, text=True, timeout=600)
-    if p.returncode != 0:
-        raise RuntimeError("perf script -i %s: %s" % (data, p.stderr.strip()))
-    return p.stdout
+    # perf 6.1's script aborts now and then ("assertion failed at util/build-id.c:1010",
+    # then stack smashing) while reading a mapped file's build-id; seen on a machine where
+    # other builds rewrite binaries all the time, never twice in a row. So: a build-id cache
+    # of its own, and up to 3 attempts, each retry said on stderr.
+    for attempt in range(1, 4):
+        with tempfile.TemporaryDirectory(prefix="kiln-perf-buildid-") as cache:
+            p = subprocess.run(["perf", "--buildid-dir", cache, "script", "-i", data, "-F",
+                                "comm,pid,tid,ip,sym,dso"],
+                               capture_output=True, text=True, timeout=600)
+        if p.returncode == 0:
+            return p.stdout
+        why = p.stderr.strip().splitlines()[-1:] or ["exit %d" % p.returncode]
+        print("unwindcheck: perf script -i %s failed (attempt %d of 3): %s" %
+              (data, attempt, why[0]), file=sys.stderr)
+    raise RuntimeError("perf script -i %s: %s" % (data, p.stderr.strip()))
 
 
 def stats(samples, workload=False, leaves=("alpha", "beta")):
