@@ -58,6 +58,7 @@
 #define START_TIMEOUT_MS 30000
 #define STOP_TIMEOUT_MS 60000
 #define COST_WARMUP_S 1
+#define MAX_RUNS 100
 
 #ifndef KILN_BENCH_DIR
 #define KILN_BENCH_DIR "bench"
@@ -84,14 +85,13 @@ struct counts {
 	double samples, whole, leaf_samples, whole_chain, alpha, beta;
 };
 
-/* One load's results over the runs, in percent. */
+/* One load's results over the runs, in percent (seconds: each run's wall time). */
 struct results {
-	double kiln_whole[1000], perf_whole[1000];
-	double kiln_chain[1000], perf_chain[1000];
-	double kiln_alpha[1000], perf_alpha[1000];
-	double seconds[1000];
-	int n;
-	const char *na; /* why the load could not be measured, or NULL */
+	double kw[MAX_RUNS], pw[MAX_RUNS]; /* whole stacks, kiln and perf */
+	double kch[MAX_RUNS], pch[MAX_RUNS]; /* workload: exact chain, of alpha/beta samples */
+	double ka[MAX_RUNS], pa[MAX_RUNS]; /* workload: alpha / (alpha + beta) */
+	double seconds[MAX_RUNS];
+	int nk, np, nkc, npc, n;
 };
 
 struct unwind {
@@ -164,7 +164,7 @@ static int check(struct unwind *u, const char *kind, const char *file, bool work
  */
 static pid_t start_load(struct unwind *u, const struct load *l, const char *cg, int log_fd)
 {
-	char path[PATH_MAX], script[PATH_MAX + 32], fd_arg[16], buf[512] = "";
+	char path[PATH_MAX], script[PATH_MAX + 32], fd_arg[16], life[16], buf[512] = "";
 	int pipefd[2], err = 0, status;
 	uint64_t deadline = mono_ns() + (uint64_t)READY_TIMEOUT_MS * 1000000;
 	size_t used = 0;
@@ -172,6 +172,11 @@ static pid_t start_load(struct unwind *u, const struct load *l, const char *cg, 
 	pid_t pid;
 	ssize_t n;
 
+	/*
+	 * A bound on the load's life, should we die without stopping it (services.py also gets
+	 * SIGTERM when we die).
+	 */
+	snprintf(life, sizeof(life), "%u", u->secs + 120);
 	if (pipe2(pipefd, O_CLOEXEC))
 		return -errno;
 	if (l->workload) {
@@ -180,14 +185,15 @@ static pid_t start_load(struct unwind *u, const struct load *l, const char *cg, 
 			goto cleanup_pipe;
 		snprintf(fd_arg, sizeof(fd_arg), "%d", pipefd[1]);
 		char *const argv[] = { path,	    "--mix", "alpha=70,beta=30", "--threads", "2",
-				       "--seconds", "3600",  "--ready-fd",	 fd_arg,      NULL };
+				       "--seconds", life,    "--ready-fd",	 fd_arg,      NULL };
 
 		fcntl(pipefd[1], F_SETFD, 0);
 		pid = bench_spawn_cgroup(argv, BENCH_FD_NULL, BENCH_FD_NULL, &pipefd[1], 1, cg);
 	} else {
 		snprintf(script, sizeof(script), "%s/services.py", u->bench_dir);
-		char *const argv[] = { u->python,  script,     "run", (char *)l->service,
-				       "--cgroup", (char *)cg, NULL };
+		char *const argv[] = { u->python,	   script,     "run",
+				       (char *)l->service, "--cgroup", (char *)cg,
+				       "--seconds",	   life,       NULL };
 
 		/*
 		 * services.py puts the service in CG itself; it and the load stay outside. The
@@ -425,14 +431,15 @@ static enum bench_verdict share_verdict(double m)
 	return m >= SHARE_GOAL - SHARE_TOL && m <= SHARE_GOAL + SHARE_TOL ? BENCH_PASS : BENCH_MISS;
 }
 
-/* Measures load L u->o->runs times into *R and prints its rows. */
-static void run_load(struct unwind *u, const struct load *l, int runs, struct results *r)
+/* Measures load L RUNS times and prints its rows. */
+static void run_load(struct unwind *u, const struct load *l, int runs)
 {
+	struct results r = { .n = 0 };
 	struct counts kc, pc;
-	double kw[1000], pw[1000], kch[1000], pch[1000], ka[1000], pa[1000];
-	int i, nk = 0, np = 0, nkc = 0, npc = 0, err;
+	const char *na = NULL;
 	char name[96];
 	uint64_t t0;
+	int i, err;
 
 	for (i = 0; i < runs; i++) {
 		t0 = mono_ns();
@@ -440,49 +447,49 @@ static void run_load(struct unwind *u, const struct load *l, int runs, struct re
 		memset(&pc, 0, sizeof(pc));
 		err = measure_load(u, l, &kc, &pc);
 		if (err == -EOPNOTSUPP) {
-			r->na = "a program of the load is not installed (dev.sh deps)";
+			na = "a program of the load is not installed (dev.sh deps)";
 			break;
 		}
 		if (err)
 			continue;
-		r->seconds[r->n++] = (double)(mono_ns() - t0) / 1e9;
+		r.seconds[r.n++] = (double)(mono_ns() - t0) / 1e9;
 		fprintf(stderr,
 			"kiln-bench unwind: %s: kiln %.0f samples, %.0f whole; perf %.0f, %.0f "
 			"whole\n",
 			l->name, kc.samples, kc.whole, pc.samples, pc.whole);
 		if (kc.samples > 0) {
-			kw[nk++] = pct(kc.whole, kc.samples);
+			r.kw[r.nk++] = pct(kc.whole, kc.samples);
 			if (l->workload) {
-				kch[nkc] = pct(kc.whole_chain, kc.leaf_samples);
-				ka[nkc++] = pct(kc.alpha, kc.alpha + kc.beta);
+				r.kch[r.nkc] = pct(kc.whole_chain, kc.leaf_samples);
+				r.ka[r.nkc++] = pct(kc.alpha, kc.alpha + kc.beta);
 			}
 		}
 		if (pc.samples > 0) {
-			pw[np++] = pct(pc.whole, pc.samples);
+			r.pw[r.np++] = pct(pc.whole, pc.samples);
 			if (l->workload) {
-				pch[npc] = pct(pc.whole_chain, pc.leaf_samples);
-				pa[npc++] = pct(pc.alpha, pc.alpha + pc.beta);
+				r.pch[r.npc] = pct(pc.whole_chain, pc.leaf_samples);
+				r.pa[r.npc++] = pct(pc.alpha, pc.alpha + pc.beta);
 			}
 		}
 	}
-	if (r->na) {
+	if (na) {
 		snprintf(name, sizeof(name), "%s whole stacks", l->name);
-		bench_row_na(SUITE, name, r->na);
+		bench_row_na(SUITE, name, na);
 		return;
 	}
-	row(l->name, "kiln whole stacks", kw, nk, ">= 99 %", whole_verdict);
-	row(l->name, "perf whole stacks", pw, np, NULL, NULL);
+	row(l->name, "kiln whole stacks", r.kw, r.nk, ">= 99 %", whole_verdict);
+	row(l->name, "perf whole stacks", r.pw, r.np, NULL, NULL);
 	if (l->workload) {
-		row(l->name, "kiln whole chain", kch, nkc, ">= 99 %", whole_verdict);
-		row(l->name, "perf whole chain", pch, npc, NULL, NULL);
-		row(l->name, "kiln alpha share", ka, nkc, "70 +- 3 %", share_verdict);
-		row(l->name, "perf alpha share", pa, npc, NULL, NULL);
+		row(l->name, "kiln whole chain", r.kch, r.nkc, ">= 99 %", whole_verdict);
+		row(l->name, "perf whole chain", r.pch, r.npc, NULL, NULL);
+		row(l->name, "kiln alpha share", r.ka, r.nkc, "70 +- 3 %", share_verdict);
+		row(l->name, "perf alpha share", r.pa, r.npc, NULL, NULL);
 	}
-	if (r->n) {
+	if (r.n) {
 		struct bench_summary s;
 
 		snprintf(name, sizeof(name), "%s seconds", l->name);
-		bench_summarize(r->seconds, r->n, &s);
+		bench_summarize(r.seconds, r.n, &s);
 		bench_row(SUITE, name, &s, "s", 1, NULL, BENCH_NO_GOAL);
 	}
 }
@@ -512,7 +519,7 @@ static int measure_cost(struct unwind *u, const char *bin, double *ns)
 	{
 		char *const wargv[] = { path,	      "--mix",	   "alpha=70,beta=30",
 					"--threads",  "2",	   "--depth",
-					"8",	      "--seconds", "3600",
+					"8",	      "--seconds", dur,
 					"--ready-fd", fd_arg,	   "--print-pids",
 					NULL };
 
@@ -592,7 +599,7 @@ cleanup:
 /* The BPF cost rows: the frame-pointer workload and workload-nofp, alternating per run. */
 static void run_cost(struct unwind *u, int runs)
 {
-	double fp[1000], nofp[1000], ratio[1000];
+	double fp[MAX_RUNS], nofp[MAX_RUNS], ratio[MAX_RUNS];
 	int i, nf = 0, nn = 0, nr = 0, stats_fd;
 	struct bench_summary s;
 	double a, b;
@@ -701,7 +708,6 @@ static void usage(FILE *f)
 
 int bench_unwind(const struct bench_opts *o, int argc, char **argv)
 {
-	static struct results res[NLOADS];
 	struct unwind u = { .o = o, .secs = o->short_mode ? 3 : 10 };
 	int runs = o->runs ? o->runs : 1;
 	bool want[NLOADS];
@@ -738,8 +744,8 @@ int bench_unwind(const struct bench_opts *o, int argc, char **argv)
 		usage(stderr);
 		return -EINVAL;
 	}
-	if (runs > 1000)
-		runs = 1000;
+	if (runs > MAX_RUNS)
+		runs = MAX_RUNS;
 	find_bench_dir(&u);
 	if (bench_sibling(o, "../kiln", u.kiln, sizeof(u.kiln)) || access(u.kiln, X_OK)) {
 		fprintf(stderr, "kiln-bench unwind: needs %s (build it first)\n", u.kiln);
@@ -765,7 +771,7 @@ int bench_unwind(const struct bench_opts *o, int argc, char **argv)
 	fflush(stdout);
 	for (i = 0; i < NLOADS; i++)
 		if (want[i])
-			run_load(&u, &loads[i], runs, &res[i]);
+			run_load(&u, &loads[i], runs);
 	run_cost(&u, runs);
 	run_table_bytes(&u);
 	bench_rmtree(u.tmp);
