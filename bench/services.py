@@ -16,10 +16,10 @@ it serves, and stops everything it started on exit (also on errors). As a comman
 
   services.py run NAME [--cgroup PATH] [--seconds S]
 
-starts NAME, prints "ready pids=P1,P2,... port=N" on stdout once loaded, runs until S seconds
-pass (default: until SIGTERM/SIGINT, or its parent's death) and stops everything; exit 0, or 1 with the
-reason on stderr; 77 when a program is not installed. Processes it starts get SIGKILL should
-this script die (PR_SET_PDEATHSIG).
+starts NAME, prints "ready pids=P1,P2,... port=N" on stdout once loaded, runs until S
+seconds pass (default: until SIGTERM/SIGINT, or its parent's death) and stops everything;
+exit 0, or 1 with the reason on stderr; 77 when a program is not installed. Processes it
+starts get SIGKILL should this script die (PR_SET_PDEATHSIG).
 """
 import argparse
 import ctypes

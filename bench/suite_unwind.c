@@ -273,13 +273,13 @@ static int cgroup_pids(const char *cg, char *buf, size_t len)
  * Starts perf record on the processes of cgroup CG for SECS seconds, writing PDATA, its
  * messages to LOG_FD. Returns its pid or -errno.
  *
- * cpu-clock, kiln's event. -B: no build-id pass at the end (perf 6.1 can abort in it after a
- * dlopen). -p, the cgroup's processes (and the threads they start from now on), rather than
- * -a -G: system-wide, perf also records every other process's mappings, and perf 6.1's script
- * aborted on one of them (a build-id of a bad size, util/build-id.c:1010) in 1 of 4 runs on
- * this busy machine. A process may end between reading the cgroup and perf attaching (the
- * postgres backend of a readiness query): perf then refuses to start ("No such process"),
- * and is started again on a fresh list, up to 3 times, each retry said on stderr.
+ * cpu-clock, kiln's event. -B: no build-id pass at the end. -p, the cgroup's processes (and
+ * the threads they start from now on), rather than -a -G: system-wide, perf also records
+ * every other process's mappings, among them more of the MMAP2 events with an impossible
+ * build-id size this kernel writes now and then (bench/unwindcheck.py fix_perf_data). A
+ * process may end between reading the cgroup and perf attaching (the postgres backend of a
+ * readiness query): perf then refuses to start ("No such process"), and is started again on
+ * a fresh list, up to 3 times, each retry said on stderr.
  */
 static pid_t start_perf(struct unwind *u, const char *cg, char *pdata, char *secs, int log_fd)
 {

@@ -53,7 +53,7 @@ def profile(oracle, tmp, argv, hz=499):
     if oracle == "perf":
         data = os.path.join(tmp, "perf.data")
         # dwarf: perf copies 8 KiB of each sample's user stack and unwinds it afterwards.
-        # -B: no build-id collection at the end (perf 6.1 aborts on it after a dlopen).
+        # -B: no build-id pass at the end (unwindcheck.fix_perf_data: what perf script needs).
         p = subprocess.run(["perf", "--buildid-dir", os.path.join(tmp, "buildid"), "record",
                             "-q", "-B", "--call-graph", "dwarf", "-F", str(hz), "-o", data,
                             "--"] + argv, capture_output=True, text=True,
