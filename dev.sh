@@ -24,12 +24,13 @@ PKGS=(
 	# Go pprof as external checkers of what kiln writes
 	python3 python3-yaml util-linux procps linux-perf bpftrace protobuf-compiler
 	golang-go golang-github-google-pprof-dev
-	# CPython support tests: Debian's own interpreter (the pyenv builds are optional)
-	python3.11
+	# CPython support tests (Debian's own interpreter; the pyenv builds are optional) and
+	# kiln-bench unwind: Debian's own no-frame-pointer programs under loopback load
+	python3.11 nginx-light wrk redis-server redis-tools postgresql
 	# the UI's browser test: Debian's Chromium driven by playwright-core from npm
 	chromium
-	# tests/unwind's oracle reads these Debian binaries' .eh_frame (with readelf, binutils)
-	redis-server nginx-light postgresql
+	# tests/unwind's oracle reads the .eh_frame of those Debian binaries (readelf, binutils)
+	binutils
 )
 
 deps() {

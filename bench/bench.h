@@ -19,5 +19,6 @@ int bench_density(const struct bench_opts *o, int argc, char **argv);
 int bench_userspace(const struct bench_opts *o, int argc, char **argv);
 int bench_export(const struct bench_opts *o, int argc, char **argv);
 int bench_latency(const struct bench_opts *o, int argc, char **argv);
+int bench_unwind(const struct bench_opts *o, int argc, char **argv);
 
 #endif

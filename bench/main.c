@@ -24,6 +24,7 @@ extern int bench_density(const struct bench_opts *o, int argc, char **argv) __at
 extern int bench_userspace(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 extern int bench_export(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 extern int bench_latency(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
+extern int bench_unwind(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 
 struct suite {
 	const char *name;
@@ -42,6 +43,8 @@ static const struct suite suites[] = {
 	{ "density", bench_density,
 	  "agent memory and CPU per sample with 2000 processes, 50000 stacks (needs root)" },
 	{ "latency", bench_latency, "latency from a sample to the UI's API (needs root)" },
+	{ "unwind", bench_unwind,
+	  "whole user stacks without frame pointers: kiln vs perf dwarf, Debian services (root)" },
 };
 
 static void usage(FILE *f)

@@ -12,8 +12,6 @@ Usage: test_unwind.py CASE [BUILD] [--oracle perf]
           checks on perf's output (the oracle); not for agent and recurse.
 
 The whole-stack definitions are in bench/unwindcheck.py, shared with `kiln-bench unwind`.
-While KILN_UNWIND_PENDING=1 (set by CMake until kiln's DWARF walker lands), the kiln cases
-skip; the perf-oracle cases always run.
 """
 import os
 import subprocess
@@ -53,7 +51,7 @@ def profile(oracle, tmp, argv, hz=499):
     if oracle == "perf":
         data = os.path.join(tmp, "perf.data")
         # dwarf: perf copies 8 KiB of each sample's user stack and unwinds it afterwards.
-        # -B: no build-id collection at the end (perf 6.1 aborts on it after a dlopen).
+        # -B: no build-id pass at the end (unwindcheck.fix_perf_data: what perf script needs).
         p = subprocess.run(["perf", "--buildid-dir", os.path.join(tmp, "buildid"), "record",
                             "-q", "-B", "--call-graph", "dwarf", "-F", str(hz), "-o", data,
                             "--"] + argv, capture_output=True, text=True,
@@ -83,7 +81,7 @@ def check_mix(samples, label):
     """The known-answer checks of --mix alpha=70,beta=30 on SAMPLES: whole stacks, the whole
     chain root -> ... -> worker_main -> run_mix -> alpha|beta, and the 70/30 split."""
     st = uc.stats(samples, workload=True)
-    if st["samples"] < 500:
+    if st["samples"] < 300:
         fail("%s: only %d samples with a user stack at 499 Hz" % (label, st["samples"]))
     whole = st["whole"] / st["samples"]
     chain = st["whole_chain"] / max(st["leaf_samples"], 1)
@@ -246,8 +244,6 @@ def main():
             (len(args) == 2 and args[1] not in BINARIES):
         print(__doc__, file=sys.stderr)
         return 2
-    if oracle == "kiln" and os.environ.get("KILN_UNWIND_PENDING") == "1":
-        skip("KILN_UNWIND_PENDING=1: kiln's .eh_frame walker has not landed yet")
     require_root()
     binary = os.path.join(BUILD, "bench", BINARIES[args[1] if len(args) == 2 else "nofp"])
     if not os.access(binary, os.X_OK):

@@ -83,13 +83,35 @@ def main():
                        (["--mix", "alpha=50,alpha=50"], "twice"), (["--threads", "0"], "threads"),
                        (["--seconds", "x"], "seconds"), (["--stacks", "0"], "stacks"),
                        (["--depth", "-1"], "depth"), (["--ready-fd", "999"], "ready-fd"),
-                       (["--work", "5", "--seconds", "1"], "exclude"), (["stray"], "stray")):
+                       (["--work", "5", "--seconds", "1"], "exclude"), (["stray"], "stray"),
+                       (["--recurse", "10001"], "recurse"), (["--dlopen", ""], "dlopen")):
         r = run([WORKLOAD] + args)
         check(r.returncode == 2 and word in r.stderr,
               "workload %s: exit 2 naming '%s' (got %d: %s)" % (" ".join(args), word,
                                                                 r.returncode, r.stderr.strip()))
     r = run([WORKLOAD, "--help"])
     check(r.returncode == 0 and "--mix" in r.stdout, "workload --help")
+
+    # The unwinding twins (bench/CMakeLists.txt) take the same flags and keep the same split;
+    # --recurse, --signal and --dlopen run; a library that cannot be loaded is exit 1, named.
+    lib = os.path.join(os.path.dirname(WORKLOAD), "libkiln-burn.so")
+    for twin in ("workload-nofp", "workload-clang"):
+        path = os.path.join(os.path.dirname(WORKLOAD), twin)
+        for extra in ([], ["--recurse", "200"], ["--signal"], ["--dlopen", lib]):
+            # In sanitized trees the library is sanitized too, and workload-clang is not:
+            # it cannot load a library that needs a sanitizer runtime.
+            if twin == "workload-clang" and extra[:1] == ["--dlopen"] and \
+                    os.environ.get("KILN_SANITIZE"):
+                continue
+            r = run([path, "--mix", "alpha=70,beta=30", "--threads", "2", "--seconds", "0.3"]
+                    + extra)
+            check(r.returncode == 0 and "alpha=" in r.stderr,
+                  "%s %s: runs (got %d: %s)" % (twin, " ".join(extra), r.returncode,
+                                                r.stderr.strip()))
+    r = run([WORKLOAD, "--dlopen", "/nonexistent/libx.so", "--seconds", "0.1"])
+    check(r.returncode == 1 and "/nonexistent/libx.so" in r.stderr,
+          "workload --dlopen of a missing library: exit 1 naming it (got %d: %s)" %
+          (r.returncode, r.stderr.strip()))
 
     # kiln-bench: --help, unknown suite.
     r = run([BENCH, "--help"])
