@@ -68,6 +68,7 @@ struct tally {
 	uint16_t version;
 	uint64_t main_total, main_ok, worker_total, worker_ok, uni_seen, bad_prefix, sym_errors;
 	uint64_t refused_ok;
+	uint64_t leaf_a, leaf_b; /* main-thread samples in each (shares printed, not checked) */
 	int printed;
 };
 
@@ -141,6 +142,8 @@ static bool main_chain_ok(const struct frame *f, int n, struct tally *t)
 
 	if (n < 3 || !is_kat(&f[n - 1], "<module>", "module_main") || !f[n - 1].entry)
 		return false;
+	t->leaf_a += is_kat(&f[0], "leaf_a", "leaf_a");
+	t->leaf_b += is_kat(&f[0], "leaf_b", "leaf_b");
 	if (is_kat(&f[0], "leaf_a", "leaf_a")) {
 		return n == 5 && !f[0].entry && is_kat(&f[1], "Runner.method", "method_call") &&
 		       !f[1].entry && is_kat(&f[2], "gen", "gen_call") && f[2].entry &&
@@ -483,6 +486,12 @@ int main(int argc, char **argv)
 		printf("walk: %.0f ns per sample of the process (%llu samples)\n",
 		       (double)skel->bss->walk_ns / (double)skel->bss->walk_runs,
 		       (unsigned long long)skel->bss->walk_runs);
+	if (t.main_total && t.deep < 0 && !t.refused)
+		printf("main-thread leaves (timing-dependent, not checked): leaf_a %.1f %%, leaf_b "
+		       "%.1f %%, функция %.1f %%\n",
+		       100.0 * (double)t.leaf_a / (double)t.main_total,
+		       100.0 * (double)t.leaf_b / (double)t.main_total,
+		       100.0 * (double)t.uni_seen / (double)t.main_total);
 	if (t.refused) {
 		ret = t.refused_ok >= 50 && !t.bad_prefix ? 0 : 1;
 	} else if (t.deep >= 0) {
