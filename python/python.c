@@ -507,6 +507,9 @@ int python_proc__detect(uint32_t tgid, struct python_stats *st, struct python_pr
 	elf_version(EV_CURRENT);
 	err = read_mappings(tgid, &maps, &n, &musl);
 	if (err) {
+		/* no maps file: the process is gone, which is not "not CPython" */
+		if (err == -ENOENT)
+			err = -ESRCH;
 		p->st->detect_errors++;
 		goto cleanup;
 	}

@@ -42,8 +42,9 @@ struct python_proc;
  * builds) also defines `_PyRuntime` and `Py_Version`. Returns 0 and a new process in *OUT
  * (owned by the caller, python_proc__free()) for supported AND refused CPython (check
  * python_proc__refusal(): a refused process still gets an info entry so that its stacks carry
- * a "refused" marker); -ENOENT when the process is not CPython; another -errno when it cannot
- * be read. ST (may be NULL) gets the counts and is kept by the process for symbolization.
+ * a "refused" marker); -ENOENT when the process is not CPython (or not yet: its interpreter
+ * may be mapped later, by the loader or a dlopen, so a caller retries with a backoff);
+ * -ESRCH when it is gone; another -errno when it cannot be read. ST (may be NULL) gets the counts and is kept by the process for symbolization.
  */
 int python_proc__detect(uint32_t tgid, struct python_stats *st, struct python_proc **out);
 

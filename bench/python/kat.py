@@ -16,9 +16,11 @@ so almost all its samples are in C code without the GIL, under
 
 Lines are found by their "# KAT <tag>" comments (leaf bodies carry the leaf's name), so the
 file can be edited without updating the tests. Runs until stdin reaches end of file, or for
---seconds S.
+--seconds S. With --fork, the process forks first and the child (announced as "child PID")
+does the work, as a pre-fork server's worker would: same mappings, no exec.
 """
 import hashlib
+import os
 import sys
 import threading
 
@@ -89,6 +91,14 @@ if __name__ == "__main__":
     seconds = None
     if len(sys.argv) > 2 and sys.argv[1] == "--seconds":
         seconds = float(sys.argv[2])
+    if "--fork" in sys.argv:
+        child = os.fork()
+        if child:
+            sys.stdin.read()
+            os.kill(child, 9)
+            os.waitpid(child, 0)
+            sys.exit(0)
+        print("child %d" % os.getpid(), flush=True)
     stop = threading.Event()
     threading.Thread(target=hash_loop, args=(stop, b"k" * (8 << 20)), name="hasher").start()
     threading.Thread(target=stopper, args=(stop, seconds), daemon=True).start()

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "python/python.h"
@@ -114,6 +115,7 @@ int main(int argc, char **argv)
 	bool want_ok;
 	int nk = 0, err;
 	uint16_t want_ver;
+	pid_t c_pid;
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: %s PYTHON PYHELPER supported|refused\n", argv[0]);
@@ -150,6 +152,7 @@ int main(int argc, char **argv)
 	}
 	CHECK(!err, "helper output ended early");
 
+	c_pid = c.pid;
 	err = python_proc__detect((uint32_t)c.pid, &st, &p);
 	CHECK(!err, "detect %s: %s", argv[1], strerror(-err));
 	if (!err) {
@@ -184,6 +187,11 @@ int main(int argc, char **argv)
 	err = python_proc__detect((uint32_t)getpid(), &st, &p);
 	CHECK(err == -ENOENT && !p && st.detect_not_python == 1, "self: %d", err);
 	pychild_stop(&c);
+	/* the child is reaped: its id names no process now (unless reused within this test) */
+	p = NULL;
+	err = python_proc__detect((uint32_t)c_pid, &st, &p);
+	CHECK(err == -ESRCH || !kill(c_pid, 0), "gone: %d", err);
+	python_proc__free(p);
 	printf("%s\n", failures ? "FAILED" : "OK");
 	return failures ? 1 : 0;
 }

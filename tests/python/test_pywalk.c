@@ -13,6 +13,8 @@
  * For a refused interpreter (argv[3] = refused): every sample carries the one REFUSED
  * marker with the version. Mode "keys" runs the same with 40 pthread keys taken before the
  * interpreter starts (LD_PRELOAD argv[4]), so its key lives in glibc's second-level block.
+ * Mode "fork" runs kat.py --fork and samples the forked child with the info and symbolizer
+ * of its parent (python_proc__fork(): a pre-fork server's workers are not detected again).
  * Modes "deepN" run bench/python/deep.py N (argv[2]): every sample must carry the N + 3
  * frames, or when they do not fit, the first 126 of them and a truncation marker; the
  * walk's own time per sample is printed. Exits 77 when the interpreter is absent or the kernel refuses
@@ -66,6 +68,7 @@ struct tally {
 	uint16_t version;
 	uint64_t main_total, main_ok, worker_total, worker_ok, uni_seen, bad_prefix, sym_errors;
 	uint64_t refused_ok;
+	uint64_t leaf_a, leaf_b; /* main-thread samples in each (shares printed, not checked) */
 	int printed;
 };
 
@@ -139,6 +142,8 @@ static bool main_chain_ok(const struct frame *f, int n, struct tally *t)
 
 	if (n < 3 || !is_kat(&f[n - 1], "<module>", "module_main") || !f[n - 1].entry)
 		return false;
+	t->leaf_a += is_kat(&f[0], "leaf_a", "leaf_a");
+	t->leaf_b += is_kat(&f[0], "leaf_b", "leaf_b");
 	if (is_kat(&f[0], "leaf_a", "leaf_a")) {
 		return n == 5 && !f[0].entry && is_kat(&f[1], "Runner.method", "method_call") &&
 		       !f[1].entry && is_kat(&f[2], "gen", "gen_call") && f[2].entry &&
@@ -325,6 +330,8 @@ int main(int argc, char **argv)
 	struct tally t = { 0 };
 	struct pychild c = { 0 };
 	int tss[2] = { 0, 0 };
+	pid_t target = 0; /* the sampled process: the interpreter, or its forked child */
+	bool fork_mode = false;
 	int *pfds = NULL, ncpu = 0, i, err, ret = 1, stats_fd = -1;
 	char line[256], depth_arg[16];
 	uint64_t deadline;
@@ -352,9 +359,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: cannot read its KAT tags\n", argv[2]);
 		return 1;
 	}
-	err = pychild_start(&c, (char *const[]){ argv[1], argv[2], t.deep >= 0 ? depth_arg : NULL,
+	fork_mode = !strcmp(argv[3], "fork");
+	err = pychild_start(&c, (char *const[]){ argv[1], argv[2],
+						 t.deep >= 0 ? depth_arg
+						 : fork_mode ? "--fork"
+							     : NULL,
 						 NULL });
 	unsetenv("LD_PRELOAD");
+	target = c.pid;
+	if (!err && fork_mode &&
+	    (pychild_line(&c, line, sizeof(line), 20000) ||
+	     sscanf(line, "child %d", &target) != 1)) {
+		fprintf(stderr, "%s %s --fork: no child line\n", argv[1], argv[2]);
+		goto cleanup;
+	}
 	if (err || pychild_line(&c, line, sizeof(line), 20000) || strcmp(line, "ready")) {
 		fprintf(stderr, "%s %s did not start\n", argv[1], argv[2]);
 		goto cleanup;
@@ -369,12 +387,21 @@ int main(int argc, char **argv)
 			python_proc__refusal(t.p) ? python_proc__refusal(t.p) : "supported");
 		goto cleanup;
 	}
+	if (fork_mode) {
+		struct python_proc *parent = t.p;
+
+		t.p = NULL;
+		err = python_proc__fork(parent, (uint32_t)target, &t.p);
+		python_proc__free(parent);
+		if (err)
+			goto cleanup;
+	}
 	t.version = python_proc__version(t.p);
 	python_proc__info(t.p, &info);
 	if (!t.refused) {
 		struct iovec l = { &tss, sizeof(tss) }, r = { (void *)(uintptr_t)info.tss_addr, 8 };
 
-		if (process_vm_readv(c.pid, &l, 1, &r, 1, 0) == 8)
+		if (process_vm_readv(target, &l, 1, &r, 1, 0) == 8)
 			printf("interpreter's TSS key: initialized %d, key %d\n", tss[0], tss[1]);
 		if (!strcmp(argv[3], "keys") && tss[1] < 32) {
 			fprintf(stderr, "FAIL: key %d despite the preloaded keys\n", tss[1]);
@@ -388,7 +415,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "SKIP: BPF object refused: %s\n", strerror(errno));
 		goto cleanup;
 	}
-	skel->rodata->target_tgid = (__u32)c.pid;
+	skel->rodata->target_tgid = (__u32)target;
 	err = pywalk_test_bpf__load(skel);
 	if (err) {
 		/* a verifier rejection is a failure; only a missing permission is a skip */
@@ -396,7 +423,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%sBPF load: %s\n", ret == 77 ? "SKIP: " : "", strerror(-err));
 		goto cleanup;
 	}
-	key = (__u32)c.pid;
+	key = (__u32)target;
 	if (bpf_map__update_elem(skel->maps.py_info, &key, sizeof(key), &info, sizeof(info), 0)) {
 		fprintf(stderr, "py_info update: %s\n", strerror(errno));
 		goto cleanup;
@@ -459,6 +486,12 @@ int main(int argc, char **argv)
 		printf("walk: %.0f ns per sample of the process (%llu samples)\n",
 		       (double)skel->bss->walk_ns / (double)skel->bss->walk_runs,
 		       (unsigned long long)skel->bss->walk_runs);
+	if (t.main_total && t.deep < 0 && !t.refused)
+		printf("main-thread leaves (timing-dependent, not checked): leaf_a %.1f %%, leaf_b "
+		       "%.1f %%, функция %.1f %%\n",
+		       100.0 * (double)t.leaf_a / (double)t.main_total,
+		       100.0 * (double)t.leaf_b / (double)t.main_total,
+		       100.0 * (double)t.uni_seen / (double)t.main_total);
 	if (t.refused) {
 		ret = t.refused_ok >= 50 && !t.bad_prefix ? 0 : 1;
 	} else if (t.deep >= 0) {
