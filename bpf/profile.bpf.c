@@ -13,6 +13,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "profile.h"
+#include "python.h"
 #include "unwind.h"
 
 /*
@@ -206,16 +207,57 @@ struct {
 	__uint(max_entries, 1);
 } walk_scratch SEC(".maps");
 
+/* The stack buffer the Python walk appends to: the user stack of walk_state. */
+#define KILN_PY_OUT_WORDS KILN_MAX_FRAMES
+#include "pywalk.bpf.h"
+
+/* CPython processes (bpf/python.h): where their frames are, from their interpreter. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, struct kiln_py_info);
+	__uint(max_entries, 4096);
+} py_procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct kiln_py_scratch);
+	__uint(max_entries, 1);
+} py_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct kiln_py_counters);
+	__uint(max_entries, 1);
+} py_counters SEC(".maps");
+
+/*
+ * Code objects lately announced to user space, one slot per hash of (tgid, code): a code
+ * object is read (name, file, line table) when first seen, while its process lives, so a
+ * process that exits before its window is drained still has named Python frames. A slot
+ * overwritten by another code object costs one more announcement, never a wrong name.
+ */
+#define KILN_PY_SEEN_SLOTS 16384
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, KILN_PY_SEEN_SLOTS);
+} py_code_seen SEC(".maps");
+
 int kiln_walk(struct bpf_perf_event_data *ctx);
+int kiln_pywalk(struct bpf_perf_event_data *ctx);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	/* Sizes, not BTF types: program arrays take no BTF for their key. */
 	__uint(key_size, sizeof(__u32));
 	__array(values, int(void *));
 } walk_progs SEC(".maps") = {
-	.values = { [0] = (void *)&kiln_walk },
+	.values = { [0] = (void *)&kiln_walk, [1] = (void *)&kiln_pywalk },
 };
 
 /*
@@ -469,6 +511,19 @@ static __always_inline int finish(struct bpf_perf_event_data *ctx, struct kiln_m
 	if (st->w)
 		return aggregate(ctx, mt, st, &ustacks1, &counts1);
 	return aggregate(ctx, mt, st, &ustacks0, &counts0);
+}
+
+/*
+ * The native walk is done: a CPython process's Python frames come next (kiln_pywalk, a
+ * program of its own so that each stays within the verifier's budget), else the sample is
+ * counted now.
+ */
+static __always_inline int finish_native(struct bpf_perf_event_data *ctx,
+					 struct kiln_metrics *mt, struct walk_state *st)
+{
+	if (!st->ustack_err && bpf_map_lookup_elem(&py_procs, &st->tgid))
+		bpf_tail_call(ctx, &walk_progs, 1);
+	return finish(ctx, mt, st);
 }
 
 /*
@@ -783,6 +838,88 @@ int kiln_walk(struct bpf_perf_event_data *ctx)
 		/* Out of tail calls (or the call failed): the stack is cut here. */
 		stop(mt, st, KILN_UW_STOP_TRUNCATED, KILN_M_UW_TRUNCATED);
 	}
+	return finish_native(ctx, mt, st);
+}
+
+/* Tells user space about code object CODE of TGID unless its slot says it did lately. */
+static __always_inline void announce_code(struct kiln_metrics *mt, __u32 tgid, __u64 code)
+{
+	__u64 id = ((__u64)tgid << 44) | ((code >> 3) & ((1ull << 44) - 1));
+	__u32 slot = (__u32)((id * 0x9e3779b97f4a7c15ull) >> 50) & (KILN_PY_SEEN_SLOTS - 1);
+	struct kiln_ev_code *ev;
+	__u64 *seen = bpf_map_lookup_elem(&py_code_seen, &slot);
+
+	if (!seen || *seen == id)
+		return;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		count(mt, KILN_M_EV_DROPPED);
+		return;
+	}
+	*seen = id;
+	ev->type = KILN_EV_PY_CODE;
+	ev->tgid = tgid;
+	ev->code = code;
+	/* Read soon, while the process lives, but no wake-up per code object. */
+	bpf_ringbuf_submit(ev, 0);
+}
+
+struct py_post {
+	struct walk_state *st;
+	struct kiln_metrics *mt;
+	__u32 i, n;
+};
+
+/* One Python word: into the stack's hash, and its code object announced if new. */
+static long py_post_step(__u32 idx, void *data)
+{
+	struct py_post *c = data;
+	__u32 i = c->i;
+	__u64 w;
+
+	if (i >= c->n || i >= KILN_MAX_FRAMES)
+		return 1;
+	w = c->st->stack.pc[i];
+	c->st->hash = hash_step(c->st->hash, w);
+	if (KILN_PY_IS_FRAME(w))
+		announce_code(c->mt, c->st->tgid, KILN_PY_FRAME_CODE(w));
+	c->i = i + 1;
+	return 0;
+}
+
+/*
+ * Appends a CPython process's Python frames (bpf/pywalk.bpf.h) to the native stack just
+ * walked, announces code objects user space has not read yet, then counts the sample.
+ */
+SEC("perf_event")
+int kiln_pywalk(struct bpf_perf_event_data *ctx)
+{
+	struct kiln_metrics *mt = metrics_slot();
+	struct walk_state *st = walk_state();
+	struct kiln_py_scratch *scratch;
+	struct kiln_py_counters *ctr;
+	struct kiln_py_info *info;
+	struct py_post post = {};
+	__u32 zero = 0, n0, n;
+
+	if (!st)
+		return 0;
+	info = bpf_map_lookup_elem(&py_procs, &st->tgid);
+	scratch = bpf_map_lookup_elem(&py_scratch, &zero);
+	ctr = bpf_map_lookup_elem(&py_counters, &zero);
+	if (!info || !scratch || !ctr)
+		return finish(ctx, mt, st);
+	n0 = st->stack.len;
+	if (n0 > KILN_MAX_FRAMES)
+		n0 = KILN_MAX_FRAMES;
+	n = kiln_py_walk(bpf_get_current_task_btf(), info, st->stack.pc, n0, scratch, ctr);
+	/* A callback verified once: a loop over data-dependent words would not fit the budget. */
+	post.st = st;
+	post.mt = mt;
+	post.i = n0;
+	post.n = n;
+	bpf_loop(KILN_MAX_FRAMES, py_post_step, &post, 0);
+	st->stack.len = n;
 	return finish(ctx, mt, st);
 }
 
@@ -869,7 +1006,7 @@ int kiln_sample(struct bpf_perf_event_data *ctx)
 			break;
 		st->hash = hash_step(st->hash, st->stack.pc[i]);
 	}
-	return finish(ctx, mt, st);
+	return finish_native(ctx, mt, st);
 }
 
 static __always_inline void proc_event(enum kiln_event_type type, struct task_struct *task,

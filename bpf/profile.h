@@ -76,6 +76,14 @@ enum kiln_event_type {
 	KILN_EV_SEEN = 5, /* first sample of a process (since its exec): capture it now */
 	/* a walk met a pc in no mapping known for the process (dlopen, JIT): re-read them */
 	KILN_EV_UNWIND_SYNC = 6,
+	/* a Python code object not seen lately: read it while the process still lives */
+	KILN_EV_PY_CODE = 7,
+};
+
+struct kiln_ev_code {
+	__u32 type; /* KILN_EV_PY_CODE */
+	__u32 tgid;
+	__u64 code; /* the code object's address */
 };
 
 struct kiln_ev_sample {

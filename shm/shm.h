@@ -25,10 +25,11 @@
 
 #define SHM_MAGIC 0x474e49524e4c494bull /* "KILNRING" little-endian */
 #define SHM_CONS_MAGIC 0x534e4f434e4c494bull /* "KILNCONS" little-endian */
-#define SHM_VERSION 1
-#define SHM_HDR_SIZE 4096 /* data starts here */
+/* 2: a header of 8 KiB with 160 counters (version 1 had 4 KiB and 64). */
+#define SHM_VERSION 2
+#define SHM_HDR_SIZE 8192 /* data starts here */
 #define SHM_MAX_CONSUMERS 16
-#define SHM_NUM_COUNTERS 64
+#define SHM_NUM_COUNTERS 160
 #define SHM_COUNTER_NAME 24
 #define SHM_DEFAULT_NAME "default"
 #define SHM_DEFAULT_SIZE (16ull << 20)

@@ -23,10 +23,10 @@ def ring_counters(name):
     out = {}
     try:
         with open(ring_path(name), "rb") as f:
-            hdr = f.read(4096)
+            hdr = f.read(8192)
     except OSError:
         return out
-    for i in range(64):
+    for i in range(160):
         off = 320 + 32 * i
         raw, value = hdr[off:off + 24], struct.unpack_from("<Q", hdr, off + 24)[0]
         key = raw.split(b"\0", 1)[0].decode()
