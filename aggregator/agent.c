@@ -573,6 +573,7 @@ int agent__new(struct agent **out, const struct kiln_config *cfg, const struct a
 		err = -ENOMEM;
 		goto cleanup;
 	}
+	symbolizer__set_python(a->sym, sampler__python, a->sampler);
 	err = mmapwatch__new(&a->mw, NULL);
 	if (err) {
 		/* Still works, as before: mappings read from /proc at a process's first sample. */

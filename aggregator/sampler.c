@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "aggregator/pyprocs.h"
 #include "aggregator/unwinder.h"
 #include "bpf/profile.skel.h"
 #include "common/log.h"
@@ -85,6 +86,7 @@ struct sampler {
 	uint32_t *uindex; /* slot -> 1 + index into ukeys, 0 when empty */
 	size_t uindex_size; /* a power of two, at least twice the stacks */
 	struct unwinder *uw;
+	struct pyprocs *py;
 	bool no_batch; /* the kernel lacks lookup_and_delete_batch for hash maps */
 
 	uint64_t stacks_total;
@@ -168,16 +170,26 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
  */
 static void unwind_event(struct sampler *s, const struct kiln_ev_proc *ev)
 {
-	if (!s->uw)
-		return;
 	switch (ev->type) {
 	case KILN_EV_SEEN:
 	case KILN_EV_UNWIND_SYNC:
-		unwinder__sync_process(s->uw, ev->tgid);
+		if (s->uw)
+			unwinder__sync_process(s->uw, ev->tgid);
+		/* CPython is looked for once per image: the first sample tells. */
+		if (s->py && ev->type == KILN_EV_SEEN)
+			pyprocs__seen(s->py, ev->tgid, false);
 		break;
 	case KILN_EV_EXEC:
+		if (s->uw)
+			unwinder__remove_process(s->uw, ev->tgid);
+		if (s->py)
+			pyprocs__exec(s->py, ev->tgid);
+		break;
 	case KILN_EV_EXIT:
-		unwinder__remove_process(s->uw, ev->tgid);
+		if (s->uw)
+			unwinder__remove_process(s->uw, ev->tgid);
+		if (s->py)
+			pyprocs__exit(s->py, ev->tgid);
 		break;
 	default:
 		break;
@@ -195,6 +207,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(uint32_t))
 		return 0;
+	if (ev->type == KILN_EV_PY_CODE) {
+		const struct kiln_ev_code *c = data;
+
+		if (size >= sizeof(*c) && s->py)
+			pyprocs__code(s->py, c->tgid, c->code);
+		return 0;
+	}
 	if (ev->type == KILN_EV_EXEC || ev->type == KILN_EV_EXIT || ev->type == KILN_EV_FORK ||
 	    ev->type == KILN_EV_SEEN || ev->type == KILN_EV_UNWIND_SYNC) {
 		if (size < sizeof(struct kiln_ev_proc))
@@ -347,6 +366,13 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 		}
 		unwinder__preload(s->uw);
 	}
+	if (!s->opts.no_python) {
+		s->py = pyprocs__new(bpf_map__fd(s->skel->maps.py_procs));
+		if (!s->py) {
+			err = -errno;
+			goto cleanup;
+		}
+	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), handle_event, s, NULL);
 	if (!s->rb) {
 		err = -errno;
@@ -386,6 +412,7 @@ void sampler__free(struct sampler *s)
 	free(s->uvals);
 	free(s->uindex);
 	unwinder__free(s->uw);
+	pyprocs__free(s->py);
 	free(s->percpu);
 	free(s);
 }
@@ -866,6 +893,9 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 	win.nr_stacks = s->stacks_total - stacks_before;
 	s->window_start_ns = now;
 	err = fn ? fn(&win, ctx) : 0;
+	/* The window is symbolized: CPython processes that exited before it can go. */
+	if (s->py)
+		pyprocs__sweep(s->py);
 	/* The overflow samples of OLD are consumed; the window is reused after the next flip. */
 	p->n = 0;
 	p->frames.n = 0;
@@ -909,6 +939,41 @@ uint64_t sampler__stacks_total(struct sampler *s)
 struct unwinder *sampler__unwinder(struct sampler *s)
 {
 	return s->uw;
+}
+
+struct pyprocs *sampler__pyprocs(struct sampler *s)
+{
+	return s->py;
+}
+
+struct python_proc *sampler__python(void *s, uint32_t tgid)
+{
+	struct sampler *sm = s;
+
+	return sm->py ? pyprocs__get(sm->py, tgid) : NULL;
+}
+
+int sampler__py_metrics(struct sampler *s, uint64_t out[KILN_PY_C_NR])
+{
+	struct kiln_py_counters *per;
+	uint32_t zero = 0, k;
+	int c, err = 0;
+
+	per = calloc((size_t)s->possible_cpus, sizeof(*per));
+	if (!per)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.py_counters), &zero, per)) {
+		err = -errno;
+		goto cleanup;
+	}
+	for (k = 0; k < KILN_PY_C_NR; k++) {
+		out[k] = 0;
+		for (c = 0; c < s->possible_cpus; c++)
+			out[k] += per[c].v[k];
+	}
+cleanup:
+	free(per);
+	return err;
 }
 
 uint64_t sampler__period_ns(struct sampler *s)

@@ -14,6 +14,7 @@
 #include <linux/types.h>
 
 #include "bpf/profile.h"
+#include "bpf/python.h"
 #include "aggregator/window.h"
 
 struct sampler;
@@ -31,6 +32,7 @@ struct sampler_opts {
 	/* Walk user stacks by frame pointers only: no unwind tables are loaded (tests, benches). */
 	bool no_unwind;
 	const char *proc_root; /* "/proc" when NULL: where process mappings are read */
+	bool no_python; /* no CPython frames: processes are not looked at (tests, benches) */
 };
 
 /*
@@ -128,6 +130,18 @@ uint64_t sampler__stacks_total(struct sampler *s);
 
 /* The native unwinder's state (tables loaded, memory, failures), or NULL when it is off. */
 struct unwinder *sampler__unwinder(struct sampler *s);
+
+/* The CPython processes of the sampler, or NULL when Python frames are off. */
+struct pyprocs *sampler__pyprocs(struct sampler *s);
+
+/*
+ * TGID's CPython state (for symbolizer__set_python(): S is the sampler), or NULL when TGID
+ * is not a CPython process the sampler knows.
+ */
+struct python_proc *sampler__python(void *s, uint32_t tgid);
+
+/* Sums the Python walk's per-CPU counters (enum kiln_py_counter). Returns 0 or -errno. */
+int sampler__py_metrics(struct sampler *s, uint64_t out[KILN_PY_C_NR]);
 
 /* The sampling period in nanoseconds (1e9 / frequency). */
 uint64_t sampler__period_ns(struct sampler *s);

@@ -497,6 +497,7 @@ int cmd_record(int argc, char **argv)
 		log_error("setting up the symbolizer / profile: %s", strerror(errno));
 		goto cleanup;
 	}
+	symbolizer__set_python(r.sym, sampler__python, r.sampler);
 	/* Before COMMAND is forked: its exec and first mappings are events too. */
 	err = mmapwatch__new(&r.mw, NULL);
 	if (err) {

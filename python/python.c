@@ -790,6 +790,17 @@ int python_proc__symbolize(struct python_proc *p, uint64_t code, uint32_t instr,
 			return -ENOMEM;
 	}
 	err = mem_read(p->tgid, code, hdr, p->info.code_adaptive);
+	e = cache_slot(p, code);
+	if (err == -ESRCH && e->code == code) {
+		/*
+		 * The process is gone: its memory can no longer change, so the entry read while
+		 * it lived (an announced code object, python_proc__symbolize() with no offset)
+		 * is still right. This is how a process that exits before its window is drained
+		 * keeps its Python names.
+		 */
+		p->st->sym_after_exit++;
+		goto resolved;
+	}
 	if (err) {
 		p->st->sym_read_fault++;
 		return err;
@@ -803,7 +814,6 @@ int python_proc__symbolize(struct python_proc *p, uint64_t code, uint32_t instr,
 	lt = hdr_u64(hdr, p->lay.co_linetable);
 	memcpy(&first, hdr + p->lay.co_firstlineno, sizeof(first));
 
-	e = cache_slot(p, code);
 	if (e->code == code && e->qualname_ptr == qn && e->filename_ptr == fn &&
 	    e->linetable_ptr == lt && e->first_line == first) {
 		p->st->sym_cache_hits++;
@@ -829,6 +839,7 @@ int python_proc__symbolize(struct python_proc *p, uint64_t code, uint32_t instr,
 		*e = fresh;
 		memset(&fresh, 0, sizeof(fresh));
 	}
+resolved:
 	out->function = e->function;
 	out->file = e->file;
 	out->first_line = e->first_line;

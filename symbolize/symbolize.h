@@ -121,6 +121,18 @@ int symbolizer__capture(struct symbolizer *s, uint32_t tgid);
 size_t symbolizer__stack(struct symbolizer *s, uint32_t tgid, const uint64_t *kframes, uint32_t nk,
 			 const uint64_t *uframes, uint32_t nu, struct sym_frame *out);
 
+struct python_proc;
+
+/* TGID's CPython state (python/python.h) or NULL: how the symbolizer names Python frames. */
+typedef struct python_proc *(*symbolizer_python_fn)(void *ctx, uint32_t tgid);
+
+/*
+ * Names the Python words of user stacks (bpf/python.h) through FN(CTX, tgid): they are
+ * merged into the native frames, standing where the interpreter's eval loop was
+ * (python/python.h, python_merge()). Without it they become marker frames.
+ */
+void symbolizer__set_python(struct symbolizer *s, symbolizer_python_fn fn, void *ctx);
+
 /*
  * TGID exec'd: its cached mappings are stale. A no-op for a process whose mappings come
  * from events (symbolizer__process_born): its exec arrives among them, in order.

@@ -1,4 +1,4 @@
-#SPDX - License - Identifier : Apache - 2.0
+# SPDX-License-Identifier: Apache-2.0
 """Known-answer Python workload for kiln's CPython support.
 
 The main thread spends about 60 % of its time in leaf_a and 40 % in leaf_b (plus a few %

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "aggregator/pyprocs.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include <linux/types.h>
+#include <bpf/bpf.h>
+
+#include "bpf/python.h"
+#include "common/log.h"
+#include "symbolize/htab.h"
+
+struct pyproc {
+	uint32_t tgid;
+	struct python_proc *py; /* NULL: looked at, not CPython */
+	uint64_t exit_sweep; /* 0 while alive; else the sweep count at its exit */
+};
+
+struct pyprocs {
+	int info_fd;
+	struct htab idx; /* tgid hash -> struct pyproc * */
+	uint64_t sweeps;
+	struct pyprocs_stats st;
+};
+
+static bool tgid_eq(uint64_t val, const void *key, void *ctx)
+{
+	(void)ctx;
+	return ((const struct pyproc *)(uintptr_t)val)->tgid == *(const uint32_t *)key;
+}
+
+static struct pyproc *find(const struct pyprocs *p, uint32_t tgid)
+{
+	uint64_t v;
+
+	if (htab__find(&p->idx, htab_hash_u64(tgid, 7), tgid_eq, &tgid, NULL, &v))
+		return (struct pyproc *)(uintptr_t)v;
+	return NULL;
+}
+
+static void drop(struct pyprocs *p, struct pyproc *e)
+{
+	htab__remove(&p->idx, htab_hash_u64(e->tgid, 7), (uintptr_t)e);
+	if (e->py)
+		p->st.processes--;
+	python_proc__free(e->py);
+	free(e);
+}
+
+struct pyprocs *pyprocs__new(int info_fd)
+{
+	struct pyprocs *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->info_fd = info_fd;
+	return p;
+}
+
+void pyprocs__free(struct pyprocs *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	for (i = 0; p->idx.slots && i <= p->idx.mask; i++) {
+		if (p->idx.slots[i].hash) {
+			struct pyproc *e = (struct pyproc *)(uintptr_t)p->idx.slots[i].val;
+
+			python_proc__free(e->py);
+			free(e);
+		}
+	}
+	htab__release(&p->idx);
+	free(p);
+}
+
+int pyprocs__seen(struct pyprocs *p, uint32_t tgid, bool libpython)
+{
+	struct pyproc *e = find(p, tgid);
+	struct kiln_py_info info;
+	int err;
+
+	if (e && (e->py || !libpython || e->exit_sweep))
+		return 0;
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		e->tgid = tgid;
+		if (htab__insert(&p->idx, htab_hash_u64(tgid, 7), (uintptr_t)e)) {
+			free(e);
+			return -ENOMEM;
+		}
+	}
+	err = python_proc__detect(tgid, &p->st.py, &e->py);
+	if (err) {
+		/* Not CPython (or not yet: libpython mapped later says so), or gone. */
+		e->py = NULL;
+		return err == -ENOENT ? 0 : err;
+	}
+	p->st.processes++;
+	python_proc__info(e->py, &info);
+	if (bpf_map_update_elem(p->info_fd, &tgid, &info, BPF_ANY)) {
+		err = -errno;
+		p->st.map_errors++;
+		return err;
+	}
+	log_debug("python: process %u is CPython %u.%u%s%s", tgid, python_proc__version(e->py) >> 8,
+		  python_proc__version(e->py) & 0xff, python_proc__refusal(e->py) ? ": " : "",
+		  python_proc__refusal(e->py) ? python_proc__refusal(e->py) : "");
+	return 0;
+}
+
+void pyprocs__exec(struct pyprocs *p, uint32_t tgid)
+{
+	struct pyproc *e = find(p, tgid);
+
+	if (!e)
+		return;
+	bpf_map_delete_elem(p->info_fd, &tgid);
+	/*
+	 * The new image is looked at afresh at its first sample. Python frames of the old one
+	 * still in this window lose their names (a marker says so): exec out of a running
+	 * interpreter is rare, and a tgid has one state at a time.
+	 */
+	drop(p, e);
+}
+
+void pyprocs__exit(struct pyprocs *p, uint32_t tgid)
+{
+	struct pyproc *e = find(p, tgid);
+
+	if (!e)
+		return;
+	bpf_map_delete_elem(p->info_fd, &tgid);
+	if (!e->py) {
+		drop(p, e);
+		return;
+	}
+	if (!e->exit_sweep)
+		e->exit_sweep = p->sweeps + 1;
+}
+
+void pyprocs__sweep(struct pyprocs *p)
+{
+	size_t i;
+
+	p->sweeps++;
+	for (i = 0; p->idx.slots && i <= p->idx.mask; i++) {
+		struct pyproc *e;
+
+		if (!p->idx.slots[i].hash)
+			continue;
+		e = (struct pyproc *)(uintptr_t)p->idx.slots[i].val;
+		/* Exited before the previous sweep: its last window has been symbolized. */
+		if (e->exit_sweep && e->exit_sweep < p->sweeps) {
+			drop(p, e);
+			i = (size_t)-1; /* removal shifts entries back: rescan from the start */
+		}
+	}
+}
+
+void pyprocs__code(struct pyprocs *p, uint32_t tgid, uint64_t code)
+{
+	struct pyproc *e = find(p, tgid);
+	struct python_frame f;
+
+	p->st.announced++;
+	if (e && e->py)
+		python_proc__symbolize(e->py, code, KILN_PY_INSTR_NONE, &f);
+}
+
+struct python_proc *pyprocs__get(struct pyprocs *p, uint32_t tgid)
+{
+	struct pyproc *e = find(p, tgid);
+
+	return e ? e->py : NULL;
+}
+
+void pyprocs__stats(const struct pyprocs *p, struct pyprocs_stats *out)
+{
+	*out = p->st;
+}
