@@ -616,12 +616,13 @@ void agent__print_summary(struct agent *a)
 		(unsigned long long)a->local[AC_WORKLOADS], (unsigned long long)a->local[AC_TAKEN],
 		(unsigned long long)a->local[AC_AGGREGATED],
 		(unsigned long long)a->local[AC_OVERFLOWED],
-		(unsigned long long)a->local[AC_DROP_RINGBUF_FULL], (unsigned long long)a->local[AC_SAMPLES],
-		(unsigned long long)a->local[AC_FILTERED], (unsigned long long)a->local[AC_IDLE],
-		(unsigned long long)a->local[AC_MISSED],
+		(unsigned long long)a->local[AC_DROP_RINGBUF_FULL],
+		(unsigned long long)a->local[AC_SAMPLES], (unsigned long long)a->local[AC_FILTERED],
+		(unsigned long long)a->local[AC_IDLE], (unsigned long long)a->local[AC_MISSED],
 		(unsigned long long)a->local[AC_REC_TOO_BIG],
 		(unsigned long long)a->local[AC_REC_FAILED],
-		(unsigned long long)a->local[AC_EV_DROPPED], (unsigned long long)a->local[AC_RELOADS],
+		(unsigned long long)a->local[AC_EV_DROPPED],
+		(unsigned long long)a->local[AC_RELOADS],
 		(unsigned long long)a->local[AC_RELOAD_ERRORS]);
 }
 
