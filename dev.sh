@@ -95,7 +95,9 @@ run_tests() { # DIR [ctest args...]
 # arguments (-R NAME) narrow each tree's run. A tree with no matching test passes.
 test_all() {
 	local filter=("$@")
-	((${#filter[@]})) && filter+=(--no-tests=ignore)
+	if ((${#filter[@]})); then
+		filter+=(--no-tests=ignore)
+	fi
 	deps
 	tools
 	# playwright-core for the browser test, pinned by tests/browser/package-lock.json.

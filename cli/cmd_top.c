@@ -439,7 +439,8 @@ static int render(struct topcmd *c, bool waiting)
 	     (unsigned long long)rs.lost, (unsigned long long)rs.lapped,
 	     (unsigned long long)rs.corrupt, (unsigned long long)rs.stale,
 	     (unsigned long long)rs.bad,
-	     (unsigned long long)shm_counters__value(shm_reader__hdr(c->rd), KILN_C_DROP_RINGBUF_FULL),
+	     (unsigned long long)shm_counters__value(shm_reader__hdr(c->rd),
+						     KILN_C_DROP_RINGBUF_FULL),
 	     (unsigned long long)shm_counters__value(shm_reader__hdr(c->rd), KILN_C_MISSED));
 	/* Batch frames hold no blank line: a blank line separates frames. */
 	if (waiting)

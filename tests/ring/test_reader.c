@@ -103,7 +103,7 @@ static void test_records(void)
 	CU_ASSERT_EQUAL_FATAL(shm_reader__attach_wait(r, 1000, NULL), 0);
 	CU_ASSERT_EQUAL(shm_reader__wait(r, 0), -ETIMEDOUT);
 	t1 = put_window(p, 1);
-	put_raw(p, RING_TYPE_TEST, "not a window", 16);
+	put_raw(p, RING_TYPE_TEST, "not a window....", 16);
 	memset(junk, 0x5a, sizeof(junk));
 	put_raw(p, RING_TYPE_WINDOW, junk, sizeof(junk));
 	t2 = put_window(p, 2);
