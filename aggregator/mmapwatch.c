@@ -26,7 +26,12 @@
 #include "common/util.h"
 #include "symbolize/symbolize.h"
 
-#define DEFAULT_RING_PAGES 64
+/*
+ * 512 KiB per CPU: ~4000 records, the exec and mappings of ~400 processes between two reads,
+ * and still within perf_event_mlock_kb (516 KiB per CPU by default), so it needs no
+ * RLIMIT_MEMLOCK.
+ */
+#define DEFAULT_RING_PAGES 128
 /* Every record here carries pid, tid and time at its end (sample_id_all). */
 #define TRAILER 16
 #define HDR 8
