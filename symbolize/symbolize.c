@@ -46,6 +46,11 @@
  * them was 4-6 % of the agent's CPU host-wide (perf). A re-read that maps it resets the wait.
  */
 #define MAPS_REFRESH_NS 1000000000ULL
+/*
+ * Events report mappings but not their removal (munmap): a live process whose list from
+ * events grows past this is read from /proc again, which drops what it unmapped.
+ */
+#define EVENT_MAPS_MAX 8192
 #define MAPS_REFRESH_MAX_NS 8000000000ULL
 /* A live process's perf map is checked for growth at most this often. */
 #define JIT_REFRESH_NS 100000000ULL
@@ -126,6 +131,7 @@ struct proc {
 	bool exited;
 	bool by_events; /* mappings from symbolizer__add_mapping(), not /proc */
 	bool partial; /* only the mappings events added since the agent started: read /proc */
+	size_t reread_nr; /* mappings after the last re-read for EVENT_MAPS_MAX */
 	uint64_t exit_ns, exit_gen, refresh_ns;
 	uint64_t refresh_wait_ns; /* before the next re-read on a miss; 0: MAPS_REFRESH_NS */
 	struct umap *maps; /* sorted by start, as /proc/PID/maps lists them */
@@ -2149,8 +2155,16 @@ int symbolizer__add_mapping(struct symbolizer *s, uint32_t tgid, const struct sy
 	    old->bid == nm.bid && old->offset + (nm.start - old->start) == nm.offset)
 		return 0;
 	err = insert_map(s, p, &nm);
-	if (!err)
-		s->mappings_added++;
+	if (err)
+		return err;
+	s->mappings_added++;
+	/* Twice what the last re-read found, so a process that truly maps that much is not read per record. */
+	if (p->nr_maps > EVENT_MAPS_MAX && p->nr_maps > 2 * p->reread_nr && !p->exited) {
+		err = read_maps(s, p);
+		if (err == -ESRCH)
+			err = 0;
+		p->reread_nr = p->nr_maps;
+	}
 	return err;
 }
 
