@@ -324,8 +324,12 @@ static int on_window(const struct kiln_window *win, void *ctx)
 		 * live only milliseconds, so its events are read between samples too. Only the
 		 * next window's overflow samples can arrive here, never this window's.
 		 */
-		if ((i & 127) == 127)
+		if ((i & 127) == 127) {
 			sampler__poll_events(a->sampler);
+			/* Likewise the mapping events, whose rings must not fill meanwhile. */
+			if (a->mw && mmapwatch__apply(a->mw, a->sym) < 0)
+				log_debug("reading mapping events failed");
+		}
 		wi = workload_of(a, s->tgid, s->cgroup_id, s->comm);
 		if (wi == -EAGAIN) {
 			/* Emit what this window has so far, then start the caches over. */

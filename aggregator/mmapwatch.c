@@ -26,7 +26,17 @@
 #include "common/util.h"
 #include "symbolize/symbolize.h"
 
-#define DEFAULT_RING_PAGES 64
+/*
+ * Rings share 8 MiB, from 128 KiB to 2 MiB per CPU (a 2 MiB ring holds ~16000 records: the
+ * exec and mappings of ~1600 processes between two reads, for an agent held back by a CPU
+ * quota while a build runs). Beyond perf_event_mlock_kb (516 KiB per CPU by default) the
+ * pages count against RLIMIT_MEMLOCK unless the agent has CAP_IPC_LOCK; when the kernel
+ * refuses them, FALLBACK_RING_PAGES (512 KiB) fit within that allowance.
+ */
+#define RING_BUDGET_BYTES (8u << 20)
+#define MIN_RING_PAGES 32u
+#define MAX_RING_PAGES 512u
+#define FALLBACK_RING_PAGES 128u
 /* Every record here carries pid, tid and time at its end (sample_id_all). */
 #define TRAILER 16
 #define HDR 8
@@ -118,12 +128,44 @@ static int open_ring(struct mmapwatch *w, struct cpu_ring *r, int cpu)
 	return 0;
 }
 
+/* Opens every online CPU's ring at w->data_bytes. Returns 0 or -errno. */
+static int open_rings(struct mmapwatch *w, const bool *online, int nr)
+{
+	int cpu, err;
+
+	for (cpu = 0; cpu < nr; cpu++) {
+		if (!online[cpu])
+			continue;
+		w->rings[w->nr_rings].fd = -1;
+		err = open_ring(w, &w->rings[w->nr_rings], cpu);
+		w->nr_rings++;
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void close_rings(struct mmapwatch *w)
+{
+	int i;
+
+	for (i = 0; i < w->nr_rings; i++) {
+		if (w->rings[i].base)
+			munmap(w->rings[i].base, w->rings[i].map_bytes);
+		if (w->rings[i].fd >= 0) {
+			epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->rings[i].fd, NULL);
+			close(w->rings[i].fd);
+		}
+	}
+	w->nr_rings = 0;
+}
+
 int mmapwatch__new(struct mmapwatch **out, const struct mmapwatch_opts *opts)
 {
-	unsigned int pages = DEFAULT_RING_PAGES;
+	unsigned int pages = 0;
 	struct mmapwatch *w;
 	bool *online = NULL;
-	int err = 0, nr = 0, cpu;
+	int err = 0, nr = 0;
 
 	if (opts &&
 	    opts->sz >= offsetof(struct mmapwatch_opts, ring_pages) + sizeof(unsigned int) &&
@@ -131,6 +173,14 @@ int mmapwatch__new(struct mmapwatch **out, const struct mmapwatch_opts *opts)
 		pages = opts->ring_pages;
 	if (pages & (pages - 1))
 		return -EINVAL;
+	if (!pages) {
+		int ncpu = possible_cpus();
+		size_t per = RING_BUDGET_BYTES / (size_t)(ncpu > 0 ? ncpu : 1);
+
+		for (pages = MAX_RING_PAGES; pages > MIN_RING_PAGES; pages /= 2)
+			if ((size_t)pages * (size_t)sysconf(_SC_PAGESIZE) <= per)
+				break;
+	}
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -155,14 +205,12 @@ int mmapwatch__new(struct mmapwatch **out, const struct mmapwatch_opts *opts)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	for (cpu = 0; cpu < nr; cpu++) {
-		if (!online[cpu])
-			continue;
-		w->rings[w->nr_rings].fd = -1;
-		err = open_ring(w, &w->rings[w->nr_rings], cpu);
-		w->nr_rings++;
-		if (err)
-			goto cleanup;
+	err = open_rings(w, online, nr);
+	if (err == -EPERM && w->data_bytes > FALLBACK_RING_PAGES * w->page_size) {
+		/* Over the locked-memory allowance: rings that fit within it. */
+		close_rings(w);
+		w->data_bytes = FALLBACK_RING_PAGES * w->page_size;
+		err = open_rings(w, online, nr);
 	}
 cleanup:
 	free(online);
@@ -191,16 +239,9 @@ void mmapwatch__stats(const struct mmapwatch *w, struct mmapwatch_stats *out)
 
 void mmapwatch__free(struct mmapwatch *w)
 {
-	int i;
-
 	if (!w)
 		return;
-	for (i = 0; i < w->nr_rings; i++) {
-		if (w->rings[i].base)
-			munmap(w->rings[i].base, w->rings[i].map_bytes);
-		if (w->rings[i].fd >= 0)
-			close(w->rings[i].fd);
-	}
+	close_rings(w);
 	if (w->epfd >= 0)
 		close(w->epfd);
 	free(w->rings);

@@ -17,7 +17,7 @@ struct mmapwatch;
 
 struct mmapwatch_opts {
 	size_t sz; /* sizeof(struct mmapwatch_opts) */
-	unsigned int ring_pages; /* data pages per CPU ring, a power of two; 0: 64 */
+	unsigned int ring_pages; /* data pages per CPU ring, a power of two; 0: from 8 MiB */
 	/*
 	 * No perf events are opened: records come only through mmapwatch__feed() (tests and
 	 * fuzzing of the parser).

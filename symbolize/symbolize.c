@@ -51,6 +51,11 @@
  * them was 4-6 % of the agent's CPU host-wide (perf). A re-read that maps it resets the wait.
  */
 #define MAPS_REFRESH_NS 1000000000ULL
+/*
+ * Events report mappings but not their removal (munmap): a live process whose list from
+ * events grows past this is read from /proc again, which drops what it unmapped.
+ */
+#define EVENT_MAPS_MAX 8192
 #define MAPS_REFRESH_MAX_NS 8000000000ULL
 /* A live process's perf map is checked for growth at most this often. */
 #define JIT_REFRESH_NS 100000000ULL
@@ -130,6 +135,8 @@ struct proc {
 	bool nspid_known;
 	bool exited;
 	bool by_events; /* mappings from symbolizer__add_mapping(), not /proc */
+	bool partial; /* only the mappings events added since the agent started: read /proc */
+	size_t reread_nr; /* mappings after the last re-read for EVENT_MAPS_MAX */
 	uint64_t exit_ns, exit_gen, refresh_ns;
 	uint64_t refresh_wait_ns; /* before the next re-read on a miss; 0: MAPS_REFRESH_NS */
 	struct umap *maps; /* sorted by start, as /proc/PID/maps lists them */
@@ -1578,6 +1585,7 @@ static int read_maps(struct symbolizer *s, struct proc *p)
 	p->maps = maps;
 	p->nr_maps = nr;
 	p->by_events = false;
+	p->partial = false;
 	p->refresh_ns = sym_now(s);
 	proc_account(s, p);
 	maps = NULL;
@@ -1801,7 +1809,7 @@ int symbolizer__capture(struct symbolizer *s, uint32_t tgid)
 		}
 		return 0;
 	}
-	if (p && !p->exited)
+	if (p && !p->exited && !p->partial)
 		return 0;
 	if (p) {
 		/*
@@ -2108,6 +2116,7 @@ int symbolizer__add_mapping(struct symbolizer *s, uint32_t tgid, const struct sy
 {
 	char hex[2 * 64 + 1];
 	struct umap nm = { 0 };
+	const struct umap *old;
 	struct proc *p;
 	size_t i;
 	int err;
@@ -2118,18 +2127,15 @@ int symbolizer__add_mapping(struct symbolizer *s, uint32_t tgid, const struct sy
 	if (!p) {
 		/*
 		 * Not seen born: it predates the events, so /proc has the rest of its
-		 * mappings (this one too, unless it has gone).
+		 * mappings. They are read at its first sample (capture, or a lookup's miss),
+		 * not now: most such processes are never sampled, and reading them all (ELF
+		 * files included) for every mmap of JIT code on the host cost more than it
+		 * saved.
 		 */
-		err = symbolizer__capture(s, tgid);
-		p = find_proc(s, tgid);
-		if (!p) {
-			if (err != -ESRCH)
-				return err;
-			remember_gone(s, tgid);
-			p = find_proc(s, tgid);
-			if (!p)
-				return -ENOMEM;
-		}
+		p = new_proc(s, tgid);
+		if (!p)
+			return -ENOMEM;
+		p->partial = true;
 	}
 	nm.start = m->start;
 	nm.end = m->end;
@@ -2147,9 +2153,26 @@ int symbolizer__add_mapping(struct symbolizer *s, uint32_t tgid, const struct sy
 		if (!nm.bid)
 			return -ENOMEM;
 	}
+	/*
+	 * Already known as such: JIT runtimes flip their code between writable and executable
+	 * (mprotect), and each flip to executable is reported again. Copying a large process's
+	 * mapping list for each of those kept the agent from reading its rings.
+	 */
+	old = find_map(p, nm.start);
+	if (old && nm.end <= old->end && old->path == nm.path && old->ino == nm.ino &&
+	    old->bid == nm.bid && old->offset + (nm.start - old->start) == nm.offset)
+		return 0;
 	err = insert_map(s, p, &nm);
-	if (!err)
-		s->mappings_added++;
+	if (err)
+		return err;
+	s->mappings_added++;
+	/* Twice what the last re-read found, so a process that truly maps that much is not read per record. */
+	if (p->nr_maps > EVENT_MAPS_MAX && p->nr_maps > 2 * p->reread_nr && !p->exited) {
+		err = read_maps(s, p);
+		if (err == -ESRCH)
+			err = 0;
+		p->reread_nr = p->nr_maps;
+	}
 	return err;
 }
 

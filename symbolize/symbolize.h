@@ -158,8 +158,9 @@ struct sym_mapping {
 int symbolizer__process_born(struct symbolizer *s, uint32_t tgid, uint32_t parent);
 
 /*
- * Records mapping M of TGID (it replaces what overlapped it). A process not seen born is
- * first read from /proc (it predates the events). The ELF file is opened when first needed
+ * Records mapping M of TGID (it replaces what overlapped it). A process not seen born
+ * predates the events: the rest of its mappings are read from /proc at its first sample
+ * (symbolizer__capture or a lookup). The ELF file is opened when first needed
  * (at TGID's first sample or lookup): through /proc/TGID/root while it lives, else by its
  * path on the host, checked against the inode or build id. Returns 0 or -errno.
  */

@@ -76,6 +76,18 @@ class Agent:
             return self.final_counters
         return ring_counters(self.ring)
 
+    def kill(self):
+        """Ends the agent and the reader at once, if still running (a test that failed)."""
+        for p in (self.proc, self.dump):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for suffix in ("", ".cons"):
+            try:
+                os.unlink(ring_path(self.ring) + suffix)
+            except FileNotFoundError:
+                pass
+
     def stop(self):
         """SIGTERM (flushes the current window), then every record the agent wrote."""
         self.proc.send_signal(signal.SIGTERM)

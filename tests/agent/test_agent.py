@@ -140,8 +140,12 @@ def short_lived(a, durations, freeze=False):
             w = run([WORKLOAD, "--mix", "gamma=100", "--cpu-seconds", "%.3f" % d,
                      "--print-pids"])
             pids.append(int(w.stdout.split("pid=")[1].split()[0]))
+    except BaseException:
+        # A failed run must not leave the agent behind (frozen, or holding a cgroup).
+        a.kill()
+        raise
     finally:
-        if freeze:
+        if freeze and a.proc.poll() is None:
             a.proc.send_signal(signal.SIGCONT)
     recs = a.stop()
     samples = [s for r in recs for s in r["samples"] if s["tgid"] in pids]
@@ -228,12 +232,15 @@ def case_short_lived_throttled(tmp):
         with open(os.path.join(cg, "cgroup.procs"), "w") as f:
             f.write(str(os.getpid()))
 
+    a = None
     try:
         a = Agent(ring_name("throttled"), ["-F", "999"], preexec_fn=enter)
         total, named, _ = short_lived(a, [0.02 + 0.03 * i / 19 for i in range(20)])
         with open(os.path.join(cg, "cpu.stat")) as f:
             print("agent cgroup %s: %s" % (cg, " ".join(f.read().split())))
     finally:
+        if a:
+            a.kill()
         try:
             os.rmdir(cg)
         except OSError:

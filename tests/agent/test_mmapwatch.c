@@ -352,6 +352,14 @@ static void test_symbolizer(void)
 	symbolizer__process_exec(sym, FAKE_PID2);
 	CU_ASSERT_EQUAL(symbolizer__user(sym, FAKE_PID2, 0x28000, &f), 0);
 
+	/* A JIT's mprotect back to executable re-reports part of a known mapping: no change. */
+	s.len = 0;
+	put_mmap2(&s, FAKE_PID2, 9, 0x21000, 0x1000, 0x101000, 0, 0, "//anon", NULL);
+	CU_ASSERT_EQUAL(mmapwatch__feed(w, s.buf, s.len, mmapwatch__to_symbolizer, sym), 1);
+	CU_ASSERT_EQUAL_FATAL(symbolizer__user(sym, FAKE_PID2, 0x28000, &f), 0);
+	CU_ASSERT_EQUAL(f.map_start, 0x20000);
+	CU_ASSERT_EQUAL(f.map_limit, 0x30000);
+
 	symbolizer__stats(sym, &ss);
 	CU_ASSERT_EQUAL(ss.mappings_added, 3);
 	CU_ASSERT(ss.procs_by_events >= 3);
