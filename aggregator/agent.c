@@ -585,6 +585,9 @@ int agent__new(struct agent **out, const struct kiln_config *cfg, const struct a
 			 "unsymbolized",
 			 strerror(-err));
 		a->mw = NULL;
+	} else {
+		/* Libraries mapped after a process's start get their unwind tables at once. */
+		mmapwatch__set_observer(a->mw, sampler__mapped, sampler__flush_mapped, a->sampler);
 	}
 
 	po.name = cfg->ring_name;

@@ -65,6 +65,10 @@ struct mmapwatch {
 	struct idx *idx;
 	size_t nr_idx, idx_cap;
 	struct mmapwatch_stats st;
+	void (*obs_mapped)(void *ctx, uint32_t tgid, const char *path);
+	void (*obs_flush)(void *ctx);
+	void *obs_ctx;
+	struct symbolizer *apply_sym; /* during mmapwatch__apply() */
 };
 
 static int sys_perf_event_open(struct perf_event_attr *attr, int cpu)
@@ -554,13 +558,35 @@ void mmapwatch__to_symbolizer(const struct mmapwatch_rec *r, void *ctx)
 	}
 }
 
+static void apply_one(const struct mmapwatch_rec *r, void *ctx)
+{
+	struct mmapwatch *w = ctx;
+
+	mmapwatch__to_symbolizer(r, w->apply_sym);
+	if (w->obs_mapped && r->type == MMAPWATCH_MMAP && (r->prot & PROT_EXEC) && r->filename &&
+	    r->filename[0] == '/')
+		w->obs_mapped(w->obs_ctx, r->pid, r->filename);
+}
+
 int mmapwatch__apply(struct mmapwatch *w, struct symbolizer *sym)
 {
 	uint64_t lost = w->st.lost;
 	int n;
 
-	n = mmapwatch__read(w, mmapwatch__to_symbolizer, sym);
+	w->apply_sym = sym;
+	n = mmapwatch__read(w, apply_one, w);
 	if (w->st.lost != lost)
 		symbolizer__events_lost(sym);
+	if (w->obs_flush)
+		w->obs_flush(w->obs_ctx);
 	return n;
+}
+
+void mmapwatch__set_observer(struct mmapwatch *w,
+			     void (*mapped)(void *ctx, uint32_t tgid, const char *path),
+			     void (*flush)(void *ctx), void *ctx)
+{
+	w->obs_mapped = mapped;
+	w->obs_flush = flush;
+	w->obs_ctx = ctx;
 }

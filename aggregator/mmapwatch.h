@@ -107,6 +107,15 @@ void mmapwatch__to_symbolizer(const struct mmapwatch_rec *rec, void *ctx);
  */
 int mmapwatch__apply(struct mmapwatch *w, struct symbolizer *sym);
 
+/*
+ * Also tells MAPPED(CTX, tgid, path) of every executable file mapping mmapwatch__apply()
+ * delivers, then FLUSH(CTX) once the call has read what there was: the sampler loads the
+ * unwind tables of a library a process maps after its start (dlopen) this way.
+ */
+void mmapwatch__set_observer(struct mmapwatch *w,
+			     void (*mapped)(void *ctx, uint32_t tgid, const char *path),
+			     void (*flush)(void *ctx), void *ctx);
+
 /* Closes the events and frees W; NULL is a no-op. */
 void mmapwatch__free(struct mmapwatch *w);
 

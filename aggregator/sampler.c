@@ -87,6 +87,8 @@ struct sampler {
 	size_t uindex_size; /* a power of two, at least twice the stacks */
 	struct unwinder *uw;
 	struct pyprocs *py;
+	uint32_t remapped[64]; /* processes that mapped code since the last flush */
+	size_t nr_remapped;
 	bool no_batch; /* the kernel lacks lookup_and_delete_batch for hash maps */
 
 	uint64_t stacks_total;
@@ -939,6 +941,36 @@ uint64_t sampler__stacks_total(struct sampler *s)
 struct unwinder *sampler__unwinder(struct sampler *s)
 {
 	return s->uw;
+}
+
+void sampler__mapped(void *ctx, uint32_t tgid, const char *path)
+{
+	struct sampler *s = ctx;
+	size_t i;
+
+	/* A libpython mapped after the first sample (an embedder): look for CPython again. */
+	if (s->py && strstr(path, "libpython"))
+		pyprocs__seen(s->py, tgid, true);
+	/* A process not synced yet gets all its mappings at its first sample anyway. */
+	if (!s->uw || !unwinder__knows(s->uw, tgid))
+		return;
+	for (i = 0; i < s->nr_remapped; i++)
+		if (s->remapped[i] == tgid)
+			return;
+	if (s->nr_remapped < ARRAY_SIZE(s->remapped))
+		s->remapped[s->nr_remapped++] = tgid;
+	else
+		sampler__flush_mapped(s);
+}
+
+void sampler__flush_mapped(void *ctx)
+{
+	struct sampler *s = ctx;
+	size_t i;
+
+	for (i = 0; i < s->nr_remapped; i++)
+		unwinder__sync_process(s->uw, s->remapped[i]);
+	s->nr_remapped = 0;
 }
 
 struct pyprocs *sampler__pyprocs(struct sampler *s)

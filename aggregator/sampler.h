@@ -131,6 +131,16 @@ uint64_t sampler__stacks_total(struct sampler *s);
 /* The native unwinder's state (tables loaded, memory, failures), or NULL when it is off. */
 struct unwinder *sampler__unwinder(struct sampler *s);
 
+/*
+ * Process TGID mapped the executable file PATH (from mapping events, mmapwatch): the
+ * tables of a library mapped after the process's first sample (dlopen) are loaded at the
+ * next sampler__flush_mapped(). CTX is the sampler (the mmapwatch observer's form).
+ */
+void sampler__mapped(void *ctx, uint32_t tgid, const char *path);
+
+/* Loads the tables of what sampler__mapped() reported since the last call. */
+void sampler__flush_mapped(void *ctx);
+
 /* The CPython processes of the sampler, or NULL when Python frames are off. */
 struct pyprocs *sampler__pyprocs(struct sampler *s);
 

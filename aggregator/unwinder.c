@@ -49,6 +49,8 @@ struct table {
 struct pmap {
 	uint64_t start, end, pgoff;
 	struct table *t; /* NULL for anonymous executable memory (JIT) */
+	struct kiln_uw_mapping v; /* its LPM value */
+	bool kept; /* during a sync: already entered by an earlier one */
 };
 
 struct proc {
@@ -729,20 +731,19 @@ int unwinder__sync_process(struct unwinder *u, uint32_t tgid)
 		return errno == ENOENT ? -ESRCH : -errno;
 	p = proc_find(u, tgid);
 	while (getline(&line, &linecap, f) > 0) {
-		struct kiln_uw_mapping v = { 0 };
-		bool kept = false;
-
 		if (!parse_exec_line(line, &pm, &file))
 			continue;
+		memset(&pm.v, 0, sizeof(pm.v));
+		pm.kept = false;
 		for (j = 0; p && j < p->nr_maps; j++) {
 			if (p->maps[j].t != (void *)1 && same_mapping(&p->maps[j], &pm)) {
 				pm.t = p->maps[j].t;
 				p->maps[j].t = (void *)1; /* taken over: not removed below */
-				kept = true;
+				pm.kept = true;
 				break;
 			}
 		}
-		if (!kept) {
+		if (!pm.kept) {
 			if (!strcmp(file, "[vdso]")) {
 				pm.t = vdso_table(u);
 			} else if (file[0] == '/') {
@@ -754,17 +755,15 @@ int unwinder__sync_process(struct unwinder *u, uint32_t tgid)
 			}
 			/* Anonymous executable memory (JIT) or a file without tables: rbp chain. */
 			if (!pm.t || pm.t->no_table ||
-			    !mapping_bias(pm.t, pm.start, pm.pgoff, &v.bias)) {
-				v.flags = KILN_UW_MAP_NO_TABLE;
-			} else {
-				v.table_id = pm.t->id;
-			}
+			    !mapping_bias(pm.t, pm.start, pm.pgoff, &pm.v.bias))
+				pm.v.flags = KILN_UW_MAP_NO_TABLE;
+			else
+				pm.v.table_id = pm.t->id;
 			table_get(u, pm.t);
-			if (lpm_range(u, tgid, pm.start, pm.end, &v))
-				u->st.load_errors++;
-			u->st.mappings++;
 		}
 		if (grow((void **)&next, &cap, nr + 1, sizeof(*next))) {
+			if (!pm.kept)
+				table_put(u, pm.t);
 			err = -ENOMEM;
 			break;
 		}
@@ -777,17 +776,28 @@ int unwinder__sync_process(struct unwinder *u, uint32_t tgid)
 		if (!p || htab__insert(&u->procs, htab_hash_u64(tgid, 0), (uintptr_t)p)) {
 			free(p);
 			for (i = 0; i < nr; i++)
-				pmap_remove(u, &(struct proc){ .tgid = tgid }, &next[i]);
+				table_put(u, next[i].t);
 			free(next);
 			return -ENOMEM;
 		}
 		p->tgid = tgid;
 		u->st.processes++;
 	}
-	/* Mappings that are gone (munmap, dlclose) leave the trie. */
+	/*
+	 * Mappings that are gone (munmap, dlclose, a range split by mprotect) leave the trie
+	 * first: a new mapping over the same addresses has the same prefixes, which a later
+	 * removal would take away.
+	 */
 	for (j = 0; j < p->nr_maps; j++) {
 		if (p->maps[j].t != (void *)1)
 			pmap_remove(u, p, &p->maps[j]);
+	}
+	for (i = 0; i < nr; i++) {
+		if (next[i].kept)
+			continue;
+		if (lpm_range(u, tgid, next[i].start, next[i].end, &next[i].v))
+			u->st.load_errors++;
+		u->st.mappings++;
 	}
 	free(p->maps);
 	p->maps = next;
@@ -900,6 +910,11 @@ void unwinder__free(struct unwinder *u)
 	free(u->rule_vals);
 	free(u->free);
 	free(u);
+}
+
+bool unwinder__knows(const struct unwinder *u, uint32_t tgid)
+{
+	return proc_find((struct unwinder *)u, tgid) != NULL;
 }
 
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *out)

@@ -9,6 +9,7 @@
 #ifndef KILN_AGGREGATOR_UNWINDER_H
 #define KILN_AGGREGATOR_UNWINDER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct unwinder;
@@ -67,6 +68,9 @@ void unwinder__preload(struct unwinder *u);
 
 /* Removes TGID's entries (exit, or exec before the new image's sync). */
 void unwinder__remove_process(struct unwinder *u, uint32_t tgid);
+
+/* Whether TGID's tables are loaded (it had a sync and did not exit or exec since). */
+bool unwinder__knows(const struct unwinder *u, uint32_t tgid);
 
 /* Fills *OUT with U's counters. */
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *out);

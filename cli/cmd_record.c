@@ -508,6 +508,9 @@ int cmd_record(int argc, char **argv)
 			 "unsymbolized",
 			 strerror(-err));
 		r.mw = NULL;
+	} else {
+		/* Libraries mapped after a process's start get their unwind tables at once. */
+		mmapwatch__set_observer(r.mw, sampler__mapped, sampler__flush_mapped, r.sampler);
 	}
 	r.progress = isatty(STDERR_FILENO) && log_get_level() < LOG_LEVEL_INFO;
 	sampler__set_proc_fn(r.sampler, on_proc, &r);
