@@ -186,6 +186,15 @@ static void unwind_event(struct sampler *s, const struct kiln_ev_proc *ev)
 			unwinder__remove_process(s->uw, ev->tgid);
 		if (s->py)
 			pyprocs__exec(s->py, ev->tgid);
+		/*
+		 * A process picked by its tgid (kiln record COMMAND, -p, kiln top -p) gets the
+		 * tables of its new image now, not at its first sample: that sample and those
+		 * of its start-up are walked with tables too, which matters for short-lived
+		 * processes. Host-wide, most processes that exec are never sampled: there the
+		 * first sample decides, at no cost for the rest.
+		 */
+		if (s->uw && sampler__tgid_selected(s, ev->tgid))
+			unwinder__sync_process(s->uw, ev->tgid);
 		break;
 	case KILN_EV_EXIT:
 		if (s->uw)

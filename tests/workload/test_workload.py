@@ -37,7 +37,7 @@ def shares(stderr):
 
 def main():
     # The known answer: 70/30 of CPU time, within +-1 %.
-    r = run([WORKLOAD, "--mix", "alpha=70,beta=30", "--seconds", "2"])
+    r = run([WORKLOAD, "--mix", "alpha=70,beta=30", "--cpu-seconds", "1.2"])
     s = shares(r.stderr)
     check(r.returncode == 0, "workload --mix alpha=70,beta=30 exits 0")
     check(set(s) == {"alpha", "beta"}, "summary names alpha and beta: " + r.stderr.strip())
