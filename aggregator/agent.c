@@ -349,8 +349,8 @@ static int on_window(const struct kiln_window *win, void *ctx)
 			/* The frames' strings are the symbolizer's: immutable until it is freed. */
 			profile__trust_frame_strings(w->prof);
 		}
-		n = symbolizer__stack(a->sym, s->tgid, s->kframes, s->nr_kframes, s->uframes,
-				      s->nr_uframes, a->frames);
+		n = symbolizer__stack_py(a->sym, s->tgid, s->kframes, s->nr_kframes, s->uframes,
+				      s->nr_uframes, s->nr_pywords, a->frames);
 		err = profile__add(w->prof, a->frames, n, s->comm, s->tgid, s->pid, s->count);
 		if (err)
 			return err;

@@ -31,7 +31,7 @@ struct ovf_sample {
 	uint64_t cgroup_id;
 	char comm[KILN_COMM_LEN];
 	size_t kframes_off, uframes_off; /* offsets into the pool */
-	uint32_t nr_kframes, nr_uframes;
+	uint32_t nr_kframes, nr_uframes, nr_pywords;
 	int32_t kerr, uerr;
 };
 
@@ -261,6 +261,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		return err;
 	o->nr_kframes = nk;
 	o->nr_uframes = nu;
+	o->nr_pywords = ev->nr_pywords <= nu ? ev->nr_pywords : 0;
 	p->n++;
 	return 0;
 }
@@ -442,6 +443,15 @@ int sampler__select_tgid(struct sampler *s, uint32_t tgid)
 		return -errno;
 	/* Entry first, switch second: no sample of TGID is filtered out in between. */
 	__atomic_store_n(&s->skel->bss->filter_tgids, 1, __ATOMIC_RELEASE);
+	/*
+	 * A running process picked by its id (-p) gets its tables and its CPython state now:
+	 * its first samples are walked with them too. A process not started yet (-ESRCH) gets
+	 * them at its exec or first sample.
+	 */
+	if (s->uw)
+		unwinder__sync_process(s->uw, tgid);
+	if (s->py)
+		pyprocs__seen(s->py, tgid, false);
 	return 0;
 }
 
@@ -799,7 +809,7 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 	struct kiln_window win = { 0 };
 	struct kiln_raw_sample rs;
 	struct pending *p;
-	uint32_t old = s->cur, nk, nu;
+	uint32_t old = s->cur, nk, nu, npy;
 	int counts_fd, stacks_fd, ustacks_fd, err;
 	const struct kiln_ustack *us;
 	size_t i, koff, uoff, n = 0;
@@ -842,8 +852,11 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 		nu = 0;
 		uoff = 0;
 		us = k->ustack_hash ? find_ustack(s, k->ustack_hash) : NULL;
+		npy = 0;
 		if (us && us->len) {
 			nu = us->len < KILN_MAX_FRAMES ? us->len : KILN_MAX_FRAMES;
+			npy = KILN_USTACK_PY_WORDS(us->flags);
+			npy = npy <= nu ? npy : 0;
 			err = u64_append(&s->frames, (const uint64_t *)us->pc, nu, &uoff);
 			if (err)
 				return err;
@@ -860,6 +873,7 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 		rs.uframes = (const uint64_t *)(uintptr_t)uoff;
 		rs.nr_kframes = nk;
 		rs.nr_uframes = nu;
+		rs.nr_pywords = npy;
 		rs.kstack_err = k->kstack_id < 0 ? k->kstack_id : 0;
 		rs.ustack_err = k->ustack_err ? k->ustack_err : (us ? 0 : -ENOENT);
 		err = add_sample(s, &n, &rs);
@@ -887,6 +901,7 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 		rs.uframes = p->frames.v + o->uframes_off;
 		rs.nr_kframes = o->nr_kframes;
 		rs.nr_uframes = o->nr_uframes;
+		rs.nr_pywords = o->nr_pywords;
 		rs.kstack_err = o->kerr;
 		rs.ustack_err = o->uerr;
 		rs.overflowed = 1;

@@ -67,7 +67,10 @@ void sampler__free(struct sampler *s);
 /* Routes process events to FN. Call before sampler__attach(). */
 void sampler__set_proc_fn(struct sampler *s, sampler_proc_fn fn, void *ctx);
 
-/* Adds TGID / a cgroup (v2 id) to the in-kernel selection. Returns 0 or -errno. */
+/*
+ * Adds TGID / a cgroup (v2 id) to the in-kernel selection. A selected TGID that runs gets
+ * its unwind tables and CPython state loaded at once. Returns 0 or -errno.
+ */
 int sampler__select_tgid(struct sampler *s, uint32_t tgid);
 int sampler__select_cgroup(struct sampler *s, uint64_t cgroup_id);
 

@@ -19,6 +19,7 @@ struct kiln_raw_sample {
 	const uint64_t *uframes; /* leaf first; user addresses */
 	uint32_t nr_kframes;
 	uint32_t nr_uframes;
+	uint32_t nr_pywords; /* the last NR_PYWORDS of UFRAMES are Python words (bpf/python.h) */
 	/* Negative errno when a stack could not be read (e.g. -EFAULT: kernel thread). */
 	int32_t kstack_err;
 	int32_t ustack_err;

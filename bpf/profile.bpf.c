@@ -405,6 +405,7 @@ static __always_inline void overflow(struct bpf_perf_event_data *ctx, struct kil
 		ev->nr_uframes = st->ustack_err;
 	} else {
 		ev->nr_uframes = st->stack.len;
+		ev->nr_pywords = KILN_USTACK_PY_WORDS(st->stack.flags);
 		bpf_probe_read_kernel(ev->uframes, sizeof(ev->uframes), st->stack.pc);
 	}
 	/* Drained at the window tick: no need to wake user space for each one. */
@@ -920,6 +921,8 @@ int kiln_pywalk(struct bpf_perf_event_data *ctx)
 	post.n = n;
 	bpf_loop(KILN_MAX_FRAMES, py_post_step, &post, 0);
 	st->stack.len = n;
+	if (n > n0)
+		st->stack.flags |= (n - n0) << KILN_USTACK_PY_SHIFT;
 	return finish(ctx, mt, st);
 }
 

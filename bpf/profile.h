@@ -54,6 +54,13 @@ enum kiln_uw_stop {
 /* struct kiln_ustack.flags */
 #define KILN_USTACK_DWARF 0x1 /* walked with unwind tables (else the frame-pointer walk) */
 #define KILN_USTACK_COMPLETE 0x2 /* reached the outermost frame */
+/*
+ * Bits 16-23: how many of the stack's last words are Python words (bpf/python.h), appended
+ * after the native frames. Only those are read as Python words: a native "frame" the
+ * frame-pointer walk took from garbage can have any bit pattern.
+ */
+#define KILN_USTACK_PY_SHIFT 16
+#define KILN_USTACK_PY_WORDS(flags) (((flags) >> KILN_USTACK_PY_SHIFT) & 0xff)
 
 struct kiln_ustack {
 	__u32 len;
@@ -96,6 +103,8 @@ struct kiln_ev_sample {
 	char comm[KILN_COMM_LEN];
 	__s32 nr_kframes; /* frames, or -errno from bpf_get_stack */
 	__s32 nr_uframes;
+	__u32 nr_pywords; /* the last NR_PYWORDS user frames are Python words */
+	__u32 reserved;
 	__u64 kframes[KILN_MAX_FRAMES]; /* leaf first */
 	__u64 uframes[KILN_MAX_FRAMES];
 };

@@ -2237,8 +2237,8 @@ void symbolizer__set_python(struct symbolizer *s, symbolizer_python_fn fn, void 
 }
 
 /* One native user frame: UFRAMES[I] of NU, leaf first (I == 0 is the sampled pc). */
-static void native_frame(struct symbolizer *s, struct proc *p, const uint64_t *uframes,
-			 uint32_t nu, uint32_t i, bool leaf, struct sym_frame *out)
+static void native_frame(struct symbolizer *s, struct proc *p, const uint64_t *uframes, uint32_t nu,
+			 uint32_t i, bool leaf, struct sym_frame *out)
 {
 	bool sigframe;
 	uint64_t pc;
@@ -2288,12 +2288,12 @@ static void python_frame(struct symbolizer *s, struct python_proc *py, uint64_t 
 		out->name = out->system_name = intern(s, buf);
 		return;
 	}
-	if (!py || python_proc__symbolize(py, KILN_PY_FRAME_CODE(w), (uint32_t)KILN_PY_FRAME_INSTR(w),
-					  &f)) {
+	if (!py || python_proc__symbolize(py, KILN_PY_FRAME_CODE(w),
+					  (uint32_t)KILN_PY_FRAME_INSTR(w), &f)) {
 		s->py_unnamed++;
 		out->kind = SYM_FRAME_NATIVE;
-		out->name = out->system_name =
-			py ? "[python: code object unreadable]" : "[python: process unknown]";
+		out->name = out->system_name = py ? "[python: code object unreadable]"
+						  : "[python: process unknown]";
 		return;
 	}
 	s->py_frames++;
@@ -2313,7 +2313,7 @@ static bool in_eval(void *ctx, uint64_t addr)
  * between Python frames stay in place. Returns the frames written to OUT.
  */
 static size_t merged_frames(struct symbolizer *s, struct proc *p, uint32_t tgid,
-			    const uint64_t *uframes, uint32_t nu, bool leaf_exact,
+			    const uint64_t *uframes, uint32_t nu, uint32_t npy, bool leaf_exact,
 			    struct sym_frame *out)
 {
 	uint64_t nat[KILN_MAX_FRAMES], py[KILN_MAX_FRAMES];
@@ -2324,7 +2324,7 @@ static size_t merged_frames(struct symbolizer *s, struct proc *p, uint32_t tgid,
 	bool exact = true;
 
 	for (i = 0; i < nu && i < KILN_MAX_FRAMES; i++) {
-		if (KILN_PY_IS_WORD(uframes[i]))
+		if (i >= nu - npy && KILN_PY_IS_WORD(uframes[i]))
 			py[np++] = uframes[i];
 		else
 			nat[nn++] = uframes[i];
@@ -2345,6 +2345,13 @@ static size_t merged_frames(struct symbolizer *s, struct proc *p, uint32_t tgid,
 size_t symbolizer__stack(struct symbolizer *s, uint32_t tgid, const uint64_t *kframes, uint32_t nk,
 			 const uint64_t *uframes, uint32_t nu, struct sym_frame *out)
 {
+	return symbolizer__stack_py(s, tgid, kframes, nk, uframes, nu, 0, out);
+}
+
+size_t symbolizer__stack_py(struct symbolizer *s, uint32_t tgid, const uint64_t *kframes,
+			    uint32_t nk, const uint64_t *uframes, uint32_t nu, uint32_t npy,
+			    struct sym_frame *out)
+{
 	struct proc *p = NULL;
 	size_t n = 0;
 	uint64_t pc;
@@ -2360,10 +2367,8 @@ size_t symbolizer__stack(struct symbolizer *s, uint32_t tgid, const uint64_t *kf
 	/* One process lookup per stack, not per frame: lookups never release a process. */
 	if (nu)
 		p = proc_of(s, tgid, &err);
-	for (i = 0; i < nu; i++) {
-		if (KILN_PY_IS_WORD(uframes[i]))
-			return n + merged_frames(s, p, tgid, uframes, nu, n == 0, out + n);
-	}
+	if (npy && npy <= nu)
+		return n + merged_frames(s, p, tgid, uframes, nu, npy, n == 0, out + n);
 	for (i = 0; i < nu; i++, n++)
 		native_frame(s, p, uframes, nu, i, n == 0, &out[n]);
 	return n;

@@ -121,6 +121,16 @@ int symbolizer__capture(struct symbolizer *s, uint32_t tgid);
 size_t symbolizer__stack(struct symbolizer *s, uint32_t tgid, const uint64_t *kframes, uint32_t nk,
 			 const uint64_t *uframes, uint32_t nu, struct sym_frame *out);
 
+/*
+ * symbolizer__stack(), where the last NPY of the NU user frames are the Python walk's
+ * words (bpf/python.h; struct kiln_raw_sample.nr_pywords): they are named through the
+ * symbolizer__set_python() lookup and merged into the native frames. OUT needs room for
+ * NK + NU frames.
+ */
+size_t symbolizer__stack_py(struct symbolizer *s, uint32_t tgid, const uint64_t *kframes,
+			    uint32_t nk, const uint64_t *uframes, uint32_t nu, uint32_t npy,
+			    struct sym_frame *out);
+
 struct python_proc;
 
 /* TGID's CPython state (python/python.h) or NULL: how the symbolizer names Python frames. */
