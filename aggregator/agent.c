@@ -541,7 +541,12 @@ int agent__new(struct agent **out, const struct kiln_config *cfg, const struct a
 	a->sampler = sampler__new(&so);
 	if (!a->sampler) {
 		err = -errno;
-		if (err == -EPERM || err == -EACCES)
+		if (err == -EACCES && geteuid() == 0)
+			log_error("loading the BPF sampler failed: the kernel's verifier refused a "
+				  "program (%s; -v shows the verifier log, docs/deployment.md the "
+				  "kernels kiln runs on)",
+				  strerror(-err));
+		else if (err == -EPERM || err == -EACCES)
 			log_error("loading the BPF sampler was refused (%s): kiln agent needs "
 				  "root, or "
 				  "CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE (to read other "

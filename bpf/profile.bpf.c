@@ -446,13 +446,18 @@ static __always_inline int aggregate(struct bpf_perf_event_data *ctx, struct kil
 	struct kiln_count_key key = {};
 	struct kiln_count_val init = {}, *val;
 	__u64 h = 0;
-	long err;
+	/*
+	 * int, not long: 6.1 hands a helper's negative errno back zero-extended from 32 bits
+	 * (0x00000000ffffffef for -EEXIST), so a long never equals -EEXIST there and every
+	 * stack already stored was taken for a full map.
+	 */
+	int err;
 
 	if (!st->ustack_err) {
 		h = hash_step(st->hash, ((__u64)st->stack.flags << 32) | st->stack.len);
 		h = h ? h : 1; /* 0 means "no user stack" */
 		/* The same stack already stored (-EEXIST) is the point of the hash. */
-		err = bpf_map_update_elem(ustacks, &h, &st->stack, BPF_NOEXIST);
+		err = (int)bpf_map_update_elem(ustacks, &h, &st->stack, BPF_NOEXIST);
 		if (err && err != -EEXIST) {
 			count(mt, KILN_M_UW_STACKS_FULL);
 			count(mt, KILN_M_OVF_STACK_FULL);
@@ -485,7 +490,7 @@ static __always_inline int aggregate(struct bpf_perf_event_data *ctx, struct kil
 	init.count = 1;
 	init.cgroup_id = st->cgid;
 	bpf_get_current_comm(init.comm, sizeof(init.comm));
-	err = bpf_map_update_elem(counts, &key, &init, BPF_NOEXIST);
+	err = (int)bpf_map_update_elem(counts, &key, &init, BPF_NOEXIST);
 	if (!err) {
 		count(mt, KILN_M_AGGREGATED);
 		note_first_sample(mt, st->tgid, st->pid, st->cgid);
@@ -827,7 +832,11 @@ int kiln_walk(struct bpf_perf_event_data *ctx)
 	struct walk_state *st = walk_state();
 	int i;
 
-	if (!st)
+	/*
+	 * Both checked before any use: clang may compute a counter's address in MT before
+	 * count()'s own check, which 6.1 and 6.12's verifiers refuse on a maybe-NULL pointer.
+	 */
+	if (!st || !mt)
 		return 0;
 	for (i = 0; i < KILN_UW_FRAMES_PER_PROG && !st->done; i++)
 		step(mt, st);
@@ -903,7 +912,7 @@ int kiln_pywalk(struct bpf_perf_event_data *ctx)
 	struct py_post post = {};
 	__u32 zero = 0, n0, n;
 
-	if (!st)
+	if (!st || !mt) /* as in kiln_walk */
 		return 0;
 	info = bpf_map_lookup_elem(&py_procs, &st->tgid);
 	scratch = bpf_map_lookup_elem(&py_scratch, &zero);
@@ -936,6 +945,8 @@ int kiln_sample(struct bpf_perf_event_data *ctx)
 	__u64 cgid = 0;
 	long n;
 
+	if (!mt) /* as in kiln_walk */
+		return 0;
 	count(mt, KILN_M_SEEN);
 	if (pid == 0 && !include_idle) {
 		count(mt, KILN_M_IDLE);

@@ -483,7 +483,12 @@ int cmd_record(int argc, char **argv)
 	r.sampler = sampler__new(&sopts);
 	if (!r.sampler) {
 		err = errno;
-		if (err == EPERM || err == EACCES)
+		if (err == EACCES && geteuid() == 0)
+			log_error("loading the BPF sampler failed: the kernel's verifier refused a "
+				  "program (%s; -v shows the verifier log, docs/deployment.md the "
+				  "kernels kiln runs on)",
+				  strerror(err));
+		else if (err == EPERM || err == EACCES)
 			log_error("loading the BPF sampler was refused (%s): kiln record needs "
 				  "root, "
 				  "or CAP_BPF and CAP_PERFMON",
