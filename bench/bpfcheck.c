@@ -14,7 +14,8 @@
  *
  * insns is the verifier's "processed N insns" from its statistics log (log level 4, every
  * kernel kiln could run on); verified_insns is bpf_prog_info's copy of the same count, which
- * only kernels >= 5.16 fill in.
+ * only kernels >= 5.16 fill in ("n/a" on older ones; "-" when the object as a whole did not
+ * load, so that no program of it stayed loaded to be asked).
  *
  * libbpf loads the programs in order and stops at the first refusal; a refused program is then
  * left out and the object loaded again, so that every program gets its own verdict. Loads
@@ -282,8 +283,10 @@ int main(void)
 			continue;
 		if (v[i].verified >= 0)
 			snprintf(ver, sizeof(ver), "%ld", v[i].verified);
+		else if (all_ok)
+			snprintf(ver, sizeof(ver), "n/a"); /* kernel < 5.16 */
 		else
-			snprintf(ver, sizeof(ver), "n/a");
+			snprintf(ver, sizeof(ver), "-"); /* the object as a whole did not load */
 		printf("prog %s=ok insns=%ld verified_insns=%s\n", v[i].name, v[i].insns, ver);
 	}
 	printf("load=%s\n", all_ok ? "ok" : "FAILED");

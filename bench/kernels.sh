@@ -76,12 +76,17 @@ package_of() {
 # Unpacks PKG under $CACHE once; prints the path of its vmlinuz.
 kernel_of() {
 	local pkg=$1 dir=$CACHE/x/$1
+	mkdir -p "$CACHE"
+	# Another tree's run may be unpacking the same package.
+	exec 9>"$CACHE/.lock"
+	flock 9
 	if ! compgen -G "$dir/boot/vmlinuz-*" >/dev/null; then
 		mkdir -p "$CACHE/debs" "$dir"
 		(cd "$CACHE/debs" && apt-get download -q "$pkg" >/dev/null 2>&1) || return 1
 		dpkg-deb -x "$CACHE"/debs/"$pkg"_*.deb "$dir" || return 1
 	fi
 	compgen -G "$dir/boot/vmlinuz-*" | head -1
+	flock -u 9
 }
 
 WORK=$(mktemp -d /var/tmp/kiln-kernels-run.XXXXXX)
@@ -91,7 +96,7 @@ WORK=$(mktemp -d /var/tmp/kiln-kernels-run.XXXXXX)
 
 # The initramfs: busybox, kiln, kiln-bpfcheck, the workloads and their libraries, /init.
 build_initramfs() {
-	local root=$WORK/root f
+	local root=$WORK/root f id dbg
 	mkdir -p "$root"/{bin,kiln,proc,sys,dev,tmp,lib64}
 	cp /bin/busybox "$root/bin/"
 	for f in kiln bench/kiln-bpfcheck bench/workload bench/workload-nofp; do
@@ -100,6 +105,14 @@ build_initramfs() {
 	for f in $(ldd "$root"/kiln/* | awk '/=> \// {print $3} /^[ \t]+\// {print $1}' | sort -u); do
 		mkdir -p "$root/$(dirname "$f")"
 		cp -L "$f" "$root/$f"
+		# Its detached symbols (libc6-dbg's libc names start_thread and clone3, the roots
+		# of a whole thread stack), found by build-id as kiln's symbolizer looks them up.
+		id=$(readelf -n "$f" 2>/dev/null | awk '/Build ID/ {print $3}')
+		dbg=/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug
+		if [[ -n $id && -f $dbg ]]; then
+			mkdir -p "$root/$(dirname "$dbg")"
+			cp -L "$dbg" "$root/$dbg"
+		fi
 	done
 	cat >"$root/init" <<'EOF'
 #!/bin/busybox sh
@@ -191,7 +204,8 @@ for k in "${KERNELS[@]}"; do
 	recrc=$(sed -n 's/^KILN-REC-END .* rc=//p' "$log.txt" | sort -u | tr '\n' ,)
 	ROWS+=("$(printf '%-34s %5ss %5.0fs %-6s%7s%7s%7s%7s%7s%7s %6s %6s %6s %6s' \
 		"${ver:-$pkg}" "${boot:-?}" "$wall" "${load:-NONE}" $insns "$fpa" "$fpw" "$nfa" "$nfw")")
-	if [[ $load != ok || $recrc != "0," || $rc != 0 ]]; then
+	# A recording without workload samples is a failure too (its figures are "-").
+	if [[ $load != ok || $recrc != "0," || $rc != 0 || $fpa == - || $nfa == - ]]; then
 		failed=$((failed + 1))
 		DETAILS+=("== $pkg: qemu rc=$rc, load=${load:-none}, kiln record rc=${recrc:-none}")
 		DETAILS+=("$(grep -E '^(prog |  \| |load=|feature |KILN-REC-LOG )' "$log.txt" || tail -30 "$log.txt")")
