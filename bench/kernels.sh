@@ -3,8 +3,9 @@
 #
 # kiln's BPF on other kernels: boots Debian's kernel packages under QEMU (TCG: no KVM needed)
 # and runs, inside each guest, kiln-bpfcheck (every BPF program loaded, with the verifier's
-# instruction count) and a short known-answer recording (`kiln record -F 499 -d 3` of the
-# workload --mix alpha=70,beta=30, with and without frame pointers). Prints one row per kernel.
+# instruction count) and short known-answer recordings (`kiln record -F 499 -d 3` of the
+# workload --mix alpha=70,beta=30, with and without frame pointers, and of Debian's
+# python3.11 running bench/python/kat.py when the host has it). Prints one row per kernel.
 #
 #   bench/kernels.sh [--build DIR] [--cache DIR] [--timeout S] [--ci] [KERNEL...]
 #
@@ -28,6 +29,7 @@ CACHE=/var/tmp/kiln-kernels
 TIMEOUT=600
 CI=0
 KERNELS=()
+PY=/usr/bin/python3.11
 
 while (($#)); do
 	case $1 in
@@ -50,8 +52,9 @@ unavailable() { # WHY: nothing to boot
 }
 
 command -v qemu-system-x86_64 >/dev/null || unavailable "qemu-system-x86_64 not installed (Debian package qemu-system-x86)"
-[[ -x /bin/busybox ]] && [[ $(/bin/busybox --list) == *$'\ncpio\n'* ]] ||
+if [[ ! -x /bin/busybox ]] || ! grep -qx cpio <<<"$(/bin/busybox --list)"; then
 	unavailable "/bin/busybox with cpio not installed (Debian package busybox-static)"
+fi
 for b in kiln bench/kiln-bpfcheck bench/workload bench/workload-nofp; do
 	[[ -x $BUILD/$b ]] || { echo "kernels.sh: $BUILD/$b not built" >&2 && exit 2; }
 done
@@ -91,8 +94,11 @@ kernel_of() {
 
 WORK=$(mktemp -d /var/tmp/kiln-kernels-run.XXXXXX)
 # KILN_KERNELS_KEEP=1 keeps the initramfs and the serial logs for a look.
-[[ ${KILN_KERNELS_KEEP:-0} == 1 ]] && echo "kernels.sh: keeping $WORK" ||
+if [[ ${KILN_KERNELS_KEEP:-0} == 1 ]]; then
+	echo "kernels.sh: keeping $WORK"
+else
 	trap 'rm -rf "$WORK"' EXIT
+fi
 
 # The initramfs: busybox, kiln, kiln-bpfcheck, the workloads and their libraries, /init.
 build_initramfs() {
@@ -102,7 +108,20 @@ build_initramfs() {
 	for f in kiln bench/kiln-bpfcheck bench/workload bench/workload-nofp; do
 		cp "$BUILD/$f" "$root/kiln/"
 	done
-	for f in $(ldd "$root"/kiln/* | awk '/=> \// {print $3} /^[ \t]+\// {print $1}' | sort -u); do
+	# Debian's CPython and the standard library (without tests, GUIs and packaging tools),
+	# for the Python known-answer recording; left out when the host has no python3.11.
+	local py=()
+	if [[ -x $PY ]]; then
+		cp "$HERE/python/kat.py" "$root/kiln/"
+		mkdir -p "$root/usr/bin" "$root/usr/lib"
+		cp "$PY" "$root/usr/bin/"
+		tar -C /usr/lib -c --exclude=test --exclude=idlelib --exclude=tkinter \
+			--exclude=lib2to3 --exclude=ensurepip --exclude=pydoc_data --exclude=distutils \
+			--exclude=turtledemo --exclude='config-*' --exclude=site-packages \
+			--exclude=dist-packages "$(basename "$PY")" | tar -C "$root/usr/lib" -x
+		py=("$root/usr/bin/$(basename "$PY")" "$root/usr/lib/$(basename "$PY")"/lib-dynload/*.so)
+	fi
+	for f in $(ldd "$root"/kiln/* "${py[@]}" 2>/dev/null | awk '/=> \// {print $3} /^[ \t]+\// {print $1}' | sort -u); do
 		mkdir -p "$root/$(dirname "$f")"
 		cp -L "$f" "$root/$f"
 		# Its detached symbols (libc6-dbg's libc names start_thread and clone3, the roots
@@ -138,6 +157,16 @@ for w in workload workload-nofp; do
 	echo "KILN-REC-END $w rc=$rc"
 	sed 's/^/KILN-REC-LOG /' /tmp/$w.log | tail -20
 done
+if [ -x /usr/bin/python3.11 ]; then
+	# Longer: under TCG the interpreter's start and kat.py's buffer take seconds.
+	/kiln/kiln record -F 499 -d 8 -f folded -o /tmp/python.folded -- \
+		/usr/bin/python3.11 /kiln/kat.py --seconds 8 >/tmp/python.log 2>&1
+	rc=$?
+	echo "KILN-REC-BEGIN python"
+	cat /tmp/python.folded 2>/dev/null
+	echo "KILN-REC-END python rc=$rc"
+	sed 's/^/KILN-REC-LOG /' /tmp/python.log | tail -20
+fi
 echo "KILN-DONE uptime=$(cut -d' ' -f1 /proc/uptime)"
 poweroff -f
 EOF
@@ -146,10 +175,16 @@ EOF
 	(cd "$root" && find . | /bin/busybox cpio -o -H newc 2>/dev/null) >"$WORK/initramfs.cpio"
 }
 
-# Figures of the folded section of the serial log for workload W: "alpha_share whole_rate".
+# The folded section of the serial log LOG for recording W, into $WORK/W.folded.
+folded_of() { # LOG W
+	sed -n "/^KILN-REC-BEGIN $2\$/,/^KILN-REC-END $2 /p" "$1" | sed '1d;$d' | tr -d '\r' \
+		>"$WORK/$2.folded"
+}
+
+# Figures of the recording of workload W: "alpha_share whole_rate" (percent).
 figures() { # LOG W
 	local folded=$WORK/$2.folded
-	sed -n "/^KILN-REC-BEGIN $2\$/,/^KILN-REC-END $2 /p" "$1" | sed '1d;$d' | tr -d '\r' >"$folded"
+	folded_of "$1" "$2"
 	if [[ ! -s $folded ]]; then
 		echo "- -"
 		return
@@ -161,6 +196,31 @@ figures() { # LOG W
 			printf "%s %s\n", ab ? sprintf("%.1f", 100 * v["leaf_alpha"] / ab) : "-",
 				v["samples"] ? sprintf("%.1f", 100 * v["whole"] / v["samples"]) : "-"
 		}'
+}
+
+# Figures of the Python recording: "leaf_a_share python_rate" (percent): leaf_a of the
+# samples in leaf_a or leaf_b (60 expected, bench/python/kat.py), and the samples with a
+# frame of kat.py (the CPython walk working) of all samples with a user stack.
+py_figures() { # LOG
+	local folded=$WORK/python.folded
+	folded_of "$1" python
+	if [[ ! -s $folded ]]; then
+		echo "- -"
+		return
+	fi
+	PYTHONPATH=$HERE python3 -c '
+import sys
+import unwindcheck as uc
+a = b = py = n = 0
+for _, user, _, count in uc.folded_samples(sys.argv[1]):
+    if not user:
+        continue
+    n += count
+    a += count * ("kat.py:leaf_a" in user)
+    b += count * ("kat.py:leaf_b" in user)
+    py += count * any(f.startswith("kat.py:") for f in user)
+print("%s %s" % ("%.1f" % (100.0 * a / (a + b)) if a + b else "-",
+                 "%.1f" % (100.0 * py / n) if n else "-"))' "$folded"
 }
 
 build_initramfs
@@ -194,17 +254,23 @@ for k in "${KERNELS[@]}"; do
 	ver=$(sed -n 's/^kernel=//p' "$log.txt")
 	boot=$(sed -n 's/.*KILN-BOOT uptime=//p' "$log.txt")
 	load=$(sed -n 's/^load=//p' "$log.txt" | awk '{print $1}')
-	insns=""
+	insns=()
 	for p in $PROGS; do
 		n=$(sed -n "s/^prog $p=ok insns=\([0-9-]*\) verified_insns=\(.*\)/\1/p" "$log.txt")
-		insns+=" ${n:-FAIL}"
+		insns+=("${n:-FAIL}")
 	done
 	read -r fpa fpw <<<"$(figures "$log.txt" workload)"
 	read -r nfa nfw <<<"$(figures "$log.txt" workload-nofp)"
+	pya=- pyr=-
+	if [[ -x $PY ]]; then
+		read -r pya pyr <<<"$(py_figures "$log.txt")"
+	fi
 	recrc=$(sed -n 's/^KILN-REC-END .* rc=//p' "$log.txt" | sort -u | tr '\n' ,)
-	ROWS+=("$(printf '%-34s %5ss %5.0fs %-6s%7s%7s%7s%7s%7s%7s %6s %6s %6s %6s' \
-		"${ver:-$pkg}" "${boot:-?}" "$wall" "${load:-NONE}" $insns "$fpa" "$fpw" "$nfa" "$nfw")")
-	# A recording without workload samples is a failure too (its figures are "-").
+	ROWS+=("$(printf '%-34s %5ss %5.0fs %-6s%7s%7s%7s%7s%7s%7s %6s %6s %6s %6s %6s %6s' \
+		"${ver:-$pkg}" "${boot:-?}" "$wall" "${load:-NONE}" "${insns[@]}" "$fpa" "$fpw" \
+		"$nfa" "$nfw" "$pya" "$pyr")")
+	# A recording without workload samples is a failure too (its figures are "-"). Not the
+	# Python figures: how far kat.py gets past its start under TCG depends on the load.
 	if [[ $load != ok || $recrc != "0," || $rc != 0 || $fpa == - || $nfa == - ]]; then
 		failed=$((failed + 1))
 		DETAILS+=("== $pkg: qemu rc=$rc, load=${load:-none}, kiln record rc=${recrc:-none}")
@@ -214,13 +280,16 @@ for k in "${KERNELS[@]}"; do
 done
 
 echo
-printf '%-34s %6s %6s %-6s%7s%7s%7s%7s%7s%7s %6s %6s %6s %6s\n' kernel boot wall load \
-	sample walk pywalk fork exec exit "fp:a%" fp:wh% "nofp:a%" nofp:wh%
+printf '%-34s %6s %6s %-6s%7s%7s%7s%7s%7s%7s %6s %6s %6s %6s %6s %6s\n' kernel boot wall load \
+	sample walk pywalk fork exec exit "fp:a%" fp:wh% "nofp:a%" nofp:wh% "py:a%" py:fr%
 for r in "${ROWS[@]}"; do echo "$r"; done
 echo
 echo "boot: guest uptime when /init ran; wall: the whole QEMU run (boot, load check, two 3 s"
-echo "recordings, power-off). Instructions: the verifier's processed count per program."
+echo "recordings and an 8 s one of Python, power-off). Instructions: the verifier's processed"
+echo "count per program."
 echo "a%: alpha/(alpha+beta) of the workload's samples (70 expected); wh%: whole user stacks."
+echo "py:a%: leaf_a/(leaf_a+leaf_b) of python3.11 kat.py (60 expected); py:fr%: samples with"
+echo "Python frames of kat.py."
 for d in "${DETAILS[@]}"; do echo "$d"; done
 if ((booted == 0)); then
 	unavailable "no kernel package could be fetched (${KERNELS[*]})"
