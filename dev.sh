@@ -8,6 +8,8 @@
 #   ./dev.sh unit    build the plain tree and run the tests labelled unit (under a minute)
 #   ./dev.sh deps    only install the Debian packages
 #   ./dev.sh build   only build build/ (build/kiln, build/bench/kiln-bench)
+#   ./dev.sh kernels [KERNEL...]   kiln's BPF load check and a known-answer recording in
+#                    Debian's kernels under QEMU (bench/kernels.sh: 6.1, 6.12, 5.10 by default)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -31,6 +33,9 @@ PKGS=(
 	chromium
 	# tests/unwind's oracle reads the .eh_frame of those Debian binaries (readelf, binutils)
 	binutils
+	# ./dev.sh kernels and tests/kernels: Debian kernels booted under QEMU (TCG) from an
+	# initramfs of busybox and kiln; libc's detached symbols name the roots of thread stacks
+	qemu-system-x86 busybox-static libc6-dbg
 )
 
 deps() {
@@ -140,8 +145,14 @@ unit)
 	shift
 	unit "$@"
 	;;
+kernels)
+	shift
+	deps
+	build
+	bench/kernels.sh --build build "$@"
+	;;
 *)
-	echo "usage: ./dev.sh {run|test [-R NAME]|unit|deps|build}" >&2
+	echo "usage: ./dev.sh {run|test [-R NAME]|unit|kernels [KERNEL...]|deps|build}" >&2
 	exit 2
 	;;
 esac
