@@ -87,7 +87,7 @@ def in_workload(frames, py, tags):
 
 def case_record(python, tmp):
     out = os.path.join(tmp, "kat.folded")
-    p = record(["-F", HZ, "-f", "folded", "-o", out, "--", python, KAT, "--seconds", "4"])
+    p = record(["-F", HZ, "-f", "folded", "-o", out, "--", python, KAT, "--cpu", "3"])
     rows = folded(out)
     ratio, a, b = ab_share(rows)
     uni = sum(c for fr, c in rows if "kat.py:функция" in fr)
@@ -97,14 +97,14 @@ def case_record(python, tmp):
         if line.strip().startswith("python"):
             print(line)
     if a + b < 300:
-        fail("only %d samples in leaf_a/leaf_b at %s Hz over 4 s" % (a + b, HZ))
+        fail("only %d samples in leaf_a/leaf_b at %s Hz over 3 s of CPU time" % (a + b, HZ))
     check_share(abs(ratio - 0.60) <= TOL, "folded leaf_a/(leaf_a+leaf_b) %.3f, expected 0.60 "
                 "+- %.2f" % (ratio, TOL))
     if uni == 0:
         fail("no sample in kat.py:функция (the non-ASCII name)")
 
     out = os.path.join(tmp, "kat.pb.gz")
-    p = record(["-F", HZ, "-f", "pprof", "-o", out, "--", python, KAT, "--seconds", "4"])
+    p = record(["-F", HZ, "-f", "pprof", "-o", out, "--", python, KAT, "--cpu", "3"])
     for line in p.stderr.splitlines():
         if line.strip().startswith("python"):
             print(line)
@@ -156,7 +156,7 @@ def case_record(python, tmp):
           "функция %d; %d start-up samples left out (both threads)" %
           (python, main_total, main_good, main_good / max(main_total, 1), hash_total, hash_good,
            hash_good / max(hash_total, 1), uni_named, startup))
-    if main_total < 300 or hash_total < 150:
+    if main_total < 500 or hash_total < 150:
         fail("too few samples: main thread %d, hashing thread %d" % (main_total, hash_total))
     if main_good < CHAIN_MIN * main_total:
         print("main-thread stacks without the expected chain:")
@@ -351,7 +351,7 @@ def case_short_lived(python, tmp):
     no code object any more when read (counted: code objects bad type). The interpreter's
     start-up and kat.py's imports are not checked: a module's <module> code object is freed as soon as its import
     ran, often before kiln reads it (counted the same way)."""
-    script = "; ".join(["%s %s --seconds 1" % (python, KAT)] * 3)
+    script = "; ".join(["%s %s --cpu 0.8" % (python, KAT)] * 3)
     out = os.path.join(tmp, "short.folded")
     p = record(["-F", HZ, "-f", "folded", "-o", out, "--", "/bin/sh", "-c", script])
     rows = folded(out)
@@ -389,7 +389,7 @@ def case_embed(python, tmp):
     out = os.path.join(tmp, "embed.folded")
     os.environ["PYTHONHOME"] = home
     p = record(["-F", HZ, "-f", "folded", "-o", out, "--", embed, lib, "300", KAT,
-                "--seconds", "3"])
+                "--cpu", "2"])
     rows = folded(out)
     ratio, a, b = ab_share(rows)
     burn = sum(c for fr, c in rows if "main" in fr and not any(".py:" in f for f in fr))
