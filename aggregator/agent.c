@@ -11,6 +11,7 @@
 #include "aggregator/identity.h"
 #include "aggregator/loop.h"
 #include "aggregator/mmapwatch.h"
+#include "aggregator/pyprocs.h"
 #include "aggregator/sampler.h"
 #include "aggregator/unwinder.h"
 #include "aggregator/sources.h"
@@ -261,6 +262,42 @@ static void emit(struct agent *a, struct workload *w, const struct kiln_window *
 	counter_add(a, AC_SAMPLES, profile__total(w->prof));
 }
 
+/* The Python walk's, detection's and naming's counters (the PY_ group of counters.def). */
+static void publish_python(struct agent *a, const struct symbolizer_stats *ss)
+{
+	uint64_t m[KILN_PY_C_NR];
+	struct pyprocs_stats ps;
+	int k;
+
+	counter_set(a, AC_PY_NAMED, ss->py_frames);
+	counter_set(a, AC_PY_UNNAMED, ss->py_unnamed);
+	counter_set(a, AC_PY_INEXACT, ss->py_inexact);
+	if (sampler__pyprocs(a->sampler)) {
+		pyprocs__stats(sampler__pyprocs(a->sampler), &ps);
+		counter_set(a, AC_PY_PROCS, ps.processes);
+		counter_set(a, AC_PY_ANNOUNCED, ps.announced);
+		counter_set(a, AC_PY_MAP_ERRORS, ps.map_errors);
+		counter_set(a, AC_PY_DETECTED, ps.py.detect_ok);
+		counter_set(a, AC_PY_NOT_PYTHON, ps.py.detect_not_python);
+		counter_set(a, AC_PY_REFUSED_VERSION, ps.py.refused_version);
+		counter_set(a, AC_PY_REFUSED_FT, ps.py.refused_freethreaded);
+		counter_set(a, AC_PY_DETECT_ERRORS, ps.py.detect_errors);
+		counter_set(a, AC_PY_SYM_OK, ps.py.sym_ok);
+		counter_set(a, AC_PY_SYM_CACHED, ps.py.sym_cache_hits);
+		counter_set(a, AC_PY_SYM_FAULT, ps.py.sym_read_fault);
+		counter_set(a, AC_PY_SYM_AFTER_EXIT, ps.py.sym_after_exit);
+		counter_set(a, AC_PY_SYM_BAD_TYPE, ps.py.sym_bad_type);
+		counter_set(a, AC_PY_SYM_BAD_STRING, ps.py.sym_bad_string);
+		counter_set(a, AC_PY_SYM_LINETABLE, ps.py.sym_linetable_err);
+		counter_set(a, AC_PY_SYM_NO_LINE, ps.py.sym_no_line);
+	}
+	if (sampler__py_metrics(a->sampler, m))
+		return;
+	/* enum kiln_py_counter's order is PY_WALKS .. PY_READS in counters.def */
+	for (k = 0; k < KILN_PY_C_NR; k++)
+		counter_set(a, (enum agent_counter)(AC_PY_WALKS + k), m[k]);
+}
+
 static void publish_metrics(struct agent *a)
 {
 	struct symbolizer_stats ss;
@@ -293,6 +330,7 @@ static void publish_metrics(struct agent *a)
 		counter_set(a, AC_UW_NO_EH_FRAME, us.no_eh_frame);
 		counter_set(a, AC_UW_ERRORS, us.build_errors + us.load_errors);
 	}
+	publish_python(a, &ss);
 
 	if (sampler__metrics(a->sampler, m))
 		return;
@@ -301,6 +339,10 @@ static void publish_metrics(struct agent *a)
 	counter_set(a, AC_MISSED, sampler__missed(a->sampler));
 	counter_set(a, AC_STACKS, sampler__stacks_total(a->sampler));
 }
+
+_Static_assert(AC_PY_READS - AC_PY_WALKS + 1 == KILN_PY_C_NR &&
+		       AC_PY_TRUNCATED - AC_PY_WALKS == KILN_PY_C_TRUNCATED,
+	       "counters.def: the PY_ walk counters in enum kiln_py_counter's order");
 
 static int on_window(const struct kiln_window *win, void *ctx)
 {

@@ -177,9 +177,13 @@ static void unwind_event(struct sampler *s, const struct kiln_ev_proc *ev)
 	case KILN_EV_UNWIND_SYNC:
 		if (s->uw)
 			unwinder__sync_process(s->uw, ev->tgid);
-		/* CPython is looked for once per image: the first sample tells. */
-		if (s->py && ev->type == KILN_EV_SEEN)
-			pyprocs__seen(s->py, ev->tgid, false);
+		/*
+		 * CPython is looked for at the first sample, and again when a walk met a new
+		 * mapping: a first sample taken before the dynamic loader (or an embedder's
+		 * dlopen) mapped libpython cannot tell.
+		 */
+		if (s->py)
+			pyprocs__seen(s->py, ev->tgid, ev->type == KILN_EV_UNWIND_SYNC);
 		break;
 	case KILN_EV_EXEC:
 		if (s->uw)

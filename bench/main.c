@@ -25,6 +25,7 @@ extern int bench_userspace(const struct bench_opts *o, int argc, char **argv) __
 extern int bench_export(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 extern int bench_latency(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 extern int bench_unwind(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
+extern int bench_python(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 
 struct suite {
 	const char *name;
@@ -45,6 +46,8 @@ static const struct suite suites[] = {
 	{ "latency", bench_latency, "latency from a sample to the UI's API (needs root)" },
 	{ "unwind", bench_unwind,
 	  "whole user stacks without frame pointers: kiln vs perf dwarf, Debian services (root)" },
+	{ "python", bench_python,
+	  "BPF cost per sample, CPython 50 frames deep vs native 50 frames deep (needs root)" },
 };
 
 static void usage(FILE *f)

@@ -17,6 +17,7 @@
 
 #include "aggregator/loop.h"
 #include "aggregator/mmapwatch.h"
+#include "aggregator/pyprocs.h"
 #include "aggregator/sampler.h"
 #include "aggregator/unwinder.h"
 #include "cli/cli_opts.h"
@@ -245,6 +246,52 @@ static void print_unwind_summary(struct unwinder *uw, const uint64_t *m)
 		(unsigned long long)us.build_errors, (unsigned long long)us.load_errors);
 }
 
+/* CPython: processes detected or refused, the BPF walk's outcomes, code objects named. */
+static void print_python_summary(struct record *r)
+{
+	struct pyprocs *pp = sampler__pyprocs(r->sampler);
+	struct symbolizer_stats ss;
+	struct pyprocs_stats ps;
+	uint64_t m[KILN_PY_C_NR];
+
+	if (!pp || sampler__py_metrics(r->sampler, m))
+		return;
+	pyprocs__stats(pp, &ps);
+	symbolizer__stats(r->sym, &ss);
+	fprintf(stderr,
+		"  python               detected %llu, refused %llu (version %llu, free-threaded "
+		"%llu), detect errors %llu; walks %llu, frames walked %llu, named %llu, unnamed "
+		"%llu, inexact merges %llu\n",
+		(unsigned long long)ps.py.detect_ok,
+		(unsigned long long)(ps.py.refused_version + ps.py.refused_freethreaded),
+		(unsigned long long)ps.py.refused_version,
+		(unsigned long long)ps.py.refused_freethreaded,
+		(unsigned long long)ps.py.detect_errors, (unsigned long long)m[KILN_PY_C_SAMPLES],
+		(unsigned long long)m[KILN_PY_C_FRAMES], (unsigned long long)ss.py_frames,
+		(unsigned long long)ss.py_unnamed, (unsigned long long)ss.py_inexact);
+	fprintf(stderr,
+		"  python walk stops    refused samples %llu, no thread state %llu, no frame %llu, "
+		"key not set %llu, tls fault %llu, read fault %llu, bad code %llu, truncated %llu\n",
+		(unsigned long long)m[KILN_PY_C_REFUSED],
+		(unsigned long long)m[KILN_PY_C_NO_TSTATE],
+		(unsigned long long)m[KILN_PY_C_NO_FRAME],
+		(unsigned long long)m[KILN_PY_C_KEY_UNINIT],
+		(unsigned long long)m[KILN_PY_C_TLS_FAULT],
+		(unsigned long long)m[KILN_PY_C_READ_FAULT],
+		(unsigned long long)m[KILN_PY_C_BAD_CODE],
+		(unsigned long long)m[KILN_PY_C_TRUNCATED]);
+	fprintf(stderr,
+		"  python code objects  announced %llu, named %llu (cached %llu, after exit %llu), "
+		"read fault %llu, bad type %llu, bad string %llu, line table errors %llu, no line "
+		"%llu; map full %llu\n",
+		(unsigned long long)ps.announced, (unsigned long long)ps.py.sym_ok,
+		(unsigned long long)ps.py.sym_cache_hits, (unsigned long long)ps.py.sym_after_exit,
+		(unsigned long long)ps.py.sym_read_fault, (unsigned long long)ps.py.sym_bad_type,
+		(unsigned long long)ps.py.sym_bad_string,
+		(unsigned long long)ps.py.sym_linetable_err, (unsigned long long)ps.py.sym_no_line,
+		(unsigned long long)ps.map_errors);
+}
+
 static void print_summary(struct record *r, const uint64_t *m, uint64_t missed, const char *out,
 			  const char *fmt, unsigned int hz)
 {
@@ -300,6 +347,7 @@ static void print_summary(struct record *r, const uint64_t *m, uint64_t missed, 
 		fprintf(stderr, "  mapping events       unavailable (mappings read from /proc)\n");
 	}
 	print_unwind_summary(sampler__unwinder(r->sampler), m);
+	print_python_summary(r);
 }
 
 /* Whether PATH can be written (or created) by this process. Returns 0 or -errno. */

@@ -39,16 +39,16 @@ static const struct kiln_counter_info table[KILN_C_NR] = {
 #include "common/counters.def"
 
 static const char *const titles[KILN_CG_NR] = {
-	[KILN_CG_SAMPLES] = "samples",	      [KILN_CG_KERNEL] = "kernel (BPF program)",
-	[KILN_CG_RECORDS] = "window records", [KILN_CG_SYMBOLS] = "symbolization",
-	[KILN_CG_UNWIND] = "native unwinding",
-	[KILN_CG_CONFIG] = "configuration",   [KILN_CG_OTHER] = "other counters",
+	[KILN_CG_SAMPLES] = "samples",	       [KILN_CG_KERNEL] = "kernel (BPF program)",
+	[KILN_CG_RECORDS] = "window records",  [KILN_CG_SYMBOLS] = "symbolization",
+	[KILN_CG_UNWIND] = "native unwinding", [KILN_CG_PYTHON] = "python frames",
+	[KILN_CG_CONFIG] = "configuration",    [KILN_CG_OTHER] = "other counters",
 };
 
 static const char *const keys[KILN_CG_NR] = {
 	[KILN_CG_SAMPLES] = "samples", [KILN_CG_KERNEL] = "kernel",
 	[KILN_CG_RECORDS] = "records", [KILN_CG_SYMBOLS] = "symbolization",
-	[KILN_CG_UNWIND] = "unwind",
+	[KILN_CG_UNWIND] = "unwind",   [KILN_CG_PYTHON] = "python",
 	[KILN_CG_CONFIG] = "config",   [KILN_CG_OTHER] = "other",
 };
 

@@ -26,6 +26,7 @@ enum kiln_counter_group {
 	KILN_CG_RECORDS,
 	KILN_CG_SYMBOLS,
 	KILN_CG_UNWIND,
+	KILN_CG_PYTHON,
 	KILN_CG_CONFIG,
 	KILN_CG_OTHER, /* a name this build does not know (a newer agent's) */
 	KILN_CG_NR,

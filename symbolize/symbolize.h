@@ -79,6 +79,9 @@ struct symbolizer_stats {
 	uint64_t maps_rereads; /* a process's mappings re-read for an address they lacked */
 	uint64_t mappings_added; /* mappings recorded by symbolizer__add_mapping() */
 	uint64_t procs_by_events; /* processes whose mappings came from events, not /proc */
+	uint64_t py_frames; /* Python frames named */
+	uint64_t py_unnamed; /* Python frames left as a marker (code unreadable, process unknown) */
+	uint64_t py_inexact; /* stacks whose Python and eval-loop frames did not pair up */
 };
 
 /* Returns a new symbolizer (caller frees with symbolizer__free) or NULL with errno set. */

@@ -15,14 +15,16 @@ so almost all its samples are in C code without the GIL, under
   hash_loop (KAT hash_call) <- Thread.run <- Thread._bootstrap_inner <- Thread._bootstrap
 
 Lines are found by their "# KAT <tag>" comments (leaf bodies carry the leaf's name), so the
-file can be edited without updating the tests. Runs until stdin reaches end of file, or for
---seconds S. With --fork, the process forks first and the child (announced as "child PID")
+file can be edited without updating the tests. Runs until stdin reaches end of file, for
+--seconds S, or until the main thread used --cpu S seconds of CPU time (the same number of
+samples however busy the machine is). With --fork, the process forks first and the child (announced as "child PID")
 does the work, as a pre-fork server's worker would: same mappings, no exec.
 """
 import hashlib
 import os
 import sys
 import threading
+import time
 
 UNIT = 20000
 DEPTH = 3
@@ -70,13 +72,15 @@ def hash_loop(stop, buf):
         hashlib.sha256(buf).digest()  # KAT hash_call
 
 
-def main(stop):
+def main(stop, cpu=None):
     runner = Runner()
     g = gen(runner)
     while not stop.is_set():
         next(g)  # KAT main_gen
         recurse(DEPTH, 4 * UNIT)  # KAT main_recurse
         функция(UNIT // 5)  # KAT main_uni
+        if cpu is not None and time.thread_time() >= cpu:
+            stop.set()
 
 
 def stopper(stop, seconds):
@@ -88,9 +92,11 @@ def stopper(stop, seconds):
 
 
 if __name__ == "__main__":
-    seconds = None
+    seconds = cpu = None
     if len(sys.argv) > 2 and sys.argv[1] == "--seconds":
         seconds = float(sys.argv[2])
+    if len(sys.argv) > 2 and sys.argv[1] == "--cpu":
+        cpu = float(sys.argv[2])
     if "--fork" in sys.argv:
         child = os.fork()
         if child:
@@ -101,6 +107,7 @@ if __name__ == "__main__":
         print("child %d" % os.getpid(), flush=True)
     stop = threading.Event()
     threading.Thread(target=hash_loop, args=(stop, b"k" * (8 << 20)), name="hasher").start()
-    threading.Thread(target=stopper, args=(stop, seconds), daemon=True).start()
+    if cpu is None:
+        threading.Thread(target=stopper, args=(stop, seconds), daemon=True).start()
     print("ready", flush=True)
-    main(stop)  # KAT module_main
+    main(stop, cpu)  # KAT module_main

@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "record"))
 import kilntest  # noqa: E402
 
 BENCH = os.path.join(kilntest.BUILD, "bench", "kiln-bench")
-SUITES = ["ring", "bpf", "overhead", "userspace", "export", "density", "latency", "unwind"]
+SUITES = ["ring", "bpf", "overhead", "userspace", "export", "density", "latency", "unwind",
+          "python"]
 
 # Rows whose names this test knows (suites written alongside the harness); the other suites
 # must still print at least one row and end "ok". Goal rows are marked with their goal.
@@ -30,6 +31,11 @@ EXPECTED = {
         "64 B, 1 consumer: records/s": ">= 20",
         "1024 B, 1 consumer: vs memcpy": ">= 0.5",
         "records lost, all runs": "== 0",
+    },
+    "python": {
+        "native 50 frames ns/sample": None,
+        "python 50 frames ns/sample": None,
+        "python - native ns/sample": "<= 2000",
     },
     "bpf": {
         "kiln ns/sample": None,

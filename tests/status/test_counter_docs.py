@@ -8,7 +8,8 @@ import sys
 
 SRC = os.environ.get("KILN_SRC") or os.path.join(os.path.dirname(__file__), "..", "..")
 GROUPS = {"SAMPLES": "samples", "KERNEL": "kernel (BPF program)", "RECORDS": "window records",
-          "SYMBOLS": "symbolization", "CONFIG": "configuration", "UNWIND": "native unwinding"}
+          "SYMBOLS": "symbolization", "CONFIG": "configuration", "UNWIND": "native unwinding",
+          "PYTHON": "python frames"}
 ENTRY = re.compile(r'^KILN_COUNTER\((BPF|AGENT), (\w+), "([^"]+)", (COUNTER|GAUGE), (\w+), ([01]),',
                    re.M)
 
