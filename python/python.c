@@ -806,6 +806,15 @@ int python_proc__symbolize(struct python_proc *p, uint64_t code, uint32_t instr,
 		return err;
 	}
 	if (hdr_u64(hdr, 8) != p->code_type) {
+		/*
+		 * No longer a code object (freed since its sample, as <module>'s at
+		 * interpreter shutdown): the entry read when the walk announced it is what the
+		 * sample saw.
+		 */
+		if (e->code == code) {
+			p->st->sym_after_exit++;
+			goto resolved;
+		}
 		p->st->sym_bad_type++;
 		return -EINVAL;
 	}

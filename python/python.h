@@ -28,7 +28,7 @@ struct python_stats {
 	uint64_t sym_ok; /* frames resolved */
 	uint64_t sym_cache_hits; /* of which from the code cache (after re-validation) */
 	uint64_t sym_read_fault; /* process memory unreadable (gone, unmapped) */
-	uint64_t sym_after_exit; /* resolved from the cache after the process exited */
+	uint64_t sym_after_exit; /* resolved from the cache: the process exited, or freed the code */
 	uint64_t sym_bad_type; /* the address does not hold a code object (freed, reused) */
 	uint64_t sym_bad_string; /* name or file name not a readable str */
 	uint64_t sym_linetable_err; /* location table unreadable or malformed */
