@@ -447,16 +447,17 @@ int sampler__select_tgid(struct sampler *s, uint32_t tgid)
 		return -errno;
 	/* Entry first, switch second: no sample of TGID is filtered out in between. */
 	__atomic_store_n(&s->skel->bss->filter_tgids, 1, __ATOMIC_RELEASE);
-	/*
-	 * A running process picked by its id (-p) gets its tables and its CPython state now:
-	 * its first samples are walked with them too. A process not started yet (-ESRCH) gets
-	 * them at its exec or first sample.
-	 */
+	/* A running process picked by its id (-p) is prepared now. */
+	sampler__prepare_process(s, tgid);
+	return 0;
+}
+
+void sampler__prepare_process(struct sampler *s, uint32_t tgid)
+{
 	if (s->uw)
 		unwinder__sync_process(s->uw, tgid);
 	if (s->py)
 		pyprocs__seen(s->py, tgid, false);
-	return 0;
 }
 
 int sampler__unselect_tgid(struct sampler *s, uint32_t tgid)

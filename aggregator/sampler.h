@@ -74,6 +74,13 @@ void sampler__set_proc_fn(struct sampler *s, sampler_proc_fn fn, void *ctx);
 int sampler__select_tgid(struct sampler *s, uint32_t tgid);
 int sampler__select_cgroup(struct sampler *s, uint64_t cgroup_id);
 
+/*
+ * Loads TGID's unwind tables and CPython state now rather than at its first sample, so
+ * that sample and those right after it are walked with them too (for processes picked
+ * by id or cgroup; a process that is gone is skipped).
+ */
+void sampler__prepare_process(struct sampler *s, uint32_t tgid);
+
 /* Removes TGID from the selection (the filter stays on). Returns 0 or -errno. */
 int sampler__unselect_tgid(struct sampler *s, uint32_t tgid);
 

@@ -350,6 +350,30 @@ static void print_summary(struct record *r, const uint64_t *m, uint64_t missed, 
 	print_python_summary(r);
 }
 
+/*
+ * The processes already in cgroup PATH (its own members; descendants get theirs at their
+ * first sample) get their unwind tables and CPython state now, as -p processes do.
+ */
+static void prepare_cgroup(struct sampler *s, const char *path)
+{
+	char root[PATH_MAX], file[PATH_MAX * 2 + 16];
+	unsigned int pid;
+	FILE *f;
+
+	if (path[0] == '/')
+		snprintf(file, sizeof(file), "%s/cgroup.procs", path);
+	else if (!cgroup2_mount(root, sizeof(root)))
+		snprintf(file, sizeof(file), "%s/%s/cgroup.procs", root, path);
+	else
+		return;
+	f = fopen(file, "re");
+	if (!f)
+		return;
+	while (fscanf(f, "%u", &pid) == 1)
+		sampler__prepare_process(s, pid);
+	fclose(f);
+}
+
 /* Whether PATH can be written (or created) by this process. Returns 0 or -errno. */
 static int check_writable(const char *path)
 {
@@ -399,6 +423,7 @@ int cmd_record(int argc, char **argv)
 	enum out_format fmt = FMT_FOLDED;
 	uint32_t *pids = NULL;
 	uint64_t *cgroups = NULL, v, m[KILN_M_NR] = { 0 }, missed;
+	const char **cgpaths = NULL;
 	size_t nr_pids = 0, nr_cgroups = 0, i;
 	enum drain_loop_stop why = 0;
 	int opt, err, ret = 1, go_fd = -1, exec_fd = -1, verbose = 0, status, exec_errno = 0;
@@ -407,7 +432,8 @@ int cmd_record(int argc, char **argv)
 
 	pids = calloc((size_t)argc, sizeof(*pids));
 	cgroups = calloc((size_t)argc, sizeof(*cgroups));
-	if (!pids || !cgroups) {
+	cgpaths = calloc((size_t)argc, sizeof(*cgpaths));
+	if (!pids || !cgroups || !cgpaths) {
 		log_error("out of memory");
 		goto cleanup;
 	}
@@ -465,6 +491,7 @@ int cmd_record(int argc, char **argv)
 				ret = EXIT_USAGE;
 				goto cleanup;
 			}
+			cgpaths[nr_cgroups] = optarg;
 			cgroups[nr_cgroups++] = v;
 			break;
 		case OPT_IDLE:
@@ -581,6 +608,7 @@ int cmd_record(int argc, char **argv)
 			log_error("selecting cgroup: %s", strerror(-err));
 			goto cleanup;
 		}
+		prepare_cgroup(r.sampler, cgpaths[i]);
 	}
 	if (optind < argc) {
 		child = spawn_command(argv + optind, &go_fd, &exec_fd);
@@ -676,5 +704,6 @@ cleanup:
 	sampler__free(r.sampler);
 	free(pids);
 	free(cgroups);
+	free(cgpaths);
 	return ret;
 }
