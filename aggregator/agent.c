@@ -277,6 +277,7 @@ static void publish_python(struct agent *a, const struct symbolizer_stats *ss)
 		counter_set(a, AC_PY_PROCS, ps.processes);
 		counter_set(a, AC_PY_ANNOUNCED, ps.announced);
 		counter_set(a, AC_PY_MAP_ERRORS, ps.map_errors);
+		counter_set(a, AC_PY_FORKS, ps.forks);
 		counter_set(a, AC_PY_DETECTED, ps.py.detect_ok);
 		counter_set(a, AC_PY_NOT_PYTHON, ps.py.detect_not_python);
 		counter_set(a, AC_PY_REFUSED_VERSION, ps.py.refused_version);

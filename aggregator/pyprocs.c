@@ -2,8 +2,12 @@
 #include "aggregator/pyprocs.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <linux/types.h>
 #include <bpf/bpf.h>
@@ -77,6 +81,54 @@ void pyprocs__free(struct pyprocs *p)
 	free(p);
 }
 
+/* The parent of TGID from /proc/TGID/stat, or 0. */
+static uint32_t parent_of(uint32_t tgid)
+{
+	char path[64], buf[512], *close;
+	unsigned int ppid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", tgid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	/* "pid (comm) state ppid": comm may hold spaces and parentheses, the last ')' ends it. */
+	if (fgets(buf, sizeof(buf), f) && (close = strrchr(buf, ')')))
+		sscanf(close + 1, " %*c %u", &ppid);
+	fclose(f);
+	return ppid;
+}
+
+static bool same_exe(uint32_t a, uint32_t b)
+{
+	char pa[64], pb[64], ea[PATH_MAX], eb[PATH_MAX];
+	ssize_t na, nb;
+
+	snprintf(pa, sizeof(pa), "/proc/%u/exe", a);
+	snprintf(pb, sizeof(pb), "/proc/%u/exe", b);
+	na = readlink(pa, ea, sizeof(ea));
+	nb = readlink(pb, eb, sizeof(eb));
+	return na > 0 && na == nb && !memcmp(ea, eb, (size_t)na);
+}
+
+/*
+ * A forked worker (multiprocessing, a pre-fork server) of a CPython process we know, that
+ * has not exec'd: the same interpreter at the same addresses, so the parent's state is
+ * copied instead of read again. Returns 0 with E's state set, or -ENOENT.
+ */
+static int from_parent(struct pyprocs *p, uint32_t tgid, struct pyproc *e)
+{
+	uint32_t ppid = parent_of(tgid);
+	struct pyproc *par = ppid ? find(p, ppid) : NULL;
+
+	if (!par || !par->py || par->exit_sweep || !same_exe(tgid, ppid))
+		return -ENOENT;
+	if (python_proc__fork(par->py, tgid, &e->py))
+		return -ENOENT;
+	p->st.forks++;
+	return 0;
+}
+
 int pyprocs__seen(struct pyprocs *p, uint32_t tgid, bool libpython)
 {
 	struct pyproc *e = find(p, tgid);
@@ -95,7 +147,9 @@ int pyprocs__seen(struct pyprocs *p, uint32_t tgid, bool libpython)
 			return -ENOMEM;
 		}
 	}
-	err = python_proc__detect(tgid, &p->st.py, &e->py);
+	err = from_parent(p, tgid, e);
+	if (err)
+		err = python_proc__detect(tgid, &p->st.py, &e->py);
 	if (err) {
 		/* Not CPython (or not yet: libpython mapped later says so), or gone. */
 		e->py = NULL;

@@ -19,6 +19,7 @@ struct pyprocs_stats {
 	uint64_t processes; /* CPython processes known now (refused ones included) */
 	uint64_t announced; /* code objects the walk announced */
 	uint64_t map_errors; /* processes the BPF map had no room for */
+	uint64_t forks; /* forked workers set up from their parent, not read again */
 };
 
 /*
