@@ -291,18 +291,6 @@ static int add_location(struct profile *p, const struct sym_frame *f, uint32_t *
 		     loc_hash(&l), loc_eq, out);
 }
 
-const char *profile_python_name(const char *file, const char *name, char *buf, size_t len)
-{
-	const char *base = file ? strrchr(file, '/') : NULL;
-
-	base = base ? base + 1 : file;
-	if (!base || !*base)
-		snprintf(buf, len, "%s", name ? name : "[unknown]");
-	else
-		snprintf(buf, len, "%s:%s", base, name ? name : "[unknown]");
-	return buf;
-}
-
 /* The frame cache (profile__trust_frame_strings): fields and string addresses. */
 
 static void frame_ent_of(const struct sym_frame *f, struct profile_frame_ent *e)

@@ -285,6 +285,19 @@ int wrec__parse(const void *buf, size_t len, struct wrec_view *v)
 	return 0;
 }
 
+/* In this file rather than profile.c: the record's parser is built alone for fuzzing. */
+const char *profile_python_name(const char *file, const char *name, char *buf, size_t len)
+{
+	const char *base = file ? strrchr(file, '/') : NULL;
+
+	base = base ? base + 1 : file;
+	if (!base || !*base)
+		snprintf(buf, len, "%s", name ? name : "[unknown]");
+	else
+		snprintf(buf, len, "%s:%s", base, name ? name : "[unknown]");
+	return buf;
+}
+
 const char *wrec_view__frame_name(const struct wrec_view *v, uint32_t loc, char *buf, size_t len)
 {
 	const struct wrec_location *l = &v->locs[loc];
