@@ -113,6 +113,11 @@ test_all() {
 	CC=clang configure_build build-fuzz -DKILN_FUZZ=ON
 	export KILN_PPROF=$TOOLS/pprof
 	local rc=0
+	# Kernel style, as .clang-format says, on every C file of the checkout (a full run only).
+	if ((${#filter[@]} == 0)) && git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+		echo "dev.sh: format check of every C file (.ci/format-check)"
+		(cd "$ROOT" && git ls-files -z '*.c' '*.h' | xargs -0 .ci/format-check) || rc=1
+	fi
 	run_tests build "${filter[@]}" || rc=1
 	# Sanitized trees: the same tests, except the benchmark smoke run (label bench), which
 	# already ran in the plain tree. Share checks (record_shares-*, run_acceptance) run but

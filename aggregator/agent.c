@@ -393,7 +393,7 @@ static int on_window(const struct kiln_window *win, void *ctx)
 			profile__trust_frame_strings(w->prof);
 		}
 		n = symbolizer__stack_py(a->sym, s->tgid, s->kframes, s->nr_kframes, s->uframes,
-				      s->nr_uframes, s->nr_pywords, a->frames);
+					 s->nr_uframes, s->nr_pywords, a->frames);
 		err = profile__add(w->prof, a->frames, n, s->comm, s->tgid, s->pid, s->count);
 		if (err)
 			return err;
@@ -725,7 +725,8 @@ void agent__print_summary(struct agent *a)
 		(unsigned long long)a->local[AC_IDLE], (unsigned long long)a->local[AC_MISSED],
 		(unsigned long long)a->local[AC_REC_TOO_BIG],
 		(unsigned long long)a->local[AC_REC_FAILED],
-		(unsigned long long)a->local[AC_EV_DROPPED], (unsigned long long)a->local[AC_RELOADS],
+		(unsigned long long)a->local[AC_EV_DROPPED],
+		(unsigned long long)a->local[AC_RELOADS],
 		(unsigned long long)a->local[AC_RELOAD_ERRORS],
 		(unsigned long long)a->local[AC_MMAP_RECORDS],
 		(unsigned long long)a->local[AC_MMAP_LOST],

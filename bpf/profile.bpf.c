@@ -524,8 +524,8 @@ static __always_inline int finish(struct bpf_perf_event_data *ctx, struct kiln_m
  * program of its own so that each stays within the verifier's budget), else the sample is
  * counted now.
  */
-static __always_inline int finish_native(struct bpf_perf_event_data *ctx,
-					 struct kiln_metrics *mt, struct walk_state *st)
+static __always_inline int finish_native(struct bpf_perf_event_data *ctx, struct kiln_metrics *mt,
+					 struct walk_state *st)
 {
 	if (!st->ustack_err && bpf_map_lookup_elem(&py_procs, &st->tgid))
 		bpf_tail_call(ctx, &walk_progs, 1);

@@ -106,7 +106,7 @@ static int on_window(const struct kiln_window *w, void *ctx)
 		if ((i & 127) == 127 && r->mw && mmapwatch__apply(r->mw, r->sym) < 0 && !r->mw_err)
 			r->mw_err = -ENOMEM;
 		n = symbolizer__stack_py(r->sym, s->tgid, s->kframes, s->nr_kframes, s->uframes,
-				      s->nr_uframes, s->nr_pywords, r->frames);
+					 s->nr_uframes, s->nr_pywords, r->frames);
 		err = profile__add(r->prof, r->frames, n, s->comm, s->tgid, s->pid, s->count);
 		if (err && !r->err) {
 			r->err = err;

@@ -265,8 +265,9 @@ static int stack_frames(struct conv *c, int32_t si)
 							      "range");
 					f->name = *name ? name : NULL;
 					if (f->kind == SYM_FRAME_PYTHON) {
-						f->file = str(c, d->function_table[fi]
-									 ->filename_strindex);
+						f->file = str(
+							c,
+							d->function_table[fi]->filename_strindex);
 						f->line = l->lines[j]->line > 0
 								  ? (uint32_t)l->lines[j]->line
 								  : 0;

@@ -201,8 +201,9 @@ static uint32_t intern_attr_int(struct otlp_enc *e, uint32_t key, int64_t val)
 static int intern_constants(struct otlp_enc *e)
 {
 	/* By enum wrec_frame_kind; "cpython" as the OpenTelemetry eBPF profiler names it. */
-	static const char *const frame_type[] = { "", "kernel", "native", "go", "native",
-						  "cpython" };
+	static const char *const frame_type[] = {
+		"", "kernel", "native", "go", "native", "cpython"
+	};
 	uint32_t k;
 	int i;
 

@@ -325,8 +325,8 @@ static bool frame_eq(uint64_t val, const void *key, void *ctx)
 	return a->addr == b->addr && a->elf_vaddr == b->elf_vaddr && a->module == b->module &&
 	       a->name == b->name && a->system_name == b->system_name &&
 	       a->build_id == b->build_id && a->map_start == b->map_start &&
-	       a->map_limit == b->map_limit && a->map_offset == b->map_offset && a->kind == b->kind &&
-	       a->file == b->file && a->line == b->line;
+	       a->map_limit == b->map_limit && a->map_offset == b->map_offset &&
+	       a->kind == b->kind && a->file == b->file && a->line == b->line;
 }
 
 /* add_location() through the frame cache: a frame seen before costs one lookup. */
@@ -471,8 +471,9 @@ static void put_frame(const struct profile *p, FILE *f, const struct profile_loc
 	if (l->func && l->kind == SYM_FRAME_PYTHON) {
 		char buf[512];
 
-		put_clean(f, profile_python_name(p->strs[p->funcs[l->func].file],
-						 p->strs[p->funcs[l->func].name], buf, sizeof(buf)));
+		put_clean(f,
+			  profile_python_name(p->strs[p->funcs[l->func].file],
+					      p->strs[p->funcs[l->func].name], buf, sizeof(buf)));
 	} else if (l->func) {
 		put_clean(f, p->strs[p->funcs[l->func].name]);
 	} else if (l->mapping && l->kind != SYM_FRAME_KERNEL) {

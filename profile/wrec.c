@@ -154,7 +154,7 @@ ssize_t wrec__encode(const struct profile *p, const struct wrec_identity *id,
 		l->address = p->locs[i].addr;
 		l->mapping = p->locs[i].mapping;
 		l->function = p->locs[i].func;
-		l->kind = p->locs[i].kind == SYM_FRAME_KERNEL   ? WREC_FRAME_KERNEL
+		l->kind = p->locs[i].kind == SYM_FRAME_KERNEL	? WREC_FRAME_KERNEL
 			  : p->locs[i].kind == SYM_FRAME_PYTHON ? WREC_FRAME_PYTHON
 								: WREC_FRAME_NATIVE;
 		l->line = p->locs[i].line;
