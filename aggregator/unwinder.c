@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,6 +457,7 @@ static struct table *table_new(struct unwinder *u)
 static int build_into(struct unwinder *u, struct table *t, int fd, const void *image, size_t size)
 {
 	struct uw_table *ut = NULL;
+	bool big;
 	int err;
 
 	err = fd >= 0 ? uw_table__from_fd(fd, &ut) : uw_table__from_mem(image, size, &ut);
@@ -476,9 +478,24 @@ static int build_into(struct unwinder *u, struct table *t, int fd, const void *i
 	u->st.builds++;
 	u->st.build_ns += ut->stats.build_ns;
 	err = load_table(u, t, ut);
-	if (err)
+	if (err) {
+		/*
+		 * No room in the maps (or they refused): the file stays cached as one without
+		 * a table, walked by frame pointers, rather than rebuilt for every process that
+		 * maps it (cc1 under a build was rebuilt hundreds of times a minute).
+		 */
 		u->st.load_errors++;
+		t->no_table = true;
+		err = 0;
+	}
+	big = ut->nr_rows > 20000;
 	uw_table__free(ut);
+	/*
+	 * A big file's build takes tens of MiB of short-lived buffers that malloc would keep:
+	 * give them back, or the agent's RSS stays at its largest build's.
+	 */
+	if (big)
+		malloc_trim(0);
 	return err;
 }
 
