@@ -20,5 +20,7 @@ int bench_userspace(const struct bench_opts *o, int argc, char **argv);
 int bench_export(const struct bench_opts *o, int argc, char **argv);
 int bench_latency(const struct bench_opts *o, int argc, char **argv);
 int bench_unwind(const struct bench_opts *o, int argc, char **argv);
+int bench_churn(const struct bench_opts *o, int argc, char **argv);
+int bench_soak(const struct bench_opts *o, int argc, char **argv);
 
 #endif

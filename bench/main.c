@@ -25,6 +25,8 @@ extern int bench_userspace(const struct bench_opts *o, int argc, char **argv) __
 extern int bench_export(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 extern int bench_latency(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 extern int bench_unwind(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
+extern int bench_churn(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
+extern int bench_soak(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 
 struct suite {
 	const char *name;
@@ -45,6 +47,10 @@ static const struct suite suites[] = {
 	{ "latency", bench_latency, "latency from a sample to the UI's API (needs root)" },
 	{ "unwind", bench_unwind,
 	  "whole user stacks without frame pointers: kiln vs perf dwarf, Debian services (root)" },
+	{ "churn", bench_churn,
+	  "agent under hundreds of short processes per second: CPU, memory, symbolized (root)" },
+	{ "soak", bench_soak,
+	  "agent, exporter, UI and BPF map memory minute by minute under churn (root)" },
 };
 
 static void usage(FILE *f)
