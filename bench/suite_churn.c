@@ -11,6 +11,9 @@
  *     shell looping over builds), the share with a named user leaf and the share whose user
  *     stack is whole (its outermost frame a known root: the definition of
  *     bench/unwindcheck.py);
+ *   - the load's samples found in its cgroup's records, against its CPU time (cpu.stat) x 99 Hz,
+ *     and samples of its programs in workloads named after a comm ("exe/cc1": the agent
+ *     resolved the process after it had gone, and named it after its comm);
  *   - events lost (mmap_records_lost, proc_events_lost, samples_dropped) and the unwind
  *     tables built for all these new processes (unwind_table_builds, unwind_table_bytes).
  * No goals: the issue sets none for this suite; the rows are figures to follow.
@@ -52,6 +55,8 @@ struct churn_tally {
 	uint64_t whole; /* of those with a user frame, the outermost is a known root */
 	uint64_t long_samples; /* samples of make and the driver shell */
 	uint64_t records;
+	/* samples of the load's programs in workloads named after a comm ("exe/cc1"), any cgroup */
+	uint64_t by_comm;
 };
 
 /*
@@ -123,8 +128,18 @@ static void churn_tally_record(struct churn_tally *t, const struct wrec_view *v)
 	char buf[128], what[160];
 	uint32_t i, k;
 
-	if (v->hdr->cgroup_id != t->cgroup_id)
+	if (v->hdr->cgroup_id != t->cgroup_id) {
+		static const char *const progs[] = { "cc1", "cc",    "as",	"sh",
+						     "wc",  "cksum", "basename" };
+
+		if (strncmp(wrec_view__id(v, WREC_ID_KEY), "exe/", 4))
+			return;
+		for (i = 0; i < v->nr_samples; i++)
+			for (k = 0; k < sizeof(progs) / sizeof(progs[0]); k++)
+				if (!strcmp(wrec_view__str(v, v->samples[i].thread_name), progs[k]))
+					t->by_comm += v->samples[i].count;
 		return;
+	}
 	t->records++;
 	for (i = 0; i < v->nr_samples; i++) {
 		const struct wrec_sample *s = &v->samples[i];
@@ -196,6 +211,24 @@ static int churn_drain(struct shm_reader *r, struct churn_tally *t, int wait_ms)
 	}
 }
 
+/* CPU time the processes of cgroup2 directory CG have used (cpu.stat usage_usec), in us. */
+static uint64_t cg_usage_us(const char *cg)
+{
+	unsigned long long v = 0;
+	char path[320], line[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cpu.stat", cg);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "usage_usec %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
 static void row1(const char *name, double v, const char *unit, int decimals)
 {
 	struct bench_summary s;
@@ -226,7 +259,7 @@ int bench_churn(const struct bench_opts *o, int argc, char **argv)
 				      .start = RING_START_NEWEST,
 				      .restart = RING_START_OLDEST };
 	struct bench_churn_load_opts lo = { .tag = SUITE, .files = 60, .jobs = 2 };
-	uint64_t rt0, rt1, s0, s1, ex0, ex1, b0, b1, t0, files = 0;
+	uint64_t rt0, rt1, s0, s1, ex0, ex1, b0, b1, t0, files = 0, cpu0, cpu1;
 	uint64_t lost0[sizeof(lost_names) / sizeof(lost_names[0])];
 	struct churn_mem m_start, m_warm = { 0 }, m_end;
 	struct churn_tally t = { 0 };
@@ -281,6 +314,7 @@ int bench_churn(const struct bench_opts *o, int argc, char **argv)
 
 	lo.cgroup = cg;
 	lo.seconds = secs;
+	cpu0 = cg_usage_us(cg);
 	t0 = mono_ns();
 	err = bench_churn_load__start(&load, &lo);
 	if (err)
@@ -298,6 +332,7 @@ int bench_churn(const struct bench_opts *o, int argc, char **argv)
 		}
 	}
 	elapsed = (double)(mono_ns() - t0) / 1e9;
+	cpu1 = cg_usage_us(cg);
 	err = bench_churn_load__wait(load, 0, &files);
 	if (err) {
 		fprintf(stderr, "%s: the load failed\n", SUITE);
@@ -323,12 +358,26 @@ int bench_churn(const struct bench_opts *o, int argc, char **argv)
 	       SUITE, elapsed, (unsigned long long)files, (unsigned long long)t.records,
 	       (unsigned long long)t.short_samples, (unsigned long long)t.no_user,
 	       (unsigned long long)t.long_samples);
+	printf("%s: %llu samples of cc1, cc, as, sh, wc, cksum, basename in workloads named after "
+	       "a comm (exe/...): the agent resolved the process after it had gone (other loads on "
+	       "the machine may run these programs too)\n",
+	       SUITE, (unsigned long long)t.by_comm);
 	if (rs.lost || rs.stale)
 		printf("%s: the bench's reader lost %llu records (lapped) and %llu overwritten: "
 		       "the shares below miss them\n",
 		       SUITE, (unsigned long long)rs.lost, (unsigned long long)rs.stale);
 	churn_kinds_print(t.unnamed, "no leaf name", t.short_samples - t.no_user, 6);
 	churn_kinds_print(t.broken, "not whole", t.short_samples - t.no_user, 6);
+	/*
+	 * The load's CPU time at 99 Hz is the samples its cgroup should get. Fewer in its
+	 * records: samples of processes gone before the agent named their workload went to
+	 * another workload (one named after the process's comm).
+	 */
+	if (cpu1 > cpu0)
+		row1("load samples in its cgroup's records",
+		     100.0 * (double)(t.short_samples + t.long_samples) /
+			     ((double)(cpu1 - cpu0) / 1e6 * 99.0),
+		     "% of CPU x 99 Hz", 1);
 	row1("load processes started", (double)files * BENCH_CHURN_PROCS_PER_FILE / elapsed, "/s",
 	     0);
 	row1("execs, whole machine", (double)(ex1 - ex0) / elapsed, "/s", 0);
