@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -16,6 +18,7 @@
 #include "aggregator/pyprocs.h"
 #include "aggregator/unwinder.h"
 #include "bpf/profile.skel.h"
+#include "common/cgroup.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -288,6 +291,97 @@ static uint32_t default_entries(const struct sampler *s, uint32_t per_sample)
 	return n;
 }
 
+#define MIB_F (1024.0 * 1024.0)
+
+/* Which option sizes map NAME, for the error message. */
+static const char *map_option(const char *name)
+{
+	if (!strncmp(name, "stacks", 6) || !strncmp(name, "ustacks", 7))
+		return "--stack-map-entries (or a lower -F / --window-ms, which size it)";
+	if (!strncmp(name, "counts", 6))
+		return "--count-map-entries (or a lower -F / --window-ms, which size it)";
+	return NULL;
+}
+
+/*
+ * The skeleton's load failed with ERR. When the kernel refused memory, says which map it
+ * refused and which limit applies: libbpf creates the maps in the object's order and keeps
+ * each until all exist, so creating them again the same way (each kept until the end) finds
+ * the first one the kernel refuses. The limit is the memory cgroup's (kernels since 5.11
+ * charge BPF maps there) or RLIMIT_MEMLOCK (older kernels).
+ */
+static void report_refused_map(struct bpf_object *obj, int err)
+{
+	const struct bpf_map *m, *refused = NULL, *largest = NULL;
+	uint64_t bytes, largest_bytes = 0, limit;
+	const char *pre;
+	char file[512], what[160];
+	int fds[64], n = 0, i, fd, merr = err;
+	struct utsname u;
+	struct rlimit rl;
+	unsigned int maj = 0, min = 0;
+
+	if (err != -ENOMEM && err != -E2BIG)
+		return;
+	for (m = bpf_object__next_map(obj, NULL); m; m = bpf_object__next_map(obj, m)) {
+		enum bpf_map_type t = bpf_map__type(m);
+		LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = bpf_map__map_flags(m));
+
+		if (bpf_map__is_internal(m) || t == BPF_MAP_TYPE_ARRAY_OF_MAPS ||
+		    t == BPF_MAP_TYPE_HASH_OF_MAPS)
+			continue;
+		bytes = (uint64_t)bpf_map__max_entries(m) *
+			(bpf_map__key_size(m) + bpf_map__value_size(m));
+		if (bytes > largest_bytes) {
+			largest_bytes = bytes;
+			largest = m;
+		}
+		if (refused || n == (int)(sizeof(fds) / sizeof(fds[0])))
+			continue;
+		fd = bpf_map_create(t, NULL, bpf_map__key_size(m), bpf_map__value_size(m),
+				    bpf_map__max_entries(m), &o);
+		if (fd >= 0) {
+			fds[n++] = fd;
+		} else if (errno == ENOMEM || errno == E2BIG) {
+			refused = m;
+			merr = -errno;
+		}
+	}
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	/* Not refused again (memory came back meanwhile): the largest map is the likely one. */
+	m = refused ? refused : largest;
+	if (!m)
+		return;
+	bytes = (uint64_t)bpf_map__max_entries(m) * (bpf_map__key_size(m) + bpf_map__value_size(m));
+	snprintf(what, sizeof(what), "BPF map '%s' (%u entries of %u + %u bytes, %.1f MiB)",
+		 bpf_map__name(m), bpf_map__max_entries(m), bpf_map__key_size(m),
+		 bpf_map__value_size(m), (double)bytes / MIB_F);
+	if (uname(&u) || sscanf(u.release, "%u.%u", &maj, &min) != 2)
+		maj = 0;
+	/* "BPF map 'x' (...)": the one refused, or the largest when none was refused again */
+	pre = refused ? "" : "the BPF maps, the largest ";
+	if (maj > 5 || (maj == 5 && min >= 11)) {
+		if (cgroup_memory_limit(&limit, file, sizeof(file)) || limit == UINT64_MAX)
+			log_error("the kernel refused to create %s%s: %s; kernel %s charges BPF "
+				  "maps to the memory cgroup, and no cgroup limit applies: the "
+				  "machine is short of memory",
+				  pre, what, strerror(-merr), u.release);
+		else
+			log_error("the kernel refused to create %s%s: %s; kernel %s charges BPF "
+				  "maps to the memory cgroup, whose limit is %.1f MiB (%s)",
+				  pre, what, strerror(-merr), u.release, (double)limit / MIB_F,
+				  file);
+	} else if (!getrlimit(RLIMIT_MEMLOCK, &rl)) {
+		log_error("the kernel refused to create %s%s: %s; kernel %s charges BPF maps to "
+			  "RLIMIT_MEMLOCK, which is %.1f MiB (ulimit -l, LimitMEMLOCK=)",
+			  pre, what, strerror(-merr), maj ? u.release : "?",
+			  rl.rlim_cur == RLIM_INFINITY ? -1.0 : (double)rl.rlim_cur / MIB_F);
+	}
+	if (map_option(bpf_map__name(m)))
+		log_error("lower %s, or raise the limit", map_option(bpf_map__name(m)));
+}
+
 struct sampler *sampler__new(const struct sampler_opts *opts)
 {
 	struct sampler *s = NULL;
@@ -340,8 +434,10 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	bpf_map__set_max_entries(s->skel->maps.ustacks1, ustacks);
 	bpf_map__set_max_entries(s->skel->maps.events, rbsz);
 	err = profile_bpf__load(s->skel);
-	if (err)
+	if (err) {
+		report_refused_map(s->skel->obj, err);
 		goto cleanup;
+	}
 
 	/* Stack ids are bucket indices: below the bucket count, a power of two >= entries. */
 	s->nr_slots = 1;

@@ -21,5 +21,7 @@ int bench_export(const struct bench_opts *o, int argc, char **argv);
 int bench_latency(const struct bench_opts *o, int argc, char **argv);
 int bench_unwind(const struct bench_opts *o, int argc, char **argv);
 int bench_python(const struct bench_opts *o, int argc, char **argv);
+int bench_churn(const struct bench_opts *o, int argc, char **argv);
+int bench_soak(const struct bench_opts *o, int argc, char **argv);
 
 #endif

@@ -26,6 +26,8 @@ extern int bench_export(const struct bench_opts *o, int argc, char **argv) __att
 extern int bench_latency(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 extern int bench_unwind(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 extern int bench_python(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
+extern int bench_churn(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
+extern int bench_soak(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 
 struct suite {
 	const char *name;
@@ -48,6 +50,10 @@ static const struct suite suites[] = {
 	  "whole user stacks without frame pointers: kiln vs perf dwarf, Debian services (root)" },
 	{ "python", bench_python,
 	  "BPF cost per sample, CPython 50 frames deep vs native 50 frames deep (needs root)" },
+	{ "churn", bench_churn,
+	  "agent under hundreds of short processes per second: CPU, memory, symbolized (root)" },
+	{ "soak", bench_soak,
+	  "agent, exporter, UI and BPF map memory minute by minute under churn (root)" },
 };
 
 static void usage(FILE *f)

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cgroup v2 helpers: where the unified hierarchy is mounted and what a cgroup's id is. */
+/*
+ * cgroup helpers: where the unified hierarchy is mounted, what a cgroup's id is, and the
+ * memory limit that applies to this process.
+ */
 #ifndef KILN_COMMON_CGROUP_H
 #define KILN_COMMON_CGROUP_H
 
@@ -19,5 +22,14 @@ int cgroup2_mount(char *buf, size_t len);
  * directory does not exist, -ENOTDIR / -EINVAL when it is not a cgroup2 directory.
  */
 int cgroup_id_of_path(const char *path, uint64_t *id);
+
+/*
+ * The tightest memory limit over this process's memory cgroup and its ancestors: v2
+ * memory.max, or v1 memory.limit_in_bytes where the memory controller sits on a v1 hierarchy
+ * (hybrid hosts). Kernels since 5.11 charge BPF maps there. Returns 0 with *LIMIT
+ * (UINT64_MAX: no limit) and the limit's file in FILE ("" when none), or -ENOENT when no
+ * memory cgroup is found, or another -errno.
+ */
+int cgroup_memory_limit(uint64_t *limit, char *file, size_t len);
 
 #endif

@@ -21,7 +21,7 @@ import kilntest  # noqa: E402
 
 BENCH = os.path.join(kilntest.BUILD, "bench", "kiln-bench")
 SUITES = ["ring", "bpf", "overhead", "userspace", "export", "density", "latency", "unwind",
-          "python"]
+          "python", "churn", "soak"]
 
 # Rows whose names this test knows (suites written alongside the harness); the other suites
 # must still print at least one row and end "ok". Goal rows are marked with their goal.

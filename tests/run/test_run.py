@@ -6,6 +6,10 @@ acceptance  UI lists the known-answer workload with its 70/30 shares, samples fl
             appear, exporter and UI run unprivileged; SIGINT: exit 0, summary, nothing left
 restart     SIGKILL each child in turn: it comes back once, the others keep their pids and
             keep working
+agent-kill  SIGKILL the agent under load: the supervisor restarts it, the new agent takes the
+            ring over as a new generation, and exporter and UI (same pids) follow it: each
+            consumer's `generations` counter moves, and records and samples keep arriving
+            at both (kiln status --json), a new file is written, the UI still lists the workload
 pdeathsig   SIGKILL the supervisor: every child exits on its own
 closed-dir  `cd /root && ./dev.sh run`: kiln run copied into a 0700 directory and run from
             there with defaults (files into ./profiles) and the spool inside it too: the UI
@@ -408,6 +412,88 @@ def case_restart():
         r.cleanup()
 
 
+def status_json(r):
+    """`kiln status --ring R --json` as a dict, or None while it cannot be read."""
+    import json
+    p = subprocess.run([KILN, "status", "--ring", r.ring, "--json"], capture_output=True,
+                       text=True, timeout=10)
+    if p.returncode != 0:
+        return None
+    try:
+        return json.loads(p.stdout)
+    except ValueError:
+        return None
+
+
+def consumer(st, pid):
+    """The consumer slot of process PID in status ST, or None."""
+    for c in (st or {}).get("consumers") or []:
+        if c.get("pid") == pid and c.get("alive"):
+            return c
+    return None
+
+
+def case_agent_kill():
+    r = Run("akill")
+    try:
+        state = r.wait_running()
+        agent_refused(r)
+        wait_for("workload %s in the UI" % r.wid,
+                 lambda: any(w["id"] == r.wid for w in r.workloads() or []), 15)
+        wait_for("a file in %s" % r.out, r.files, 15)
+        exp, ui, old = state["export"][0], state["ui"][0], state["agent"][0]
+        # Both consumers attached and reading before the kill.
+        st = wait_for("exporter and UI in kiln status with records read",
+                      lambda: (lambda s: s if consumer(s, exp) and consumer(s, ui) and
+                               consumer(s, exp)["consumed"] and consumer(s, ui)["consumed"]
+                               else None)(status_json(r)), 20)
+        gen0 = st["producer"]["generation"]
+        before = {n: consumer(st, pid) for n, pid in (("export", exp), ("ui", ui))}
+        files_before = r.files()
+        os.kill(old, signal.SIGKILL)
+        state = wait_for(
+            "the agent to come back after SIGKILL",
+            lambda: (lambda s: s if s and s["agent"][1] == "running" and
+                     s["agent"][0] not in (0, old) else None)(r.read_state()), 30)
+        new = state["agent"][0]
+        if state["agent"][2] != 1 or state["agent"][3] != "signal=9":
+            fail("agent restarts %d, last exit %s; expected 1, signal=9" % state["agent"][2:4])
+        for n, pid in (("export", exp), ("ui", ui)):
+            if state[n][0] != pid or not alive(pid):
+                fail("%s changed pid %d -> %d when the agent was killed" % (n, pid, state[n][0]))
+        st = wait_for("the new agent (pid %d) to produce the ring as a new generation" % new,
+                      lambda: (lambda s: s if s and s["producer"]["pid"] == new and
+                               s["producer"]["generation"] > gen0 else None)(status_json(r)),
+                      30)
+        print("agent pid %d -> %d, ring generation %d -> %d" %
+              (old, new, gen0, st["producer"]["generation"]))
+        # Each consumer saw the new generation (its counter) and reads the new agent's
+        # records: consumed grows past what it had read, and so does what it did with them.
+        work = {"export": "samples_sent", "ui": "records"}
+        for n, pid in (("export", exp), ("ui", ui)):
+            b = before[n]
+            c = wait_for(
+                "%s to follow the new generation and read its records" % n,
+                lambda: (lambda c: c if c and c["generations"] > b["generations"] and
+                         c["consumed"] > b["consumed"] and
+                         c["stats"][work[n]] > b["stats"][work[n]] else None)(
+                    consumer(status_json(r), pid)), 60)
+            print("%s: generations %d -> %d, records read %d -> %d, %s %d -> %d, lost %d" %
+                  (n, b["generations"], c["generations"], b["consumed"], c["consumed"],
+                   work[n], b["stats"][work[n]], c["stats"][work[n]], c["lost"]))
+        # Samples keep arriving end to end: at the counters, in new files, in the UI.
+        # Deadlines generous for a loaded machine (.ci/stress-run): bounds, not sleeps.
+        r.wait_samples_grow("after the agent restart", 60)
+        wait_for("a new file after the agent restart", lambda: r.files() - files_before, 40)
+        wait_for("the UI to list the workload after the agent restart",
+                 lambda: any(w["id"] == r.wid for w in r.workloads() or []), 15)
+        err = r.stop()
+        if not re.search(r"agent\s+restarts 1, last exit exit=0", err):
+            fail("summary: the agent should show 1 restart and a clean exit:\n%s" % err)
+    finally:
+        r.cleanup()
+
+
 def case_pdeathsig():
     r = Run("pds")
     try:
@@ -651,7 +737,8 @@ def case_closed_dir():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-CASES = {"closed-dir": case_closed_dir, "acceptance": case_acceptance, "restart": case_restart, "pdeathsig": case_pdeathsig,
+CASES = {"closed-dir": case_closed_dir, "acceptance": case_acceptance, "restart": case_restart,
+         "agent-kill": case_agent_kill, "pdeathsig": case_pdeathsig,
          "second-signal": case_second_signal, "bad-input": case_bad_input,
          "reload": case_reload}
 
