@@ -21,8 +21,8 @@
 
 #include "cli/cli_opts.h"
 #include "cli/commands.h"
-#include "cli/runcfg.h"
-#include "cli/supervisor.h"
+#include "run/runcfg.h"
+#include "run/supervisor.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"

@@ -28,7 +28,7 @@
 
 #include "cli/cli_opts.h"
 #include "cli/commands.h"
-#include "cli/top.h"
+#include "profile/top.h"
 #include "common/cgroup.h"
 #include "common/log.h"
 #include "common/util.h"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The `kiln run` state file (shm/runstate) and the effective configuration `kiln run` hands
- * its children (cli/runcfg): round trips, and malformed state files a reader must refuse;
+ * its children (run/runcfg): round trips, and malformed state files a reader must refuse;
  * which part of the effective config a change touches (what a SIGHUP restarts); and the
  * sweep of private rings whose owner is gone.
  */
@@ -15,7 +15,7 @@
 
 #include <CUnit/Basic.h>
 
-#include "cli/runcfg.h"
+#include "run/runcfg.h"
 #include "common/config.h"
 #include "shm/runstate.h"
 #include "shm/shm.h"
