@@ -40,8 +40,8 @@ static void write_cursor(struct dest *d)
 	close(fd);
 }
 
-/* Lock held. Marks the batch starting at FIRST durable and advances the cursor. */
-static void pending_done(struct dest *d, uint64_t first)
+/* Lock held. Marks batch ID durable and advances the cursor. */
+static void pending_done(struct dest *d, uint64_t id)
 {
 	uint64_t old = d->durable;
 	size_t i;
@@ -49,13 +49,15 @@ static void pending_done(struct dest *d, uint64_t first)
 	for (i = 0; i < d->p_len; i++) {
 		struct pending *p = &d->pend[(d->p_head + i) % d->p_cap];
 
-		if (p->first == first && !p->done) {
+		if (p->id == id && !p->done) {
 			p->done = true;
 			break;
 		}
 	}
 	while (d->p_len && d->pend[d->p_head].done) {
-		d->durable = d->pend[d->p_head].last;
+		/* A batch holding only part of a record completes no record. */
+		if (d->pend[d->p_head].first <= d->pend[d->p_head].last)
+			d->durable = d->pend[d->p_head].last;
 		d->p_head = (d->p_head + 1) % d->p_cap;
 		d->p_len--;
 	}
@@ -63,7 +65,7 @@ static void pending_done(struct dest *d, uint64_t first)
 		write_cursor(d);
 }
 
-static int pending_add(struct dest *d, uint64_t first, uint64_t last)
+static int pending_add(struct dest *d, uint64_t id, uint64_t first, uint64_t last)
 {
 	if (d->p_len == d->p_cap) {
 		size_t cap = d->p_cap ? d->p_cap * 2 : 64, i;
@@ -78,7 +80,7 @@ static int pending_add(struct dest *d, uint64_t first, uint64_t last)
 		d->p_head = 0;
 		d->p_cap = cap;
 	}
-	d->pend[(d->p_head + d->p_len++) % d->p_cap] = (struct pending){ first, last, false };
+	d->pend[(d->p_head + d->p_len++) % d->p_cap] = (struct pending){ id, first, last, false };
 	return 0;
 }
 
@@ -159,7 +161,7 @@ static void spool_batch(struct dest *d, struct batch *b)
 		d->spool_errno = 0;
 		atomic_fetch_add(&d->m_spooled, 1);
 	}
-	pending_done(d, b->first_seq);
+	pending_done(d, b->id);
 }
 
 static int no_dots(const struct dirent *e)
@@ -167,52 +169,15 @@ static int no_dots(const struct dirent *e)
 	return e->d_name[0] != '.';
 }
 
-/*
- * Writes B as a file in the directory destination, then enforces the rotation bounds. All
- * in the directory's descriptor: it may have been handed over with no path to it.
- */
-static int write_file(struct dest *d, const uint8_t *body, size_t len)
+/* Removes the oldest of our files past the destination's maxFiles / maxBytes (counted). */
+static void rotate(struct dest *d)
 {
-	const char *enc = compress__encoding(d->kc->exporter.compression);
-	char name[96], tmp[104];
 	struct dirent **names = NULL;
 	uint64_t total = 0;
-	int fd, n, i, err = 0;
 	struct stat st;
+	int n, i;
 
-	if (d->out_fd < 0)
-		return -EBADF;
-	snprintf(name, sizeof(name), "kiln-%020" PRIu64 "-%06" PRIu64 ".pb%s%s", wall_ns(),
-		 d->next_id++, enc ? "." : "",
-		 !enc			? ""
-		 : !strcmp(enc, "gzip") ? "gz"
-					: "zst");
-	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-	fd = openat(d->out_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 && errno == ENOENT && !d->out_handed) {
-		/* The directory was removed while we ran: make it again, as at start. */
-		int nfd;
-
-		if (mkdir(d->url, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		nfd = open(d->url, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (nfd < 0)
-			return -errno;
-		close(d->out_fd);
-		d->out_fd = nfd;
-		fd = openat(d->out_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	}
-	if (fd < 0)
-		return -errno;
-	if (write(fd, body, len) != (ssize_t)len || fsync(fd) < 0)
-		err = errno ? -errno : -EIO;
-	close(fd);
-	if (err || renameat(d->out_fd, tmp, d->out_fd, name) < 0) {
-		err = err ? err : -errno;
-		unlinkat(d->out_fd, tmp, 0);
-		return err;
-	}
-	/* Rotation: names sort by time, so the oldest go first. */
+	/* Names sort by time, so the oldest go first. */
 	n = scandirat(d->out_fd, ".", &names, no_dots, alphasort);
 	for (i = n - 1; i >= 0; i--) {
 		bool ours = !strncmp(names[i]->d_name, "kiln-", 5) &&
@@ -230,17 +195,92 @@ static int write_file(struct dest *d, const uint8_t *body, size_t len)
 					atomic_fetch_add(&d->m_rotated, 1);
 				free(names[i]);
 				names[i] = NULL;
-				continue;
 			}
 		} else {
 			free(names[i]);
 			names[i] = NULL;
-			continue;
 		}
 	}
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+}
+
+/* Makes the destination's directory again when it was removed while we ran. */
+static int reopen_dir(struct dest *d)
+{
+	int nfd;
+
+	if (d->out_handed)
+		return -ENOENT;
+	if (mkdir(d->url, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	nfd = open(d->url, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (nfd < 0)
+		return -errno;
+	close(d->out_fd);
+	d->out_fd = nfd;
+	return 0;
+}
+
+/* Writes LEN bytes at BODY to file TMP in the destination's directory, fsynced. */
+static int write_tmp(struct dest *d, const char *tmp, const uint8_t *body, size_t len)
+{
+	int fd, err = 0;
+
+	fd = openat(d->out_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT && !reopen_dir(d))
+		fd = openat(d->out_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, body, len) != (ssize_t)len || fsync(fd) < 0)
+		err = errno ? -errno : -EIO;
+	close(fd);
+	return err;
+}
+
+/*
+ * Writes batch B as a file in the directory destination (OTLP, compressed as configured,
+ * or pprof), then enforces the rotation bounds. All in the directory's descriptor: it may
+ * have been handed over with no path to it. Sets *BYTES to the file's size.
+ */
+static int write_file(struct dest *d, const struct batch *b, uint64_t *bytes)
+{
+	enum kiln_compression c = d->kc->exporter.compression;
+	const char *enc = compress__encoding(c);
+	bool pprof = d->cfg->format && !strcmp(d->cfg->format, "pprof");
+	char name[96], tmp[104];
+	uint8_t *body = NULL;
+	size_t len = 0;
+	struct stat st;
+	int err;
+
+	if (d->out_fd < 0)
+		return -EBADF;
+	snprintf(name, sizeof(name), "kiln-%020" PRIu64 "-%06" PRIu64 "%s%s%s", wall_ns(),
+		 d->next_id++, pprof ? ".pprof.gz" : ".pb", !pprof && enc ? "." : "",
+		 pprof || !enc		? ""
+		 : !strcmp(enc, "gzip") ? "gz"
+					: "zst");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	if (pprof) {
+		if (faccessat(d->out_fd, ".", W_OK, AT_EACCESS) < 0 && errno == ENOENT)
+			reopen_dir(d);
+		err = exp_write_pprof(d->out_fd, tmp, b->body, b->len);
+	} else {
+		err = compress__run(c, b->body, b->len, &body, &len);
+		if (!err)
+			err = write_tmp(d, tmp, body, len);
+		free(body);
+	}
+	if (!err && fstatat(d->out_fd, tmp, &st, 0) == 0)
+		*bytes = (uint64_t)st.st_size;
+	if (err || renameat(d->out_fd, tmp, d->out_fd, name) < 0) {
+		err = err ? err : -errno;
+		unlinkat(d->out_fd, tmp, 0);
+		return err;
+	}
+	rotate(d);
 	return 0;
 }
 
@@ -268,65 +308,96 @@ static bool wait_ns(struct dest *d, uint64_t ns)
 enum deliver_result {
 	DELIVERED,
 	REFUSED,
-	GAVE_UP
+	GAVE_UP,
+	EXPIRED, /* outside the destination's ingestion window: not sent, counted */
 };
 
-/* Sends B with retries. Lock not held. */
-static enum deliver_result deliver(struct dest *d, struct batch *b)
+/*
+ * Whether B lies outside D's ingestion window now: its oldest profile starts before now -
+ * past, or its newest ends after now + future. The receiver would refuse those profiles
+ * (Pyroscope, -1 h / +10 min by default), so they are not sent: a file destination has
+ * them, else they are counted as expired.
+ */
+static bool expired(struct dest *d, const struct batch *b)
+{
+	uint64_t lo, hi, now = wall_ns();
+
+	if (!d->window_past_ns && !d->window_future_ns)
+		return false;
+	if (otlp_time_span(b->body, b->len, &lo, &hi))
+		return false;
+	return (d->window_past_ns && lo + d->window_past_ns < now) ||
+	       (d->window_future_ns && hi > now + d->window_future_ns);
+}
+
+/* Counts B as expired, said once per run and destination. */
+static void count_expired(struct dest *d, const struct batch *b)
+{
+	atomic_fetch_add(&d->m_expired_batches, 1);
+	atomic_fetch_add(&d->m_expired_samples, b->samples);
+	if (d->file_backup)
+		atomic_fetch_add(&d->m_expired_kept_samples, b->samples);
+	else
+		atomic_fetch_add(&d->m_dropped_records, b->records);
+	if (d->logged_expired)
+		return;
+	d->logged_expired = true;
+	log_warn("%s: batch %" PRIu64 " (%" PRIu64 " samples) is outside the ingestion window "
+		 "(-%" PRIu64 " s / +%" PRIu64 " s): not sent to %s; %s (counted: "
+		 "kiln_export_expired_samples_total)",
+		 d->name, b->id, b->samples, d->window_past_ns / 1000000000u,
+		 d->window_future_ns / 1000000000u, d->url,
+		 d->file_backup ? "the file destination keeps it" : "no file destination keeps it");
+}
+
+/* Whether the failed attempt R may be repeated. */
+static bool retryable(const struct dest *d, const struct http_result *r)
+{
+	/* Pyroscope answers 500 for errors a resend repeats: final unless configured. */
+	return r->outcome == HTTP_RETRY || (r->status == 500 && d->cfg->retry_500);
+}
+
+/* Logs a final refusal once per status: a misconfiguration would otherwise flood. */
+static void refused(struct dest *d, const struct http_result *r)
+{
+	size_t i;
+
+	for (i = 0; i < d->nr_logged && d->logged_status[i] != r->status; i++)
+		;
+	if (i < d->nr_logged)
+		return;
+	if (d->nr_logged < 16)
+		d->logged_status[d->nr_logged++] = r->status;
+	log_error("%s: HTTP %ld, batch refused and not retried: %s", d->name, r->status,
+		  r->message);
+}
+
+/* POSTs the LEN bytes at BODY with retries. Lock not held. */
+static enum deliver_result post(struct dest *d, const uint8_t *body, size_t len)
 {
 	enum kiln_compression c = d->kc->exporter.compression;
 	struct http_result r;
 	struct backoff bo;
-	uint8_t *body = NULL;
-	size_t len = 0;
 	uint64_t wait;
-	char err[256];
-	size_t i;
-	enum deliver_result res = GAVE_UP;
 
-	if (log_get_level() >= LOG_LEVEL_DEBUG &&
-	    otlp_validate(b->body, b->len, NULL, err, sizeof(err))) {
-		log_error("%s: batch %" PRIu64 " fails validation: %s", d->name, b->id, err);
-	}
-	/* Pyroscope accepts gzip only; zstd is for OTLP collectors and files. */
-	if (compress__run(c, b->body, b->len, &body, &len))
-		return GAVE_UP;
-	if (d->cfg->type == KILN_DEST_FILE) {
-		int e = write_file(d, body, len);
-
-		if (e)
-			log_error("%s: cannot write to %s: %s", d->name, d->url, strerror(-e));
-		else
-			res = DELIVERED;
-		goto cleanup;
-	}
 	backoff__start(&bo, &d->kc->exporter.retry, mono_ns());
 	for (;;) {
 		if (http__post(d->http, body, len, compress__encoding(c), &r))
-			goto cleanup;
+			return GAVE_UP;
 		if (r.outcome == HTTP_OK) {
+			/* The receiver says what it kept: resending would store that twice. */
 			if (r.partial)
 				log_warn("%s: receiver rejected %" PRId64 " profiles: %s", d->name,
 					 r.rejected, r.message);
 			atomic_fetch_add(&d->m_partial, r.partial);
-			res = DELIVERED;
-			break;
+			return DELIVERED;
 		}
 		exp_count_status(d, r.status);
 		if (r.tls)
 			tls_failed(d, &r);
-		if (r.outcome == HTTP_FINAL) {
-			/* Logged once per status: a misconfiguration would otherwise flood. */
-			for (i = 0; i < d->nr_logged && d->logged_status[i] != r.status; i++)
-				;
-			if (i == d->nr_logged) {
-				if (d->nr_logged < 16)
-					d->logged_status[d->nr_logged++] = r.status;
-				log_error("%s: HTTP %ld, batch refused and not retried: %s",
-					  d->name, r.status, r.message);
-			}
-			res = REFUSED;
-			break;
+		if (!retryable(d, &r)) {
+			refused(d, &r);
+			return REFUSED;
 		}
 		if (r.status)
 			log_info("%s: HTTP %ld, will retry", d->name, r.status);
@@ -334,17 +405,51 @@ static enum deliver_result deliver(struct dest *d, struct batch *b)
 			log_info("%s: transport: %s, will retry", d->name, r.message);
 		if (atomic_load(&d->stopping) ||
 		    !backoff__next(&bo, mono_ns(), r.retry_after_ns, &wait))
-			break;
+			return GAVE_UP;
 		atomic_fetch_add(&d->m_retries, 1);
 		log_debug("%s: retry in %.3f s", d->name, wait / 1e9);
 		if (!wait_ns(d, wait))
-			break;
+			return GAVE_UP;
 	}
+}
+
+/* Sends (or writes) B. Lock not held. */
+static enum deliver_result deliver(struct dest *d, struct batch *b)
+{
+	enum kiln_compression c = d->kc->exporter.compression;
+	enum deliver_result res = GAVE_UP;
+	uint8_t *body = NULL;
+	uint64_t bytes = 0;
+	size_t len = 0;
+	char err[256];
+
+	if (log_get_level() >= LOG_LEVEL_DEBUG &&
+	    otlp_validate(b->body, b->len, NULL, err, sizeof(err))) {
+		log_error("%s: batch %" PRIu64 " fails validation: %s", d->name, b->id, err);
+	}
+	if (d->cfg->type == KILN_DEST_FILE) {
+		int e = write_file(d, b, &bytes);
+
+		if (e)
+			log_error("%s: cannot write to %s: %s", d->name, d->url, strerror(-e));
+		else
+			res = DELIVERED;
+		goto cleanup;
+	}
+	if (expired(d, b)) {
+		count_expired(d, b);
+		return EXPIRED;
+	}
+	/* Pyroscope accepts gzip only; zstd is for OTLP collectors and files. */
+	if (compress__run(c, b->body, b->len, &body, &len))
+		return GAVE_UP;
+	bytes = len;
+	res = post(d, body, len);
 cleanup:
 	if (res == DELIVERED) {
 		atomic_fetch_add(&d->m_batches, 1);
 		atomic_fetch_add(&d->m_samples, b->samples);
-		atomic_fetch_add(&d->m_bytes, len);
+		atomic_fetch_add(&d->m_bytes, bytes);
 		atomic_fetch_add(&d->m_raw_bytes, b->len);
 	} else if (res == REFUSED) {
 		atomic_fetch_add(&d->m_failed_batches, 1);
@@ -395,12 +500,12 @@ void *exp_worker(void *arg)
 				spool__remove(d->spool, b.id);
 				atomic_store(&d->m_spool_bytes, spool__bytes(d->spool));
 				atomic_store(&d->m_spool_files, spool__count(d->spool));
-				pending_done(d, b.first_seq);
+				pending_done(d, b.id);
 			}
 		} else if (res == GAVE_UP) {
 			spool_batch(d, &b);
 		} else {
-			pending_done(d, b.first_seq);
+			pending_done(d, b.id);
 		}
 		pthread_mutex_unlock(&d->lock);
 		batch__free_body(&b);
@@ -455,7 +560,7 @@ static void enqueue(struct dest *d, struct batch *b)
 			atomic_fetch_add(&d->m_queue_dropped, 1);
 			atomic_fetch_add(&d->m_failed_samples, o->samples);
 			atomic_fetch_add(&d->m_dropped_records, o->records);
-			pending_done(d, o->first_seq);
+			pending_done(d, o->id);
 			batch__free_body(o);
 			d->q_head = (d->q_head + 1) % d->q_cap;
 			d->q_len--;
@@ -481,7 +586,7 @@ int exp_cut_batch(struct dest *d)
 	b.samples = otlp_enc__samples(d->enc);
 	d->batch_open = false;
 	pthread_mutex_lock(&d->lock);
-	err = pending_add(d, b.first_seq, b.last_seq);
+	err = pending_add(d, b.id, b.first_seq, b.last_seq);
 	pthread_mutex_unlock(&d->lock);
 	if (err)
 		return err;
@@ -497,14 +602,14 @@ int exp_cut_batch(struct dest *d)
 		pthread_mutex_lock(&d->lock);
 		atomic_fetch_add(&d->m_failed_samples, b.samples);
 		atomic_fetch_add(&d->m_dropped_records, b.records);
-		pending_done(d, b.first_seq);
+		pending_done(d, b.id);
 		pthread_mutex_unlock(&d->lock);
 		return 0;
 	}
 	if (!b.samples) {
 		/* Only empty windows: nothing to send, but their seqs are done. */
 		pthread_mutex_lock(&d->lock);
-		pending_done(d, b.first_seq);
+		pending_done(d, b.id);
 		pthread_mutex_unlock(&d->lock);
 		batch__free_body(&b);
 		return 0;

@@ -112,6 +112,7 @@ int exp_dest_init(struct exporter *x, struct dest *d, const struct kiln_destinat
 {
 	const struct kiln_config *kc = x->cfg;
 	struct otlp_opts oo = { .pid_attributes = c->pid_attributes };
+	uint64_t cap = kc->exporter.batch_max_bytes;
 	struct http_opts ho = { 0 };
 	char *basic_user = c->basic_user;
 	int err;
@@ -133,6 +134,28 @@ int exp_dest_init(struct exporter *x, struct dest *d, const struct kiln_destinat
 	d->queue = calloc(d->q_cap, sizeof(*d->queue));
 	if (!d->queue)
 		return -ENOMEM;
+	/* Pyroscope's per-profile bound holds for every destination: a collector may forward. */
+	oo.max_request_bytes = cap && cap < OTLP_MAX_PROFILE_BYTES ? cap : OTLP_MAX_PROFILE_BYTES;
+	/*
+	 * Pyroscope ingests a request profile by profile and answers one status for all of
+	 * it: a failure part way leaves the first profiles stored, and nothing in the answer
+	 * says which. One profile per request makes every request all or nothing, so a retry
+	 * can never store a profile twice (see docs/destinations.md).
+	 */
+	if (c->per_request_set)
+		oo.max_profiles = (uint32_t)c->profiles_per_request;
+	else
+		oo.max_profiles = c->type == KILN_DEST_PYROSCOPE ? 1 : 0;
+	for (size_t i = 0; i < kc->nr_dests; i++)
+		if (&kc->dests[i] != c && kc->dests[i].type == KILN_DEST_FILE)
+			d->file_backup = true;
+	if (c->window_set) {
+		d->window_past_ns = c->window_past_ns;
+		d->window_future_ns = c->window_future_ns;
+	} else if (c->type != KILN_DEST_FILE) {
+		d->window_past_ns = EXP_WINDOW_PAST_NS;
+		d->window_future_ns = EXP_WINDOW_FUTURE_NS;
+	}
 	err = otlp_enc__new(&d->enc, &oo);
 	if (err)
 		return err;
@@ -155,12 +178,6 @@ int exp_dest_init(struct exporter *x, struct dest *d, const struct kiln_destinat
 	}
 	case KILN_DEST_FILE:
 		snprintf(d->url, sizeof(d->url), "%s", c->url);
-		if (c->format && strcmp(c->format, "otlp")) {
-			log_error("%s: file format '%s' is not supported by kiln export (otlp "
-				  "only)",
-				  d->name, c->format);
-			return -EINVAL;
-		}
 		d->out_fd = exp_open_dir(x, d->url, 0755, &d->out_handed);
 		if (d->out_fd < 0) {
 			err = d->out_fd;

@@ -78,6 +78,40 @@ static void agent_counters(struct exporter *x)
 	}
 }
 
+/*
+ * Adds REC to D's open batch. A request that fills up before all of REC is in it (bytes,
+ * profiles per request) is cut and the rest of REC goes into the next: the cut batch then
+ * claims only the records wholly in it, so the restart cursor never passes a record
+ * whose tail is still on its way. Returns 0 or -errno.
+ */
+static int add_record(struct dest *d, const struct shm_record *rec)
+{
+	int err;
+
+	if (!d->batch_open) {
+		d->batch_open = true;
+		d->batch_first = rec->seq;
+		d->batch_start_ns = mono_ns();
+	}
+	while ((err = otlp_enc__add(d->enc, &rec->v)) == -ENOSPC) {
+		if (d->batch_first == rec->seq) {
+			/* Only part of REC: an empty range (first > last). */
+			d->batch_first = rec->seq + 1;
+			d->batch_last = rec->seq;
+		} else {
+			d->batch_last = rec->seq - 1;
+		}
+		err = exp_cut_batch(d);
+		if (err)
+			return err;
+		d->batch_open = true;
+		d->batch_first = rec->seq;
+		d->batch_start_ns = mono_ns();
+	}
+	d->batch_last = rec->seq;
+	return err;
+}
+
 /* Reads every record available now. Returns records read, or -errno. */
 static int drain(struct exporter *x)
 {
@@ -100,13 +134,7 @@ static int drain(struct exporter *x)
 
 			if (exp_skipped(d, rec.seq))
 				continue;
-			if (!d->batch_open) {
-				d->batch_open = true;
-				d->batch_first = rec.seq;
-				d->batch_start_ns = mono_ns();
-			}
-			d->batch_last = rec.seq;
-			err = otlp_enc__add(d->enc, &rec.v);
+			err = add_record(d, &rec);
 			if (err)
 				return err;
 			if (otlp_enc__size(d->enc) >= x->cfg->exporter.batch_max_bytes) {
@@ -115,6 +143,13 @@ static int drain(struct exporter *x)
 					return err;
 			}
 		}
+	}
+	for (i = 0; i < x->nr; i++) {
+		struct otlp_enc_stats es;
+
+		otlp_enc__stats(x->d[i].enc, &es);
+		atomic_store(&x->d[i].m_profiles_split, es.profiles_split);
+		atomic_store(&x->d[i].m_attrs_dropped, es.attrs_dropped);
 	}
 	/* The reader sums loss over every attachment: a replaced segment does not reset it. */
 	shm_reader__stats(x->rd, &st);

@@ -29,8 +29,13 @@ extern const long exp_counted_status[NR_STATUS];
 /* What each TLS cause means, for the error line. */
 extern const char *const exp_tls_why[HTTP_NR_TLS];
 
+/* Pyroscope's default ingestion window: profiles from an hour ago to ten minutes ahead. */
+#define EXP_WINDOW_PAST_NS (3600ull * 1000000000ull)
+#define EXP_WINDOW_FUTURE_NS (600ull * 1000000000ull)
+
 struct pending {
-	uint64_t first, last;
+	uint64_t id; /* batch id */
+	uint64_t first, last; /* whole records in it; first > last: only part of one */
 	bool done;
 };
 
@@ -43,6 +48,7 @@ struct dest {
 	const struct kiln_config *kc;
 	char name[64], url[2048], dir[4096];
 	struct otlp_enc *enc;
+	uint64_t window_past_ns, window_future_ns; /* ingestion window; 0: no bound */
 	uint64_t batch_first, batch_last, batch_start_ns, next_id, ring_id;
 	bool batch_open;
 	/* Restart skip rule. */
@@ -79,6 +85,12 @@ struct dest {
 	/* Batches (and their samples) the spool could not take (a full disk), lost. */
 	_Atomic uint64_t m_spool_errors, m_spool_error_samples;
 	int spool_errno; /* the last write error while it lasts, 0 once writes work again */
+	/* Outside the ingestion window, not sent; of those samples, the ones a file keeps. */
+	_Atomic uint64_t m_expired_batches, m_expired_samples, m_expired_kept_samples;
+	/* The encoder's cuts, copied by the main thread (the encoder is its own). */
+	_Atomic uint64_t m_profiles_split, m_attrs_dropped;
+	bool file_backup; /* another destination is a file: it keeps what this one cannot */
+	bool logged_expired;
 	/* For kiln status: batches in the spool, records lost for good (any reason). */
 	_Atomic uint64_t m_spool_files, m_dropped_records;
 };
@@ -115,6 +127,15 @@ int exp_dest_init(struct exporter *x, struct dest *d, const struct kiln_destinat
 		  uint64_t ring_id);
 /* Joins D's worker and frees what D holds. */
 void exp_dest_fini(struct dest *d);
+
+/* pprof_file.c */
+
+/*
+ * Writes the OTLP request BODY as a gzipped pprof file NAME in directory DIRFD (records of
+ * every workload merged, the workload's name as each sample's comm label). Returns 0,
+ * -ENODATA when it holds no sample, or -errno.
+ */
+int exp_write_pprof(int dirfd, const char *name, const uint8_t *body, size_t len);
 
 /* metrics.c */
 

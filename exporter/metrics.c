@@ -60,6 +60,11 @@ static char *metrics_text(struct exporter *x)
 	M("files_rotated_total", "counter", m_rotated);
 	M("spool_write_errors_total", "counter", m_spool_errors);
 	M("spool_write_error_samples_total", "counter", m_spool_error_samples);
+	M("expired_batches_total", "counter", m_expired_batches);
+	M("expired_samples_total", "counter", m_expired_samples);
+	M("expired_kept_samples_total", "counter", m_expired_kept_samples);
+	M("profiles_split_total", "counter", m_profiles_split);
+	M("attributes_dropped_total", "counter", m_attrs_dropped);
 #undef M
 	fprintf(f, "# TYPE kiln_export_failures_total counter\n");
 	for (i = 0; i < x->nr; i++)
@@ -189,6 +194,23 @@ void exp_summary(struct exporter *x)
 				fprintf(stderr, "kiln export: %s: failed attempts: %s\n", d->name,
 					line);
 		}
+		if (atomic_load(&d->m_expired_batches))
+			fprintf(stderr,
+				"kiln export: %s: %" PRIu64 " batches (%" PRIu64 " samples) outside "
+				"the ingestion window, not sent: %" PRIu64 " samples kept in the file "
+				"destination, %" PRIu64 " expired (kiln_export_expired_samples_total)\n",
+				d->name, atomic_load(&d->m_expired_batches),
+				atomic_load(&d->m_expired_samples),
+				atomic_load(&d->m_expired_kept_samples),
+				atomic_load(&d->m_expired_samples) -
+					atomic_load(&d->m_expired_kept_samples));
+		if (atomic_load(&d->m_profiles_split) || atomic_load(&d->m_attrs_dropped))
+			fprintf(stderr,
+				"kiln export: %s: %" PRIu64 " profiles split at 16,000 samples or the "
+				"request size bound; %" PRIu64 " resource attributes dropped for the "
+				"label limit\n",
+				d->name, atomic_load(&d->m_profiles_split),
+				atomic_load(&d->m_attrs_dropped));
 		if (atomic_load(&d->m_spool_errors))
 			fprintf(stderr,
 				"kiln export: %s: %" PRIu64 " batches (%" PRIu64 " samples) not "
