@@ -24,8 +24,8 @@ static inline void *exp_make_record_at(uint64_t seq, unsigned int w, unsigned in
 		.workload = w,
 		.seq = seq,
 		.stacks = nstacks,
-		.min_depth = 4,
-		.max_depth = 10,
+		.min_depth = nstacks > 1000 ? 12 : 4,
+		.max_depth = nstacks > 1000 ? 24 : 10, /* deep enough to be that many */
 		.period_ns = 52631578, /* 19 Hz */
 		.start_ns = start_ns,
 		.unnamed_every = 9,
