@@ -86,7 +86,7 @@ struct cslot {
 	uint32_t kind;
 	uint64_t attach_ns, active_ns, lag;
 	uint64_t consumed, bytes, lost, lapped, corrupt, generations, waits;
-	uint64_t stats[SHM_SLOT_STATS];
+	uint64_t stats[SHM_SLOT_STATS_ALL];
 };
 
 /* Everything status reports, read once so that text and JSON say the same. */
@@ -190,8 +190,8 @@ static void read_consumers(struct snap *s, const struct shm_cons *cons)
 		o->corrupt = ld(&c->corrupt);
 		o->generations = ld(&c->generations);
 		o->waits = ld(&c->waits);
-		for (k = 0; k < SHM_SLOT_STATS; k++)
-			o->stats[k] = ld(&sl->stats[k]);
+		for (k = 0; k < SHM_SLOT_STATS_ALL; k++)
+			o->stats[k] = ld(shm_slot__stat(sl, k));
 		s->nr_cs++;
 	}
 }
@@ -386,7 +386,7 @@ static void txt_consumers(const struct snap *s)
 			continue;
 		printf("%s counters (slot %d, pid %d)\n", shm_kind__name(c->kind), c->slot,
 		       (int)c->pid);
-		for (k = 0; k < SHM_SLOT_STATS; k++) {
+		for (k = 0; k < SHM_SLOT_STATS_ALL; k++) {
 			const char *n = shm_kind__stat_name(c->kind, k);
 
 			if (n)
@@ -447,7 +447,7 @@ static int problems(const struct snap *s, void (*fn)(const char *what, void *ctx
 			if (ring[k])
 				PROBLEM("consumer slot %d (%s) %s=%" PRIu64, c->slot,
 					shm_kind__name(c->kind), rn[k], ring[k]);
-		for (k = 0; k < SHM_SLOT_STATS; k++) {
+		for (k = 0; k < SHM_SLOT_STATS_ALL; k++) {
 			const char *name = shm_kind__stat_name(c->kind, k);
 
 			if (name && c->stats[k] && shm_kind__stat_problem(c->kind, k))
@@ -688,7 +688,7 @@ static void print_json(const struct snap *s)
 		{
 			bool sf = true;
 
-			for (k = 0; k < SHM_SLOT_STATS; k++) {
+			for (k = 0; k < SHM_SLOT_STATS_ALL; k++) {
 				const char *name = shm_kind__stat_name(c->kind, k);
 
 				if (name)

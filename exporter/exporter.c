@@ -38,7 +38,7 @@ static uint64_t ring_identity(const char *name)
  */
 static void publish_stats(struct exporter *x)
 {
-	uint64_t v[SHM_SLOT_STATS] = { 0 };
+	uint64_t v[SHM_SLOT_STATS_ALL] = { 0 };
 	size_t i, k;
 
 	if (!x->slot_stats)
@@ -55,10 +55,16 @@ static void publish_stats(struct exporter *x)
 		v[SHM_EXP_SPOOL_BYTES] += atomic_load(&d->m_spool_bytes);
 		v[SHM_EXP_SPOOL_FILES] += atomic_load(&d->m_spool_files);
 		v[SHM_EXP_DROPPED] += atomic_load(&d->m_dropped_records);
+		v[SHM_EXP_EXPIRED] += atomic_load(&d->m_expired_samples);
+		v[SHM_EXP_EXPIRED_KEPT] += atomic_load(&d->m_expired_kept_samples);
 	}
 	/* Relaxed: display values, each consistent on its own. */
 	for (k = 0; k < SHM_SLOT_STATS; k++)
 		atomic_store_explicit(&x->slot_stats[k], v[k], memory_order_relaxed);
+	if (x->slot_stats_ext)
+		for (k = 0; k < SHM_SLOT_STATS_EXT; k++)
+			atomic_store_explicit(&x->slot_stats_ext[k], v[SHM_SLOT_STATS + k],
+					      memory_order_relaxed);
 }
 
 /*
@@ -170,6 +176,7 @@ static int attach(struct exporter *x)
 		err = shm_reader__attach(x->rd);
 		if (!err) {
 			x->slot_stats = shm_reader__slot_stats(x->rd);
+			x->slot_stats_ext = shm_reader__slot_stats_ext(x->rd);
 			publish_stats(x);
 			return 0;
 		}
@@ -251,6 +258,7 @@ int exporter__run(const struct exporter_opts *o)
 			/* The producer replaced the segment: attach to the new one. */
 			log_warn("ring %s was replaced, reattaching", o->cfg->ring_name);
 			x.slot_stats = NULL; /* unmapped with the old segment */
+			x.slot_stats_ext = NULL;
 			err = attach(&x);
 			if (err)
 				break;

@@ -104,6 +104,7 @@ struct exporter {
 	struct MHD_Daemon *mhd;
 	_Atomic uint64_t records, lost, lag, bad_records;
 	_Atomic uint64_t *slot_stats; /* this consumer's counters in the ring, for kiln status */
+	_Atomic uint64_t *slot_stats_ext; /* and its further ones (SHM_SLOT_STATS_EXT) */
 	/* The agent's counters as last read from the ring header, for /metrics (kiln_agent_*). */
 	_Atomic uint64_t agent[KILN_C_NR];
 	_Atomic bool agent_have[KILN_C_NR];

@@ -196,9 +196,12 @@ void exp_summary(struct exporter *x)
 		}
 		if (atomic_load(&d->m_expired_batches))
 			fprintf(stderr,
-				"kiln export: %s: %" PRIu64 " batches (%" PRIu64 " samples) outside "
-				"the ingestion window, not sent: %" PRIu64 " samples kept in the file "
-				"destination, %" PRIu64 " expired (kiln_export_expired_samples_total)\n",
+				"kiln export: %s: %" PRIu64 " batches (%" PRIu64
+				" samples) outside "
+				"the ingestion window, not sent: %" PRIu64
+				" samples kept in the file "
+				"destination, %" PRIu64
+				" expired (kiln_export_expired_samples_total)\n",
 				d->name, atomic_load(&d->m_expired_batches),
 				atomic_load(&d->m_expired_samples),
 				atomic_load(&d->m_expired_kept_samples),
@@ -206,8 +209,10 @@ void exp_summary(struct exporter *x)
 					atomic_load(&d->m_expired_kept_samples));
 		if (atomic_load(&d->m_profiles_split) || atomic_load(&d->m_attrs_dropped))
 			fprintf(stderr,
-				"kiln export: %s: %" PRIu64 " profiles split at 16,000 samples or the "
-				"request size bound; %" PRIu64 " resource attributes dropped for the "
+				"kiln export: %s: %" PRIu64
+				" profiles split at 16,000 samples or the "
+				"request size bound; %" PRIu64
+				" resource attributes dropped for the "
 				"label limit\n",
 				d->name, atomic_load(&d->m_profiles_split),
 				atomic_load(&d->m_attrs_dropped));

@@ -246,8 +246,8 @@ def t_window():
     cfg = config("window", "  - {name: p, type: pyroscope, url: \"127.0.0.1:%d\"}\n"
                  "  - {name: f, type: file, url: \"%s\"}\n" % (r.port, files))
     p = export(cfg, once=False)
-    st = status_of(lambda s: re.search(r"expired_kept[^0-9]*%d" % want, s) is not None)
-    check(re.search(r"expired_kept[^0-9]*%d" % want, st) is not None,
+    st = status_of(lambda s: re.search(r"samples_expired_kept\s+%d" % want, s) is not None)
+    check(re.search(r"samples_expired_kept\s+%d" % want, st) is not None,
           "window: kiln status shows %d samples kept by the file destination" % want)
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=30)
