@@ -107,12 +107,44 @@ static int read_secret(const char *env, const char *file, char **out)
 	return 0;
 }
 
+/* D's encoder, with the request shape destination C gets, and its ingestion window. */
+static int dest_encoder(struct dest *d, const struct kiln_destination *c,
+			const struct kiln_config *kc)
+{
+	struct otlp_opts oo = { .pid_attributes = c->pid_attributes };
+	uint64_t cap = kc->exporter.batch_max_bytes;
+
+	/* Pyroscope's per-profile bound holds for every destination: a collector may forward. */
+	oo.max_request_bytes = cap && cap < OTLP_MAX_PROFILE_BYTES ? cap : OTLP_MAX_PROFILE_BYTES;
+	/*
+	 * Pyroscope ingests a request profile by profile and answers one status for all of
+	 * it: a failure part way leaves the first profiles stored, and nothing in the answer
+	 * says which. One profile per request makes every request all or nothing, so a retry
+	 * can never store a profile twice. Chosen over relying on the stable profile_id every
+	 * profile carries (otlp/encode.c): the ingest code read gives each stored series an id
+	 * of its own and never looks at profile_id (see docs/destinations.md).
+	 */
+	if (c->per_request_set)
+		oo.max_profiles = (uint32_t)c->profiles_per_request;
+	else
+		oo.max_profiles = c->type == KILN_DEST_PYROSCOPE ? 1 : 0;
+	for (size_t i = 0; i < kc->nr_dests; i++)
+		if (&kc->dests[i] != c && kc->dests[i].type == KILN_DEST_FILE)
+			d->file_backup = true;
+	if (c->window_set) {
+		d->window_past_ns = c->window_past_ns;
+		d->window_future_ns = c->window_future_ns;
+	} else if (c->type != KILN_DEST_FILE) {
+		d->window_past_ns = EXP_WINDOW_PAST_NS;
+		d->window_future_ns = EXP_WINDOW_FUTURE_NS;
+	}
+	return otlp_enc__new(&d->enc, &oo);
+}
+
 int exp_dest_init(struct exporter *x, struct dest *d, const struct kiln_destination *c, size_t idx,
 		  uint64_t ring_id)
 {
 	const struct kiln_config *kc = x->cfg;
-	struct otlp_opts oo = { .pid_attributes = c->pid_attributes };
-	uint64_t cap = kc->exporter.batch_max_bytes;
 	struct http_opts ho = { 0 };
 	char *basic_user = c->basic_user;
 	int err;
@@ -134,29 +166,9 @@ int exp_dest_init(struct exporter *x, struct dest *d, const struct kiln_destinat
 	d->queue = calloc(d->q_cap, sizeof(*d->queue));
 	if (!d->queue)
 		return -ENOMEM;
-	/* Pyroscope's per-profile bound holds for every destination: a collector may forward. */
-	oo.max_request_bytes = cap && cap < OTLP_MAX_PROFILE_BYTES ? cap : OTLP_MAX_PROFILE_BYTES;
-	/*
-	 * Pyroscope ingests a request profile by profile and answers one status for all of
-	 * it: a failure part way leaves the first profiles stored, and nothing in the answer
-	 * says which. One profile per request makes every request all or nothing, so a retry
-	 * can never store a profile twice (see docs/destinations.md).
-	 */
-	if (c->per_request_set)
-		oo.max_profiles = (uint32_t)c->profiles_per_request;
-	else
-		oo.max_profiles = c->type == KILN_DEST_PYROSCOPE ? 1 : 0;
-	for (size_t i = 0; i < kc->nr_dests; i++)
-		if (&kc->dests[i] != c && kc->dests[i].type == KILN_DEST_FILE)
-			d->file_backup = true;
-	if (c->window_set) {
-		d->window_past_ns = c->window_past_ns;
-		d->window_future_ns = c->window_future_ns;
-	} else if (c->type != KILN_DEST_FILE) {
-		d->window_past_ns = EXP_WINDOW_PAST_NS;
-		d->window_future_ns = EXP_WINDOW_FUTURE_NS;
-	}
-	err = otlp_enc__new(&d->enc, &oo);
+	err = dest_encoder(d, c, kc);
+	if (err)
+		return err;
 	if (err)
 		return err;
 	switch (c->type) {
