@@ -31,7 +31,13 @@ static void write_cursor(struct dest *d)
 	if (!d->spool)
 		return;
 	dfd = spool__dirfd(d->spool);
-	n = snprintf(line, sizeof(line), "%" PRIu64 " %" PRIu64 "\n", d->ring_id, d->durable);
+	/* A record delivered in part: where it continues, so a restart does not resend it all. */
+	if (d->durable_has_part)
+		n = snprintf(line, sizeof(line), "%" PRIu64 " %" PRIu64 " %" PRIu64 " %u\n",
+			     d->ring_id, d->durable, d->durable_part_seq, d->durable_part_entry);
+	else
+		n = snprintf(line, sizeof(line), "%" PRIu64 " %" PRIu64 "\n", d->ring_id,
+			     d->durable);
 	fd = openat(dfd, "cursor.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
@@ -44,6 +50,8 @@ static void write_cursor(struct dest *d)
 static void pending_done(struct dest *d, uint64_t id)
 {
 	uint64_t old = d->durable;
+	bool old_part = d->durable_has_part;
+	uint32_t old_entry = d->durable_part_entry;
 	size_t i;
 
 	for (i = 0; i < d->p_len; i++) {
@@ -56,16 +64,26 @@ static void pending_done(struct dest *d, uint64_t id)
 	}
 	while (d->p_len && d->pend[d->p_head].done) {
 		/* A batch holding only part of a record completes no record. */
-		if (d->pend[d->p_head].first <= d->pend[d->p_head].last)
-			d->durable = d->pend[d->p_head].last;
+		const struct pending *p = &d->pend[d->p_head];
+
+		if (p->first <= p->last)
+			d->durable = p->last;
+		if (p->has_part) {
+			d->durable_has_part = true;
+			d->durable_part_seq = p->part_seq;
+			d->durable_part_entry = p->part_entry;
+		} else if (d->durable_has_part && d->durable >= d->durable_part_seq) {
+			d->durable_has_part = false;
+		}
 		d->p_head = (d->p_head + 1) % d->p_cap;
 		d->p_len--;
 	}
-	if (d->durable != old)
+	if (d->durable != old || d->durable_has_part != old_part ||
+	    d->durable_part_entry != old_entry)
 		write_cursor(d);
 }
 
-static int pending_add(struct dest *d, uint64_t id, uint64_t first, uint64_t last)
+static int pending_add(struct dest *d, const struct batch *b)
 {
 	if (d->p_len == d->p_cap) {
 		size_t cap = d->p_cap ? d->p_cap * 2 : 64, i;
@@ -80,7 +98,14 @@ static int pending_add(struct dest *d, uint64_t id, uint64_t first, uint64_t las
 		d->p_head = 0;
 		d->p_cap = cap;
 	}
-	d->pend[(d->p_head + d->p_len++) % d->p_cap] = (struct pending){ id, first, last, false };
+	d->pend[(d->p_head + d->p_len++) % d->p_cap] = (struct pending){
+		.id = b->id,
+		.first = b->first_seq,
+		.last = b->last_seq,
+		.has_part = b->has_part,
+		.part_entry = b->part_entry,
+		.part_seq = b->part_seq,
+	};
 	return 0;
 }
 
@@ -584,9 +609,13 @@ int exp_cut_batch(struct dest *d)
 	b.last_seq = d->batch_last;
 	b.records = otlp_enc__records(d->enc);
 	b.samples = otlp_enc__samples(d->enc);
+	b.has_part = d->batch_has_part;
+	b.part_seq = d->batch_part_seq;
+	b.part_entry = d->batch_part_entry;
+	d->batch_has_part = false;
 	d->batch_open = false;
 	pthread_mutex_lock(&d->lock);
-	err = pending_add(d, b.id, b.first_seq, b.last_seq);
+	err = pending_add(d, &b);
 	pthread_mutex_unlock(&d->lock);
 	if (err)
 		return err;

@@ -230,7 +230,9 @@ int exp_dest_init(struct exporter *x, struct dest *d, const struct kiln_destinat
 			return err;
 	}
 	if (kc->exporter.spool_enabled && kc->exporter.spool_dir) {
-		unsigned long long rid, seq;
+		unsigned long long rid, seq, pseq;
+		unsigned int pentry;
+		int n;
 		char *buf = NULL;
 		size_t len;
 		bool handed;
@@ -250,10 +252,22 @@ int exp_dest_init(struct exporter *x, struct dest *d, const struct kiln_destinat
 		}
 		d->next_id = spool__max_id(d->spool) + 1;
 		if (exp_read_fileat(spool__dirfd(d->spool), "cursor", &buf, &len) == 0 &&
-		    sscanf(buf, "%llu %llu", &rid, &seq) == 2 && rid == ring_id) {
+		    (n = sscanf(buf, "%llu %llu %llu %u", &rid, &seq, &pseq, &pentry)) >= 2 &&
+		    rid == ring_id) {
 			d->skip_le = seq;
 			d->have_cursor = true;
 			d->durable = seq;
+			/*
+			 * A record delivered in part is always past the whole ones: equal, only
+			 * record 0 was under way and no whole record is delivered yet.
+			 */
+			if (n == 4 && pseq == seq)
+				d->have_cursor = false;
+			if (n == 4 && pseq >= seq) {
+				d->have_resume = d->durable_has_part = true;
+				d->resume_seq = d->durable_part_seq = pseq;
+				d->resume_entry = d->durable_part_entry = pentry;
+			}
 		}
 		free(buf);
 		spool__ranges(d->spool, ring_id, add_skip, d);

@@ -99,7 +99,17 @@ static int add_record(struct dest *d, const struct shm_record *rec)
 		d->batch_first = rec->seq;
 		d->batch_start_ns = mono_ns();
 	}
+	if (d->have_resume && rec->seq == d->resume_seq) {
+		/* A previous run delivered this record's first entries. */
+		otlp_enc__skip_entries(d->enc, d->resume_entry);
+		d->have_resume = false;
+	}
 	while ((err = otlp_enc__add(d->enc, &rec->v)) == -ENOSPC) {
+		if (otlp_enc__pending(d->enc)) {
+			d->batch_has_part = true;
+			d->batch_part_seq = rec->seq;
+			d->batch_part_entry = otlp_enc__resume_entry(d->enc);
+		}
 		if (d->batch_first == rec->seq) {
 			/* Only part of REC: an empty range (first > last). */
 			d->batch_first = rec->seq + 1;

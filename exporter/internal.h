@@ -36,6 +36,9 @@ extern const char *const exp_tls_why[HTTP_NR_TLS];
 struct pending {
 	uint64_t id; /* batch id */
 	uint64_t first, last; /* whole records in it; first > last: only part of one */
+	bool has_part; /* it ends part way through record part_seq, at entry part_entry */
+	uint32_t part_entry;
+	uint64_t part_seq;
 	bool done;
 };
 
@@ -65,6 +68,18 @@ struct dest {
 	struct pending *pend;
 	size_t p_head, p_len, p_cap;
 	uint64_t durable; /* every seq <= durable is delivered, spooled or refused */
+	/* And record part_seq (> durable) up to sample entry part_entry, when has_part. */
+	bool durable_has_part;
+	uint32_t durable_part_entry;
+	uint64_t durable_part_seq;
+	/* Restart: record resume_seq continues at entry resume_entry (have_resume). */
+	bool have_resume;
+	uint32_t resume_entry;
+	uint64_t resume_seq;
+	/* The open batch ends part way through a record (set when a request fills up). */
+	bool batch_has_part;
+	uint32_t batch_part_entry;
+	uint64_t batch_part_seq;
 	bool finishing; /* once: deliver what is queued, then exit */
 	atomic_bool stopping; /* signal: spool what cannot go out at once, then exit */
 	pthread_t thread;

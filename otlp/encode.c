@@ -724,8 +724,15 @@ int otlp_enc__add(struct otlp_enc *e, const struct wrec_view *v)
 	nr = record_entries(e, v);
 	if (nr < 0)
 		return (int)nr;
-	if (!pos)
+	if (!pos) {
 		e->resume_sample = 0;
+	} else if (e->resume_sample == NONE) {
+		/* Continued from otlp_enc__skip_entries(): find the pos-th counted sample. */
+		uint32_t k = 0;
+
+		for (e->resume_sample = 0; k < pos; e->resume_sample++)
+			k += v->samples[e->resume_sample].count != 0;
+	}
 	if (pos >= nr)
 		goto whole;
 	g = find_group(e, v);
@@ -799,6 +806,18 @@ uint64_t otlp_enc__samples(const struct otlp_enc *e)
 bool otlp_enc__pending(const struct otlp_enc *e)
 {
 	return e->resume_entry != 0;
+}
+
+uint32_t otlp_enc__resume_entry(const struct otlp_enc *e)
+{
+	return e->resume_entry;
+}
+
+void otlp_enc__skip_entries(struct otlp_enc *e, uint32_t n)
+{
+	e->resume_entry = n;
+	e->resume_chunk = n / e->opts.max_profile_samples;
+	e->resume_sample = NONE;
 }
 
 void otlp_enc__stats(const struct otlp_enc *e, struct otlp_enc_stats *st)

@@ -104,6 +104,16 @@ int otlp_enc__add(struct otlp_enc *e, const struct wrec_view *v);
 /* Whether a record is half added (otlp_enc__add returned -ENOSPC and wants it again). */
 bool otlp_enc__pending(const struct otlp_enc *e);
 
+/*
+ * The sample entry at which the half-added record continues (0: none). With
+ * otlp_enc__skip_entries(), a restarted exporter leaves out the entries of a record that a
+ * previous run already delivered.
+ */
+uint32_t otlp_enc__resume_entry(const struct otlp_enc *e);
+
+/* Makes the next otlp_enc__add() start at sample entry N of its record. */
+void otlp_enc__skip_entries(struct otlp_enc *e, uint32_t n);
+
 /* Copies E's counters into *ST. */
 void otlp_enc__stats(const struct otlp_enc *e, struct otlp_enc_stats *st);
 

@@ -17,6 +17,8 @@ One case per run (the ctest name says which):
              against pprof's profile.proto) with every sample.
   uikey      an exporter posting to a kiln ui's OTLP receiver and that ui's own ring land in
              one slot (kiln.workload.key), with the mix's shares.
+  restart    a record split over 4 requests, the exporter SIGKILLed after 2: the restart
+             sends the other 2 only
   nobody     kiln export as nobody against a root-created ring whose group is nogroup,
              delivering to a loopback receiver.
 usage: test_delivery.py EXP_PRODUCER EXP_CHECK CASE
@@ -62,6 +64,8 @@ class Receiver:
         self.bodies = []  # (body bytes before compression, [(entries, sum)])
         self.statuses = []
         self.fail = {}
+        self.unavailable = False  # answer 503 without reading the profiles
+        self.down_after = None  # once this many profiles are stored: unavailable
         rcv = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -72,6 +76,16 @@ class Receiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                with rcv.lock:
+                    if rcv.down_after is not None and len(rcv.stored) >= rcv.down_after:
+                        rcv.unavailable = True
+                if rcv.unavailable:
+                    with rcv.lock:
+                        rcv.statuses.append(503)
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 with rcv.lock:
                     rcv.n += 1
                     n = rcv.n
@@ -224,6 +238,30 @@ def t_partial():
     run_once(cfg, "partial control")
     check(r.dups() > 0, "control (many profiles per request): %d profiles stored twice, as "
           "the hazard predicts" % r.dups())
+    r.stop()
+
+
+def t_restart():
+    """A record split over 4 requests, the exporter SIGKILLed after 2 were delivered: the
+    restarted exporter sends the other 2 only (the cursor keeps where the record stands)."""
+    want = produce(1, 1, stacks=50000)
+    r = Receiver()
+    cfg = config("restart", "  - {name: p, type: pyroscope, url: \"127.0.0.1:%d\"}\n" % r.port,
+                 elapsed="600s")
+    r.down_after = 2  # two parts stored, then 503 until further notice
+    p = export(cfg, once=False)
+    wait_for(lambda: 503 in r.statuses, 60, "the third request")
+    cursor = os.path.join(TMP, "spool-restart", "p", "cursor")
+    wait_for(lambda: os.path.exists(cursor) and len(open(cursor).read().split()) == 4, 30,
+             "a cursor that says where the record stands")
+    p.kill()
+    p.wait()
+    check(len(r.stored) == 2, "restart: %d parts stored before the SIGKILL" % len(r.stored))
+    r.down_after = None
+    r.unavailable = False
+    run_once(cfg, "restart after SIGKILL")
+    check(r.dups() == 0 and r.got() == want,
+          "restart: %d of %d samples, %d profiles stored twice" % (r.got(), want, r.dups()))
     r.stop()
 
 
@@ -409,7 +447,7 @@ def t_nobody():
 
 try:
     {"bigstacks": t_bigstacks, "partial": t_partial, "window": t_window, "pprof": t_pprof,
-     "uikey": t_uikey, "nobody": t_nobody}[CASE]()
+     "uikey": t_uikey, "nobody": t_nobody, "restart": t_restart}[CASE]()
 finally:
     for suffix in ("", ".cons"):
         try:
