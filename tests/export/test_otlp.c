@@ -273,6 +273,43 @@ static void test_split(void)
 	free(rec);
 }
 
+/*
+ * Per-sample attributes: entries are samples, split the same way; a restart's skip of the
+ * first N entries leaves exactly their counts out.
+ */
+static void test_split_pid(void)
+{
+	struct otlp_opts o = { .pid_attributes = true, .max_profile_samples = 50 };
+	struct otlp_stats st;
+	unsigned int nreq, nprof, i, k = 0;
+	struct otlp_enc *e;
+	struct wrec_view v;
+	uint64_t total, skipped = 0;
+	uint8_t *body;
+	size_t rl, big, len;
+	char err[256];
+	void *rec = exp_make_record(2, 1, 300, &rl, &total);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rec);
+	CU_ASSERT_EQUAL(encode_split(&o, rec, rl, &nreq, &nprof, &big), total);
+	CU_ASSERT(nprof > 2);
+	CU_ASSERT_EQUAL_FATAL(wrec__parse(rec, rl, &v), 0);
+	for (i = 0; i < v.nr_samples && k < 77; i++)
+		if (v.samples[i].count) {
+			skipped += v.samples[i].count;
+			k++;
+		}
+	CU_ASSERT_EQUAL_FATAL(otlp_enc__new(&e, &o), 0);
+	otlp_enc__skip_entries(e, 77);
+	CU_ASSERT_EQUAL(otlp_enc__add(e, &v), 0);
+	CU_ASSERT_EQUAL_FATAL(otlp_enc__finish(e, &body, &len), 0);
+	CU_ASSERT_EQUAL(otlp_validate(body, len, &st, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(st.samples, total - skipped);
+	free(body);
+	otlp_enc__free(e);
+	free(rec);
+}
+
 /* Past max_resource_attrs, attributes are dropped and counted; service.name and the key stay. */
 static void test_attr_cap(void)
 {
@@ -327,6 +364,7 @@ int main(void)
 	CU_add_test(s, "protoc", test_protoc);
 	CU_add_test(s, "split", test_split);
 	CU_add_test(s, "attr_cap", test_attr_cap);
+	CU_add_test(s, "split_pid", test_split_pid);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();
