@@ -162,15 +162,21 @@ int exp_dest_init(struct exporter *x, struct dest *d, const struct kiln_destinat
 			 idx);
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
-	d->q_cap = kc->exporter.queue_max_batches ? kc->exporter.queue_max_batches : 64;
-	d->queue = calloc(d->q_cap, sizeof(*d->queue));
-	if (!d->queue)
-		return -ENOMEM;
 	err = dest_encoder(d, c, kc);
 	if (err)
 		return err;
-	if (err)
-		return err;
+	d->q_cap = kc->exporter.queue_max_batches ? kc->exporter.queue_max_batches : 64;
+	/*
+	 * One profile per request turns a batch into a request per workload window: a node
+	 * with a hundred workloads queues a hundred at each cut. The queue then holds as many
+	 * requests as EXP_SMALL_BATCHES batches of many profiles would, so that the usual
+	 * burst does not overflow into the spool (or, without one, drop).
+	 */
+	if (c->per_request_set ? c->profiles_per_request == 1 : c->type == KILN_DEST_PYROSCOPE)
+		d->q_cap *= EXP_SMALL_BATCHES;
+	d->queue = calloc(d->q_cap, sizeof(*d->queue));
+	if (!d->queue)
+		return -ENOMEM;
 	switch (c->type) {
 	case KILN_DEST_PYROSCOPE:
 		/* host:port; Pyroscope serves OTLP at the root, no /otlp prefix. */

@@ -33,6 +33,9 @@ extern const char *const exp_tls_why[HTTP_NR_TLS];
 #define EXP_WINDOW_PAST_NS (3600ull * 1000000000ull)
 #define EXP_WINDOW_FUTURE_NS (600ull * 1000000000ull)
 
+/* Queue capacity factor of destinations sending one profile per request. */
+#define EXP_SMALL_BATCHES 32
+
 struct pending {
 	uint64_t id; /* batch id */
 	uint64_t first, last; /* whole records in it; first > last: only part of one */
