@@ -19,6 +19,8 @@ One case per run (the ctest name says which):
              one slot (kiln.workload.key), with the mix's shares.
   restart    a record split over 4 requests, the exporter SIGKILLed after 2: the restart
              sends the other 2 only
+  uiagent    the same with the real agent and the known-answer workload: the shared slot's
+             shares against a second ui that reads the ring only
   nobody     kiln export as nobody against a root-created ring whose group is nogroup,
              delivering to a loopback receiver.
 usage: test_delivery.py EXP_PRODUCER EXP_CHECK CASE
@@ -410,6 +412,88 @@ def t_uikey():
         ui.stop()
 
 
+def t_uiagent():
+    """The real agent on a ring, the known-answer workload (alpha 70 / beta 30): a kiln ui
+    reads the ring and receives the exporter's OTLP from that ring, a second ui reads the
+    ring only. The first has one slot for the workload, with the second's shares +- 1 %."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, os.path.join(here, "..", "record"))
+    sys.path.insert(0, os.path.join(here, "..", "ui"))
+    from kilntest import WORKLOAD, bpf_refused
+    import uitest as t
+    if os.geteuid() != 0:
+        print("SKIP: the agent needs CAP_BPF and CAP_PERFMON")
+        sys.exit(77)
+    # A cgroup of its own: the workload's key is then ours alone on a shared machine.
+    root = next((ln.split()[1] for ln in open("/proc/self/mounts")
+                 if ln.split()[2] == "cgroup2"), None)
+    if not root:
+        print("SKIP: cgroup2 is not mounted")
+        sys.exit(77)
+    cg = os.path.join(root, "kiln-delivery-%d" % os.getpid())
+    os.mkdir(cg)
+    work = subprocess.Popen([WORKLOAD, "--mix", "alpha=70,beta=30", "--seconds", "120"],
+                            stdout=subprocess.DEVNULL)
+    with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+        f.write(str(work.pid))
+    err = open(os.path.join(TMP, "agent.err"), "w+")
+    agent = subprocess.Popen([KILN, "agent", "--ring", RING, "-F", "99"], stderr=err)
+    procs, uis = [work, agent], []
+    try:
+        if not wait_for(lambda: os.path.exists("/dev/shm/kiln-" + RING) or
+                        agent.poll() is not None, 60, "the agent's ring"):
+            return
+        if agent.poll() is not None:
+            err.seek(0)
+            text = err.read()
+            if bpf_refused(text):
+                print("SKIP: the kernel refused the BPF sampler: " + text.strip())
+                sys.exit(77)
+            check(False, "agent started: " + text)
+            return
+        both, ring_only = t.start_ui(RING), t.start_ui(RING)
+        uis += [both, ring_only]
+        w = t.wait_workload(both, "cgroup/" + os.path.basename(cg), timeout=30)
+        t.enable(both, w["id"])
+        t.enable(ring_only, w["id"])
+        exp = subprocess.Popen([KILN, "export", "--ring", RING, "--destination",
+                                "otlp=" + both.base, "--batch-timeout", "200ms"],
+                               stderr=subprocess.DEVNULL)
+        procs.append(exp)
+        t.wait_samples(ring_only, w["id"], 400, timeout=120)
+        got_otlp = lambda: int((re.search(r"kiln_ui_otlp_profiles_total (\d+)", t.request(
+            both, "GET", "/metrics")[2].decode()) or [0, 0])[1])
+        wait_for(lambda: got_otlp() >= 10, 60, "profiles through the OTLP receiver")
+        # Without kiln.workload.key the OTLP copy would be "service/" + its service.name.
+        ids = [x["id"] for x in t.workloads(both)]
+        check(ids.count(w["id"]) == 1 and "service/" + w["name"] not in ids,
+              "uiagent: one slot (%s) for the ring and the OTLP copy, no %s" %
+              (w["id"], "service/" + w["name"]))
+        a, b = t.self_shares(t.flamegraph(both, w["id"])), \
+            t.self_shares(t.flamegraph(ring_only, w["id"]))
+        fa, fb = t.flamegraph(both, w["id"])["total"], t.flamegraph(ring_only, w["id"])["total"]
+        check(fa > fb, "uiagent: the slot holds ring and OTLP samples (%d > %d ring only)"
+              % (fa, fb))
+        for fn in ("alpha", "beta"):
+            check(abs(a.get(fn, 0) - b.get(fn, 0)) <= 0.01,
+                  "uiagent: %s %.4f in the shared slot, %.4f from the ring only (+- 1 %%)"
+                  % (fn, a.get(fn, 0), b.get(fn, 0)))
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        for u in uis:
+            u.stop()
+        try:
+            os.rmdir(cg)
+        except OSError:
+            pass
+
+
 def t_nobody():
     if os.geteuid() != 0:
         print("SKIP: needs root to create the ring and switch to nobody")
@@ -447,7 +531,7 @@ def t_nobody():
 
 try:
     {"bigstacks": t_bigstacks, "partial": t_partial, "window": t_window, "pprof": t_pprof,
-     "uikey": t_uikey, "nobody": t_nobody, "restart": t_restart}[CASE]()
+     "uikey": t_uikey, "nobody": t_nobody, "restart": t_restart, "uiagent": t_uiagent}[CASE]()
 finally:
     for suffix in ("", ".cons"):
         try:
