@@ -1072,10 +1072,21 @@ static int parse_signals(struct pctx *p, const yaml_node_t *n, const char *path,
 
 static int parse_dest(struct pctx *p, const yaml_node_t *n, size_t idx, struct kiln_destination *d)
 {
-	static const char *const keys[] = { "name",   "type",	  "url",	   "signals",
-					    "format", "maxFiles", "maxBytes",	   "headers",
-					    "auth",   "tls",	  "pidAttributes", "retryOn500",
-					    "profilesPerRequest", "ingestionWindow", NULL };
+	static const char *const keys[] = { "name",
+					    "type",
+					    "url",
+					    "signals",
+					    "format",
+					    "maxFiles",
+					    "maxBytes",
+					    "headers",
+					    "auth",
+					    "tls",
+					    "pidAttributes",
+					    "retryOn500",
+					    "profilesPerRequest",
+					    "ingestionWindow",
+					    NULL };
 	static const char *const window_keys[] = { "past", "future", NULL };
 	static const char *const tls_keys[] = { "caFile", NULL };
 	static const char *const file_only[] = { "format", "maxFiles", "maxBytes" };
