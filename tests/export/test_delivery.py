@@ -388,8 +388,10 @@ def t_uikey():
     try:
         w = t.wait_workload(ui, key)
         t.enable(ui, w["id"])
+        # A spool of its own: the default one is shared with every other exporter here.
         p = subprocess.Popen([KILN, "export", "--ring", RING, "--destination",
-                              "otlp=" + ui.base, "--batch-timeout", "200ms"],
+                              "otlp=" + ui.base, "--batch-timeout", "200ms", "--spool-dir",
+                              os.path.join(TMP, "spool-uikey")],
                              stderr=subprocess.PIPE, text=True)
 
         def otlp_profiles():
@@ -457,7 +459,8 @@ def t_uiagent():
         t.enable(both, w["id"])
         t.enable(ring_only, w["id"])
         exp = subprocess.Popen([KILN, "export", "--ring", RING, "--destination",
-                                "otlp=" + both.base, "--batch-timeout", "200ms"],
+                                "otlp=" + both.base, "--batch-timeout", "200ms",
+                                "--spool-dir", os.path.join(TMP, "spool-uiagent")],
                                stderr=subprocess.DEVNULL)
         procs.append(exp)
         t.wait_samples(ring_only, w["id"], 400, timeout=120)
