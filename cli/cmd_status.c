@@ -198,7 +198,7 @@ static void txt_consumers(const struct shm_status *s)
 			continue;
 		printf("%s counters (slot %d, pid %d)\n", shm_kind__name(c->kind), c->slot,
 		       (int)c->pid);
-		for (k = 0; k < SHM_SLOT_STATS; k++) {
+		for (k = 0; k < SHM_SLOT_STATS_ALL; k++) {
 			const char *n = shm_kind__stat_name(c->kind, k);
 
 			if (n)
@@ -259,7 +259,7 @@ static int problems(const struct shm_status *s, void (*fn)(const char *what, voi
 			if (ring[k])
 				PROBLEM("consumer slot %d (%s) %s=%" PRIu64, c->slot,
 					shm_kind__name(c->kind), rn[k], ring[k]);
-		for (k = 0; k < SHM_SLOT_STATS; k++) {
+		for (k = 0; k < SHM_SLOT_STATS_ALL; k++) {
 			const char *name = shm_kind__stat_name(c->kind, k);
 
 			if (name && c->stats[k] && shm_kind__stat_problem(c->kind, k))
@@ -500,7 +500,7 @@ static void print_json(const struct shm_status *s)
 		{
 			bool sf = true;
 
-			for (k = 0; k < SHM_SLOT_STATS; k++) {
+			for (k = 0; k < SHM_SLOT_STATS_ALL; k++) {
 				const char *name = shm_kind__stat_name(c->kind, k);
 
 				if (name)

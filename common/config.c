@@ -443,9 +443,22 @@ static int parse_signals(struct pctx *p, const yaml_node_t *n, const char *path,
 
 static int parse_dest(struct pctx *p, const yaml_node_t *n, size_t idx, struct kiln_destination *d)
 {
-	static const char *const keys[] = { "name",   "type",	  "url",	   "signals",
-					    "format", "maxFiles", "maxBytes",	   "headers",
-					    "auth",   "tls",	  "pidAttributes", NULL };
+	static const char *const keys[] = { "name",
+					    "type",
+					    "url",
+					    "signals",
+					    "format",
+					    "maxFiles",
+					    "maxBytes",
+					    "headers",
+					    "auth",
+					    "tls",
+					    "pidAttributes",
+					    "retryOn500",
+					    "profilesPerRequest",
+					    "ingestionWindow",
+					    NULL };
+	static const char *const window_keys[] = { "past", "future", NULL };
 	static const char *const tls_keys[] = { "caFile", NULL };
 	static const char *const file_only[] = { "format", "maxFiles", "maxBytes" };
 	char path[PATH_LEN], kp[PATH_LEN];
@@ -561,6 +574,34 @@ static int parse_dest(struct pctx *p, const yaml_node_t *n, size_t idx, struct k
 		join_path(kp, path, "pidAttributes");
 		if ((err = get_bool(p, v, kp, &d->pid_attributes)))
 			return err;
+	}
+	if ((v = get(p, n, "retryOn500"))) {
+		join_path(kp, path, "retryOn500");
+		if ((err = get_bool(p, v, kp, &d->retry_500)))
+			return err;
+	}
+	if ((v = get(p, n, "profilesPerRequest"))) {
+		join_path(kp, path, "profilesPerRequest");
+		if ((err = get_uint(p, v, kp, 0, UINT32_MAX, "a whole number (0: no limit)",
+				    &d->profiles_per_request)))
+			return err;
+		d->per_request_set = true;
+	}
+	if ((v = get(p, n, "ingestionWindow")) && !is_null(v)) {
+		join_path(kp, path, "ingestionWindow");
+		if ((err = check_keys(p, v, kp, window_keys)))
+			return err;
+		d->window_set = true;
+		if ((t = get(p, v, "past"))) {
+			join_path(kp, path, "ingestionWindow.past");
+			if ((err = get_duration(p, t, kp, 0, &d->window_past_ns)))
+				return err;
+		}
+		if ((t = get(p, v, "future"))) {
+			join_path(kp, path, "ingestionWindow.future");
+			if ((err = get_duration(p, t, kp, 0, &d->window_future_ns)))
+				return err;
+		}
 	}
 	return 0;
 }

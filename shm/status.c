@@ -97,8 +97,8 @@ static void read_consumers(struct shm_status *s, const struct shm_cons *cons)
 		o->corrupt = ld(&c->corrupt);
 		o->generations = ld(&c->generations);
 		o->waits = ld(&c->waits);
-		for (k = 0; k < SHM_SLOT_STATS; k++)
-			o->stats[k] = ld(&sl->stats[k]);
+		for (k = 0; k < SHM_SLOT_STATS_ALL; k++)
+			o->stats[k] = ld(shm_slot__stat(sl, k));
 		s->nr_cs++;
 	}
 }

@@ -41,7 +41,7 @@ struct shm_status_consumer {
 	uint32_t kind;
 	uint64_t attach_ns, active_ns, lag;
 	uint64_t consumed, bytes, lost, lapped, corrupt, generations, waits;
-	uint64_t stats[SHM_SLOT_STATS];
+	uint64_t stats[SHM_SLOT_STATS_ALL];
 };
 
 /* Everything status reports, read once so that text and JSON say the same. */
