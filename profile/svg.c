@@ -6,6 +6,7 @@
  * tenth of a pixel are left out with their callees: they could not be seen or pointed at.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,10 +78,10 @@ static void colour(const struct calltree_frame *fr, char *buf, size_t len)
 		sat = 10;
 		break;
 	case SYM_FRAME_KERNEL:
-		hue = 30 + h % 15; /* orange */
+		hue = 36 + h % 14; /* amber */
 		break;
 	case SYM_FRAME_PYTHON:
-		hue = 175 + h % 40; /* teal to blue */
+		hue = 180 + h % 35; /* teal to blue */
 		break;
 	case SYM_FRAME_JIT:
 		hue = 95 + h % 30; /* green */
@@ -89,7 +90,7 @@ static void colour(const struct calltree_frame *fr, char *buf, size_t len)
 		hue = 270 + h % 30; /* violet */
 		break;
 	default:
-		hue = h % 25; /* red */
+		hue = (352 + h % 20) % 360; /* red */
 		break;
 	}
 	snprintf(buf, len, "hsl(%u,%u%%,%u%%)", hue, sat, light);
@@ -124,7 +125,8 @@ static void put_frame(FILE *f, const struct calltree *t, const struct calltree_n
 	fputs("</g>\n", f);
 }
 
-static void put_legend(FILE *f)
+/* One key per kind of frame present. */
+static void put_legend(FILE *f, const struct calltree *t)
 {
 	static const struct {
 		uint8_t kind;
@@ -138,17 +140,23 @@ static void put_legend(FILE *f)
 		{ SYM_FRAME_JIT, "JIT" },
 	};
 	struct calltree_frame fr = { .name = "" };
+	bool seen[256] = { false };
+	double kx = SVG_PAD;
 	char fill[32];
 	size_t i;
 
+	for (i = 0; i < t->nr_frames; i++)
+		seen[t->frames[i].kind] = true;
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (!seen[keys[i].kind])
+			continue;
 		fr.kind = keys[i].kind;
 		colour(&fr, fill, sizeof(fill));
 		fprintf(f,
 			"<rect x=\"%.0f\" y=\"30\" width=\"12\" height=\"12\" fill=\"%s\"/>"
 			"<text x=\"%.0f\" y=\"40\">%s</text>\n",
-			SVG_PAD + (double)i * 90, fill, SVG_PAD + (double)i * 90 + 16,
-			keys[i].label);
+			kx, fill, kx + 16, keys[i].label);
+		kx += 90;
 	}
 }
 
@@ -180,7 +188,7 @@ int profile__write_svg(const struct profile *p, FILE *f, const char *title)
 		SVG_WIDTH, height, SVG_WIDTH, height, SVG_PAD);
 	put_xml(f, title);
 	fprintf(f, " (%llu samples)</text>\n", (unsigned long long)t->nodes[0].total);
-	put_legend(f);
+	put_legend(f, t);
 	scale = t->nodes[0].total ? (SVG_WIDTH - 2 * SVG_PAD) / (double)t->nodes[0].total : 0;
 	x[0] = SVG_PAD;
 	/* A node's index is above its parent's: one pass places every node after its parent. */

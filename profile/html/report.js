@@ -5,7 +5,8 @@
   const ROW = 18;
   const data = JSON.parse(document.getElementById('kiln-data').textContent);
   const $ = (sel) => document.querySelector(sel);
-  const KIND_HUE = { process: [210, 10], kernel: [30, 80], native: [8, 80], python: [185, 75], go: [275, 60], jit: [105, 60] };
+  // Hue range start, width and saturation per kind: native red, kernel amber, Python teal-blue.
+  const KIND_HUE = { process: [210, 0, 10], kernel: [36, 14, 85], native: [352, 20, 75], python: [180, 35, 70], go: [270, 25, 55], jit: [100, 25, 55] };
   const KIND_LABEL = { process: 'process', native: 'native', kernel: 'kernel', python: 'Python', go: 'Go', jit: 'JIT' };
 
   // The call tree: parents come before their children in data.nodes.
@@ -24,8 +25,8 @@
   function color(n, dim) {
     let h = 0;
     for (let i = 0; i < n.name.length; i++) h = (h * 31 + n.name.charCodeAt(i)) >>> 0;
-    const [base, sat] = KIND_HUE[n.kind] || KIND_HUE.native;
-    const hue = base + (n.kind === 'process' ? 0 : h % 25);
+    const [base, range, sat] = KIND_HUE[n.kind] || KIND_HUE.native;
+    const hue = (base + (range ? h % range : 0)) % 360;
     const light = 55 + ((h >>> 8) % 15);
     return dim ? `hsl(${hue}, ${Math.min(sat, 15)}%, 85%)` : `hsl(${hue}, ${sat}%, ${light}%)`;
   }
