@@ -49,11 +49,7 @@ static size_t utf8_seq(const unsigned char *s)
 	return n;
 }
 
-/*
- * A copy of S that every output can carry as text (JSON, XML, HTML): bytes that are not
- * UTF-8 become U+FFFD and control characters '?' (XML 1.0 cannot hold most of them).
- */
-static char *clean_name(const char *s)
+char *calltree_clean_name(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	char *out = malloc(strlen(s) * 3 + 1), *o = out;
@@ -114,7 +110,7 @@ static int add_frame(struct calltree *t, const char *name, const char *module, u
 	}
 	if (profile_grow((void **)&t->frames, &t->frames_cap, t->nr_frames + 1, sizeof(*t->frames)))
 		return -ENOMEM;
-	copy = clean_name(name);
+	copy = calltree_clean_name(name);
 	if (!copy || htab__insert(&t->frames_idx, hash, t->nr_frames)) {
 		free(copy);
 		return -ENOMEM;

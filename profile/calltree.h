@@ -63,4 +63,11 @@ size_t calltree__sample_frames(const struct calltree *t, const struct profile *p
 /* "process", "kernel", "native", "go", "jit" or "python". */
 const char *calltree_kind_name(uint8_t kind);
 
+/*
+ * A copy of S that every output can carry as text (JSON, XML, HTML): bytes that are not
+ * UTF-8 become U+FFFD and control characters '?' (XML 1.0 cannot hold most of them).
+ * Returns it (the caller frees it) or NULL when out of memory.
+ */
+char *calltree_clean_name(const char *s);
+
 #endif

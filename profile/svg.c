@@ -164,6 +164,7 @@ int profile__write_svg(const struct profile *p, FILE *f, const char *title)
 {
 	struct calltree *t = NULL;
 	double *x = NULL, scale, cx, w;
+	char *clean = NULL;
 	uint32_t i, c;
 	int err, height;
 
@@ -171,7 +172,8 @@ int profile__write_svg(const struct profile *p, FILE *f, const char *title)
 	if (err)
 		goto cleanup;
 	x = malloc(t->nr_nodes * sizeof(*x));
-	if (!x) {
+	clean = calltree_clean_name(title);
+	if (!x || !clean) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -186,7 +188,7 @@ int profile__write_svg(const struct profile *p, FILE *f, const char *title)
 		"<rect width=\"100%%\" height=\"100%%\" fill=\"#fafafa\"/>\n<text x=\"%.0f\" "
 		"y=\"20\" font-size=\"15\">",
 		SVG_WIDTH, height, SVG_WIDTH, height, SVG_PAD);
-	put_xml(f, title);
+	put_xml(f, clean);
 	fprintf(f, " (%llu samples)</text>\n", (unsigned long long)t->nodes[0].total);
 	put_legend(f, t);
 	scale = t->nodes[0].total ? (SVG_WIDTH - 2 * SVG_PAD) / (double)t->nodes[0].total : 0;
@@ -209,6 +211,7 @@ int profile__write_svg(const struct profile *p, FILE *f, const char *title)
 	if (fflush(f) || ferror(f))
 		err = -EIO;
 cleanup:
+	free(clean);
 	free(x);
 	calltree__free(t);
 	return err;

@@ -9,6 +9,8 @@ beta=30). Usage: test_formats.py CASE.
   svg         well-formed XML (xmllint when present, Python's parser always); every frame a
               <g> with a <title>; alpha's frames hold 70 % +- 3 of the width
   help        --help names the formats and the 99 Hz default
+  hostile     names that try to break the outputs (markup, specials, bytes that are not
+              UTF-8; tests/record/render_feed.c): every output parses and carries them
 """
 import json
 import os
@@ -166,13 +168,60 @@ def case_help(tmp):
     print("help names the formats and the 99 Hz default")
 
 
-CASES = {"speedscope": case_speedscope, "svg": case_svg, "help": case_help}
+# render_feed.c's names as every output must carry them: bytes that are not UTF-8 become
+# U+FFFD, control characters '?'.
+HOSTILE = ["</script><script>window.pwned=1</script>", "a&b<c>\"d\" 'e' \\f",
+           "bad\ufffd\ufffd utf8 \ufffd", "ctl???", "\u6f22\u5b57_\U0001f525", "leaf"]
+
+
+def case_hostile(tmp):
+    run([os.path.join(os.environ.get("KILN_BUILD", "build"), "tests", "record", "render_feed"),
+         tmp])
+    with open(os.path.join(tmp, "out.speedscope.json"), encoding="utf-8") as f:
+        doc = json.load(f)
+    errs = speedscope_errors(validator(), doc)
+    if errs:
+        fail("speedscope: " + "; ".join(errs))
+    names = [fr["name"] for fr in doc["shared"]["frames"]]
+    if not set(HOSTILE) <= set(names):
+        fail("speedscope frames %r lack some of %r" % (names, HOSTILE))
+    if doc["profiles"][0]["weights"] != [3000000, 1000000]:
+        fail("speedscope weights %r, expected 3 and 1 ms" % doc["profiles"][0]["weights"])
+
+    with open(os.path.join(tmp, "out.html"), encoding="utf-8") as f:  # strict UTF-8
+        page = f.read()
+    tag = '<script id="kiln-data" type="application/json">'
+    start = page.index(tag) + len(tag)
+    end = page.index("</script>", start)
+    data = json.loads(page[start:end])  # the element holds all of the JSON, and only it
+    names = [fr[0] for fr in data["frames"]]
+    if not set(HOSTILE) <= set(names):
+        fail("html frames %r lack some of %r" % (names, HOSTILE))
+    syms = {r[0]: (r[2], r[3]) for r in data["symbols"]}
+    if syms.get("leaf") != (3, 3) or syms.get("do_syscall_64") != (1, 1):
+        fail("html symbols Self/Total: %r" % syms)
+    if data["total"] != 4 or data["nodes"]["t"][0] != 4:
+        fail("html totals %d / %d, expected 4" % (data["total"], data["nodes"]["t"][0]))
+
+    if shutil.which("xmllint"):
+        run(["xmllint", "--noout", os.path.join(tmp, "out.svg")])
+    root = ET.parse(os.path.join(tmp, "out.svg")).getroot()
+    titles = [t.split(" (")[0] if not t.startswith("<") else t.split("\n")[0]
+              for t, _, _ in svg_frames(root)]
+    for name in HOSTILE:
+        if not any(t.startswith(name) for t in titles):
+            fail("svg titles %r lack %r" % (titles, name))
+    print("hostile names survive speedscope, html and svg: %d frames" % len(names))
+
+
+CASES = {"speedscope": case_speedscope, "svg": case_svg, "help": case_help,
+         "hostile": case_hostile}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
         print("usage: test_formats.py {%s}" % "|".join(CASES), file=sys.stderr)
         sys.exit(2)
-    if sys.argv[1] != "help":
+    if sys.argv[1] not in ("help", "hostile"):
         require_root()
     with tempfile.TemporaryDirectory() as d:
         CASES[sys.argv[1]](d)

@@ -9,7 +9,7 @@
 //
 // Needs root (kiln record loads BPF), Debian's chromium and `npm ci` in tests/browser.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -155,6 +155,19 @@ try {
   });
   await checkPage(page, html, written);
   await checkSvg(page, svg);
+
+  // Names made to break out of the page's data (tests/record/render_feed.c): drawn as text,
+  // never run.
+  const hostile = path.join(tmp, 'hostile');
+  mkdirSync(hostile);
+  const feed = spawnSync(path.join(build, 'tests/record/render_feed'), [hostile], { encoding: 'utf8' });
+  if (feed.status !== 0) fail('render_feed: ' + feed.stderr);
+  await page.goto('file://' + path.join(hostile, 'out.html'));
+  await page.waitForFunction(() => window.kilnReport && window.kilnReport.frames().length > 0);
+  const names = await page.evaluate(() => window.kilnReport.frames().map((f) => f.name));
+  if (await page.evaluate(() => window.pwned !== undefined)) fail('a frame name ran as a script');
+  if (!names.includes('</script><script>window.pwned=1</script>')) fail('hostile name not drawn: ' + names);
+  console.log(`hostile names: ${names.length} frames drawn as text, none ran`);
   if (errors.length) fail('page errors: ' + errors.join('; '));
   console.log('record html / svg browser test ok');
 } catch (e) {
