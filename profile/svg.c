@@ -165,6 +165,7 @@ int profile__write_svg(const struct profile *p, FILE *f, const char *title)
 	struct calltree *t = NULL;
 	double *x = NULL, scale, cx, w;
 	char *clean = NULL;
+	size_t hidden = 0;
 	uint32_t i, c;
 	int err, height;
 
@@ -198,8 +199,10 @@ int profile__write_svg(const struct profile *p, FILE *f, const char *title)
 		const struct calltree_node *n = &t->nodes[i];
 
 		w = (double)n->total * scale;
-		if (w < SVG_MIN_PX || x[i] < 0)
+		if (w < SVG_MIN_PX || x[i] < 0) {
+			hidden++;
 			continue;
+		}
 		put_frame(f, t, n, x[i], w, height - 10 - (double)(n->depth + 1) * SVG_ROW,
 			  t->nodes[0].total);
 		for (cx = x[i], c = n->child; c; c = t->nodes[c].next) {
@@ -207,7 +210,11 @@ int profile__write_svg(const struct profile *p, FILE *f, const char *title)
 			cx += (double)t->nodes[c].total * scale;
 		}
 	}
-	fputs("</svg>\n", f);
+	/* Said, not silent: how many call paths were too narrow to draw. */
+	fprintf(f,
+		"<text class=\"hidden\" x=\"%.0f\" y=\"20\" text-anchor=\"end\">%zu of %zu "
+		"frames narrower than %.1f px not drawn</text>\n</svg>\n",
+		SVG_WIDTH - SVG_PAD, hidden, t->nr_nodes, SVG_MIN_PX);
 	if (fflush(f) || ferror(f))
 		err = -EIO;
 cleanup:

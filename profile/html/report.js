@@ -86,16 +86,19 @@
     };
     // The zoomed frame's callers span the whole width, dimmed; clicking one zooms out to it.
     ch.slice(0, -1).forEach((n, d) => box(n, 0, d * ROW, width, true));
+    let narrow = 0;
     const walk = (n, x, d, w) => {
       box(n, x, d * ROW, w, false);
       let cx = x;
       for (const c of n.children) {
         const cw = n.total ? w * c.total / n.total : 0;
         if (cw >= 0.3) walk(c, cx, d + 1, cw);
+        else narrow++;
         cx += cw;
       }
     };
     walk(zoomed, 0, ch.length - 1, width);
+    $('#narrow').textContent = narrow ? `${fmt(narrow)} call paths too narrow to draw: zoom in to see them` : '';
     $('#zoom-path').textContent = state.zoom ? 'zoomed: ' + ch.slice(1).map((n) => n.name).join(' › ') : '';
     $('#matched').textContent = state.search ? 'matched: ' + pct(matchedSamples(root), total) + ' of samples' : '';
   }
