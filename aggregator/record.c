@@ -481,7 +481,7 @@ int recorder__new(const struct recorder_opts *o, struct recorder **out)
 	sopts.window_ms = o->window_ms;
 	r->sampler = sampler__new(&sopts);
 	if (!r->sampler) {
-		err = -errno;
+		err = errno ? -errno : -EINVAL;
 		log_load_error(-err);
 		goto cleanup;
 	}
