@@ -25,6 +25,8 @@ PKGS=(
 	# tests and benches: python3 scripts, setpriv, perf and bpftrace as peers, protoc and
 	# Go pprof as external checkers of what kiln writes
 	python3 python3-yaml util-linux procps linux-perf bpftrace protobuf-compiler
+	# kiln record -f speedscope is validated against its JSON schema (tests/record)
+	python3-jsonschema
 	golang-go golang-github-google-pprof-dev
 	# CPython support tests (Debian's own interpreter; the pyenv builds are optional) and
 	# kiln-bench unwind: Debian's own no-frame-pointer programs under loopback load
