@@ -7,10 +7,13 @@
  */
 #include "aggregator/features.h"
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <linux/io_uring.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -41,6 +44,7 @@ static const struct feature_desc descs[KILN_F_NR] = {
 	[KILN_F_TASK_PT_REGS] = { "task_pt_regs", "the bpf_task_pt_regs helper", "5.15" },
 	[KILN_F_BPF_LOOP] = { "bpf_loop", "the bpf_loop helper", "5.17", true },
 	[KILN_F_BATCH_OPS] = { "batch_ops", "batch operations on hash maps", "5.6", true },
+	[KILN_F_IO_URING] = { "io_uring", "io_uring", "5.6" },
 };
 
 const char *features__name(enum kiln_feature id)
@@ -90,6 +94,26 @@ static bool have_batch_ops(void)
 	return have;
 }
 
+/*
+ * io_uring_setup of a one-entry ring. ENOSYS also comes from seccomp profiles that forbid
+ * io_uring (current container runtimes' defaults do) and EPERM from kernel.io_uring_disabled:
+ * the errno is kept for the message.
+ */
+static bool have_io_uring(int *err)
+{
+	struct io_uring_params p;
+	int fd;
+
+	memset(&p, 0, sizeof(p));
+	fd = (int)syscall(__NR_io_uring_setup, 1, &p);
+	if (fd < 0) {
+		*err = errno;
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
 /* Marks the features KILN_HIDE_FEATURES names as hidden; -EINVAL for an unknown name. */
 static int hide(struct kiln_features *f, const char *list)
 {
@@ -122,13 +146,9 @@ cleanup:
 	return err;
 }
 
-int features__probe(struct kiln_features *f)
+/* Every feature but BTF (a file, not a probe). */
+static void probe_all(struct kiln_features *f)
 {
-	const char *env = getenv("KILN_HIDE_FEATURES");
-	int i, err;
-
-	memset(f, 0, sizeof(*f));
-	f->have[KILN_F_BTF] = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
 	f->have[KILN_F_PERF_EVENT] =
 		probed(libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_PERF_EVENT, NULL));
 	f->have[KILN_F_RINGBUF] = have_map(BPF_MAP_TYPE_RINGBUF);
@@ -147,6 +167,34 @@ int features__probe(struct kiln_features *f)
 	f->have[KILN_F_TASK_PT_REGS] = have_helper(BPF_FUNC_task_pt_regs);
 	f->have[KILN_F_BPF_LOOP] = have_helper(BPF_FUNC_loop);
 	f->have[KILN_F_BATCH_OPS] = have_batch_ops();
+}
+
+/* Why io_uring_setup failed (0: it did not); read by the message. */
+static int io_uring_errno;
+
+int features__probe(struct kiln_features *f)
+{
+	const char *env = getenv("KILN_HIDE_FEATURES");
+	int i, fd, err;
+
+	memset(f, 0, sizeof(*f));
+	/*
+	 * libbpf's probes read any refusal as absence: where even a plain array cannot be made
+	 * (no CAP_BPF, a seccomp profile without bpf()), nothing is known, and the sampler's
+	 * own load reports the privilege.
+	 */
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, 1, NULL);
+	if (fd < 0) {
+		log_info("cannot probe the kernel's BPF features (%s): assuming them",
+			 strerror(errno));
+		for (i = 0; i < KILN_F_NR; i++)
+			f->have[i] = true;
+	} else {
+		close(fd);
+		probe_all(f);
+	}
+	f->have[KILN_F_BTF] = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
+	f->have[KILN_F_IO_URING] = have_io_uring(&io_uring_errno);
 	if (env && *env) {
 		err = hide(f, env);
 		if (err)
@@ -164,28 +212,54 @@ static const char *hidden_note(const struct kiln_features *f, int i)
 	return f->hidden[i] ? " [hidden by KILN_HIDE_FEATURES]" : "";
 }
 
+/* Appends to BUF (SIZE bytes, *OFF used), truncating at its end. */
+static void append(char *buf, size_t size, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, size - *off, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*off = *off + (size_t)n < size ? *off + (size_t)n : size - 1;
+}
+
 /* Logs the missing required features in one message; -EOPNOTSUPP if any. */
 static int report_missing(const struct kiln_features *f, const char *release)
 {
-	const char *newest = "0";
-	char list[1024];
+	const char *newest = NULL;
+	char list[1024], need[64] = "";
 	size_t off = 0;
 	int i, n = 0;
 
+	list[0] = 0;
 	for (i = 0; i < KILN_F_NR; i++) {
-		if (f->have[i] || descs[i].optional || off >= sizeof(list))
+		if (f->have[i] || descs[i].optional)
 			continue;
-		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s (Linux %s)%s",
-					n++ ? ", " : "", descs[i].what, descs[i].kernel,
-					hidden_note(f, i));
-		if (strverscmp(descs[i].kernel, newest) > 0)
+		append(list, sizeof(list), &off, "%s%s (Linux %s)%s", n++ ? ", " : "",
+		       descs[i].what, descs[i].kernel, hidden_note(f, i));
+		/* A seccomp profile forbids io_uring on any kernel: not a version matter. */
+		if (i == KILN_F_IO_URING && io_uring_errno) {
+			append(list, sizeof(list), &off,
+			       " [io_uring_setup: %s: an older kernel, kernel.io_uring_disabled, "
+			       "or a seccomp profile forbidding io_uring, as container runtimes' "
+			       "defaults do]",
+			       strerror(io_uring_errno));
+			continue;
+		}
+		if (!newest || strverscmp(descs[i].kernel, newest) > 0)
 			newest = descs[i].kernel;
 	}
 	if (!n)
 		return 0;
-	log_error("kernel %s lacks what kiln's BPF sampler needs: %s; kiln needs Linux %s or "
-		  "later (docs/deployment.md, Kernels)",
-		  release, list, newest);
+	if (newest)
+		snprintf(need, sizeof(need), "; kiln needs Linux %s or later", newest);
+	log_error("kiln's sampler cannot run on kernel %s, which lacks %s%s (docs/deployment.md, "
+		  "Kernels)",
+		  release, list, need);
 	return -EOPNOTSUPP;
 }
 

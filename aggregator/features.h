@@ -27,6 +27,7 @@ enum kiln_feature {
 	KILN_F_TASK_PT_REGS, /* bpf_task_pt_regs: user registers of a sample in the kernel */
 	KILN_F_BPF_LOOP, /* bpf_loop: the Python walk's post-processing */
 	KILN_F_BATCH_OPS, /* lookup_and_delete_batch on hash maps */
+	KILN_F_IO_URING, /* the agent's event loop (read, poll: 5.6); seccomp may forbid it */
 	KILN_F_NR,
 };
 
