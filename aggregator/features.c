@@ -74,6 +74,25 @@ static bool have_map(enum bpf_map_type type)
 }
 
 /*
+ * A two-instruction perf_event program. libbpf's probe reads EPERM (no CAP_PERFMON, which
+ * loading this program type needs) as absence; only EINVAL (unknown type) is.
+ */
+static bool have_perf_event_prog(void)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd = bpf_prog_load(BPF_PROG_TYPE_PERF_EVENT, NULL, "GPL", insns, 2, NULL);
+
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+	return errno != EINVAL;
+}
+
+/*
  * lookup_and_delete_batch on an empty hash map: -ENOENT where the kernel has it, -EINVAL
  * (unknown command) or -ENOTSUPP/-EOPNOTSUPP where it does not.
  */
@@ -149,8 +168,7 @@ cleanup:
 /* Every feature but BTF (a file, not a probe). */
 static void probe_all(struct kiln_features *f)
 {
-	f->have[KILN_F_PERF_EVENT] =
-		probed(libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_PERF_EVENT, NULL));
+	f->have[KILN_F_PERF_EVENT] = have_perf_event_prog();
 	f->have[KILN_F_RINGBUF] = have_map(BPF_MAP_TYPE_RINGBUF);
 	f->have[KILN_F_LPM_TRIE] = have_map(BPF_MAP_TYPE_LPM_TRIE);
 	f->have[KILN_F_LRU_HASH] = have_map(BPF_MAP_TYPE_LRU_HASH);
