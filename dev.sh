@@ -10,6 +10,11 @@
 #   ./dev.sh build   only build build/ (build/kiln, build/bench/kiln-bench)
 #   ./dev.sh kernels [KERNEL...]   kiln's BPF load check and a known-answer recording in
 #                    Debian's kernels under QEMU (bench/kernels.sh: 6.1, 6.12, 5.10 by default)
+#   ./dev.sh image   the container image kiln:VERSION from Debian's packages, no registry
+#                    (deploy/image/build.sh: debootstrap base, podman build)
+#   ./dev.sh containers   the DaemonSet's three containers run as the manifest says, the
+#                    known answer through them, each agent capability dropped in turn
+#                    (tests/deploy/test_containers.py)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -36,6 +41,9 @@ PKGS=(
 	# ./dev.sh kernels and tests/kernels: Debian kernels booted under QEMU (TCG) from an
 	# initramfs of busybox and kiln; libc's detached symbols name the roots of thread stacks
 	qemu-system-x86 busybox-static libc6-dbg
+	# ./dev.sh image and containers: the image built and run without a registry (runc: crun
+	# refuses hosts with hybrid cgroups)
+	debootstrap podman runc
 )
 
 deps() {
@@ -156,8 +164,20 @@ kernels)
 	build
 	bench/kernels.sh --build build "$@"
 	;;
+image)
+	shift
+	deps
+	build
+	deploy/image/build.sh --build build "$@"
+	;;
+containers)
+	shift
+	deps
+	build
+	tests/deploy/test_containers.py --build build "$@"
+	;;
 *)
-	echo "usage: ./dev.sh {run|test [-R NAME]|unit|kernels [KERNEL...]|deps|build}" >&2
+	echo "usage: ./dev.sh {run|test [-R NAME]|unit|kernels [KERNEL...]|image|containers|deps|build}" >&2
 	exit 2
 	;;
 esac
