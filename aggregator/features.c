@@ -275,8 +275,7 @@ static int report_missing(const struct kiln_features *f, const char *release)
 		return 0;
 	if (newest)
 		snprintf(need, sizeof(need), "; kiln needs Linux %s or later", newest);
-	log_error("kiln's sampler cannot run on kernel %s, which lacks %s%s (docs/deployment.md, "
-		  "Kernels)",
+	log_error("kiln cannot start on kernel %s: missing %s%s (docs/deployment.md, Kernels)",
 		  release, list, need);
 	return -EOPNOTSUPP;
 }

@@ -427,12 +427,18 @@ def ring_problems(pod, ring):
     r = subprocess.run([os.path.join(BUILD, "kiln"), "status", "--ring",
                         os.path.join(pod.dirs["ring"], "kiln-" + ring)],
                        capture_output=True, text=True)
-    out = ["kiln status: " + " ".join(line.split()[:2]) for line in r.stdout.splitlines()
-           if "<-- !" in line]
-    return [m for m in out if m.split()[2] not in BASE_PROBLEMS]
+    out = []
+    for line in r.stdout.splitlines():
+        if "<-- !" in line:
+            name, value = line.split()[:2]
+            base = BASE_PROBLEMS.get(name)
+            out.append("kiln status: %s %s%s" % (name, value, "" if base is None else
+                                                 " (baseline %s)" % base))
+    return out
 
 
-BASE_PROBLEMS = set()  # problem counters the baseline run has too: not the capability's
+# Problem counters of the baseline run (host-wide: unreadable files of other processes, load)
+BASE_PROBLEMS = {}
 
 
 def agent_messages(pod):
@@ -478,7 +484,7 @@ def baseline(rt, base_cfg, tmp, work):
             fail("the agent, given exactly the listed capabilities, complains:\n  "
                  + "\n  ".join(msgs))
         probs = ring_problems(pod, cfg["ring"]["name"])
-        BASE_PROBLEMS.update(m.split()[2] for m in probs)
+        BASE_PROBLEMS.update(m.split()[2:4] for m in probs)
         log("baseline: agent at nice %s" % pod.nice("agent"))
         log("baseline: problem counters (host-wide, not about capabilities): %s"
             % (", ".join(probs) or "none"))

@@ -85,7 +85,7 @@ def refused(hide, want):
     env = dict(os.environ, KILN_HIDE_FEATURES=hide)
     p = run([KILN, "record", "-F", "99", "-o", os.path.join(TMP, "x.folded"), "--", "true"],
             check=False, env=env)
-    msgs = messages(p.stderr, "cannot run on kernel")
+    msgs = messages(p.stderr, "cannot start on kernel")
     print("%s hidden: exit %d, %s" % (hide, p.returncode, msgs))
     if p.returncode == 0 or len(msgs) != 1:
         fail("%s hidden: want a failed start with one message, got exit %d:\n%s"
