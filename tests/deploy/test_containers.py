@@ -452,16 +452,16 @@ def baseline(rt, base_cfg, tmp, work):
     pod = start_pod(rt, TAG + "-base", cfg, tmp, exporter=True)
     try:
         ui = uitest.UI(None, "http://127.0.0.1:%d" % ui_port)
-        if not wait_for("the UI", lambda: ui_up(ui), 30):
+        if not wait_for("the UI", lambda: ui_up(ui), 60):
             fail("UI container not answering; agent:\n%s\nui:\n%s"
                  % (pod.logs("agent"), pod.logs("ui")))
-        if not wait_for("the workload in the UI", lambda: listed(ui, wid), 30):
-            fail("workload %s not listed by the UI in 30 s; agent log:\n%s"
+        if not wait_for("the workload in the UI", lambda: listed(ui, wid), 60):
+            fail("workload %s not listed by the UI in 60 s; agent log:\n%s"
                  % (wid, pod.logs("agent")[-3000:]))
         up = time.monotonic() - t0
-        r = shares(ui, wid, BASE_SAMPLES, 150)
+        r = shares(ui, wid, BASE_SAMPLES, 300)
         if not r:
-            fail("fewer than %d samples of %s in 150 s" % (BASE_SAMPLES, wid))
+            fail("fewer than %d samples of %s in 300 s" % (BASE_SAMPLES, wid))
         ratio, ab, raw, total = r
         log("baseline: pipeline up in %.1f s; UI: alpha/(alpha+beta) %.1f %% (alpha+beta %.1f "
             "%% of %d samples, unsymbolized %.1f %%)" % (up, 100 * ratio, 100 * ab, total,
@@ -510,7 +510,7 @@ def without(rt, base_cfg, tmp, work, cap, seccomp=None, name=None):
         ui = uitest.UI(None, "http://127.0.0.1:%d" % ui_port)
         state = wait_for("the workload or the agent's exit",
                          lambda: ("exit" if not pod.running("agent")[0] else
-                                  "listed" if listed(ui, wid) else None), 30)
+                                  "listed" if listed(ui, wid) else None), 60)
         msgs = agent_messages(pod)
         if state == "exit":
             code = pod.running("agent")[1]
@@ -519,10 +519,10 @@ def without(rt, base_cfg, tmp, work, cap, seccomp=None, name=None):
             return ("the agent does not start (exit %d)" % code,
                     "; ".join(dict.fromkeys(msgs)) if msgs else "(no message)")
         if not state:
-            return ("the workload is not listed in 30 s", "; ".join(msgs) or "(no message)")
-        r = shares(ui, wid, 600, 60)
+            return ("the workload is not listed in 60 s", "; ".join(msgs) or "(no message)")
+        r = shares(ui, wid, 600, 120)
         if not r:
-            return ("fewer than 600 samples in 60 s", "; ".join(msgs) or "(no message)")
+            return ("fewer than 600 samples in 120 s", "; ".join(msgs) or "(no message)")
         ratio, ab, raw, total = r
         what = ("alpha+beta %.0f %% of %d samples, unsymbolized leaves %.0f %%, agent at "
                 "nice %s" % (100 * ab, total, 100 * raw, pod.nice("agent")))
