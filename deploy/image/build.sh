@@ -102,7 +102,13 @@ echo "== $RUNTIME build -t $TAG (base $BASE, packages from $MIRROR)"
 PULL=--pull=never
 [ "${RUNTIME%% *}" = docker ] && PULL=
 # Host networking: apt-get reaches the mirror as the host does, with no bridge to set up.
+OLD=$($RUNTIME image inspect --format '{{.Id}}' "$TAG" 2>/dev/null || true)
 $RUNTIME build $PULL $BUILD_OPTS --network host -t "$TAG" -f "$CTX/Containerfile" "$CTX"
+# The image this one replaces (now untagged), unless a container or another tag still uses it.
+NEW=$($RUNTIME image inspect --format '{{.Id}}' "$TAG")
+if [ -n "$OLD" ] && [ "$OLD" != "$NEW" ]; then
+	$RUNTIME rmi "$OLD" >/dev/null 2>&1 || true
+fi
 t2=$(date +%s)
 if [ -n "${KILN_IMAGE_REGISTRY:-}" ]; then
 	$RUNTIME tag "$TAG" "$KILN_IMAGE_REGISTRY/$TAG"
