@@ -190,6 +190,14 @@ static void probe_all(struct kiln_features *f)
 /* Why io_uring_setup failed (0: it did not); read by the message. */
 static int io_uring_errno;
 
+/* features__prepare refused for a missing required feature: the callers add nothing. */
+static bool refused;
+
+bool features__refused(void)
+{
+	return refused;
+}
+
 int features__probe(struct kiln_features *f)
 {
 	const char *env = getenv("KILN_HIDE_FEATURES");
@@ -299,8 +307,10 @@ int features__prepare(struct bpf_object *obj, bool *no_python, bool *no_batch)
 		release = u.release;
 	if (!reported) {
 		err = report_missing(&f, release);
-		if (err)
+		if (err) {
+			refused = true;
 			return err;
+		}
 	}
 	if (!f.have[KILN_F_BPF_LOOP]) {
 		/*

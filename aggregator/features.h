@@ -61,6 +61,9 @@ const char *features__kernel(enum kiln_feature id);
  */
 int features__prepare(struct bpf_object *obj, bool *no_python, bool *no_batch);
 
+/* True once features__prepare refused to load for a missing feature (and said which). */
+bool features__refused(void);
+
 /*
  * Called by the sampler once OBJ is loaded: puts the Python walk program, if it was loaded,
  * into its tail-call slot. Returns 0 or -errno of the map update.

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aggregator/features.h"
 #include "aggregator/loop.h"
 #include "aggregator/mmapwatch.h"
 #include "aggregator/pyprocs.h"
@@ -568,7 +569,7 @@ int cmd_record(int argc, char **argv)
 				  "root, "
 				  "or CAP_BPF and CAP_PERFMON",
 				  strerror(err));
-		else
+		else if (!features__refused()) /* else it said what is missing */
 			log_error("loading the BPF sampler failed: %s (-v shows the verifier log)",
 				  strerror(err));
 		goto cleanup;
