@@ -90,6 +90,9 @@ def refused(hide, want):
     if p.returncode == 0 or len(msgs) != 1:
         fail("%s hidden: want a failed start with one message, got exit %d:\n%s"
              % (hide, p.returncode, p.stderr))
+    errors = messages(p.stderr, "error:")
+    if errors != msgs:
+        fail("%s hidden: want that one error line only, got %s" % (hide, errors))
     for w in want:
         if w not in msgs[0]:
             fail("%s hidden: the message lacks %r: %s" % (hide, w, msgs[0]))
