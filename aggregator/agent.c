@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "aggregator/features.h"
 #include "aggregator/identity.h"
 #include "aggregator/loop.h"
 #include "aggregator/mmapwatch.h"
@@ -608,7 +609,7 @@ int agent__new(struct agent **out, const struct kiln_config *cfg, const struct a
 				  "CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE (to read other "
 				  "processes)",
 				  strerror(-err));
-		else
+		else if (!features__refused()) /* else it said what is missing */
 			log_error("loading the BPF sampler failed: %s (-v shows the verifier log)",
 				  strerror(-err));
 		goto cleanup;

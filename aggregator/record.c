@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aggregator/features.h"
 #include "aggregator/loop.h"
 #include "aggregator/mmapwatch.h"
 #include "aggregator/pyprocs.h"
@@ -377,7 +378,7 @@ static void log_load_error(int err)
 		log_error(
 			"loading the BPF sampler was refused (%s): kiln record needs root, or CAP_BPF and CAP_PERFMON",
 			strerror(err));
-	else
+	else if (!features__refused()) /* else it said what is missing */
 		log_error("loading the BPF sampler failed: %s (-v shows the verifier log)",
 			  strerror(err));
 }
