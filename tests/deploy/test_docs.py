@@ -49,10 +49,13 @@ def doc_rows(doc):
 
 
 def main():
-    src = read(os.path.join(SRC, "common", "config.c"))
+    # The config code is split by concern (config.c, config_defaults.c, ...): read them all.
+    cdir = os.path.join(SRC, "common")
+    src = "\n".join(read(os.path.join(cdir, f)) for f in sorted(os.listdir(cdir))
+                    if f.startswith("config") and f.endswith(".c"))
     doc = read(os.path.join(DOCS, "configuration.md"))
     keys = config_keys(src)
-    check(len(keys) >= 40, "common/config.c: only %d keys found; did the tables change shape?"
+    check(len(keys) >= 40, "common/config*.c: only %d keys found; did the tables change shape?"
           % len(keys))
     # A key is documented when it appears in backticks, alone or as a component of a dotted
     # path or a selector (`profiling.exporter.timeout`, `{unit: nginx.service}`).
@@ -66,7 +69,7 @@ def main():
             check(row[2] != "", "configuration.md: no default for %s" % row[0])
     env = config_env(src)
     check({"PROFILES_MAX_SLOTS", "PROFILES_SLOT_TTL_SECONDS", "PROFILES_SLOT_MAX_BYTES",
-           "PROFILES_CLEANUP_INTERVAL_SECONDS"} <= env, "config.c: PROFILES_* not found")
+           "PROFILES_CLEANUP_INTERVAL_SECONDS"} <= env, "common/config*.c: PROFILES_* not found")
     for v in sorted(env):
         check(re.search(r"(?<![A-Za-z_])\$?%s\b" % v, doc) is not None,
               "configuration.md: environment variable %s is not documented" % v)
