@@ -26,6 +26,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "profile/profile.h"
+#include "common/config.h"
+#include "symbolize/debuginfod.h"
 #include "symbolize/symbolize.h"
 
 enum out_format {
@@ -36,6 +38,7 @@ enum out_format {
 struct record {
 	struct sampler *sampler;
 	struct symbolizer *sym;
+	struct dbgfetch *dbg; /* debug files by build id: only with DEBUGINFOD_URLS set */
 	struct mmapwatch *mw; /* NULL when the kernel refused: mappings from /proc only */
 	int mw_err; /* first error reading it */
 	struct profile *prof;
@@ -247,6 +250,29 @@ static void print_unwind_summary(struct unwinder *uw, const uint64_t *m)
 }
 
 /* CPython: processes detected or refused, the BPF walk's outcomes, code objects named. */
+/*
+ * With DEBUGINFOD_URLS set (as Debian's libdebuginfod-common does system-wide when asked),
+ * stripped binaries' debug files are fetched in the background, cached in
+ * DEBUGINFOD_CACHE_PATH or the agent's state directory; the windows after one lands are named.
+ */
+static void record_debuginfod(struct record *r)
+{
+	struct kiln_config *def = kiln_config__defaults();
+	const char *cache = getenv("DEBUGINFOD_CACHE_PATH");
+	struct dbgfetch_opts o = { 0 };
+	int err;
+
+	if (!def)
+		return;
+	o.cache_dir = cache && cache[0] == '/' ? cache : def->debuginfod.cache_dir;
+	err = dbgfetch__new(&o, &r->dbg);
+	if (!err)
+		symbolizer__set_debuginfod(r->sym, r->dbg);
+	else if (err != -ENODATA)
+		log_warn("debuginfod: not started (%s, cache %s)", strerror(-err), o.cache_dir);
+	kiln_config__free(def);
+}
+
 static void print_python_summary(struct record *r)
 {
 	struct pyprocs *pp = sampler__pyprocs(r->sampler);
@@ -574,6 +600,8 @@ int cmd_record(int argc, char **argv)
 		goto cleanup;
 	}
 	r.sym = symbolizer__new(&symopts);
+	if (r.sym)
+		record_debuginfod(&r);
 	r.prof = profile__new(sampler__period_ns(r.sampler));
 	r.frames = calloc(2 * KILN_MAX_FRAMES, sizeof(*r.frames));
 	if (!r.sym || !r.prof || !r.frames) {
@@ -701,6 +729,7 @@ cleanup:
 	profile__free(r.prof);
 	mmapwatch__free(r.mw);
 	symbolizer__free(r.sym);
+	dbgfetch__free(r.dbg);
 	sampler__free(r.sampler);
 	free(pids);
 	free(cgroups);

@@ -170,21 +170,26 @@ static char *xstrdup(const char *s)
 	return strdup(s ? s : "");
 }
 
-/* The spool lives in /var/lib when root, else in the XDG state directory. */
-static char *default_spool_dir(void)
+/* The agent's state lives in /var/lib when root, else in the XDG state directory. */
+static char *default_state_dir(const char *leaf)
 {
 	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
 	char buf[PATH_MAX];
 
 	if (geteuid() == 0)
-		return xstrdup("/var/lib/kiln/spool");
-	if (state && state[0] == '/')
-		snprintf(buf, sizeof(buf), "%s/kiln/spool", state);
+		snprintf(buf, sizeof(buf), "/var/lib/kiln/%s", leaf);
+	else if (state && state[0] == '/')
+		snprintf(buf, sizeof(buf), "%s/kiln/%s", state, leaf);
 	else if (home && *home)
-		snprintf(buf, sizeof(buf), "%s/.local/state/kiln/spool", home);
+		snprintf(buf, sizeof(buf), "%s/.local/state/kiln/%s", home, leaf);
 	else
-		return xstrdup("/tmp/kiln-spool");
+		snprintf(buf, sizeof(buf), "/tmp/kiln-%s", leaf);
 	return xstrdup(buf);
+}
+
+static char *default_spool_dir(void)
+{
+	return default_state_dir("spool");
 }
 
 /*
@@ -275,6 +280,8 @@ void kiln_config__free(struct kiln_config *c)
 	free(c->user);
 	free_dests(c);
 	free_sources(c);
+	free(c->debuginfod.urls);
+	free(c->debuginfod.cache_dir);
 	free(c);
 }
 
@@ -316,9 +323,17 @@ struct kiln_config *kiln_config__defaults(void)
 	c->ring_size = 16ull << 20;
 	c->ring_group = xstrdup("");
 	c->user = xstrdup("");
+	c->debuginfod.urls = xstrdup("");
+	c->debuginfod.cache_dir = default_state_dir("debuginfod");
+	c->debuginfod.cache_max_bytes = 2ull << 30;
+	c->debuginfod.cache_max_age_ns = 7 * 86400 * NS_PER_SEC;
+	c->debuginfod.timeout_ns = 30 * NS_PER_SEC;
+	c->debuginfod.retry_ns = 600 * NS_PER_SEC;
+	c->debuginfod.concurrency = 2;
 	c->dests = calloc(1, sizeof(*c->dests));
-	if (!c->exporter.spool_dir || !c->exporter.metrics_listen || !c->ui.listen ||
-	    !c->ring_name || !c->ring_group || !c->user || !c->dests)
+	if (!c->debuginfod.urls || !c->debuginfod.cache_dir || !c->exporter.spool_dir ||
+	    !c->exporter.metrics_listen || !c->ui.listen || !c->ring_name || !c->ring_group ||
+	    !c->user || !c->dests)
 		goto cleanup;
 	c->nr_dests = 1;
 	d = &c->dests[0];
@@ -1328,10 +1343,104 @@ static int parse_sources(struct pctx *p, const yaml_node_t *n, struct kiln_confi
 	return 0;
 }
 
+/* symbols.debuginfod.urls: a string of space-separated URLs or a list of them. */
+static int get_urls(struct pctx *p, const yaml_node_t *n, const char *path, char **out)
+{
+	yaml_node_item_t *it;
+	size_t len = 1;
+	char *s;
+
+	if (n->type == YAML_SCALAR_NODE)
+		return get_str(p, n, path, true, out);
+	if (n->type != YAML_SEQUENCE_NODE)
+		return expected(p, n, path, "a URL or a list of URLs");
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+		yaml_node_t *u = yaml_document_get_node(p->doc, *it);
+
+		if (!u || u->type != YAML_SCALAR_NODE || is_null(u) ||
+		    (strncmp(scalar(u), "http://", 7) && strncmp(scalar(u), "https://", 8)))
+			return expected(p, u, path, "a list of http:// or https:// URLs");
+		len += strlen(scalar(u)) + 1;
+	}
+	s = calloc(1, len);
+	if (!s)
+		return -ENOMEM;
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+		if (*s)
+			strcat(s, " ");
+		strcat(s, scalar(yaml_document_get_node(p->doc, *it)));
+	}
+	free(*out);
+	*out = s;
+	return 0;
+}
+
+static int parse_symbols(struct pctx *p, const yaml_node_t *n, struct kiln_config *c)
+{
+	static const char *const keys[] = { "debuginfod", NULL };
+	static const char *const dkeys[] = { "urls",	    "cacheDir", "cacheMaxBytes",
+					     "cacheMaxAge", "timeout",	"retryInterval",
+					     "concurrency", NULL };
+	const char *path = "symbols.debuginfod";
+	char kp[PATH_LEN];
+	yaml_node_t *v, *d;
+	int err;
+
+	if (is_null(n))
+		return 0;
+	if ((err = check_keys(p, n, "symbols", keys)))
+		return err;
+	d = get(p, n, "debuginfod");
+	if (!d || is_null(d))
+		return 0;
+	if ((err = check_keys(p, d, path, dkeys)))
+		return err;
+	if ((v = get(p, d, "urls"))) {
+		join_path(kp, path, "urls");
+		if ((err = get_urls(p, v, kp, &c->debuginfod.urls)))
+			return err;
+	}
+	if ((v = get(p, d, "cacheDir"))) {
+		join_path(kp, path, "cacheDir");
+		if (v->type != YAML_SCALAR_NODE || is_null(v) || scalar(v)[0] != '/')
+			return expected(p, v, kp, "an absolute directory path");
+		if ((err = get_str(p, v, kp, false, &c->debuginfod.cache_dir)))
+			return err;
+	}
+	if ((v = get(p, d, "cacheMaxBytes"))) {
+		join_path(kp, path, "cacheMaxBytes");
+		if ((err = get_size(p, v, kp, 1ull << 20, "a size of at least 1MiB such as 2GiB",
+				    &c->debuginfod.cache_max_bytes)))
+			return err;
+	}
+	if ((v = get(p, d, "cacheMaxAge"))) {
+		join_path(kp, path, "cacheMaxAge");
+		if ((err = get_duration(p, v, kp, NS_PER_SEC, &c->debuginfod.cache_max_age_ns)))
+			return err;
+	}
+	if ((v = get(p, d, "timeout"))) {
+		join_path(kp, path, "timeout");
+		if ((err = get_duration(p, v, kp, 100000000ull, &c->debuginfod.timeout_ns)))
+			return err;
+	}
+	if ((v = get(p, d, "retryInterval"))) {
+		join_path(kp, path, "retryInterval");
+		if ((err = get_duration(p, v, kp, NS_PER_SEC, &c->debuginfod.retry_ns)))
+			return err;
+	}
+	if ((v = get(p, d, "concurrency"))) {
+		join_path(kp, path, "concurrency");
+		if ((err = get_uint(p, v, kp, 1, 16, "a number of fetches at once from 1 to 16",
+				    &c->debuginfod.concurrency)))
+			return err;
+	}
+	return 0;
+}
+
 static int parse_root(struct pctx *p, const yaml_node_t *root, struct kiln_config *c)
 {
-	static const char *const keys[] = { "profiling",    "ring",    "user",
-					    "destinations", "sources", NULL };
+	static const char *const keys[] = { "profiling", "ring",    "user", "destinations",
+					    "sources",	 "symbols", NULL };
 	yaml_node_t *v;
 	int err;
 
@@ -1348,6 +1457,8 @@ static int parse_root(struct pctx *p, const yaml_node_t *root, struct kiln_confi
 	if ((v = get(p, root, "destinations")) && (err = parse_dests(p, v, c)))
 		return err;
 	if ((v = get(p, root, "sources")) && (err = parse_sources(p, v, c)))
+		return err;
+	if ((v = get(p, root, "symbols")) && (err = parse_symbols(p, v, c)))
 		return err;
 	return 0;
 }

@@ -37,6 +37,7 @@
 #include "python/python.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "symbolize/debuginfod.h"
 #include "symbolize/gopclntab.h"
 #include "symbolize/htab.h"
 #include "symbolize/symbolize.h"
@@ -110,6 +111,7 @@ struct elf_file {
 	int err; /* parse error: the file is cached as unusable */
 	bool go; /* has .gopclntab: a Go binary */
 	bool cached; /* accounted in symbolizer.elf_bytes */
+	bool dbg_wanted; /* stripped, its debug file asked of debuginfod: re-read when it lands */
 	const char *build_id; /* interned; the bids key when set */
 	size_t bytes; /* what it accounts for in the budget */
 	struct load_seg *segs;
@@ -183,6 +185,8 @@ struct symbolizer {
 	symbolizer_python_fn py_lookup; /* NULL: Python words become markers */
 	void *py_ctx;
 	uint64_t py_frames, py_unnamed, py_inexact;
+	struct dbgfetch *dbg; /* not owned; NULL: no fetching */
+	uint64_t dbg_reloads;
 };
 
 /* Now, by the symbolizer's clock (symbolizer_opts.clock_ns). */
@@ -362,6 +366,7 @@ void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *out)
 	out->py_frames = s->py_frames;
 	out->py_unnamed = s->py_unnamed;
 	out->py_inexact = s->py_inexact;
+	out->debuginfo_reloads = s->dbg_reloads;
 	for (size_t i = 0; s->procs.slots && i <= s->procs.mask; i++)
 		if (s->procs.slots[i].hash &&
 		    ((const struct proc *)(uintptr_t)s->procs.slots[i].val)->by_events)
@@ -1011,6 +1016,29 @@ static int find_debug_in(struct symbolizer *s, const char *root, const char *pat
 }
 
 /*
+ * The debug file of build id BID from the debuginfod cache, read into E; or, not there yet,
+ * asked for (in the background: E is re-read when it lands, debuginfo_landed()). Returns 0
+ * when read, -ENOENT, or -ENOMEM.
+ */
+static int fetched_debug(struct symbolizer *s, const char *bid, struct elf_file *e, size_t *cap)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = dbgfetch__request(s->dbg, bid, path, sizeof(path));
+	if (err == -EINPROGRESS)
+		e->dbg_wanted = true;
+	if (err)
+		return -ENOENT;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -ENOENT;
+	err = read_debug_file(fd, bid, e, cap);
+	close(fd);
+	return err;
+}
+
+/*
  * Fills E from ELF, a binary that process TGID (0: none, host paths) maps from PATH, with
  * build id BID ("" if none). Returns 0, -ENOEXEC (not a usable ELF) or -ENOMEM.
  */
@@ -1081,6 +1109,8 @@ static int parse_elf(struct symbolizer *s, Elf *elf, uint32_t tgid, const char *
 		}
 		if (err == -ENOENT)
 			err = find_debug_in(s, "", path, bid, &ref, e, &cap);
+		if (err == -ENOENT && *bid && s->dbg)
+			err = fetched_debug(s, bid, e, &cap);
 		if (err == -ENOMEM)
 			goto cleanup;
 		has_symtab = !err;
@@ -1355,6 +1385,23 @@ static struct elf_sym *elf_lookup(const struct elf_file *e, uint64_t vaddr)
 }
 
 /*
+ * The interned name of the function NAME is part of: "foo.cold" and "foo.part.0" (pieces
+ * the compiler split off foo) are named foo, so a function's Self and Total add up; the
+ * system name keeps the piece's own symbol. NULL when out of memory.
+ */
+static const char *function_name(struct symbolizer *s, const char *name)
+{
+	size_t len = symbolizer__function_len(name);
+	char buf[512];
+
+	if (name[len] == '\0' || len >= sizeof(buf))
+		return intern(s, name);
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	return intern(s, buf);
+}
+
+/*
  * Sets OUT's name, system name and offset from SYM of E (whose symbols use VADDR's address
  * space). Interns (and demangles) on first use only: see struct elf_sym. Returns 0 or
  * -ENOMEM.
@@ -1371,7 +1418,7 @@ static int fill_name(struct symbolizer *s, struct elf_file *e, struct elf_sym *s
 			return -ENOMEM;
 		/* Lazily: most symbols of a binary are never sampled. */
 		d = symbolizer__demangle(sys);
-		name = d ? intern(s, d) : sys;
+		name = function_name(s, d ? d : sys);
 		free(d);
 		if (!name)
 			return -ENOMEM;
@@ -1743,10 +1790,59 @@ cleanup:
 	enforce_budget(s);
 }
 
+/*
+ * The debug file of BID landed at PATH: the cached entry that asked for it takes its symbols,
+ * in place (the processes mapping it keep their pointer), so the next lookups are named.
+ */
+static void debuginfo_landed(void *ctx, const char *bid, const char *path)
+{
+	struct symbolizer *s = ctx;
+	struct elf_file *e, tmp = { 0 };
+	const char *ibid = intern(s, bid);
+	size_t cap = 0;
+	uint64_t val;
+	int fd;
+
+	if (!ibid || !htab__find(&s->bids, bid_hash(ibid), bid_eq, ibid, NULL, &val))
+		return;
+	e = (struct elf_file *)(uintptr_t)val;
+	if (!e->dbg_wanted || e->err || e->go)
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* The debug file's .symtab holds the .dynsym's functions too. */
+	if (!read_debug_file(fd, bid, &tmp, &cap)) {
+		finish_syms(&tmp);
+		free(e->syms);
+		free(e->names);
+		e->syms = tmp.syms;
+		e->nr_syms = tmp.nr_syms;
+		e->names = tmp.names;
+		e->names_len = tmp.names_len;
+		e->names_cap = tmp.names_cap;
+		tmp.syms = NULL;
+		tmp.names = NULL;
+		e->dbg_wanted = false;
+		elf_account(s, e);
+		s->dbg_reloads++;
+	}
+	free(tmp.syms);
+	free(tmp.names);
+	close(fd);
+}
+
+void symbolizer__set_debuginfod(struct symbolizer *s, struct dbgfetch *d)
+{
+	s->dbg = d;
+}
+
 void symbolizer__sweep(struct symbolizer *s)
 {
 	uint64_t now = sym_now(s);
 
+	/* Once a window, after it was symbolized: the next one sees what landed. */
+	dbgfetch__drain(s->dbg, debuginfo_landed, s);
 	release_exited(s, s->sweep_gen, now > EXIT_LINGER_NS ? now - EXIT_LINGER_NS : 0);
 	s->sweep_gen++;
 	s->last_sweep_ns = now;
