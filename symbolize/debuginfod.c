@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +219,7 @@ static void *worker(void *arg)
 int dbgfetch__new(const struct dbgfetch_opts *opts, struct dbgfetch **out)
 {
 	const char *urls = opts->urls && *opts->urls ? opts->urls : getenv("DEBUGINFOD_URLS");
+	sigset_t all, old;
 	uint64_t tmo_s;
 	struct dbgfetch *d;
 	char buf[32];
@@ -268,13 +270,23 @@ int dbgfetch__new(const struct dbgfetch_opts *opts, struct dbgfetch **out)
 	write_setting(d->cache_dir, "max_unused_age_s", d->max_age_s);
 	write_setting(d->cache_dir, "cache_clean_interval_s", 86400);
 	sweep(d);
+	/*
+	 * Workers block every signal (they inherit the mask at creation): the agent takes
+	 * SIGTERM, SIGHUP ... through a signalfd with them blocked in its own thread, and a
+	 * process-directed signal must not be delivered to, and kill through, a worker.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (i = 0; i < d->nr_threads; i++) {
 		err = -pthread_create(&d->threads[i], NULL, worker, d);
 		if (err) {
 			d->nr_threads = i;
-			goto cleanup;
+			break;
 		}
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		goto cleanup;
 	*out = d;
 	return 0;
 cleanup:

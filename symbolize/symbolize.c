@@ -186,7 +186,7 @@ struct symbolizer {
 	void *py_ctx;
 	uint64_t py_frames, py_unnamed, py_inexact;
 	struct dbgfetch *dbg; /* not owned; NULL: no fetching */
-	uint64_t dbg_reloads;
+	uint64_t dbg_reloads, dbg_retry_ns;
 };
 
 /* Now, by the symbolizer's clock (symbolizer_opts.clock_ns). */
@@ -1026,7 +1026,8 @@ static int fetched_debug(struct symbolizer *s, const char *bid, struct elf_file 
 	int fd, err;
 
 	err = dbgfetch__request(s->dbg, bid, path, sizeof(path));
-	if (err == -EINPROGRESS)
+	/* Queued, or failed (asked again after the retry interval): see debuginfo_retry(). */
+	if (err == -EINPROGRESS || err == -ENOENT || err == -ENOSPC)
 		e->dbg_wanted = true;
 	if (err)
 		return -ENOENT;
@@ -1832,6 +1833,29 @@ static void debuginfo_landed(void *ctx, const char *bid, const char *path)
 	close(fd);
 }
 
+/* How often the files still waiting for a debug file ask again (a failure's retry interval
+ * is the fetcher's: until it passes, asking costs a stat and a lock). */
+#define DBG_RETRY_NS 2000000000ull
+
+/* Asks again for the debug files of the cached files still without one. */
+static void debuginfo_retry(struct symbolizer *s, uint64_t now)
+{
+	char path[PATH_MAX];
+	struct elf_file *e;
+	size_t i;
+
+	if (!s->dbg || now - s->dbg_retry_ns < DBG_RETRY_NS)
+		return;
+	s->dbg_retry_ns = now;
+	for (i = 0; s->bids.slots && i <= s->bids.mask; i++) {
+		if (!s->bids.slots[i].hash)
+			continue;
+		e = (struct elf_file *)(uintptr_t)s->bids.slots[i].val;
+		if (e->dbg_wanted && !dbgfetch__request(s->dbg, e->build_id, path, sizeof(path)))
+			debuginfo_landed(s, e->build_id, path);
+	}
+}
+
 void symbolizer__set_debuginfod(struct symbolizer *s, struct dbgfetch *d)
 {
 	s->dbg = d;
@@ -1843,6 +1867,7 @@ void symbolizer__sweep(struct symbolizer *s)
 
 	/* Once a window, after it was symbolized: the next one sees what landed. */
 	dbgfetch__drain(s->dbg, debuginfo_landed, s);
+	debuginfo_retry(s, now);
 	release_exited(s, s->sweep_gen, now > EXIT_LINGER_NS ? now - EXIT_LINGER_NS : 0);
 	s->sweep_gen++;
 	s->last_sweep_ns = now;

@@ -29,17 +29,19 @@ def build_id(path):
     return m.group(1)
 
 
-def build_prog(tmp, name="spin"):
+def build_prog(tmp, name="spin", spin_n=None, serve=True):
     """Builds spin.c as TMP/NAME (stripped, no frame pointers) and TMP/srv/NAME.debug (its
-    debug file alone). Returns (program path, served directory, build id)."""
+    debug file alone; SERVE False: TMP/NAME.debug, not served). SPIN_N: another workload size,
+    another build id. Returns (program path, served directory, build id)."""
     full = os.path.join(tmp, name + ".full")
     prog = os.path.join(tmp, name)
     srv = os.path.join(tmp, "srv")
     os.makedirs(srv, exist_ok=True)
-    subprocess.run(["gcc", "-O2", "-g", "-fomit-frame-pointer", "-Wl,--build-id", "-o", full,
-                    os.path.join(HERE, "spin.c")], check=True)
+    defs = [f"-DSPIN_N={spin_n}"] if spin_n else []
+    subprocess.run(["gcc", "-O2", "-g", "-fomit-frame-pointer", "-Wl,--build-id", *defs, "-o",
+                    full, os.path.join(HERE, "spin.c")], check=True)
     subprocess.run(["objcopy", "--only-keep-debug", full,
-                    os.path.join(srv, name + ".debug")], check=True)
+                    os.path.join(srv if serve else tmp, name + ".debug")], check=True)
     subprocess.run(["objcopy", "--strip-all", full, prog], check=True)
     syms = subprocess.run(["readelf", "-S", prog], capture_output=True, text=True).stdout
     assert ".symtab" not in syms, "the program is not stripped"
@@ -67,18 +69,23 @@ def wait_for(what, cond, timeout=30.0, step=0.05):
 class Debuginfod:
     """Debian's debuginfod serving the ELF/debug files under DIRECTORY on 127.0.0.1."""
 
-    def __init__(self, directory, tmp):
+    instances = 0
+
+    def __init__(self, directory, tmp, port=None):
         if not shutil.which("debuginfod"):
             skip("debuginfod (the server, Debian package debuginfod) is not installed")
         self.dir = directory
-        self.db = os.path.join(tmp, f"debuginfod-{os.getpid()}.sqlite")
+        # A database of its own: one that already knows the files would not scan them again
+        # (and the readiness check waits for that scan).
+        Debuginfod.instances += 1
+        self.db = os.path.join(tmp, f"debuginfod-{os.getpid()}-{Debuginfod.instances}.sqlite")
         self.log = open(os.path.join(tmp, "debuginfod.log"), "w")
         self.proc = None
-        self.start()
+        self.start(port)
 
-    def start(self):
+    def start(self, port=None):
         for _ in range(5):
-            self.port = free_port()
+            self.port = port or free_port()
             self.proc = subprocess.Popen(
                 ["debuginfod", "-F", self.dir, "-p", str(self.port), "-d", self.db, "-t", "0",
                  "-g", "0", "-v"], stdout=self.log, stderr=subprocess.STDOUT)

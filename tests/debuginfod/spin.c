@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include <time.h>
 
+/* Another value (-DSPIN_N=...) builds another program: another build id. */
+#ifndef SPIN_N
+#define SPIN_N 200000
+#endif
+
 static volatile uint64_t sink;
 
 __attribute__((noinline)) static uint64_t spin_leaf(uint64_t n)
@@ -22,7 +27,7 @@ __attribute__((noinline)) static uint64_t spin_leaf(uint64_t n)
 
 __attribute__((noinline)) static void spin_middle(void)
 {
-	sink += spin_leaf(200000);
+	sink += spin_leaf(SPIN_N);
 }
 
 int main(int argc, char **argv)
