@@ -5,12 +5,13 @@ file fetched from a debuginfod server (Debian's debuginfod on loopback, serving 
 file you give it).
 
   debuginfod_share.py python --debug FILE [--prog PATH] [--seconds S]
-  debuginfod_share.py redis  --debug FILE [--prog PATH] [--seconds S]
+  debuginfod_share.py redis  [--debug FILE] [--prog PATH] [--seconds S]
 
 The program runs under bench/services.py's load (python: a CPU-bound script; redis:
 redis-benchmark). Three `kiln record -p` runs: without debuginfod ("before"), with it and an
 empty cache (the file lands during that run: "first"), and again from the cache ("after").
-A leaf is unnamed when it reads [FILE+0xOFFSET]. The debug file must carry the program's build
+A leaf is unnamed when it reads [FILE+0xOFFSET]; the "user leaf" is the innermost frame
+outside the kernel (the figure compared: "before -> after"). The debug file must carry the program's build
 id (Debian's -dbg/-dbgsym package of the same version as the binary).
 
 Debian 12: python3.11-dbg holds /usr/lib/debug/.build-id/XX/YYY.debug for the python3.11 of
@@ -37,8 +38,9 @@ import dbgsrv  # noqa: E402
 UNNAMED = re.compile(r"^\[(.*)\+0x[0-9a-f]+\]$")
 
 
-def leaf_share(path):
-    """(named samples, all samples, Counter of unnamed leaves' modules) of a folded file."""
+def leaf_share(path, user=False):
+    """(named samples, all samples, Counter of unnamed leaves' modules) of a folded file.
+    USER: the leaf is the innermost user-space frame (kernel frames, _[k], skipped)."""
     named = total = 0
     unnamed = collections.Counter()
     with open(path) as f:
@@ -47,7 +49,12 @@ def leaf_share(path):
             if not stack:
                 continue
             n = int(n)
-            leaf = stack.split(";")[-1]
+            frames = stack.split(";")
+            if user:
+                frames = [x for x in frames if not x.endswith("_[k]")]
+                if len(frames) < 2:  # the comm alone: a kernel-only stack
+                    continue
+            leaf = frames[-1]
             total += n
             m = UNNAMED.match(leaf)
             if m:
@@ -65,18 +72,21 @@ def record(kiln, pids, seconds, out, env):
 
 
 def row(label, path):
-    named, total, unnamed = leaf_share(path)
-    pct = 100.0 * named / total if total else 0.0
-    top = ", ".join("%s %d" % kv for kv in unnamed.most_common(3))
-    print("  %-6s leaf named %5.1f %% (%d of %d samples)%s" %
-          (label, pct, named, total, "; unnamed leaves in: " + top if top else ""))
+    for user in (False, True):
+        named, total, unnamed = leaf_share(path, user)
+        pct = 100.0 * named / total if total else 0.0
+        top = ", ".join("%s %d" % kv for kv in unnamed.most_common(3))
+        print("  %-6s %s named %5.1f %% (%d of %d samples)%s" %
+              (label, "user leaf" if user else "leaf     ", pct, named, total,
+               "; unnamed in: " + top if top else ""))
     return pct
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("service", choices=("python", "redis"))
-    ap.add_argument("--debug", required=True, help="the program's separate debug file")
+    ap.add_argument("--debug", help="the program's separate debug file (none: the "
+                    "'before' figure only)")
     ap.add_argument("--prog", help="the program (default: Debian's own)")
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--kiln", default=os.environ.get("KILN") or
@@ -86,7 +96,8 @@ def main():
         sys.exit("needs root (kiln record)")
     prog = a.prog or ("/usr/bin/python3.11" if a.service == "python" else
                       shutil.which("redis-server"))
-    bid, dbid = dbgsrv.build_id(prog), dbgsrv.build_id(a.debug)
+    bid = dbgsrv.build_id(prog)
+    dbid = dbgsrv.build_id(a.debug) if a.debug else bid
     if bid != dbid:
         sys.exit("%s has build id %s, the debug file %s: not the same build" % (prog, bid, dbid))
     if a.service == "python":
@@ -97,6 +108,15 @@ def main():
     tmp = tempfile.mkdtemp(prefix="kiln-bench-dbgi-")
     srv = os.path.join(tmp, "srv")
     os.makedirs(srv)
+    if not a.debug:
+        with services.Load(a.service) as load:
+            out = os.path.join(tmp, "before.folded")
+            record(a.kiln, load.pids, a.seconds, out,
+                   {k: v for k, v in os.environ.items() if not k.startswith("DEBUGINFOD_")})
+            print("debuginfod %s: %s (build id %s), no debug file" % (a.service, prog, bid))
+            row("before", out)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     shutil.copy(a.debug, os.path.join(srv, os.path.basename(prog) + ".debug"))
     server = dbgsrv.Debuginfod(srv, tmp)
     env0 = {k: v for k, v in os.environ.items() if not k.startswith("DEBUGINFOD_")}
