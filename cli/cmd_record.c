@@ -318,6 +318,26 @@ static void print_python_summary(struct record *r)
 		(unsigned long long)ps.map_errors);
 }
 
+static void print_debuginfod_summary(struct record *r)
+{
+	struct symbolizer_stats ss;
+	struct dbgfetch_stats ds;
+
+	if (!r->dbg)
+		return;
+	dbgfetch__stats(r->dbg, &ds);
+	symbolizer__stats(r->sym, &ss);
+	fprintf(stderr,
+		"  debuginfod           fetched %llu (%llu bytes), cache hits %llu, not found %llu; "
+		"failed: timeouts %llu, no server %llu, invalid %llu, other %llu; files re-read "
+		"%llu, still pending %llu\n",
+		(unsigned long long)ds.fetched, (unsigned long long)ds.bytes,
+		(unsigned long long)ds.cache_hits, (unsigned long long)ds.not_found,
+		(unsigned long long)ds.timeouts, (unsigned long long)ds.conn_errors,
+		(unsigned long long)ds.invalid, (unsigned long long)ds.errors,
+		(unsigned long long)ss.debuginfo_reloads, (unsigned long long)ds.pending);
+}
+
 static void print_summary(struct record *r, const uint64_t *m, uint64_t missed, const char *out,
 			  const char *fmt, unsigned int hz)
 {
@@ -374,6 +394,7 @@ static void print_summary(struct record *r, const uint64_t *m, uint64_t missed, 
 	}
 	print_unwind_summary(sampler__unwinder(r->sampler), m);
 	print_python_summary(r);
+	print_debuginfod_summary(r);
 }
 
 /*
