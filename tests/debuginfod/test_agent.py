@@ -203,8 +203,10 @@ def case_stall(tmp):
     try:
         for mode, counter in (("slow", "debuginfod_timeouts"), ("garbage", "debuginfod_invalid")):
             fake = dbgsrv.FakeServer(mode)
+            # slow: a timeout long enough that windows are seen to pass while the fetch
+            # hangs (debuginfod_pending), short enough to see it counted.
             cfg = config(tmp, mode, fake.url, cacheDir=os.path.join(tmp, "cache-" + mode),
-                         timeout="1s")
+                         timeout="8s" if mode == "slow" else "1s")
             a = LiveAgent(mode, agent_args(cfg, spin.pid))
             try:
                 dbgsrv.wait_for("the server's first request", lambda: fake.hits >= 1)
@@ -212,7 +214,10 @@ def case_stall(tmp):
                     # The request hangs (the server never answers it): windows go on.
                     w0 = a.counters()["windows"]
                     dbgsrv.wait_for("3 windows while a fetch hangs",
-                                    lambda: a.counters()["windows"] >= w0 + 3)
+                                    lambda: a.counters()["windows"] >= w0 + 3 and
+                                    a.counters().get("debuginfod_pending", 0) >= 1)
+                    print("slow: %d windows while the fetch was pending" %
+                          (a.counters()["windows"] - w0))
                 dbgsrv.wait_for(counter, lambda: a.counters().get(counter, 0) >= 1)
                 w0 = a.counters()["windows"]
                 dbgsrv.wait_for("3 more windows", lambda: a.counters()["windows"] >= w0 + 3)
