@@ -26,6 +26,7 @@ PKGS=(
 	build-essential cmake pkg-config clang llvm libclang-rt-14-dev clang-format
 	# libraries
 	libbpf-dev bpftool liburing-dev libelf-dev libdw-dev zlib1g-dev libzstd-dev libcunit1-dev libiberty-dev
+	libdebuginfod-dev
 	protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev libmicrohttpd-dev libyaml-dev
 	# tests and benches: python3 scripts, setpriv, perf and bpftrace as peers, protoc and
 	# Go pprof as external checkers of what kiln writes
@@ -38,6 +39,8 @@ PKGS=(
 	python3.11 nginx-light wrk redis-server redis-tools postgresql
 	# the UI's browser test: Debian's Chromium driven by playwright-core from npm
 	chromium
+	# tests/debuginfod: a real debuginfod server serving split debug files on loopback
+	debuginfod
 	# tests/unwind's oracle reads the .eh_frame of those Debian binaries (readelf, binutils)
 	binutils
 	# ./dev.sh kernels and tests/kernels: Debian kernels booted under QEMU (TCG) from an

@@ -22,6 +22,7 @@
 #include "profile/wrec.h"
 #include "shm/counters.h"
 #include "shm/shm.h"
+#include "symbolize/debuginfod.h"
 #include "symbolize/htab.h"
 #include "symbolize/symbolize.h"
 
@@ -56,6 +57,7 @@ struct agent {
 	struct kiln_config *owned_cfg; /* a reloaded config, owned */
 	struct sampler *sampler;
 	struct symbolizer *sym;
+	struct dbgfetch *dbg; /* NULL unless debuginfod URLs are configured */
 	struct mmapwatch *mw; /* NULL when the kernel refused: /proc only */
 	struct shm_producer *shm;
 	struct ring_producer *ring;
@@ -313,6 +315,60 @@ static void publish_python(struct agent *a, const struct symbolizer_stats *ss)
 		counter_set(a, (enum agent_counter)(AC_PY_WALKS + k), m[k]);
 }
 
+static void publish_debuginfod(struct agent *a, const struct symbolizer_stats *ss)
+{
+	struct dbgfetch_stats ds;
+
+	if (!a->dbg)
+		return;
+	dbgfetch__stats(a->dbg, &ds);
+	counter_set(a, AC_DI_REQUESTS, ds.requests);
+	counter_set(a, AC_DI_FETCHED, ds.fetched);
+	counter_set(a, AC_DI_CACHE_HITS, ds.cache_hits);
+	counter_set(a, AC_DI_NOT_FOUND, ds.not_found);
+	counter_set(a, AC_DI_TIMEOUTS, ds.timeouts);
+	counter_set(a, AC_DI_CONN_ERRORS, ds.conn_errors);
+	counter_set(a, AC_DI_INVALID, ds.invalid);
+	counter_set(a, AC_DI_ERRORS, ds.errors);
+	counter_set(a, AC_DI_QUEUE_FULL, ds.queue_full);
+	counter_set(a, AC_DI_RETRY_WAITS, ds.retry_waits);
+	counter_set(a, AC_DI_BYTES, ds.bytes);
+	counter_set(a, AC_DI_EVICTED, ds.evicted);
+	counter_set(a, AC_DI_CACHE_BYTES, ds.cache_bytes);
+	counter_set(a, AC_DI_PENDING, ds.pending);
+	counter_set(a, AC_DI_RELOADS, ss->debuginfo_reloads);
+}
+
+/*
+ * Debug files by build id, when URLs are configured (or DEBUGINFOD_URLS is set): the
+ * fetches run on their own threads; the symbolizer only asks and collects. A failure to
+ * start is logged and the agent runs without it.
+ */
+static void start_debuginfod(struct agent *a, const struct kiln_config *cfg)
+{
+	struct dbgfetch_opts o = {
+		.urls = cfg->debuginfod.urls,
+		.cache_dir = cfg->debuginfod.cache_dir,
+		.cache_max_bytes = cfg->debuginfod.cache_max_bytes,
+		.cache_max_age_s = cfg->debuginfod.cache_max_age_ns / 1000000000ull,
+		.timeout_ms = cfg->debuginfod.timeout_ns / 1000000ull,
+		.retry_s = cfg->debuginfod.retry_ns / 1000000000ull,
+		.concurrency = (unsigned int)cfg->debuginfod.concurrency,
+	};
+	int err = dbgfetch__new(&o, &a->dbg);
+
+	if (err == -ENODATA)
+		return;
+	if (err) {
+		log_warn("debuginfod: not started (%s, cache %s): stripped binaries stay unnamed",
+			 strerror(-err), o.cache_dir ? o.cache_dir : "none");
+		return;
+	}
+	log_info("debuginfod: fetching debug files of stripped binaries by build id (cache %s)",
+		 o.cache_dir);
+	symbolizer__set_debuginfod(a->sym, a->dbg);
+}
+
 static void publish_metrics(struct agent *a)
 {
 	struct symbolizer_stats ss;
@@ -346,6 +402,7 @@ static void publish_metrics(struct agent *a)
 		counter_set(a, AC_UW_ERRORS, us.build_errors + us.load_errors);
 	}
 	publish_python(a, &ss);
+	publish_debuginfod(a, &ss);
 
 	if (sampler__metrics(a->sampler, m))
 		return;
@@ -640,6 +697,7 @@ int agent__new(struct agent **out, const struct kiln_config *cfg, const struct a
 		goto cleanup;
 	}
 	symbolizer__set_python(a->sym, sampler__python, a->sampler);
+	start_debuginfod(a, cfg);
 	err = mmapwatch__new(&a->mw, NULL);
 	if (err) {
 		/* Still works, as before: mappings read from /proc at a process's first sample. */
@@ -758,6 +816,7 @@ void agent__free(struct agent *a)
 	sampler__free(a->sampler);
 	mmapwatch__free(a->mw);
 	symbolizer__free(a->sym);
+	dbgfetch__free(a->dbg);
 	shm_producer__free(a->shm);
 	sources__free(a->src);
 	sources_filter__release(&a->filt);

@@ -22,13 +22,16 @@
 #include "aggregator/sampler.h"
 #include "aggregator/unwinder.h"
 #include "common/cgroup.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "symbolize/debuginfod.h"
 #include "symbolize/symbolize.h"
 
 struct recorder {
 	struct sampler *sampler;
 	struct symbolizer *sym;
+	struct dbgfetch *dbg; /* debug files by build id: only with DEBUGINFOD_URLS set */
 	struct mmapwatch *mw; /* NULL when the kernel refused: mappings from /proc only */
 	int mw_err; /* first error reading it */
 	struct profile *prof;
@@ -343,6 +346,27 @@ static void print_python_summary(struct recorder *r, FILE *f)
 	put_summary(f, lines, NLINES(lines));
 }
 
+/* Debug files fetched by build id, when DEBUGINFOD_URLS started the client. */
+static void print_debuginfod_summary(struct recorder *r, FILE *f)
+{
+	struct symbolizer_stats ss;
+	struct dbgfetch_stats ds;
+	struct summary_line line;
+
+	if (!r->dbg)
+		return;
+	dbgfetch__stats(r->dbg, &ds);
+	symbolizer__stats(r->sym, &ss);
+	line = (struct summary_line){
+		"debuginfod",
+		"fetched # (# bytes), cache hits #, not found #; failed: timeouts #, no server #, "
+		"invalid #, other #; files re-read #, still pending #",
+		{ ds.fetched, ds.bytes, ds.cache_hits, ds.not_found, ds.timeouts, ds.conn_errors,
+		  ds.invalid, ds.errors, ss.debuginfo_reloads, ds.pending }
+	};
+	put_summary(f, &line, 1);
+}
+
 void recorder__print_summary(struct recorder *r, FILE *f, const char *out, const char *format)
 {
 	int status;
@@ -358,6 +382,7 @@ void recorder__print_summary(struct recorder *r, FILE *f, const char *out, const
 	print_sampling_summary(r, f);
 	print_unwind_summary(r, f);
 	print_python_summary(r, f);
+	print_debuginfod_summary(r, f);
 	if (r->child > 0 && r->why == DRAIN_STOP_CHILD &&
 	    waitpid(r->child, &status, 0) == r->child) {
 		r->child = -1;
@@ -383,6 +408,29 @@ static void log_load_error(int err)
 			  strerror(err));
 }
 
+/*
+ * With DEBUGINFOD_URLS set (as Debian's libdebuginfod-common does system-wide when asked),
+ * stripped binaries' debug files are fetched in the background, cached in
+ * DEBUGINFOD_CACHE_PATH or the agent's state directory; the windows after one lands are named.
+ */
+static void setup_debuginfod(struct recorder *r)
+{
+	struct kiln_config *def = kiln_config__defaults();
+	const char *cache = getenv("DEBUGINFOD_CACHE_PATH");
+	struct dbgfetch_opts o = { 0 };
+	int err;
+
+	if (!def)
+		return;
+	o.cache_dir = cache && cache[0] == '/' ? cache : def->debuginfod.cache_dir;
+	err = dbgfetch__new(&o, &r->dbg);
+	if (!err)
+		symbolizer__set_debuginfod(r->sym, r->dbg);
+	else if (err != -ENODATA)
+		log_warn("debuginfod: not started (%s, cache %s)", strerror(-err), o.cache_dir);
+	kiln_config__free(def);
+}
+
 /* The symbolizer, the profile and the mapping events, once the sampler is loaded. */
 static int setup_symbolizer(struct recorder *r)
 {
@@ -398,6 +446,7 @@ static int setup_symbolizer(struct recorder *r)
 		return err;
 	}
 	symbolizer__set_python(r->sym, sampler__python, r->sampler);
+	setup_debuginfod(r);
 	/* Before COMMAND is forked: its exec and first mappings are events too. */
 	err = mmapwatch__new(&r->mw, NULL);
 	if (err) {
@@ -583,6 +632,7 @@ void recorder__free(struct recorder *r)
 	profile__free(r->prof);
 	mmapwatch__free(r->mw);
 	symbolizer__free(r->sym);
+	dbgfetch__free(r->dbg);
 	sampler__free(r->sampler);
 	free(r);
 }

@@ -742,8 +742,8 @@ static int parse_sources(struct pctx *p, const yaml_node_t *n, struct kiln_confi
 
 static int parse_root(struct pctx *p, const yaml_node_t *root, struct kiln_config *c)
 {
-	static const char *const keys[] = { "profiling",    "ring",    "user",
-					    "destinations", "sources", NULL };
+	static const char *const keys[] = { "profiling", "ring",    "user", "destinations",
+					    "sources",	 "symbols", NULL };
 	yaml_node_t *v;
 	int err;
 
@@ -760,6 +760,8 @@ static int parse_root(struct pctx *p, const yaml_node_t *root, struct kiln_confi
 	if ((v = get(p, root, "destinations")) && (err = parse_dests(p, v, c)))
 		return err;
 	if ((v = get(p, root, "sources")) && (err = parse_sources(p, v, c)))
+		return err;
+	if ((v = get(p, root, "symbols")) && (err = parse_symbols(p, v, c)))
 		return err;
 	return 0;
 }

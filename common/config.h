@@ -150,6 +150,13 @@ struct kiln_config {
 	size_t nr_dests;
 	struct kiln_source *sources;
 	size_t nr_sources;
+	/* symbols.debuginfod: debug files fetched by build id (build ids leave the node) */
+	struct {
+		char *urls; /* space-separated; "" = DEBUGINFOD_URLS, if set, else off */
+		char *cache_dir; /* the agent's state directory's debuginfod/ */
+		uint64_t cache_max_bytes, cache_max_age_ns, timeout_ns, retry_ns;
+		uint64_t concurrency;
+	} debuginfod;
 };
 
 /*

@@ -146,21 +146,26 @@ static char *xstrdup(const char *s)
 	return strdup(s ? s : "");
 }
 
-/* The spool lives in /var/lib when root, else in the XDG state directory. */
-static char *default_spool_dir(void)
+/* The agent's state lives in /var/lib when root, else in the XDG state directory. */
+static char *default_state_dir(const char *leaf)
 {
 	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
 	char buf[PATH_MAX];
 
 	if (geteuid() == 0)
-		return xstrdup("/var/lib/kiln/spool");
-	if (state && state[0] == '/')
-		snprintf(buf, sizeof(buf), "%s/kiln/spool", state);
+		snprintf(buf, sizeof(buf), "/var/lib/kiln/%s", leaf);
+	else if (state && state[0] == '/')
+		snprintf(buf, sizeof(buf), "%s/kiln/%s", state, leaf);
 	else if (home && *home)
-		snprintf(buf, sizeof(buf), "%s/.local/state/kiln/spool", home);
+		snprintf(buf, sizeof(buf), "%s/.local/state/kiln/%s", home, leaf);
 	else
-		return xstrdup("/tmp/kiln-spool");
+		snprintf(buf, sizeof(buf), "/tmp/kiln-%s", leaf);
 	return xstrdup(buf);
+}
+
+static char *default_spool_dir(void)
+{
+	return default_state_dir("spool");
 }
 
 /*
@@ -251,6 +256,8 @@ void kiln_config__free(struct kiln_config *c)
 	free(c->user);
 	free_dests(c);
 	free_sources(c);
+	free(c->debuginfod.urls);
+	free(c->debuginfod.cache_dir);
 	free(c);
 }
 
@@ -292,9 +299,17 @@ struct kiln_config *kiln_config__defaults(void)
 	c->ring_size = 16ull << 20;
 	c->ring_group = xstrdup("");
 	c->user = xstrdup("");
+	c->debuginfod.urls = xstrdup("");
+	c->debuginfod.cache_dir = default_state_dir("debuginfod");
+	c->debuginfod.cache_max_bytes = 2ull << 30;
+	c->debuginfod.cache_max_age_ns = 7 * 86400 * NS_PER_SEC;
+	c->debuginfod.timeout_ns = 30 * NS_PER_SEC;
+	c->debuginfod.retry_ns = 600 * NS_PER_SEC;
+	c->debuginfod.concurrency = 2;
 	c->dests = calloc(1, sizeof(*c->dests));
-	if (!c->exporter.spool_dir || !c->exporter.metrics_listen || !c->ui.listen ||
-	    !c->ring_name || !c->ring_group || !c->user || !c->dests)
+	if (!c->debuginfod.urls || !c->debuginfod.cache_dir || !c->exporter.spool_dir ||
+	    !c->exporter.metrics_listen || !c->ui.listen || !c->ring_name || !c->ring_group ||
+	    !c->user || !c->dests)
 		goto cleanup;
 	c->nr_dests = 1;
 	d = &c->dests[0];

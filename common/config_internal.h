@@ -74,4 +74,7 @@ bool valid_hostport(const char *s, bool need_host);
 int get_listen(struct pctx *p, const yaml_node_t *n, const char *path, bool allow_empty,
 	       char **out);
 
+/* config_symbols.c: the `symbols` section (N: its mapping). Returns 0 or -EINVAL/-ENOMEM. */
+int parse_symbols(struct pctx *p, const yaml_node_t *n, struct kiln_config *c);
+
 #endif

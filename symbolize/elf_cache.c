@@ -435,7 +435,7 @@ int fill_name(struct symbolizer *s, struct elf_file *e, struct elf_sym *sym, uin
 			return -ENOMEM;
 		/* Lazily: most symbols of a binary are never sampled. */
 		d = symbolizer__demangle(sys);
-		name = d ? intern(s, d) : sys;
+		name = function_name(s, d ? d : sys);
 		free(d);
 		if (!name)
 			return -ENOMEM;

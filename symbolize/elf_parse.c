@@ -95,7 +95,7 @@ static int elf_sym_cmp(const void *a, const void *b, void *ctx)
 }
 
 /* Sorts E's symbols and keeps the best one per address; gives back the spare capacity. */
-static void finish_syms(struct elf_file *e)
+void finish_syms(struct elf_file *e)
 {
 	struct elf_sym *ns;
 	size_t i, w;
@@ -307,6 +307,8 @@ int parse_elf(struct symbolizer *s, Elf *elf, uint32_t tgid, const char *path, c
 		}
 		if (err == -ENOENT)
 			err = find_debug_in(s, "", path, bid, &ref, e, &cap);
+		if (err == -ENOENT && *bid && s->dbg)
+			err = fetched_debug(s, bid, e, &cap);
 		if (err == -ENOMEM)
 			goto cleanup;
 		has_symtab = !err;

@@ -136,7 +136,12 @@ int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *ou
 	k = &s->ksyms[lo - 1];
 	if (addr - k->addr > KSYM_MAX_SPAN)
 		return 0;
-	out->name = k->name;
+	/* Kernel functions are split and cloned too (.cold, .isra.0): named as the function. */
+	out->system_name = k->name;
+	out->name = k->name[symbolizer__function_len(k->name)] ? function_name(s, k->name)
+							       : k->name;
+	if (!out->name)
+		return -ENOMEM;
 	out->module = k->module;
 	out->sym_offset = addr - k->addr;
 	return 0;

@@ -225,6 +225,8 @@ void symbolizer__sweep(struct symbolizer *s)
 	release_exited(s, s->sweep_gen, now > EXIT_LINGER_NS ? now - EXIT_LINGER_NS : 0);
 	s->sweep_gen++;
 	s->last_sweep_ns = now;
+	/* After the window was symbolized: the next one sees what landed. */
+	debuginfo_poll(s, now);
 }
 
 /*

@@ -82,6 +82,7 @@ struct symbolizer_stats {
 	uint64_t py_frames; /* Python frames named */
 	uint64_t py_unnamed; /* Python frames left as a marker (code unreadable, process unknown) */
 	uint64_t py_inexact; /* stacks whose Python and eval-loop frames did not pair up */
+	uint64_t debuginfo_reloads; /* cached ELF files re-read when their debug file landed */
 };
 
 /* Returns a new symbolizer (caller frees with symbolizer__free) or NULL with errno set. */
@@ -196,6 +197,15 @@ void symbolizer__process_exit(struct symbolizer *s, uint32_t tgid);
  */
 void symbolizer__sweep(struct symbolizer *s);
 
+struct dbgfetch;
+
+/*
+ * Stripped ELF files (a build id, no .symtab, no local debug file) ask D (not owned; it must
+ * outlive S) for their debug file; what landed is collected by symbolizer__sweep(), and
+ * the files that asked are re-read then, so the windows after it are named. NULL: off.
+ */
+void symbolizer__set_debuginfod(struct symbolizer *s, struct dbgfetch *d);
+
 /* Fills *OUT with S's counters. */
 void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *out);
 
@@ -205,6 +215,14 @@ void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *out)
  * mangled name (or not a valid one).
  */
 char *symbolizer__demangle(const char *name);
+
+/*
+ * The length of NAME without the marker of a piece the compiler split off a function
+ * or cloned (".cold", ".cold.N", ".part.N", ".constprop.N", ".isra.N", chained, or
+ * " [clone .cold]" after a demangled name), so that "foo.cold" is named foo (its system name
+ * keeps the marker). strlen(NAME) when it has none.
+ */
+size_t symbolizer__function_len(const char *name);
 
 /*
  * Test and tooling hook (the fuzz harness uses it): parses the file at PATH afresh, as a

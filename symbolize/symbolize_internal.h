@@ -97,6 +97,7 @@ struct elf_file {
 	int err; /* parse error: the file is cached as unusable */
 	bool go; /* has .gopclntab: a Go binary */
 	bool cached; /* accounted in symbolizer.elf_bytes */
+	bool dbg_wanted; /* stripped, its debug file asked of debuginfod: re-read when it lands */
 	const char *build_id; /* interned; the bids key when set */
 	size_t bytes; /* what it accounts for in the budget */
 	struct load_seg *segs;
@@ -170,6 +171,8 @@ struct symbolizer {
 	symbolizer_python_fn py_lookup; /* NULL: Python words become markers */
 	void *py_ctx;
 	uint64_t py_frames, py_unnamed, py_inexact;
+	struct dbgfetch *dbg; /* not owned; NULL: no fetching (debugfetch.c) */
+	uint64_t dbg_reloads, dbg_retry_ns;
 };
 
 /* What parse_elf() learns about a binary's separate debug information. */
@@ -231,6 +234,8 @@ int add_sym(struct elf_file *e, size_t *cap, uint64_t start, uint64_t size, uint
 	    const char *name);
 /* Appends the function symbols of symbol table SCN (header SH) to E. Returns 0 or -ENOMEM. */
 int read_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_file *e, size_t *cap);
+/* Sorts E's symbols and keeps the best one per address; gives back the spare capacity. */
+void finish_syms(struct elf_file *e);
 /* Writes ELF's GNU build id as lowercase hex into HEX (129 bytes); "" when it has none. */
 void read_build_id(Elf *elf, char *hex);
 /*
@@ -278,6 +283,23 @@ const struct umap *find_map(const struct proc *p, uint64_t addr);
 struct proc *proc_of(struct symbolizer *s, uint32_t tgid, int *err);
 /* symbolizer__user() for a process already looked up; OUT is initialised by the caller. */
 int user_lookup(struct symbolizer *s, struct proc *p, uint64_t addr, struct sym_frame *out);
+
+/* debugfetch.c */
+
+/*
+ * The debug file of build id BID from the debuginfod cache, read into E; or, not there yet,
+ * asked for in the background (E is re-read when it lands). Returns 0 when read, -ENOENT,
+ * or -ENOMEM.
+ */
+int fetched_debug(struct symbolizer *s, const char *bid, struct elf_file *e, size_t *cap);
+/* Once a window: the entries whose debug file landed take its symbols; waiting ones ask again. */
+void debuginfo_poll(struct symbolizer *s, uint64_t now);
+/*
+ * The interned name of the function NAME is part of: "foo.cold" and "foo.part.0" (pieces the
+ * compiler split off foo) are named foo, so a function's Self and Total add up; the system
+ * name keeps the piece's own symbol. NULL when out of memory.
+ */
+const char *function_name(struct symbolizer *s, const char *name);
 
 /* perfmap.c */
 

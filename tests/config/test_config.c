@@ -43,7 +43,10 @@ static const struct bad_case {
 						  "did you mean 'samplingFrequency'?" },
 	/* 2. unknown key with nothing close: the known keys are listed */
 	{ "exporters: {}\n", ":1: exporters: unknown key, expected one of: profiling, ring, user, "
-			     "destinations, sources" },
+			     "destinations, sources, symbols" },
+	/* symbols.debuginfod.urls: http(s) URLs only, named by their path */
+	{ "symbols:\n  debuginfod:\n    urls: [ftp://x]\n",
+	  ":3: symbols.debuginfod.urls: expected a list of http:// or https:// URLs, got 'ftp://x'" },
 	/* 3. a case slip is still found */
 	{ "profiling:\n  exporter:\n    retryonfailure: {enabled: false}\n", ":3: "
 									     "profiling.exporter."
