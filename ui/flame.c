@@ -598,8 +598,8 @@ int flame__write_symbols(const struct flame *f, struct sbuf *out, enum flame_sor
 
 	/* The count arrays cover every function once a stack was added, and only then. */
 	if (f->st_cap)
-		nr = symtotal__rows(f->st, f->st_self[0], f->st_total[0], (enum symtotal_sort)sort, &rows,
-				    &cap);
+		nr = symtotal__rows(f->st, f->st_self[0], f->st_total[0], (enum symtotal_sort)sort,
+				    &rows, &cap);
 	if (nr < 0)
 		return (int)nr;
 	if (nr_symbols)
@@ -676,8 +676,8 @@ int flame__write_diff_symbols(const struct flame *f, struct sbuf *out, size_t li
 			     (unsigned long long)sa[id], (unsigned long long)ua[id],
 			     (unsigned long long)sb[id], (unsigned long long)ub[id],
 			     100.0 * (double)sa[id] / ta, 100.0 * (double)sb[id] / tb,
-			     100.0 * (double)ua[id] / ta, 100.0 * (double)ub[id] / tb,
-			     rows[i].diff, 100.0 * ((double)ub[id] / tb - (double)ua[id] / ta));
+			     100.0 * (double)ua[id] / ta, 100.0 * (double)ub[id] / tb, rows[i].diff,
+			     100.0 * ((double)ub[id] / tb - (double)ua[id] / ta));
 	}
 	sbuf__append(out, "]", 1);
 	free(rows);

@@ -5,9 +5,14 @@
  *
  *   ui_feed --ring NAME --key KEY [--name NAME] [--kind KIND] [--mix alpha=70,beta=30]
  *           [--recursive] [--samples N] [--windows N] [--interval-ms MS]
+ *           [--mix-after W:alpha=30,beta=70] [--shared] [--stacks N] [--ring-mb MB]
  *
  * Stacks are main;work;FUNC (root first) with FUNC's share of N samples per window;
- * --recursive adds main;a;b;a;b;leaf. A ring has one producer: a test that needs several
+ * --recursive adds main;a;b;a;b;leaf. --mix-after W:MIX switches to MIX from window W on.
+ * --shared adds a function called from two places, with a kernel leaf and a Python caller:
+ * main;left;shared;__x64_sys_read (20 % of N) and main;right;app.py:handler;shared;
+ * __x64_sys_read (10 % of N). --stacks N adds N distinct stacks main;g_I/256;h_I of one
+ * sample each (a large ring: --ring-mb). A ring has one producer: a test that needs several
  * workloads passes several --key options to one ui_feed.
  * Runs until SIGTERM/SIGINT or --windows records per key were written; prints
  * "window N" after each flush so tests can follow without sleeping.
@@ -44,7 +49,10 @@ struct func {
 static void frame(struct sym_frame *f, const char *name)
 {
 	memset(f, 0, sizeof(*f));
-	f->kind = SYM_FRAME_NATIVE;
+	/* Kinds by name, so that the page's colours have every kind to show. */
+	f->kind = !strncmp(name, "__x64_", 6) ? SYM_FRAME_KERNEL
+		  : strstr(name, ".py:")      ? SYM_FRAME_PYTHON
+					      : SYM_FRAME_NATIVE;
 	f->name = name;
 	f->module = "/usr/bin/feed";
 	f->build_id = "feedfeed";
@@ -65,6 +73,49 @@ static int add(struct profile *p, const char *const *names, size_t nr, uint64_t 
 	return profile__add(p, f, nr, "feed", 4242, 4242, count);
 }
 
+/* Parses "alpha=70,beta=30" (modified in place) into FUNCS. Returns how many, -1 on error. */
+static int parse_mix(char *mix, struct func *funcs)
+{
+	char *tok, *save = NULL, *eq;
+	int n = 0;
+
+	for (tok = strtok_r(mix, ",", &save); tok && n < MAX_FUNCS;
+	     tok = strtok_r(NULL, ",", &save)) {
+		eq = strchr(tok, '=');
+		if (!eq)
+			return -1;
+		*eq = 0;
+		snprintf(funcs[n].name, sizeof(funcs[n].name), "%s", tok);
+		funcs[n++].pct = (unsigned int)atoi(eq + 1);
+	}
+	return n;
+}
+
+/* The --shared and --stacks extras of one window. Returns 0 or -errno. */
+static int add_extras(struct profile *p, bool shared, uint64_t stacks, uint64_t samples)
+{
+	char g[32], h[32];
+	uint64_t i;
+	int err = 0;
+
+	if (shared) {
+		const char *l[] = { "main", "left", "shared", "__x64_sys_read" };
+		const char *r[] = { "main", "right", "app.py:handler", "shared", "__x64_sys_read" };
+
+		err = add(p, l, 4, samples / 5);
+		if (!err)
+			err = add(p, r, 5, samples / 10);
+	}
+	for (i = 0; !err && i < stacks; i++) {
+		const char *st[] = { "main", g, h };
+
+		snprintf(g, sizeof(g), "g_%llu", (unsigned long long)(i / 256));
+		snprintf(h, sizeof(h), "h_%llu", (unsigned long long)i);
+		err = add(p, st, 3, 1);
+	}
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -77,17 +128,24 @@ int main(int argc, char **argv)
 		{ "samples", required_argument, NULL, 's' },
 		{ "windows", required_argument, NULL, 'w' },
 		{ "interval-ms", required_argument, NULL, 'i' },
+		{ "mix-after", required_argument, NULL, 'A' },
+		{ "shared", no_argument, NULL, 'S' },
+		{ "stacks", required_argument, NULL, 'N' },
+		{ "ring-mb", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *ring = NULL, *keys[MAX_KEYS], *name = NULL, *kind = "process";
-	struct func funcs[MAX_FUNCS];
-	size_t nr_keys = 0, nr_funcs = 0, i, k;
+	struct func funcs[MAX_FUNCS], after[MAX_FUNCS], *cur;
+	size_t nr_keys = 0, nr_funcs = 0, nr_after = 0, nr_cur, i, k;
+	uint64_t after_w = UINT64_MAX, stacks = 0;
+	bool shared = false;
+	char *mix_after = NULL;
 	uint64_t samples = 1000, windows = 0, interval_ms = 100, seq = 0;
 	struct shm_producer_opts po = { .size = 4ull << 20, .gid = -1 };
 	struct shm_producer *sp = NULL;
 	struct ring_producer *rp;
 	bool recursive = false;
-	char *mix = NULL, *tok, *save = NULL;
+	char *mix = NULL;
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -120,6 +178,18 @@ int main(int argc, char **argv)
 		case 'i':
 			interval_ms = strtoull(optarg, NULL, 10);
 			break;
+		case 'A':
+			mix_after = optarg;
+			break;
+		case 'S':
+			shared = true;
+			break;
+		case 'N':
+			stacks = strtoull(optarg, NULL, 10);
+			break;
+		case 'M':
+			po.size = strtoull(optarg, NULL, 10) << 20;
+			break;
 		default:
 			return 2;
 		}
@@ -128,15 +198,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ui_feed: --ring and --key are required\n");
 		return 2;
 	}
-	for (tok = mix ? strtok_r(mix, ",", &save) : NULL; tok && nr_funcs < MAX_FUNCS;
-	     tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
+	if (mix && (c = parse_mix(mix, funcs)) >= 0)
+		nr_funcs = (size_t)c;
+	else if (mix)
+		return 2;
+	if (mix_after) {
+		char *colon = strchr(mix_after, ':');
 
-		if (!eq)
+		if (!colon || (c = parse_mix(colon + 1, after)) < 0)
 			return 2;
-		*eq = 0;
-		snprintf(funcs[nr_funcs].name, sizeof(funcs[nr_funcs].name), "%s", tok);
-		funcs[nr_funcs++].pct = (unsigned int)atoi(eq + 1);
+		*colon = 0;
+		after_w = strtoull(mix_after, NULL, 10);
+		nr_after = (size_t)c;
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -167,11 +240,15 @@ int main(int argc, char **argv)
 
 			if (!p)
 				return 1;
-			for (i = 0; i < nr_funcs; i++) {
-				const char *st[] = { "main", "work", funcs[i].name };
+			cur = seq >= after_w ? after : funcs;
+			nr_cur = seq >= after_w ? nr_after : nr_funcs;
+			for (i = 0; i < nr_cur; i++) {
+				const char *st[] = { "main", "work", cur[i].name };
 
-				add(p, st, 3, samples * funcs[i].pct / 100);
+				add(p, st, 3, samples * cur[i].pct / 100);
 			}
+			if (add_extras(p, shared, stacks, samples))
+				return 1;
 			if (recursive) {
 				const char *st[] = { "main", "a", "b", "a", "b", "leaf" };
 
