@@ -8,7 +8,9 @@
  *           [--mix-after W:alpha=30,beta=70] [--shared] [--stacks N] [--ring-mb MB]
  *
  * Stacks are main;work;FUNC (root first) with FUNC's share of N samples per window;
- * --recursive adds main;a;b;a;b;leaf. --mix-after W:MIX switches to MIX from window W on.
+ * --recursive adds main;a;b;a;b;leaf. --mix-after W:MIX switches to MIX from window W on,
+ * or on SIGUSR1 (W "usr1"), and prints "switch MS" (the first such window's start, ms
+ * since the epoch).
  * --shared adds a function called from two places, with a kernel leaf and a Python caller:
  * main;left;shared;__x64_sys_read (20 % of N) and main;right;app.py:handler;shared;
  * __x64_sys_read (10 % of N). --stacks N adds N distinct stacks main;g_I/256;h_I of one
@@ -33,12 +35,14 @@
 #define MAX_KEYS 8
 #define MAX_FUNCS 8
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, switch_mix;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop = 1;
+	if (sig == SIGUSR1)
+		switch_mix = 1;
+	else
+		stop = 1;
 }
 
 struct func {
@@ -208,11 +212,12 @@ int main(int argc, char **argv)
 		if (!colon || (c = parse_mix(colon + 1, after)) < 0)
 			return 2;
 		*colon = 0;
-		after_w = strtoull(mix_after, NULL, 10);
+		after_w = strcmp(mix_after, "usr1") ? strtoull(mix_after, NULL, 10) : UINT64_MAX;
 		nr_after = (size_t)c;
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGUSR1, on_signal);
 	po.name = ring;
 	err = shm_producer__new(&sp, &po);
 	if (err) {
@@ -222,6 +227,13 @@ int main(int argc, char **argv)
 	rp = shm_producer__ring(sp);
 	while (!stop && (!windows || seq < windows)) {
 		uint64_t now = wall_ns();
+
+		if (nr_after && (switch_mix || seq == after_w)) {
+			after_w = seq;
+			switch_mix = 0;
+			printf("switch %llu\n",
+			       (unsigned long long)((now - interval_ms * 1000000) / 1000000));
+		}
 
 		for (k = 0; k < nr_keys; k++) {
 			struct wrec_identity id = { .field = { [WREC_ID_KEY] = keys[k],
