@@ -125,8 +125,9 @@ enum MHD_Result ui_api__view(struct ui *u, struct MHD_Connection *conn, const st
 	struct sbuf b = { 0 };
 	uint64_t max_nodes = 0, limit = 0;
 	size_t written = 0, nsym = 0;
+	bool with_symbols;
 	enum MHD_Result ret;
-	int err;
+	int err = 0;
 
 	if (!fl.f)
 		return ui_json_error(u, conn, 500, "out of memory");
@@ -138,10 +139,14 @@ enum MHD_Result ui_api__view(struct ui *u, struct MHD_Connection *conn, const st
 		ret = ui_json_error(u, conn, 400, MAX_NODES_ERROR);
 		goto cleanup;
 	}
-	if (r->kind == UI_R_SYMBOLS) {
-		if (ui_query_u64(conn, "limit", 0, 1000000, 0, &limit)) {
+	/* The flame graph can carry the table too (symbols=N rows): one rebuild, not two. */
+	with_symbols = r->kind == UI_R_SYMBOLS ||
+		       MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "symbols");
+	if (with_symbols) {
+		if (ui_query_u64(conn, r->kind == UI_R_SYMBOLS ? "limit" : "symbols", 0, 1000000, 0,
+				 &limit)) {
 			ret = ui_json_error(u, conn, 400,
-					    "limit: expected a number in [0, 1000000]");
+					    "limit, symbols: expected a number in [0, 1000000]");
 			goto cleanup;
 		}
 		if (sort_s && !strcmp(sort_s, "total")) {
@@ -165,15 +170,18 @@ enum MHD_Result ui_api__view(struct ui *u, struct MHD_Connection *conn, const st
 	if (r->kind == UI_R_FLAMEGRAPH) {
 		sbuf__append(&b, "\"tree\":", 7);
 		err = flame__write_tree(fl.f, &b, max_nodes, &written);
-		sbuf__printf(&b, ",\"nodes\":%zu,\"max_nodes\":%llu,\"truncated\":%s}\n", written,
+		sbuf__printf(&b, ",\"nodes\":%zu,\"max_nodes\":%llu,\"truncated\":%s%s", written,
 			     (unsigned long long)max_nodes,
-			     written < flame__nr_nodes(fl.f) ? "true" : "false");
-	} else {
+			     written < flame__nr_nodes(fl.f) ? "true" : "false",
+			     with_symbols ? "," : "");
+	}
+	if (with_symbols && !err) {
 		sbuf__printf(&b, "\"sort\":\"%s\",\"symbols\":",
 			     sort == FLAME_SORT_TOTAL ? "total" : "self");
 		err = flame__write_symbols(fl.f, &b, sort, limit, &nsym);
-		sbuf__printf(&b, ",\"nr_symbols\":%zu}\n", nsym);
+		sbuf__printf(&b, ",\"nr_symbols\":%zu", nsym);
 	}
+	sbuf__append(&b, "}\n", 2);
 	if (err) {
 		sbuf__release(&b);
 		ret = ui_json_error(u, conn, 500, strerror(-err));

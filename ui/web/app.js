@@ -23,6 +23,9 @@ const state = {
   diff: null, // {a, b, ta, tb, tree, symbols} while a diff is shown
   sandwich: null, // {name, callers, callees, total}
   timing: null, // last render: {fetch_ms, draw_ms, frames, nodes}
+  symbols: [], // rows of the symbols table on screen
+  loading: false, // a refresh is in flight
+  reload: false, // another refresh was asked for meanwhile
 };
 
 // X-Kiln-Request proves a state change comes from this page: a page of another site cannot
@@ -146,14 +149,21 @@ function updateRange() {
 
 async function refreshProfile() {
   if (!state.id || !state.enabled) return;
+  // A big slot can take longer to rebuild than the refresh period: never pile requests up.
+  if (state.loading) {
+    state.reload = true;
+    return;
+  }
+  state.loading = true;
   const id = state.id;
   try {
     const t0 = performance.now();
-    const [fg, sy, tl] = await Promise.all([
-      api('GET', slotPath(id) + '/flamegraph' + rangeQuery('?')),
-      api('GET', slotPath(id) + '/symbols?sort=' + state.sort + '&limit=300' + rangeQuery('&')),
+    // One request for the tree and the table: the server rebuilds the range once.
+    const [fg, tl] = await Promise.all([
+      api('GET', slotPath(id) + '/flamegraph?symbols=300&sort=' + state.sort + rangeQuery('&')),
       api('GET', slotPath(id) + '/timeline'),
     ]);
+    const sy = fg;
     if (state.id !== id) return;
     const t1 = performance.now();
     state.tree = fg.tree;
@@ -163,6 +173,7 @@ async function refreshProfile() {
       (fg.truncated ? ' (tree capped at ' + fg.max_nodes + ' nodes)' : '') +
       (tl.dropped ? '; ' + fmt(tl.dropped) + ' oldest windows dropped (slot cap ' + fmt(tl.max_bytes) + ' bytes)' : '');
     drawTimeline();
+    state.symbols = sy.symbols;
     if (!state.diff) {
       draw();
       renderSymbols(sy.symbols);
@@ -176,6 +187,13 @@ async function refreshProfile() {
       updateButtons();
     }
     setStatus('error: ' + e.message);
+  } finally {
+    state.loading = false;
+  }
+  // A change (range, sort) asked for while loading: load again now.
+  if (state.reload) {
+    state.reload = false;
+    refreshProfile();
   }
 }
 
@@ -385,11 +403,12 @@ function renderDiffSymbols(rows) {
   }
 }
 
+// Search is local: the frames and rows on screen are redrawn, nothing is fetched.
 function setSearch(text) {
   state.search = text;
   draw();
   if (state.sandwich) drawSandwich();
-  if (!state.diff) refreshProfile();
+  if (!state.diff) renderSymbols(state.symbols);
 }
 
 // Diff -------------------------------------------------------------------------------------
