@@ -25,9 +25,7 @@ struct range {
 
 static bool in_range(const void *chunk, const struct range *r)
 {
-	const struct wrec_header *h = chunk;
-
-	return h->start_ns >= r->from && h->start_ns < r->to;
+	return flame_window_in_range(chunk, r->from, r->to);
 }
 
 /* from/to query arguments (ms since the epoch) into *R. Returns 0 or -EINVAL. */

@@ -16,6 +16,7 @@
 #include "profile/profile.h"
 #include "profile/wrec.h"
 #include "ui/api.h"
+#include "ui/flame.h"
 
 #define MS 1000000ull
 #define MAX_FRAMES 1024
@@ -96,7 +97,7 @@ static int dl_chunk(const void *chunk, size_t len, void *ctx)
 	struct wrec_view v;
 	int err;
 
-	if (h->start_ns < d->from || h->start_ns >= d->to)
+	if (!flame_window_in_range(chunk, d->from, d->to))
 		return 0;
 	err = wrec__parse(chunk, len, &v);
 	if (err)

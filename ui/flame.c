@@ -371,6 +371,13 @@ uint64_t flame__total(const struct flame *f)
 	return f->total;
 }
 
+bool flame_window_in_range(const void *rec, uint64_t from_ns, uint64_t to_ns)
+{
+	const struct wrec_header *h = rec;
+
+	return h->start_ns >= from_ns && h->start_ns < to_ns;
+}
+
 uint64_t flame__total_b(const struct flame *f)
 {
 	return f->total_b;

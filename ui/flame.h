@@ -11,6 +11,7 @@
 #ifndef KILN_UI_FLAME_H
 #define KILN_UI_FLAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,6 +76,13 @@ void flame__set_side(struct flame *f, int side);
  * (FLAME_MODE_ALL) or -ENOMEM.
  */
 int flame__set_focus(struct flame *f, const char *name, enum flame_mode mode);
+
+/*
+ * Whether the window record at REC (validated, 8-byte aligned) belongs to the time range
+ * [FROM_NS, TO_NS): its window starts inside it. A range selects whole windows, so a
+ * window's samples are never split between two ranges.
+ */
+bool flame_window_in_range(const void *rec, uint64_t from_ns, uint64_t to_ns);
 
 /* "kernel", "native", "go", "jit", "python" for an enum wrec_frame_kind ("native": unknown). */
 const char *flame_kind_name(uint32_t kind);
