@@ -374,9 +374,17 @@ enum MHD_Result ui_api__diff(struct ui *u, struct MHD_Connection *conn)
 	}
 	a.fl.f = b.fl.f = f;
 	err = fill(u, a.id, &a.fl, NULL);
+	if (err == -ENOENT) {
+		ret = ui_json_error(u, conn, 404, "a: " NO_SLOT);
+		goto cleanup;
+	}
 	flame__set_side(f, 1);
 	if (!err)
 		err = fill(u, b.id, &b.fl, NULL);
+	if (err == -ENOENT) {
+		ret = ui_json_error(u, conn, 404, "b: " NO_SLOT);
+		goto cleanup;
+	}
 	if (err) {
 		ret = fill_error(u, conn, err);
 		goto cleanup;
