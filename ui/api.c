@@ -191,48 +191,70 @@ cleanup:
 	return ret;
 }
 
-struct timeline {
-	struct sbuf *b;
-	uint64_t start, duration, samples; /* the window being summed */
-	uint64_t nr;
+struct tl_entry {
+	uint64_t start, duration, samples;
 };
 
-static void timeline_flush(struct timeline *t)
-{
-	if (!t->duration && !t->samples)
-		return;
-	sbuf__printf(t->b, "%s{\"t\":%llu,\"d\":%llu,\"samples\":%llu}", t->nr++ ? "," : "",
-		     (unsigned long long)(t->start / MS), (unsigned long long)(t->duration / MS),
-		     (unsigned long long)t->samples);
-}
+struct timeline {
+	struct tl_entry *v;
+	size_t nr, cap;
+	int err;
+};
 
 static int timeline_chunk(const void *chunk, size_t len, void *ctx)
 {
 	const struct wrec_header *h = chunk;
 	struct timeline *t = ctx;
+	struct tl_entry *nv;
 
 	(void)len;
-	/* Chunks of one window (several processes, OTLP profiles) arrive side by side. */
-	if (t->nr || t->duration || t->samples) {
-		if (h->start_ns == t->start) {
-			t->samples += h->total;
-			if (h->duration_ns > t->duration)
-				t->duration = h->duration_ns;
-			return 0;
-		}
-		timeline_flush(t);
+	if (t->nr == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 256;
+		nv = realloc(t->v, t->cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		t->v = nv;
 	}
-	t->start = h->start_ns;
-	t->duration = h->duration_ns ? h->duration_ns : 1;
-	t->samples = h->total;
+	t->v[t->nr++] = (struct tl_entry){ h->start_ns, h->duration_ns, h->total };
 	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct tl_entry *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/*
+ * Writes the windows oldest first: chunks arrive in the order their producer published
+ * them, which need not be their windows' order (several producers, a late flush); chunks
+ * of one window (several OTLP profiles) are summed.
+ */
+static void timeline_write(struct timeline *t, struct sbuf *b)
+{
+	size_t i, j, n = 0;
+
+	qsort(t->v, t->nr, sizeof(*t->v), cmp_entry);
+	for (i = 0; i < t->nr; i = j) {
+		struct tl_entry e = t->v[i];
+
+		for (j = i + 1; j < t->nr && t->v[j].start == e.start; j++) {
+			e.samples += t->v[j].samples;
+			if (t->v[j].duration > e.duration)
+				e.duration = t->v[j].duration;
+		}
+		sbuf__printf(b, "%s{\"t\":%llu,\"d\":%llu,\"samples\":%llu}", n++ ? "," : "",
+			     (unsigned long long)(e.start / MS),
+			     (unsigned long long)(e.duration / MS), (unsigned long long)e.samples);
+	}
 }
 
 enum MHD_Result ui_api__timeline(struct ui *u, struct MHD_Connection *conn,
 				 const struct ui_route *r)
 {
 	struct sbuf b = { 0 };
-	struct timeline t = { .b = &b };
+	struct timeline t = { 0 };
 	struct slot_info si = { 0 };
 	int err;
 
@@ -241,11 +263,12 @@ enum MHD_Result ui_api__timeline(struct ui *u, struct MHD_Connection *conn,
 	sbuf__append(&b, ",\"windows\":[", 12);
 	pthread_mutex_lock(&u->lock);
 	err = slots__read(u->slots, r->id, timeline_chunk, &t);
-	if (!err) {
-		timeline_flush(&t);
+	if (!err)
 		slots__info(u->slots, r->id, &si);
-	}
 	pthread_mutex_unlock(&u->lock);
+	if (!err)
+		timeline_write(&t, &b);
+	free(t.v);
 	if (err) {
 		sbuf__release(&b);
 		return fill_error(u, conn, err);
