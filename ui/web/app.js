@@ -424,6 +424,7 @@ async function openDiff() {
     $('#diff-close').hidden = false;
     $('#flame-pane-title').textContent = 'Diff: red = larger share in B, blue = smaller';
     $('#flame-pane-title').hidden = false;
+    $('.symbols-pane').classList.add('wide');
     draw();
     renderDiffSymbols(d.symbols);
   } catch (e) {
@@ -437,6 +438,7 @@ function closeDiff() {
   $('#diff-close').hidden = true;
   $('#diff-info').textContent = '';
   $('#flame-pane-title').hidden = true;
+  $('.symbols-pane').classList.remove('wide');
   refreshProfile();
 }
 
