@@ -119,6 +119,10 @@ def case_ranges():
         callers = {c["name"]: c["total"] for c in s["callers"]["children"][0]["children"]}
         if s["total"] * 1300 != all_ * 300 or s["all"] != all_ or callers.get("left", 0) != 2 * callers.get("app.py:handler", -1):
             t.fail("sandwich: total %d of %d, callers %s" % (s["total"], s["all"], callers))
+        st, _, body = t.request(ui, "GET", t.slot_path(WID) + "/profile?format=folded&from=%d" % mid)
+        got = sum(int(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines())
+        if st != 200 or got != all_ - first:
+            t.fail("folded download from %d: %d samples, want %d" % (mid, got, all_ - first))
         nr = check_downloads(ui, all_)
         print("ranges ok: %d windows, %d samples, first half %d; diff, sandwich (%d of %d), "
               "folded (%d lines), pprof, OTLP round trip" % (len(w), all_, first, s["total"], all_, nr))
