@@ -458,8 +458,10 @@ async function openSandwich(name) {
 
 function drawSandwich() {
   const s = state.sandwich;
-  s.rc = F.draw($('#sw-callers'), s.callers, { invert: true, search: state.search }).rects;
-  s.re = F.draw($('#sw-callees'), s.callees, { search: state.search }).rects;
+  // Both trees are "all" -> the function -> ...: the function itself is the useful root.
+  const top = (t) => (t.children && t.children.length === 1 ? t.children[0] : t);
+  s.rc = F.draw($('#sw-callers'), top(s.callers), { invert: true, search: state.search }).rects;
+  s.re = F.draw($('#sw-callees'), top(s.callees), { search: state.search }).rects;
   $('#sw-callers').dataset.frames = String(s.rc.length);
   $('#sw-callees').dataset.frames = String(s.re.length);
 }
