@@ -153,7 +153,34 @@ def case_evictions():
             t.fail("kiln ui exit status on SIGTERM")
 
 
-CASES = {"ranges": case_ranges, "evictions": case_evictions}
+def case_two_slots():
+    """A diff of two slots: same mix, so no function changes share; each side its own id."""
+    ring = ring_name("two")
+    other = "unit/other.service"
+    feed = t.start_feed(ring, [WID, other], mix="alpha=70,beta=30", interval_ms=50)
+    ui = t.start_ui(ring)
+    try:
+        t.wait_workload(ui, WID)
+        t.wait_workload(ui, other)
+        t.enable(ui, other)
+        frozen_slot(ring, ui, feed, 10)
+        enc = [t.urllib.parse.quote(x, safe="") for x in (WID, other)]
+        d = t.api(ui, "GET", "/api/diff?a=%s&b=%s" % tuple(enc))
+        if d["a"]["id"] != WID or d["b"]["id"] != other or not d["a"]["total"] or not d["b"]["total"]:
+            t.fail("two slots: %s %s" % (d["a"], d["b"]))
+        rows = {r["name"]: r for r in d["symbols"]}
+        for name, want in (("alpha", 70.0), ("beta", 30.0)):
+            r = rows[name]
+            if abs(r["self_percent_a"] - want) > 0.01 or abs(r["self_percent_b"] - want) > 0.01 or abs(r["self_diff"]) > 0.01:
+                t.fail("two slots, %s: %s" % (name, r))
+        print("two slots ok: %d vs %d samples, alpha %.2f %% on both sides" % (d["a"]["total"], d["b"]["total"], rows["alpha"]["self_percent_a"]))
+    finally:
+        t.stop_proc(feed)
+        if ui.stop() != 0:
+            t.fail("kiln ui exit status on SIGTERM")
+
+
+CASES = {"ranges": case_ranges, "evictions": case_evictions, "two-slots": case_two_slots}
 
 if __name__ == "__main__":
     CASES[sys.argv[1]]()
