@@ -19,9 +19,10 @@ import { build, fail, kiln, openPage, playwright, startLine } from './lib.mjs';
 const chromiumApi = playwright();
 const workload = process.env.KILN_WORKLOAD || path.join(build, 'bench/workload');
 const ring = `uiinv-agent-${process.pid}`;
-// Windows of 250 ms at 999 Hz: ~5,000 samples per half on an idle CPU, far fewer when the
-// machine is busy (the workload then gets less CPU): the ratio's tolerance allows ~500.
+// Windows of 250 ms at 999 Hz: each half lasts until it has HALF_WINDOWS windows and
+// MIN_SAMPLES samples (5 s on an idle CPU; longer when the machine is busy).
 const HALF_WINDOWS = 20;
+const MIN_SAMPLES = 1500;
 const TOL = 0.05;
 
 function cgroup2Root() {
@@ -82,9 +83,11 @@ try {
   await row.first().click();
   await page.locator('#enable').click();
   await page.locator('#disable').waitFor({ state: 'visible' });
-  const busy = (from) => page.waitForFunction(([n, f]) =>
-    window.kiln.timeline().windows.filter((x) => x.t >= f && x.samples > 0).length >= n, [HALF_WINDOWS, from],
-  { timeout: 60000, polling: 200 });
+  // Enough samples for the ratio (binomial sd ~0.012 at 1,500), however busy the machine.
+  const busy = (from) => page.waitForFunction(([n, f, m]) => {
+    const w = window.kiln.timeline().windows.filter((x) => x.t >= f && x.samples > 0);
+    return w.length >= n && w.reduce((a, x) => a + x.samples, 0) >= m;
+  }, [HALF_WINDOWS, from, MIN_SAMPLES], { timeout: 150000, polling: 200 });
   await busy(0);
   // Halfway: the 70/30 process ends, the 30/70 one starts in the same cgroup.
   w.kill('SIGTERM');
@@ -95,15 +98,12 @@ try {
   await busy(switchMs + 500);
   w.kill('SIGTERM');
   await exited(w);
-  // The agent flushes what it still holds of the cgroup: wait until the timeline stops
-  // changing (two page refreshes agree) before measuring it.
-  let prev = '';
-  for (const end = Date.now() + 20000; Date.now() < end;) {
-    const cur = JSON.stringify(await page.evaluate(() => window.kiln.timeline().windows));
-    if (cur === prev) break;
-    prev = cur;
-    await page.waitForTimeout(2100); // the poll period: one refresh of the page; bounded by END
-  }
+  // Stop the agent (it flushes its last window): the slot stops changing. Two page refreshes
+  // later the page shows all of it.
+  agent.kill('SIGTERM');
+  await exited(agent);
+  const n0 = (await page.evaluate(() => window.kiln.timing())).n;
+  await page.waitForFunction((n) => window.kiln.timing().n >= n + 2, n0, { timeout: 30000, polling: 100 });
 
   // Drag each half on the timeline, leaving the windows around the switch out.
   const tl = await page.locator('#timeline').boundingBox();
@@ -116,7 +116,7 @@ try {
     await page.mouse.up();
     try {
       await page.waitForFunction((f) => { const r = window.kiln.timeline().range; return r && Math.abs(r.from - f) < 200; },
-        t0, { timeout: 10000 });
+        t0, { timeout: 30000 });
     } catch (e) {
       fail(`drag ${t0}..${t1} (x ${xOf(t0)}..${xOf(t1)}, timeline ${JSON.stringify(tl)}): range ` +
         JSON.stringify(await page.evaluate(() => { const t = window.kiln.timeline(); return { range: t.range, span: t.span }; })));
@@ -128,7 +128,7 @@ try {
   await page.locator('#set-b').click();
   await page.locator('#diff-open').click();
   const alphaRow = page.locator('#symbols tbody tr[data-name="alpha"]');
-  await alphaRow.waitFor({ timeout: 10000 });
+  await alphaRow.waitFor({ timeout: 30000 });
   const r = await alphaRow.evaluate((tr) => ({ cls: tr.className, c: [...tr.cells].map((c) => c.textContent) }));
   const [, a, b, d] = r.c.map((x) => parseFloat(x));
   const betaRow = await page.locator('#symbols tbody tr[data-name="beta"]').evaluate((tr) =>

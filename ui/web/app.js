@@ -178,7 +178,8 @@ async function refreshProfile() {
       draw();
       renderSymbols(sy.symbols);
     }
-    state.timing = { fetch_ms: t1 - t0, draw_ms: performance.now() - t1, frames: state.rects.length, nodes: fg.nodes };
+    state.timing = { fetch_ms: t1 - t0, draw_ms: performance.now() - t1, frames: state.rects.length, nodes: fg.nodes,
+      n: state.timing ? state.timing.n + 1 : 1 };
     setStatus('updated ' + new Date().toLocaleTimeString());
   } catch (e) {
     // The slot can vanish (TTL, eviction, another user's disable): show it as off.
@@ -260,8 +261,9 @@ function drawTimeline() {
   }
 }
 
-function timeAt(x) {
-  const span = timelineSpan();
+// The time at X, on the scale the drag started with (windows arriving meanwhile rescale the
+// timeline, which must not move the selection under the mouse).
+function timeAt(x, span) {
   const width = $('#timeline').clientWidth || 800;
   return Math.round(span.t0 + Math.min(Math.max(x / width, 0), 1) * (span.t1 - span.t0));
 }
@@ -279,7 +281,7 @@ function initTimeline() {
   const xOf = (ev) => ev.clientX - canvas.getBoundingClientRect().left;
   canvas.addEventListener('mousedown', (ev) => {
     if (!timelineSpan()) return;
-    state.drag = { x0: xOf(ev), x1: xOf(ev) };
+    state.drag = { x0: xOf(ev), x1: xOf(ev), span: timelineSpan() };
     ev.preventDefault();
   });
   window.addEventListener('mousemove', (ev) => {
@@ -293,7 +295,7 @@ function initTimeline() {
     state.drag = null;
     // A click (no drag) clears the selection.
     if (Math.abs(d.x1 - d.x0) < 3) return setRange(null);
-    const from = timeAt(Math.min(d.x0, d.x1)), to = timeAt(Math.max(d.x0, d.x1));
+    const from = timeAt(Math.min(d.x0, d.x1), d.span), to = timeAt(Math.max(d.x0, d.x1), d.span);
     setRange({ from, to: Math.max(to, from + 1) });
   });
   $('#range-clear').addEventListener('click', () => setRange(null));
