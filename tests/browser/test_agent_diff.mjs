@@ -56,6 +56,12 @@ let ctx;
 let agentErr = '';
 try {
   mkdirSync(cg);
+} catch (e) {
+  // Not root (the agent would need it too): nothing here can run.
+  console.error(`SKIP: cannot make the cgroup ${cg}: ${e.message}`);
+  process.exit(e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS' ? 77 : 1);
+}
+try {
   const agent = spawn(kiln, ['agent', '--ring', ring, '-F', '999', '--window-ms', '250'], { stdio: ['ignore', 'ignore', 'pipe'] });
   agent.stderr.on('data', (d) => { agentErr += d; });
   procs.push(agent);
