@@ -235,7 +235,8 @@ static void timeline_write(struct timeline *t, struct sbuf *b)
 {
 	size_t i, j, n = 0;
 
-	qsort(t->v, t->nr, sizeof(*t->v), cmp_entry);
+	if (t->nr) /* qsort() with no array is undefined, even for zero entries */
+		qsort(t->v, t->nr, sizeof(*t->v), cmp_entry);
 	for (i = 0; i < t->nr; i = j) {
 		struct tl_entry e = t->v[i];
 

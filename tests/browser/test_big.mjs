@@ -15,6 +15,8 @@ const ring = `uiinv-big-${process.pid}`;
 const wid = 'unit/big.service';
 const STACKS = 50000;
 const WINDOWS = 3;
+// Sanitized trees (KILN_SANITIZE) run the same test several times slower (KILN_SLOW: how many).
+const SLOW = process.env.KILN_SANITIZE ? Number(process.env.KILN_SLOW || 5) : 1;
 
 const procs = [];
 let ctx;
@@ -33,14 +35,20 @@ try {
   await openAndEnable(page, base, wid);
 
   // The page's own refresh (tree capped at its default 2,048 nodes) once WINDOWS are in.
-  await page.waitForFunction((n) => {
-    const t = window.kiln.timing();
-    return window.kiln.timeline().windows.length >= n && t && window.kiln.frames().some((f) => f.name === 'alpha');
-  }, WINDOWS, { timeout: 60000, polling: 200 });
+  try {
+    await page.waitForFunction((n) => {
+      const t = window.kiln.timing();
+      return window.kiln.timeline().windows.length >= n && t && window.kiln.frames().some((f) => f.name === 'alpha');
+    }, WINDOWS, { timeout: 60000 * SLOW, polling: 200 });
+  } catch (e) {
+    fail('the page never showed the slot: ' + JSON.stringify(await page.evaluate(() => ({
+      windows: window.kiln.timeline().windows.length, timing: window.kiln.timing(), frames: window.kiln.frames().length,
+      status: document.querySelector('#status').textContent, info: document.querySelector('#wl-info').textContent }))));
+  }
   // One more refresh, so the timing is of a refresh that had WINDOWS in it.
   const t0 = await page.evaluate(() => window.kiln.timing());
   await page.waitForFunction((prev) => window.kiln.timing() !== prev && window.kiln.timing().fetch_ms !== prev.fetch_ms,
-    t0, { timeout: 30000, polling: 100 });
+    t0, { timeout: 30000 * SLOW, polling: 100 });
   const capped = await page.evaluate(() => window.kiln.timing());
   const info = await page.locator('#wl-info').innerText();
 
@@ -62,7 +70,7 @@ try {
   // Interactive: search highlights a row, a click on a frame zooms into it.
   const s0 = Date.now();
   await page.locator('#search').fill('alpha');
-  await page.locator('#symbols tr.hl').first().waitFor({ timeout: 30000 });
+  await page.locator('#symbols tr.hl').first().waitFor({ timeout: 30000 * SLOW });
   const searchMs = Date.now() - s0;
   const frames = await page.evaluate(() => window.kiln.frames());
   const alpha = frames.find((f) => f.name === 'alpha');
@@ -70,7 +78,8 @@ try {
   const box = await page.locator('#flame').boundingBox();
   const z0 = Date.now();
   await page.mouse.click(box.x + alpha.x + alpha.w / 2, box.y + alpha.y + 9);
-  await page.waitForFunction(() => document.querySelector('#flame').dataset.zoom === 'alpha', null, { timeout: 10000 });
+  await page.waitForFunction(() => document.querySelector('#flame').dataset.zoom === 'alpha', null,
+    { timeout: 10000 * SLOW });
   const zoomMs = Date.now() - z0;
   await page.locator('#reset').click();
   await page.screenshot({ path: path.join(build, 'ui-big.png'), fullPage: true });
