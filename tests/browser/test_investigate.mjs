@@ -51,8 +51,12 @@ try {
   const switchMs = Number(sw.split(' ')[1]);
   await page.waitForFunction((s) => window.kiln.timeline().windows.filter((w) => w.t >= s).length >= 20,
     switchMs, { timeout: 30000, polling: 100 });
-  // Stop the feed: the slot's content stops changing while we look at it.
+  // Stop the feed: the slot's content stops changing while we look at it. Two page refreshes
+  // later the page's timeline holds every window (its scale no longer moves).
   feed.p.kill('SIGTERM');
+  await new Promise((resolve) => (feed.p.exitCode !== null ? resolve() : feed.p.on('exit', resolve)));
+  const n0 = (await page.evaluate(() => window.kiln.timing())).n;
+  await page.waitForFunction((n) => window.kiln.timing().n >= n + 2, n0, { timeout: 30000, polling: 100 });
   await page.locator('#reset').click();
   await page.waitForFunction(() => window.kiln.frames().some((f) => f.name === 'alpha'));
   const ratio = (frames) => {
