@@ -14,12 +14,14 @@ struct fnode {
 	uint32_t name; /* symbol index */
 	uint32_t parent;
 	uint32_t first_child, next_sibling; /* 0 = none (node 0 is the root, never a child) */
-	uint64_t self, total;
+	uint64_t self, total; /* side A (the only side outside a diff) */
+	uint64_t self_b, total_b; /* side B of a diff */
 };
 
 /* A frame name of the tree (tree nodes merge by name alone). */
 struct fsym {
 	char *name;
+	uint32_t kind; /* enum wrec_frame_kind of its first location, 0 when unknown */
 };
 
 struct flame {
@@ -28,12 +30,17 @@ struct flame {
 	struct htab syms_idx; /* name -> symbol index */
 	/* The symbols table: Self / Total per (name, module), as kiln top counts them. */
 	struct symtotal *st;
-	uint64_t *st_self, *st_total;
+	uint64_t *st_self[2], *st_total[2]; /* per side */
+	uint32_t *fid_sym; /* function id -> tree symbol, for the diff table's names */
 	size_t st_cap;
 	struct fnode *nodes;
 	size_t nr_nodes, nodes_cap;
 	struct htab nodes_idx; /* (parent, name) -> node index */
-	uint64_t total;
+	uint64_t total, total_b;
+	int side; /* 0: A, 1: B */
+	bool diff; /* a side-B sample was added */
+	enum flame_mode mode;
+	uint32_t focus; /* tree symbol of the sandwich's function */
 };
 
 struct name_key {
@@ -150,36 +157,87 @@ void flame__free(struct flame *f)
 		free(f->syms[i].name);
 	free(f->syms);
 	symtotal__free(f->st);
-	free(f->st_self);
-	free(f->st_total);
+	for (i = 0; i < 2; i++) {
+		free(f->st_self[i]);
+		free(f->st_total[i]);
+	}
+	free(f->fid_sym);
 	free(f->nodes);
 	htab__release(&f->syms_idx);
 	htab__release(&f->nodes_idx);
 	free(f);
 }
 
+/* Grows *V (uint64_t or uint32_t entries of SIZE bytes) from OLD to CAP entries, zeroed. */
+static int grow_zero(void **v, size_t size, size_t old, size_t cap)
+{
+	void *nv = realloc(*v, cap * size);
+
+	if (!nv)
+		return -ENOMEM;
+	memset((char *)nv + old * size, 0, (cap - old) * size);
+	*v = nv;
+	return 0;
+}
+
 /* Makes the symbols table's count arrays cover every function interned. Returns 0/-ENOMEM. */
 static int st_reserve(struct flame *f)
 {
 	size_t nr = symtotal__nr(f->st), cap = f->st_cap ? f->st_cap : 256;
-	uint64_t *ns, *nt;
+	int i;
 
 	if (nr <= f->st_cap)
 		return 0;
 	while (cap < nr)
 		cap *= 2;
-	ns = realloc(f->st_self, cap * sizeof(*ns));
-	if (!ns)
+	for (i = 0; i < 2; i++) {
+		if (grow_zero((void **)&f->st_self[i], sizeof(uint64_t), f->st_cap, cap) ||
+		    grow_zero((void **)&f->st_total[i], sizeof(uint64_t), f->st_cap, cap))
+			return -ENOMEM;
+	}
+	if (grow_zero((void **)&f->fid_sym, sizeof(uint32_t), f->st_cap, cap))
 		return -ENOMEM;
-	f->st_self = ns;
-	nt = realloc(f->st_total, cap * sizeof(*nt));
-	if (!nt)
-		return -ENOMEM;
-	f->st_total = nt;
-	memset(ns + f->st_cap, 0, (cap - f->st_cap) * sizeof(*ns));
-	memset(nt + f->st_cap, 0, (cap - f->st_cap) * sizeof(*nt));
 	f->st_cap = cap;
 	return 0;
+}
+
+/* Counts COUNT samples on node N, on the side being added. */
+static void count_node(struct flame *f, uint32_t n, uint64_t count, bool leaf)
+{
+	if (f->side) {
+		f->nodes[n].total_b += count;
+		if (leaf)
+			f->nodes[n].self_b += count;
+	} else {
+		f->nodes[n].total += count;
+		if (leaf)
+			f->nodes[n].self += count;
+	}
+}
+
+/*
+ * A sandwich keeps only stacks holding the focus function, cut at its outermost occurrence
+ * so that recursion counts once: callees keep the focus and what it calls (leaf first, the
+ * focus last, as the root's child); callers keep the focus and its callers, reversed so the
+ * focus is again the root's child and the outermost caller the deepest frame. Writes the
+ * cut stack into OUT (NR entries) and returns its length, or 0 when the focus is absent.
+ */
+static size_t sandwich_cut(const struct flame *f, const uint32_t *ids, size_t nr, uint32_t *out)
+{
+	size_t k = nr, i;
+
+	while (k && ids[k - 1] != f->focus)
+		k--;
+	if (!k)
+		return 0;
+	k--; /* the outermost occurrence (ids are leaf first) */
+	if (f->mode == FLAME_MODE_CALLEES) {
+		memcpy(out, ids, (k + 1) * sizeof(*out));
+		return k + 1;
+	}
+	for (i = 0; i < nr - k; i++)
+		out[i] = ids[nr - 1 - i];
+	return nr - k;
 }
 
 /*
@@ -189,25 +247,42 @@ static int st_reserve(struct flame *f)
 static int add_ids(struct flame *f, const uint32_t *ids, const uint32_t *fids, size_t nr,
 		   uint64_t count)
 {
-	uint32_t n = 0;
-	size_t i, keep = nr > FLAME_MAX_DEPTH ? FLAME_MAX_DEPTH : nr;
+	uint32_t n = 0, *cut = NULL;
+	size_t i, keep;
 	int err;
 
 	err = st_reserve(f);
 	if (err)
 		return err;
-	f->total += count;
-	f->nodes[0].total += count;
+	if (f->mode != FLAME_MODE_ALL) {
+		cut = malloc((nr + 1) * sizeof(*cut));
+		if (!cut)
+			return -ENOMEM;
+		nr = sandwich_cut(f, ids, nr, cut);
+		ids = cut;
+		if (!nr)
+			goto cleanup;
+	} else {
+		for (i = 0; i < nr; i++)
+			f->fid_sym[fids[i]] = ids[i];
+		symtotal__count(f->st, fids, nr, count, f->st_self[f->side], f->st_total[f->side]);
+	}
+	keep = nr > FLAME_MAX_DEPTH ? FLAME_MAX_DEPTH : nr;
+	if (f->side)
+		f->total_b += count;
+	else
+		f->total += count;
+	count_node(f, 0, count, !nr);
 	/* Outermost frame first: the tree grows from the root. */
 	for (i = nr; i > nr - keep; i--) {
 		err = child(f, n, ids[i - 1], &n);
 		if (err)
-			return err;
-		f->nodes[n].total += count;
+			goto cleanup;
+		count_node(f, n, count, i == nr - keep + 1);
 	}
-	f->nodes[n].self += count;
-	symtotal__count(f->st, fids, nr, count, f->st_self, f->st_total);
-	return 0;
+cleanup:
+	free(cut);
+	return err;
 }
 
 int flame__add_stack(struct flame *f, const char *const *names, size_t nr, uint64_t count)
@@ -270,6 +345,8 @@ int flame__add_record(struct flame *f, const void *buf, size_t len)
 			if (loc_sym[loc] == UINT32_MAX) {
 				wrec_view__frame_name(&v, loc, name, sizeof(name));
 				err = intern(f, name, &loc_sym[loc]);
+				if (!err && !f->syms[loc_sym[loc]].kind)
+					f->syms[loc_sym[loc]].kind = v.locs[loc].kind;
 				if (!err)
 					err = symtotal__intern_loc(f->st, &v, loc, &loc_fid[loc]);
 				if (err)
@@ -294,6 +371,33 @@ uint64_t flame__total(const struct flame *f)
 	return f->total;
 }
 
+bool flame_window_in_range(const void *rec, uint64_t from_ns, uint64_t to_ns)
+{
+	const struct wrec_header *h = rec;
+
+	return h->start_ns >= from_ns && h->start_ns < to_ns;
+}
+
+uint64_t flame__total_b(const struct flame *f)
+{
+	return f->total_b;
+}
+
+void flame__set_side(struct flame *f, int side)
+{
+	f->side = side ? 1 : 0;
+	if (side)
+		f->diff = true;
+}
+
+int flame__set_focus(struct flame *f, const char *name, enum flame_mode mode)
+{
+	if (mode == FLAME_MODE_ALL)
+		return -EINVAL;
+	f->mode = mode;
+	return intern(f, name, &f->focus);
+}
+
 size_t flame__nr_nodes(const struct flame *f)
 {
 	return f->nr_nodes;
@@ -308,7 +412,10 @@ struct heap {
 
 static bool heap_less(const struct heap *h, size_t a, size_t b)
 {
-	return h->nodes[h->v[a]].total < h->nodes[h->v[b]].total;
+	const struct fnode *x = &h->nodes[h->v[a]], *y = &h->nodes[h->v[b]];
+
+	/* A diff keeps what weighs most on either side (counts of both sides summed). */
+	return x->total + x->total_b < y->total + y->total_b;
 }
 
 static void heap_swap(struct heap *h, size_t a, size_t b)
@@ -367,10 +474,23 @@ static int cmp_ctx_name(const void *a, const void *b, void *ctx)
 	return strcmp(f->syms[x->name].name, f->syms[y->name].name);
 }
 
+static const char *const kind_names[] = {
+	[WREC_FRAME_KERNEL] = "kernel", [WREC_FRAME_NATIVE] = "native", [WREC_FRAME_GO] = "go",
+	[WREC_FRAME_JIT] = "jit",	[WREC_FRAME_PYTHON] = "python",
+};
+
+const char *flame_kind_name(uint32_t kind)
+{
+	if (kind >= sizeof(kind_names) / sizeof(kind_names[0]) || !kind_names[kind])
+		return "native";
+	return kind_names[kind];
+}
+
 static void write_node(struct writer *w, uint32_t n, uint32_t *kids)
 {
 	const struct fnode *nd = &w->f->nodes[n];
-	uint64_t cut = 0;
+	uint32_t kind = w->f->syms[nd->name].kind;
+	uint64_t cut = 0, cut_b = 0;
 	size_t nr = 0, i;
 	bool any_cut = false;
 	uint32_t c;
@@ -378,6 +498,12 @@ static void write_node(struct writer *w, uint32_t n, uint32_t *kids)
 	w->written++;
 	sbuf__append(w->out, "{\"name\":", 8);
 	sbuf__json_str(w->out, w->f->syms[nd->name].name);
+	/* Native is the default kind: most frames are, and the tree stays lean. */
+	if (kind && kind != WREC_FRAME_NATIVE)
+		sbuf__printf(w->out, ",\"kind\":\"%s\"", flame_kind_name(kind));
+	if (w->f->diff)
+		sbuf__printf(w->out, ",\"self_b\":%llu,\"total_b\":%llu",
+			     (unsigned long long)nd->self_b, (unsigned long long)nd->total_b);
 	sbuf__printf(w->out, ",\"self\":%llu,\"total\":%llu,\"children\":[",
 		     (unsigned long long)nd->self, (unsigned long long)nd->total);
 	for (c = nd->first_child; c; c = w->f->nodes[c].next_sibling) {
@@ -385,6 +511,7 @@ static void write_node(struct writer *w, uint32_t n, uint32_t *kids)
 			kids[nr++] = c;
 		} else {
 			cut += w->f->nodes[c].total;
+			cut_b += w->f->nodes[c].total_b;
 			any_cut = true;
 		}
 	}
@@ -397,10 +524,12 @@ static void write_node(struct writer *w, uint32_t n, uint32_t *kids)
 	}
 	if (any_cut) {
 		w->written++;
-		sbuf__printf(w->out,
-			     "%s{\"name\":\"" FLAME_OTHER "\",\"self\":%llu,\"total\":%llu,"
-			     "\"children\":[]}",
-			     nr ? "," : "", (unsigned long long)cut, (unsigned long long)cut);
+		sbuf__printf(w->out, "%s{\"name\":\"" FLAME_OTHER "\"", nr ? "," : "");
+		if (w->f->diff)
+			sbuf__printf(w->out, ",\"self_b\":%llu,\"total_b\":%llu",
+				     (unsigned long long)cut_b, (unsigned long long)cut_b);
+		sbuf__printf(w->out, ",\"self\":%llu,\"total\":%llu,\"children\":[]}",
+			     (unsigned long long)cut, (unsigned long long)cut);
 	}
 	sbuf__append(w->out, "]}", 2);
 }
@@ -476,8 +605,8 @@ int flame__write_symbols(const struct flame *f, struct sbuf *out, enum flame_sor
 
 	/* The count arrays cover every function once a stack was added, and only then. */
 	if (f->st_cap)
-		nr = symtotal__rows(f->st, f->st_self, f->st_total, (enum symtotal_sort)sort, &rows,
-				    &cap);
+		nr = symtotal__rows(f->st, f->st_self[0], f->st_total[0], (enum symtotal_sort)sort,
+				    &rows, &cap);
 	if (nr < 0)
 		return (int)nr;
 	if (nr_symbols)
@@ -496,6 +625,66 @@ int flame__write_symbols(const struct flame *f, struct sbuf *out, enum flame_sor
 			     (unsigned long long)rows[i].self, (unsigned long long)rows[i].total,
 			     100.0 * (double)rows[i].self / total,
 			     100.0 * (double)rows[i].total / total);
+	}
+	sbuf__append(out, "]", 1);
+	free(rows);
+	return out->err;
+}
+
+struct drow {
+	uint32_t fid;
+	double diff; /* Self share B - A, in points */
+};
+
+static int cmp_drow(const void *a, const void *b, void *ctx)
+{
+	const struct drow *x = a, *y = b;
+	const struct flame *f = ctx;
+	double dx = x->diff < 0 ? -x->diff : x->diff, dy = y->diff < 0 ? -y->diff : y->diff;
+
+	if (dx != dy)
+		return dx < dy ? 1 : -1;
+	return strcmp(f->syms[f->fid_sym[x->fid]].name, f->syms[f->fid_sym[y->fid]].name);
+}
+
+int flame__write_diff_symbols(const struct flame *f, struct sbuf *out, size_t limit,
+			      size_t *nr_symbols)
+{
+	double ta = f->total ? (double)f->total : 1.0, tb = f->total_b ? (double)f->total_b : 1.0;
+	size_t nr = 0, i, cap = f->st_cap ? symtotal__nr(f->st) : 0;
+	struct drow *rows = malloc((cap + 1) * sizeof(*rows));
+	const uint64_t *sa = f->st_self[0], *sb = f->st_self[1];
+	const uint64_t *ua = f->st_total[0], *ub = f->st_total[1];
+
+	if (!rows)
+		return -ENOMEM;
+	for (i = 0; i < cap; i++) {
+		if (!ua[i] && !ub[i])
+			continue;
+		rows[nr].fid = (uint32_t)i;
+		rows[nr++].diff = 100.0 * ((double)sb[i] / tb - (double)sa[i] / ta);
+	}
+	qsort_r(rows, nr, sizeof(*rows), cmp_drow, (void *)f);
+	if (nr_symbols)
+		*nr_symbols = nr;
+	if (limit && nr > limit)
+		nr = limit;
+	sbuf__append(out, "[", 1);
+	for (i = 0; i < nr; i++) {
+		uint32_t id = rows[i].fid;
+
+		sbuf__append(out, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
+		sbuf__json_str(out, f->syms[f->fid_sym[id]].name);
+		sbuf__printf(out,
+			     ",\"self_a\":%llu,\"total_a\":%llu,\"self_b\":%llu,\"total_b\":%llu,"
+			     "\"self_percent_a\":%.3f,\"self_percent_b\":%.3f,"
+			     "\"total_percent_a\":%.3f,\"total_percent_b\":%.3f,"
+			     "\"self_diff\":%.3f,\"total_diff\":%.3f}",
+			     (unsigned long long)sa[id], (unsigned long long)ua[id],
+			     (unsigned long long)sb[id], (unsigned long long)ub[id],
+			     100.0 * (double)sa[id] / ta, 100.0 * (double)sb[id] / tb,
+			     100.0 * (double)ua[id] / ta, 100.0 * (double)ub[id] / tb, rows[i].diff,
+			     100.0 * ((double)ub[id] / tb - (double)ua[id] / ta));
 	}
 	sbuf__append(out, "]", 1);
 	free(rows);

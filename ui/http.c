@@ -13,6 +13,7 @@
 #include "common/util.h"
 #include "ui/flame.h"
 #include "otlp/otlp.h"
+#include "ui/api.h"
 #include "ui/route.h"
 #include "ui/ui_internal.h"
 
@@ -57,9 +58,9 @@ static void count_status(struct ui *u, unsigned int status)
 }
 
 /* Queues BODY (malloc'd, taken) with TYPE and STATUS, and header HNAME: HVALUE if given. */
-static enum MHD_Result respond_h(struct ui *u, struct MHD_Connection *conn, unsigned int status,
-				 const char *type, char *body, size_t len, const char *hname,
-				 const char *hvalue)
+enum MHD_Result ui_respond_h(struct ui *u, struct MHD_Connection *conn, unsigned int status,
+			     const char *type, char *body, size_t len, const char *hname,
+			     const char *hvalue)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -80,32 +81,32 @@ static enum MHD_Result respond_h(struct ui *u, struct MHD_Connection *conn, unsi
 	return ret;
 }
 
-static enum MHD_Result respond(struct ui *u, struct MHD_Connection *conn, unsigned int status,
-			       const char *type, char *body, size_t len)
+enum MHD_Result ui_respond(struct ui *u, struct MHD_Connection *conn, unsigned int status,
+			   const char *type, char *body, size_t len)
 {
-	return respond_h(u, conn, status, type, body, len, NULL, NULL);
+	return ui_respond_h(u, conn, status, type, body, len, NULL, NULL);
 }
 
-static enum MHD_Result respond_sbuf(struct ui *u, struct MHD_Connection *conn, unsigned int status,
-				    const char *type, struct sbuf *b)
+enum MHD_Result ui_respond_sbuf(struct ui *u, struct MHD_Connection *conn, unsigned int status,
+				const char *type, struct sbuf *b)
 {
 	size_t len;
 	char *body = sbuf__take(b, &len);
 
 	if (!body)
-		return respond(u, conn, 500, "text/plain", strdup("out of memory\n"), 14);
-	return respond(u, conn, status, type, body, len);
+		return ui_respond(u, conn, 500, "text/plain", strdup("out of memory\n"), 14);
+	return ui_respond(u, conn, status, type, body, len);
 }
 
-static enum MHD_Result json_error(struct ui *u, struct MHD_Connection *conn, unsigned int status,
-				  const char *msg)
+enum MHD_Result ui_json_error(struct ui *u, struct MHD_Connection *conn, unsigned int status,
+			      const char *msg)
 {
 	struct sbuf b = { 0 };
 
 	sbuf__printf(&b, "{\"error\":");
 	sbuf__json_str(&b, msg);
 	sbuf__printf(&b, ",\"status\":%u}\n", status);
-	return respond_sbuf(u, conn, status, "application/json", &b);
+	return ui_respond_sbuf(u, conn, status, "application/json", &b);
 }
 
 /* A google.rpc.Status message (code, message), the body of an OTLP/HTTP error. */
@@ -125,12 +126,12 @@ static enum MHD_Result otlp_error(struct ui *u, struct MHD_Connection *conn, uns
 	b[len++] = (unsigned char)(n >= 128 ? n >> 7 : n);
 	memcpy(b + len, msg, n);
 	log_debug("OTLP request refused (%u): %s", status, msg);
-	return respond(u, conn, status, "application/x-protobuf", (char *)b, len + n);
+	return ui_respond(u, conn, status, "application/x-protobuf", (char *)b, len + n);
 }
 
 /* Query argument NAME as a number in [MIN, MAX], DEF when absent. Returns 0 or -EINVAL. */
-static int query_u64(struct MHD_Connection *conn, const char *name, uint64_t min, uint64_t max,
-		     uint64_t def, uint64_t *out)
+int ui_query_u64(struct MHD_Connection *conn, const char *name, uint64_t min, uint64_t max,
+		 uint64_t def, uint64_t *out)
 {
 	const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
 
@@ -169,7 +170,7 @@ static enum MHD_Result api_slots(struct ui *u, struct MHD_Connection *conn)
 		slots__for_each(u->slots, write_slot, &b);
 	pthread_mutex_unlock(&u->lock);
 	sbuf__append(&b, "]}\n", 3);
-	return respond_sbuf(u, conn, 200, "application/json", &b);
+	return ui_respond_sbuf(u, conn, 200, "application/json", &b);
 }
 
 static enum MHD_Result api_slot(struct ui *u, struct MHD_Connection *conn, const struct req *q)
@@ -206,11 +207,11 @@ static enum MHD_Result api_slot(struct ui *u, struct MHD_Connection *conn, const
 		ret = slots__info(u->slots, q->r.id, &si);
 	pthread_mutex_unlock(&u->lock);
 	if (ret == -ENOENT && q->r.kind == UI_R_SLOT_ENABLE)
-		return json_error(u, conn, 404, "unknown workload (see GET /api/workloads)");
+		return ui_json_error(u, conn, 404, "unknown workload (see GET /api/workloads)");
 	if (ret == -ENOENT)
-		return json_error(u, conn, 404, NO_SLOT);
+		return ui_json_error(u, conn, 404, NO_SLOT);
 	if (ret)
-		return json_error(u, conn, 500, strerror(-ret));
+		return ui_json_error(u, conn, 500, strerror(-ret));
 	sbuf__append(&b, "{\"id\":", 6);
 	sbuf__json_str(&b, q->r.id);
 	if (q->r.kind == UI_R_SLOT_DISABLE)
@@ -218,88 +219,7 @@ static enum MHD_Result api_slot(struct ui *u, struct MHD_Connection *conn, const
 	else
 		sbuf__printf(&b, ",\"enabled\":true,\"bytes\":%llu,\"chunks\":%llu}\n",
 			     (unsigned long long)si.bytes, (unsigned long long)si.chunks);
-	return respond_sbuf(u, conn, status, "application/json", &b);
-}
-
-static int add_chunk(const void *chunk, size_t len, void *ctx)
-{
-	int err = flame__add_record(ctx, chunk, len);
-
-	/* Chunks were validated on the way in; only memory can fail here. */
-	return err == -ENOMEM ? err : 0;
-}
-
-static enum MHD_Result api_view(struct ui *u, struct MHD_Connection *conn, const struct req *q)
-{
-	const char *sort_s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sort");
-	enum flame_sort sort = FLAME_SORT_SELF;
-	struct flame *f = flame__new();
-	struct sbuf b = { 0 };
-	struct slot_info si = { 0 };
-	uint64_t max_nodes, limit;
-	size_t written = 0, nsym = 0;
-	enum MHD_Result r;
-	int err;
-
-	if (!f)
-		return json_error(u, conn, 500, "out of memory");
-	if (q->r.kind == UI_R_FLAMEGRAPH && query_u64(conn, "max_nodes", 2, FLAME_MAX_NODES_LIMIT,
-						      FLAME_DEFAULT_MAX_NODES, &max_nodes)) {
-		r = json_error(u, conn, 400, "max_nodes: expected a number in [2, 100000]");
-		goto cleanup;
-	}
-	if (q->r.kind == UI_R_SYMBOLS) {
-		if (query_u64(conn, "limit", 0, 1000000, 0, &limit)) {
-			r = json_error(u, conn, 400, "limit: expected a number in [0, 1000000]");
-			goto cleanup;
-		}
-		if (sort_s && !strcmp(sort_s, "total")) {
-			sort = FLAME_SORT_TOTAL;
-		} else if (sort_s && strcmp(sort_s, "self")) {
-			r = json_error(u, conn, 400, "sort: expected self or total");
-			goto cleanup;
-		}
-	}
-	/* Rebuilt from every chunk on each read: the chunks are the only state to keep. */
-	pthread_mutex_lock(&u->lock);
-	err = slots__read(u->slots, q->r.id, add_chunk, f);
-	if (!err)
-		slots__info(u->slots, q->r.id, &si);
-	pthread_mutex_unlock(&u->lock);
-	if (err == -ENOENT) {
-		r = json_error(u, conn, 404, NO_SLOT);
-		goto cleanup;
-	}
-	if (err) {
-		r = json_error(u, conn, 500, strerror(-err));
-		goto cleanup;
-	}
-	sbuf__append(&b, "{\"id\":", 6);
-	sbuf__json_str(&b, q->r.id);
-	sbuf__printf(&b, ",\"total\":%llu,\"chunks\":%llu,\"bytes\":%llu,",
-		     (unsigned long long)flame__total(f), (unsigned long long)si.chunks,
-		     (unsigned long long)si.bytes);
-	if (q->r.kind == UI_R_FLAMEGRAPH) {
-		sbuf__append(&b, "\"tree\":", 7);
-		err = flame__write_tree(f, &b, max_nodes, &written);
-		sbuf__printf(&b, ",\"nodes\":%zu,\"max_nodes\":%llu,\"truncated\":%s}\n", written,
-			     (unsigned long long)max_nodes,
-			     written < flame__nr_nodes(f) ? "true" : "false");
-	} else {
-		sbuf__printf(&b, "\"sort\":\"%s\",\"symbols\":",
-			     sort == FLAME_SORT_TOTAL ? "total" : "self");
-		err = flame__write_symbols(f, &b, sort, limit, &nsym);
-		sbuf__printf(&b, ",\"nr_symbols\":%zu}\n", nsym);
-	}
-	if (err) {
-		sbuf__release(&b);
-		r = json_error(u, conn, 500, strerror(-err));
-		goto cleanup;
-	}
-	r = respond_sbuf(u, conn, 200, "application/json", &b);
-cleanup:
-	flame__free(f);
-	return r;
+	return ui_respond_sbuf(u, conn, status, "application/json", &b);
 }
 
 static enum MHD_Result metrics(struct ui *u, struct MHD_Connection *conn)
@@ -382,7 +302,7 @@ static enum MHD_Result metrics(struct ui *u, struct MHD_Connection *conn)
 		     "# HELP kiln_ui_logins_total Logins with the access token (GET /?token=).\n"
 		     "# TYPE kiln_ui_logins_total counter\nkiln_ui_logins_total %llu\n",
 		     (unsigned long long)n.logins);
-	return respond_sbuf(u, conn, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+	return ui_respond_sbuf(u, conn, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
 static int emit_otlp(const void *rec, size_t len, void *ctx)
@@ -432,7 +352,7 @@ static enum MHD_Result otlp(struct ui *u, struct MHD_Connection *conn, struct re
 	u->n.otlp_samples += res.samples;
 	pthread_mutex_unlock(&u->lock);
 	/* An empty ExportProfilesServiceResponse: full success. */
-	return respond(u, conn, 200, "application/x-protobuf", NULL, 0);
+	return ui_respond(u, conn, 200, "application/x-protobuf", NULL, 0);
 rejected:
 	pthread_mutex_lock(&u->lock);
 	u->n.otlp_rejected++;
@@ -682,8 +602,8 @@ static enum MHD_Result dispatch(struct ui *u, struct MHD_Connection *conn, struc
 			u->n.otlp_rejected++;
 			pthread_mutex_unlock(&u->lock);
 			if (q->status == 415)
-				return respond(u, conn, 415, "text/plain", strdup(q->error),
-					       strlen(q->error));
+				return ui_respond(u, conn, 415, "text/plain", strdup(q->error),
+						  strlen(q->error));
 			return otlp_error(u, conn, (unsigned int)q->status, 8, q->error);
 		}
 		if (q->challenge) {
@@ -697,10 +617,10 @@ static enum MHD_Result dispatch(struct ui *u, struct MHD_Connection *conn, struc
 			body = sbuf__take(&b, &len);
 			if (!body)
 				return MHD_NO;
-			return respond_h(u, conn, 401, "application/json", body, len,
-					 "WWW-Authenticate", "Bearer realm=\"kiln ui\"");
+			return ui_respond_h(u, conn, 401, "application/json", body, len,
+					    "WWW-Authenticate", "Bearer realm=\"kiln ui\"");
 		}
-		return json_error(u, conn, (unsigned int)q->status, q->error);
+		return ui_json_error(u, conn, (unsigned int)q->status, q->error);
 	}
 	if (q->login)
 		return login(u, conn);
@@ -728,7 +648,7 @@ static enum MHD_Result dispatch(struct ui *u, struct MHD_Connection *conn, struc
 		workloads__write_json(u->wl, u->slots, u->o.wall_ns(), &b);
 		pthread_mutex_unlock(&u->lock);
 		sbuf__append(&b, "\n", 1);
-		return respond_sbuf(u, conn, 200, "application/json", &b);
+		return ui_respond_sbuf(u, conn, 200, "application/json", &b);
 	}
 	case UI_R_SLOTS:
 		return api_slots(u, conn);
@@ -739,15 +659,23 @@ static enum MHD_Result dispatch(struct ui *u, struct MHD_Connection *conn, struc
 		return api_slot(u, conn, q);
 	case UI_R_FLAMEGRAPH:
 	case UI_R_SYMBOLS:
-		return api_view(u, conn, q);
+		return ui_api__view(u, conn, &q->r);
+	case UI_R_TIMELINE:
+		return ui_api__timeline(u, conn, &q->r);
+	case UI_R_SANDWICH:
+		return ui_api__sandwich(u, conn, &q->r);
+	case UI_R_PROFILE:
+		return ui_api__profile(u, conn, &q->r);
+	case UI_R_DIFF:
+		return ui_api__diff(u, conn);
 	case UI_R_METRICS:
 		return metrics(u, conn);
 	case UI_R_HEALTH:
-		return respond(u, conn, 200, "text/plain", strdup("ok\n"), 3);
+		return ui_respond(u, conn, 200, "text/plain", strdup("ok\n"), 3);
 	case UI_R_OTLP:
 		return otlp(u, conn, q);
 	}
-	return json_error(u, conn, 404, "no such resource");
+	return ui_json_error(u, conn, 404, "no such resource");
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,

@@ -65,9 +65,9 @@ static int match_slot(const char *method, const char *rest, struct ui_route *r)
 		enum ui_route_kind kind;
 		const char *method;
 	} subs[] = {
-		{ "/clear", UI_R_SLOT_CLEAR, "POST" },
-		{ "/flamegraph", UI_R_FLAMEGRAPH, "GET" },
-		{ "/symbols", UI_R_SYMBOLS, "GET" },
+		{ "/clear", UI_R_SLOT_CLEAR, "POST" }, { "/flamegraph", UI_R_FLAMEGRAPH, "GET" },
+		{ "/symbols", UI_R_SYMBOLS, "GET" },   { "/timeline", UI_R_TIMELINE, "GET" },
+		{ "/sandwich", UI_R_SANDWICH, "GET" }, { "/profile", UI_R_PROFILE, "GET" },
 	};
 	size_t len = strlen(rest), i, sl;
 	bool get = is(method, "GET") || is(method, "HEAD");
@@ -118,6 +118,8 @@ int ui_route__match(const char *method, const char *path, struct ui_route *r)
 		r->kind = UI_R_WORKLOADS;
 	} else if (is(path, "/api/slots") || is(path, "/api/slots/")) {
 		r->kind = UI_R_SLOTS;
+	} else if (is(path, "/api/diff")) {
+		r->kind = UI_R_DIFF;
 	} else if (is(path, "/metrics")) {
 		r->kind = UI_R_METRICS;
 	} else if (is(path, "/healthz")) {
@@ -141,5 +143,49 @@ int ui_route__match(const char *method, const char *path, struct ui_route *r)
 	}
 	if (!get)
 		return refuse(r, 405, "method not allowed on this resource (GET only)");
+	return 0;
+}
+
+/* Parses LEN digits at S (none: DEF) into *OUT. Returns 0 or -EINVAL. */
+static int ms_part(const char *s, size_t len, uint64_t def, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	*out = def;
+	if (!len)
+		return 0;
+	if (len > 15) /* ms since the epoch have 13 digits until the year 2286 */
+		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int ui_range_spec__parse(const char *s, char *id, size_t idlen, uint64_t *from_ms, uint64_t *to_ms)
+{
+	const char *at = strrchr(s, '@'), *dots;
+	size_t n = strlen(s);
+
+	*from_ms = 0;
+	*to_ms = UINT64_MAX;
+	if (at) {
+		dots = strstr(at + 1, "..");
+		if (dots && !ms_part(at + 1, (size_t)(dots - at - 1), 0, from_ms) &&
+		    !ms_part(dots + 2, strlen(dots + 2), UINT64_MAX, to_ms))
+			n = (size_t)(at - s);
+		else
+			*from_ms = 0, *to_ms = UINT64_MAX;
+	}
+	if (!n || *from_ms > *to_ms)
+		return -EINVAL;
+	if (n >= idlen)
+		return -ENAMETOOLONG;
+	memcpy(id, s, n);
+	id[n] = 0;
 	return 0;
 }

@@ -7,6 +7,7 @@
 #define KILN_UI_ROUTE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Longest workload id accepted, decoded, without the NUL. */
 #define UI_ID_MAX 1024
@@ -24,6 +25,10 @@ enum ui_route_kind {
 	UI_R_METRICS, /* GET /metrics */
 	UI_R_HEALTH, /* GET /healthz */
 	UI_R_OTLP, /* POST /v1development/profiles */
+	UI_R_TIMELINE, /* GET /api/slots/{id}/timeline */
+	UI_R_SANDWICH, /* GET /api/slots/{id}/sandwich */
+	UI_R_PROFILE, /* GET /api/slots/{id}/profile (download) */
+	UI_R_DIFF, /* GET /api/diff */
 };
 
 struct ui_asset {
@@ -60,5 +65,14 @@ int ui_url_decode(const char *in, size_t len, char *out, size_t outlen);
  * id), with R->error set.
  */
 int ui_route__match(const char *method, const char *path, struct ui_route *r);
+
+/*
+ * Parses a diff operand "ID" or "ID@FROM..TO" (FROM, TO: ms since the Unix epoch, either may
+ * be empty for "from the first window" / "to the last"; the last '@' followed by such a
+ * range splits, so an id may contain '@'). Writes the id into ID (IDLEN bytes) and the
+ * bounds into *FROM_MS, *TO_MS (0 and UINT64_MAX when open). Returns 0, or -EINVAL (empty
+ * id, FROM > TO) / -ENAMETOOLONG.
+ */
+int ui_range_spec__parse(const char *s, char *id, size_t idlen, uint64_t *from_ms, uint64_t *to_ms);
 
 #endif

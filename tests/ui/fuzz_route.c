@@ -31,12 +31,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (st && !r.error)
 		abort();
-	if (!st && r.kind >= UI_R_SLOT_GET && r.kind <= UI_R_SYMBOLS) {
+	if (!st && ((r.kind >= UI_R_SLOT_GET && r.kind <= UI_R_SYMBOLS) ||
+		    (r.kind >= UI_R_TIMELINE && r.kind <= UI_R_PROFILE))) {
 		if (!r.id[0] || strlen(r.id) > UI_ID_MAX)
 			abort();
 		sbuf__json_str(&b, r.id);
 	}
 	ui_url_decode(path, size - 1, out, sizeof(out));
+	/* The diff operand parser sees the same bytes: an id and a sane range, or a refusal. */
+	{
+		uint64_t from, to;
+
+		if (!ui_range_spec__parse(path, out, sizeof(out), &from, &to) &&
+		    (!out[0] || from > to))
+			abort();
+	}
 	sbuf__release(&b);
 	free(path);
 	return 0;

@@ -69,7 +69,7 @@ def start_ui(ring, listen="127.0.0.1:0", env=None, args=(), timeout=10):
 
 
 def start_feed(ring, keys, mix=None, recursive=False, interval_ms=50, samples=1000,
-               windows=0, name=None):
+               windows=0, name=None, extra=()):
     """Starts tests/ui/ui_feed writing records for KEYS into RING; wait for its first line."""
     args = [FEED, "--ring", ring, "--interval-ms", str(interval_ms), "--samples", str(samples)]
     for k in keys:
@@ -82,6 +82,7 @@ def start_feed(ring, keys, mix=None, recursive=False, interval_ms=50, samples=10
         args += ["--windows", str(windows)]
     if name:
         args += ["--name", name]
+    args += list(extra)
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     line = p.stdout.readline().decode()
     if not line.startswith("window"):
