@@ -38,6 +38,9 @@
 #include "shm/counters.h"
 #include "shm/reader.h"
 
+/* How long a ring whose producer is still initializing it is waited for. */
+#define ATTACH_INIT_WAIT_NS (10 * 1000000000ull)
+
 #define TOP_DEFAULT_HZ 99 /* a private agent's rate: 19 Hz (the agent's) is too coarse live */
 #define TOP_HEADER_LINES 5
 #define TOP_BATCH_ROWS 20
@@ -632,6 +635,17 @@ static int open_ring(struct topcmd *c, struct agent_child *ag, const struct top_
 				 "agent's rate",
 				 c->ring);
 		err = attach(c, RING_START_NEWEST);
+		/*
+		 * A producer between creating the file and stamping it (an agent started alongside
+		 * this top, as kiln run and scripts do): wait for it, bounded.
+		 */
+		for (uint64_t end = mono_ns() + ATTACH_INIT_WAIT_NS;
+		     err == -EAGAIN && mono_ns() < end && !stop_sig;) {
+			struct timespec ts = { 0, 20 * 1000000 };
+
+			nanosleep(&ts, NULL);
+			err = attach(c, RING_START_NEWEST);
+		}
 		if (err) {
 			log_error("%s", shm__strerror(c->ring, err, msg, sizeof(msg)));
 			return -1;
