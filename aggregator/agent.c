@@ -381,6 +381,7 @@ static void publish_metrics(struct agent *a)
 	counter_set(a, AC_SYM_BYTES, ss.cache_bytes);
 	counter_set(a, AC_SYM_ELFS, ss.elf_entries);
 	counter_set(a, AC_SYM_PROCS, ss.processes);
+	counter_set(a, AC_SYM_DENIED, ss.files_denied);
 	counter_set(a, AC_MAPPINGS, ss.mappings_added);
 	if (a->mw) {
 		struct mmapwatch_stats ms;

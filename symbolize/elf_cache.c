@@ -161,6 +161,22 @@ void elf_unref(struct symbolizer *s, struct elf_file *e)
 		lru_push(s, e);
 }
 
+/*
+ * A mapped file of TGID that we may not open: counted, and said once, since every frame of
+ * such a process stays "[file+0x...]" and the cause is a missing capability, not the process.
+ */
+static void note_denied(struct symbolizer *s, uint32_t tgid, const char *path, int err)
+{
+	s->files_denied++;
+	if (s->warned_denied)
+		return;
+	s->warned_denied = true;
+	log_warn("cannot open %s, mapped by process %u (%s): naming other processes' frames needs "
+		 "CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (docs/deployment.md); their frames stay "
+		 "[file+0x...] (counter symbol_files_denied)",
+		 path, tgid, strerror(err));
+}
+
 /* Opens the file of M as process TGID sees it. Returns an fd or -errno. */
 static int open_mapped_file(struct symbolizer *s, uint32_t tgid, const struct umap *m)
 {
@@ -183,6 +199,8 @@ static int open_mapped_file(struct symbolizer *s, uint32_t tgid, const struct um
 				if (!fstat(fd, &st) && (!m->ino || st.st_ino == m->ino))
 					return fd;
 				close(fd);
+			} else if (errno == EACCES || errno == EPERM) {
+				note_denied(s, tgid, path, errno);
 			}
 		}
 	}

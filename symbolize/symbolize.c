@@ -159,6 +159,7 @@ void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *out)
 	out->py_unnamed = s->py_unnamed;
 	out->py_inexact = s->py_inexact;
 	out->debuginfo_reloads = s->dbg_reloads;
+	out->files_denied = s->files_denied;
 	for (size_t i = 0; s->procs.slots && i <= s->procs.mask; i++)
 		if (s->procs.slots[i].hash &&
 		    ((const struct proc *)(uintptr_t)s->procs.slots[i].val)->by_events)

@@ -83,6 +83,7 @@ struct symbolizer_stats {
 	uint64_t py_unnamed; /* Python frames left as a marker (code unreadable, process unknown) */
 	uint64_t py_inexact; /* stacks whose Python and eval-loop frames did not pair up */
 	uint64_t debuginfo_reloads; /* cached ELF files re-read when their debug file landed */
+	uint64_t files_denied; /* mapped files the process may not open (capabilities) */
 };
 
 /* Returns a new symbolizer (caller frees with symbolizer__free) or NULL with errno set. */

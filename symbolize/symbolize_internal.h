@@ -173,6 +173,8 @@ struct symbolizer {
 	uint64_t py_frames, py_unnamed, py_inexact;
 	struct dbgfetch *dbg; /* not owned; NULL: no fetching (debugfetch.c) */
 	uint64_t dbg_reloads, dbg_retry_ns;
+	uint64_t files_denied; /* mapped files the agent may not open (elf_cache.c) */
+	bool warned_denied;
 };
 
 /* What parse_elf() learns about a binary's separate debug information. */

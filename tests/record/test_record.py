@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from kilntest import (KILN, WORKLOAD, fail, folded, record, require_root, run, share, skip,  # noqa
@@ -249,7 +250,46 @@ def drop_to_nobody():
     os.setuid(65534)
 
 
+def case_denied(tmp):
+    """Without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, another user's process's files cannot
+    be opened: its frames stay unnamed, and kiln says once why and which capabilities name
+    them (the warning the container test found missing), instead of nothing."""
+    import shutil
+    prog = os.path.join(tmp, "workload")
+    shutil.copy(WORKLOAD, prog)
+    os.chmod(prog, 0o755)
+    w = subprocess.Popen(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                          prog, "--mix", "alpha=100", "--seconds", "60"],
+                         stderr=subprocess.DEVNULL)
+    out = os.path.join(tmp, "out.txt")
+    try:
+        # Polled with a deadline: setpriv has exec'd the workload when its exe is the copy.
+        deadline = time.monotonic() + 30
+        while os.path.realpath("/proc/%d/exe" % w.pid) != prog:
+            if time.monotonic() > deadline or w.poll() is not None:
+                fail("the workload did not start as nobody")
+            time.sleep(0.01)
+        p = run(["setpriv", "--bounding-set", "-sys_ptrace,-dac_read_search,-sys_admin",
+                 "--inh-caps", "-all", KILN, "record", "-F", "499", "-d", "2", "-p",
+                 str(w.pid), "-o", out], check=False)
+    finally:
+        w.kill()
+        w.wait()
+    if p.returncode != 0:
+        fail("kiln record without the two capabilities exited %d:\n%s" % (p.returncode, p.stderr))
+    warn = [line for line in p.stderr.splitlines() if "cannot open" in line]
+    print("\n".join(warn))
+    if len(warn) != 1 or "CAP_SYS_PTRACE" not in warn[0] or "CAP_DAC_READ_SEARCH" not in warn[0]:
+        fail("expected one warning naming CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH:\n" + p.stderr)
+    rows = folded(out)
+    if sum(c for _, c in rows) < 100:
+        fail("too few samples of the workload: %s" % rows[:3])
+    if any("alpha" in frames for frames, _ in rows):
+        fail("alpha was named although its file could not be opened")
+
+
 CASES = {
+    "denied": case_denied,
     "shares-folded": case_shares_folded,
     "shares-pprof": case_shares_pprof,
     "syscall": case_syscall,
