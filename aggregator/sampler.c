@@ -426,6 +426,7 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	}
 	s->skel->rodata->include_idle = s->opts.include_idle;
 	s->skel->rodata->follow_children = s->opts.follow_children;
+	s->skel->rodata->unwind_tables = !s->opts.no_unwind;
 	bpf_map__set_max_entries(s->skel->maps.counts0, counts);
 	bpf_map__set_max_entries(s->skel->maps.counts1, counts);
 	bpf_map__set_max_entries(s->skel->maps.stacks0, stacks);

@@ -72,6 +72,8 @@ static void usage(FILE *f)
 		"      --count-map-entries N  entries of each window's count map (default: sized\n"
 		"                           from CPUs x HZ x window)\n"
 		"      --stack-map-entries N  entries of each window's stack map (likewise)\n"
+		"      --unwind fp|tables     user stacks from unwind tables (.eh_frame, the\n"
+		"                             default) or from frame pointers only\n"
 		"  -v, --verbose            more messages (repeat for debug)\n"
 		"  -h, --help               this help\n"
 		"\n"
@@ -398,7 +400,8 @@ int cmd_record(int argc, char **argv)
 		OPT_IDLE,
 		OPT_WINDOW,
 		OPT_COUNT,
-		OPT_STACK
+		OPT_STACK,
+		OPT_UNWIND
 	};
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
@@ -411,6 +414,7 @@ int cmd_record(int argc, char **argv)
 		{ "window-ms", required_argument, NULL, OPT_WINDOW },
 		{ "count-map-entries", required_argument, NULL, OPT_COUNT },
 		{ "stack-map-entries", required_argument, NULL, OPT_STACK },
+		{ "unwind", required_argument, NULL, OPT_UNWIND },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -511,6 +515,14 @@ int cmd_record(int argc, char **argv)
 				goto cleanup;
 			}
 			sopts.count_map_entries = (uint32_t)v;
+			break;
+		case OPT_UNWIND:
+			if (strcmp(optarg, "fp") && strcmp(optarg, "tables")) {
+				log_error("--unwind '%s': expected 'fp' or 'tables'", optarg);
+				ret = EXIT_USAGE;
+				goto cleanup;
+			}
+			sopts.no_unwind = !strcmp(optarg, "fp");
 			break;
 		case OPT_STACK:
 			if (cli_parse_num("--stack-map-entries", optarg, 1, 1u << 24, "entries",
