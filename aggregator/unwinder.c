@@ -776,6 +776,8 @@ int unwinder__sync_process(struct unwinder *u, uint32_t tgid)
 				pm.v.flags = KILN_UW_MAP_NO_TABLE;
 			else
 				pm.v.table_id = pm.t->id;
+			pm.v.start = pm.start;
+			pm.v.end = pm.end;
 			table_get(u, pm.t);
 		}
 		if (grow((void **)&next, &cap, nr + 1, sizeof(*next))) {

@@ -202,7 +202,10 @@ struct walk_state {
 	__u8 user_mode; /* the sample interrupted user mode */
 	__u8 is_ret; /* pc is a return address (look up pc - 1) */
 	__u8 done;
-	__u8 reserved;
+	__u8 pg_valid; /* pg_* hold the last page found */
+	/* The last mapping and table page found: callers are mostly in their callee's. */
+	struct kiln_uw_mapping map;
+	__u32 pg_table, pg_page, pg_first, pg_count;
 	struct kiln_ustack stack;
 };
 
@@ -630,6 +633,7 @@ int kiln_sample(struct bpf_perf_event_data *ctx)
 	struct kiln_metrics *mt = metrics_slot();
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, pid = (__u32)id;
+	struct kiln_uw_mapping *m;
 	struct walk_state *st;
 	__u64 cgid = 0;
 	long n;
@@ -682,8 +686,15 @@ int kiln_sample(struct bpf_perf_event_data *ctx)
 		st->ustack_err = -EFAULT;
 		return finish(ctx, mt, st);
 	}
-	if (unwind_tables && process_loaded(tgid)) {
-		/* The process's tables are loaded: walk them. */
+	/*
+	 * The leaf's mapping, which also says whether the process's tables are loaded: a
+	 * process with no entry has none yet, one with only its marker (prefix 32) is known.
+	 */
+	m = unwind_tables ? find_mapping(tgid, st->pc) : NULL;
+	if (m) {
+		/* The process's tables are loaded: walk them, starting from this mapping. */
+		st->map = *m;
+		st->pg_valid = 0;
 		count(mt, KILN_M_UW_DWARF);
 		st->stack.flags = KILN_USTACK_DWARF;
 		push_frame(st, st->pc);

@@ -52,18 +52,6 @@ static __always_inline struct kiln_uw_mapping *find_mapping(__u32 tgid, __u64 pc
 	return bpf_map_lookup_elem(&uw_mappings, &k);
 }
 
-/*
- * Whether TGID's tables are all loaded: its marker entry, which user space enters after
- * every mapping, matches a key of prefix 32 (a lookup never matches more bits than its
- * key's prefixlen).
- */
-static __always_inline bool process_loaded(__u32 tgid)
-{
-	struct kiln_uw_map_key k = { .prefixlen = 32, .tgid_be = bpf_htonl(tgid) };
-
-	return bpf_map_lookup_elem(&uw_mappings, &k) != NULL;
-}
-
 /* Asks user space, at most once a second per process, to re-read the process's mappings. */
 static __always_inline void request_sync(struct kiln_metrics *mt, struct walk_state *st)
 {
@@ -126,19 +114,32 @@ static __always_inline int fp_step(struct walk_state *st)
 	return 0;
 }
 
-/* The delta in force at OFF in TABLE_ID's page, or NULL when no row covers OFF. */
-static __always_inline struct kiln_uw_delta *find_delta(__u32 table_id, __u64 off)
+/*
+ * The delta in force at OFF in TABLE_ID's page, or NULL when no row covers OFF. The page
+ * found last is kept in ST: a caller in the same 64 KiB of the same file (most of them)
+ * costs no hash lookup.
+ */
+static __always_inline struct kiln_uw_delta *find_delta(struct walk_state *st, __u32 table_id,
+							__u64 off)
 {
 	struct kiln_uw_page_key pk = { .table_id = table_id, .page = off >> KILN_UW_PAGE_BITS };
-	struct kiln_uw_page *pg = bpf_map_lookup_elem(&uw_pages, &pk);
+	struct kiln_uw_page *pg;
 	struct kiln_uw_delta *d;
 	__u32 lo, hi, mid, low = off & KILN_UW_PAGE_MASK;
 	int i;
 
-	if (!pg)
-		return NULL;
-	lo = pg->first;
-	hi = pg->first + pg->count;
+	if (!st->pg_valid || st->pg_table != pk.table_id || st->pg_page != pk.page) {
+		pg = bpf_map_lookup_elem(&uw_pages, &pk);
+		if (!pg)
+			return NULL;
+		st->pg_table = pk.table_id;
+		st->pg_page = pk.page;
+		st->pg_first = pg->first;
+		st->pg_count = pg->count;
+		st->pg_valid = 1;
+	}
+	lo = st->pg_first;
+	hi = st->pg_first + st->pg_count;
 	/* The last delta with addr_low <= LOW; the page's first delta is at 0. */
 	for (i = 0; i < KILN_UW_BSEARCH_STEPS && lo < hi; i++) {
 		mid = lo + (hi - lo) / 2;
@@ -150,7 +151,7 @@ static __always_inline struct kiln_uw_delta *find_delta(__u32 table_id, __u64 of
 		else
 			hi = mid;
 	}
-	if (lo <= pg->first)
+	if (lo <= st->pg_first)
 		return NULL;
 	lo -= 1;
 	return bpf_map_lookup_elem(&uw_deltas, &lo);
@@ -168,7 +169,13 @@ static __always_inline void step(struct kiln_metrics *mt, struct walk_state *st)
 	__u64 cfa, ra, off, pc = st->pc, regs[7];
 	__u32 rule, idx;
 
-	m = find_mapping(st->tgid, pc);
+	if (pc >= st->map.start && pc < st->map.end) {
+		m = &st->map;
+	} else {
+		m = find_mapping(st->tgid, pc);
+		if (m)
+			st->map = *m;
+	}
 	if (!m || (m->flags & (KILN_UW_MAP_MARKER | KILN_UW_MAP_NO_TABLE))) {
 		if (!m || (m->flags & KILN_UW_MAP_MARKER))
 			request_sync(mt, st);
@@ -186,7 +193,7 @@ static __always_inline void step(struct kiln_metrics *mt, struct walk_state *st)
 	}
 	/* Below the leaf a pc is a return address: the call it returns from is at pc - 1. */
 	off = pc - m->bias - (st->is_ret ? 1 : 0);
-	d = find_delta(m->table_id, off);
+	d = find_delta(st, m->table_id, off);
 	if (!d) {
 		stop(mt, st, KILN_UW_STOP_NOT_COVERED, KILN_M_UW_NOT_COVERED);
 		return;
