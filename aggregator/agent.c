@@ -330,6 +330,7 @@ static void publish_metrics(struct agent *a)
 		counter_set(a, AC_UW_BUILDS, us.builds);
 		counter_set(a, AC_UW_NO_EH_FRAME, us.no_eh_frame);
 		counter_set(a, AC_UW_ERRORS, us.build_errors + us.load_errors);
+		counter_set(a, AC_UW_SWEPT, us.swept);
 	}
 	publish_python(a, &ss);
 

@@ -14,6 +14,7 @@
 
 #include "aggregator/pyprocs.h"
 #include "aggregator/sampler_int.h"
+#include "aggregator/unwinder.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -339,6 +340,9 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 	/* The window is symbolized: CPython processes that exited before it can go. */
 	if (s->py)
 		pyprocs__sweep(s->py);
+	/* Processes whose exit event was lost (a full event ring) would stay loaded forever. */
+	if (s->uw)
+		unwinder__sweep(s->uw, 512);
 	/* The overflow samples of OLD are consumed; the window is reused after the next flip. */
 	p->n = 0;
 	p->frames.n = 0;

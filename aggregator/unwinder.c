@@ -24,8 +24,14 @@
 #include "symbolize/htab.h"
 #include "unwind/unwind.h"
 
-/* Loaded tables nobody maps kept for reuse (short-lived processes map the same libc). */
-#define MAX_IDLE_TABLES 64
+/*
+ * Loaded tables nobody maps kept for reuse (short-lived processes map the same libc, a build
+ * runs cc1 and as again and again). They cost no memory the maps do not already hold (the
+ * maps are preallocated), and the oldest is evicted whenever a new table needs its room, so
+ * the bound is only on the user-space bookkeeping: with 64, a host running many different
+ * programs rebuilt evicted tables ~10 times a second (615 builds of 161 files in a minute).
+ */
+#define MAX_IDLE_TABLES 512
 #define MAX_LOADS 8
 
 struct load_seg {
@@ -81,6 +87,7 @@ struct unwinder {
 	uint64_t idle_clock;
 	struct table *vdso;
 	bool vdso_tried;
+	size_t sweep_pos; /* next slot of procs unwinder__sweep looks at */
 	struct unwinder_stats st;
 };
 
@@ -353,6 +360,16 @@ static bool evict_idle(struct unwinder *u)
 	return true;
 }
 
+/* Entries of the page map the loaded tables hold. */
+static size_t pages_used(const struct unwinder *u)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < u->nr_tables; i++)
+		n += u->tables[i]->nr_pages;
+	return n;
+}
+
 /* Encodes UT and enters it into the maps as T. Returns 0 or -errno. */
 static int load_table(struct unwinder *u, struct table *t, const struct uw_table *ut)
 {
@@ -370,6 +387,9 @@ static int load_table(struct unwinder *u, struct table *t, const struct uw_table
 		;
 	if (err)
 		goto cleanup;
+	/* The page map is bounded too: room is made the same way before entering the pages. */
+	while (pages_used(u) + nr_pages > u->m.pages_max && evict_idle(u))
+		;
 	t->nr_deltas = (uint32_t)n;
 	err = write_deltas(u, t->first, d, n);
 	if (err)
@@ -929,6 +949,29 @@ void unwinder__free(struct unwinder *u)
 	free(u->rule_vals);
 	free(u->free);
 	free(u);
+}
+
+int unwinder__sweep(struct unwinder *u, size_t budget)
+{
+	uint32_t gone[64];
+	char path[300];
+	size_t n = 0, i, slot;
+	struct proc *p;
+
+	/* Collected first: removing moves entries of the table being walked. */
+	for (i = 0; u->procs.slots && i < budget && i <= u->procs.mask && n < 64; i++) {
+		slot = u->sweep_pos++ & u->procs.mask;
+		if (!u->procs.slots[slot].hash)
+			continue;
+		p = (struct proc *)(uintptr_t)u->procs.slots[slot].val;
+		snprintf(path, sizeof(path), "%s/%u", u->proc_root, p->tgid);
+		if (access(path, F_OK) && errno == ENOENT)
+			gone[n++] = p->tgid;
+	}
+	for (i = 0; i < n; i++)
+		unwinder__remove_process(u, gone[i]);
+	u->st.swept += n;
+	return (int)n;
 }
 
 bool unwinder__knows(const struct unwinder *u, uint32_t tgid)
