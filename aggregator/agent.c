@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "aggregator/features.h"
 #include "aggregator/identity.h"
 #include "aggregator/loop.h"
 #include "aggregator/mmapwatch.h"
@@ -128,7 +129,8 @@ static bool tgid_eq(uint64_t val, const void *key, void *ctx)
 
 /*
  * The identity of process TGID from the resolver, copied (the resolver's strings live only
- * until its next sweep). A process already gone and never resolved is named after its comm.
+ * until its next sweep). A process already gone and never resolved is named after the cgroup
+ * it ran in (*CGID) when that still exists, else after its comm.
  */
 static int resolve_identity(struct agent *a, uint32_t tgid, const char *comm,
 			    char *fields[WREC_ID_NR], uint64_t *cgid)
@@ -138,7 +140,19 @@ static int resolve_identity(struct agent *a, uint32_t tgid, const char *comm,
 	int err, f;
 
 	err = identity_resolver__of_pid(a->ids, tgid, &id);
+	/*
+	 * Gone before it was resolved (a process of a build or a job lives milliseconds): the
+	 * cgroup BPF recorded with its samples still names its unit, container or pod.
+	 */
+	if ((err == -ESRCH || err == -ENOENT) && *cgid) {
+		err = identity_resolver__of_cgroup(a->ids, *cgid, comm, &id);
+		if (!err)
+			counter_add(a, AC_IDS_BY_CGROUP, 1);
+		else
+			err = -ESRCH;
+	}
 	if (err == -ESRCH || err == -ENOENT) {
+		counter_add(a, AC_IDS_BY_COMM, 1);
 		snprintf(key, sizeof(key), "exe/%s", comm);
 		fields[WREC_ID_KEY] = strdup(key);
 		fields[WREC_ID_NAME] = strdup(comm);
@@ -599,7 +613,7 @@ int agent__new(struct agent **out, const struct kiln_config *cfg, const struct a
 				  "CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE (to read other "
 				  "processes)",
 				  strerror(-err));
-		else
+		else if (!features__refused()) /* else it said what is missing */
 			log_error("loading the BPF sampler failed: %s (-v shows the verifier log)",
 				  strerror(-err));
 		goto cleanup;

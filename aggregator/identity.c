@@ -764,34 +764,20 @@ static void classify(const char *text, const char *v2, struct cg_class *k, bool 
 	}
 }
 
-int identity_resolver__of_pid(struct identity_resolver *r, uint32_t tgid, struct workload_id **out)
+/*
+ * The identity for a process whose cgroup file reads TEXT (v2 path V2) and whose executable
+ * is EXE ("" when unknown, KTHREAD for kernel threads); E is TEXT's cache entry, if any.
+ * Returns 0 and *OUT, or -errno.
+ */
+static int resolve_text(struct identity_resolver *r, const char *text, const char *v2,
+			const char *exe, bool kthread, struct entry *e, struct workload_id **out)
 {
-	char v2[PATH_MAX], exe[PATH_MAX] = "", *text = NULL, *key = NULL;
+	char keybuf[PATH_MAX + 8], *key = NULL;
 	struct idspec s = { 0 };
-	struct entry *e = NULL;
 	struct cg_class k;
-	bool v2_own, kthread = false;
+	bool v2_own;
 	size_t kl;
-	int err;
 
-	*out = NULL;
-	if (tgid == 0) {
-		snprintf(v2, sizeof(v2), "/");
-		text = strdup("");
-		kthread = true;
-	} else {
-		err = read_cgroups(r, tgid, &text, v2, sizeof(v2));
-		if (err)
-			return err;
-	}
-	if (!text)
-		return -ENOMEM;
-	e = cache_get(r, text);
-	if (e && !e->per_exe) {
-		*out = &e->id;
-		err = 0;
-		goto cleanup;
-	}
 	classify(text, v2, &k, &v2_own);
 	/*
 	 * Not the root, not under a unit, no container or pod: a cgroup someone made for this
@@ -802,34 +788,21 @@ int identity_resolver__of_pid(struct identity_resolver *r, uint32_t tgid, struct
 		k.cls = WORKLOAD_CGROUP;
 		v2_own = true;
 	}
-	if (!kthread && identity__exe_of_pid(r->proc_root, tgid, exe, sizeof(exe))) {
-		exe[0] = 0;
-		kthread = is_kernel_thread(r->proc_root, tgid);
-		if (!kthread && comm_of_pid(r->proc_root, tgid, exe, sizeof(exe))) {
-			/* Gone between reading its cgroup and its exe. */
-			err = -ESRCH;
-			goto cleanup;
-		}
-	}
 	if (!e && (k.cls == WORKLOAD_POD || k.cls == WORKLOAD_CONTAINER ||
 		   k.cls == WORKLOAD_CGROUP || (k.cls == WORKLOAD_UNIT && k.unit_is_workload))) {
 		e = build_cgroup_identity(r, text, &k, v2, v2_own, exe[0] == '/' ? exe : NULL);
-		if (!e) {
-			err = -ENOMEM;
-			goto cleanup;
-		}
+		if (!e)
+			return -ENOMEM;
 		cache_put(r, e);
 		*out = &e->id;
-		err = 0;
-		goto cleanup;
+		return 0;
 	}
 	if (!e) {
 		/* A marker so the next process of this cgroup skips classification. */
 		e = calloc(1, sizeof(*e));
 		if (!e || !(e->key = strdup(text))) {
 			entry_free(e);
-			err = -ENOMEM;
-			goto cleanup;
+			return -ENOMEM;
 		}
 		e->per_exe = true;
 		cache_put(r, e);
@@ -837,15 +810,11 @@ int identity_resolver__of_pid(struct identity_resolver *r, uint32_t tgid, struct
 	/* Executable-named (or host) workloads: one entry per cgroup and executable. */
 	kl = strlen(text) + strlen(exe) + 16;
 	key = malloc(kl);
-	if (!key) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
+	if (!key)
+		return -ENOMEM;
 	snprintf(key, kl, "%s\n%s:%s", text, kthread ? "kthread" : "exe", exe);
 	e = cache_get(r, key);
 	if (!e) {
-		char keybuf[PATH_MAX + 8];
-
 		s.cgroup_path = v2;
 		s.field[WREC_ID_HOST] = r->host_name;
 		s.field[WREC_ID_CGROUP] = v2;
@@ -867,15 +836,121 @@ int identity_resolver__of_pid(struct identity_resolver *r, uint32_t tgid, struct
 		e = make_entry(key, &s, kthread ? WORKLOAD_HOST : WORKLOAD_PROCESS,
 			       cgroup_id_of(r, v2), false);
 		if (!e) {
-			err = -ENOMEM;
-			goto cleanup;
+			free(key);
+			return -ENOMEM;
 		}
 		cache_put(r, e);
 	}
-	*out = &e->id;
-	err = 0;
-cleanup:
 	free(key);
+	*out = &e->id;
+	return 0;
+}
+
+int identity_resolver__of_pid(struct identity_resolver *r, uint32_t tgid, struct workload_id **out)
+{
+	char v2[PATH_MAX], exe[PATH_MAX] = "", *text = NULL;
+	struct entry *e = NULL;
+	bool kthread = false;
+	int err;
+
+	*out = NULL;
+	if (tgid == 0) {
+		snprintf(v2, sizeof(v2), "/");
+		text = strdup("");
+		kthread = true;
+	} else {
+		err = read_cgroups(r, tgid, &text, v2, sizeof(v2));
+		if (err)
+			return err;
+	}
+	if (!text)
+		return -ENOMEM;
+	e = cache_get(r, text);
+	if (e && !e->per_exe) {
+		*out = &e->id;
+		err = 0;
+		goto cleanup;
+	}
+	if (!kthread && identity__exe_of_pid(r->proc_root, tgid, exe, sizeof(exe))) {
+		exe[0] = 0;
+		kthread = is_kernel_thread(r->proc_root, tgid);
+		if (!kthread && comm_of_pid(r->proc_root, tgid, exe, sizeof(exe))) {
+			/* Gone between reading its cgroup and its exe. */
+			err = -ESRCH;
+			goto cleanup;
+		}
+	}
+	err = resolve_text(r, text, v2, exe, kthread, e, out);
+cleanup:
 	free(text);
 	return err;
+}
+
+/*
+ * The v2 path (relative to the mount) of cgroup CGID. The id BPF sees is the cgroup
+ * directory's kernfs node id, which is also its file handle (type FILEID_KERNFS), so the
+ * directory opens by handle without a walk of the tree. Needs CAP_DAC_READ_SEARCH.
+ */
+static int cgroup_path_of_id(struct identity_resolver *r, uint64_t cgid, char *path, size_t len)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + sizeof(uint64_t)];
+	} h;
+	char link[64], full[PATH_MAX];
+	size_t rl = strlen(r->cgroup_root);
+	int mfd = -1, fd = -1, err = 0;
+	ssize_t n;
+
+	if (!cgid || !r->cgroup_root[0])
+		return -ENOENT;
+	h.fh.handle_bytes = sizeof(cgid);
+	h.fh.handle_type = 0xfe; /* FILEID_KERNFS */
+	memcpy(h.fh.f_handle, &cgid, sizeof(cgid));
+	mfd = open(r->cgroup_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		err = errno == ESTALE ? -ENOENT : -errno;
+		goto cleanup;
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, full, sizeof(full) - 1);
+	if (n < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	full[n] = 0;
+	/* Outside our view of the mount (another cgroup namespace's root): not nameable. */
+	if (strncmp(full, r->cgroup_root, rl) || (full[rl] && full[rl] != '/')) {
+		err = -ENOENT;
+		goto cleanup;
+	}
+	snprintf(path, len, "%s", full[rl] ? full + rl : "/");
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	close(mfd);
+	return err;
+}
+
+int identity_resolver__of_cgroup(struct identity_resolver *r, uint64_t cgid, const char *comm,
+				 struct workload_id **out)
+{
+	char v2[PATH_MAX], text[PATH_MAX + 8];
+	struct entry *e;
+	int err;
+
+	*out = NULL;
+	err = cgroup_path_of_id(r, cgid, v2, sizeof(v2));
+	if (err)
+		return err;
+	snprintf(text, sizeof(text), "0::%s\n", v2);
+	e = cache_get(r, text);
+	if (e && !e->per_exe) {
+		*out = &e->id;
+		return 0;
+	}
+	return resolve_text(r, text, v2, comm ? comm : "", false, e, out);
 }

@@ -100,6 +100,15 @@ void identity_resolver__free(struct identity_resolver *r);
 int identity_resolver__of_pid(struct identity_resolver *r, uint32_t tgid, struct workload_id **out);
 
 /*
+ * Resolves a process that is gone from the v2 cgroup CGID it ran in (the id BPF recorded)
+ * and its COMM: a unit, container, pod or cgroup of its own names it as if it were alive;
+ * otherwise it is named after COMM. Returns 0 and *OUT (owned by R, as for of_pid),
+ * -ENOENT when the cgroup is gone too, or another -errno.
+ */
+int identity_resolver__of_cgroup(struct identity_resolver *r, uint64_t cgid, const char *comm,
+				 struct workload_id **out);
+
+/*
  * Evicts the least recently used identities beyond the cache size. The only place entries
  * are freed, so pointers from of_pid stay valid between sweeps: call it between windows,
  * once no record under construction refers to an identity. Returns the number evicted.

@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "aggregator/features.h"
 #include "aggregator/pyprocs.h"
 #include "aggregator/sampler_int.h"
 #include "aggregator/unwinder.h"
@@ -364,11 +365,18 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	bpf_map__set_max_entries(s->skel->maps.ustacks0, ustacks);
 	bpf_map__set_max_entries(s->skel->maps.ustacks1, ustacks);
 	bpf_map__set_max_entries(s->skel->maps.events, rbsz);
+	/* What this kernel lacks: fall back (no Python walk, per-key drain) or say what. */
+	err = features__prepare(s->skel->obj, &s->opts.no_python, &s->no_batch);
+	if (err)
+		goto cleanup;
 	err = profile_bpf__load(s->skel);
 	if (err) {
 		report_refused_map(s->skel->obj, err);
 		goto cleanup;
 	}
+	err = features__loaded(s->skel->obj);
+	if (err)
+		goto cleanup;
 
 	/* Stack ids are bucket indices: below the bucket count, a power of two >= entries. */
 	s->nr_slots = 1;

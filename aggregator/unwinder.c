@@ -687,8 +687,13 @@ void uw_table_put(struct unwinder *u, struct table *t)
 {
 	if (!t || --t->refs || t == u->vdso)
 		return;
+	/*
+	 * Not a candidate for the eviction below: an idle_since left from an earlier idle spell
+	 * would make T look the oldest idle table, and it would be freed under our feet.
+	 */
+	t->idle_since = 0;
 	/* Keep a bounded number of idle tables: the oldest goes first. */
-	while (u->st.tables_idle >= MAX_IDLE_TABLES && evict_idle(u))
+	while (u->st.tables_idle >= u->idle_max && evict_idle(u))
 		;
 	t->idle_since = ++u->idle_clock;
 	u->st.tables_idle++;
@@ -698,8 +703,10 @@ void uw_table_get(struct unwinder *u, struct table *t)
 {
 	if (t && table_idle(u, t))
 		u->st.tables_idle--;
-	if (t)
+	if (t) {
 		t->refs++;
+		t->idle_since = 0; /* in use: idle again only from its next table_put */
+	}
 }
 
 struct unwinder *unwinder__new(const struct unwinder_maps *maps, const char *proc_root)
@@ -709,6 +716,7 @@ struct unwinder *unwinder__new(const struct unwinder_maps *maps, const char *pro
 	if (!u)
 		return NULL;
 	u->m = *maps;
+	u->idle_max = maps->idle_max ? maps->idle_max : MAX_IDLE_TABLES;
 	snprintf(u->proc_root, sizeof(u->proc_root), "%s", proc_root ? proc_root : "/proc");
 	elf_version(EV_CURRENT);
 	u->free = calloc(1, sizeof(*u->free));

@@ -22,6 +22,7 @@ struct unwinder_maps {
 	int deltas_fd; /* array of struct kiln_uw_delta */
 	int rules_fd; /* array of struct kiln_uw_rule */
 	uint32_t pages_max, deltas_max, rules_max;
+	uint32_t idle_max; /* loaded tables no process maps kept for reuse; 0: the default */
 };
 
 struct unwinder_stats {

@@ -28,6 +28,7 @@ extern int bench_unwind(const struct bench_opts *o, int argc, char **argv) __att
 extern int bench_python(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 extern int bench_churn(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 extern int bench_soak(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
+extern int bench_outage(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 
 struct suite {
 	const char *name;
@@ -54,6 +55,8 @@ static const struct suite suites[] = {
 	  "agent under hundreds of short processes per second: CPU, memory, symbolized (root)" },
 	{ "soak", bench_soak,
 	  "agent, exporter, UI and BPF map memory minute by minute under churn (root)" },
+	{ "outage", bench_outage,
+	  "exporter through 60 s of 503, 2 min refused, SIGKILL: delivered, duplicates, drain" },
 };
 
 static void usage(FILE *f)

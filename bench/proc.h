@@ -106,7 +106,8 @@ int bench_wait_sampling(const struct bench_prog_ids *before, pid_t pid, const ch
 
 /*
  * Process-level suites (overhead, userspace, density, latency): what a kiln process costs,
- * the kiln pipeline started on a private ring, cgroups of our own, and a tiny HTTP client.
+ * the kiln pipeline started on a private ring, cgroups of our own, and HTTP requests to its
+ * UI (libcurl). The pipeline and the requests are in pipeline.c.
  */
 struct shm_hdr;
 struct shm_view;
@@ -164,9 +165,9 @@ int bench_cgroup_free(const char *path);
 int bench_rmtree(const char *path);
 
 /*
- * One HTTP/1.0 request to 127.0.0.1:PORT: METHOD PATH with an empty body, answer read until
- * the server closes, within TIMEOUT_MS. Returns 0 with the status code in *STATUS and the
- * body in *BODY (NUL-terminated, caller frees; may be NULL), or -errno / -EPROTO.
+ * One HTTP request to 127.0.0.1:PORT (libcurl): METHOD PATH with an empty body, within
+ * TIMEOUT_MS. Returns 0 with the status code in *STATUS and the body in *BODY
+ * (NUL-terminated, caller frees; may be NULL), or -errno (-ETIMEDOUT, -ECONNREFUSED, -EPROTO).
  */
 int bench_http(int port, const char *method, const char *path, int timeout_ms, int *status,
 	       char **body);

@@ -68,7 +68,8 @@ static int make_record(unsigned int w, unsigned int v, void **out, size_t *len, 
 		.max_depth = MAX_DEPTH,
 		.samples = SAMPLES_PER_REC,
 		.period_ns = PERIOD_NS,
-		.start_ns = 1800000000000000000ull,
+		/* A minute ago: inside a destination's default ingestion window (-1 h / +10 min). */
+		.start_ns = (wall_ns() / 1000000000ull - 60) * 1000000000ull,
 	};
 
 	return wrec_synth__record(&so, out, len, total);

@@ -54,10 +54,12 @@ struct py_cost {
 /*
  * Starts ARGV with stdin a pipe we hold (deep.py runs until it reads end of file) and
  * stdout a pipe; waits for its first output line (deep.py's "ready", or anything: the
- * workload prints nothing, then the pipe's end is the sign it started). Returns the pid and
- * the pipe's write end in *STDIN_FD, or -errno.
+ * workload prints nothing, then the pipe's end is the sign it started). Returns the pid, the
+ * stdin pipe's write end in *STDIN_FD and the stdout pipe's read end in *STDOUT_FD (held
+ * until the target is stopped: a target whose later write met a closed pipe would die of
+ * SIGPIPE / BrokenPipeError in the middle of the measurement), or -errno.
  */
-static pid_t start_target(char *const argv[], bool wait_line, int *stdin_fd)
+static pid_t start_target(char *const argv[], bool wait_line, int *stdin_fd, int *stdout_fd)
 {
 	int in[2], out[2], err = 0;
 	struct pollfd pfd;
@@ -86,17 +88,19 @@ static pid_t start_target(char *const argv[], bool wait_line, int *stdin_fd)
 	if (!err && wait_line) {
 		pfd.fd = out[0];
 		pfd.events = POLLIN;
-		if (poll(&pfd, 1, 10000) != 1 || read(out[0], buf, sizeof(buf)) <= 0)
+		/* Generous: on a loaded 2-CPU machine Python takes seconds to start. */
+		if (poll(&pfd, 1, START_TIMEOUT_MS) != 1 || read(out[0], buf, sizeof(buf)) <= 0)
 			err = -ETIMEDOUT;
 	}
-	close(out[0]);
 	if (err) {
 		close(in[1]);
 		if (pid > 0)
 			bench_stop(pid, SIGKILL, 1000, NULL);
+		close(out[0]);
 		return err;
 	}
 	*stdin_fd = in[1];
+	*stdout_fd = out[0];
 	return pid;
 }
 
@@ -216,6 +220,7 @@ int bench_python(const struct bench_opts *o, int argc, char **argv)
 	char kiln[4096], workload[4096], deep[4096], sleeper[] = "/bin/sleep";
 	double *py_ns = NULL, *nat_ns = NULL, *diff = NULL;
 	int stats_fd = -1, py_in = -1, nat_in = -1, idle_in = -1, n = 0, i, err = 0;
+	int py_out = -1, nat_out = -1, idle_out = -1;
 	pid_t py = -1, nat = -1, idle = -1;
 	struct bench_summary sum;
 
@@ -255,9 +260,9 @@ int bench_python(const struct bench_opts *o, int argc, char **argv)
 				   "alpha=100", "--seconds", "100000", NULL };
 	char *const idle_argv[] = { sleeper, "100000", NULL };
 
-	py = start_target(py_argv, true, &py_in);
-	nat = start_target(nat_argv, false, &nat_in);
-	idle = start_target(idle_argv, false, &idle_in);
+	py = start_target(py_argv, true, &py_in, &py_out);
+	nat = start_target(nat_argv, false, &nat_in, &nat_out);
+	idle = start_target(idle_argv, false, &idle_in, &idle_out);
 	if (py < 0 || nat < 0 || idle < 0) {
 		err = py < 0 ? py : nat < 0 ? nat : idle;
 		fprintf(stderr, "kiln-bench python: starting the targets: %s\n", strerror(-err));
@@ -311,6 +316,12 @@ cleanup:
 		bench_stop(nat, SIGKILL, 5000, NULL);
 	if (idle > 0)
 		bench_stop(idle, SIGKILL, 5000, NULL);
+	if (py_out >= 0)
+		close(py_out);
+	if (nat_out >= 0)
+		close(nat_out);
+	if (idle_out >= 0)
+		close(idle_out);
 	if (stats_fd >= 0)
 		close(stats_fd);
 	free(py_ns);

@@ -116,14 +116,127 @@ static int parse_group(const char *s, long *gid)
 	return 0;
 }
 
+enum {
+	OPT_RING_SIZE = 256,
+	OPT_WINDOW,
+	OPT_COUNT,
+	OPT_STACK
+};
+
+/* kiln agent's flags that override the config file. */
+struct agent_args {
+	const char *ring, *group, *freq, *window, *ring_size;
+	uint32_t *pids;
+	size_t nr_pids;
+	int verbose;
+};
+
+/*
+ * Applies option OPT (getopt_long's value, argument in optarg) to AO and A. Returns 0, 1
+ * after --help was printed, -EINVAL (message printed) or -ENOMEM.
+ */
+static int parse_opt(int opt, struct agent_opts *ao, struct agent_args *a)
+{
+	uint64_t v;
+
+	switch (opt) {
+	case 'c':
+		ao->config_path = optarg;
+		break;
+	case 'r':
+		a->ring = optarg;
+		break;
+	case OPT_RING_SIZE:
+		a->ring_size = optarg;
+		break;
+	case 'g':
+		a->group = optarg;
+		break;
+	case 'p':
+		if (!a->pids && !(a->pids = calloc(AGENT_MAX_PIDS, sizeof(*a->pids)))) {
+			log_error("out of memory");
+			return -ENOMEM;
+		}
+		if (parse_pids(optarg, a->pids, &a->nr_pids))
+			return -EINVAL;
+		break;
+	case 'F':
+		a->freq = optarg;
+		break;
+	case OPT_WINDOW:
+		a->window = optarg;
+		break;
+	case 'd':
+		if (parse_u64(optarg, 1, 365 * 86400ull, &v)) {
+			log_error("--duration '%s': expected whole seconds, at least 1", optarg);
+			return -EINVAL;
+		}
+		ao->duration_ns = v * 1000000000ull;
+		break;
+	case OPT_COUNT:
+	case OPT_STACK:
+		if (parse_u64(optarg, 1, 1u << 24, &v)) {
+			log_error("--%s '%s': expected 1 to %u entries",
+				  opt == OPT_COUNT ? "count-map-entries" : "stack-map-entries",
+				  optarg, 1u << 24);
+			return -EINVAL;
+		}
+		if (opt == OPT_COUNT)
+			ao->count_map_entries = (uint32_t)v;
+		else
+			ao->stack_map_entries = (uint32_t)v;
+		break;
+	case 'v':
+		a->verbose++;
+		break;
+	case 'h':
+		usage(stdout);
+		return 1;
+	default:
+		usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Flags override the file: A's onto CFG, the ring's group into AO. Returns 0, or the exit
+ * status after the message was printed (EXIT_USAGE for a bad flag, 1 for a bad file).
+ */
+static int apply_flags(const struct agent_args *a, struct kiln_config *cfg, struct agent_opts *ao)
+{
+	uint64_t v;
+
+	if (a->ring) {
+		free(cfg->ring_name);
+		cfg->ring_name = strdup(a->ring);
+	}
+	if (a->ring_size && (kiln_parse_size(a->ring_size, &cfg->ring_size) || !cfg->ring_size ||
+			     (cfg->ring_size & (cfg->ring_size - 1)))) {
+		log_error("--ring-size '%s': expected a power of two such as 64MiB", a->ring_size);
+		return EXIT_USAGE;
+	}
+	if (a->freq && cli_parse_freq("--freq", a->freq, &cfg->sampling_hz))
+		return EXIT_USAGE;
+	if (a->window) {
+		if (cli_parse_num("--window-ms", a->window, 10, 60000, "milliseconds", &v))
+			return EXIT_USAGE;
+		cfg->window_ns = v * 1000000ull;
+	}
+	if (a->group && parse_group(a->group, &ao->ring_gid)) {
+		log_error("--group '%s': no such group", a->group);
+		return EXIT_USAGE;
+	}
+	if (!a->group && cfg->ring_group && cfg->ring_group[0] &&
+	    parse_group(cfg->ring_group, &ao->ring_gid)) {
+		log_error("ring.group '%s': no such group", cfg->ring_group);
+		return 1;
+	}
+	return 0;
+}
+
 int cmd_agent(int argc, char **argv)
 {
-	enum {
-		OPT_RING_SIZE = 256,
-		OPT_WINDOW,
-		OPT_COUNT,
-		OPT_STACK
-	};
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "ring", required_argument, NULL, 'r' },
@@ -140,75 +253,16 @@ int cmd_agent(int argc, char **argv)
 		{ 0 },
 	};
 	struct agent_opts ao = { .sz = sizeof(ao), .ring_gid = -1 };
-	const char *ring = NULL, *group = NULL, *freq = NULL, *window = NULL, *ring_size = NULL;
 	struct kiln_config *cfg = NULL;
+	struct agent_args args = { 0 };
 	struct agent *a = NULL;
-	uint32_t *pids = NULL;
-	size_t nr_pids = 0;
-	int opt, verbose = 0, ret = EXIT_USAGE, err;
-	uint64_t v;
+	int opt, ret = EXIT_USAGE, err;
 	char msg[512];
 
 	while ((opt = getopt_long(argc, argv, "c:r:g:p:F:d:vh", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			ao.config_path = optarg;
-			break;
-		case 'r':
-			ring = optarg;
-			break;
-		case OPT_RING_SIZE:
-			ring_size = optarg;
-			break;
-		case 'g':
-			group = optarg;
-			break;
-		case 'p':
-			if (!pids && !(pids = calloc(AGENT_MAX_PIDS, sizeof(*pids)))) {
-				log_error("out of memory");
-				ret = 1;
-				goto cleanup;
-			}
-			if (parse_pids(optarg, pids, &nr_pids))
-				goto cleanup;
-			break;
-		case 'F':
-			freq = optarg;
-			break;
-		case OPT_WINDOW:
-			window = optarg;
-			break;
-		case 'd':
-			if (parse_u64(optarg, 1, 365 * 86400ull, &v)) {
-				log_error("--duration '%s': expected whole seconds, at least 1",
-					  optarg);
-				goto cleanup;
-			}
-			ao.duration_ns = v * 1000000000ull;
-			break;
-		case OPT_COUNT:
-		case OPT_STACK:
-			if (parse_u64(optarg, 1, 1u << 24, &v)) {
-				log_error("--%s '%s': expected 1 to %u entries",
-					  opt == OPT_COUNT ? "count-map-entries"
-							   : "stack-map-entries",
-					  optarg, 1u << 24);
-				goto cleanup;
-			}
-			if (opt == OPT_COUNT)
-				ao.count_map_entries = (uint32_t)v;
-			else
-				ao.stack_map_entries = (uint32_t)v;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'h':
-			usage(stdout);
-			ret = 0;
-			goto cleanup;
-		default:
-			usage(stderr);
+		err = parse_opt(opt, &ao, &args);
+		if (err) {
+			ret = err > 0 ? 0 : err == -ENOMEM ? 1 : EXIT_USAGE;
 			goto cleanup;
 		}
 	}
@@ -216,7 +270,9 @@ int cmd_agent(int argc, char **argv)
 		log_error("unexpected argument '%s'", argv[optind]);
 		goto cleanup;
 	}
-	log_set_level(verbose >= 2 ? LOG_LEVEL_DEBUG : verbose ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
+	log_set_level(args.verbose >= 2 ? LOG_LEVEL_DEBUG
+		      : args.verbose	? LOG_LEVEL_INFO
+					: LOG_LEVEL_WARN);
 
 	if (ao.config_path)
 		err = kiln_config__load(ao.config_path, &cfg, msg, sizeof(msg));
@@ -227,42 +283,18 @@ int cmd_agent(int argc, char **argv)
 		ret = 1;
 		goto cleanup;
 	}
-	/* Flags override the file. */
-	if (ring) {
-		free(cfg->ring_name);
-		cfg->ring_name = strdup(ring);
-	}
-	if (ring_size && (kiln_parse_size(ring_size, &cfg->ring_size) || !cfg->ring_size ||
-			  (cfg->ring_size & (cfg->ring_size - 1)))) {
-		log_error("--ring-size '%s': expected a power of two such as 64MiB", ring_size);
+	ret = apply_flags(&args, cfg, &ao);
+	if (ret)
 		goto cleanup;
-	}
-	if (freq && cli_parse_freq("--freq", freq, &cfg->sampling_hz))
-		goto cleanup;
-	if (window) {
-		if (cli_parse_num("--window-ms", window, 10, 60000, "milliseconds", &v))
-			goto cleanup;
-		cfg->window_ns = v * 1000000ull;
-	}
-	if (group && parse_group(group, &ao.ring_gid)) {
-		log_error("--group '%s': no such group", group);
-		goto cleanup;
-	}
-	if (!group && cfg->ring_group && cfg->ring_group[0] &&
-	    parse_group(cfg->ring_group, &ao.ring_gid)) {
-		log_error("ring.group '%s': no such group", cfg->ring_group);
-		ret = 1;
-		goto cleanup;
-	}
 	if (!cfg->profiling_enabled) {
 		log_warn("profiling.enabled is false: nothing to do");
 		ret = 0;
 		goto cleanup;
 	}
 
-	ao.pids = pids;
-	ao.nr_pids = nr_pids;
-	if (nr_pids && cfg->nr_sources)
+	ao.pids = args.pids;
+	ao.nr_pids = args.nr_pids;
+	if (args.nr_pids && cfg->nr_sources)
 		log_warn("--pid replaces the %zu source(s) of the config file", cfg->nr_sources);
 	ret = 1;
 	err = agent__new(&a, cfg, &ao);
@@ -278,6 +310,6 @@ int cmd_agent(int argc, char **argv)
 cleanup:
 	agent__free(a);
 	kiln_config__free(cfg);
-	free(pids);
+	free(args.pids);
 	return ret;
 }

@@ -86,6 +86,137 @@ static int parse_dest(const char *arg, struct kiln_destination *d)
 	return 0;
 }
 
+/* kiln export's flags that override the config file (values point into argv). */
+struct export_args {
+	const char *config, *ring, *spool, *metrics;
+	const char *compression, *batch_timeout, *timeout;
+	struct kiln_destination *dests;
+	size_t nr_dests;
+	int verbose;
+};
+
+/* --dir-fd /PATH=FD into EO. Returns 0 or -EINVAL (message printed). */
+static int parse_dirfd(char *arg, struct exporter_opts *eo)
+{
+	char *eq = strrchr(arg, '=');
+	uint64_t fd;
+
+	if (!eq || eq == arg || arg[0] != '/' || parse_u64(eq + 1, 3, INT32_MAX, &fd) ||
+	    fcntl((int)fd, F_GETFD) < 0 || eo->nr_dirfds == EXPORTER_MAX_DIRFDS) {
+		fprintf(stderr,
+			"kiln export: --dir-fd: expected /ABSOLUTE/PATH=FD of an "
+			"open "
+			"directory descriptor (at most %d), got '%s'\n",
+			EXPORTER_MAX_DIRFDS, arg);
+		return -EINVAL;
+	}
+	*eq = 0;
+	eo->dirfds[eo->nr_dirfds].path = arg;
+	eo->dirfds[eo->nr_dirfds++].fd = (int)fd;
+	/* Not handed on to anything this process starts. */
+	fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
+/*
+ * Applies option OPT (getopt_long's value, argument in optarg) to EO and A. Returns 0, 1
+ * after --help was printed, -EINVAL (message printed) or -ENOMEM.
+ */
+static int parse_opt(int opt, struct exporter_opts *eo, struct export_args *a)
+{
+	struct kiln_destination *p;
+
+	switch (opt) {
+	case 'r':
+		a->ring = optarg;
+		break;
+	case 'c':
+		a->config = optarg;
+		break;
+	case 'd':
+		p = realloc(a->dests, (a->nr_dests + 1) * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		a->dests = p;
+		if (parse_dest(optarg, &a->dests[a->nr_dests])) {
+			fprintf(stderr,
+				"kiln export: --destination: expected pyroscope=HOST:PORT, "
+				"otlp=URL or file=DIR, got '%s'\n",
+				optarg);
+			return -EINVAL;
+		}
+		a->nr_dests++;
+		break;
+	case 'z':
+		a->compression = optarg;
+		break;
+	case 'b':
+		a->batch_timeout = optarg;
+		break;
+	case 't':
+		a->timeout = optarg;
+		break;
+	case 's':
+		a->spool = optarg;
+		break;
+	case 'm':
+		a->metrics = optarg;
+		break;
+	case 'o':
+		eo->once = true;
+		break;
+	case 'D':
+		return parse_dirfd(optarg, eo);
+	case 'v':
+		a->verbose++;
+		break;
+	case 'h':
+		usage(stdout);
+		return 1;
+	default:
+		usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Flags override the file: A's onto CFG (pointers into argv; the caller puts the config's own
+ * back before freeing it). Returns 0 or -EINVAL (message printed).
+ */
+static int apply_flags(const struct export_args *a, struct kiln_config *cfg)
+{
+	if (a->ring)
+		cfg->ring_name = (char *)a->ring;
+	if (!cfg->ring_name)
+		cfg->ring_name = SHM_DEFAULT_NAME;
+	if (a->spool) {
+		cfg->exporter.spool_dir = (char *)a->spool;
+		cfg->exporter.spool_enabled = *a->spool != 0;
+	}
+	if (a->metrics)
+		cfg->exporter.metrics_listen = (char *)a->metrics;
+	if (a->compression && compress__parse(a->compression, &cfg->exporter.compression)) {
+		fprintf(stderr, "kiln export: --compression: expected none, gzip or zstd\n");
+		return -EINVAL;
+	}
+	if (a->batch_timeout &&
+	    kiln_parse_duration(a->batch_timeout, &cfg->exporter.batch_timeout_ns)) {
+		fprintf(stderr, "kiln export: --batch-timeout: expected a duration such as 5s\n");
+		return -EINVAL;
+	}
+	if (a->timeout && (kiln_parse_duration(a->timeout, &cfg->exporter.timeout_ns) ||
+			   !cfg->exporter.timeout_ns)) {
+		fprintf(stderr, "kiln export: --timeout: expected a duration such as 5s\n");
+		return -EINVAL;
+	}
+	if (a->nr_dests) {
+		cfg->dests = a->dests;
+		cfg->nr_dests = a->nr_dests;
+	}
+	return 0;
+}
+
 int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -104,89 +235,16 @@ int cmd_export(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kiln_config *cfg = NULL, orig = { 0 };
-	struct kiln_destination *dests = NULL;
-	size_t nr_dests = 0;
-	const char *config = NULL, *ring = NULL, *spool = NULL, *metrics = NULL;
-	const char *compression = NULL, *batch_timeout = NULL, *timeout = NULL;
+	struct export_args args = { 0 };
 	struct exporter_opts eo = { .stop = &stop };
 	struct sigaction sa = { .sa_handler = on_signal };
-	int opt, verbose = 0, ret = EXIT_USAGE, err;
+	int opt, ret = EXIT_USAGE, err;
 	char msg[512];
 
 	while ((opt = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'r':
-			ring = optarg;
-			break;
-		case 'c':
-			config = optarg;
-			break;
-		case 'd': {
-			struct kiln_destination *p = realloc(dests, (nr_dests + 1) * sizeof(*p));
-
-			if (!p) {
-				ret = 1;
-				goto cleanup;
-			}
-			dests = p;
-			if (parse_dest(optarg, &dests[nr_dests])) {
-				fprintf(stderr,
-					"kiln export: --destination: expected pyroscope=HOST:PORT, "
-					"otlp=URL or file=DIR, got '%s'\n",
-					optarg);
-				goto cleanup;
-			}
-			nr_dests++;
-			break;
-		}
-		case 'z':
-			compression = optarg;
-			break;
-		case 'b':
-			batch_timeout = optarg;
-			break;
-		case 't':
-			timeout = optarg;
-			break;
-		case 's':
-			spool = optarg;
-			break;
-		case 'm':
-			metrics = optarg;
-			break;
-		case 'o':
-			eo.once = true;
-			break;
-		case 'D': {
-			char *eq = strrchr(optarg, '=');
-			uint64_t fd;
-
-			if (!eq || eq == optarg || optarg[0] != '/' ||
-			    parse_u64(eq + 1, 3, INT32_MAX, &fd) || fcntl((int)fd, F_GETFD) < 0 ||
-			    eo.nr_dirfds == EXPORTER_MAX_DIRFDS) {
-				fprintf(stderr,
-					"kiln export: --dir-fd: expected /ABSOLUTE/PATH=FD of an "
-					"open "
-					"directory descriptor (at most %d), got '%s'\n",
-					EXPORTER_MAX_DIRFDS, optarg);
-				goto cleanup;
-			}
-			*eq = 0;
-			eo.dirfds[eo.nr_dirfds].path = optarg;
-			eo.dirfds[eo.nr_dirfds++].fd = (int)fd;
-			/* Not handed on to anything this process starts. */
-			fcntl((int)fd, F_SETFD, FD_CLOEXEC);
-			break;
-		}
-		case 'v':
-			verbose++;
-			break;
-		case 'h':
-			usage(stdout);
-			ret = 0;
-			goto cleanup;
-		default:
-			usage(stderr);
+		err = parse_opt(opt, &eo, &args);
+		if (err) {
+			ret = err > 0 ? 0 : err == -ENOMEM ? 1 : EXIT_USAGE;
 			goto cleanup;
 		}
 	}
@@ -194,10 +252,12 @@ int cmd_export(int argc, char **argv)
 		fprintf(stderr, "kiln export: unexpected argument '%s'\n", argv[optind]);
 		goto cleanup;
 	}
-	log_set_level(verbose >= 2 ? LOG_LEVEL_DEBUG : verbose ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
+	log_set_level(args.verbose >= 2 ? LOG_LEVEL_DEBUG
+		      : args.verbose	? LOG_LEVEL_INFO
+					: LOG_LEVEL_WARN);
 	/* The one set of defaults every command starts from; the file, then flags, override. */
-	if (config) {
-		err = kiln_config__load(config, &cfg, msg, sizeof(msg));
+	if (args.config) {
+		err = kiln_config__load(args.config, &cfg, msg, sizeof(msg));
 		if (err) {
 			fprintf(stderr, "kiln export: %s\n", msg);
 			goto cleanup;
@@ -209,33 +269,8 @@ int cmd_export(int argc, char **argv)
 	}
 	/* Flag values point into argv: the config's own pointers go back before it is freed. */
 	orig = *cfg;
-	if (ring)
-		cfg->ring_name = (char *)ring;
-	if (!cfg->ring_name)
-		cfg->ring_name = SHM_DEFAULT_NAME;
-	if (spool) {
-		cfg->exporter.spool_dir = (char *)spool;
-		cfg->exporter.spool_enabled = *spool != 0;
-	}
-	if (metrics)
-		cfg->exporter.metrics_listen = (char *)metrics;
-	if (compression && compress__parse(compression, &cfg->exporter.compression)) {
-		fprintf(stderr, "kiln export: --compression: expected none, gzip or zstd\n");
+	if (apply_flags(&args, cfg))
 		goto cleanup;
-	}
-	if (batch_timeout && kiln_parse_duration(batch_timeout, &cfg->exporter.batch_timeout_ns)) {
-		fprintf(stderr, "kiln export: --batch-timeout: expected a duration such as 5s\n");
-		goto cleanup;
-	}
-	if (timeout && (kiln_parse_duration(timeout, &cfg->exporter.timeout_ns) ||
-			!cfg->exporter.timeout_ns)) {
-		fprintf(stderr, "kiln export: --timeout: expected a duration such as 5s\n");
-		goto cleanup;
-	}
-	if (nr_dests) {
-		cfg->dests = dests;
-		cfg->nr_dests = nr_dests;
-	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -247,6 +282,6 @@ cleanup:
 		*cfg = orig;
 		kiln_config__free(cfg);
 	}
-	free(dests);
+	free(args.dests);
 	return ret;
 }

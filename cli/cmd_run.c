@@ -21,8 +21,8 @@
 
 #include "cli/cli_opts.h"
 #include "cli/commands.h"
-#include "cli/runcfg.h"
-#include "cli/supervisor.h"
+#include "run/runcfg.h"
+#include "run/supervisor.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -697,7 +697,11 @@ static void print_ring_counters(const char *ring, FILE *f)
 	shm_view__free(v);
 }
 
-int cmd_run(int argc, char **argv)
+/*
+ * Parses kiln run's command line into RO. Returns 0, 1 after --help was printed, or -EINVAL
+ * (message and usage printed).
+ */
+static int parse_args(int argc, char **argv, struct run_opts *ro)
 {
 	enum {
 		OPT_NO_UI = 256,
@@ -719,59 +723,115 @@ int cmd_run(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct run_opts ro = { 0 };
-	struct run r = { .ro = &ro };
-	struct supervisor_opts so = { 0 };
-	char msg[512], dir[PATH_MAX] = "", path[PATH_MAX] = "";
-	const char *ring;
-	char *args[10], *xargs[10 + 2 * RUN_MAX_DIRFDS];
-	int opt, ret = EXIT_USAGE, err, run_err, nargs;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "c:r:l:F:o:u:vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			ro.config = optarg;
+			ro->config = optarg;
 			break;
 		case 'r':
-			ro.ring = optarg;
+			ro->ring = optarg;
 			break;
 		case 'l':
-			ro.listen = optarg;
+			ro->listen = optarg;
 			break;
 		case 'F':
-			ro.freq = optarg;
+			ro->freq = optarg;
 			break;
 		case 'o':
-			ro.output_dir = optarg;
+			ro->output_dir = optarg;
 			break;
 		case 'u':
-			ro.user = optarg;
+			ro->user = optarg;
 			break;
 		case OPT_NO_UI:
-			ro.no_ui = true;
+			ro->no_ui = true;
 			break;
 		case OPT_NO_EXPORT:
-			ro.no_export = true;
+			ro->no_export = true;
 			break;
 		case OPT_INSECURE:
-			ro.insecure_listen = true;
+			ro->insecure_listen = true;
 			break;
 		case 'v':
-			ro.verbose++;
+			ro->verbose++;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return 1;
 		default:
 			usage(stderr);
-			return EXIT_USAGE;
+			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
 		log_error("unexpected argument '%s'", argv[optind]);
 		usage(stderr);
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
+	return 0;
+}
+
+/*
+ * Registers the children with r->sup: the agent (when profiling is enabled), the exporter
+ * (with the directories it is handed) and the UI, each `kiln SUB --config PATH --ring RING`.
+ * Returns 0 or -errno.
+ */
+static int add_children(struct run *r, const struct run_opts *ro, const char *ring, char *path)
+{
+	char *args[10], *xargs[10 + 2 * RUN_MAX_DIRFDS];
+	int err, nargs;
+
+	/* Every child: kiln SUB --config EFFECTIVE --ring RING [-v...]. */
+	args[0] = "kiln";
+	args[2] = "--config";
+	args[3] = path;
+	args[4] = "--ring";
+	args[5] = (char *)ring;
+	nargs = 6;
+	if (ro->verbose)
+		args[nargs++] = ro->verbose > 1 ? "-vv" : "-v";
+	args[nargs] = NULL;
+	if (!r->cfg->profiling_enabled)
+		log_warn("profiling.enabled is false: no agent (the UI and exporter wait for a "
+			 "ring some other agent produces)");
+	args[1] = "agent";
+	err = r->cfg->profiling_enabled ? supervisor__add(r->sup, "agent", args, NULL, false) : 0;
+	/* The exporter: the same, plus --dir-fd PATH=FD for each directory handed to it. */
+	memcpy(xargs, args, (size_t)(nargs + 1) * sizeof(*args));
+	xargs[1] = "export";
+	for (int i = 0; i < r->dirfds.nr; i++) {
+		xargs[nargs + 2 * i] = "--dir-fd";
+		xargs[nargs + 2 * i + 1] = r->dirfds.arg[i];
+	}
+	xargs[nargs + 2 * r->dirfds.nr] = NULL;
+	if (!err && !ro->no_export)
+		err = supervisor__add(r->sup, "export", xargs, &r->cr, true);
+	for (int i = 0; !err && !ro->no_export && i < r->dirfds.nr; i++)
+		err = supervisor__keep_fd(r->sup, "export", r->dirfds.fd[i]);
+	args[1] = "ui";
+	if (ro->insecure_listen) {
+		args[nargs] = "--insecure-listen";
+		args[nargs + 1] = NULL;
+	}
+	if (!err && r->cfg->ui.enabled)
+		err = supervisor__add(r->sup, "ui", args, &r->cr, true);
+	return err;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_opts ro = { 0 };
+	struct run r = { .ro = &ro };
+	struct supervisor_opts so = { 0 };
+	char msg[512], dir[PATH_MAX] = "", path[PATH_MAX] = "";
+	int ret = EXIT_USAGE, err, run_err;
+	const char *ring;
+
+	err = parse_args(argc, argv, &ro);
+	if (err)
+		return err > 0 ? 0 : EXIT_USAGE;
 	log_set_level(ro.verbose >= 2 ? LOG_LEVEL_DEBUG
 		      : ro.verbose    ? LOG_LEVEL_INFO
 				      : LOG_LEVEL_WARN);
@@ -817,40 +877,7 @@ int cmd_run(int argc, char **argv)
 		log_error("starting the supervisor: %s", strerror(-err));
 		goto cleanup;
 	}
-	/* Every child: kiln SUB --config EFFECTIVE --ring RING [-v...]. */
-	args[0] = "kiln";
-	args[2] = "--config";
-	args[3] = path;
-	args[4] = "--ring";
-	args[5] = (char *)ring;
-	nargs = 6;
-	if (ro.verbose)
-		args[nargs++] = ro.verbose > 1 ? "-vv" : "-v";
-	args[nargs] = NULL;
-	if (!r.cfg->profiling_enabled)
-		log_warn("profiling.enabled is false: no agent (the UI and exporter wait for a "
-			 "ring some other agent produces)");
-	args[1] = "agent";
-	err = r.cfg->profiling_enabled ? supervisor__add(r.sup, "agent", args, NULL, false) : 0;
-	/* The exporter: the same, plus --dir-fd PATH=FD for each directory handed to it. */
-	memcpy(xargs, args, (size_t)(nargs + 1) * sizeof(*args));
-	xargs[1] = "export";
-	for (int i = 0; i < r.dirfds.nr; i++) {
-		xargs[nargs + 2 * i] = "--dir-fd";
-		xargs[nargs + 2 * i + 1] = r.dirfds.arg[i];
-	}
-	xargs[nargs + 2 * r.dirfds.nr] = NULL;
-	if (!err && !ro.no_export)
-		err = supervisor__add(r.sup, "export", xargs, &r.cr, true);
-	for (int i = 0; !err && !ro.no_export && i < r.dirfds.nr; i++)
-		err = supervisor__keep_fd(r.sup, "export", r.dirfds.fd[i]);
-	args[1] = "ui";
-	if (ro.insecure_listen) {
-		args[nargs] = "--insecure-listen";
-		args[nargs + 1] = NULL;
-	}
-	if (!err && r.cfg->ui.enabled)
-		err = supervisor__add(r.sup, "ui", args, &r.cr, true);
+	err = add_children(&r, &ro, ring, path);
 	if (err) {
 		log_error("%s", strerror(-err));
 		goto cleanup;

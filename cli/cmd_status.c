@@ -23,6 +23,7 @@
 #include "shm/counters.h"
 #include "shm/runstate.h"
 #include "shm/shm.h"
+#include "shm/status.h"
 
 static void usage(FILE *f)
 {
@@ -45,214 +46,25 @@ static void usage(FILE *f)
 		SHM_DEFAULT_NAME);
 }
 
-/*
- * Producer counters are shown by their group of common/counters.def, except that every
- * counter whose table entry says "problem" is shown with the drops and errors.
- */
-#define G_PROBLEMS KILN_CG_NR /* one more group, shown after "samples" */
-#define G_NR (KILN_CG_NR + 1)
-
 static const char *group_title(int g)
 {
-	return g == G_PROBLEMS ? "drops and errors" : kiln_counter_group__title(g);
+	return g == SHM_STATUS_PROBLEMS ? "drops and errors" : kiln_counter_group__title(g);
 }
 
 static const char *group_key(int g)
 {
-	return g == G_PROBLEMS ? "drops_errors" : kiln_counter_group__key(g);
-}
-
-/* Display order: samples, drops and errors, then the other groups. */
-static int group_rank(int g)
-{
-	return g == G_PROBLEMS ? 1 : g == KILN_CG_SAMPLES ? 0 : g + 2;
-}
-
-/* A producer counter copied out of the header. */
-struct pcounter {
-	char name[SHM_COUNTER_NAME];
-	uint64_t value;
-	int g; /* enum kiln_counter_group, or G_PROBLEMS */
-	bool problem; /* from the table: a non-zero value is a problem */
-	int order; /* table index, or KILN_C_NR + header position for unknown names */
-};
-
-/* A consumer slot copied out of the .cons file. */
-struct cslot {
-	int slot;
-	int32_t pid;
-	bool alive;
-	char comm[17];
-	uint32_t kind;
-	uint64_t attach_ns, active_ns, lag;
-	uint64_t consumed, bytes, lost, lapped, corrupt, generations, waits;
-	uint64_t stats[SHM_SLOT_STATS];
-};
-
-/* Everything status reports, read once so that text and JSON say the same. */
-struct snap {
-	const char *name;
-	char path[PATH_MAX];
-	uint64_t now;
-	uint32_t version, max_consumers, gid;
-	uint64_t data_size, created_ns;
-	char group[64];
-	int32_t ppid;
-	bool palive;
-	uint64_t generation, pstart_ns, heartbeat_ns;
-	uint64_t head, tail, next_seq;
-	uint64_t ring[8]; /* records, bytes, pads, flushes, wakeups, too_big, recovered, reset */
-	struct pcounter pc[SHM_NUM_COUNTERS];
-	int nr_pc;
-	struct cslot cs[SHM_MAX_CONSUMERS];
-	int nr_cs;
-	uint64_t claims, reclaimed;
-	/* kiln run */
-	char run_path[PATH_MAX];
-	int run_err; /* runstate__read(): 0, -ENOENT (no supervisor) or another -errno */
-	struct runstate run;
-	bool sup_alive;
-	bool child_alive[RUNSTATE_MAX_CHILDREN];
-};
-
-static const char *const ring_names[8] = { "records", "bytes",	 "pads",      "flushes",
-					   "wakeups", "too_big", "recovered", "reset" };
-
-/* kill(pid, 0): EPERM means the process exists under another user, so it is alive. */
-static bool pid_alive(int32_t pid)
-{
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
-}
-
-static uint64_t ld(const _Atomic uint64_t *v)
-{
-	/* Relaxed: a snapshot for display; values move while we read. */
-	return atomic_load_explicit(v, memory_order_relaxed);
-}
-
-static int cmp_pc(const void *a, const void *b)
-{
-	const struct pcounter *x = a, *y = b;
-
-	if (x->g != y->g)
-		return group_rank(x->g) < group_rank(y->g) ? -1 : 1;
-	return x->order - y->order;
-}
-
-static void read_producer_counters(struct snap *s, const struct shm_hdr *h)
-{
-	struct shm_counter_entry e;
-	int pos = 0;
-
-	while (shm_counters__next(h, &pos, &e)) {
-		struct pcounter *p = &s->pc[s->nr_pc++];
-
-		memcpy(p->name, e.name, sizeof(p->name));
-		p->value = e.value;
-		p->problem = e.problem;
-		p->g = e.problem ? G_PROBLEMS : (int)e.group;
-		p->order = e.info ? (int)e.info->id : KILN_C_NR + pos;
-	}
-	qsort(s->pc, (size_t)s->nr_pc, sizeof(s->pc[0]), cmp_pc);
-}
-
-static void read_consumers(struct snap *s, const struct shm_cons *cons)
-{
-	int i;
-
-	s->claims = ld(&cons->claims);
-	s->reclaimed = ld(&cons->reclaimed);
-	for (i = 0; i < SHM_MAX_CONSUMERS; i++) {
-		const struct shm_slot *sl = &cons->slots[i];
-		const struct ring_cursor *c = &sl->cursor;
-		struct cslot *o = &s->cs[s->nr_cs];
-		uint64_t owner = ld(&sl->owner), pos;
-		int k;
-
-		if (!owner)
-			continue;
-		o->slot = i;
-		o->pid = shm_slot__pid(owner);
-		o->alive = pid_alive(o->pid);
-		memcpy(o->comm, sl->comm, sizeof(sl->comm));
-		o->comm[sizeof(sl->comm)] = 0;
-		o->kind = atomic_load_explicit(&sl->kind, memory_order_relaxed);
-		if (o->kind >= SHM_KIND_NR)
-			o->kind = SHM_KIND_OTHER; /* a newer kiln's consumer: counters unknown */
-		o->attach_ns = ld(&sl->attach_ns);
-		o->active_ns = ld(&sl->active_ns);
-		pos = ld(&c->pos);
-		o->lag = s->head > pos ? s->head - pos : 0;
-		o->consumed = ld(&c->consumed);
-		o->bytes = ld(&c->bytes);
-		o->lost = ld(&c->lost);
-		o->lapped = ld(&c->lapped);
-		o->corrupt = ld(&c->corrupt);
-		o->generations = ld(&c->generations);
-		o->waits = ld(&c->waits);
-		for (k = 0; k < SHM_SLOT_STATS; k++)
-			o->stats[k] = ld(&sl->stats[k]);
-		s->nr_cs++;
-	}
-}
-
-static void read_runstate(struct snap *s)
-{
-	int i;
-
-	s->run_err = runstate__path(s->name, s->run_path, sizeof(s->run_path));
-	if (!s->run_err)
-		s->run_err = runstate__read(s->run_path, &s->run);
-	if (s->run_err)
-		return;
-	s->sup_alive = pid_alive(s->run.supervisor_pid);
-	for (i = 0; i < s->run.nr_children; i++)
-		s->child_alive[i] = pid_alive(s->run.children[i].pid);
-}
-
-static void snapshot(struct snap *s, const struct shm_view *v)
-{
-	const struct shm_hdr *h = shm_view__hdr(v);
-	const struct ring_ctl *ctl = &h->ctl;
-	const _Atomic uint64_t *ring[8] = { &ctl->records,   &ctl->bytes,   &ctl->pads,
-					    &ctl->flushes,   &ctl->wakeups, &ctl->too_big,
-					    &ctl->recovered, &ctl->reset };
-	struct group *g;
-	int i;
-
-	s->now = wall_ns();
-	snprintf(s->path, sizeof(s->path), "%s", shm_view__path(v));
-	s->version = h->version;
-	s->max_consumers = h->max_consumers;
-	s->gid = h->gid;
-	s->data_size = h->data_size;
-	s->created_ns = h->created_ns;
-	g = h->gid != (uint32_t)-1 ? getgrgid(h->gid) : NULL;
-	snprintf(s->group, sizeof(s->group), "%s", g ? g->gr_name : "");
-	s->ppid = atomic_load_explicit(&h->producer_pid, memory_order_relaxed);
-	s->palive = pid_alive(s->ppid);
-	s->generation = ld(&ctl->generation);
-	s->pstart_ns = ld(&h->producer_start_ns);
-	s->heartbeat_ns = ld(&h->heartbeat_ns);
-	s->head = ld(&ctl->head);
-	s->tail = ld(&ctl->tail);
-	s->next_seq = ld(&ctl->next_seq);
-	for (i = 0; i < 8; i++)
-		s->ring[i] = ld(ring[i]);
-	read_producer_counters(s, h);
-	read_consumers(s, shm_view__cons(v));
-	read_runstate(s);
+	return g == SHM_STATUS_PROBLEMS ? "drops_errors" : kiln_counter_group__key(g);
 }
 
 /* Seconds from THEN to now, or a negative value when unknown. */
-static double age_s(const struct snap *s, uint64_t then)
+static double age_s(const struct shm_status *s, uint64_t then)
 {
 	if (!then || then > s->now)
 		return -1;
 	return (double)(s->now - then) / 1e9;
 }
 
-static uint64_t in_use(const struct snap *s)
+static uint64_t in_use(const struct shm_status *s)
 {
 	return s->head - s->tail <= s->data_size ? s->head - s->tail : 0;
 }
@@ -284,7 +96,7 @@ static const char *mark(bool problem, uint64_t v)
 	return v && problem ? "  <-- !" : "";
 }
 
-static void txt_supervisor(const struct snap *s)
+static void txt_supervisor(const struct shm_status *s)
 {
 	int i;
 
@@ -323,7 +135,7 @@ static void txt_supervisor(const struct snap *s)
 	}
 }
 
-static void txt_producer(const struct snap *s)
+static void txt_producer(const struct shm_status *s)
 {
 	char t[64];
 	int i, g = -1;
@@ -341,10 +153,10 @@ static void txt_producer(const struct snap *s)
 	       "position", s->head, s->tail, s->next_seq, in_use(s));
 	printf("  %-10s", "ring");
 	for (i = 0; i < 8; i++)
-		printf("%s %s %" PRIu64, i ? "," : "", ring_names[i], s->ring[i]);
+		printf("%s %s %" PRIu64, i ? "," : "", shm_status_ring_names[i], s->ring[i]);
 	printf("%s\n", s->ring[5] ? "  <-- ! (records too big for the ring)" : "");
 	for (i = 0; i < s->nr_pc; i++) {
-		const struct pcounter *p = &s->pc[i];
+		const struct shm_status_counter *p = &s->pc[i];
 
 		if ((int)p->g != g) {
 			g = (int)p->g;
@@ -354,7 +166,7 @@ static void txt_producer(const struct snap *s)
 	}
 }
 
-static void txt_consumers(const struct snap *s)
+static void txt_consumers(const struct shm_status *s)
 {
 	int i, k;
 
@@ -368,7 +180,7 @@ static void txt_consumers(const struct snap *s)
 	       "state", "comm", "kind", "lag", "lag%", "consumed", "lost", "lapped", "corrupt",
 	       "gens", "waits", "active");
 	for (i = 0; i < s->nr_cs; i++) {
-		const struct cslot *c = &s->cs[i];
+		const struct shm_status_consumer *c = &s->cs[i];
 
 		printf("  %4d %8d %-5s %-15s %-6s %12" PRIu64 " %4.0f%% %12" PRIu64 " %8" PRIu64
 		       " %6" PRIu64 " %7" PRIu64 " %4" PRIu64 " %8" PRIu64,
@@ -380,13 +192,13 @@ static void txt_consumers(const struct snap *s)
 		printf("%s\n", !c->alive || c->lost || c->lapped || c->corrupt ? "  <-- !" : "");
 	}
 	for (i = 0; i < s->nr_cs; i++) {
-		const struct cslot *c = &s->cs[i];
+		const struct shm_status_consumer *c = &s->cs[i];
 
 		if (c->kind == SHM_KIND_OTHER)
 			continue;
 		printf("%s counters (slot %d, pid %d)\n", shm_kind__name(c->kind), c->slot,
 		       (int)c->pid);
-		for (k = 0; k < SHM_SLOT_STATS; k++) {
+		for (k = 0; k < SHM_SLOT_STATS_ALL; k++) {
 			const char *n = shm_kind__stat_name(c->kind, k);
 
 			if (n)
@@ -397,7 +209,7 @@ static void txt_consumers(const struct snap *s)
 }
 
 /* Calls FN for each problem: a sentence per non-zero drop/error or dead process. */
-static int problems(const struct snap *s, void (*fn)(const char *what, void *ctx), void *ctx)
+static int problems(const struct shm_status *s, void (*fn)(const char *what, void *ctx), void *ctx)
 {
 	char buf[PATH_MAX + 64];
 	int i, k, n = 0;
@@ -436,7 +248,7 @@ static int problems(const struct snap *s, void (*fn)(const char *what, void *ctx
 		PROBLEM("state file %s unreadable", s->run_path);
 	}
 	for (i = 0; i < s->nr_cs; i++) {
-		const struct cslot *c = &s->cs[i];
+		const struct shm_status_consumer *c = &s->cs[i];
 		const uint64_t ring[3] = { c->lost, c->lapped, c->corrupt };
 		static const char *const rn[3] = { "lost", "lapped", "corrupt" };
 
@@ -447,7 +259,7 @@ static int problems(const struct snap *s, void (*fn)(const char *what, void *ctx
 			if (ring[k])
 				PROBLEM("consumer slot %d (%s) %s=%" PRIu64, c->slot,
 					shm_kind__name(c->kind), rn[k], ring[k]);
-		for (k = 0; k < SHM_SLOT_STATS; k++) {
+		for (k = 0; k < SHM_SLOT_STATS_ALL; k++) {
 			const char *name = shm_kind__stat_name(c->kind, k);
 
 			if (name && c->stats[k] && shm_kind__stat_problem(c->kind, k))
@@ -465,7 +277,7 @@ static void txt_problem(const char *what, void *ctx)
 	printf("  ! %s\n", what);
 }
 
-static void print_text(const struct snap *s)
+static void print_text(const struct shm_status *s)
 {
 	char t[64];
 	int n;
@@ -544,7 +356,7 @@ static void js_strkey(const char *k, const char *v, bool *first)
 	js_str(v);
 }
 
-static void js_supervisor(const struct snap *s, bool *top)
+static void js_supervisor(const struct shm_status *s, bool *top)
 {
 	bool f = true;
 	int i;
@@ -596,7 +408,7 @@ static void js_problem(const char *what, void *ctx)
 	js_str(what);
 }
 
-static void print_json(const struct snap *s)
+static void print_json(const struct shm_status *s)
 {
 	bool top = true, f = true;
 	int i, k, n = 0;
@@ -634,7 +446,7 @@ static void print_json(const struct snap *s)
 	js_key("ring", &f);
 	putchar('{');
 	for (i = 0, f = true; i < 8; i++)
-		js_u64(ring_names[i], s->ring[i], &f);
+		js_u64(shm_status_ring_names[i], s->ring[i], &f);
 	printf("}}");
 
 	js_key("counters", &top);
@@ -662,7 +474,7 @@ static void print_json(const struct snap *s)
 	js_key("consumers", &top);
 	putchar('[');
 	for (i = 0; i < s->nr_cs; i++) {
-		const struct cslot *c = &s->cs[i];
+		const struct shm_status_consumer *c = &s->cs[i];
 
 		f = true;
 		printf("%s{", i ? "," : "");
@@ -688,7 +500,7 @@ static void print_json(const struct snap *s)
 		{
 			bool sf = true;
 
-			for (k = 0; k < SHM_SLOT_STATS; k++) {
+			for (k = 0; k < SHM_SLOT_STATS_ALL; k++) {
 				const char *name = shm_kind__stat_name(c->kind, k);
 
 				if (name)
@@ -714,7 +526,7 @@ int cmd_status(int argc, char **argv)
 	};
 	const char *name = NULL;
 	struct shm_view *v = NULL;
-	struct snap *s = NULL;
+	struct shm_status *s = NULL;
 	bool json = false;
 	char msg[512];
 	int c, err, ret = 1;
@@ -752,7 +564,7 @@ int cmd_status(int argc, char **argv)
 		goto cleanup;
 	}
 	s->name = name;
-	snapshot(s, v);
+	shm_status__read(s, v);
 	if (json)
 		print_json(s);
 	else

@@ -28,11 +28,12 @@
 
 #include "cli/cli_opts.h"
 #include "cli/commands.h"
-#include "cli/top.h"
+#include "profile/top.h"
 #include "common/cgroup.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "profile/wrec.h"
+#include "run/agent_child.h"
 #include "shm/runstate.h"
 #include "shm/counters.h"
 #include "shm/reader.h"
@@ -41,14 +42,11 @@
 #define TOP_HEADER_LINES 5
 #define TOP_BATCH_ROWS 20
 #define AGENT_START_TIMEOUT_NS (30ull * 1000000000ull)
-#define AGENT_STOP_TIMEOUT_NS (5ull * 1000000000ull)
-#define AGENT_ERR_MAX 8192
 
 static volatile sig_atomic_t stop_sig, winch;
 /* For the second-signal path, which must restore the terminal from the handler. */
 static volatile sig_atomic_t term_raw;
 static struct termios term_saved;
-static volatile pid_t agent_pid = -1;
 
 #define SEQ_ENTER "\x1b[?1049h\x1b[?25l" /* alternate screen, hide cursor */
 #define SEQ_LEAVE "\x1b[?25h\x1b[?1049l" /* show cursor, back to the main screen */
@@ -75,8 +73,7 @@ static void on_signal(int sig)
 	/* A second signal while shutting down exits at once, leaving a usable terminal. */
 	if (stop_sig) {
 		term_restore();
-		if (agent_pid > 0)
-			kill(agent_pid, SIGTERM);
+		agent_child__kill_from_signal(SIGTERM);
 		_exit(1);
 	}
 	stop_sig = sig;
@@ -158,28 +155,6 @@ static void usage(FILE *f)
 		TOP_MAX_PIDS, TOP_DEFAULT_HZ, TOP_BATCH_ROWS);
 }
 
-/* True when this process may load BPF and open perf events: root, or both capabilities. */
-static bool may_run_agent(void)
-{
-	unsigned long long eff = 0;
-	char line[256];
-	FILE *f;
-	bool ok = false;
-
-	if (geteuid() == 0)
-		return true;
-	f = fopen("/proc/self/status", "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %llx", &eff) == 1)
-			break;
-	fclose(f);
-	/* CAP_PERFMON is 38, CAP_BPF 39 (linux/capability.h, 5.8+). */
-	ok = (eff >> 38 & 1) && (eff >> 39 & 1);
-	return ok;
-}
-
 /* True when ring NAME exists and the pid in its header is a live process. */
 static bool ring_has_producer(const char *name)
 {
@@ -193,142 +168,6 @@ static bool ring_has_producer(const char *name)
 	live = pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 	shm_view__free(v);
 	return live;
-}
-
-/* A producer counter by name from a mapped ring header (0 when the producer has none). */
-struct agent_child {
-	pid_t pid;
-	int err_fd; /* read end of its stderr, non-blocking */
-	char err[AGENT_ERR_MAX];
-	size_t err_len;
-	int status;
-	bool exited;
-};
-
-/*
- * Starts `/proc/self/exe agent --ring RING -F HZ [--pid P,...]` in its own process group
- * (terminal signals reach only kiln top, which stops it in order) with PR_SET_PDEATHSIG, so
- * it never outlives kiln top. With PIDS the agent samples only those processes: the rest of
- * the host costs neither samples nor symbolization. Returns 0 or -errno.
- */
-static int agent_start(struct agent_child *a, const char *ring, unsigned int hz,
-		       const uint32_t *pids, size_t nr_pids)
-{
-	char hzs[16], pidlist[TOP_MAX_PIDS * 11 + 1] = "";
-	char *args[] = { "kiln", "agent", "--ring", (char *)ring, "-F", hzs, NULL, NULL, NULL };
-	pid_t parent = getpid(), pid;
-	int p[2] = { -1, -1 }, fd;
-	size_t i, off = 0;
-
-	snprintf(hzs, sizeof(hzs), "%u", hz);
-	for (i = 0; i < nr_pids; i++)
-		off += (size_t)snprintf(pidlist + off, sizeof(pidlist) - off, "%s%u", i ? "," : "",
-					pids[i]);
-	if (nr_pids) {
-		args[6] = "--pid";
-		args[7] = pidlist;
-	}
-	if (pipe2(p, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return -errno;
-	}
-	if (pid == 0) {
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		/* The parent may have died before the line above: then nobody would stop us. */
-		if (getppid() != parent)
-			_exit(1);
-		fd = open("/dev/null", O_RDWR);
-		if (fd >= 0) {
-			dup2(fd, STDIN_FILENO);
-			dup2(fd, STDOUT_FILENO);
-		}
-		dup2(p[1], STDERR_FILENO);
-		execv("/proc/self/exe", args);
-		dprintf(STDERR_FILENO, "exec /proc/self/exe: %s\n", strerror(errno));
-		_exit(127);
-	}
-	close(p[1]);
-	fcntl(p[0], F_SETFL, O_NONBLOCK);
-	a->pid = pid;
-	agent_pid = pid;
-	a->err_fd = p[0];
-	return 0;
-}
-
-/* Keeps what the agent wrote on stderr (the first AGENT_ERR_MAX bytes) for error reports. */
-static void agent_read_err(struct agent_child *a)
-{
-	char buf[1024];
-	ssize_t n;
-	size_t k;
-
-	if (a->err_fd < 0)
-		return;
-	while ((n = read(a->err_fd, buf, sizeof(buf))) > 0) {
-		k = (size_t)n;
-		if (k > sizeof(a->err) - 1 - a->err_len)
-			k = sizeof(a->err) - 1 - a->err_len;
-		memcpy(a->err + a->err_len, buf, k);
-		a->err_len += k;
-		a->err[a->err_len] = '\0';
-	}
-	if (n == 0) {
-		close(a->err_fd);
-		a->err_fd = -1;
-	}
-}
-
-/* True when the agent has exited (reaped; status in a->status). */
-static bool agent_gone(struct agent_child *a)
-{
-	if (a->pid <= 0 || a->exited)
-		return true;
-	if (waitpid(a->pid, &a->status, WNOHANG) == a->pid) {
-		a->exited = true;
-		agent_pid = -1;
-	}
-	return a->exited;
-}
-
-/* SIGTERM (the agent flushes and exits), SIGKILL after AGENT_STOP_TIMEOUT_NS, reap. */
-static void agent_stop(struct agent_child *a)
-{
-	uint64_t end;
-	struct timespec ts = { 0, 20 * 1000000 };
-
-	if (a->pid <= 0)
-		return;
-	if (!agent_gone(a)) {
-		kill(a->pid, SIGTERM);
-		end = mono_ns() + AGENT_STOP_TIMEOUT_NS;
-		while (!agent_gone(a) && mono_ns() < end)
-			nanosleep(&ts, NULL); /* polling the child's exit, bounded */
-		if (!a->exited) {
-			kill(a->pid, SIGKILL);
-			if (waitpid(a->pid, &a->status, 0) == a->pid)
-				a->exited = true;
-			agent_pid = -1;
-		}
-	}
-	agent_read_err(a);
-	if (a->err_fd >= 0)
-		close(a->err_fd);
-	a->err_fd = -1;
-}
-
-static void agent_report(const struct agent_child *a)
-{
-	if (WIFEXITED(a->status))
-		log_error("the private agent exited with status %d", WEXITSTATUS(a->status));
-	else if (WIFSIGNALED(a->status))
-		log_error("the private agent was killed by signal %d", WTERMSIG(a->status));
-	if (a->err_len)
-		fprintf(stderr, "%s%s", a->err, a->err[a->err_len - 1] == '\n' ? "" : "\n");
 }
 
 /* A growing output buffer: a whole frame is written at once, so the screen never tears. */
@@ -563,13 +402,111 @@ cleanup:
 	return err;
 }
 
-int cmd_top(int argc, char **argv)
+enum {
+	OPT_CGROUP = 256,
+	OPT_HORIZON,
+	OPT_ITER,
+};
+
+/* The command line of kiln top, beside what goes into struct topcmd. */
+struct top_args {
+	const char *freq, *cgroup, *workload;
+	uint32_t pids[TOP_MAX_PIDS];
+	size_t nr_pids;
+	uint64_t iterations, duration_s;
+	bool batch;
+	int verbose;
+	char cg_rel[1024]; /* --cgroup relative to the cgroup2 mount */
+};
+
+/*
+ * Applies option OPT (getopt_long's value, argument in optarg) to C and A. Returns 0, 1 after
+ * --help was printed, or -EINVAL (message printed).
+ */
+static int parse_opt(int opt, struct topcmd *c, struct top_args *a)
 {
-	enum {
-		OPT_CGROUP = 256,
-		OPT_HORIZON,
-		OPT_ITER,
-	};
+	uint64_t v;
+
+	switch (opt) {
+	case 'r':
+		c->ring = optarg;
+		break;
+	case 'w':
+		if (!optarg[0]) {
+			log_error("--workload '': expected a workload key or name");
+			return -EINVAL;
+		}
+		a->workload = optarg;
+		break;
+	case 'p':
+		if (a->nr_pids == TOP_MAX_PIDS) {
+			log_error("--pid: at most %d processes", TOP_MAX_PIDS);
+			return -EINVAL;
+		}
+		if (cli_parse_num("--pid", optarg, 1, INT32_MAX, "a process id", &v))
+			return -EINVAL;
+		if (kill((pid_t)v, 0) && errno == ESRCH) {
+			log_error("--pid %llu: no such process", (unsigned long long)v);
+			return -EINVAL;
+		}
+		a->pids[a->nr_pids++] = (uint32_t)v;
+		break;
+	case OPT_CGROUP:
+		a->cgroup = optarg;
+		break;
+	case 'F':
+		a->freq = optarg;
+		break;
+	case 's':
+		if (!strcmp(optarg, "self")) {
+			c->sort = TOP_SORT_SELF;
+		} else if (!strcmp(optarg, "total")) {
+			c->sort = TOP_SORT_TOTAL;
+		} else {
+			log_error("--sort '%s': expected self or total", optarg);
+			return -EINVAL;
+		}
+		break;
+	case 'n':
+		if (cli_parse_num("--rows", optarg, 1, 10000, "a number of rows", &c->rows_opt))
+			return -EINVAL;
+		break;
+	case OPT_HORIZON:
+		if (cli_parse_num("--horizon", optarg, 1, 86400, "whole seconds", &c->horizon_s))
+			return -EINVAL;
+		break;
+	case 'b':
+		a->batch = true;
+		break;
+	case OPT_ITER:
+		if (cli_parse_num("--iterations", optarg, 1, 1000000000, "a number of frames",
+				  &a->iterations))
+			return -EINVAL;
+		break;
+	case 'd':
+		if (cli_parse_num("--duration", optarg, 1, 365 * 86400ull, "whole seconds",
+				  &a->duration_s))
+			return -EINVAL;
+		break;
+	case 'v':
+		a->verbose++;
+		break;
+	case 'h':
+		usage(stdout);
+		return 1;
+	default:
+		usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Parses and checks kiln top's command line into C and A. Returns 0, 1 after --help was
+ * printed, or -EINVAL (message printed).
+ */
+static int parse_args(int argc, char **argv, struct topcmd *c, struct top_args *a)
+{
 	static const struct option longopts[] = {
 		{ "ring", required_argument, NULL, 'r' },
 		{ "workload", required_argument, NULL, 'w' },
@@ -586,133 +523,285 @@ int cmd_top(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct topcmd c = { .sort = TOP_SORT_SELF, .horizon_s = 10, .hz = TOP_DEFAULT_HZ };
-	struct agent_child ag = { .pid = -1, .err_fd = -1 };
-	struct top_opts to = { 0 };
-	struct sigaction sa = { 0 };
-	uint32_t pids[TOP_MAX_PIDS];
-	size_t nr_pids = 0;
-	const char *freq = NULL, *cgroup = NULL, *workload = NULL;
-	char ring_buf[32], cg_rel[1024], scope[256], msg[512], key;
-	uint64_t v, iterations = 0, duration_s = 0, end_ns = 0, last_seq = UINT64_MAX, now;
-	bool batch = false, dirty, term_on = false;
-	struct top_stats st;
-	struct pollfd pfd[2];
-	size_t k;
-	int opt, verbose = 0, ret = EXIT_USAGE, err, nfd;
-	long added;
+	char msg[512];
+	int opt, err;
 
 	while ((opt = getopt_long(argc, argv, "r:w:p:F:s:n:bd:vh", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'r':
-			c.ring = optarg;
-			break;
-		case 'w':
-			if (!optarg[0]) {
-				log_error("--workload '': expected a workload key or name");
-				goto cleanup;
-			}
-			workload = optarg;
-			break;
-		case 'p':
-			if (nr_pids == TOP_MAX_PIDS) {
-				log_error("--pid: at most %d processes", TOP_MAX_PIDS);
-				goto cleanup;
-			}
-			if (cli_parse_num("--pid", optarg, 1, INT32_MAX, "a process id", &v))
-				goto cleanup;
-			if (kill((pid_t)v, 0) && errno == ESRCH) {
-				log_error("--pid %llu: no such process", (unsigned long long)v);
-				goto cleanup;
-			}
-			pids[nr_pids++] = (uint32_t)v;
-			break;
-		case OPT_CGROUP:
-			cgroup = optarg;
-			break;
-		case 'F':
-			freq = optarg;
-			break;
-		case 's':
-			if (!strcmp(optarg, "self")) {
-				c.sort = TOP_SORT_SELF;
-			} else if (!strcmp(optarg, "total")) {
-				c.sort = TOP_SORT_TOTAL;
-			} else {
-				log_error("--sort '%s': expected self or total", optarg);
-				goto cleanup;
-			}
-			break;
-		case 'n':
-			if (cli_parse_num("--rows", optarg, 1, 10000, "a number of rows",
-					  &c.rows_opt))
-				goto cleanup;
-			break;
-		case OPT_HORIZON:
-			if (cli_parse_num("--horizon", optarg, 1, 86400, "whole seconds",
-					  &c.horizon_s))
-				goto cleanup;
-			break;
-		case 'b':
-			batch = true;
-			break;
-		case OPT_ITER:
-			if (cli_parse_num("--iterations", optarg, 1, 1000000000,
-					  "a number of frames", &iterations))
-				goto cleanup;
-			break;
-		case 'd':
-			if (cli_parse_num("--duration", optarg, 1, 365 * 86400ull, "whole seconds",
-					  &duration_s))
-				goto cleanup;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'h':
-			usage(stdout);
-			ret = 0;
-			goto cleanup;
-		default:
-			usage(stderr);
-			goto cleanup;
-		}
+		err = parse_opt(opt, c, a);
+		if (err)
+			return err;
 	}
 	if (optind < argc) {
 		log_error("unexpected argument '%s'", argv[optind]);
-		goto cleanup;
+		return -EINVAL;
 	}
-	log_set_level(verbose >= 2 ? LOG_LEVEL_DEBUG : verbose ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
-	if (c.ring && shm__path(c.ring, msg, sizeof(msg))) {
+	log_set_level(a->verbose >= 2 ? LOG_LEVEL_DEBUG
+		      : a->verbose    ? LOG_LEVEL_INFO
+				      : LOG_LEVEL_WARN);
+	if (c->ring && shm__path(c->ring, msg, sizeof(msg))) {
 		log_error("--ring '%s': expected a name of letters, digits, '.', '_', '-' (at "
 			  "most %d) or an absolute path",
-			  c.ring, SHM_NAME_MAX);
+			  c->ring, SHM_NAME_MAX);
+		return -EINVAL;
+	}
+	if (a->freq && cli_parse_freq("--freq", a->freq, &c->hz))
+		return -EINVAL;
+	if (a->cgroup && cgroup_scope(a->cgroup, a->cg_rel, sizeof(a->cg_rel)))
+		return -EINVAL;
+	return 0;
+}
+
+/* The scope line of the header ("workload W cgroup C pid P...", or "whole host"). */
+static void scope_line(const struct top_args *a, char *scope, size_t len)
+{
+	size_t k = (size_t)snprintf(scope, len, "%s", "");
+
+	if (a->workload)
+		k += (size_t)snprintf(scope + k, len - k, "workload %s ", a->workload);
+	if (a->cgroup && k < len)
+		k += (size_t)snprintf(scope + k, len - k, "cgroup %s ", a->cg_rel);
+	for (size_t i = 0; i < a->nr_pids && k < len; i++)
+		k += (size_t)snprintf(scope + k, len - k, "%s%u ", i ? "" : "pid ", a->pids[i]);
+	if (!k)
+		snprintf(scope, len, "whole host ");
+	scope[strlen(scope) - 1] = '\0';
+}
+
+/*
+ * Starts a private agent on ring c->ring and attaches once it created the ring (polled with
+ * a deadline). Returns 0 when attached, -1 with the exit status in *STATUS otherwise
+ * (messages printed).
+ */
+static int start_private(struct topcmd *c, struct agent_child *ag, const struct top_args *a,
+			 int *status)
+{
+	char msg[512];
+	uint64_t end_ns;
+	int err;
+
+	c->private_agent = true;
+	*status = 1;
+	err = agent_child__start(ag, c->ring, c->hz, a->pids, a->nr_pids);
+	if (err) {
+		log_error("starting the private agent: %s", strerror(-err));
+		return -1;
+	}
+	end_ns = mono_ns() + AGENT_START_TIMEOUT_NS;
+	/* The agent creates the ring once BPF is loaded; poll for it with a deadline. */
+	for (;;) {
+		struct timespec ts = { 0, 20 * 1000000 };
+
+		agent_child__read_err(ag);
+		if (agent_child__gone(ag)) {
+			agent_child__read_err(ag);
+			agent_child__report(ag);
+			return -1;
+		}
+		err = attach(c, RING_START_OLDEST);
+		if (!err)
+			return 0;
+		if ((err != -ENOENT && err != -EAGAIN && err != -EBADMSG) || mono_ns() > end_ns ||
+		    stop_sig) {
+			if (!stop_sig)
+				log_error("the private agent's ring: %s",
+					  shm__strerror(c->ring, err, msg, sizeof(msg)));
+			*status = stop_sig ? 0 : 1;
+			return -1;
+		}
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * Attaches to the ring given, else the default one when an agent writes it, else to a
+ * private agent's (its name in RING_BUF). Returns 0 when attached, -1 with the exit status in
+ * *STATUS otherwise (messages printed).
+ */
+static int open_ring(struct topcmd *c, struct agent_child *ag, const struct top_args *a,
+		     char *ring_buf, size_t len, int *status)
+{
+	char msg[512];
+	int err;
+
+	*status = 1;
+	if (c->ring || ring_has_producer(NULL)) {
+		if (!c->ring)
+			c->ring = SHM_DEFAULT_NAME;
+		if (a->freq)
+			log_warn("--freq applies to a private agent only; ring %s samples at its "
+				 "agent's rate",
+				 c->ring);
+		err = attach(c, RING_START_NEWEST);
+		if (err) {
+			log_error("%s", shm__strerror(c->ring, err, msg, sizeof(msg)));
+			return -1;
+		}
+		return 0;
+	}
+	if (agent_child__may_run()) {
+		/* Named after this process, so that a later kiln top can tell when it is stale. */
+		runstate__private_ring(getpid(), ring_buf, len);
+		c->ring = ring_buf;
+		return start_private(c, ag, a, status);
+	}
+	log_error("no agent writes the default ring (%s%s), and a private agent needs root "
+		  "or CAP_BPF and CAP_PERFMON: start `kiln agent` (or `kiln run`) and "
+		  "rerun, "
+		  "pass --ring NAME of a running agent, or run kiln top as root",
+		  "/dev/shm/kiln-", SHM_DEFAULT_NAME);
+	return -1;
+}
+
+/* Reads the keys pressed (q quits, s and t sort); sets *DIRTY when the frame must be redrawn. */
+static void read_keys(struct topcmd *c, bool *dirty)
+{
+	char key;
+
+	while (read(STDIN_FILENO, &key, 1) == 1) {
+		if (key == 'q' || key == 'Q' || key == 3 /* ^C */)
+			stop_sig = SIGINT;
+		else if (key == 's' || key == 'S')
+			c->sort = TOP_SORT_SELF, *dirty = true;
+		else if (key == 't' || key == 'T')
+			c->sort = TOP_SORT_TOTAL, *dirty = true;
+	}
+}
+
+/*
+ * Reads new records and draws frames until a signal, the end of the run (--iterations,
+ * --duration), the reader going away or an error. *TERM_ON is cleared when the terminal was
+ * restored early. Returns the exit status.
+ */
+static int top_loop(struct topcmd *c, struct agent_child *ag, const struct top_args *a,
+		    bool *term_on)
+{
+	uint64_t end_ns = a->duration_s ? mono_ns() + a->duration_s * 1000000000ull : 0;
+	uint64_t last_seq = UINT64_MAX;
+	struct pollfd pfd[2];
+	struct top_stats st;
+	char msg[512];
+	int err, nfd;
+	long added;
+	bool dirty;
+
+	while (!stop_sig) {
+		dirty = false;
+		nfd = 0;
+		if (c->tty)
+			pfd[nfd++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
+		if (ag->err_fd >= 0)
+			pfd[nfd++] = (struct pollfd){ .fd = ag->err_fd, .events = POLLIN };
+		/*
+		 * Keys and the agent's stderr are file descriptors, the ring is a futex: with
+		 * descriptors to watch, poll them briefly and check the ring after each wake-up.
+		 */
+		if (nfd && poll(pfd, (nfds_t)nfd, 100) > 0 && c->tty &&
+		    (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL))) {
+			/* The terminal went away (ssh dropped): nobody is watching any more. */
+			stop_sig = SIGHUP;
+			break;
+		}
+		err = shm_reader__wait(c->rd, nfd ? 0 : 200);
+		if (err == -ESTALE) {
+			log_info("ring %s was replaced; reattaching", c->ring);
+			err = attach(c, RING_START_OLDEST);
+			if (err) {
+				log_error("%s", shm__strerror(c->ring, err, msg, sizeof(msg)));
+				return 1;
+			}
+		}
+		if (c->tty)
+			read_keys(c, &dirty);
+		if (winch) {
+			winch = 0;
+			dirty = c->tty;
+		}
+		agent_child__read_err(ag);
+		if (c->private_agent && agent_child__gone(ag)) {
+			if (*term_on)
+				term_restore();
+			*term_on = false;
+			agent_child__read_err(ag);
+			agent_child__report(ag);
+			return 1;
+		}
+		added = drain(c);
+		if (added < 0) {
+			log_error("%s", strerror((int)-added));
+			return 1;
+		}
+		top__stats(c->model, &st);
+		/*
+		 * One frame per window: a batch that only completes a window already shown is
+		 * folded into the next frame. On a terminal any news is drawn.
+		 */
+		if (added > 0 && (st.newest_seq != last_seq || c->tty)) {
+			if (st.newest_seq != last_seq)
+				c->frames++;
+			last_seq = st.newest_seq;
+			dirty = true;
+		}
+		if (dirty && !stop_sig) {
+			err = render(c, st.records == 0);
+			if (err == -EPIPE) {
+				/* `kiln top -b | head`: the reader has what it wanted. */
+				break;
+			}
+			if (err) {
+				log_error("writing a frame: %s", strerror(-err));
+				return 1;
+			}
+		}
+		if (a->iterations && c->frames >= a->iterations)
+			break;
+		if (end_ns && mono_ns() >= end_ns)
+			break;
+	}
+	return 0;
+}
+
+/* The closing line on stderr: what was read and what the reader lost. */
+static void print_totals(const struct topcmd *c)
+{
+	struct shm_reader_stats rs;
+	struct top_stats st;
+
+	top__stats(c->model, &st);
+	shm_reader__stats(c->rd, &rs);
+	fprintf(stderr,
+		"kiln top: %llu windows, %llu samples in scope, %llu records (%llu in "
+		"scope), lost %llu, lapped %llu, corrupt %llu, stale %llu, bad %llu\n",
+		(unsigned long long)st.windows, (unsigned long long)st.samples_in_scope,
+		(unsigned long long)st.records, (unsigned long long)st.records_in_scope,
+		(unsigned long long)rs.lost, (unsigned long long)rs.lapped,
+		(unsigned long long)rs.corrupt, (unsigned long long)rs.stale,
+		(unsigned long long)rs.bad);
+}
+
+int cmd_top(int argc, char **argv)
+{
+	struct topcmd c = { .sort = TOP_SORT_SELF, .horizon_s = 10, .hz = TOP_DEFAULT_HZ };
+	struct agent_child ag = { .pid = -1, .err_fd = -1 };
+	struct top_args a = { 0 };
+	struct top_opts to = { 0 };
+	struct sigaction sa = { 0 };
+	char ring_buf[32], scope[256];
+	int ret = EXIT_USAGE, err;
+	bool term_on = false;
+
+	err = parse_args(argc, argv, &c, &a);
+	if (err) {
+		ret = err > 0 ? 0 : EXIT_USAGE;
 		goto cleanup;
 	}
-	if (freq && cli_parse_freq("--freq", freq, &c.hz))
-		goto cleanup;
-	if (cgroup && cgroup_scope(cgroup, cg_rel, sizeof(cg_rel)))
-		goto cleanup;
-
-	/* The scope line of the header. */
-	k = (size_t)snprintf(scope, sizeof(scope), "%s", "");
-	if (workload)
-		k += (size_t)snprintf(scope + k, sizeof(scope) - k, "workload %s ", workload);
-	if (cgroup && k < sizeof(scope))
-		k += (size_t)snprintf(scope + k, sizeof(scope) - k, "cgroup %s ", cg_rel);
-	for (size_t i = 0; i < nr_pids && k < sizeof(scope); i++)
-		k += (size_t)snprintf(scope + k, sizeof(scope) - k, "%s%u ", i ? "" : "pid ",
-				      pids[i]);
-	if (!k)
-		snprintf(scope, sizeof(scope), "whole host ");
-	scope[strlen(scope) - 1] = '\0';
+	scope_line(&a, scope, sizeof(scope));
 	c.scope = scope;
 
 	to.horizon_ns = c.horizon_s * 1000000000ull;
-	to.workload = workload;
-	to.cgroup = cgroup ? cg_rel : NULL;
-	to.pids = pids;
-	to.nr_pids = nr_pids;
+	to.workload = a.workload;
+	to.cgroup = a.cgroup ? a.cg_rel : NULL;
+	to.pids = a.pids;
+	to.nr_pids = a.nr_pids;
 	ret = 1;
 	err = top__new(&c.model, &to);
 	if (err) {
@@ -731,62 +820,10 @@ int cmd_top(int argc, char **argv)
 
 	/* Rings of kiln top processes that were SIGKILLed: nobody else would remove them. */
 	runstate__sweep_private(NULL);
-	if (c.ring || ring_has_producer(NULL)) {
-		if (!c.ring)
-			c.ring = SHM_DEFAULT_NAME;
-		if (freq)
-			log_warn("--freq applies to a private agent only; ring %s samples at its "
-				 "agent's rate",
-				 c.ring);
-		err = attach(&c, RING_START_NEWEST);
-		if (err) {
-			log_error("%s", shm__strerror(c.ring, err, msg, sizeof(msg)));
-			goto cleanup;
-		}
-	} else if (may_run_agent()) {
-		/* Named after this process, so that a later kiln top can tell when it is stale. */
-		runstate__private_ring(getpid(), ring_buf, sizeof(ring_buf));
-		c.ring = ring_buf;
-		c.private_agent = true;
-		err = agent_start(&ag, c.ring, c.hz, pids, nr_pids);
-		if (err) {
-			log_error("starting the private agent: %s", strerror(-err));
-			goto cleanup;
-		}
-		end_ns = mono_ns() + AGENT_START_TIMEOUT_NS;
-		/* The agent creates the ring once BPF is loaded; poll for it with a deadline. */
-		for (;;) {
-			struct timespec ts = { 0, 20 * 1000000 };
-
-			agent_read_err(&ag);
-			if (agent_gone(&ag)) {
-				agent_read_err(&ag);
-				agent_report(&ag);
-				goto cleanup;
-			}
-			err = attach(&c, RING_START_OLDEST);
-			if (!err)
-				break;
-			if ((err != -ENOENT && err != -EAGAIN && err != -EBADMSG) ||
-			    mono_ns() > end_ns || stop_sig) {
-				if (!stop_sig)
-					log_error("the private agent's ring: %s",
-						  shm__strerror(c.ring, err, msg, sizeof(msg)));
-				ret = stop_sig ? 0 : 1;
-				goto cleanup;
-			}
-			nanosleep(&ts, NULL);
-		}
-	} else {
-		log_error("no agent writes the default ring (%s%s), and a private agent needs root "
-			  "or CAP_BPF and CAP_PERFMON: start `kiln agent` (or `kiln run`) and "
-			  "rerun, "
-			  "pass --ring NAME of a running agent, or run kiln top as root",
-			  "/dev/shm/kiln-", SHM_DEFAULT_NAME);
+	if (open_ring(&c, &ag, &a, ring_buf, sizeof(ring_buf), &ret))
 		goto cleanup;
-	}
 
-	c.tty = !batch && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
+	c.tty = !a.batch && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
 	if (c.tty) {
 		err = term_enter();
 		if (err) {
@@ -796,116 +833,16 @@ int cmd_top(int argc, char **argv)
 		term_on = true;
 		render(&c, true);
 	}
-	end_ns = duration_s ? mono_ns() + duration_s * 1000000000ull : 0;
-	ret = 0;
-	while (!stop_sig) {
-		dirty = false;
-		nfd = 0;
-		if (c.tty)
-			pfd[nfd++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
-		if (ag.err_fd >= 0)
-			pfd[nfd++] = (struct pollfd){ .fd = ag.err_fd, .events = POLLIN };
-		/*
-		 * Keys and the agent's stderr are file descriptors, the ring is a futex: with
-		 * descriptors to watch, poll them briefly and check the ring after each wake-up.
-		 */
-		if (nfd && poll(pfd, (nfds_t)nfd, 100) > 0 && c.tty &&
-		    (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL))) {
-			/* The terminal went away (ssh dropped): nobody is watching any more. */
-			stop_sig = SIGHUP;
-			break;
-		}
-		err = shm_reader__wait(c.rd, nfd ? 0 : 200);
-		if (err == -ESTALE) {
-			log_info("ring %s was replaced; reattaching", c.ring);
-			err = attach(&c, RING_START_OLDEST);
-			if (err) {
-				log_error("%s", shm__strerror(c.ring, err, msg, sizeof(msg)));
-				ret = 1;
-				break;
-			}
-		}
-		if (c.tty) {
-			while (read(STDIN_FILENO, &key, 1) == 1) {
-				if (key == 'q' || key == 'Q' || key == 3 /* ^C */)
-					stop_sig = SIGINT;
-				else if (key == 's' || key == 'S')
-					c.sort = TOP_SORT_SELF, dirty = true;
-				else if (key == 't' || key == 'T')
-					c.sort = TOP_SORT_TOTAL, dirty = true;
-			}
-		}
-		if (winch) {
-			winch = 0;
-			dirty = c.tty;
-		}
-		agent_read_err(&ag);
-		if (c.private_agent && agent_gone(&ag)) {
-			if (term_on)
-				term_restore();
-			term_on = false;
-			agent_read_err(&ag);
-			agent_report(&ag);
-			ret = 1;
-			break;
-		}
-		added = drain(&c);
-		if (added < 0) {
-			log_error("%s", strerror((int)-added));
-			ret = 1;
-			break;
-		}
-		top__stats(c.model, &st);
-		/*
-		 * One frame per window: a batch that only completes a window already shown is
-		 * folded into the next frame. On a terminal any news is drawn.
-		 */
-		if (added > 0 && (st.newest_seq != last_seq || c.tty)) {
-			if (st.newest_seq != last_seq)
-				c.frames++;
-			last_seq = st.newest_seq;
-			dirty = true;
-		}
-		if (dirty && !stop_sig) {
-			err = render(&c, st.records == 0);
-			if (err == -EPIPE) {
-				/* `kiln top -b | head`: the reader has what it wanted. */
-				break;
-			}
-			if (err) {
-				log_error("writing a frame: %s", strerror(-err));
-				ret = 1;
-				break;
-			}
-		}
-		if (iterations && c.frames >= iterations)
-			break;
-		now = mono_ns();
-		if (end_ns && now >= end_ns)
-			break;
-	}
+	ret = top_loop(&c, &ag, &a, &term_on);
 	if (term_on)
 		term_restore();
-	top__stats(c.model, &st);
-	{
-		struct shm_reader_stats rs;
-
-		shm_reader__stats(c.rd, &rs);
-		fprintf(stderr,
-			"kiln top: %llu windows, %llu samples in scope, %llu records (%llu in "
-			"scope), lost %llu, lapped %llu, corrupt %llu, stale %llu, bad %llu\n",
-			(unsigned long long)st.windows, (unsigned long long)st.samples_in_scope,
-			(unsigned long long)st.records, (unsigned long long)st.records_in_scope,
-			(unsigned long long)rs.lost, (unsigned long long)rs.lapped,
-			(unsigned long long)rs.corrupt, (unsigned long long)rs.stale,
-			(unsigned long long)rs.bad);
-	}
+	print_totals(&c);
 cleanup:
 	if (term_on)
 		term_restore();
 	shm_reader__free(c.rd);
 	if (c.private_agent) {
-		agent_stop(&ag);
+		agent_child__stop(&ag);
 		err = shm__unlink(c.ring);
 		if (err && err != -ENOENT)
 			log_warn("removing ring %s: %s", c.ring, strerror(-err));

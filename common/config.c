@@ -2,14 +2,13 @@
 /*
  * The YAML configuration (common/config.h documents the shape). libyaml builds the document
  * tree; this file walks it against the schema below and turns every mistake into one line
- * that names the file, the line, the key path and what was expected.
+ * that names the file, the line, the key path and what was expected
+ * (config_yaml.c reads the values and words the errors; config_defaults.c has the defaults).
  *
  * The walk is driven by the schema, not by the document: it only descends where the schema
  * has a child, so its depth is bounded whatever the input (aliases may make libyaml's tree
  * cyclic, e.g. `&a [*a]`; a schema-driven walk never follows such a cycle more than once).
  */
-#include "common/config.h"
-
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -21,641 +20,13 @@
 
 #include <yaml.h>
 
+#include "common/config_internal.h"
 #include "common/util.h"
-
-#define NS_PER_SEC 1000000000ull
-#define PATH_LEN 256
 
 #define MAX_HZ 100000u
 #define RING_MIN (64ull << 10)
 #define RING_MAX (1ull << 31)
 #define RING_NAME_MAX 64
-
-struct pctx {
-	yaml_document_t *doc;
-	const char *file;
-	char *err;
-	size_t errlen;
-};
-
-/* ---- durations and sizes ---- */
-
-static const struct unit {
-	const char *suffix;
-	uint64_t mult;
-} dur_units[] = {
-	{ "ns", 1 },
-	{ "us", 1000 },
-	{ "µs", 1000 },
-	{ "ms", 1000000 },
-	{ "s", NS_PER_SEC },
-	{ "m", 60 * NS_PER_SEC },
-	{ "h", 3600 * NS_PER_SEC },
-};
-
-static const struct unit size_units[] = {
-	{ "B", 1 },	      { "K", 1ull << 10 },
-	{ "KB", 1000 },	      { "kB", 1000 },
-	{ "Ki", 1ull << 10 }, { "KiB", 1ull << 10 },
-	{ "M", 1ull << 20 },  { "MB", 1000000 },
-	{ "Mi", 1ull << 20 }, { "MiB", 1ull << 20 },
-	{ "G", 1ull << 30 },  { "GB", 1000000000 },
-	{ "Gi", 1ull << 30 }, { "GiB", 1ull << 30 },
-	{ "T", 1ull << 40 },  { "TB", 1000000000000ull },
-	{ "Ti", 1ull << 40 }, { "TiB", 1ull << 40 },
-};
-
-/*
- * One "NUMBER[.FRACTION]UNIT" term. Fractions are done in integers (not strtod) so that
- * "0.1s" is exactly 100000000 ns. Returns the characters consumed, 0 on a syntax error or
- * -1 on overflow; *HAD_UNIT tells whether a suffix was there.
- */
-static int parse_term(const char *s, const struct unit *units, size_t nr_units, bool unit_needed,
-		      uint64_t bare_mult, uint64_t *val, bool *had_unit)
-{
-	uint64_t whole = 0, frac = 0, frac_div = 1, mult = 0;
-	unsigned __int128 f;
-	const char *p = s;
-	size_t best = 0, i, l;
-
-	if (!isdigit((unsigned char)*p))
-		return 0;
-	while (isdigit((unsigned char)*p)) {
-		if (whole > (UINT64_MAX - 9) / 10)
-			return -1;
-		whole = whole * 10 + (uint64_t)(*p++ - '0');
-	}
-	if (*p == '.') {
-		p++;
-		if (!isdigit((unsigned char)*p))
-			return 0;
-		while (isdigit((unsigned char)*p)) {
-			/* Digits past 1e-12 cannot change a ns or byte count. */
-			if (frac_div < 1000000000000ull) {
-				frac = frac * 10 + (uint64_t)(*p - '0');
-				frac_div *= 10;
-			}
-			p++;
-		}
-	}
-	/* The longest matching suffix wins: "ms" before "m". */
-	for (i = 0; i < nr_units; i++) {
-		l = strlen(units[i].suffix);
-		if (l > best && !strncmp(p, units[i].suffix, l)) {
-			best = l;
-			mult = units[i].mult;
-		}
-	}
-	*had_unit = best > 0;
-	if (!best) {
-		if (unit_needed)
-			return 0;
-		mult = bare_mult;
-	}
-	p += best;
-	if (whole && mult > UINT64_MAX / whole)
-		return -1;
-	*val = whole * mult;
-	f = (unsigned __int128)frac * mult / frac_div;
-	if (f > UINT64_MAX - *val)
-		return -1;
-	*val += (uint64_t)f;
-	return (int)(p - s);
-}
-
-/*
- * A sum of terms ("1m30s") when MULTI, else one term; a bare number (BARE_MULT units) only
- * alone, since "1m30" is ambiguous.
- */
-static int parse_quantity(const char *s, const struct unit *units, size_t nr_units,
-			  uint64_t bare_mult, bool multi, uint64_t *out)
-{
-	uint64_t total = 0, v = 0;
-	bool first = true, had_unit = false;
-	int n;
-
-	if (!s || !*s)
-		return -EINVAL;
-	while (*s) {
-		n = parse_term(s, units, nr_units, !first, bare_mult, &v, &had_unit);
-		if (n == 0)
-			return -EINVAL;
-		if (n < 0 || total > UINT64_MAX - v)
-			return -ERANGE;
-		total += v;
-		s += n;
-		if (*s && (!multi || !had_unit))
-			return -EINVAL;
-		first = false;
-	}
-	*out = total;
-	return 0;
-}
-
-int kiln_parse_duration(const char *s, uint64_t *ns)
-{
-	/* Go-style sums ("1m30s") are accepted because Helm values often carry them. */
-	return parse_quantity(s, dur_units, ARRAY_SIZE(dur_units), NS_PER_SEC, true, ns);
-}
-
-int kiln_parse_size(const char *s, uint64_t *bytes)
-{
-	return parse_quantity(s, size_units, ARRAY_SIZE(size_units), 1, false, bytes);
-}
-
-/* ---- defaults ---- */
-
-static char *xstrdup(const char *s)
-{
-	return strdup(s ? s : "");
-}
-
-/* The spool lives in /var/lib when root, else in the XDG state directory. */
-static char *default_spool_dir(void)
-{
-	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	char buf[PATH_MAX];
-
-	if (geteuid() == 0)
-		return xstrdup("/var/lib/kiln/spool");
-	if (state && state[0] == '/')
-		snprintf(buf, sizeof(buf), "%s/kiln/spool", state);
-	else if (home && *home)
-		snprintf(buf, sizeof(buf), "%s/.local/state/kiln/spool", home);
-	else
-		return xstrdup("/tmp/kiln-spool");
-	return xstrdup(buf);
-}
-
-/*
- * File destinations are resolved against the working directory once, at load time, so a
- * daemon that later changes directory still writes where the user meant.
- */
-static char *absolute_dir(const char *path)
-{
-	char cwd[PATH_MAX], *out;
-	size_t n;
-
-	if (!strncmp(path, "file://", 7))
-		path += 7;
-	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
-		return xstrdup(path);
-	if (!strncmp(path, "./", 2))
-		path += 2;
-	n = strlen(cwd) + strlen(path) + 2;
-	out = malloc(n);
-	if (out)
-		snprintf(out, n, "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", path);
-	return out;
-}
-
-static void dest_free(struct kiln_destination *d)
-{
-	size_t i;
-
-	free(d->name);
-	free(d->url);
-	free(d->format);
-	for (i = 0; i < d->nr_headers; i++) {
-		free(d->headers[i].name);
-		free(d->headers[i].value);
-	}
-	free(d->headers);
-	free(d->bearer_token_env);
-	free(d->bearer_token_file);
-	free(d->basic_user);
-	free(d->basic_password_env);
-	free(d->basic_password_file);
-	free(d->ca_file);
-	memset(d, 0, sizeof(*d));
-}
-
-static void source_free(struct kiln_source *s)
-{
-	free(s->k8s_namespace);
-	free(s->k8s_kind);
-	free(s->k8s_name);
-	free(s->unit);
-	free(s->container_id);
-	free(s->executable);
-	memset(s, 0, sizeof(*s));
-}
-
-static void free_dests(struct kiln_config *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->nr_dests; i++)
-		dest_free(&c->dests[i]);
-	free(c->dests);
-	c->dests = NULL;
-	c->nr_dests = 0;
-}
-
-static void free_sources(struct kiln_config *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->nr_sources; i++)
-		source_free(&c->sources[i]);
-	free(c->sources);
-	c->sources = NULL;
-	c->nr_sources = 0;
-}
-
-void kiln_config__free(struct kiln_config *c)
-{
-	if (!c)
-		return;
-	free(c->exporter.spool_dir);
-	free(c->exporter.metrics_listen);
-	free(c->ui.listen);
-	free(c->ring_name);
-	free(c->ring_group);
-	free(c->user);
-	free_dests(c);
-	free_sources(c);
-	free(c);
-}
-
-struct kiln_config *kiln_config__defaults(void)
-{
-	struct kiln_config *c = calloc(1, sizeof(*c));
-	struct kiln_destination *d;
-
-	if (!c)
-		return NULL;
-	c->profiling_enabled = true;
-	c->sampling_hz = 19;
-	c->window_ns = NS_PER_SEC;
-	c->exporter.compression = KILN_COMPRESS_GZIP;
-	c->exporter.timeout_ns = 5 * NS_PER_SEC;
-	c->exporter.batch_timeout_ns = 5 * NS_PER_SEC;
-	c->exporter.batch_max_bytes = 4ull << 20;
-	c->exporter.queue_max_batches = 64;
-	c->exporter.retry = (struct kiln_retry){
-		.enabled = true,
-		.initial_ns = 5 * NS_PER_SEC,
-		.max_interval_ns = 30 * NS_PER_SEC,
-		.max_elapsed_ns = 300 * NS_PER_SEC,
-		.multiplier = 1.5,
-		.randomization = 0.5,
-	};
-	c->exporter.spool_enabled = true;
-	c->exporter.spool_dir = default_spool_dir();
-	c->exporter.spool_max_bytes = 256ull << 20;
-	c->exporter.metrics_listen = xstrdup("");
-	c->ui.enabled = true;
-	c->ui.listen = xstrdup("127.0.0.1:7070");
-	c->ui.max_slots = 24;
-	c->ui.slot_ttl_s = 120;
-	c->ui.slot_max_bytes = 8388608;
-	c->ui.cleanup_interval_s = 15;
-	/* The ring's own default name (SHM_DEFAULT_NAME): /dev/shm/kiln-default. */
-	c->ring_name = xstrdup("default");
-	c->ring_size = 16ull << 20;
-	c->ring_group = xstrdup("");
-	c->user = xstrdup("");
-	c->dests = calloc(1, sizeof(*c->dests));
-	if (!c->exporter.spool_dir || !c->exporter.metrics_listen || !c->ui.listen ||
-	    !c->ring_name || !c->ring_group || !c->user || !c->dests)
-		goto cleanup;
-	c->nr_dests = 1;
-	d = &c->dests[0];
-	d->name = xstrdup("local");
-	d->type = KILN_DEST_FILE;
-	d->url = absolute_dir("./profiles");
-	d->profiles = true;
-	d->format = xstrdup("otlp");
-	d->max_bytes = KILN_FILE_DEST_MAX_BYTES;
-	if (!d->name || !d->url || !d->format)
-		goto cleanup;
-	return c;
-cleanup:
-	kiln_config__free(c);
-	return NULL;
-}
-
-/* ---- error reporting ---- */
-
-static bool is_null(const yaml_node_t *n)
-{
-	const char *v;
-
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	v = (const char *)n->data.scalar.value;
-	return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
-	       !strcmp(v, "NULL");
-}
-
-static bool is_quoted(const yaml_node_t *n)
-{
-	return n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
-	       n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-}
-
-/* What the user wrote, for "got ...": the value (shortened, control characters masked). */
-static const char *describe(const yaml_node_t *n, char *buf, size_t len)
-{
-	const unsigned char *v;
-	size_t i, o = 0, max;
-	bool q;
-
-	if (!n)
-		return "nothing";
-	if (n->type == YAML_MAPPING_NODE)
-		return "a mapping";
-	if (n->type == YAML_SEQUENCE_NODE)
-		return "a list";
-	if (is_null(n))
-		return "nothing";
-	v = n->data.scalar.value;
-	q = is_quoted(n);
-	max = len > 60 ? 48 : len / 2;
-	buf[o++] = '\'';
-	if (q)
-		buf[o++] = '"';
-	for (i = 0; i < n->data.scalar.length && o + 8 < len; i++) {
-		if (i == max) {
-			memcpy(buf + o, "...", 3);
-			o += 3;
-			break;
-		}
-		buf[o++] = (v[i] < 0x20 || v[i] == 0x7f) ? '?' : (char)v[i];
-	}
-	if (q)
-		buf[o++] = '"';
-	buf[o++] = '\'';
-	buf[o] = 0;
-	return buf;
-}
-
-static size_t line_of(const yaml_node_t *n)
-{
-	return n ? n->start_mark.line + 1 : 1;
-}
-
-static int __attribute__((format(printf, 4, 5)))
-fail(struct pctx *p, const yaml_node_t *n, const char *path, const char *fmt, ...)
-{
-	va_list ap;
-	int o;
-
-	o = snprintf(p->err, p->errlen, "%s:%zu: %s: ", p->file, line_of(n), path);
-	if (o >= 0 && (size_t)o < p->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(p->err + o, p->errlen - (size_t)o, fmt, ap);
-		va_end(ap);
-	}
-	/* Keys may be quoted strings with newlines in them: the message stays one line. */
-	for (char *c = p->err; *c; c++)
-		if ((unsigned char)*c < 0x20)
-			*c = '?';
-	return -EINVAL;
-}
-
-static int expected(struct pctx *p, const yaml_node_t *n, const char *path, const char *what)
-{
-	char buf[128];
-
-	return fail(p, n, path, "expected %s, got %s", what, describe(n, buf, sizeof(buf)));
-}
-
-/* ---- mappings ---- */
-
-static const char *scalar(const yaml_node_t *n)
-{
-	return (const char *)n->data.scalar.value;
-}
-
-/*
- * Case-insensitive edit distance counting a swap of neighbours as one edit (the usual
- * typos: "unti", "samplingFrequncy"). Keys are short: longer strings are "far".
- */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i, j, c;
-	uint8_t d[48][48];
-
-	if (la >= ARRAY_SIZE(d) || lb >= ARRAY_SIZE(d))
-		return SIZE_MAX;
-	for (i = 0; i <= la; i++)
-		d[i][0] = (uint8_t)i;
-	for (j = 0; j <= lb; j++)
-		d[0][j] = (uint8_t)j;
-	for (i = 1; i <= la; i++) {
-		for (j = 1; j <= lb; j++) {
-			c = d[i - 1][j - 1] +
-			    (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-			if (d[i - 1][j] + 1u < c)
-				c = d[i - 1][j] + 1u;
-			if (d[i][j - 1] + 1u < c)
-				c = d[i][j - 1] + 1u;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    d[i - 2][j - 2] + 1u < c)
-				c = d[i - 2][j - 2] + 1u;
-			d[i][j] = (uint8_t)c;
-		}
-	}
-	return d[la][lb];
-}
-
-/* OUT (PATH_LEN bytes) = PREFIX.KEY; an overlong path is cut and marked with "...". */
-static void join_path(char *out, const char *prefix, const char *key)
-{
-	int n;
-
-	if (prefix && *prefix)
-		n = snprintf(out, PATH_LEN, "%s.%s", prefix, key);
-	else
-		n = snprintf(out, PATH_LEN, "%s", key);
-	if (n >= PATH_LEN)
-		memcpy(out + PATH_LEN - 4, "...", 4);
-}
-
-/*
- * Checks that N is a mapping whose keys are all in KEYS (NULL-terminated), each at most
- * once. An unknown key is named with the closest known one, since the usual cause is a typo
- * or a wrong case ("samplingfrequency").
- */
-static int check_keys(struct pctx *p, const yaml_node_t *n, const char *path,
-		      const char *const *keys)
-{
-	yaml_node_pair_t *pair, *other;
-	size_t best_d = SIZE_MAX, d, i, off;
-	const char *best = NULL;
-	char kpath[PATH_LEN], list[256];
-
-	if (n->type != YAML_MAPPING_NODE)
-		return expected(p, n, path && *path ? path : "(top level)", "a mapping");
-	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
-		yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
-
-		if (!k || k->type != YAML_SCALAR_NODE)
-			return expected(p, k, path && *path ? path : "(top level)", "a key name");
-		join_path(kpath, path, scalar(k));
-		for (other = n->data.mapping.pairs.start; other < pair; other++) {
-			yaml_node_t *ok = yaml_document_get_node(p->doc, other->key);
-
-			if (ok && ok->type == YAML_SCALAR_NODE && !strcmp(scalar(ok), scalar(k)))
-				return fail(p, k, kpath, "duplicate key (first set on line %zu)",
-					    line_of(ok));
-		}
-		if (!keys)
-			continue;
-		for (i = 0; keys[i]; i++)
-			if (!strcmp(keys[i], scalar(k)))
-				break;
-		if (keys[i])
-			continue;
-		best = NULL;
-		best_d = SIZE_MAX;
-		for (i = 0; keys[i]; i++) {
-			d = edit_distance(scalar(k), keys[i]);
-			if (d < best_d) {
-				best_d = d;
-				best = keys[i];
-			}
-		}
-		if (best && best_d <= (strlen(best) >= 6 ? strlen(best) / 3 : 1))
-			return fail(p, k, kpath, "unknown key, did you mean '%s'?", best);
-		off = 0;
-		list[0] = 0;
-		for (i = 0; keys[i] && off < sizeof(list); i++)
-			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
-						i ? ", " : "", keys[i]);
-		return fail(p, k, kpath, "unknown key, expected one of: %s", list);
-	}
-	return 0;
-}
-
-/* The value for KEY in mapping N (already checked), or NULL. */
-static yaml_node_t *get(struct pctx *p, const yaml_node_t *n, const char *key)
-{
-	yaml_node_pair_t *pair;
-
-	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
-		yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
-
-		if (k && k->type == YAML_SCALAR_NODE && !strcmp(scalar(k), key))
-			return yaml_document_get_node(p->doc, pair->value);
-	}
-	return NULL;
-}
-
-/* ---- typed values ---- */
-
-static int get_bool(struct pctx *p, const yaml_node_t *n, const char *path, bool *out)
-{
-	/* Only true/false: a quoted "false" is a string, and truthy in too many places. */
-	if (n->type == YAML_SCALAR_NODE && !is_quoted(n)) {
-		if (!strcasecmp(scalar(n), "true")) {
-			*out = true;
-			return 0;
-		}
-		if (!strcasecmp(scalar(n), "false")) {
-			*out = false;
-			return 0;
-		}
-	}
-	return expected(p, n, path, "true or false");
-}
-
-static int get_str(struct pctx *p, const yaml_node_t *n, const char *path, bool allow_empty,
-		   char **out)
-{
-	char *s;
-
-	if (n->type != YAML_SCALAR_NODE)
-		return expected(p, n, path, "a string");
-	if (is_null(n) || !*scalar(n)) {
-		if (!allow_empty)
-			return expected(p, n, path, "a non-empty string");
-		s = strdup("");
-	} else {
-		if (strlen(scalar(n)) != n->data.scalar.length)
-			return expected(p, n, path, "a string without NUL characters");
-		s = strdup(scalar(n));
-	}
-	if (!s)
-		return -ENOMEM;
-	free(*out);
-	*out = s;
-	return 0;
-}
-
-static int get_uint(struct pctx *p, const yaml_node_t *n, const char *path, uint64_t min,
-		    uint64_t max, const char *what, uint64_t *out)
-{
-	if (n->type != YAML_SCALAR_NODE || is_quoted(n) || parse_u64(scalar(n), min, max, out))
-		return expected(p, n, path, what);
-	return 0;
-}
-
-static int get_duration(struct pctx *p, const yaml_node_t *n, const char *path, uint64_t min,
-			uint64_t *out)
-{
-	uint64_t v;
-	char buf[128];
-
-	if (n->type != YAML_SCALAR_NODE || kiln_parse_duration(scalar(n), &v))
-		return expected(p, n, path, "a duration such as 5s");
-	if (v < min) {
-		if (min % NS_PER_SEC)
-			return fail(p, n, path, "expected a duration of at least %llums, got %s",
-				    (unsigned long long)(min / 1000000),
-				    describe(n, buf, sizeof(buf)));
-		return fail(p, n, path, "expected a duration of at least %llus, got %s",
-			    (unsigned long long)(min / NS_PER_SEC), describe(n, buf, sizeof(buf)));
-	}
-	*out = v;
-	return 0;
-}
-
-static int get_size(struct pctx *p, const yaml_node_t *n, const char *path, uint64_t min,
-		    const char *what, uint64_t *out)
-{
-	uint64_t v;
-
-	if (n->type != YAML_SCALAR_NODE || kiln_parse_size(scalar(n), &v) || v < min)
-		return expected(p, n, path, what);
-	*out = v;
-	return 0;
-}
-
-/* "host:port" or "[v6]:port" with a port in 1..65535; the host may be empty (all addresses). */
-static bool valid_hostport(const char *s, bool need_host)
-{
-	const char *colon;
-	uint64_t port;
-
-	if (*s == '[') {
-		colon = strchr(s, ']');
-		if (!colon || colon[1] != ':')
-			return false;
-		colon++;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || memchr(s, ':', (size_t)(colon - s)))
-			return false;
-	}
-	if (need_host && colon == s)
-		return false;
-	for (const char *c = s; c < colon; c++)
-		if (*c == '/' || isspace((unsigned char)*c))
-			return false;
-	return !parse_u64(colon + 1, 1, 65535, &port);
-}
-
-static int get_listen(struct pctx *p, const yaml_node_t *n, const char *path, bool allow_empty,
-		      char **out)
-{
-	if (n->type == YAML_SCALAR_NODE &&
-	    ((allow_empty && (is_null(n) || !*scalar(n))) || valid_hostport(scalar(n), false)))
-		return get_str(p, n, path, allow_empty, out);
-	return expected(p, n, path, "an address such as 127.0.0.1:7070");
-}
 
 /* ---- sections ---- */
 
@@ -1078,9 +449,22 @@ static int parse_signals(struct pctx *p, const yaml_node_t *n, const char *path,
 
 static int parse_dest(struct pctx *p, const yaml_node_t *n, size_t idx, struct kiln_destination *d)
 {
-	static const char *const keys[] = { "name",   "type",	  "url",	   "signals",
-					    "format", "maxFiles", "maxBytes",	   "headers",
-					    "auth",   "tls",	  "pidAttributes", NULL };
+	static const char *const keys[] = { "name",
+					    "type",
+					    "url",
+					    "signals",
+					    "format",
+					    "maxFiles",
+					    "maxBytes",
+					    "headers",
+					    "auth",
+					    "tls",
+					    "pidAttributes",
+					    "retryOn500",
+					    "profilesPerRequest",
+					    "ingestionWindow",
+					    NULL };
+	static const char *const window_keys[] = { "past", "future", NULL };
 	static const char *const tls_keys[] = { "caFile", NULL };
 	static const char *const file_only[] = { "format", "maxFiles", "maxBytes" };
 	char path[PATH_LEN], kp[PATH_LEN];
@@ -1196,6 +580,34 @@ static int parse_dest(struct pctx *p, const yaml_node_t *n, size_t idx, struct k
 		join_path(kp, path, "pidAttributes");
 		if ((err = get_bool(p, v, kp, &d->pid_attributes)))
 			return err;
+	}
+	if ((v = get(p, n, "retryOn500"))) {
+		join_path(kp, path, "retryOn500");
+		if ((err = get_bool(p, v, kp, &d->retry_500)))
+			return err;
+	}
+	if ((v = get(p, n, "profilesPerRequest"))) {
+		join_path(kp, path, "profilesPerRequest");
+		if ((err = get_uint(p, v, kp, 0, UINT32_MAX, "a whole number (0: no limit)",
+				    &d->profiles_per_request)))
+			return err;
+		d->per_request_set = true;
+	}
+	if ((v = get(p, n, "ingestionWindow")) && !is_null(v)) {
+		join_path(kp, path, "ingestionWindow");
+		if ((err = check_keys(p, v, kp, window_keys)))
+			return err;
+		d->window_set = true;
+		if ((t = get(p, v, "past"))) {
+			join_path(kp, path, "ingestionWindow.past");
+			if ((err = get_duration(p, t, kp, 0, &d->window_past_ns)))
+				return err;
+		}
+		if ((t = get(p, v, "future"))) {
+			join_path(kp, path, "ingestionWindow.future");
+			if ((err = get_duration(p, t, kp, 0, &d->window_future_ns)))
+				return err;
+		}
 	}
 	return 0;
 }
@@ -1429,49 +841,4 @@ cleanup:
 		fclose(f);
 	kiln_config__free(c);
 	return ret;
-}
-
-/* ---- environment ---- */
-
-int kiln_config__apply_env(struct kiln_config *c, char *err, size_t errlen)
-{
-	static const struct {
-		const char *name;
-		uint64_t min, max;
-		const char *what;
-		size_t off;
-	} vars[] = {
-		{ "PROFILES_MAX_SLOTS", 1, 10000, "a whole number of slots between 1 and 10000",
-		  offsetof(struct kiln_config, ui.max_slots) },
-		{ "PROFILES_SLOT_TTL_SECONDS", 1, 7 * 86400,
-		  "a whole number of seconds between 1 and 604800",
-		  offsetof(struct kiln_config, ui.slot_ttl_s) },
-		{ "PROFILES_SLOT_MAX_BYTES", 4096, 1ull << 32,
-		  "a whole number of bytes between 4096 and 4294967296",
-		  offsetof(struct kiln_config, ui.slot_max_bytes) },
-		{ "PROFILES_CLEANUP_INTERVAL_SECONDS", 1, 86400,
-		  "a whole number of seconds between 1 and 86400",
-		  offsetof(struct kiln_config, ui.cleanup_interval_s) },
-	};
-	uint64_t v[ARRAY_SIZE(vars)];
-	const char *s;
-	size_t i;
-
-	if (errlen)
-		err[0] = 0;
-	/* Every variable is checked before any is applied: all or nothing. */
-	for (i = 0; i < ARRAY_SIZE(vars); i++) {
-		memcpy(&v[i], (char *)c + vars[i].off, sizeof(v[i]));
-		s = getenv(vars[i].name);
-		if (!s)
-			continue;
-		if (parse_u64(s, vars[i].min, vars[i].max, &v[i])) {
-			snprintf(err, errlen, "%s: expected %s, got '%.48s'", vars[i].name,
-				 vars[i].what, s);
-			return -EINVAL;
-		}
-	}
-	for (i = 0; i < ARRAY_SIZE(vars); i++)
-		memcpy((char *)c + vars[i].off, &v[i], sizeof(v[i]));
-	return 0;
 }

@@ -99,6 +99,12 @@ struct kiln_destination {
 	char *basic_user, *basic_password_env, *basic_password_file;
 	char *ca_file;
 	bool pid_attributes;
+	/* Delivery (kiln export); see docs/destinations.md. */
+	bool retry_500; /* retryOn500: HTTP 500 is retried like 503 (default: final) */
+	bool per_request_set; /* profilesPerRequest given (else: 1 for pyroscope, no limit) */
+	uint64_t profiles_per_request; /* 0: no limit */
+	bool window_set; /* ingestionWindow given (else -1h/+10m, none for file) */
+	uint64_t window_past_ns, window_future_ns; /* 0: no bound on that side */
 };
 
 struct kiln_source {

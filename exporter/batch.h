@@ -3,6 +3,7 @@
 #ifndef KILN_EXPORTER_BATCH_H
 #define KILN_EXPORTER_BATCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -11,6 +12,10 @@ struct batch {
 	uint64_t ring_id; /* the ring's creation time: seqs are only comparable within it */
 	uint64_t first_seq, last_seq; /* ring record seqs covered */
 	uint64_t records, samples;
+	/* Set: record part_seq is delivered up to sample entry part_entry with this batch. */
+	bool has_part;
+	uint32_t part_entry;
+	uint64_t part_seq;
 	uint8_t *body; /* uncompressed protobuf, malloc'd */
 	size_t len;
 };

@@ -6,9 +6,11 @@
  * entry is written in one canonical field order with proto3 defaults left out.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "otlp/otlp.h"
 #include "otlp/pbw.h"
 
@@ -49,6 +51,12 @@ struct otlp_enc {
 	struct group *groups;
 	size_t nr_groups, cap_groups;
 	uint64_t records, samples;
+	uint32_t profiles; /* Profile messages in the request */
+	/* Where a record cut short by a full request continues (otlp_enc__add's -ENOSPC). */
+	uint32_t resume_entry, resume_chunk, resume_sample;
+	struct otlp_enc_stats stats;
+	char *dropped_names[OTLP_MAX_DROPPED_NAMES];
+	size_t nr_dropped_names;
 	/* Constants interned at reset. */
 	uint32_t s_samples, s_count, s_cpu, s_ns, k_buildid, k_frame, k_pid, k_tid, k_tname;
 	uint32_t frame_attr[6]; /* by enum wrec_frame_kind */
@@ -183,21 +191,6 @@ static uint32_t intern_attr_str(struct otlp_enc *e, uint32_t key, const char *va
 	return dtab__intern(&e->t[F_ATTRIBUTE], b->p, b->len);
 }
 
-/* An attribute with an integer value (AnyValue.int_value). */
-static uint32_t intern_attr_int(struct otlp_enc *e, uint32_t key, int64_t val)
-{
-	struct pbw *b = &e->scratch2;
-
-	b->len = 0;
-	if (pbw__varint(b, 1, key) || pbw__reserve(b, 30))
-		return NONE;
-	pbw__raw_varint(b, 2 << 3 | PB_LEN);
-	pbw__raw_varint(b, 1 + pb_varint_size((uint64_t)val));
-	if (pbw__varint(b, 3, (uint64_t)val))
-		return NONE;
-	return dtab__intern(&e->t[F_ATTRIBUTE], b->p, b->len);
-}
-
 static int intern_constants(struct otlp_enc *e)
 {
 	/* By enum wrec_frame_kind; "cpython" as the OpenTelemetry eBPF profiler names it. */
@@ -244,6 +237,12 @@ int otlp_enc__new(struct otlp_enc **out, const struct otlp_opts *opts)
 		return -ENOMEM;
 	if (opts)
 		e->opts = *opts;
+	if (!e->opts.max_profile_samples)
+		e->opts.max_profile_samples = OTLP_MAX_PROFILE_SAMPLES;
+	if (!e->opts.max_request_bytes)
+		e->opts.max_request_bytes = OTLP_MAX_PROFILE_BYTES;
+	if (!e->opts.max_resource_attrs)
+		e->opts.max_resource_attrs = OTLP_MAX_RESOURCE_ATTRS;
 	for (i = 1; i < F_NR; i++)
 		e->t[i].field = i;
 	if (intern_constants(e)) {
@@ -267,6 +266,7 @@ void otlp_enc__reset(struct otlp_enc *e)
 	}
 	e->nr_groups = 0;
 	e->records = e->samples = 0;
+	e->profiles = 0;
 	/* Cannot fail: the tables already hold the memory these entries need. */
 	intern_constants(e);
 }
@@ -283,6 +283,8 @@ void otlp_enc__free(struct otlp_enc *e)
 		pbw__free(&e->groups[i].profiles);
 	}
 	free(e->groups);
+	for (i = 0; i < e->nr_dropped_names; i++)
+		free(e->dropped_names[i]);
 	for (i = 1; i < F_NR; i++)
 		dtab__free(&e->t[i]);
 	free(e->mstr);
@@ -437,18 +439,46 @@ static uint32_t rec_stack(struct otlp_enc *e, const struct wrec_view *v, uint32_
 	return e->mstack[i];
 }
 
-/* Resource attributes of the record's workload, as KeyValue fields with plain keys. */
-static int encode_resource(const struct wrec_view *v, struct pbw *out)
+/* Counts attribute KEY dropped for the label limit; says so once per name. */
+static void drop_attr(struct otlp_enc *e, const char *key)
+{
+	size_t i;
+
+	e->stats.attrs_dropped++;
+	for (i = 0; i < e->nr_dropped_names; i++)
+		if (!strcmp(e->dropped_names[i], key))
+			return;
+	if (e->nr_dropped_names < OTLP_MAX_DROPPED_NAMES)
+		e->dropped_names[e->nr_dropped_names++] = strdup(key);
+	log_warn("otlp: resource attribute %s dropped: more than %u resource attributes would "
+		 "exceed Pyroscope's 30 labels per series (counted in attrs_dropped)",
+		 key, e->opts.max_resource_attrs);
+}
+
+/*
+ * Resource attributes of the record's workload, as KeyValue fields with plain keys and
+ * string_value values (Pyroscope turns only those into labels). At most max_resource_attrs
+ * (kiln sends no scope attributes): Pyroscope adds four labels of its own (__name__,
+ * service_name, __delta__, __otel__) and refuses a series of more than 30; the most useful
+ * attributes come first and the rest are dropped, counted.
+ */
+static int encode_resource(struct otlp_enc *e, const struct wrec_view *v, struct pbw *out)
 {
 	char service[512], key[64];
 	struct pbw kv = { 0 }, val = { 0 };
 	const char *name = wrec_view__id(v, WREC_ID_NAME), *s;
 	const struct otlp_attr *ids;
+	uint32_t nr_attrs = 0;
 	int err = -ENOMEM;
 	size_t i, nr;
 
 #define ADD_ATTR(k, value)                                                                  \
 	do {                                                                                \
+		if (nr_attrs >= e->opts.max_resource_attrs) {                               \
+			drop_attr(e, (k));                                                  \
+			break;                                                              \
+		}                                                                           \
+		nr_attrs++;                                                                 \
 		kv.len = val.len = 0;                                                       \
 		if (pbw__str(&val, 1, (value)) || pbw__str(&kv, 1, (k)) ||                  \
 		    pbw__bytes(&kv, 2, val.p, val.len) || pbw__bytes(out, 1, kv.p, kv.len)) \
@@ -464,6 +494,10 @@ static int encode_resource(const struct wrec_view *v, struct pbw *out)
 	else
 		snprintf(service, sizeof(service), "unknown_service");
 	ADD_ATTR("service.name", service);
+	/* The ring's workload key: a kiln UI receiving this lands it in the ring's slot. */
+	s = wrec_view__id(v, WREC_ID_KEY);
+	if (*s)
+		ADD_ATTR("kiln.workload.key", s);
 	ids = otlp_attrs(&nr);
 	for (i = 0; i < nr; i++) {
 		s = wrec_view__id(v, ids[i].field);
@@ -504,7 +538,7 @@ static struct group *find_group(struct otlp_enc *e, const struct wrec_view *v)
 	g = &e->groups[e->nr_groups];
 	memset(g, 0, sizeof(*g));
 	g->key = strdup(key);
-	if (!g->key || encode_resource(v, &g->resource)) {
+	if (!g->key || encode_resource(e, v, &g->resource)) {
 		free(g->key);
 		pbw__free(&g->resource);
 		return NULL;
@@ -540,91 +574,210 @@ static int value_type(struct pbw *b, uint32_t field, uint32_t type, uint32_t uni
 	return 0;
 }
 
-int otlp_enc__add(struct otlp_enc *e, const struct wrec_view *v)
+/*
+ * A profile id that is the same every time this part of this record is encoded (a resend,
+ * a spool replay, a restarted exporter reading the ring again): the window, the workload
+ * and the part's index, hashed. A receiver that deduplicates by profile id can then drop a
+ * resend; kiln does not rely on it (see docs/destinations.md).
+ */
+static void profile_id(const struct wrec_view *v, uint32_t chunk, uint8_t id[16])
 {
 	const struct wrec_header *h = v->hdr;
-	struct group *g;
-	uint32_t i, st, nr_order = 0;
-	uint64_t added = 0;
-	int err = -ENOMEM;
+	const char *key = wrec_view__id(v, WREC_ID_KEY);
+	uint64_t w[4] = { h->window_seq, h->start_ns, h->cgroup_id, chunk }, a, b;
 
-	e->records++;
-	if (!v->nr_samples)
+	a = hash_bytes(w, sizeof(w)) ^ hash_bytes(key, strlen(key));
+	b = hash_bytes(key, strlen(key)) * 0x9e3779b97f4a7c15ull + hash_bytes(w, sizeof(w) - 8);
+	memcpy(id, &a, 8);
+	memcpy(id + 8, &b, 8);
+}
+
+/* Starts Profile part CHUNK of record V in e->prof (no samples yet). */
+static int profile_start(struct otlp_enc *e, const struct wrec_view *v, uint32_t chunk)
+{
+	const struct wrec_header *h = v->hdr;
+	uint8_t id[16];
+
+	profile_id(v, chunk, id);
+	e->prof.len = 0;
+	if (value_type(&e->prof, 1, e->s_samples, e->s_count) ||
+	    pbw__fixed64(&e->prof, 3, h->start_ns) || pbw__varint_nz(&e->prof, 4, h->duration_ns) ||
+	    value_type(&e->prof, 5, e->s_cpu, e->s_ns) || pbw__varint(&e->prof, 6, h->period_ns) ||
+	    pbw__bytes(&e->prof, 7, id, sizeof(id)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Appends the profile in e->prof to group G. */
+static int profile_end(struct otlp_enc *e, struct group *g)
+{
+	if (pbw__bytes(&g->profiles, 2, e->prof.p, e->prof.len))
+		return -ENOMEM;
+	e->profiles++;
+	return 0;
+}
+
+/*
+ * The record's sample entries as they are sent: without per-sample attributes, one per
+ * stack (counts summed, in order of first appearance) in e->stack_order / e->stack_count;
+ * with them, one per sample of non-zero count. Returns the number of entries, or -ENOMEM.
+ */
+static long record_entries(struct otlp_enc *e, const struct wrec_view *v)
+{
+	uint32_t i, st, nr_order = 0;
+	uint64_t *cnt;
+	uint32_t *order;
+
+	if (e->opts.pid_attributes) {
+		long n = 0;
+
+		for (i = 0; i < v->nr_samples; i++)
+			n += v->samples[i].count != 0;
+		return n;
+	}
+	cnt = realloc(e->stack_count, v->nr_stacks * sizeof(*cnt));
+	if (!cnt)
+		return -ENOMEM;
+	e->stack_count = cnt;
+	order = realloc(e->stack_order, v->nr_stacks * sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	e->stack_order = order;
+	memset(cnt, 0, v->nr_stacks * sizeof(*cnt));
+	for (i = 0; i < v->nr_samples; i++) {
+		st = v->samples[i].stack;
+		if (!v->samples[i].count)
+			continue;
+		if (!cnt[st])
+			order[nr_order++] = st;
+		cnt[st] += v->samples[i].count;
+	}
+	return nr_order;
+}
+
+/* Writes entry *POS (advanced past it) into e->prof; adds its count to *ADDED. */
+static int put_entry(struct otlp_enc *e, const struct wrec_view *v, uint32_t *pos, uint64_t *added)
+{
+	const struct wrec_sample *s;
+	uint64_t attrs[3];
+	char num[24];
+	size_t na = 0;
+	uint32_t gs, st;
+
+	if (!e->opts.pid_attributes) {
+		st = e->stack_order[*pos];
+		gs = rec_stack(e, v, st);
+		if (gs == NONE || put_sample(e, gs, NULL, 0, e->stack_count[st]))
+			return -ENOMEM;
+		*added += e->stack_count[st];
+		(*pos)++;
 		return 0;
+	}
+	/* Entry *POS is the *POS-th sample of non-zero count: e->resume_sample tracks it. */
+	while (!v->samples[e->resume_sample].count)
+		e->resume_sample++;
+	s = &v->samples[e->resume_sample++];
+	gs = rec_stack(e, v, s->stack);
+	/* string_value: Pyroscope takes only string attributes as labels. */
+	snprintf(num, sizeof(num), "%u", s->tgid);
+	attrs[na++] = intern_attr_str(e, e->k_pid, num);
+	snprintf(num, sizeof(num), "%u", s->pid);
+	attrs[na++] = intern_attr_str(e, e->k_tid, num);
+	if (s->thread_name)
+		attrs[na++] = intern_attr_str(e, e->k_tname, wrec_view__str(v, s->thread_name));
+	if (gs == NONE || attrs[0] == NONE || attrs[1] == NONE || (na == 3 && attrs[2] == NONE))
+		return -ENOMEM;
+	if (put_sample(e, gs, attrs, na, s->count))
+		return -ENOMEM;
+	*added += s->count;
+	(*pos)++;
+	return 0;
+}
+
+/* Whether the request has reached a bound: no further sample may go into it. */
+static bool request_full(const struct otlp_enc *e)
+{
+	return otlp_enc__size(e) + e->prof.len >= e->opts.max_request_bytes;
+}
+
+int otlp_enc__add(struct otlp_enc *e, const struct wrec_view *v)
+{
+	uint32_t pos = e->resume_entry, chunk = e->resume_chunk, in_prof = 0;
+	uint64_t added = 0;
+	struct group *g;
+	long nr;
+	int err;
+
+	if (!v->nr_samples)
+		goto whole;
+	/* A new part starts a new profile: refuse it when the request has its share. */
+	if (e->opts.max_profiles && e->profiles >= e->opts.max_profiles)
+		return -ENOSPC;
+	if (e->profiles && request_full(e))
+		return -ENOSPC;
 	if (map_prepare(&e->mstr, &e->cap_str, v->nr_strs) ||
 	    map_prepare(&e->mmap, &e->cap_map, v->nr_maps) ||
 	    map_prepare(&e->mfunc, &e->cap_func, v->nr_funcs) ||
 	    map_prepare(&e->mloc, &e->cap_loc, v->nr_locs) ||
 	    map_prepare(&e->mstack, &e->cap_stack, v->nr_stacks))
 		return -ENOMEM;
+	nr = record_entries(e, v);
+	if (nr < 0)
+		return (int)nr;
+	if (!pos) {
+		e->resume_sample = 0;
+	} else if (e->resume_sample == NONE) {
+		/* Continued from otlp_enc__skip_entries(): find the pos-th counted sample. */
+		uint32_t k = 0;
+
+		for (e->resume_sample = 0; k < pos; e->resume_sample++)
+			k += v->samples[e->resume_sample].count != 0;
+	}
+	if (pos >= nr)
+		goto whole;
 	g = find_group(e, v);
 	if (!g)
 		return -ENOMEM;
-	e->prof.len = 0;
-	if (value_type(&e->prof, 1, e->s_samples, e->s_count) ||
-	    pbw__fixed64(&e->prof, 3, h->start_ns) || pbw__varint_nz(&e->prof, 4, h->duration_ns) ||
-	    value_type(&e->prof, 5, e->s_cpu, e->s_ns) || pbw__varint(&e->prof, 6, h->period_ns))
-		return -ENOMEM;
-	if (!e->opts.pid_attributes) {
-		/* Without per-sample attributes, samples of one stack merge into one value. */
-		uint64_t *cnt = realloc(e->stack_count, v->nr_stacks * sizeof(*cnt));
-		uint32_t *order;
-
-		if (!cnt)
-			return -ENOMEM;
-		e->stack_count = cnt;
-		order = realloc(e->stack_order, v->nr_stacks * sizeof(*order));
-		if (!order)
-			return -ENOMEM;
-		e->stack_order = order;
-		memset(cnt, 0, v->nr_stacks * sizeof(*cnt));
-		for (i = 0; i < v->nr_samples; i++) {
-			st = v->samples[i].stack;
-			if (!v->samples[i].count)
-				continue;
-			if (!cnt[st])
-				order[nr_order++] = st;
-			cnt[st] += v->samples[i].count;
-		}
-		for (i = 0; i < nr_order; i++) {
-			st = order[i];
-			uint32_t gs = rec_stack(e, v, st);
-
-			if (gs == NONE || put_sample(e, gs, NULL, 0, cnt[st]))
-				goto cleanup;
-			added += cnt[st];
-		}
-	} else {
-		for (i = 0; i < v->nr_samples; i++) {
-			const struct wrec_sample *s = &v->samples[i];
-			uint64_t attrs[3];
-			size_t na = 0;
-			uint32_t gs;
-
-			if (!s->count)
-				continue;
-			gs = rec_stack(e, v, s->stack);
-			attrs[na++] = intern_attr_int(e, e->k_pid, s->tgid);
-			attrs[na++] = intern_attr_int(e, e->k_tid, s->pid);
-			if (s->thread_name)
-				attrs[na++] = intern_attr_str(e, e->k_tname,
-							      wrec_view__str(v, s->thread_name));
-			if (gs == NONE || attrs[0] == NONE || attrs[1] == NONE ||
-			    (na == 3 && attrs[2] == NONE))
-				goto cleanup;
-			if (put_sample(e, gs, attrs, na, s->count))
-				goto cleanup;
-			added += s->count;
+	err = profile_start(e, v, chunk);
+	while (!err && pos < nr) {
+		err = put_entry(e, v, &pos, &added);
+		if (err || pos == nr)
+			break;
+		if (++in_prof == e->opts.max_profile_samples) {
+			/* Pyroscope refuses a profile of more samples: the rest is a new part. */
+			err = profile_end(e, g);
+			e->stats.profiles_split++;
+			chunk++;
+			in_prof = 0;
+			if (!err &&
+			    ((e->opts.max_profiles && e->profiles >= e->opts.max_profiles) ||
+			     request_full(e)))
+				goto full;
+			if (!err)
+				err = profile_start(e, v, chunk);
+		} else if (request_full(e)) {
+			/* The bytes bound: this part ends here, the next request continues. */
+			err = profile_end(e, g);
+			e->stats.profiles_split++;
+			chunk++;
+			if (!err)
+				goto full;
 		}
 	}
-	if (!added)
-		return 0;
-	if (pbw__bytes(&g->profiles, 2, e->prof.p, e->prof.len))
-		goto cleanup;
+	if (!err)
+		err = profile_end(e, g);
 	e->samples += added;
-	err = 0;
-cleanup:
-	return err;
+	if (err)
+		return err;
+whole:
+	e->records++;
+	e->resume_entry = e->resume_chunk = 0;
+	return 0;
+full:
+	e->samples += added;
+	e->resume_entry = pos;
+	e->resume_chunk = chunk;
+	return -ENOSPC;
 }
 
 static const char scope_name[] = "kiln";
@@ -648,6 +801,28 @@ uint64_t otlp_enc__records(const struct otlp_enc *e)
 uint64_t otlp_enc__samples(const struct otlp_enc *e)
 {
 	return e->samples;
+}
+
+bool otlp_enc__pending(const struct otlp_enc *e)
+{
+	return e->resume_entry != 0;
+}
+
+uint32_t otlp_enc__resume_entry(const struct otlp_enc *e)
+{
+	return e->resume_entry;
+}
+
+void otlp_enc__skip_entries(struct otlp_enc *e, uint32_t n)
+{
+	e->resume_entry = n;
+	e->resume_chunk = n / e->opts.max_profile_samples;
+	e->resume_sample = NONE;
+}
+
+void otlp_enc__stats(const struct otlp_enc *e, struct otlp_enc_stats *st)
+{
+	*st = e->stats;
 }
 
 int otlp_enc__finish(struct otlp_enc *e, uint8_t **body, size_t *len)

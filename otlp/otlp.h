@@ -25,6 +25,25 @@
 
 /* OTLP/HTTP clients never send a request above this (before compression). */
 #define OTLP_MAX_REQUEST (64u << 20)
+/*
+ * Grafana Pyroscope's default per-profile limits (validation of each converted profile):
+ * at most 16,000 samples (sample entries, not their sum) and 4 MiB, measured on the
+ * converted profile's encoded bytes before compression. kiln bounds the whole request
+ * body (the profile and every dictionary entry it needs) before compression, with 512 KiB
+ * left for what the conversion adds (values multiplied by the period grow their varints).
+ */
+#define OTLP_MAX_PROFILE_SAMPLES 16000u
+#define OTLP_PYROSCOPE_MAX_PROFILE_BYTES (4u << 20)
+#define OTLP_MAX_PROFILE_BYTES (OTLP_PYROSCOPE_MAX_PROFILE_BYTES - (512u << 10))
+/*
+ * Resource attributes per ResourceProfiles: Pyroscope refuses a series of more than 30
+ * labels and adds four of its own (__name__, service_name, __delta__, __otel__); one more is
+ * kept free because service.name is also a label of its own.
+ */
+#define OTLP_MAX_RESOURCE_ATTRS 25u
+/* Names of dropped attributes remembered to log each once. */
+#define OTLP_MAX_DROPPED_NAMES 32
+
 /* Largest body a receiver accepts as received (compressed or not), and once inflated. */
 #define OTLP_MAX_BODY (16u << 20)
 #define OTLP_MAX_INFLATED (64u << 20)
@@ -55,6 +74,16 @@ int otlp_attr__workload_key(const char *kind, char *buf, size_t len);
 struct otlp_opts {
 	/* Per-sample process.pid, thread.id and thread.name attributes (series cardinality). */
 	bool pid_attributes;
+	uint32_t max_profile_samples; /* sample entries per Profile; 0: OTLP_MAX_PROFILE_SAMPLES */
+	size_t max_request_bytes; /* encoded request, before compression; 0: OTLP_MAX_PROFILE_BYTES */
+	uint32_t max_profiles; /* Profile messages per request; 0: no limit */
+	uint32_t max_resource_attrs; /* 0: OTLP_MAX_RESOURCE_ATTRS */
+};
+
+/* What the encoder cut or left out, since it was created. */
+struct otlp_enc_stats {
+	uint64_t profiles_split; /* profile parts ended early by a bound (samples or bytes) */
+	uint64_t attrs_dropped; /* resource attributes left out for the label limit */
 };
 
 struct otlp_enc;
@@ -63,10 +92,30 @@ struct otlp_enc;
 int otlp_enc__new(struct otlp_enc **out, const struct otlp_opts *opts);
 
 /*
- * Adds the parsed record V to the current request (V is only read during the call).
- * Returns 0 or -ENOMEM; after an error the encoder must be reset.
+ * Adds the parsed record V to the current request (V is only read during the call), as one
+ * Profile, or several when it has more than max_profile_samples entries. Every Profile has
+ * a profile_id that is stable for that part of that record. Returns 0 when all of V is in
+ * the request; -ENOSPC when the request reached a bound (bytes, profiles) first: part of V
+ * (maybe none) is in it, and the caller finishes the request and calls again with the same
+ * V, which continues where it stopped; or -ENOMEM (the encoder must then be reset).
  */
 int otlp_enc__add(struct otlp_enc *e, const struct wrec_view *v);
+
+/* Whether a record is half added (otlp_enc__add returned -ENOSPC and wants it again). */
+bool otlp_enc__pending(const struct otlp_enc *e);
+
+/*
+ * The sample entry at which the half-added record continues (0: none). With
+ * otlp_enc__skip_entries(), a restarted exporter leaves out the entries of a record that a
+ * previous run already delivered.
+ */
+uint32_t otlp_enc__resume_entry(const struct otlp_enc *e);
+
+/* Makes the next otlp_enc__add() start at sample entry N of its record. */
+void otlp_enc__skip_entries(struct otlp_enc *e, uint32_t n);
+
+/* Copies E's counters into *ST. */
+void otlp_enc__stats(const struct otlp_enc *e, struct otlp_enc_stats *st);
 
 /* Bytes the request would have if finished now (a close upper bound). */
 size_t otlp_enc__size(const struct otlp_enc *e);
@@ -120,6 +169,7 @@ int otlp__decode(const void *body, size_t len, otlp_emit_fn emit, void *ctx,
 
 struct otlp_stats {
 	uint64_t resources, profiles, samples; /* samples: sum of sample values */
+	uint64_t max_profile_samples; /* most sample entries in one profile */
 };
 
 /*
@@ -131,5 +181,12 @@ struct otlp_stats {
  * broken rule written to ERR.
  */
 int otlp_validate(const void *body, size_t len, struct otlp_stats *stats, char *err, size_t errlen);
+
+/*
+ * The time span of the profiles in the encoded request BODY: the earliest time_unix_nano
+ * and the latest time_unix_nano + duration_nano, by a scan of the wire format (no copy).
+ * Returns 0, -ENOENT when it holds no profile, or -EBADMSG when it does not parse.
+ */
+int otlp_time_span(const void *body, size_t len, uint64_t *min_ns, uint64_t *max_ns);
 
 #endif

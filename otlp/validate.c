@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -274,9 +275,21 @@ int otlp_validate(const void *body, size_t len, struct otlp_stats *stats, char *
 					   i, k);
 				goto cleanup;
 			}
+			if (!kv->value || kv->value->value_case != ANY_STRING) {
+				ret = fail(&c,
+					   "resource_profiles[%zu]: attribute %s is not a plain "
+					   "string_value",
+					   i, kv->key);
+				goto cleanup;
+			}
 			if (!strcmp(kv->key, "service.name") && kv->value &&
 			    kv->value->value_case == ANY_STRING && *kv->value->string_value)
 				service = true;
+		}
+		if (rp->resource->n_attributes > OTLP_MAX_RESOURCE_ATTRS) {
+			ret = fail(&c, "resource_profiles[%zu]: %zu attributes, more than %u", i,
+				   rp->resource->n_attributes, OTLP_MAX_RESOURCE_ATTRS);
+			goto cleanup;
 		}
 		if (!service) {
 			ret = fail(&c, "resource_profiles[%zu]: no service.name string attribute",
@@ -290,6 +303,15 @@ int otlp_validate(const void *body, size_t len, struct otlp_stats *stats, char *
 				ret = check_profile(&c, sp->profiles[k], st.profiles, &st);
 				if (ret)
 					goto cleanup;
+				if (sp->profiles[k]->n_samples > OTLP_MAX_PROFILE_SAMPLES) {
+					ret = fail(&c,
+						   "profile %" PRIu64 ": %zu samples, more than %u",
+						   st.profiles, sp->profiles[k]->n_samples,
+						   OTLP_MAX_PROFILE_SAMPLES);
+					goto cleanup;
+				}
+				if (sp->profiles[k]->n_samples > st.max_profile_samples)
+					st.max_profile_samples = sp->profiles[k]->n_samples;
 				st.profiles++;
 			}
 		}
@@ -301,4 +323,124 @@ cleanup:
 	opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__free_unpacked(
 		r, NULL);
 	return ret;
+}
+
+/* Reads a varint at *P (below END). Returns false when it runs past END. */
+static bool scan_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	unsigned int shift = 0;
+
+	*v = 0;
+	while (*p < end && shift < 64) {
+		uint8_t b = *(*p)++;
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return true;
+		shift += 7;
+	}
+	return false;
+}
+
+/*
+ * Calls FN for each field of the message [P, END) with its number, wire type, payload
+ * start and payload length (varints: the value in LEN). Returns 0 or -EBADMSG.
+ */
+static int scan_fields(const uint8_t *p, const uint8_t *end,
+		       int (*fn)(void *arg, uint32_t field, uint32_t wt, const uint8_t *v,
+				 uint64_t len),
+		       void *arg)
+{
+	uint64_t tag, n;
+	int err;
+
+	while (p < end) {
+		if (!scan_varint(&p, end, &tag))
+			return -EBADMSG;
+		switch (tag & 7) {
+		case 0:
+			if (!scan_varint(&p, end, &n))
+				return -EBADMSG;
+			err = fn(arg, (uint32_t)(tag >> 3), 0, p, n);
+			break;
+		case 1:
+			if (end - p < 8)
+				return -EBADMSG;
+			err = fn(arg, (uint32_t)(tag >> 3), 1, p, 8);
+			p += 8;
+			break;
+		case 2:
+			if (!scan_varint(&p, end, &n) || n > (uint64_t)(end - p))
+				return -EBADMSG;
+			err = fn(arg, (uint32_t)(tag >> 3), 2, p, n);
+			p += n;
+			break;
+		case 5:
+			if (end - p < 4)
+				return -EBADMSG;
+			p += 4;
+			err = 0;
+			break;
+		default:
+			return -EBADMSG;
+		}
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+struct span {
+	uint64_t min, max, start, duration;
+	uint32_t depth; /* 0 request, 1 resource profiles, 2 scope profiles, 3 profile */
+	bool any;
+};
+
+static int span_field(void *arg, uint32_t field, uint32_t wt, const uint8_t *v, uint64_t len)
+{
+	struct span *s = arg;
+	struct span inner;
+	int err;
+
+	if (s->depth == 3) {
+		if (field == 3 && wt == 1)
+			memcpy(&s->start, v, 8); /* time_unix_nano, fixed64 little-endian */
+		else if (field == 4 && wt == 0)
+			s->duration = len;
+		return 0;
+	}
+	/* request.resource_profiles = 1, resource.scope_profiles = 2, scope.profiles = 2 */
+	if (wt != 2 || field != (s->depth == 0 ? 1u : 2u))
+		return 0;
+	inner = *s;
+	inner.depth = s->depth + 1;
+	inner.start = inner.duration = 0;
+	err = scan_fields(v, v + len, span_field, &inner);
+	if (err)
+		return err;
+	if (inner.depth == 3) {
+		if (!inner.any || inner.start < inner.min)
+			inner.min = inner.start;
+		if (!inner.any || inner.start + inner.duration > inner.max)
+			inner.max = inner.start + inner.duration;
+		inner.any = true;
+	}
+	s->min = inner.min;
+	s->max = inner.max;
+	s->any = inner.any;
+	return 0;
+}
+
+int otlp_time_span(const void *body, size_t len, uint64_t *min_ns, uint64_t *max_ns)
+{
+	struct span s = { 0 };
+	int err = scan_fields(body, (const uint8_t *)body + len, span_field, &s);
+
+	if (err)
+		return err;
+	if (!s.any)
+		return -ENOENT;
+	*min_ns = s.min;
+	*max_ns = s.max;
+	return 0;
 }

@@ -15,7 +15,7 @@
 
 static const char kernel_module[] = "[kernel.kallsyms]";
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elsz)
+int profile_grow(void **arr, size_t *cap, size_t need, size_t elsz)
 {
 	size_t ncap;
 	void *na;
@@ -42,11 +42,11 @@ struct profile *profile__new(uint64_t period_ns)
 		return NULL;
 	p->period_ns = period_ns;
 	/* The empty entry 0 of each table. */
-	if (grow((void **)&p->strs, &p->strs_cap, 1, sizeof(*p->strs)) ||
-	    grow((void **)&p->maps, &p->maps_cap, 1, sizeof(*p->maps)) ||
-	    grow((void **)&p->funcs, &p->funcs_cap, 1, sizeof(*p->funcs)) ||
-	    grow((void **)&p->locs, &p->locs_cap, 1, sizeof(*p->locs)) ||
-	    grow((void **)&p->stacks, &p->stacks_cap, 1, sizeof(*p->stacks)))
+	if (profile_grow((void **)&p->strs, &p->strs_cap, 1, sizeof(*p->strs)) ||
+	    profile_grow((void **)&p->maps, &p->maps_cap, 1, sizeof(*p->maps)) ||
+	    profile_grow((void **)&p->funcs, &p->funcs_cap, 1, sizeof(*p->funcs)) ||
+	    profile_grow((void **)&p->locs, &p->locs_cap, 1, sizeof(*p->locs)) ||
+	    profile_grow((void **)&p->stacks, &p->stacks_cap, 1, sizeof(*p->stacks)))
 		goto cleanup;
 	p->strs[0] = strdup("");
 	if (!p->strs[0])
@@ -147,7 +147,7 @@ static int intern(struct profile *p, const char *s, uint32_t *idx)
 
 	if (!profile__find_str(p, s, idx))
 		return 0;
-	err = grow((void **)&p->strs, &p->strs_cap, p->nr_strs + 1, sizeof(*p->strs));
+	err = profile_grow((void **)&p->strs, &p->strs_cap, p->nr_strs + 1, sizeof(*p->strs));
 	if (err)
 		goto cleanup;
 	copy = strdup(s);
@@ -226,7 +226,7 @@ static int dedup(struct profile *p, struct htab *idx, void **arr, size_t *nr, si
 	}
 	if (*nr >= UINT32_MAX)
 		return -E2BIG;
-	err = grow(arr, cap, *nr + 1, elsz);
+	err = profile_grow(arr, cap, *nr + 1, elsz);
 	if (err)
 		return err;
 	err = htab__insert(idx, hash, *nr);
@@ -381,10 +381,11 @@ static int add_stack(struct profile *p, const uint32_t *locs, uint32_t nr, uint3
 		*out = (uint32_t)val;
 		return 0;
 	}
-	err = grow((void **)&p->stacks, &p->stacks_cap, p->nr_stacks + 1, sizeof(*p->stacks));
+	err = profile_grow((void **)&p->stacks, &p->stacks_cap, p->nr_stacks + 1,
+			   sizeof(*p->stacks));
 	if (!err)
-		err = grow((void **)&p->stack_locs, &p->stack_locs_cap, p->nr_stack_locs + nr,
-			   sizeof(*p->stack_locs));
+		err = profile_grow((void **)&p->stack_locs, &p->stack_locs_cap,
+				   p->nr_stack_locs + nr, sizeof(*p->stack_locs));
 	if (!err)
 		err = htab__insert(&p->stacks_idx, hash, p->nr_stacks);
 	if (err)
@@ -423,7 +424,7 @@ int profile__add(struct profile *p, const struct sym_frame *frames, size_t nr_fr
 
 	if (nr_frames > UINT32_MAX)
 		return -E2BIG;
-	err = grow((void **)&p->scratch, &p->scratch_cap, nr_frames, sizeof(*p->scratch));
+	err = profile_grow((void **)&p->scratch, &p->scratch_cap, nr_frames, sizeof(*p->scratch));
 	if (err)
 		return err;
 	locs = p->scratch;
@@ -463,38 +464,48 @@ static void put_clean(FILE *f, const char *s)
 		fputc(*s == ';' || *s == '\n' ? '_' : *s, f);
 }
 
-static void put_frame(const struct profile *p, FILE *f, const struct profile_location *l)
+const char *profile__loc_name(const struct profile *p, uint32_t loc, char *buf, size_t len)
 {
+	const struct profile_location *l = &p->locs[loc];
 	const char *module, *base;
-	size_t len;
+	int n;
 
-	if (l->func && l->kind == SYM_FRAME_PYTHON) {
-		char buf[512];
-
-		put_clean(f,
-			  profile_python_name(p->strs[p->funcs[l->func].file],
-					      p->strs[p->funcs[l->func].name], buf, sizeof(buf)));
-	} else if (l->func) {
-		put_clean(f, p->strs[p->funcs[l->func].name]);
-	} else if (l->mapping && l->kind != SYM_FRAME_KERNEL) {
-		module = p->strs[p->maps[l->mapping].file];
-		base = strrchr(module, '/');
-		base = base ? base + 1 : module;
-		len = strlen(base);
-		/* "[vdso]" becomes "[vdso+0x...]", not "[[vdso]+0x...]". */
-		if (len >= 2 && base[0] == '[' && base[len - 1] == ']') {
-			base++;
-			len -= 2;
-		}
-		fputc('[', f);
-		for (size_t i = 0; i < len; i++)
-			fputc(base[i] == ';' || base[i] == ' ' ? '_' : base[i], f);
-		fprintf(f, "+0x%llx]", (unsigned long long)l->addr);
-	} else {
-		fputs("[unknown]", f);
+	if (l->func && l->kind == SYM_FRAME_PYTHON)
+		return profile_python_name(p->strs[p->funcs[l->func].file],
+					   p->strs[p->funcs[l->func].name], buf, len);
+	if (l->func) {
+		snprintf(buf, len, "%s", p->strs[p->funcs[l->func].name]);
+		return buf;
 	}
+	if (!l->mapping || l->kind == SYM_FRAME_KERNEL) {
+		snprintf(buf, len, "[unknown]");
+		return buf;
+	}
+	module = p->strs[p->maps[l->mapping].file];
+	base = strrchr(module, '/');
+	base = base ? base + 1 : module;
+	n = (int)strlen(base);
+	/* "[vdso]" becomes "[vdso+0x...]", not "[[vdso]+0x...]". */
+	if (n >= 2 && base[0] == '[' && base[n - 1] == ']') {
+		base++;
+		n -= 2;
+	}
+	snprintf(buf, len, "[%.*s+0x%llx]", n, base, (unsigned long long)l->addr);
+	return buf;
+}
+
+static void put_frame(const struct profile *p, FILE *f, uint32_t loc)
+{
+	char buf[1024], *c;
+
+	profile__loc_name(p, loc, buf, sizeof(buf));
+	/* A module's name has no spaces in a folded line (the count follows the last one). */
+	if (!p->locs[loc].func)
+		for (c = buf; *c; c++)
+			*c = *c == ' ' ? '_' : *c;
+	put_clean(f, buf);
 	/* flamegraph.pl colours frames ending in _[k] as kernel frames. */
-	if (l->kind == SYM_FRAME_KERNEL)
+	if (p->locs[loc].kind == SYM_FRAME_KERNEL)
 		fputs("_[k]", f);
 }
 
@@ -543,7 +554,7 @@ int profile__write_folded(const struct profile *p, FILE *f)
 		put_clean(m, p->strs[s->comm]);
 		for (j = st->nr; j > 0; j--) {
 			fputc(';', m);
-			put_frame(p, m, &p->locs[p->stack_locs[st->off + j - 1]]);
+			put_frame(p, m, p->stack_locs[st->off + j - 1]);
 		}
 		if (fclose(m)) {
 			m = NULL;

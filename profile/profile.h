@@ -60,6 +60,22 @@ int profile__write_folded(const struct profile *p, FILE *f);
 int profile__write_pprof(const struct profile *p, const char *path);
 
 /*
+ * The pictures of kiln record (profile/calltree.c builds the call tree they share; TITLE
+ * says what was profiled). Each writes the whole file to F and returns 0 or -errno.
+ *
+ * profile__write_html: one self-contained page (no network access: style, script and data
+ * inline) with the flame graph, the symbols table (Self / Total, profile/symtotal.h),
+ * search and zoom.
+ * profile__write_svg: a static flame graph, frames coloured by kind, a <title> tooltip on
+ * each.
+ * profile__write_speedscope: speedscope's JSON file format, one "sampled" profile whose
+ * weights are CPU nanoseconds.
+ */
+int profile__write_html(const struct profile *p, FILE *f, const char *title);
+int profile__write_svg(const struct profile *p, FILE *f, const char *title);
+int profile__write_speedscope(const struct profile *p, FILE *f, const char *title);
+
+/*
  * The one name a Python frame has in single-string outputs (folded, the UI's flame graph and
  * symbols table, kiln top): "file.py:Qualified.name", the base name of its source file,
  * then its co_qualname. Writes it into BUF (LEN bytes) and returns BUF.

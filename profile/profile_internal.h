@@ -90,4 +90,17 @@ struct profile {
 /* Index of string S (NULL and "" are 0), or -ENOENT when S is not in the table. */
 int profile__find_str(const struct profile *p, const char *s, uint32_t *idx);
 
+/*
+ * Grows *ARR (ELSZ-byte entries, *CAP of them) to hold at least NEED, doubling. Returns 0 or
+ * -ENOMEM (*ARR unchanged).
+ */
+int profile_grow(void **arr, size_t *cap, size_t need, size_t elsz);
+
+/*
+ * The one name of location LOC in single-string outputs (folded, HTML, SVG, speedscope):
+ * its function, "file.py:Qualified.name" for Python, "[module+0xADDR]" without a symbol,
+ * "[unknown]" outside every mapping. Written into BUF (LEN bytes); returns BUF.
+ */
+const char *profile__loc_name(const struct profile *p, uint32_t loc, char *buf, size_t len);
+
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Self and Total per function: the one model behind `kiln top` (cli/top.c) and the UI's
+ * Self and Total per function: the one model behind `kiln top` (profile/top.c) and the UI's
  * symbols table (ui/flame.c), so that the two count and key functions the same way.
  *
  * A function is a (name, module) pair: the frame's display name as wrec_view__frame_name()

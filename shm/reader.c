@@ -171,6 +171,13 @@ _Atomic uint64_t *shm_reader__slot_stats(struct shm_reader *r)
 	return shm_consumer__stats(r->cons, r->o.kind);
 }
 
+_Atomic uint64_t *shm_reader__slot_stats_ext(struct shm_reader *r)
+{
+	if (!r->cons || r->o.kind == SHM_KIND_OTHER)
+		return NULL;
+	return shm_consumer__stats_ext(r->cons);
+}
+
 const struct shm_hdr *shm_reader__hdr(const struct shm_reader *r)
 {
 	return r->cons ? shm_consumer__hdr(r->cons) : NULL;

@@ -95,6 +95,9 @@ void shm_reader__stats(const struct shm_reader *r, struct shm_reader_stats *st);
  */
 _Atomic uint64_t *shm_reader__slot_stats(struct shm_reader *r);
 
+/* The slot's SHM_SLOT_STATS_EXT further counters, or NULL as shm_reader__slot_stats(). */
+_Atomic uint64_t *shm_reader__slot_stats_ext(struct shm_reader *r);
+
 /* The attached segment's header (read-only), or NULL when detached. */
 const struct shm_hdr *shm_reader__hdr(const struct shm_reader *r);
 

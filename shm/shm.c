@@ -30,8 +30,9 @@ _Static_assert(sizeof(struct ring_ctl) == 192, "ctl size is part of the format")
 _Static_assert(offsetof(struct shm_hdr, heartbeat_ns) == 64, "heartbeat is part of the format");
 _Static_assert(offsetof(struct shm_slot, kind) == 40, "slot kind is part of the format");
 _Static_assert(offsetof(struct shm_slot, stats) == 192, "slot stats are part of the format");
+_Static_assert(offsetof(struct shm_slot, stats_ext) == 48, "slot stats are part of the format");
 
-static const char *const export_stat_names[SHM_SLOT_STATS] = {
+static const char *const export_stat_names[SHM_SLOT_STATS_ALL] = {
 	[SHM_EXP_SENT] = "sent",
 	[SHM_EXP_FAILURES] = "failures",
 	[SHM_EXP_RETRIES] = "retries",
@@ -40,9 +41,11 @@ static const char *const export_stat_names[SHM_SLOT_STATS] = {
 	[SHM_EXP_SPOOL_BYTES] = "spool_bytes",
 	[SHM_EXP_SPOOL_FILES] = "spool_files",
 	[SHM_EXP_DROPPED] = "records_dropped",
+	[SHM_EXP_EXPIRED] = "samples_expired",
+	[SHM_EXP_EXPIRED_KEPT] = "samples_expired_kept",
 };
 
-static const char *const ui_stat_names[SHM_SLOT_STATS] = {
+static const char *const ui_stat_names[SHM_SLOT_STATS_ALL] = {
 	[SHM_UI_RECORDS] = "records",	     [SHM_UI_KEPT] = "records_kept",
 	[SHM_UI_BAD] = "records_bad",	     [SHM_UI_SLOTS] = "slots",
 	[SHM_UI_BYTES] = "bytes_held",	     [SHM_UI_DROPPED] = "chunks_dropped",
@@ -622,8 +625,8 @@ int shm_consumer__new(struct shm_consumer **out, const struct shm_consumer_opts 
 	prctl(PR_GET_NAME, sl->comm);
 	/* The previous owner's counters must not be read as ours. */
 	atomic_store_explicit(&sl->kind, SHM_KIND_OTHER, memory_order_relaxed);
-	for (int k = 0; k < SHM_SLOT_STATS; k++)
-		atomic_store_explicit(&sl->stats[k], 0, memory_order_relaxed);
+	for (int k = 0; k < SHM_SLOT_STATS_ALL; k++)
+		atomic_store_explicit(shm_slot__stat(sl, k), 0, memory_order_relaxed);
 	ro.start = opts ? opts->start : RING_START_NEWEST;
 	ro.wake_bit = i;
 	err = ring_consumer__new(&c->ring, &c->s.hdr->ctl, (const uint8_t *)c->s.mem + SHM_HDR_SIZE,
@@ -679,9 +682,14 @@ _Atomic uint64_t *shm_consumer__stats(struct shm_consumer *c, enum shm_kind kind
 	return sl->stats;
 }
 
+_Atomic uint64_t *shm_consumer__stats_ext(struct shm_consumer *c)
+{
+	return c->s.cons->slots[c->slot].stats_ext;
+}
+
 const char *shm_kind__stat_name(uint32_t kind, int i)
 {
-	if (i < 0 || i >= SHM_SLOT_STATS)
+	if (i < 0 || i >= SHM_SLOT_STATS_ALL)
 		return NULL;
 	if (kind == SHM_KIND_EXPORT)
 		return export_stat_names[i];
@@ -693,19 +701,20 @@ const char *shm_kind__stat_name(uint32_t kind, int i)
 bool shm_kind__stat_problem(uint32_t kind, int i)
 {
 	/* Retries are counted as problems too: each one is a delivery that failed first. */
-	static const bool export_problem[SHM_SLOT_STATS] = {
+	static const bool export_problem[SHM_SLOT_STATS_ALL] = {
 		[SHM_EXP_FAILURES] = true,
 		[SHM_EXP_RETRIES] = true,
 		[SHM_EXP_DROPPED] = true,
+		[SHM_EXP_EXPIRED] = true,
 	};
-	static const bool ui_problem[SHM_SLOT_STATS] = {
+	static const bool ui_problem[SHM_SLOT_STATS_ALL] = {
 		[SHM_UI_BAD] = true,
 		[SHM_UI_DROPPED] = true,
 		[SHM_UI_REFUSED] = true,
 		[SHM_UI_EVICTED] = true,
 	};
 
-	if (i < 0 || i >= SHM_SLOT_STATS)
+	if (i < 0 || i >= SHM_SLOT_STATS_ALL)
 		return false;
 	if (kind == SHM_KIND_EXPORT)
 		return export_problem[i];

@@ -73,6 +73,9 @@ enum shm_kind {
 
 /* Per-consumer counters in each slot; their meaning depends on the slot's kind. */
 #define SHM_SLOT_STATS 8
+/* Two more in the slot's once-reserved words 48..63 (stats_ext): index 8 and 9. */
+#define SHM_SLOT_STATS_EXT 2
+#define SHM_SLOT_STATS_ALL (SHM_SLOT_STATS + SHM_SLOT_STATS_EXT)
 
 /* kiln export: totals over all its destinations. */
 enum shm_export_stat {
@@ -84,6 +87,9 @@ enum shm_export_stat {
 	SHM_EXP_SPOOL_BYTES, /* gauge: bytes in the disk spool now */
 	SHM_EXP_SPOOL_FILES, /* gauge: batches in the disk spool now */
 	SHM_EXP_DROPPED, /* records lost for good: refused, queue or spool overflow */
+	/* In stats_ext: samples outside a destination's ingestion window, not sent to it. */
+	SHM_EXP_EXPIRED = SHM_SLOT_STATS, /* all of them */
+	SHM_EXP_EXPIRED_KEPT, /* of those, the samples a file destination keeps */
 };
 
 /* kiln ui. */
@@ -107,7 +113,7 @@ struct shm_slot {
 	char comm[16]; /* process name, for status */
 	_Atomic uint32_t kind; /* enum shm_kind: how to read stats[] */
 	uint32_t reserved0;
-	uint64_t reserved[2];
+	_Atomic uint64_t stats_ext[SHM_SLOT_STATS_EXT]; /* counters SHM_SLOT_STATS.., see kind */
 	struct ring_cursor cursor __attribute__((aligned(64)));
 	_Atomic uint64_t stats[SHM_SLOT_STATS]; /* the consumer's own counters, see kind */
 };
@@ -123,6 +129,15 @@ struct shm_cons {
 	uint32_t reserved[6];
 	struct shm_slot slots[SHM_MAX_CONSUMERS] __attribute__((aligned(64)));
 };
+
+/* Counter K (< SHM_SLOT_STATS_ALL) of slot SL, wherever in the slot it lives. */
+static inline _Atomic uint64_t *shm_slot__stat(const struct shm_slot *sl, int k)
+{
+	/* The slot is shared memory the caller may write: const only for readers' sake. */
+	struct shm_slot *w = (struct shm_slot *)sl;
+
+	return k < SHM_SLOT_STATS ? &w->stats[k] : &w->stats_ext[k - SHM_SLOT_STATS];
+}
 
 static inline int32_t shm_slot__pid(uint64_t owner)
 {
@@ -233,6 +248,9 @@ const struct shm_hdr *shm_consumer__hdr(const struct shm_consumer *c);
  * `kiln status`; no one else writes them.
  */
 _Atomic uint64_t *shm_consumer__stats(struct shm_consumer *c, enum shm_kind kind);
+
+/* C's slot's SHM_SLOT_STATS_EXT further counters (indexed from SHM_SLOT_STATS). */
+_Atomic uint64_t *shm_consumer__stats_ext(struct shm_consumer *c);
 
 /*
  * The name of counter I of a consumer of KIND ("sent", "spool_bytes", ...), or NULL when

@@ -127,18 +127,25 @@ def case_cgroups(tmp):
             fail("identity %r / %r does not name cgroup %s" % (key, wname, name))
 
 
-def short_lived(a, durations, freeze=False):
+def short_lived(a, durations, freeze=False, cgroup=None, keys=None):
     """Runs the frame-pointer workload once per duration (one after another), stops agent A
     and returns (samples, samples with a named leaf, samples in gamma) of those processes.
     FREEZE: the agent is stopped (SIGSTOP) while they run, so all of them have exited
-    before it could look at any: the slowest agent there can be."""
+    before it could look at any: the slowest agent there can be. CGROUP: the directory of a
+    cgroup they run in. KEYS: a dict filled with the workload keys of their samples."""
     pids = []
+    kw = {}
+    if cgroup:
+        def enter():
+            with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+        kw["preexec_fn"] = enter
     if freeze:
         a.proc.send_signal(signal.SIGSTOP)
     try:
         for d in durations:
             w = run([WORKLOAD, "--mix", "gamma=100", "--cpu-seconds", "%.3f" % d,
-                     "--print-pids"])
+                     "--print-pids"], **kw)
             pids.append(int(w.stdout.split("pid=")[1].split()[0]))
     except BaseException:
         # A failed run must not leave the agent behind (frozen, or holding a cgroup).
@@ -150,6 +157,11 @@ def short_lived(a, durations, freeze=False):
     recs = a.stop()
     samples = [s for r in recs for s in r["samples"] if s["tgid"] in pids]
     total = sum(s["count"] for s in samples)
+    if keys is not None:
+        for r in recs:
+            for s in r["samples"]:
+                if s["tgid"] in pids:
+                    keys[r["key"]] = keys.get(r["key"], 0) + s["count"]
     # Symbolized: the leaf frame has a name (not "[module+0x...]" / "[unknown]").
     named = sum(s["count"] for s in samples if s["frames"] and
                 not s["frames"][-1]["name"].startswith("["))
@@ -191,6 +203,37 @@ def case_short_lived(tmp):
     # The rest of a 50 ms life is exec, the loader and exit.
     if in_gamma < 0.5 * total:
         fail("only %d of %d samples of short-lived processes are in gamma" % (in_gamma, total))
+
+
+def case_short_lived_cgroup(tmp):
+    """Processes of a cgroup of their own that ran 50 ms and exited before the agent looked
+    (frozen) are filed under that cgroup's workload, not under their command name: the
+    cgroup id BPF recorded with their samples names it after they are gone."""
+    root = cgroup2_root()
+    if not root:
+        skip("cgroup2 is not mounted")
+    name = "kiln-test-short-%d" % os.getpid()
+    path = os.path.join(root, name)
+    os.mkdir(path)
+    keys = {}
+    try:
+        a = Agent(ring_name("shortcg"), ["-F", "999"])
+        total, named, _ = short_lived(a, [0.05] * 5, freeze=True, cgroup=path, keys=keys)
+        c = a.counters()
+    finally:
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+    print("workload keys of their samples: %s; identities from cgroup %d, from comm %d" %
+          (keys, c.get("identities_from_cgroup", 0), c.get("identities_from_comm", 0)))
+    if total < 150:
+        fail("only %d samples of five 50 ms processes at 999 Hz" % total)
+    if keys != {"cgroup/" + name: total}:
+        fail("samples of the gone processes filed under %s, expected all under cgroup/%s" %
+             (keys, name))
+    if c.get("identities_from_cgroup", 0) < 1:
+        fail("identities_from_cgroup did not count the processes named by their cgroup")
 
 
 def cpu_cgroup(name, percent):
@@ -314,6 +357,7 @@ def case_sources(tmp):
 
 CASES = {"sources": case_sources, "shares": case_shares, "cgroups": case_cgroups,
          "short-lived": case_short_lived, "short-lived-throttled": case_short_lived_throttled,
+         "short-lived-cgroup": case_short_lived_cgroup,
          "reload": case_reload}
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@
 #include "aggregator/mmapwatch.h"
 #include "common/util.h"
 #include "symbolize/symbolize.h"
+#include "tests/lib/kiln_test.h"
 
 /* Beyond PID_MAX_LIMIT (4194304): no process can have these, so /proc never answers. */
 #define FAKE_PID 4194311u
@@ -434,21 +435,16 @@ static void test_live(void)
 	mmapwatch__free(w);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	CU_pSuite suite;
-	unsigned int failed;
+	static const struct kiln_test_case cases[] = {
+		{ "parse", test_parse },
+		{ "garbage", test_garbage },
+		{ "symbolizer", test_symbolizer },
+		{ "live", test_live },
+	};
+	int rc;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("mmapwatch", NULL, NULL);
-	CU_add_test(suite, "parse", test_parse);
-	CU_add_test(suite, "garbage", test_garbage);
-	CU_add_test(suite, "symbolizer", test_symbolizer);
-	CU_add_test(suite, "live", test_live);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : live_refused ? 77 : 0;
+	rc = kiln_test_main(argc, argv, "mmapwatch", cases, sizeof(cases) / sizeof(cases[0]));
+	return rc ? rc : live_refused ? 77 : 0;
 }

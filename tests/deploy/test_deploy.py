@@ -104,7 +104,13 @@ def mounts(c):
     return {m["mountPath"]: m for m in c.get("volumeMounts", [])}
 
 
-def check_daemonset(docs, caps, what, want_exporter=True, want_ui=True):
+# What deploy/image/build.sh tags by default: kiln:VERSION of the CMake project.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                       "CMakeLists.txt")) as _f:
+    IMAGE = "kiln:" + re.search(r"project\(kiln VERSION ([0-9.]+)", _f.read()).group(1)
+
+
+def check_daemonset(docs, caps, what, want_exporter=True, want_ui=True, image=IMAGE):
     dss = [d for d in docs if d.get("kind") == "DaemonSet"]
     if not check(len(dss) == 1, "%s: want one DaemonSet, got %d" % (what, len(dss))):
         return
@@ -115,6 +121,13 @@ def check_daemonset(docs, caps, what, want_exporter=True, want_ui=True):
     cs = containers_by_name(spec)
     want = {"agent"} | ({"exporter"} if want_exporter else set()) | ({"ui"} if want_ui else set())
     check(set(cs) == want, "%s: containers %s, want %s" % (what, sorted(cs), sorted(want)))
+    for name, c in cs.items():
+        check(c.get("image") == image, "%s: container %s runs image %r, want %r (the one "
+              "deploy/image/build.sh builds)" % (what, name, c.get("image"), image))
+    if "agent" in cs:
+        prof = (cs["agent"].get("securityContext") or {}).get("seccompProfile") or {}
+        check(prof.get("type") == "Unconfined", "%s: agent seccompProfile %r, want Unconfined "
+              "(runtimes' defaults forbid io_uring: docs/deployment.md)" % (what, prof))
     vols = {v["name"]: v for v in spec.get("volumes", [])}
 
     agent = cs.get("agent")
@@ -312,7 +325,8 @@ def main():
                            {"name": "p", "type": "pyroscope", "url": "pyro:4040",
                             "signals": ["PROFILES"]}],
           "profiling": {"samplingFrequency": 99,
-                        "exporter": {"enableDataCompression": False}}}, False, False),
+                        "exporter": {"enableDataCompression": False}},
+          "image": {"registry": "registry.example:5000/team"}}, False, False),
     ]
     for what, over, want_exp, want_ui in variants:
         try:
@@ -331,7 +345,8 @@ def main():
         want_kinds = sorted(["ConfigMap", "DaemonSet", "ServiceAccount"] +
                             (["Service"] if want_ui else []))
         check(kinds == want_kinds, "%s: kinds %s, want %s" % (what, kinds, want_kinds))
-        check_daemonset(docs, caps, what, want_exp, want_ui)
+        check_daemonset(docs, caps, what, want_exp, want_ui,
+                        image=("registry.example:5000/team/" if over else "") + IMAGE)
         explained = config_check(kiln_yaml_of(docs, what), what)
         if over:
             for want in ("sampling: 99 Hz", "export: none compression",

@@ -193,6 +193,155 @@ static void test_protoc(void)
 	free(body);
 }
 
+/*
+ * Encodes record REC with OPTS into as many requests as the bounds make, checking each:
+ * valid, no profile above the sample bound, no more profiles than asked. Returns the sum of
+ * samples over all requests; *NREQ and *NPROF count requests and profiles.
+ */
+static uint64_t encode_split(const struct otlp_opts *opts, const void *rec, size_t rl,
+			     unsigned int *nreq, unsigned int *nprof, size_t *biggest)
+{
+	struct otlp_stats st;
+	struct otlp_enc *e;
+	struct wrec_view v;
+	uint64_t sum = 0;
+	uint8_t *body;
+	size_t len;
+	char err[256];
+	int ret;
+
+	*nreq = *nprof = 0;
+	*biggest = 0;
+	CU_ASSERT_EQUAL_FATAL(otlp_enc__new(&e, opts), 0);
+	CU_ASSERT_EQUAL_FATAL(wrec__parse(rec, rl, &v), 0);
+	do {
+		ret = otlp_enc__add(e, &v);
+		CU_ASSERT_FATAL(ret == 0 || ret == -ENOSPC);
+		CU_ASSERT_EQUAL(otlp_enc__pending(e), ret == -ENOSPC);
+		CU_ASSERT_EQUAL_FATAL(otlp_enc__finish(e, &body, &len), 0);
+		CU_ASSERT_EQUAL(otlp_validate(body, len, &st, err, sizeof(err)), 0);
+		if (err[0])
+			fprintf(stderr, "validator: %s\n", err);
+		CU_ASSERT(st.max_profile_samples <= opts->max_profile_samples);
+		CU_ASSERT(!opts->max_profiles || st.profiles <= opts->max_profiles);
+		if (len > *biggest)
+			*biggest = len;
+		sum += st.samples;
+		*nprof += (unsigned int)st.profiles;
+		(*nreq)++;
+		free(body);
+	} while (ret == -ENOSPC && *nreq < 10000);
+	otlp_enc__free(e);
+	return sum;
+}
+
+/* A record of 400 stacks cut at 64 samples, at 1 profile per request, and at 8 KiB. */
+static void test_split(void)
+{
+	struct otlp_opts o = { .max_profile_samples = 64 };
+	unsigned int nreq, nprof, entries = 0, i;
+	struct wrec_view v;
+	uint64_t total;
+	size_t rl, big;
+	void *rec = exp_make_record(1, 0, 400, &rl, &total);
+	bool *seen;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rec);
+	/* Entries sent: the distinct stacks of samples with a count. */
+	CU_ASSERT_EQUAL_FATAL(wrec__parse(rec, rl, &v), 0);
+	seen = calloc(v.nr_stacks, sizeof(*seen));
+	for (i = 0; i < v.nr_samples; i++)
+		if (v.samples[i].count && !seen[v.samples[i].stack]) {
+			seen[v.samples[i].stack] = true;
+			entries++;
+		}
+	free(seen);
+	CU_ASSERT(entries > 128);
+	CU_ASSERT_EQUAL(encode_split(&o, rec, rl, &nreq, &nprof, &big), total);
+	CU_ASSERT_EQUAL(nreq, 1);
+	CU_ASSERT_EQUAL(nprof, (entries + 63) / 64);
+	o.max_profiles = 1;
+	CU_ASSERT_EQUAL(encode_split(&o, rec, rl, &nreq, &nprof, &big), total);
+	CU_ASSERT_EQUAL(nreq, (entries + 63) / 64);
+	CU_ASSERT_EQUAL(nprof, (entries + 63) / 64);
+	o.max_profiles = 0;
+	o.max_request_bytes = 8192;
+	CU_ASSERT_EQUAL(encode_split(&o, rec, rl, &nreq, &nprof, &big), total);
+	CU_ASSERT(nreq > 1);
+	/* Over by at most one sample and the request's framing. */
+	CU_ASSERT(big <= 8192 + 1024);
+	free(rec);
+}
+
+/*
+ * Per-sample attributes: entries are samples, split the same way; a restart's skip of the
+ * first N entries leaves exactly their counts out.
+ */
+static void test_split_pid(void)
+{
+	struct otlp_opts o = { .pid_attributes = true, .max_profile_samples = 50 };
+	struct otlp_stats st;
+	unsigned int nreq, nprof, i, k = 0;
+	struct otlp_enc *e;
+	struct wrec_view v;
+	uint64_t total, skipped = 0;
+	uint8_t *body;
+	size_t rl, big, len;
+	char err[256];
+	void *rec = exp_make_record(2, 1, 300, &rl, &total);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rec);
+	CU_ASSERT_EQUAL(encode_split(&o, rec, rl, &nreq, &nprof, &big), total);
+	CU_ASSERT(nprof > 2);
+	CU_ASSERT_EQUAL_FATAL(wrec__parse(rec, rl, &v), 0);
+	for (i = 0; i < v.nr_samples && k < 77; i++)
+		if (v.samples[i].count) {
+			skipped += v.samples[i].count;
+			k++;
+		}
+	CU_ASSERT_EQUAL_FATAL(otlp_enc__new(&e, &o), 0);
+	otlp_enc__skip_entries(e, 77);
+	CU_ASSERT_EQUAL(otlp_enc__add(e, &v), 0);
+	CU_ASSERT_EQUAL_FATAL(otlp_enc__finish(e, &body, &len), 0);
+	CU_ASSERT_EQUAL(otlp_validate(body, len, &st, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(st.samples, total - skipped);
+	free(body);
+	otlp_enc__free(e);
+	free(rec);
+}
+
+/* Past max_resource_attrs, attributes are dropped and counted; service.name and the key stay. */
+static void test_attr_cap(void)
+{
+	struct otlp_opts o = { .max_resource_attrs = 2 };
+	struct otlp_enc_stats es;
+	struct otlp_enc *e;
+	struct wrec_view v;
+	uint64_t total, lo, hi;
+	uint8_t *body;
+	size_t rl, len;
+	void *rec = exp_make_record(3, 1, 10, &rl, &total);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rec);
+	CU_ASSERT_EQUAL_FATAL(otlp_enc__new(&e, &o), 0);
+	CU_ASSERT_EQUAL_FATAL(wrec__parse(rec, rl, &v), 0);
+	CU_ASSERT_EQUAL_FATAL(otlp_enc__add(e, &v), 0);
+	otlp_enc__stats(e, &es);
+	CU_ASSERT(es.attrs_dropped > 0);
+	CU_ASSERT_EQUAL_FATAL(otlp_enc__finish(e, &body, &len), 0);
+	CU_ASSERT(memmem(body, len, "kiln.workload.key", 17) != NULL);
+	CU_ASSERT(memmem(body, len, "service.name", 12) != NULL);
+	CU_ASSERT(memmem(body, len, "k8s.pod.name", 12) == NULL);
+	/* The time span scan agrees with the record's window. */
+	CU_ASSERT_EQUAL(otlp_time_span(body, len, &lo, &hi), 0);
+	CU_ASSERT_EQUAL(lo, v.hdr->start_ns);
+	CU_ASSERT_EQUAL(hi, v.hdr->start_ns + v.hdr->duration_ns);
+	CU_ASSERT_EQUAL(otlp_time_span(body, len / 2, &lo, &hi) != 0, true);
+	free(body);
+	otlp_enc__free(e);
+	free(rec);
+}
+
 int main(void)
 {
 	const char *src = getenv("KILN_SRC");
@@ -213,6 +362,9 @@ int main(void)
 	CU_add_test(s, "dedup", test_dedup);
 	CU_add_test(s, "validator_rejects", test_validator_rejects);
 	CU_add_test(s, "protoc", test_protoc);
+	CU_add_test(s, "split", test_split);
+	CU_add_test(s, "attr_cap", test_attr_cap);
+	CU_add_test(s, "split_pid", test_split_pid);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();

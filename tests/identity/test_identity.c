@@ -20,6 +20,7 @@
 #include "aggregator/identity.h"
 #include "common/cgroup.h"
 #include "common/util.h"
+#include "tests/lib/kiln_test.h"
 
 static char root[] = "/tmp/kiln-identity-test-XXXXXX";
 static char proc[PATH_MAX], cg[PATH_MAX], pods[PATH_MAX], ctrs[PATH_MAX];
@@ -545,24 +546,22 @@ static void test_real_cgroups(void)
 	CU_ASSERT_EQUAL(rmdir(top), 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	unsigned int failed;
-	CU_pSuite s;
+	static const struct kiln_test_case cases[] = {
+		{ "systemd units and sessions", test_systemd },
+		{ "host and executables", test_host_and_exe },
+		{ "docker, containerd, cri-o", test_containers },
+		{ "kubernetes pods, both drivers, every kind", test_kubernetes },
+		{ "workload from pod name", test_workload_names },
+		{ "cache sweep", test_sweep },
+		{ "two real cgroups", test_real_cgroups },
+	};
+	int rc;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
+	if (setup())
 		return 1;
-	s = CU_add_suite("identity", setup, teardown);
-	CU_add_test(s, "systemd units and sessions", test_systemd);
-	CU_add_test(s, "host and executables", test_host_and_exe);
-	CU_add_test(s, "docker, containerd, cri-o", test_containers);
-	CU_add_test(s, "kubernetes pods, both drivers, every kind", test_kubernetes);
-	CU_add_test(s, "workload from pod name", test_workload_names);
-	CU_add_test(s, "cache sweep", test_sweep);
-	CU_add_test(s, "two real cgroups", test_real_cgroups);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	rc = kiln_test_main(argc, argv, "identity", cases, sizeof(cases) / sizeof(cases[0]));
+	teardown();
+	return rc;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "profile/profile.h"
+#include "tests/lib/kiln_test.h"
 
 #define PERIOD_NS 10000000ULL /* 100 Hz */
 
@@ -148,11 +149,14 @@ static void test_pprof_raw(void)
 	free(out);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	static const struct kiln_test_case cases[] = {
+		{ "top", test_pprof_top },
+		{ "raw", test_pprof_raw },
+	};
 	const char *env = getenv("KILN_PPROF");
-	CU_pSuite suite;
-	unsigned int failed;
+	int rc;
 	int fd;
 
 	pprof_tool = env && *env ? env : "/var/tmp/kiln-tools/pprof";
@@ -169,17 +173,9 @@ int main(void)
 		return 1;
 	}
 	close(fd);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("profile_pprof", NULL, NULL);
-	CU_add_test(suite, "top", test_pprof_top);
-	CU_add_test(suite, "raw", test_pprof_raw);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	rc = kiln_test_main(argc, argv, "profile_pprof", cases, sizeof(cases) / sizeof(cases[0]));
 	/* KILN_KEEP=1 leaves the file behind for a look with pprof. */
 	if (!getenv("KILN_KEEP"))
 		unlink(out_path);
-	return failed ? 1 : 0;
+	return rc;
 }

@@ -6,6 +6,7 @@
 #include <CUnit/Basic.h>
 
 #include "python/python.h"
+#include "tests/lib/kiln_test.h"
 
 #define EVAL 0x500000 /* native addresses >= EVAL are "in the eval loop" */
 
@@ -114,23 +115,15 @@ static void test_frame_name(void)
 	CU_ASSERT_STRING_EQUAL(buf, "[python: unsupported 3.10]");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned int failed;
+	static const struct kiln_test_case cases[] = {
+		{ "interleave", test_interleave },   { "trailing_marker", test_trailing_marker },
+		{ "mismatch", test_mismatch },	     { "no_eval", test_no_eval },
+		{ "partial_run", test_partial_run }, { "frame_name", test_frame_name },
+	};
+	int rc;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("python_merge", NULL, NULL);
-	CU_add_test(s, "interleave", test_interleave);
-	CU_add_test(s, "trailing_marker", test_trailing_marker);
-	CU_add_test(s, "mismatch", test_mismatch);
-	CU_add_test(s, "no_eval", test_no_eval);
-	CU_add_test(s, "partial_run", test_partial_run);
-	CU_add_test(s, "frame_name", test_frame_name);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	rc = kiln_test_main(argc, argv, "python_merge", cases, sizeof(cases) / sizeof(cases[0]));
+	return rc;
 }

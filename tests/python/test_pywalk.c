@@ -320,6 +320,102 @@ static void print_cost(struct pywalk_test_bpf *skel)
 	       (double)info.run_time_ns / (double)info.run_cnt, (unsigned long long)info.run_cnt);
 }
 
+/*
+ * Attaches the walker to a CPU-clock perf event on each of NCPU CPUs (offline ones skipped).
+ * Returns 0, 77 when the kernel refuses perf events, or 1 (message printed).
+ */
+static int attach_cpus(struct pywalk_test_bpf *skel, int ncpu, int *pfds, struct bpf_link **links)
+{
+	int i, ret = 1;
+
+	for (i = 0; i < ncpu; i++) {
+		struct perf_event_attr attr = {
+			.type = PERF_TYPE_SOFTWARE,
+			.config = PERF_COUNT_SW_CPU_CLOCK,
+			.size = sizeof(attr),
+			.sample_freq = HZ,
+			.freq = 1,
+		};
+
+		pfds[i] =
+			(int)syscall(__NR_perf_event_open, &attr, -1, i, -1, PERF_FLAG_FD_CLOEXEC);
+		if (pfds[i] < 0) {
+			if (errno == ENODEV) /* possible but offline CPU */
+				continue;
+			ret = 77;
+			fprintf(stderr, "SKIP: perf_event_open: %s\n", strerror(errno));
+			return ret;
+		}
+		links[i] = bpf_program__attach_perf_event(skel->progs.pywalk_sample, pfds[i]);
+		if (!links[i]) {
+			fprintf(stderr, "attach: %s\n", strerror(errno));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* What the walk saw: exact chains per thread, errors, the walk's cost. */
+static void print_report(const char *python, const struct tally *t, struct pywalk_test_bpf *skel)
+{
+	printf("%s: python %x; main thread %llu/%llu exact chains (%.1f %%), non-ASCII leaf in "
+	       "%llu; hashing thread %llu/%llu (%.1f %%); %llu symbolization errors, %llu bad "
+	       "prefixes, %llu refused markers, %llu ring drops\n",
+	       python, t->version, (unsigned long long)t->main_ok,
+	       (unsigned long long)t->main_total,
+	       t->main_total ? 100.0 * (double)t->main_ok / (double)t->main_total : 0.0,
+	       (unsigned long long)t->uni_seen, (unsigned long long)t->worker_ok,
+	       (unsigned long long)t->worker_total,
+	       t->worker_total ? 100.0 * (double)t->worker_ok / (double)t->worker_total : 0.0,
+	       (unsigned long long)t->sym_errors, (unsigned long long)t->bad_prefix,
+	       (unsigned long long)t->refused_ok, (unsigned long long)skel->bss->ringbuf_drops);
+	if (skel->bss->walk_runs)
+		printf("walk: %.0f ns per sample of the process (%llu samples)\n",
+		       (double)skel->bss->walk_ns / (double)skel->bss->walk_runs,
+		       (unsigned long long)skel->bss->walk_runs);
+	if (t->main_total && t->deep < 0 && !t->refused)
+		printf("main-thread leaves (timing-dependent, not checked): leaf_a %.1f %%, leaf_b "
+		       "%.1f %%, функция %.1f %%\n",
+		       100.0 * (double)t->leaf_a / (double)t->main_total,
+		       100.0 * (double)t->leaf_b / (double)t->main_total,
+		       100.0 * (double)t->uni_seen / (double)t->main_total);
+}
+
+/* The test's verdict from T: 0 pass, 1 fail (reasons printed). */
+static int verdict(const struct tally *t)
+{
+	int ret;
+
+	if (t->refused) {
+		ret = t->refused_ok >= 50 && !t->bad_prefix ? 0 : 1;
+	} else if (t->deep >= 0) {
+		printf("deep %d: %llu/%llu samples with the exact stack\n", t->deep,
+		       (unsigned long long)t->deep_ok, (unsigned long long)t->deep_total);
+		ret = t->deep_total >= MAIN_SAMPLES && t->deep_ok * 100 >= t->deep_total * 95 ? 0
+											      : 1;
+	} else {
+		ret = 0;
+		if (t->main_total < MAIN_SAMPLES || t->worker_total < WORKER_SAMPLES) {
+			fprintf(stderr, "FAIL: too few samples within %d s\n", DEADLINE_MS / 1000);
+			ret = 1;
+		}
+		if (t->main_ok * 100 < t->main_total * 95) {
+			fprintf(stderr, "FAIL: main thread below 95 %% exact chains\n");
+			ret = 1;
+		}
+		if (t->worker_ok * 100 < t->worker_total * 90) {
+			fprintf(stderr, "FAIL: hashing thread below 90 %% exact chains\n");
+			ret = 1;
+		}
+		if (!t->uni_seen || t->bad_prefix) {
+			fprintf(stderr, "FAIL: non-ASCII leaf seen %llu times, %llu bad prefixes\n",
+				(unsigned long long)t->uni_seen, (unsigned long long)t->bad_prefix);
+			ret = 1;
+		}
+	}
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct python_stats st = { 0 };
@@ -434,30 +530,10 @@ int main(int argc, char **argv)
 	links = calloc((size_t)ncpu, sizeof(*links));
 	if (!pfds || !links)
 		goto cleanup;
-	for (i = 0; i < ncpu; i++) {
-		struct perf_event_attr attr = {
-			.type = PERF_TYPE_SOFTWARE,
-			.config = PERF_COUNT_SW_CPU_CLOCK,
-			.size = sizeof(attr),
-			.sample_freq = HZ,
-			.freq = 1,
-		};
-
-		pfds[i] =
-			(int)syscall(__NR_perf_event_open, &attr, -1, i, -1, PERF_FLAG_FD_CLOEXEC);
-		if (pfds[i] < 0) {
-			if (errno == ENODEV) /* possible but offline CPU */
-				continue;
-			ret = 77;
-			fprintf(stderr, "SKIP: perf_event_open: %s\n", strerror(errno));
-			goto cleanup;
-		}
-		links[i] = bpf_program__attach_perf_event(skel->progs.pywalk_sample, pfds[i]);
-		if (!links[i]) {
-			fprintf(stderr, "attach: %s\n", strerror(errno));
-			goto cleanup;
-		}
-	}
+	ret = attach_cpus(skel, ncpu, pfds, links);
+	if (ret)
+		goto cleanup;
+	ret = 1;
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_sample, &t, NULL);
 	if (!rb)
 		goto cleanup;
@@ -472,52 +548,8 @@ int main(int argc, char **argv)
 	}
 	print_counters(skel);
 	print_cost(skel);
-	printf("%s: python %x; main thread %llu/%llu exact chains (%.1f %%), non-ASCII leaf in "
-	       "%llu; hashing thread %llu/%llu (%.1f %%); %llu symbolization errors, %llu bad "
-	       "prefixes, %llu refused markers, %llu ring drops\n",
-	       argv[1], t.version, (unsigned long long)t.main_ok, (unsigned long long)t.main_total,
-	       t.main_total ? 100.0 * (double)t.main_ok / (double)t.main_total : 0.0,
-	       (unsigned long long)t.uni_seen, (unsigned long long)t.worker_ok,
-	       (unsigned long long)t.worker_total,
-	       t.worker_total ? 100.0 * (double)t.worker_ok / (double)t.worker_total : 0.0,
-	       (unsigned long long)t.sym_errors, (unsigned long long)t.bad_prefix,
-	       (unsigned long long)t.refused_ok, (unsigned long long)skel->bss->ringbuf_drops);
-	if (skel->bss->walk_runs)
-		printf("walk: %.0f ns per sample of the process (%llu samples)\n",
-		       (double)skel->bss->walk_ns / (double)skel->bss->walk_runs,
-		       (unsigned long long)skel->bss->walk_runs);
-	if (t.main_total && t.deep < 0 && !t.refused)
-		printf("main-thread leaves (timing-dependent, not checked): leaf_a %.1f %%, leaf_b "
-		       "%.1f %%, функция %.1f %%\n",
-		       100.0 * (double)t.leaf_a / (double)t.main_total,
-		       100.0 * (double)t.leaf_b / (double)t.main_total,
-		       100.0 * (double)t.uni_seen / (double)t.main_total);
-	if (t.refused) {
-		ret = t.refused_ok >= 50 && !t.bad_prefix ? 0 : 1;
-	} else if (t.deep >= 0) {
-		printf("deep %d: %llu/%llu samples with the exact stack\n", t.deep,
-		       (unsigned long long)t.deep_ok, (unsigned long long)t.deep_total);
-		ret = t.deep_total >= MAIN_SAMPLES && t.deep_ok * 100 >= t.deep_total * 95 ? 0 : 1;
-	} else {
-		ret = 0;
-		if (t.main_total < MAIN_SAMPLES || t.worker_total < WORKER_SAMPLES) {
-			fprintf(stderr, "FAIL: too few samples within %d s\n", DEADLINE_MS / 1000);
-			ret = 1;
-		}
-		if (t.main_ok * 100 < t.main_total * 95) {
-			fprintf(stderr, "FAIL: main thread below 95 %% exact chains\n");
-			ret = 1;
-		}
-		if (t.worker_ok * 100 < t.worker_total * 90) {
-			fprintf(stderr, "FAIL: hashing thread below 90 %% exact chains\n");
-			ret = 1;
-		}
-		if (!t.uni_seen || t.bad_prefix) {
-			fprintf(stderr, "FAIL: non-ASCII leaf seen %llu times, %llu bad prefixes\n",
-				(unsigned long long)t.uni_seen, (unsigned long long)t.bad_prefix);
-			ret = 1;
-		}
-	}
+	print_report(argv[1], &t, skel);
+	ret = verdict(&t);
 cleanup:
 	ring_buffer__free(rb);
 	for (i = 0; links && i < ncpu; i++)

@@ -231,7 +231,7 @@ def case_bad_input(tmp):
     expect_error(["-p", str(pid_max + 1) if pid_max < 4194304 else "4194304", "-o", out],
                  r"no such process|--pid", tmp, 2)
     expect_error(["-d", "0", "-o", out], r"--duration '0'", tmp, 2)
-    expect_error(["-f", "svg", "-o", out], r"--format 'svg'", tmp, 2)
+    expect_error(["-f", "png", "-o", out], r"--format 'png'.*html, svg or speedscope", tmp, 2)
     expect_error(["-d", "1"], r"missing -o", tmp, 2)
     expect_error(["--cgroup", "/nonexistent-cgroup", "-o", out], r"--cgroup", tmp, 2)
     expect_error(["-d", "1", "-o", "/nonexistent-dir/out.txt"], r"cannot open", tmp)

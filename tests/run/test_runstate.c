@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The `kiln run` state file (shm/runstate) and the effective configuration `kiln run` hands
- * its children (cli/runcfg): round trips, and malformed state files a reader must refuse;
+ * its children (run/runcfg): round trips, and malformed state files a reader must refuse;
  * which part of the effective config a change touches (what a SIGHUP restarts); and the
  * sweep of private rings whose owner is gone.
  */
@@ -15,10 +15,11 @@
 
 #include <CUnit/Basic.h>
 
-#include "cli/runcfg.h"
+#include "run/runcfg.h"
 #include "common/config.h"
 #include "shm/runstate.h"
 #include "shm/shm.h"
+#include "tests/lib/kiln_test.h"
 
 static char dir[] = "/tmp/kiln-runstate-test-XXXXXX";
 static char path[sizeof(dir) + 32];
@@ -442,28 +443,23 @@ static void test_sweep(void)
 	unlink(n);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	unsigned int failed;
-	CU_pSuite s;
+	static const struct kiln_test_case cases[] = {
+		{ "paths", test_path },
+		{ "round trip", test_round_trip },
+		{ "the writer refuses unparseable fields", test_write_refuses },
+		{ "malformed files", test_malformed },
+		{ "effective config round trip", test_effective_config },
+		{ "reload counters", test_reloads },
+		{ "which part a change touches", test_diff },
+		{ "sweep of stale private rings", test_sweep },
+	};
+	int rc;
 
 	if (!mkdtemp(dir))
 		return 1;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("runstate", NULL, NULL);
-	CU_add_test(s, "paths", test_path);
-	CU_add_test(s, "round trip", test_round_trip);
-	CU_add_test(s, "the writer refuses unparseable fields", test_write_refuses);
-	CU_add_test(s, "malformed files", test_malformed);
-	CU_add_test(s, "effective config round trip", test_effective_config);
-	CU_add_test(s, "reload counters", test_reloads);
-	CU_add_test(s, "which part a change touches", test_diff);
-	CU_add_test(s, "sweep of stale private rings", test_sweep);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	rc = kiln_test_main(argc, argv, "runstate", cases, sizeof(cases) / sizeof(cases[0]));
 	rmdir(dir);
-	return failed ? 1 : 0;
+	return rc;
 }

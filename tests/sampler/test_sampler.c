@@ -16,6 +16,7 @@
 
 #include "aggregator/sampler.h"
 #include "common/util.h"
+#include "tests/lib/kiln_test.h"
 
 #define HZ 499
 #define BURN_NS 400000000ull /* 400 ms of thread CPU time */
@@ -170,12 +171,16 @@ static void test_bad_freq(void)
 	CU_ASSERT_EQUAL(sampler__check_freq(19, &max), 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	static const struct kiln_test_case cases[] = {
+		{ "drain with batch map operations", test_batch },
+		{ "drain by iteration (older kernels)", test_iterate },
+		{ "frequency bounds", test_bad_freq },
+	};
 	struct sampler_opts o = { .sz = sizeof(o) };
 	struct sampler *probe;
-	CU_pSuite suite;
-	unsigned int failed;
+	int rc;
 
 	probe = sampler__new(&o);
 	if (!probe) {
@@ -190,15 +195,6 @@ int main(void)
 	}
 	sampler__free(probe);
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("sampler", NULL, NULL);
-	CU_add_test(suite, "drain with batch map operations", test_batch);
-	CU_add_test(suite, "drain by iteration (older kernels)", test_iterate);
-	CU_add_test(suite, "frequency bounds", test_bad_freq);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	rc = kiln_test_main(argc, argv, "sampler", cases, sizeof(cases) / sizeof(cases[0]));
+	return rc;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The counting model of `kiln top` (cli/top.c) on hand-built window records: Self and
+ * The counting model of `kiln top` (profile/top.c) on hand-built window records: Self and
  * Total with recursion, the horizon sliding with the windows, and each scope filter; and
  * the UI's symbols table (ui/flame.c) giving the same rows (profile/symtotal.h).
  */
@@ -12,7 +12,7 @@
 
 #include "tests/lib/kiln_test.h"
 
-#include "cli/top.h"
+#include "profile/top.h"
 #include "profile/wrec.h"
 #include "ui/flame.h"
 

@@ -22,6 +22,7 @@
 
 #include "tests/unwind/vdso.h"
 #include "unwind/unwind.h"
+#include "tests/lib/kiln_test.h"
 
 #define RSP KILN_UW_REG_RSP
 #define RBP KILN_UW_REG_RBP
@@ -456,34 +457,29 @@ static void test_free_null(void)
 	uw_table__free(NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	CU_pSuite suite;
+	static const struct kiln_test_case cases[] = {
+		{ "fixture_rows", test_fixture_rows },
+		{ "lookup", test_lookup },
+		{ "no_section_headers", test_no_section_headers },
+		{ "no_eh_frame", test_no_eh_frame },
+		{ "skipped_fde", test_skipped_fde },
+		{ "garbage", test_garbage },
+		{ "fd_offset", test_fd_offset },
+		{ "vdso", test_vdso },
+		{ "free_null", test_free_null },
+	};
 	char cmd[sizeof(tmpdir) + 16];
-	unsigned int failed;
+	int rc;
 
 	if (!mkdtemp(tmpdir)) {
 		perror("mkdtemp");
 		return 1;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("unwind", NULL, NULL);
-	CU_add_test(suite, "fixture_rows", test_fixture_rows);
-	CU_add_test(suite, "lookup", test_lookup);
-	CU_add_test(suite, "no_section_headers", test_no_section_headers);
-	CU_add_test(suite, "no_eh_frame", test_no_eh_frame);
-	CU_add_test(suite, "skipped_fde", test_skipped_fde);
-	CU_add_test(suite, "garbage", test_garbage);
-	CU_add_test(suite, "fd_offset", test_fd_offset);
-	CU_add_test(suite, "vdso", test_vdso);
-	CU_add_test(suite, "free_null", test_free_null);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	rc = kiln_test_main(argc, argv, "unwind", cases, sizeof(cases) / sizeof(cases[0]));
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd))
 		fprintf(stderr, "could not remove %s\n", tmpdir);
-	return failed ? 1 : 0;
+	return rc;
 }

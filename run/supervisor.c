@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The `kiln run` process supervisor: see supervisor.h. */
-#include "cli/supervisor.h"
+#include "run/supervisor.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,8 +8,8 @@
  * Functions and their Self / Total are counted by profile/symtotal.h, the model the UI's
  * symbols table uses too; this file adds the scope and the sliding horizon of windows.
  */
-#ifndef KILN_CLI_TOP_H
-#define KILN_CLI_TOP_H
+#ifndef KILN_PROFILE_TOP_H
+#define KILN_PROFILE_TOP_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -4,8 +4,8 @@
  * a YAML file of its own: the user's file may be unreadable to the unprivileged children,
  * and it carries every key (headers, auth, sources) that flags could not.
  */
-#ifndef KILN_CLI_RUNCFG_H
-#define KILN_CLI_RUNCFG_H
+#ifndef KILN_RUN_RUNCFG_H
+#define KILN_RUN_RUNCFG_H
 
 #include <stdio.h>
 

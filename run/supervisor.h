@@ -7,8 +7,8 @@
  * restart children (a restart for a reload is counted apart from crashes). One thread; signals arrive through a signalfd so that no
  * work happens in a signal handler.
  */
-#ifndef KILN_CLI_SUPERVISOR_H
-#define KILN_CLI_SUPERVISOR_H
+#ifndef KILN_RUN_SUPERVISOR_H
+#define KILN_RUN_SUPERVISOR_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The effective configuration of `kiln run` as YAML: see runcfg.h. */
-#include "cli/runcfg.h"
+#include "run/runcfg.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The counting model of `kiln top`: see top.h. */
-#include "cli/top.h"
+#include "profile/top.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The unwinder's table cache against real BPF maps (created here, no program): processes
+ * come from a fake /proc whose maps files name libraries this test itself maps, so tables
+ * are built from real files. Covers the idle-table bound: a table that goes idle, is used
+ * again and goes idle once more must be kept while older idle tables are evicted (it used
+ * to be freed by its own eviction, a use after free the agent hit at density).
+ */
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "aggregator/unwinder.h"
+#include "bpf/unwind.h"
+#include "tests/lib/kiln_test.h"
+
+#define NR_LIBS 3
+
+static char proc_dir[] = "/tmp/kiln-test-unwinder-XXXXXX";
+static char lib_line[NR_LIBS][PATH_MAX + 160];
+
+/* Executable mappings of three different libraries this process maps, as maps lines. */
+static int find_libs(void)
+{
+	char line[PATH_MAX + 128], seen[NR_LIBS][PATH_MAX];
+	FILE *f = fopen("/proc/self/maps", "re");
+	int n = 0, i;
+
+	if (!f)
+		return -errno;
+	while (n < NR_LIBS && fgets(line, sizeof(line), f)) {
+		char *path = strchr(line, '/');
+
+		if (!strstr(line, " r-xp ") || !path || !strstr(path, ".so"))
+			continue;
+		path[strcspn(path, "\n")] = 0;
+		for (i = 0; i < n && strcmp(seen[i], path); i++)
+			;
+		if (i < n)
+			continue;
+		snprintf(seen[n], sizeof(seen[n]), "%s", path);
+		snprintf(lib_line[n], sizeof(lib_line[n]), "%s\n", line);
+		n++;
+	}
+	fclose(f);
+	return n == NR_LIBS ? 0 : -ENOENT;
+}
+
+/* Makes fake /proc/PID with a maps file of the library LIB and a root link to "/". */
+static void fake_proc(unsigned int pid, int lib)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%u", proc_dir, pid);
+	CU_ASSERT_FATAL(!mkdir(path, 0700));
+	snprintf(path, sizeof(path), "%s/%u/root", proc_dir, pid);
+	CU_ASSERT_FATAL(!symlink("/", path));
+	snprintf(path, sizeof(path), "%s/%u/maps", proc_dir, pid);
+	f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs(lib_line[lib], f);
+	fclose(f);
+}
+
+static int create_maps(struct unwinder_maps *m)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, lpm, .map_flags = BPF_F_NO_PREALLOC);
+
+	m->pages_max = 4096;
+	m->deltas_max = 1 << 20;
+	m->rules_max = KILN_UW_MAX_RULES;
+	m->idle_max = 2;
+	m->mappings_fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "t_uw_mappings",
+					sizeof(struct kiln_uw_map_key),
+					sizeof(struct kiln_uw_mapping), 1024, &lpm);
+	m->pages_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_uw_pages",
+				     sizeof(struct kiln_uw_page_key), sizeof(struct kiln_uw_page),
+				     m->pages_max, NULL);
+	m->deltas_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_uw_deltas", sizeof(uint32_t),
+				      sizeof(struct kiln_uw_delta), m->deltas_max, NULL);
+	m->rules_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_uw_rules", sizeof(uint32_t),
+				     sizeof(struct kiln_uw_rule), m->rules_max, NULL);
+	if (m->mappings_fd < 0 || m->pages_fd < 0 || m->deltas_fd < 0 || m->rules_fd < 0)
+		return -errno;
+	return 0;
+}
+
+static void test_idle_reuse(void)
+{
+	struct unwinder_maps m;
+	struct unwinder_stats st;
+	struct unwinder *u;
+
+	CU_ASSERT_FATAL(!create_maps(&m));
+	u = unwinder__new(&m, proc_dir);
+	CU_ASSERT_FATAL(u != NULL);
+	/* Table A goes idle, then is used again: its first idle spell is over. */
+	fake_proc(101, 0);
+	CU_ASSERT_EQUAL_FATAL(unwinder__sync_process(u, 101), 0);
+	unwinder__remove_process(u, 101);
+	fake_proc(102, 0);
+	CU_ASSERT_EQUAL_FATAL(unwinder__sync_process(u, 102), 0);
+	/* B and C go idle: the idle bound (2) is reached. */
+	fake_proc(103, 1);
+	CU_ASSERT_EQUAL_FATAL(unwinder__sync_process(u, 103), 0);
+	unwinder__remove_process(u, 103);
+	fake_proc(104, 2);
+	CU_ASSERT_EQUAL_FATAL(unwinder__sync_process(u, 104), 0);
+	unwinder__remove_process(u, 104);
+	unwinder__stats(u, &st);
+	CU_ASSERT_EQUAL(st.builds, 3);
+	CU_ASSERT_EQUAL(st.tables_idle, 2);
+	/* A goes idle again: B, the oldest idle table, makes room, not A itself. */
+	unwinder__remove_process(u, 102);
+	unwinder__stats(u, &st);
+	CU_ASSERT_EQUAL(st.tables, 2);
+	CU_ASSERT_EQUAL(st.tables_idle, 2);
+	/* A is still loaded: a new process of A costs no build. */
+	fake_proc(105, 0);
+	CU_ASSERT_EQUAL_FATAL(unwinder__sync_process(u, 105), 0);
+	unwinder__stats(u, &st);
+	CU_ASSERT_EQUAL(st.builds, 3);
+	CU_ASSERT_EQUAL(st.tables_idle, 1);
+	/* B was evicted: mapping it again builds it again. */
+	fake_proc(106, 1);
+	CU_ASSERT_EQUAL_FATAL(unwinder__sync_process(u, 106), 0);
+	unwinder__stats(u, &st);
+	CU_ASSERT_EQUAL(st.builds, 4);
+	unwinder__free(u);
+	close(m.mappings_fd);
+	close(m.pages_fd);
+	close(m.deltas_fd);
+	close(m.rules_fd);
+}
+
+static void setup(void)
+{
+	int fd;
+
+	if (geteuid())
+		kiln_test_skip("not root: BPF maps need CAP_BPF");
+	if (find_libs())
+		kiln_test_skip("this process maps fewer than %d shared libraries", NR_LIBS);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_probe", 4, 4, 1, NULL);
+	if (fd < 0)
+		kiln_test_skip("the kernel refuses BPF maps: %s", strerror(errno));
+	close(fd);
+	if (!mkdtemp(proc_dir)) {
+		perror(proc_dir);
+		exit(1);
+	}
+}
+
+static void remove_fake_proc(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", proc_dir);
+	if (system(cmd))
+		fprintf(stderr, "could not remove %s\n", proc_dir);
+}
+
+static void test_all(void)
+{
+	setup();
+	test_idle_reuse();
+	remove_fake_proc();
+}
+
+KILN_TEST_MAIN("unwinder", { "idle_reuse", test_all })
