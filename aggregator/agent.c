@@ -401,6 +401,7 @@ static void publish_metrics(struct agent *a)
 		counter_set(a, AC_UW_BUILDS, us.builds);
 		counter_set(a, AC_UW_NO_EH_FRAME, us.no_eh_frame);
 		counter_set(a, AC_UW_ERRORS, us.build_errors + us.load_errors);
+		counter_set(a, AC_UW_SWEPT, us.swept);
 	}
 	publish_python(a, &ss);
 	publish_debuginfod(a, &ss);
@@ -612,9 +613,11 @@ static void on_hup(void *ctx)
 		counter_add(a, AC_RELOAD_ERRORS, 1);
 		return;
 	}
-	if (next->sampling_hz != a->cfg->sampling_hz || next->window_ns != a->cfg->window_ns)
-		log_warn("config reload: samplingFrequency / windowSeconds changes take effect at "
-			 "the next restart");
+	if (next->sampling_hz != a->cfg->sampling_hz || next->window_ns != a->cfg->window_ns ||
+	    next->unwind_fp != a->cfg->unwind_fp)
+		log_warn(
+			"config reload: samplingFrequency / windowSeconds / unwind changes take effect at "
+			"the next restart");
 	rc = setup_sources(a, next);
 	if (rc) {
 		log_error("config reload: applying the sources failed (%s); keeping the running "
@@ -650,6 +653,7 @@ int agent__new(struct agent **out, const struct kiln_config *cfg, const struct a
 		snprintf(a->host, sizeof(a->host), "localhost");
 
 	so.freq_hz = cfg->sampling_hz;
+	so.no_unwind = cfg->unwind_fp;
 	so.count_map_entries = a->opts.count_map_entries;
 	so.stack_map_entries = a->opts.stack_map_entries;
 	so.window_ms = (uint32_t)(cfg->window_ns / 1000000);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/types.h>
@@ -22,8 +23,17 @@ struct pyproc {
 	uint64_t exit_sweep; /* 0 while alive; else the sweep count at its exit */
 };
 
+/*
+ * Executables found not to be CPython (and without libpython mapped), by a hash of their
+ * identity: the next process of the same program is not looked into again. Detection reads
+ * the executable's symbols, which for a big program is milliseconds (cc1 under a build:
+ * a fifth of the agent's CPU). A slot overwritten by another program costs a detection.
+ */
+#define NOT_PY_SLOTS 1024
+
 struct pyprocs {
 	int info_fd;
+	uint64_t not_py[NOT_PY_SLOTS];
 	struct htab idx; /* tgid hash -> struct pyproc * */
 	uint64_t sweeps;
 	struct pyprocs_stats st;
@@ -111,6 +121,39 @@ static bool same_exe(uint32_t a, uint32_t b)
 	return na > 0 && na == nb && !memcmp(ea, eb, (size_t)na);
 }
 
+/* A hash of TGID's executable file (device, inode, size, mtime), or 0 when gone. */
+static uint64_t exe_key(uint32_t tgid)
+{
+	char path[64];
+	struct stat sb;
+	uint64_t k;
+
+	snprintf(path, sizeof(path), "/proc/%u/exe", tgid);
+	if (stat(path, &sb))
+		return 0;
+	k = htab_hash_u64((uint64_t)sb.st_dev, (uint64_t)sb.st_ino);
+	k = htab_hash_u64(k ^ (uint64_t)sb.st_size, (uint64_t)sb.st_mtim.tv_sec * 1000000000ull +
+							    (uint64_t)sb.st_mtim.tv_nsec);
+	return k ? k : 1;
+}
+
+/* Whether TGID maps a libpython (an embedder); a process that can't be read counts as yes. */
+static bool maps_libpython(uint32_t tgid)
+{
+	char path[64], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/maps", tgid);
+	f = fopen(path, "re");
+	if (!f)
+		return true;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, "libpython") != NULL;
+	fclose(f);
+	return found;
+}
+
 /*
  * A forked worker (multiprocessing, a pre-fork server) of a CPython process we know, that
  * has not exec'd: the same interpreter at the same addresses, so the parent's state is
@@ -133,6 +176,7 @@ int pyprocs__seen(struct pyprocs *p, uint32_t tgid, bool libpython)
 {
 	struct pyproc *e = find(p, tgid);
 	struct kiln_py_info info;
+	uint64_t key, slot;
 	int err;
 
 	if (e && (e->py || !libpython || e->exit_sweep))
@@ -148,8 +192,22 @@ int pyprocs__seen(struct pyprocs *p, uint32_t tgid, bool libpython)
 		}
 	}
 	err = from_parent(p, tgid, e);
+	/*
+	 * A program already found not to be CPython is not looked into again, unless this
+	 * process maps a libpython (or says so later: LIBPYTHON).
+	 */
+	key = err && !libpython ? exe_key(tgid) : 0;
+	slot = key % NOT_PY_SLOTS;
+	if (key && p->not_py[slot] == key && !maps_libpython(tgid)) {
+		p->st.py.detect_not_python++;
+		p->st.not_python_cached++;
+		e->py = NULL;
+		return 0;
+	}
 	if (err)
 		err = python_proc__detect(tgid, &p->st.py, &e->py);
+	if (err == -ENOENT && key && !maps_libpython(tgid))
+		p->not_py[slot] = key;
 	if (err) {
 		/* Not CPython (or not yet: libpython mapped later says so), or gone. */
 		e->py = NULL;

@@ -20,6 +20,7 @@ struct pyprocs_stats {
 	uint64_t announced; /* code objects the walk announced */
 	uint64_t map_errors; /* processes the BPF map had no room for */
 	uint64_t forks; /* forked workers set up from their parent, not read again */
+	uint64_t not_python_cached; /* processes of a program known not to be CPython */
 };
 
 /*

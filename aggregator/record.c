@@ -529,6 +529,7 @@ int recorder__new(const struct recorder_opts *o, struct recorder **out)
 	sopts.stack_map_entries = o->stack_map_entries;
 	sopts.follow_children = o->command != NULL;
 	sopts.window_ms = o->window_ms;
+	sopts.no_unwind = o->no_unwind;
 	r->sampler = sampler__new(&sopts);
 	if (!r->sampler) {
 		err = errno ? -errno : -EINVAL;

@@ -30,6 +30,7 @@ struct recorder_opts {
 	uint64_t duration_ns; /* 0: until a signal or COMMAND's exit */
 	bool include_idle;
 	uint32_t count_map_entries, stack_map_entries; /* 0: sized by the sampler */
+	bool no_unwind; /* --unwind fp: user stacks by frame pointers only, no tables */
 	const uint32_t *pids; /* processes to profile */
 	size_t nr_pids;
 	const uint64_t *cgroup_ids; /* cgroups v2 to profile, with their paths */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "aggregator/unwinder.h"
+#include "aggregator/unwinder_int.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -24,68 +25,16 @@
 #include "symbolize/htab.h"
 #include "unwind/unwind.h"
 
-/* Loaded tables nobody maps kept for reuse (short-lived processes map the same libc). */
-#define MAX_IDLE_TABLES 64
-#define MAX_LOADS 8
+/*
+ * Loaded tables nobody maps kept for reuse (short-lived processes map the same libc, a build
+ * runs cc1 and as again and again). They cost no memory the maps do not already hold (the
+ * maps are preallocated), and the oldest is evicted whenever a new table needs its room, so
+ * the bound is only on the user-space bookkeeping: with 64, a host running many different
+ * programs rebuilt evicted tables ~10 times a second (615 builds of 161 files in a minute).
+ */
+#define MAX_IDLE_TABLES 512
 
-struct load_seg {
-	uint64_t offset, vaddr, filesz;
-};
-
-/* A file's table as loaded into the maps. */
-struct table {
-	uint32_t id; /* never reused: a stale page key can't reach a new table */
-	uint32_t refs; /* mappings that use it */
-	bool no_table; /* the file has no usable .eh_frame: its mappings walk frame pointers */
-	uint64_t dev, ino, size, mtime_ns; /* the file it was built from */
-	char build_id[41]; /* hex, "" when the file has none */
-	struct load_seg loads[MAX_LOADS];
-	int nr_loads;
-	uint32_t first, nr_deltas; /* its range in the delta array */
-	uint32_t *pages; /* page numbers entered in the page map */
-	size_t nr_pages;
-	uint64_t idle_since; /* order of going idle, for eviction */
-};
-
-struct pmap {
-	uint64_t start, end, pgoff;
-	struct table *t; /* NULL for anonymous executable memory (JIT) */
-	struct kiln_uw_mapping v; /* its LPM value */
-	bool kept; /* during a sync: already entered by an earlier one */
-};
-
-struct proc {
-	uint32_t tgid;
-	struct pmap *maps;
-	size_t nr_maps;
-};
-
-/* A free range of the delta array. */
-struct extent {
-	uint32_t start, len;
-};
-
-struct unwinder {
-	struct unwinder_maps m;
-	char proc_root[256];
-	struct table **tables;
-	size_t nr_tables, tables_cap;
-	struct htab procs; /* tgid hash -> struct proc * */
-	struct htab rules; /* rule hash -> rule index */
-	struct kiln_uw_rule *rule_vals;
-	size_t rules_cap;
-	uint32_t nr_rules;
-	struct extent *free; /* sorted by start, coalesced */
-	size_t nr_free, free_cap;
-	uint32_t next_id;
-	uint64_t idle_clock;
-	struct table *vdso;
-	bool vdso_tried;
-	uint32_t idle_max; /* idle tables kept (maps->idle_max or MAX_IDLE_TABLES) */
-	struct unwinder_stats st;
-};
-
-static int grow(void **v, size_t *cap, size_t need, size_t elem)
+int uw_grow(void **v, size_t *cap, size_t need, size_t elem)
 {
 	size_t n = *cap ? *cap : 8;
 	void *p;
@@ -147,7 +96,7 @@ static void extent_free(struct unwinder *u, uint32_t start, uint32_t len)
 		u->free[i].len += len;
 		return;
 	}
-	if (grow((void **)&u->free, &u->free_cap, u->nr_free + 1, sizeof(*u->free)))
+	if (uw_grow((void **)&u->free, &u->free_cap, u->nr_free + 1, sizeof(*u->free)))
 		return; /* out of memory: the range is leaked, never reused */
 	memmove(&u->free[i + 1], &u->free[i], (u->nr_free - i) * sizeof(*u->free));
 	u->free[i].start = start;
@@ -174,7 +123,7 @@ static int rule_index(struct unwinder *u, const struct kiln_uw_rule *rule, uint1
 	}
 	if (u->nr_rules >= u->m.rules_max || u->nr_rules >= KILN_UW_CMD_FLAG)
 		return -ENOSPC;
-	if (grow((void **)&u->rule_vals, &u->rules_cap, u->nr_rules + 1, sizeof(*u->rule_vals)))
+	if (uw_grow((void **)&u->rule_vals, &u->rules_cap, u->nr_rules + 1, sizeof(*u->rule_vals)))
 		return -ENOMEM;
 	key = u->nr_rules;
 	if (bpf_map_update_elem(u->m.rules_fd, &key, rule, BPF_ANY))
@@ -214,14 +163,14 @@ static int encode(struct unwinder *u, const struct uw_table *ut, struct kiln_uw_
 			continue;
 		if (has_rows && (ut->rows[i].vaddr & KILN_UW_PAGE_MASK) != 0 &&
 		    cur != KILN_UW_CMD(KILN_UW_CMD_INVALID, 0)) {
-			err = grow((void **)&d, &cap, n + 1, sizeof(*d));
+			err = uw_grow((void **)&d, &cap, n + 1, sizeof(*d));
 			if (err)
 				goto cleanup;
 			d[n].addr_low = 0;
 			d[n].rule = cur;
 			n++;
 		} else if (!has_rows) {
-			err = grow((void **)&d, &cap, n + 1, sizeof(*d));
+			err = uw_grow((void **)&d, &cap, n + 1, sizeof(*d));
 			if (err)
 				goto cleanup;
 			d[n].addr_low = 0;
@@ -238,7 +187,7 @@ static int encode(struct unwinder *u, const struct uw_table *ut, struct kiln_uw_
 				if (err)
 					goto cleanup;
 			}
-			err = grow((void **)&d, &cap, n + 1, sizeof(*d));
+			err = uw_grow((void **)&d, &cap, n + 1, sizeof(*d));
 			if (err)
 				goto cleanup;
 			d[n].addr_low = r->vaddr & KILN_UW_PAGE_MASK;
@@ -246,9 +195,9 @@ static int encode(struct unwinder *u, const struct uw_table *ut, struct kiln_uw_
 			n++;
 			cur = code;
 		}
-		err = grow((void **)&pg, &pcap, np + 1, sizeof(*pg));
+		err = uw_grow((void **)&pg, &pcap, np + 1, sizeof(*pg));
 		if (!err)
-			err = grow((void **)&pf, &pfcap, np + 1, sizeof(*pf));
+			err = uw_grow((void **)&pf, &pfcap, np + 1, sizeof(*pf));
 		if (err)
 			goto cleanup;
 		pg[np] = (uint32_t)page;
@@ -303,7 +252,11 @@ static void unload_table(struct unwinder *u, struct table *t)
 		k.page = t->pages[i];
 		bpf_map_delete_elem(u->m.pages_fd, &k);
 	}
-	extent_free(u, t->first, t->nr_deltas);
+	for (i = 0; i < t->nr_ext; i++)
+		extent_free(u, t->ext[i].start, t->ext[i].len);
+	free(t->ext);
+	t->ext = NULL;
+	t->nr_ext = 0;
 	free(t->pages);
 	t->pages = NULL;
 	t->nr_pages = 0;
@@ -354,11 +307,102 @@ static bool evict_idle(struct unwinder *u)
 	return true;
 }
 
+/* Entries of the delta array the loaded tables hold. */
+static uint32_t deltas_used(const struct unwinder *u)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < u->nr_tables; i++)
+		n += u->tables[i]->nr_deltas;
+	return (uint32_t)n;
+}
+
+/* Entries of the page map the loaded tables hold. */
+static size_t pages_used(const struct unwinder *u)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < u->nr_tables; i++)
+		n += u->tables[i]->nr_pages;
+	return n;
+}
+
+/* Records [START, START + LEN) of the delta array as T's. Returns 0 or -ENOMEM. */
+static int table_extent_add(struct table *t, uint32_t start, uint32_t len)
+{
+	struct extent *e;
+
+	if (t->nr_ext && t->ext[t->nr_ext - 1].start + t->ext[t->nr_ext - 1].len == start) {
+		t->ext[t->nr_ext - 1].len += len;
+		return 0;
+	}
+	e = realloc(t->ext, (t->nr_ext + 1) * sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	t->ext = e;
+	t->ext[t->nr_ext].start = start;
+	t->ext[t->nr_ext++].len = len;
+	return 0;
+}
+
+/* One range of LEN deltas for T, evicting idle tables while there is none. */
+static int table_extent(struct unwinder *u, struct table *t, uint32_t len, uint32_t *start)
+{
+	int err;
+
+	while ((err = extent_alloc(u, len, start)) == -ENOSPC && evict_idle(u))
+		;
+	if (err)
+		return err;
+	err = table_extent_add(t, *start, len);
+	if (err)
+		extent_free(u, *start, len);
+	return err;
+}
+
+/*
+ * Writes T's N deltas D (pages of it starting at PAGE_FIRST[0..NR_PAGES)) into the delta
+ * array, and sets PAGE_AT[i] to where page i's first delta went. The whole table goes into one
+ * range when there is one; else page by page into whatever ranges are free: a page's
+ * deltas are all the walker needs together, and a big table (cc1: 436,000 deltas) found
+ * no contiguous room in an array fragmented by the tables of running processes.
+ */
+static int place_deltas(struct unwinder *u, struct table *t, const struct kiln_uw_delta *d,
+			size_t n, size_t nr_pages, const uint32_t *page_first, uint32_t *page_at)
+{
+	uint32_t start, len, base;
+	size_t i;
+	int err;
+
+	t->nr_deltas = (uint32_t)n;
+	if (!extent_alloc(u, (uint32_t)n, &start)) {
+		if (table_extent_add(t, start, (uint32_t)n)) {
+			extent_free(u, start, (uint32_t)n);
+			return -ENOMEM;
+		}
+		for (i = 0; i < nr_pages; i++)
+			page_at[i] = start + page_first[i];
+		return write_deltas(u, start, d, n);
+	}
+	for (i = 0; i < nr_pages; i++) {
+		base = page_first[i];
+		len = (uint32_t)((i + 1 < nr_pages ? page_first[i + 1] : n) - base);
+		err = table_extent(u, t, len, &start);
+		if (!err)
+			err = write_deltas(u, start, d + base, len);
+		if (err)
+			return err;
+		page_at[i] = start;
+	}
+	return 0;
+}
+
 /* Encodes UT and enters it into the maps as T. Returns 0 or -errno. */
 static int load_table(struct unwinder *u, struct table *t, const struct uw_table *ut)
 {
 	struct kiln_uw_delta *d = NULL;
-	uint32_t *pages = NULL, *page_first = NULL;
+	uint32_t *pages = NULL, *page_first = NULL, *page_at = NULL;
 	struct kiln_uw_page_key k;
 	struct kiln_uw_page v;
 	size_t nr_pages = 0, n = 0, i;
@@ -367,19 +411,22 @@ static int load_table(struct unwinder *u, struct table *t, const struct uw_table
 	err = encode(u, ut, &d, &pages, &nr_pages, &page_first, &n);
 	if (err)
 		goto cleanup;
-	while ((err = extent_alloc(u, (uint32_t)n, &t->first)) == -ENOSPC && evict_idle(u))
+	page_at = calloc(nr_pages + 1, sizeof(*page_at));
+	if (!page_at) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	err = place_deltas(u, t, d, n, nr_pages, page_first, page_at);
+	if (err)
+		goto cleanup;
+	/* The page map is bounded too: room is made the same way before entering the pages. */
+	while (pages_used(u) + nr_pages > u->m.pages_max && evict_idle(u))
 		;
-	if (err)
-		goto cleanup;
-	t->nr_deltas = (uint32_t)n;
-	err = write_deltas(u, t->first, d, n);
-	if (err)
-		goto cleanup;
 	/* Pages last: the walker reaches the deltas only through them. */
 	k.table_id = t->id;
 	for (i = 0; i < nr_pages; i++) {
 		k.page = pages[i];
-		v.first = t->first + page_first[i];
+		v.first = page_at[i];
 		v.count = (uint32_t)((i + 1 < nr_pages ? page_first[i + 1] : n) - page_first[i]);
 		if (bpf_map_update_elem(u->m.pages_fd, &k, &v, BPF_NOEXIST)) {
 			err = -errno;
@@ -398,6 +445,7 @@ cleanup:
 	free(d);
 	free(pages);
 	free(page_first);
+	free(page_at);
 	return err;
 }
 
@@ -445,7 +493,7 @@ static struct table *table_new(struct unwinder *u)
 
 	if (!t)
 		return NULL;
-	if (grow((void **)&u->tables, &u->tables_cap, u->nr_tables + 1, sizeof(*u->tables))) {
+	if (uw_grow((void **)&u->tables, &u->tables_cap, u->nr_tables + 1, sizeof(*u->tables))) {
 		free(t);
 		return NULL;
 	}
@@ -455,7 +503,8 @@ static struct table *table_new(struct unwinder *u)
 }
 
 /* Builds and loads the table of the ELF image in T (from FD, or from IMAGE when FD < 0). */
-static int build_into(struct unwinder *u, struct table *t, int fd, const void *image, size_t size)
+static int build_into(struct unwinder *u, struct table *t, int fd, const void *image, size_t size,
+		      const char *what)
 {
 	struct uw_table *ut = NULL;
 	bool big;
@@ -486,6 +535,10 @@ static int build_into(struct unwinder *u, struct table *t, int fd, const void *i
 		 * maps it (cc1 under a build was rebuilt hundreds of times a minute).
 		 */
 		u->st.load_errors++;
+		log_info(
+			"unwind: no room for the table of %s (%zu rows, %u of %u deltas in use: %s); "
+			"walked by frame pointers",
+			what, (size_t)ut->nr_rows, deltas_used(u), u->m.deltas_max, strerror(-err));
 		t->no_table = true;
 		err = 0;
 	}
@@ -501,7 +554,7 @@ static int build_into(struct unwinder *u, struct table *t, int fd, const void *i
 }
 
 /* The table of the file at PATH in TGID's mount namespace, loaded, or NULL. */
-static struct table *file_table(struct unwinder *u, uint32_t tgid, const char *path)
+struct table *uw_file_table(struct unwinder *u, uint32_t tgid, const char *path)
 {
 	char full[PATH_MAX + 300];
 	struct table *t = NULL, *hit = NULL;
@@ -555,7 +608,7 @@ static struct table *file_table(struct unwinder *u, uint32_t tgid, const char *p
 			goto cleanup;
 		}
 	}
-	err = build_into(u, t, fd, NULL, 0);
+	err = build_into(u, t, fd, NULL, 0, path);
 	if (err) {
 		table_free(u, t);
 		t = NULL;
@@ -572,7 +625,7 @@ cleanup:
  * The vDSO's table. The x86-64 vDSO image is the kernel's, the same in every process, so
  * kiln's own copy stands for all of them.
  */
-static struct table *vdso_table(struct unwinder *u)
+struct table *uw_vdso_table(struct unwinder *u)
 {
 	const void *image = (const void *)getauxval(AT_SYSINFO_EHDR);
 	struct table *t;
@@ -606,7 +659,7 @@ static struct table *vdso_table(struct unwinder *u)
 		if (end > size)
 			size = end;
 	}
-	if (build_into(u, t, -1, image, size)) {
+	if (build_into(u, t, -1, image, size, "[vdso]")) {
 		table_free(u, t);
 		return NULL;
 	}
@@ -615,7 +668,7 @@ static struct table *vdso_table(struct unwinder *u)
 }
 
 /* The bias of a mapping of T at START with file offset PGOFF: file vaddr = pc - bias. */
-static bool mapping_bias(const struct table *t, uint64_t start, uint64_t pgoff, __u64 *bias)
+bool uw_mapping_bias(const struct table *t, uint64_t start, uint64_t pgoff, __u64 *bias)
 {
 	int i;
 
@@ -630,38 +683,7 @@ static bool mapping_bias(const struct table *t, uint64_t start, uint64_t pgoff, 
 	return false;
 }
 
-/*
- * Enters (or, with VAL NULL, removes) [START, END) of TGID in the LPM trie as the aligned
- * power-of-two blocks that make it up. Returns 0 or -errno of the first failed update.
- */
-static int lpm_range(struct unwinder *u, uint32_t tgid, uint64_t start, uint64_t end,
-		     const struct kiln_uw_mapping *val)
-{
-	struct kiln_uw_map_key k = { .tgid_be = htobe32(tgid) };
-	uint64_t size;
-	int bits, err = 0;
-
-	while (start < end) {
-		size = start ? start & -start : 1ull << 62;
-		while (size > end - start)
-			size >>= 1;
-		bits = __builtin_ctzll(size);
-		k.prefixlen = 32 + 64 - bits;
-		k.addr_be = htobe64(start);
-		if (val) {
-			if (bpf_map_update_elem(u->m.mappings_fd, &k, val, BPF_ANY) && !err)
-				err = -errno;
-			else
-				u->st.prefixes++;
-		} else if (!bpf_map_delete_elem(u->m.mappings_fd, &k)) {
-			u->st.prefixes--;
-		}
-		start += size;
-	}
-	return err;
-}
-
-static void table_put(struct unwinder *u, struct table *t)
+void uw_table_put(struct unwinder *u, struct table *t)
 {
 	if (!t || --t->refs || t == u->vdso)
 		return;
@@ -677,7 +699,7 @@ static void table_put(struct unwinder *u, struct table *t)
 	u->st.tables_idle++;
 }
 
-static void table_get(struct unwinder *u, struct table *t)
+void uw_table_get(struct unwinder *u, struct table *t)
 {
 	if (t && table_idle(u, t))
 		u->st.tables_idle--;
@@ -685,208 +707,6 @@ static void table_get(struct unwinder *u, struct table *t)
 		t->refs++;
 		t->idle_since = 0; /* in use: idle again only from its next table_put */
 	}
-}
-
-static void pmap_remove(struct unwinder *u, struct proc *p, struct pmap *pm)
-{
-	lpm_range(u, p->tgid, pm->start, pm->end, NULL);
-	table_put(u, pm->t);
-	u->st.mappings--;
-}
-
-static bool proc_eq(uint64_t val, const void *key, void *ctx)
-{
-	(void)ctx;
-	return ((const struct proc *)(uintptr_t)val)->tgid == *(const uint32_t *)key;
-}
-
-static struct proc *proc_find(struct unwinder *u, uint32_t tgid)
-{
-	uint64_t v;
-
-	if (htab__find(&u->procs, htab_hash_u64(tgid, 0), proc_eq, &tgid, NULL, &v))
-		return (struct proc *)(uintptr_t)v;
-	return NULL;
-}
-
-/* One executable mapping of /proc/PID/maps; false for other lines. */
-static bool parse_exec_line(char *line, struct pmap *pm, char **path)
-{
-	unsigned long long start, end, off;
-	char perms[8];
-	int n = 0;
-
-	if (sscanf(line, "%llx-%llx %7s %llx %*s %*s%n", &start, &end, perms, &off, &n) < 4 ||
-	    perms[2] != 'x')
-		return false;
-	line += n;
-	while (*line == ' ')
-		line++;
-	line[strcspn(line, "\n")] = '\0';
-	pm->start = start;
-	pm->end = end;
-	pm->pgoff = off;
-	pm->t = NULL;
-	*path = line;
-	return true;
-}
-
-static bool same_mapping(const struct pmap *a, const struct pmap *b)
-{
-	return a->start == b->start && a->end == b->end && a->pgoff == b->pgoff;
-}
-
-int unwinder__sync_process(struct unwinder *u, uint32_t tgid)
-{
-	struct kiln_uw_map_key mk = { .prefixlen = 32, .tgid_be = htobe32(tgid) };
-	struct kiln_uw_mapping marker = { .flags = KILN_UW_MAP_MARKER };
-	struct pmap *next = NULL, pm;
-	size_t nr = 0, cap = 0, i, j;
-	char path[300], *line = NULL, *file;
-	struct proc *p;
-	size_t linecap = 0;
-	uint64_t t0 = mono_ns();
-	FILE *f;
-	int err = 0;
-
-	u->st.syncs++;
-	snprintf(path, sizeof(path), "%s/%u/maps", u->proc_root, tgid);
-	f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? -ESRCH : -errno;
-	p = proc_find(u, tgid);
-	while (getline(&line, &linecap, f) > 0) {
-		if (!parse_exec_line(line, &pm, &file))
-			continue;
-		memset(&pm.v, 0, sizeof(pm.v));
-		pm.kept = false;
-		for (j = 0; p && j < p->nr_maps; j++) {
-			if (p->maps[j].t != (void *)1 && same_mapping(&p->maps[j], &pm)) {
-				pm.t = p->maps[j].t;
-				p->maps[j].t = (void *)1; /* taken over: not removed below */
-				pm.kept = true;
-				break;
-			}
-		}
-		if (!pm.kept) {
-			if (!strcmp(file, "[vdso]")) {
-				pm.t = vdso_table(u);
-			} else if (file[0] == '/') {
-				if (strstr(file, " (deleted)"))
-					continue;
-				pm.t = file_table(u, tgid, file);
-			} else if (file[0] == '[') {
-				continue; /* [vsyscall], [uprobes]: nothing to walk */
-			}
-			/* Anonymous executable memory (JIT) or a file without tables: rbp chain. */
-			if (!pm.t || pm.t->no_table ||
-			    !mapping_bias(pm.t, pm.start, pm.pgoff, &pm.v.bias))
-				pm.v.flags = KILN_UW_MAP_NO_TABLE;
-			else
-				pm.v.table_id = pm.t->id;
-			table_get(u, pm.t);
-		}
-		if (grow((void **)&next, &cap, nr + 1, sizeof(*next))) {
-			if (!pm.kept)
-				table_put(u, pm.t);
-			err = -ENOMEM;
-			break;
-		}
-		next[nr++] = pm;
-	}
-	free(line);
-	fclose(f);
-	if (!p) {
-		p = calloc(1, sizeof(*p));
-		if (!p || htab__insert(&u->procs, htab_hash_u64(tgid, 0), (uintptr_t)p)) {
-			free(p);
-			for (i = 0; i < nr; i++)
-				table_put(u, next[i].t);
-			free(next);
-			return -ENOMEM;
-		}
-		p->tgid = tgid;
-		u->st.processes++;
-	}
-	/*
-	 * Mappings that are gone (munmap, dlclose, a range split by mprotect) leave the trie
-	 * first: a new mapping over the same addresses has the same prefixes, which a later
-	 * removal would take away.
-	 */
-	for (j = 0; j < p->nr_maps; j++) {
-		if (p->maps[j].t != (void *)1)
-			pmap_remove(u, p, &p->maps[j]);
-	}
-	for (i = 0; i < nr; i++) {
-		if (next[i].kept)
-			continue;
-		if (lpm_range(u, tgid, next[i].start, next[i].end, &next[i].v))
-			u->st.load_errors++;
-		u->st.mappings++;
-	}
-	free(p->maps);
-	p->maps = next;
-	p->nr_maps = nr;
-	/* Last: from here on the walker takes this process's samples. */
-	if (bpf_map_update_elem(u->m.mappings_fd, &mk, &marker, BPF_ANY)) {
-		u->st.load_errors++;
-		if (!err)
-			err = -errno;
-	}
-	log_debug("unwind: process %u: %zu executable mappings in %.2f ms", tgid, nr,
-		  (double)(mono_ns() - t0) / 1e6);
-	return err;
-}
-
-void unwinder__preload(struct unwinder *u)
-{
-	char path[300], *line = NULL, *file;
-	size_t cap = 0;
-	struct pmap pm;
-	FILE *f;
-
-	vdso_table(u);
-	snprintf(path, sizeof(path), "%s/self/maps", u->proc_root);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	while (getline(&line, &cap, f) > 0) {
-		struct table *t;
-		const char *base;
-
-		if (!parse_exec_line(line, &pm, &file) || file[0] != '/')
-			continue;
-		base = strrchr(file, '/') + 1;
-		if (strncmp(base, "libc.so", 7) && strncmp(base, "ld-linux", 8) &&
-		    strncmp(base, "libm.so", 7) && strncmp(base, "libstdc++.so", 12))
-			continue;
-		/* Built now and left idle: the first process that maps it finds it loaded. */
-		t = file_table(u, (uint32_t)getpid(), file);
-		if (t && !t->refs && !t->idle_since) {
-			t->idle_since = ++u->idle_clock;
-			u->st.tables_idle++;
-		}
-	}
-	free(line);
-	fclose(f);
-}
-
-void unwinder__remove_process(struct unwinder *u, uint32_t tgid)
-{
-	struct kiln_uw_map_key mk = { .prefixlen = 32, .tgid_be = htobe32(tgid) };
-	struct proc *p = proc_find(u, tgid);
-	size_t i;
-
-	if (!p)
-		return;
-	/* The marker first: the walker falls back to frame pointers, never a stale table. */
-	bpf_map_delete_elem(u->m.mappings_fd, &mk);
-	for (i = 0; i < p->nr_maps; i++)
-		pmap_remove(u, p, &p->maps[i]);
-	htab__remove(&u->procs, htab_hash_u64(tgid, 0), (uintptr_t)p);
-	free(p->maps);
-	free(p);
-	u->st.processes--;
 }
 
 struct unwinder *unwinder__new(const struct unwinder_maps *maps, const char *proc_root)
@@ -930,17 +750,13 @@ void unwinder__free(struct unwinder *u)
 	htab__release(&u->rules);
 	for (i = 0; i < u->nr_tables; i++) {
 		free(u->tables[i]->pages);
+		free(u->tables[i]->ext);
 		free(u->tables[i]);
 	}
 	free(u->tables);
 	free(u->rule_vals);
 	free(u->free);
 	free(u);
-}
-
-bool unwinder__knows(const struct unwinder *u, uint32_t tgid)
-{
-	return proc_find((struct unwinder *)u, tgid) != NULL;
 }
 
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *out)

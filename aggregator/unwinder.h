@@ -10,6 +10,7 @@
 #define KILN_AGGREGATOR_UNWINDER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct unwinder;
@@ -39,6 +40,7 @@ struct unwinder_stats {
 	uint64_t build_errors; /* files that could not be opened or parsed */
 	uint64_t load_errors; /* tables or mappings the maps had no room for */
 	uint64_t syncs; /* times a process's mappings were read */
+	uint64_t swept; /* processes found gone by unwinder__sweep (their exit was lost) */
 };
 
 /*
@@ -69,6 +71,14 @@ void unwinder__preload(struct unwinder *u);
 
 /* Removes TGID's entries (exit, or exec before the new image's sync). */
 void unwinder__remove_process(struct unwinder *u, uint32_t tgid);
+
+/*
+ * Removes the entries of processes that are gone although no exit event said so (the
+ * event ring was full): looks at up to BUDGET slots of the process table per call, round
+ * robin, so a caller calling it once per window goes through every process in a bounded
+ * number of windows. Returns the number of processes removed.
+ */
+int unwinder__sweep(struct unwinder *u, size_t budget);
 
 /* Whether TGID's tables are loaded (it had a sync and did not exit or exec since). */
 bool unwinder__knows(const struct unwinder *u, uint32_t tgid);

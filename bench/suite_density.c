@@ -31,7 +31,7 @@ int bench_density(const struct bench_opts *o, int argc, char **argv)
 	unsigned int warm_s = o->short_mode ? 4 : 20, interval_s = o->short_mode ? 3 : 15;
 	int runs = o->runs > 0 ? o->runs : 1, i, n = 0, err = 0;
 	double *per_sample = NULL, *rate = NULL, *rss = NULL, *maps = NULL, *total = NULL;
-	double *symb = NULL, *rss_exp = NULL, *rss_ui = NULL;
+	double *symb = NULL, *rss_exp = NULL, *rss_ui = NULL, *uwt = NULL;
 	char workload[4096], procs_s[16], stacks_s[16], secs_s[16], cg[256] = "";
 	char slot[320];
 	const struct bench_pipeline_opts po = {
@@ -65,7 +65,9 @@ int bench_density(const struct bench_opts *o, int argc, char **argv)
 	maps = calloc((size_t)runs, sizeof(double));
 	total = calloc((size_t)runs, sizeof(double));
 	symb = calloc((size_t)runs, sizeof(double));
-	if (!per_sample || !rate || !rss || !rss_exp || !rss_ui || !maps || !total || !symb) {
+	uwt = calloc((size_t)runs, sizeof(double));
+	if (!per_sample || !rate || !rss || !rss_exp || !rss_ui || !maps || !total || !symb ||
+	    !uwt) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -141,6 +143,8 @@ int bench_density(const struct bench_opts *o, int argc, char **argv)
 				MIB +
 			maps[n];
 		symb[n] = (double)bench_counter(p->hdr, "symbol_cache_bytes") / MIB;
+		/* Part of the BPF map memory above: the unwind tables of every process loaded. */
+		uwt[n] = (double)bench_counter(p->hdr, "unwind_table_bytes") / MIB;
 		printf("%s: interval %d: %.0f samples/s, %.2f us/sample, %llu stacks drained, "
 		       "%llu processes tracked\n",
 		       SUITE, i + 1, rate[n], per_sample[n], (unsigned long long)(stk1 - stk0),
@@ -166,6 +170,8 @@ int bench_density(const struct bench_opts *o, int argc, char **argv)
 	bench_row(SUITE, "UI RSS (one slot)", &sm, "MiB", 1, NULL, BENCH_NO_GOAL);
 	bench_summarize(maps, n, &sm);
 	bench_row(SUITE, "BPF map memory", &sm, "MiB", 1, NULL, BENCH_NO_GOAL);
+	bench_summarize(uwt, n, &sm);
+	bench_row(SUITE, "unwind tables (of BPF maps)", &sm, "MiB", 2, NULL, BENCH_NO_GOAL);
 	bench_summarize(symb, n, &sm);
 	bench_row(SUITE, "symbol cache", &sm, "MiB", 2, NULL, BENCH_NO_GOAL);
 	bench_summarize(rate, n, &sm);
@@ -186,5 +192,6 @@ cleanup:
 	free(maps);
 	free(total);
 	free(symb);
+	free(uwt);
 	return err ? 1 : 0;
 }

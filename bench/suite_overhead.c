@@ -14,6 +14,7 @@
  */
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -44,11 +45,12 @@ enum profiler {
 	PROF_NONE,
 	PROF_KILN,
 	PROF_PERF,
+	PROF_PERF_DWARF, /* perf record --call-graph dwarf: the whole-stack baseline */
 	PROF_BPFTRACE,
 	NPROFS,
 };
 
-static const char *const prof_names[NPROFS] = { "none", "kiln", "perf", "bpftrace" };
+static const char *const prof_names[NPROFS] = { "none", "kiln", "perf", "perf-dwarf", "bpftrace" };
 static const unsigned int freqs[] = { 19, 99, 999 };
 #define NFREQS (sizeof(freqs) / sizeof(freqs[0]))
 #define GOAL_HZ 99
@@ -100,7 +102,8 @@ static int run_workload(struct overhead *ov, double *secs)
  * CTL_W and ACK_R, to be closed only once perf is stopped: perf treats a hung-up control
  * descriptor as an error and quits. Returns its pid or -errno.
  */
-static pid_t start_perf(struct overhead *ov, unsigned int hz, int err_fd, int *ctl_w, int *ack_r)
+static pid_t start_perf(struct overhead *ov, unsigned int hz, bool dwarf, int err_fd, int *ctl_w,
+			int *ack_r)
 {
 	int ctl[2] = { -1, -1 }, ack[2] = { -1, -1 };
 	char control[64], reply[8] = { 0 }, hz_s[16];
@@ -114,8 +117,12 @@ static pid_t start_perf(struct overhead *ov, unsigned int hz, int err_fd, int *c
 	}
 	snprintf(control, sizeof(control), "fd:%d,%d", ctl[0], ack[1]);
 	snprintf(hz_s, sizeof(hz_s), "%u", hz);
-	char *const argv[] = { ov->perf, "record",     "-F", hz_s, "-g",	"-a",	 "-q",
-			       "-o",	 ov->out_path, "-D", "-1", "--control", control, NULL };
+	/* -g: frame pointers; --call-graph dwarf: 8 KiB of user stack copied per sample. */
+	char *const argv[] = { ov->perf,     "record",	     "-F",
+			       hz_s,	     "--call-graph", dwarf ? "dwarf" : "fp",
+			       "-a",	     "-q",	     "-o",
+			       ov->out_path, "-D",	     "-1",
+			       "--control",  control,	     NULL };
 	int keep[] = { ctl[0], ack[1] };
 
 	/* bench_spawn keeps these two open in perf: clear close-on-exec for them only. */
@@ -189,7 +196,8 @@ cleanup:
 /* perf record re-raises the SIGINT it handled, to end with it; the others exit 0. */
 static bool exited_cleanly(enum profiler c, int status)
 {
-	if (c == PROF_PERF && WIFSIGNALED(status) && WTERMSIG(status) == SIGINT)
+	if ((c == PROF_PERF || c == PROF_PERF_DWARF) && WIFSIGNALED(status) &&
+	    WTERMSIG(status) == SIGINT)
 		return true;
 	return WIFEXITED(status) && !WEXITSTATUS(status);
 }
@@ -242,8 +250,9 @@ static int run_config(struct overhead *ov, const struct config *c, double *secs)
 		return run_kiln(ov, c->hz, secs);
 	snprintf(prog, sizeof(prog), BPFTRACE_PROG, c->hz);
 	err_fd = bench_tmpfd();
-	if (c->prof == PROF_PERF)
-		pid = start_perf(ov, c->hz, err_fd < 0 ? BENCH_FD_NULL : err_fd, &ctl_w, &ack_r);
+	if (c->prof == PROF_PERF || c->prof == PROF_PERF_DWARF)
+		pid = start_perf(ov, c->hz, c->prof == PROF_PERF_DWARF,
+				 err_fd < 0 ? BENCH_FD_NULL : err_fd, &ctl_w, &ack_r);
 	else
 		pid = start_bpf_profiler(bt_argv, NULL, KILN_PROG,
 					 err_fd < 0 ? BENCH_FD_NULL : err_fd, &status);
@@ -308,6 +317,7 @@ int bench_overhead(const struct bench_opts *o, int argc, char **argv)
 	int n[NCONFIGS] = { 0 }, i, c, err = 0, fd;
 	struct config cfg[NCONFIGS];
 	struct bench_summary sum;
+	double kiln_goal = NAN, dwarf_goal = NAN;
 	struct overhead *ov;
 	char name[64], why[96];
 	size_t f;
@@ -338,6 +348,7 @@ int bench_overhead(const struct bench_opts *o, int argc, char **argv)
 	ov->available[PROF_NONE] = true;
 	ov->available[PROF_KILN] = !access(ov->kiln, X_OK) && geteuid() == 0;
 	ov->available[PROF_PERF] = !bench_which("perf", ov->perf, sizeof(ov->perf));
+	ov->available[PROF_PERF_DWARF] = ov->available[PROF_PERF];
 	ov->available[PROF_BPFTRACE] = !bench_which("bpftrace", ov->bpftrace, sizeof(ov->bpftrace));
 	for (c = 0; c < (int)NCONFIGS; c++) {
 		elapsed[c] = calloc((size_t)runs, sizeof(double));
@@ -411,11 +422,26 @@ int bench_overhead(const struct bench_opts *o, int argc, char **argv)
 			if (elapsed[c][i] > 0 && elapsed[0][i] > 0)
 				slow[m++] = (elapsed[c][i] / elapsed[0][i] - 1) * 100;
 		bench_summarize(slow, m, &sum);
+		if (cfg[c].hz == GOAL_HZ && cfg[c].prof == PROF_KILN)
+			kiln_goal = sum.median;
+		if (cfg[c].hz == GOAL_HZ && cfg[c].prof == PROF_PERF_DWARF)
+			dwarf_goal = sum.median;
 		if (cfg[c].prof == PROF_KILN && cfg[c].hz == GOAL_HZ)
 			bench_row(SUITE, name, &sum, "%", 2, "<= +0.2 %",
 				  sum.median <= SLOWDOWN_GOAL_PCT ? BENCH_PASS : BENCH_MISS);
 		else
 			bench_row(SUITE, name, &sum, "%", 2, NULL, BENCH_NO_GOAL);
+	}
+	/* Issue 13: whole stacks must cost less than perf's whole stacks (DWARF) do. */
+	if (!isnan(kiln_goal) && !isnan(dwarf_goal)) {
+		struct bench_summary d = { .median = kiln_goal - dwarf_goal,
+					   .min = kiln_goal - dwarf_goal,
+					   .max = kiln_goal - dwarf_goal,
+					   .n = 1 };
+
+		snprintf(name, sizeof(name), "kiln - perf-dwarf %u Hz (medians)", GOAL_HZ);
+		bench_row(SUITE, name, &d, "points", 2, "< 0",
+			  d.median < 0 ? BENCH_PASS : BENCH_MISS);
 	}
 cleanup:
 	for (c = 0; c < (int)NCONFIGS; c++)

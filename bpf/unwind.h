@@ -102,6 +102,12 @@ struct kiln_uw_mapping {
 	__u32 table_id; /* table of the mapped file; meaningful without the flags above */
 	__u32 flags;
 	__u64 bias; /* file virtual address = pc - bias */
+	/*
+	 * The whole mapping [start, end) (0, 0 for the marker): the walker keeps the last
+	 * mapping it found and looks up the trie only for a pc outside it, since most callers
+	 * are in the same file as their callee.
+	 */
+	__u64 start, end;
 };
 
 #endif

@@ -28,6 +28,7 @@ enum {
 	OPT_WINDOW,
 	OPT_COUNT,
 	OPT_STACK,
+	OPT_UNWIND,
 };
 
 enum out_format {
@@ -71,6 +72,8 @@ static void usage(FILE *f)
 		"      --count-map-entries N  entries of each window's count map (default: sized\n"
 		"                           from CPUs x HZ x window)\n"
 		"      --stack-map-entries N  entries of each window's stack map (likewise)\n"
+		"      --unwind fp|tables     user stacks from unwind tables (.eh_frame, the\n"
+		"                             default) or from frame pointers only\n"
 		"  -v, --verbose            more messages (repeat for debug)\n"
 		"  -h, --help               this help\n"
 		"\n"
@@ -181,6 +184,13 @@ static int parse_flag(int opt, const char *arg, struct recorder_opts *ro, enum o
 			return -EINVAL;
 		ro->stack_map_entries = (uint32_t)v;
 		return 0;
+	case OPT_UNWIND:
+		if (strcmp(arg, "fp") && strcmp(arg, "tables")) {
+			log_error("--unwind '%s': expected 'fp' or 'tables'", arg);
+			return -EINVAL;
+		}
+		ro->no_unwind = !strcmp(arg, "fp");
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -225,6 +235,7 @@ int cmd_record(int argc, char **argv)
 		{ "window-ms", required_argument, NULL, OPT_WINDOW },
 		{ "count-map-entries", required_argument, NULL, OPT_COUNT },
 		{ "stack-map-entries", required_argument, NULL, OPT_STACK },
+		{ "unwind", required_argument, NULL, OPT_UNWIND },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },

@@ -189,7 +189,7 @@ static int parse_exporter(struct pctx *p, const yaml_node_t *n, struct kiln_conf
 static int parse_profiling(struct pctx *p, const yaml_node_t *n, struct kiln_config *c)
 {
 	static const char *const keys[] = {
-		"enabled", "samplingFrequency", "windowSeconds", "exporter", "ui", NULL
+		"enabled", "samplingFrequency", "windowSeconds", "exporter", "ui", "unwind", NULL
 	};
 	static const char *const ui_keys[] = { "enabled", "listen", NULL };
 	yaml_node_t *v, *u;
@@ -218,6 +218,12 @@ static int parse_profiling(struct pctx *p, const yaml_node_t *n, struct kiln_con
 			return expected(p, v, "profiling.windowSeconds",
 					"a number of seconds between 0.1 and 60");
 		c->window_ns = ns;
+	}
+	if ((v = get(p, n, "unwind"))) {
+		if (v->type != YAML_SCALAR_NODE ||
+		    (strcmp(scalar(v), "fp") && strcmp(scalar(v), "tables")))
+			return expected(p, v, "profiling.unwind", "'tables' or 'fp'");
+		c->unwind_fp = !strcmp(scalar(v), "fp");
 	}
 	if ((v = get(p, n, "exporter")) && (err = parse_exporter(p, v, c)))
 		return err;

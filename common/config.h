@@ -8,6 +8,7 @@
  *     enabled: true
  *     samplingFrequency: 19            # Hz per CPU
  *     windowSeconds: 1                 # in-kernel aggregation window
+ *     unwind: tables                   # tables (.eh_frame) | fp (frame pointers only)
  *     exporter:
  *       enableDataCompression: true    # gzip; `compression: zstd|gzip|none` overrides
  *       compression: gzip
@@ -124,6 +125,7 @@ struct kiln_config {
 	bool profiling_enabled;
 	unsigned int sampling_hz;
 	uint64_t window_ns;
+	bool unwind_fp; /* profiling.unwind: fp: user stacks by frame pointers only */
 	struct {
 		enum kiln_compression compression;
 		uint64_t timeout_ns;

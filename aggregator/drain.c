@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Draining a finished window: the flip, the wait for running programs, the count map's
+ * keys, the kernel stacks they refer to, the user stacks by hash, and the window's overflow
+ * samples, merged into one struct kiln_window.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "aggregator/pyprocs.h"
+#include "aggregator/sampler_int.h"
+#include "aggregator/unwinder.h"
+#include "common/log.h"
+#include "common/util.h"
+
+/* Map entries read or deleted per batch syscall. */
+#define DRAIN_BATCH 4096
+
+/* Makes sure no program still runs against the window it read before the flip. */
+static int wait_for_programs(struct sampler *s)
+{
+	uint32_t zero = 0;
+	int inner = bpf_map__fd(s->skel->maps.window_sync_inner);
+
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.window_sync), &zero, &inner, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* Fetches (once per drain) the frames of stack ID; *N is 0 for a missing stack. */
+static int resolve_stack(struct sampler *s, int map_fd, int32_t id, size_t *off, uint32_t *n)
+{
+	struct stack_slot *slot;
+	uint32_t i, key = (uint32_t)id;
+	int err;
+
+	*n = 0;
+	*off = 0;
+	if (id < 0 || (size_t)id >= s->nr_slots)
+		return 0;
+	slot = &s->slots[id];
+	if (slot->gen == s->seq + 1) {
+		*off = slot->off;
+		*n = slot->n;
+		return 0;
+	}
+	slot->gen = s->seq + 1;
+	slot->n = 0;
+	if (bpf_map_lookup_elem(map_fd, &key, s->stack_buf))
+		return errno == ENOENT ? 0 : -errno;
+	/* Delete now so that the stack map is empty again when this window is reused. */
+	bpf_map_delete_elem(map_fd, &key);
+	s->stacks_total++;
+	for (i = 0; i < KILN_MAX_FRAMES && s->stack_buf[i]; i++)
+		;
+	err = sampler_u64_append(&s->frames, s->stack_buf, i, &slot->off);
+	if (err)
+		return err;
+	slot->n = i;
+	*off = slot->off;
+	*n = i;
+	return 0;
+}
+
+/* Reads and deletes every entry of a count map into s->keys / s->vals; returns the count. */
+static ssize_t drain_counts(struct sampler *s, int fd, uint32_t max_entries)
+{
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	uint64_t in_batch = 0, out_batch = 0;
+	struct kiln_count_key key, next;
+	size_t n = 0;
+	uint32_t cnt;
+	bool first = true;
+	int err;
+
+	err = sampler_vec_reserve((void **)&s->keys, &s->keys_cap, max_entries, sizeof(*s->keys));
+	if (!err)
+		err = sampler_vec_reserve((void **)&s->vals, &s->vals_cap, max_entries,
+					  sizeof(*s->vals));
+	if (err)
+		return err;
+
+	while (!s->no_batch && n < max_entries) {
+		cnt = max_entries - n < DRAIN_BATCH ? max_entries - n : DRAIN_BATCH;
+		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in_batch, &out_batch,
+						      s->keys + n, s->vals + n, &cnt, &bopts);
+		err = err ? -errno : 0;
+		if (err && err != -ENOENT && first && n == 0 &&
+		    (err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUP)) {
+			log_info("kernel lacks batch map operations (%s): iterating instead",
+				 strerror(-err));
+			s->no_batch = true;
+			break;
+		}
+		if (err && err != -ENOENT)
+			return err;
+		n += cnt;
+		if (err == -ENOENT)
+			return (ssize_t)n;
+		in_batch = out_batch;
+		first = false;
+	}
+	if (!s->no_batch)
+		return (ssize_t)n;
+
+	/* Fallback: collect the keys first, since deleting while walking restarts the walk. */
+	n = 0;
+	if (bpf_map_get_next_key(fd, NULL, &next) == 0) {
+		do {
+			s->keys[n++] = next;
+			key = next;
+		} while (n < max_entries && bpf_map_get_next_key(fd, &key, &next) == 0);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(fd, &s->keys[i], &s->vals[i]))
+			s->vals[i].count = 0;
+		bpf_map_delete_elem(fd, &s->keys[i]);
+	}
+	return (ssize_t)n;
+}
+
+/*
+ * Deletes stacks nobody referenced (ids taken by samples that then overflowed). The ids are
+ * collected first: a stack map's get_next_key restarts its bucket scan from 0 when the key
+ * it is given is gone, so deleting while walking scanned all buckets once per leftover
+ * stack (quadratic in a big map). Collecting walks the buckets once.
+ */
+static void sweep_stacks(struct sampler *s, int fd)
+{
+	uint32_t key, next;
+	size_t n = 0, i;
+
+	if (bpf_map_get_next_key(fd, NULL, &next) == 0) {
+		do {
+			if (sampler_vec_reserve((void **)&s->sweep, &s->sweep_cap, n + 1,
+						sizeof(*s->sweep)))
+				break; /* out of memory: the rest waits for the next drain */
+			s->sweep[n++] = next;
+			key = next;
+		} while (bpf_map_get_next_key(fd, &key, &next) == 0);
+	}
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &s->sweep[i]);
+}
+
+/*
+ * Reads and deletes every user stack of a window (FD) into s->ukeys / s->uvals and indexes
+ * them by hash. Returns the number read or -errno.
+ */
+static ssize_t drain_ustacks(struct sampler *s, int fd)
+{
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	uint64_t in_batch = 0, out_batch = 0, key, next;
+	size_t n = 0, i, slot, mask = s->uindex_size - 1;
+	uint32_t cnt;
+	bool first = true;
+	int err;
+
+	while (!s->no_batch && n < s->ustacks_cap) {
+		cnt = s->ustacks_cap - n < DRAIN_BATCH ? s->ustacks_cap - n : DRAIN_BATCH;
+		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in_batch, &out_batch,
+						      s->ukeys + n, s->uvals + n, &cnt, &bopts);
+		err = err ? -errno : 0;
+		if (err && err != -ENOENT)
+			return err;
+		n += cnt;
+		if (err == -ENOENT)
+			break;
+		in_batch = out_batch;
+		first = false;
+	}
+	if (s->no_batch) {
+		/* Keys first: deleting while walking restarts the walk. */
+		if (bpf_map_get_next_key(fd, NULL, &next) == 0) {
+			do {
+				s->ukeys[n++] = next;
+				key = next;
+			} while (n < s->ustacks_cap && bpf_map_get_next_key(fd, &key, &next) == 0);
+		}
+		for (i = 0; i < n; i++) {
+			if (bpf_map_lookup_elem(fd, &s->ukeys[i], &s->uvals[i]))
+				s->uvals[i].len = 0;
+			bpf_map_delete_elem(fd, &s->ukeys[i]);
+		}
+	}
+	memset(s->uindex, 0, s->uindex_size * sizeof(*s->uindex));
+	for (i = 0; i < n; i++) {
+		for (slot = s->ukeys[i] & mask; s->uindex[slot]; slot = (slot + 1) & mask)
+			;
+		s->uindex[slot] = (uint32_t)i + 1;
+	}
+	s->stacks_total += n;
+	return (ssize_t)n;
+}
+
+/* The drained user stack with hash H, or NULL. */
+static const struct kiln_ustack *find_ustack(const struct sampler *s, uint64_t h)
+{
+	size_t mask = s->uindex_size - 1, slot;
+
+	for (slot = h & mask; s->uindex[slot]; slot = (slot + 1) & mask) {
+		if (s->ukeys[s->uindex[slot] - 1] == h)
+			return &s->uvals[s->uindex[slot] - 1];
+	}
+	return NULL;
+}
+
+static int add_sample(struct sampler *s, size_t *n, const struct kiln_raw_sample *src)
+{
+	int err;
+
+	err = sampler_vec_reserve((void **)&s->samples, &s->samples_cap, *n + 1,
+				  sizeof(*s->samples));
+	if (err)
+		return err;
+	s->samples[(*n)++] = *src;
+	return 0;
+}
+
+int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, void *ctx), void *ctx)
+{
+	struct kiln_window win = { 0 };
+	struct kiln_raw_sample rs;
+	struct pending *p;
+	uint32_t old = s->cur, nk, nu, npy;
+	int counts_fd, stacks_fd, ustacks_fd, err;
+	const struct kiln_ustack *us;
+	size_t i, koff, uoff, n = 0;
+	uint64_t now, stacks_before = s->stacks_total;
+	ssize_t nr, nu_stacks;
+
+	/* Flip first: from here on new samples go to the other window. */
+	s->cur ^= 1;
+	__atomic_store_n(&s->skel->bss->window, s->cur, __ATOMIC_RELEASE);
+	err = wait_for_programs(s);
+	if (err)
+		return err;
+	now = wall_ns();
+	/* Every overflow record of the old window was submitted before the wait returned. */
+	err = sampler__poll_events(s);
+	if (err < 0)
+		return err;
+
+	counts_fd = bpf_map__fd(old ? s->skel->maps.counts1 : s->skel->maps.counts0);
+	stacks_fd = bpf_map__fd(old ? s->skel->maps.stacks1 : s->skel->maps.stacks0);
+	ustacks_fd = bpf_map__fd(old ? s->skel->maps.ustacks1 : s->skel->maps.ustacks0);
+	nr = drain_counts(s, counts_fd,
+			  bpf_map__max_entries(old ? s->skel->maps.counts1
+						   : s->skel->maps.counts0));
+	if (nr < 0)
+		return (int)nr;
+	nu_stacks = drain_ustacks(s, ustacks_fd);
+	if (nu_stacks < 0)
+		return (int)nu_stacks;
+
+	s->frames.n = 0;
+	for (i = 0; i < (size_t)nr; i++) {
+		const struct kiln_count_key *k = &s->keys[i];
+
+		if (!s->vals[i].count)
+			continue;
+		err = resolve_stack(s, stacks_fd, k->kstack_id, &koff, &nk);
+		if (err)
+			return err;
+		nu = 0;
+		uoff = 0;
+		us = k->ustack_hash ? find_ustack(s, k->ustack_hash) : NULL;
+		npy = 0;
+		if (us && us->len) {
+			nu = us->len < KILN_MAX_FRAMES ? us->len : KILN_MAX_FRAMES;
+			npy = KILN_USTACK_PY_WORDS(us->flags);
+			npy = npy <= nu ? npy : 0;
+			err = sampler_u64_append(&s->frames, (const uint64_t *)us->pc, nu, &uoff);
+			if (err)
+				return err;
+		}
+		memset(&rs, 0, sizeof(rs));
+		rs.tgid = k->tgid;
+		rs.pid = k->pid;
+		rs.cgroup_id = s->vals[i].cgroup_id;
+		memcpy(rs.comm, s->vals[i].comm, sizeof(rs.comm));
+		rs.comm[sizeof(rs.comm) - 1] = '\0';
+		rs.count = s->vals[i].count;
+		/* Offsets now, pointers below: the pool may still move while it grows. */
+		rs.kframes = (const uint64_t *)(uintptr_t)koff;
+		rs.uframes = (const uint64_t *)(uintptr_t)uoff;
+		rs.nr_kframes = nk;
+		rs.nr_uframes = nu;
+		rs.nr_pywords = npy;
+		rs.kstack_err = k->kstack_id < 0 ? k->kstack_id : 0;
+		rs.ustack_err = k->ustack_err ? k->ustack_err : (us ? 0 : -ENOENT);
+		err = add_sample(s, &n, &rs);
+		if (err)
+			return err;
+	}
+	sweep_stacks(s, stacks_fd);
+	for (i = 0; i < n; i++) {
+		s->samples[i].kframes = s->frames.v + (uintptr_t)s->samples[i].kframes;
+		s->samples[i].uframes = s->frames.v + (uintptr_t)s->samples[i].uframes;
+	}
+
+	p = &s->pending[old];
+	for (i = 0; i < p->n; i++) {
+		const struct ovf_sample *o = &p->s[i];
+
+		memset(&rs, 0, sizeof(rs));
+		rs.tgid = o->tgid;
+		rs.pid = o->pid;
+		rs.cgroup_id = o->cgroup_id;
+		memcpy(rs.comm, o->comm, sizeof(rs.comm));
+		rs.comm[sizeof(rs.comm) - 1] = '\0';
+		rs.count = 1;
+		rs.kframes = p->frames.v + o->kframes_off;
+		rs.uframes = p->frames.v + o->uframes_off;
+		rs.nr_kframes = o->nr_kframes;
+		rs.nr_uframes = o->nr_uframes;
+		rs.nr_pywords = o->nr_pywords;
+		rs.kstack_err = o->kerr;
+		rs.ustack_err = o->uerr;
+		rs.overflowed = 1;
+		err = add_sample(s, &n, &rs);
+		if (err)
+			return err;
+	}
+
+	win.seq = s->seq;
+	win.start_ns = s->window_start_ns;
+	win.duration_ns = now - s->window_start_ns;
+	win.period_ns = sampler__period_ns(s);
+	win.nr_samples = n;
+	win.samples = s->samples;
+	win.nr_stacks = s->stacks_total - stacks_before;
+	s->window_start_ns = now;
+	err = fn ? fn(&win, ctx) : 0;
+	/* The window is symbolized: CPython processes that exited before it can go. */
+	if (s->py)
+		pyprocs__sweep(s->py);
+	/* Processes whose exit event was lost (a full event ring) would stay loaded forever. */
+	if (s->uw)
+		unwinder__sweep(s->uw, 512);
+	/* The overflow samples of OLD are consumed; the window is reused after the next flip. */
+	p->n = 0;
+	p->frames.n = 0;
+	s->seq++;
+	return err;
+}
