@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "symbolize/htab.h"
+#include "common/htab.h"
 
 struct sfunc {
 	char *name; /* "name\0module\0", one allocation */
