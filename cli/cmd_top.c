@@ -500,9 +500,7 @@ static int parse_args(int argc, char **argv, struct topcmd *c, struct top_args *
 		log_error("unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
-	log_set_level(a->verbose >= 2 ? LOG_LEVEL_DEBUG
-		      : a->verbose    ? LOG_LEVEL_INFO
-				      : LOG_LEVEL_WARN);
+	cli_set_verbosity(a->verbose);
 	if (c->ring && shm__path(c->ring, msg, sizeof(msg))) {
 		log_error("--ring '%s': expected a name of letters, digits, '.', '_', '-' (at "
 			  "most %d) or an absolute path",
