@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/cgroup.h"
+#include "common/lru.h"
 #include "common/util.h"
 
 #define DEFAULT_MAX_ENTRIES 4096
@@ -34,7 +35,7 @@ struct entry {
 	uint32_t hash;
 	bool per_exe; /* cgroup-only entry that says "look up by executable" */
 	struct entry *hnext; /* hash chain */
-	struct entry *prev, *next; /* LRU list, most recent first */
+	struct lru_node lru; /* on identity_resolver.lru */
 	char *strs; /* every string of id, one allocation */
 };
 
@@ -46,7 +47,7 @@ struct identity_resolver {
 	char host_name[256];
 	size_t max_entries;
 	struct entry *buckets[NR_BUCKETS];
-	struct entry *lru_head, *lru_tail;
+	struct lru lru; /* most recently used first */
 	size_t nr;
 };
 
@@ -80,6 +81,7 @@ struct identity_resolver *identity_resolver__new(const struct identity_opts *o)
 
 	if (!r)
 		return NULL;
+	lru__init(&r->lru);
 	copy_opt(r->proc_root, sizeof(r->proc_root), o ? o->proc_root : NULL, "/proc");
 	copy_opt(r->pod_log_root, sizeof(r->pod_log_root), o ? o->pod_log_root : NULL,
 		 "/var/log/pods");
@@ -110,12 +112,14 @@ static void entry_free(struct entry *e)
 
 void identity_resolver__free(struct identity_resolver *r)
 {
-	struct entry *e, *n;
+	struct lru_node *n;
+	struct entry *e;
 
 	if (!r)
 		return;
-	for (e = r->lru_head; e; e = n) {
-		n = e->next;
+	while ((n = lru__oldest(&r->lru))) {
+		e = lru_entry(n, struct entry, lru);
+		lru__remove(n);
 		entry_free(e);
 	}
 	free(r);
@@ -133,30 +137,6 @@ const char *identity_resolver__proc_root(const struct identity_resolver *r)
 
 /* ---- cache ---- */
 
-static void lru_unlink(struct identity_resolver *r, struct entry *e)
-{
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		r->lru_head = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
-	else
-		r->lru_tail = e->prev;
-	e->prev = e->next = NULL;
-}
-
-static void lru_push(struct identity_resolver *r, struct entry *e)
-{
-	e->next = r->lru_head;
-	e->prev = NULL;
-	if (r->lru_head)
-		r->lru_head->prev = e;
-	r->lru_head = e;
-	if (!r->lru_tail)
-		r->lru_tail = e;
-}
-
 static struct entry *cache_get(struct identity_resolver *r, const char *key)
 {
 	uint32_t h = hash_str(key);
@@ -164,8 +144,7 @@ static struct entry *cache_get(struct identity_resolver *r, const char *key)
 
 	for (e = r->buckets[h & (NR_BUCKETS - 1)]; e; e = e->hnext) {
 		if (e->hash == h && !strcmp(e->key, key)) {
-			lru_unlink(r, e);
-			lru_push(r, e);
+			lru__touch(&r->lru, &e->lru);
 			return e;
 		}
 	}
@@ -180,23 +159,25 @@ static void cache_put(struct identity_resolver *r, struct entry *e)
 	b = &r->buckets[e->hash & (NR_BUCKETS - 1)];
 	e->hnext = *b;
 	*b = e;
-	lru_push(r, e);
+	lru__touch(&r->lru, &e->lru);
 	r->nr++;
 }
 
 size_t identity_resolver__sweep(struct identity_resolver *r)
 {
 	struct entry *e, **pp;
+	struct lru_node *old;
 	size_t n = 0;
 
-	while (r->nr > r->max_entries && (e = r->lru_tail)) {
+	while (r->nr > r->max_entries && (old = lru__oldest(&r->lru))) {
+		e = lru_entry(old, struct entry, lru);
 		for (pp = &r->buckets[e->hash & (NR_BUCKETS - 1)]; *pp; pp = &(*pp)->hnext) {
 			if (*pp == e) {
 				*pp = e->hnext;
 				break;
 			}
 		}
-		lru_unlink(r, e);
+		lru__remove(&e->lru);
 		entry_free(e);
 		r->nr--;
 		n++;

@@ -15,7 +15,7 @@
 
 #include "bpf/python.h"
 #include "common/log.h"
-#include "symbolize/htab.h"
+#include "common/htab.h"
 
 struct pyproc {
 	uint32_t tgid;

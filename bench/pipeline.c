@@ -16,38 +16,18 @@
 #include <curl/curl.h>
 
 #include "bench/proc.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 #include "shm/counters.h"
 #include "shm/shm.h"
-/* The answer's body as libcurl hands it over, kept NUL-terminated. */
-struct http_body {
-	char *buf;
-	size_t len, cap;
-	bool oom;
-};
-
+/* libcurl's write callback: the answer's body into a struct strbuf. */
 static size_t http_body_write(char *data, size_t size, size_t nmemb, void *ctx)
 {
-	struct http_body *b = ctx;
-	size_t n = size * nmemb, ncap;
-	char *grown;
+	struct strbuf *b = ctx;
 
-	if (b->len + n + 1 > b->cap) {
-		ncap = b->cap ? b->cap : 4096;
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		grown = realloc(b->buf, ncap);
-		if (!grown) {
-			b->oom = true;
-			return 0; /* libcurl stops with CURLE_WRITE_ERROR */
-		}
-		b->buf = grown;
-		b->cap = ncap;
-	}
-	memcpy(b->buf + b->len, data, n);
-	b->len += n;
-	b->buf[b->len] = '\0';
-	return n;
+	strbuf__append(b, data, size * nmemb);
+	/* Short of the whole: libcurl stops with CURLE_WRITE_ERROR. */
+	return b->err ? 0 : size * nmemb;
 }
 
 /* -errno for a failed transfer. */
@@ -70,7 +50,7 @@ static int curl_errno(CURLcode rc)
 int bench_http(int port, const char *method, const char *path, int timeout_ms, int *status,
 	       char **body)
 {
-	struct http_body b = { 0 };
+	struct strbuf b = { 0 };
 	struct curl_slist *hdrs = NULL;
 	char url[512];
 	long code = 0;
@@ -106,25 +86,24 @@ int bench_http(int port, const char *method, const char *path, int timeout_ms, i
 	}
 	rc = curl_easy_perform(curl);
 	if (rc != CURLE_OK) {
-		err = b.oom ? -ENOMEM : curl_errno(rc);
+		err = b.err ? b.err : curl_errno(rc);
 		goto cleanup;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
 	*status = (int)code;
 	if (body) {
 		/* An empty answer is still a string. */
-		*body = b.buf ? b.buf : strdup("");
+		*body = strbuf__take(&b, NULL);
 		if (!*body) {
 			err = -ENOMEM;
 			goto cleanup;
 		}
-		b.buf = NULL;
 	}
 cleanup:
 	curl_slist_free_all(hdrs);
 	if (curl)
 		curl_easy_cleanup(curl);
-	free(b.buf);
+	strbuf__release(&b);
 	return err;
 }
 

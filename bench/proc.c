@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bench/proc.h"
+#include "common/array.h"
 #include "common/cgroup.h"
 #include "common/util.h"
 #include "shm/counters.h"
@@ -294,17 +295,8 @@ cleanup:
 
 static int ids_add(struct bench_prog_ids *set, uint32_t id)
 {
-	uint32_t *grown;
-
-	if (set->n == set->cap) {
-		size_t cap = set->cap ? set->cap * 2 : 64;
-
-		grown = realloc(set->ids, cap * sizeof(*set->ids));
-		if (!grown)
-			return -ENOMEM;
-		set->ids = grown;
-		set->cap = cap;
-	}
+	if (array_reserve(&set->ids, &set->cap, set->n + 1, sizeof(*set->ids), 64))
+		return -ENOMEM;
 	set->ids[set->n++] = id;
 	return 0;
 }

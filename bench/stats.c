@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bench/stats.h"
+#include "common/strbuf.h"
 
 struct row {
 	char *suite;
@@ -126,16 +127,7 @@ static void json_str(FILE *f, const char *s)
 		fputs("null", f);
 		return;
 	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", (unsigned char)*s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
+	json_fputs(f, s);
 }
 
 static void json_num(FILE *f, double v)

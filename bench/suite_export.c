@@ -470,35 +470,25 @@ static void usage(FILE *f)
 		   "                `perf record -g -o FILE` (not measured; see perf report)\n");
 }
 
-int bench_export(const struct bench_opts *o, int argc, char **argv)
+/* --perf FILE into *PERF. Returns 0, 1 after --help was printed, or -EINVAL. */
+static int parse_args(int argc, char **argv, const char **perf)
 {
 	static const struct option lopts[] = {
 		{ "perf", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int runs = o->runs ? o->runs : o->short_mode ? 1 : 5, i, k, c, err = 0;
-	uint64_t size = o->short_mode ? 32ull << 20 : 256ull << 20, nrec = 0, samples = 0;
-	uint64_t lost_samples = 0;
-	double *msps[NR_COMP] = { NULL }, *ratio[NR_COMP] = { NULL }, *bps[NR_COMP] = { NULL };
-	double *base = NULL;
-	bool oom = false;
-	struct sink s = { .fd = -1 };
-	struct records r = { 0 };
-	struct bench_summary sm;
-	const char *perf = NULL;
-	char kiln[4096], ring[64], row[96];
-	struct export_result er;
+	int i;
 
 	optind = 1;
 	while ((i = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		switch (i) {
 		case 'p':
-			perf = optarg;
+			*perf = optarg;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return 1;
 		default:
 			usage(stderr);
 			return -EINVAL;
@@ -508,6 +498,62 @@ int bench_export(const struct bench_opts *o, int argc, char **argv)
 		fprintf(stderr, "kiln-bench export: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/*
+ * The result rows: the baseline, then per compression samples/s, the ratio to the baseline
+ * and wire bytes per sample, and the samples lost (BASE[0] is reused for that row).
+ */
+static void print_rows(double *const msps[NR_COMP], double *const ratio[NR_COMP],
+		       double *const bps[NR_COMP], double *base, int runs, uint64_t lost_samples)
+{
+	struct bench_summary sm;
+	char row[96];
+	int c;
+
+	bench_summarize(base, runs, &sm);
+	bench_row(SUITE, "baseline: POST pre-encoded bodies", &sm, "M/s", 2, NULL, BENCH_NO_GOAL);
+	for (c = 0; c < NR_COMP; c++) {
+		bool goal = !strcmp(compressions[c], "gzip");
+
+		snprintf(row, sizeof(row), "%s: samples/s", compressions[c]);
+		bench_summarize(msps[c], runs, &sm);
+		bench_row(SUITE, row, &sm, "M/s", 2, goal ? ">= 1" : NULL,
+			  !goal			   ? BENCH_NO_GOAL
+			  : sm.median >= GOAL_MSPS ? BENCH_PASS
+						   : BENCH_MISS);
+		snprintf(row, sizeof(row), "%s: vs baseline", compressions[c]);
+		bench_summarize(ratio[c], runs, &sm);
+		bench_row(SUITE, row, &sm, "x", 3, NULL, BENCH_NO_GOAL);
+		snprintf(row, sizeof(row), "%s: wire bytes per sample", compressions[c]);
+		bench_summarize(bps[c], runs, &sm);
+		bench_row(SUITE, row, &sm, "B", 2, NULL, BENCH_NO_GOAL);
+	}
+	/* every sample put in the ring must reach the sink, or the rate above is not one */
+	base[0] = (double)lost_samples;
+	bench_summarize(base, 1, &sm);
+	bench_row(SUITE, "samples lost, all runs", &sm, "samples", 0, "== 0",
+		  lost_samples ? BENCH_MISS : BENCH_PASS);
+}
+
+int bench_export(const struct bench_opts *o, int argc, char **argv)
+{
+	int runs = o->runs ? o->runs : o->short_mode ? 1 : 5, i, k, c, err = 0;
+	uint64_t size = o->short_mode ? 32ull << 20 : 256ull << 20, nrec = 0, samples = 0;
+	uint64_t lost_samples = 0;
+	double *msps[NR_COMP] = { NULL }, *ratio[NR_COMP] = { NULL }, *bps[NR_COMP] = { NULL };
+	double *base = NULL;
+	bool oom = false;
+	struct sink s = { .fd = -1 };
+	struct records r = { 0 };
+	const char *perf = NULL;
+	char kiln[4096], ring[64];
+	struct export_result er;
+
+	err = parse_args(argc, argv, &perf);
+	if (err)
+		return err > 0 ? 0 : err;
 	if (bench_sibling(o, "../kiln", kiln, sizeof(kiln)) || access(kiln, X_OK)) {
 		fprintf(stderr, "kiln-bench export: needs %s (build it first)\n", kiln);
 		bench_row_na(SUITE, "export", "build/kiln not built");
@@ -584,29 +630,7 @@ int bench_export(const struct bench_opts *o, int argc, char **argv)
 			ratio[c][k] = msps[c][k] / base[k];
 		}
 	}
-	bench_summarize(base, runs, &sm);
-	bench_row(SUITE, "baseline: POST pre-encoded bodies", &sm, "M/s", 2, NULL, BENCH_NO_GOAL);
-	for (c = 0; c < NR_COMP; c++) {
-		bool goal = !strcmp(compressions[c], "gzip");
-
-		snprintf(row, sizeof(row), "%s: samples/s", compressions[c]);
-		bench_summarize(msps[c], runs, &sm);
-		bench_row(SUITE, row, &sm, "M/s", 2, goal ? ">= 1" : NULL,
-			  !goal			   ? BENCH_NO_GOAL
-			  : sm.median >= GOAL_MSPS ? BENCH_PASS
-						   : BENCH_MISS);
-		snprintf(row, sizeof(row), "%s: vs baseline", compressions[c]);
-		bench_summarize(ratio[c], runs, &sm);
-		bench_row(SUITE, row, &sm, "x", 3, NULL, BENCH_NO_GOAL);
-		snprintf(row, sizeof(row), "%s: wire bytes per sample", compressions[c]);
-		bench_summarize(bps[c], runs, &sm);
-		bench_row(SUITE, row, &sm, "B", 2, NULL, BENCH_NO_GOAL);
-	}
-	/* every sample put in the ring must reach the sink, or the rate above is not one */
-	base[0] = (double)lost_samples;
-	bench_summarize(base, 1, &sm);
-	bench_row(SUITE, "samples lost, all runs", &sm, "samples", 0, "== 0",
-		  lost_samples ? BENCH_MISS : BENCH_PASS);
+	print_rows(msps, ratio, bps, base, runs, lost_samples);
 	if (perf) {
 		err = fill_ring(ring, size, &r, &nrec, &samples);
 		if (!err)

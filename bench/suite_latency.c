@@ -160,34 +160,23 @@ static int wait_symbol(struct bench_pipeline *p, const char *slot, const char *f
 	}
 }
 
-int bench_latency(const struct bench_opts *o, int argc, char **argv)
+/* --seed N into *SEED. Returns 0, 1 after --help was printed, or -EINVAL (message printed). */
+static int parse_args(int argc, char **argv, uint64_t *seed)
 {
-	int runs = o->runs ? o->runs : o->short_mode ? 3 : 10, i, k, n = 0, err = 0, wl_err = -1;
-	const struct bench_pipeline_opts po = {
-		.tag = SUITE, .hz = HZ, .window_ms = WINDOW_MS, .ui = true
-	};
-	char workload[4096], cg[256] = "", slot[320], clear[400];
 	static const struct option lopts[] = {
 		{ "seed", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	double *lat = NULL, *ratio = NULL, *phase = NULL, *sorted = NULL;
-	unsigned int *slice = NULL, tmp;
-	double window = WINDOW_MS / 1000.0;
-	struct bench_pipeline *p = NULL;
-	struct bench_summary sm;
-	uint64_t t0 = 0, t1 = 0, seed = mono_ns() ^ ((uint64_t)getpid() << 32), rs, delay;
-	pid_t wl = -1;
-	int status, opt;
 	char *end;
+	int opt;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			errno = 0;
-			seed = strtoull(optarg, &end, 0);
+			*seed = strtoull(optarg, &end, 0);
 			if (errno || end == optarg || *end) {
 				fprintf(stderr,
 					"kiln-bench latency: --seed: expected a whole number, got "
@@ -200,7 +189,7 @@ int bench_latency(const struct bench_opts *o, int argc, char **argv)
 			printf("usage: kiln-bench latency [--seed N]\n"
 			       "  --seed N   seed of the random start phases (default: from the "
 			       "clock; printed)\n");
-			return 0;
+			return 1;
 		default:
 			fprintf(stderr, "usage: kiln-bench latency [--seed N]\n");
 			return -EINVAL;
@@ -210,6 +199,63 @@ int bench_latency(const struct bench_opts *o, int argc, char **argv)
 		fprintf(stderr, "kiln-bench latency: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* The runs' delays, latencies and their distribution, then the result rows. */
+static void print_results(const double *lat, const double *ratio, const double *phase,
+			  double *sorted, int n)
+{
+	double window = WINDOW_MS / 1000.0;
+	struct bench_summary sm;
+	int i;
+
+	printf("%s: start delays (s):", SUITE);
+	for (i = 0; i < n; i++)
+		printf(" %.3f", phase[i]);
+	printf("\n%s: latencies (s):   ", SUITE);
+	for (i = 0; i < n; i++)
+		printf(" %.3f", lat[i]);
+	memcpy(sorted, lat, (size_t)n * sizeof(*sorted));
+	qsort(sorted, (size_t)n, sizeof(*sorted), cmp_double);
+	printf("\n%s: latency distribution (s): min %.3f  p25 %.3f  median %.3f  p75 %.3f  "
+	       "p90 %.3f  max %.3f\n",
+	       SUITE, sorted[0], quantile(sorted, n, 0.25), quantile(sorted, n, 0.5),
+	       quantile(sorted, n, 0.75), quantile(sorted, n, 0.9), sorted[n - 1]);
+	bench_summarize(lat, n, &sm);
+	bench_row(SUITE, "sample to UI API", &sm, "s", 3, "<= 2",
+		  sm.median <= GOAL_S ? BENCH_PASS : BENCH_MISS);
+	sm = (struct bench_summary){ .median = sm.max, .min = sm.max, .max = sm.max, .n = 1 };
+	bench_row(SUITE, "sample to UI API, worst (max)", &sm, "s", 3, NULL, BENCH_NO_GOAL);
+	sm = (struct bench_summary){
+		.median = window / 2, .min = window / 2, .max = window / 2, .n = 1
+	};
+	bench_row(SUITE, "window / 2 (mean wait to close)", &sm, "s", 3, NULL, BENCH_NO_GOAL);
+	sm = (struct bench_summary){ .median = window, .min = window, .max = window, .n = 1 };
+	bench_row(SUITE, "window length (worst wait)", &sm, "s", 3, NULL, BENCH_NO_GOAL);
+	bench_summarize(ratio, n, &sm);
+	bench_row(SUITE, "latency / window", &sm, "x", 2, NULL, BENCH_NO_GOAL);
+}
+
+int bench_latency(const struct bench_opts *o, int argc, char **argv)
+{
+	int runs = o->runs ? o->runs : o->short_mode ? 3 : 10, i, k, n = 0, err = 0, wl_err = -1;
+	const struct bench_pipeline_opts po = {
+		.tag = SUITE, .hz = HZ, .window_ms = WINDOW_MS, .ui = true
+	};
+	char workload[4096], cg[256] = "", slot[320], clear[400];
+	double *lat = NULL, *ratio = NULL, *phase = NULL, *sorted = NULL;
+	unsigned int *slice = NULL, tmp;
+	double window = WINDOW_MS / 1000.0;
+	struct bench_pipeline *p = NULL;
+	uint64_t t0 = 0, t1 = 0, seed = mono_ns() ^ ((uint64_t)getpid() << 32), rs, delay;
+	pid_t wl = -1;
+	int status;
+
+	err = parse_args(argc, argv, &seed);
+	if (err)
+		return err > 0 ? 0 : err;
+	err = 0;
 	rs = seed;
 	if (geteuid() != 0) {
 		bench_row_na(SUITE, "sample to UI API", "needs root (kiln agent loads BPF)");
@@ -297,31 +343,7 @@ int bench_latency(const struct bench_opts *o, int argc, char **argv)
 		phase[n] = (double)delay / 1e9;
 		n++;
 	}
-	printf("%s: start delays (s):", SUITE);
-	for (i = 0; i < n; i++)
-		printf(" %.3f", phase[i]);
-	printf("\n%s: latencies (s):   ", SUITE);
-	for (i = 0; i < n; i++)
-		printf(" %.3f", lat[i]);
-	memcpy(sorted, lat, (size_t)n * sizeof(*sorted));
-	qsort(sorted, (size_t)n, sizeof(*sorted), cmp_double);
-	printf("\n%s: latency distribution (s): min %.3f  p25 %.3f  median %.3f  p75 %.3f  "
-	       "p90 %.3f  max %.3f\n",
-	       SUITE, sorted[0], quantile(sorted, n, 0.25), quantile(sorted, n, 0.5),
-	       quantile(sorted, n, 0.75), quantile(sorted, n, 0.9), sorted[n - 1]);
-	bench_summarize(lat, n, &sm);
-	bench_row(SUITE, "sample to UI API", &sm, "s", 3, "<= 2",
-		  sm.median <= GOAL_S ? BENCH_PASS : BENCH_MISS);
-	sm = (struct bench_summary){ .median = sm.max, .min = sm.max, .max = sm.max, .n = 1 };
-	bench_row(SUITE, "sample to UI API, worst (max)", &sm, "s", 3, NULL, BENCH_NO_GOAL);
-	sm = (struct bench_summary){
-		.median = window / 2, .min = window / 2, .max = window / 2, .n = 1
-	};
-	bench_row(SUITE, "window / 2 (mean wait to close)", &sm, "s", 3, NULL, BENCH_NO_GOAL);
-	sm = (struct bench_summary){ .median = window, .min = window, .max = window, .n = 1 };
-	bench_row(SUITE, "window length (worst wait)", &sm, "s", 3, NULL, BENCH_NO_GOAL);
-	bench_summarize(ratio, n, &sm);
-	bench_row(SUITE, "latency / window", &sm, "x", 2, NULL, BENCH_NO_GOAL);
+	print_results(lat, ratio, phase, sorted, n);
 cleanup:
 	if (err && wl_err >= 0)
 		bench_print_tail(wl_err, "workload");

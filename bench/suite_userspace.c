@@ -66,20 +66,49 @@ static int snapshot(struct bench_pipeline *p, const struct bench_prog_ids *befor
 	return bench_prog_stats(before, p->agent, KILN_PROG, NULL, &s->bpf);
 }
 
-int bench_userspace(const struct bench_opts *o, int argc, char **argv)
+/* The result rows: CPU per sample of each process, the BPF baseline and the ratios to it. */
+static void print_rows(double *const us[NPROCS], const double *bpf_us, double *ratio,
+		       const double *rate, int n)
 {
 	static const char *const who[NPROCS] = { "agent", "exporter", "UI" };
+	struct bench_summary sm;
+	char name[64];
+	int i, k;
+
+	for (k = 0; k < NPROCS; k++) {
+		snprintf(name, sizeof(name), "%s CPU per sample%s", who[k],
+			 k == P_UI ? " (one slot)" : "");
+		bench_summarize(us[k], n, &sm);
+		if (k == P_UI)
+			bench_row(SUITE, name, &sm, "us", 2, NULL, BENCH_NO_GOAL);
+		else
+			bench_row(SUITE, name, &sm, "us", 2, "<= 2",
+				  sm.median <= GOAL_US ? BENCH_PASS : BENCH_MISS);
+	}
+	bench_summarize(bpf_us, n, &sm);
+	bench_row(SUITE, "BPF cost per sample (baseline)", &sm, "us", 3, NULL, BENCH_NO_GOAL);
+	bench_summarize(ratio, n, &sm);
+	bench_row(SUITE, "agent / BPF", &sm, "x", 1, NULL, BENCH_NO_GOAL);
+	for (i = 0; i < n; i++)
+		ratio[i] = bpf_us[i] > 0 ? us[P_EXPORTER][i] / bpf_us[i] : 0;
+	bench_summarize(ratio, n, &sm);
+	bench_row(SUITE, "exporter / BPF", &sm, "x", 1, NULL, BENCH_NO_GOAL);
+	bench_summarize(rate, n, &sm);
+	bench_row(SUITE, "samples taken", &sm, "/s", 0, NULL, BENCH_NO_GOAL);
+}
+
+int bench_userspace(const struct bench_opts *o, int argc, char **argv)
+{
 	int runs = o->runs ? o->runs : o->short_mode ? 1 : 5, i, k, n = 0, err = 0;
 	unsigned int interval_s = o->short_mode ? 5 : 10, warm = o->short_mode ? 2 : 5;
 	const struct bench_pipeline_opts po = {
 		.tag = SUITE, .hz = 999, .exporter = true, .ui = true
 	};
 	double *us[NPROCS] = { NULL }, *bpf_us = NULL, *rate = NULL, *ratio = NULL;
-	char workload[4096], cg[256] = "", slot[320], secs[16], name[64];
+	char workload[4096], cg[256] = "", slot[320], secs[16];
 	struct bench_prog_ids before = { 0 };
 	struct bench_pipeline *p = NULL;
 	int stats_fd = -1, wl_err = -1;
-	struct bench_summary sm;
 	struct snap a, b;
 	uint64_t d;
 	pid_t wl = -1;
@@ -187,26 +216,7 @@ int bench_userspace(const struct bench_opts *o, int argc, char **argv)
 		goto cleanup;
 	}
 	err = 0;
-	for (k = 0; k < NPROCS; k++) {
-		snprintf(name, sizeof(name), "%s CPU per sample%s", who[k],
-			 k == P_UI ? " (one slot)" : "");
-		bench_summarize(us[k], n, &sm);
-		if (k == P_UI)
-			bench_row(SUITE, name, &sm, "us", 2, NULL, BENCH_NO_GOAL);
-		else
-			bench_row(SUITE, name, &sm, "us", 2, "<= 2",
-				  sm.median <= GOAL_US ? BENCH_PASS : BENCH_MISS);
-	}
-	bench_summarize(bpf_us, n, &sm);
-	bench_row(SUITE, "BPF cost per sample (baseline)", &sm, "us", 3, NULL, BENCH_NO_GOAL);
-	bench_summarize(ratio, n, &sm);
-	bench_row(SUITE, "agent / BPF", &sm, "x", 1, NULL, BENCH_NO_GOAL);
-	for (i = 0; i < n; i++)
-		ratio[i] = bpf_us[i] > 0 ? us[P_EXPORTER][i] / bpf_us[i] : 0;
-	bench_summarize(ratio, n, &sm);
-	bench_row(SUITE, "exporter / BPF", &sm, "x", 1, NULL, BENCH_NO_GOAL);
-	bench_summarize(rate, n, &sm);
-	bench_row(SUITE, "samples taken", &sm, "/s", 0, NULL, BENCH_NO_GOAL);
+	print_rows(us, bpf_us, ratio, rate, n);
 cleanup:
 	if (err && wl_err >= 0)
 		bench_print_tail(wl_err, "workload");

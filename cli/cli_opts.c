@@ -32,3 +32,8 @@ int cli_parse_num(const char *flag, const char *arg, uint64_t min, uint64_t max,
 	}
 	return 0;
 }
+
+void cli_set_verbosity(int verbose)
+{
+	log_set_level(verbose >= 2 ? LOG_LEVEL_DEBUG : verbose ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
+}

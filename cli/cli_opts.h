@@ -18,4 +18,7 @@ int cli_parse_freq(const char *flag, const char *arg, unsigned int *hz);
 int cli_parse_num(const char *flag, const char *arg, uint64_t min, uint64_t max, const char *what,
 		  uint64_t *out);
 
+/* Sets the log level from the count of -v flags: warnings, then info (-v), then debug (-vv). */
+void cli_set_verbosity(int verbose);
+
 #endif

@@ -270,9 +270,7 @@ int cmd_agent(int argc, char **argv)
 		log_error("unexpected argument '%s'", argv[optind]);
 		goto cleanup;
 	}
-	log_set_level(args.verbose >= 2 ? LOG_LEVEL_DEBUG
-		      : args.verbose	? LOG_LEVEL_INFO
-					: LOG_LEVEL_WARN);
+	cli_set_verbosity(args.verbose);
 
 	if (ao.config_path)
 		err = kiln_config__load(ao.config_path, &cfg, msg, sizeof(msg));

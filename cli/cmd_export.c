@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli_opts.h"
 #include "commands.h"
 #include "common/config.h"
 #include "common/util.h"
@@ -252,9 +253,7 @@ int cmd_export(int argc, char **argv)
 		fprintf(stderr, "kiln export: unexpected argument '%s'\n", argv[optind]);
 		goto cleanup;
 	}
-	log_set_level(args.verbose >= 2 ? LOG_LEVEL_DEBUG
-		      : args.verbose	? LOG_LEVEL_INFO
-					: LOG_LEVEL_WARN);
+	cli_set_verbosity(args.verbose);
 	/* The one set of defaults every command starts from; the file, then flags, override. */
 	if (args.config) {
 		err = kiln_config__load(args.config, &cfg, msg, sizeof(msg));

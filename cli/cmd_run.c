@@ -832,9 +832,7 @@ int cmd_run(int argc, char **argv)
 	err = parse_args(argc, argv, &ro);
 	if (err)
 		return err > 0 ? 0 : EXIT_USAGE;
-	log_set_level(ro.verbose >= 2 ? LOG_LEVEL_DEBUG
-		      : ro.verbose    ? LOG_LEVEL_INFO
-				      : LOG_LEVEL_WARN);
+	cli_set_verbosity(ro.verbose);
 	if (ro.config) {
 		err = kiln_config__load(ro.config, &r.cfg, msg, sizeof(msg));
 		if (err) {

@@ -20,6 +20,7 @@
 
 #include "commands.h"
 #include "common/util.h"
+#include "common/strbuf.h"
 #include "shm/counters.h"
 #include "shm/runstate.h"
 #include "shm/shm.h"
@@ -305,18 +306,7 @@ static void print_text(const struct shm_status *s)
 
 static void js_str(const char *v)
 {
-	const unsigned char *p;
-
-	putchar('"');
-	for (p = (const unsigned char *)v; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
+	json_fputs(stdout, v);
 }
 
 static void js_key(const char *k, bool *first)

@@ -14,7 +14,6 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include "profile/top.h"
 #include "common/cgroup.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 #include "profile/wrec.h"
 #include "run/agent_child.h"
@@ -173,41 +173,6 @@ static bool ring_has_producer(const char *name)
 	return live;
 }
 
-/* A growing output buffer: a whole frame is written at once, so the screen never tears. */
-struct obuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void ob_printf(struct obuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void ob_printf(struct obuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-	char *np;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if (b->p && b->len + (size_t)n < b->cap) {
-			b->len += (size_t)n;
-			return;
-		}
-		np = realloc(b->p, b->cap * 2 + (size_t)n + 256);
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = b->cap * 2 + (size_t)n + 256;
-	}
-}
-
 struct topcmd {
 	const char *ring;
 	bool private_agent;
@@ -220,13 +185,13 @@ struct topcmd {
 	struct top *model;
 	struct shm_reader *rd;
 	uint64_t frames;
-	struct obuf ob;
+	struct strbuf ob; /* a whole frame is written at once, so the screen never tears */
 };
 
 /* Ends a line: on a terminal erase the rest of it (the previous frame) first. */
 static void ob_eol(struct topcmd *c)
 {
-	ob_printf(&c->ob, "%s", c->tty ? "\x1b[K\r\n" : "\n");
+	strbuf__printf(&c->ob, "%s", c->tty ? "\x1b[K\r\n" : "\n");
 }
 
 /* Draws one frame into c->ob and writes it out. Returns 0 or -errno (-EPIPE: reader gone). */
@@ -255,16 +220,16 @@ static int render(struct topcmd *c, bool waiting)
 	 */
 	if (c->tty && (!c->rows_opt || max > trows - TOP_HEADER_LINES - 1))
 		max = trows > TOP_HEADER_LINES + 2 ? trows - TOP_HEADER_LINES - 1 : 1;
-	c->ob.len = 0;
+	strbuf__reset(&c->ob);
 	if (c->tty)
-		ob_printf(&c->ob, "\x1b[H");
+		strbuf__printf(&c->ob, "\x1b[H");
 
 		/* Each line is cut to the terminal's width on a tty: a wrapped line scrolls the frame. */
 #define LINE(...)                                                             \
 	do {                                                                  \
 		start = c->ob.len;                                            \
-		ob_printf(&c->ob, __VA_ARGS__);                               \
-		if (width && !c->ob.oom && c->ob.len - start > (size_t)width) \
+		strbuf__printf(&c->ob, __VA_ARGS__);                          \
+		if (width && !c->ob.err && c->ob.len - start > (size_t)width) \
 			c->ob.len = start + (size_t)width;                    \
 		ob_eol(c);                                                    \
 	} while (0)
@@ -299,13 +264,13 @@ static int render(struct topcmd *c, bool waiting)
 	}
 #undef LINE
 	if (c->tty)
-		ob_printf(&c->ob, "\x1b[J");
+		strbuf__printf(&c->ob, "\x1b[J");
 	else
-		ob_printf(&c->ob, "\n");
-	if (c->ob.oom)
-		return -ENOMEM;
+		strbuf__printf(&c->ob, "\n");
+	if (c->ob.err)
+		return c->ob.err;
 	for (off = 0; off < c->ob.len; off += (size_t)w) {
-		w = write(STDOUT_FILENO, c->ob.p + off, c->ob.len - off);
+		w = write(STDOUT_FILENO, c->ob.buf + off, c->ob.len - off);
 		if (w < 0 && errno == EINTR) {
 			w = 0;
 			continue;
@@ -538,9 +503,7 @@ static int parse_args(int argc, char **argv, struct topcmd *c, struct top_args *
 		log_error("unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
-	log_set_level(a->verbose >= 2 ? LOG_LEVEL_DEBUG
-		      : a->verbose    ? LOG_LEVEL_INFO
-				      : LOG_LEVEL_WARN);
+	cli_set_verbosity(a->verbose);
 	if (c->ring && shm__path(c->ring, msg, sizeof(msg))) {
 		log_error("--ring '%s': expected a name of letters, digits, '.', '_', '-' (at "
 			  "most %d) or an absolute path",
@@ -862,6 +825,6 @@ cleanup:
 			log_warn("removing ring %s: %s", c.ring, strerror(-err));
 	}
 	top__free(c.model);
-	free(c.ob.p);
+	strbuf__release(&c.ob);
 	return ret;
 }

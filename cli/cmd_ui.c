@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_opts.h"
 #include "commands.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -182,7 +183,7 @@ int cmd_ui(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	log_set_level(verbose >= 2 ? LOG_LEVEL_DEBUG : verbose ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
+	cli_set_verbosity(verbose);
 	if (config) {
 		err = kiln_config__load(config, &cfg, msg, sizeof(msg));
 		if (err) {

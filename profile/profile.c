@@ -11,7 +11,7 @@
 
 #include "profile/profile.h"
 #include "profile/profile_internal.h"
-#include "symbolize/htab.h"
+#include "common/htab.h"
 
 static const char kernel_module[] = "[kernel.kallsyms]";
 

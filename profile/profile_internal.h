@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "symbolize/htab.h"
+#include "common/htab.h"
 
 /* All string fields are indices into profile.strs; 0 is "". */
 struct profile_mapping {

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "symbolize/htab.h"
+#include "common/array.h"
+#include "common/htab.h"
 
 struct sfunc {
 	char *name; /* "name\0module\0", one allocation */
@@ -66,22 +67,15 @@ int symtotal__intern(struct symtotal *t, const char *name, const char *module, u
 {
 	struct skey k = { name, module };
 	uint64_t hash = skey_hash(name, module), val;
-	size_t nlen = strlen(name), mlen = strlen(module), ncap;
-	struct sfunc *nf;
+	size_t nlen = strlen(name), mlen = strlen(module);
 	char *s;
 
 	if (htab__find(&t->index, hash, skey_eq, &k, t, &val)) {
 		*id = (uint32_t)val;
 		return 0;
 	}
-	if (t->nr == t->cap) {
-		ncap = t->cap ? t->cap * 2 : 256;
-		nf = realloc(t->f, ncap * sizeof(*nf));
-		if (!nf)
-			return -ENOMEM;
-		t->f = nf;
-		t->cap = ncap;
-	}
+	if (array_reserve(&t->f, &t->cap, t->nr + 1, sizeof(*t->f), 256))
+		return -ENOMEM;
 	s = malloc(nlen + mlen + 2);
 	if (!s)
 		return -ENOMEM;

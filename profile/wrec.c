@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/strbuf.h"
 #include "profile/profile_internal.h"
 
 #define ALIGN8(x) (((x) + 7u) & ~(size_t)7u)
@@ -346,18 +347,8 @@ const char *wrec_id__name(enum wrec_id_field f)
 
 static void json_str(FILE *f, const char *key, const char *s)
 {
-	fprintf(f, ",\"%s\":\"", key);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
+	fprintf(f, ",\"%s\":", key);
+	json_fputs(f, s);
 }
 
 int wrec_view__write_json(const struct wrec_view *v, FILE *f)

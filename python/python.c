@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/array.h"
 #include "python/python.h"
 
 #define PY_CACHE_SLOTS 4096 /* code cache per process: 1024 sets of 4 */
@@ -442,7 +443,7 @@ cleanup:
 static int read_mappings(uint32_t tgid, struct py_mapping **out, size_t *nr, bool *musl)
 {
 	char path[64], line[PATH_MAX + 128];
-	struct py_mapping *v = NULL, *nv;
+	struct py_mapping *v = NULL;
 	size_t n = 0, cap = 0;
 	FILE *f;
 
@@ -468,15 +469,10 @@ static int read_mappings(uint32_t tgid, struct py_mapping **out, size_t *nr, boo
 			*musl = true;
 		if (perms[2] != 'x')
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				free(v);
-				fclose(f);
-				return -ENOMEM;
-			}
-			v = nv;
+		if (array_reserve(&v, &cap, n + 1, sizeof(*v), 16)) {
+			free(v);
+			fclose(f);
+			return -ENOMEM;
 		}
 		v[n].start = start;
 		v[n].off = off;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "common/log.h"
 #include "symbolize/gopclntab.h"
 #include "symbolize/symbolize_internal.h"
@@ -41,13 +42,8 @@ int add_sym(struct elf_file *e, size_t *cap, uint64_t start, uint64_t size, uint
 {
 	struct elf_sym *ns;
 
-	if (e->nr_syms == *cap) {
-		*cap = *cap ? *cap * 2 : 1024;
-		ns = realloc(e->syms, *cap * sizeof(*ns));
-		if (!ns)
-			return -ENOMEM;
-		e->syms = ns;
-	}
+	if (array_reserve(&e->syms, cap, e->nr_syms + 1, sizeof(*e->syms), 1024))
+		return -ENOMEM;
 	ns = &e->syms[e->nr_syms];
 	ns->start = start;
 	ns->size = size;

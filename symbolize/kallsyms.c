@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "symbolize/symbolize_internal.h"
@@ -21,7 +22,7 @@ static int ksym_cmp(const void *a, const void *b)
 static int load_kallsyms(struct symbolizer *s)
 {
 	const char *core = s->kcore;
-	struct ksym *ks = NULL, *nks;
+	struct ksym *ks = NULL;
 	size_t nr = 0, cap = 0, len;
 	char *line, *next, *end, *name, *mod, type;
 	bool any_addr = false;
@@ -64,15 +65,9 @@ static int load_kallsyms(struct symbolizer *s)
 			continue;
 		if (addr)
 			any_addr = true;
-		if (nr == cap) {
-			cap = cap ? cap * 2 : 65536;
-			nks = realloc(ks, cap * sizeof(*ks));
-			if (!nks) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			ks = nks;
-		}
+		err = array_reserve(&ks, &cap, nr + 1, sizeof(*ks), 65536);
+		if (err)
+			goto cleanup;
 		ks[nr].addr = addr;
 		ks[nr].name = name;
 		ks[nr].module = mod ? mod : core;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/sysmacros.h>
 
+#include "common/array.h"
 #include "common/util.h"
 #include "symbolize/symbolize_internal.h"
 
@@ -134,7 +135,7 @@ static int parse_maps_line(struct symbolizer *s, char *line, struct umap *m)
 int read_maps(struct symbolizer *s, struct proc *p)
 {
 	char path[PATH_MAX], *buf = NULL, *line, *next;
-	struct umap *maps = NULL, *nm;
+	struct umap *maps = NULL;
 	size_t nr = 0, cap = 0, i;
 	int err;
 
@@ -151,15 +152,9 @@ int read_maps(struct symbolizer *s, struct proc *p)
 			*next++ = '\0';
 		else
 			next = line + strlen(line);
-		if (nr == cap) {
-			cap = cap ? cap * 2 : 32;
-			nm = realloc(maps, cap * sizeof(*maps));
-			if (!nm) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			maps = nm;
-		}
+		err = array_reserve(&maps, &cap, nr + 1, sizeof(*maps), 32);
+		if (err)
+			goto cleanup;
 		err = parse_maps_line(s, line, &maps[nr]);
 		if (err < 0)
 			goto cleanup;

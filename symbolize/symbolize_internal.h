@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "common/util.h"
-#include "symbolize/htab.h"
+#include "common/htab.h"
 #include "symbolize/symbolize.h"
 
 /* No kernel function is anywhere near this long; beyond it an address is in a gap. */

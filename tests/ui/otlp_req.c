@@ -60,7 +60,16 @@ static void attr(size_t i, const char *k, const char *v)
 	kvp[i] = &kvs[i];
 }
 
-int main(int argc, char **argv)
+/* The command line (see the top of the file). */
+struct req_opts {
+	const char *service;
+	char *k8s;
+	long n;
+	int plain, recursive;
+};
+
+/* Fills O from the command line. Returns 0, or -1 on an unknown option. */
+static int parse_args(int argc, char **argv, struct req_opts *o)
 {
 	static const struct option opts[] = {
 		{ "service", required_argument, NULL, 's' },
@@ -70,26 +79,81 @@ int main(int argc, char **argv)
 		{ "plain", no_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *service = "otlp-svc";
-	char *k8s = NULL, *slash;
-	long n = 1000;
-	int c, plain = 0, recursive = 0;
-	size_t nattr, i;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 's')
-			service = optarg;
+			o->service = optarg;
 		else if (c == 'k')
-			k8s = optarg;
+			o->k8s = optarg;
 		else if (c == 'n')
-			n = atol(optarg);
+			o->n = atol(optarg);
 		else if (c == 'r')
-			recursive = 1;
+			o->recursive = 1;
 		else if (c == 'p')
-			plain = 1;
+			o->plain = 1;
 		else
-			return 2;
+			return -1;
 	}
+	return 0;
+}
+
+/* Packs REQ and writes it to stdout, gzipped unless PLAIN. Returns the exit status. */
+static int write_body(
+	const Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceRequest
+		*req,
+	int plain)
+{
+	size_t len =
+		opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__get_packed_size(
+			req);
+	uint8_t *buf = malloc(len);
+	uLongf zlen = compressBound(len) + 64;
+	uint8_t *z = malloc(zlen);
+	z_stream zs = { 0 };
+
+	if (!buf || !z)
+		return 1;
+	opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__pack(
+		req, buf);
+	if (plain) {
+		fwrite(buf, 1, len, stdout);
+		free(buf);
+		free(z);
+		return 0;
+	}
+	/* windowBits 16 + 15: gzip framing, as Content-Encoding: gzip. */
+	if (deflateInit2(&zs, 6, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return 1;
+	zs.next_in = buf;
+	zs.avail_in = (uInt)len;
+	zs.next_out = z;
+	zs.avail_out = (uInt)zlen;
+	if (deflate(&zs, Z_FINISH) != Z_STREAM_END)
+		return 1;
+	fwrite(z, 1, zs.total_out, stdout);
+	deflateEnd(&zs);
+	free(buf);
+	free(z);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct req_opts o = { .service = "otlp-svc", .n = 1000 };
+	const char *service;
+	char *k8s, *slash;
+	int plain, recursive;
+	size_t nattr, i;
+	long n;
+
+	if (parse_args(argc, argv, &o))
+		return 2;
+	service = o.service;
+	k8s = o.k8s;
+	n = o.n;
+	plain = o.plain;
+	recursive = o.recursive;
 
 	/* Functions and locations: index 0 is the zero entry. Function i names strs[S_MAIN+i-1]. */
 	enum {
@@ -213,36 +277,5 @@ int main(int argc, char **argv)
 	req.resource_profiles = &rpp;
 	req.dictionary = &dict;
 
-	size_t len =
-		opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__get_packed_size(
-			&req);
-	uint8_t *buf = malloc(len);
-	uLongf zlen = compressBound(len) + 64;
-	uint8_t *z = malloc(zlen);
-	z_stream zs = { 0 };
-
-	if (!buf || !z)
-		return 1;
-	opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__pack(
-		&req, buf);
-	if (plain) {
-		fwrite(buf, 1, len, stdout);
-		free(buf);
-		free(z);
-		return 0;
-	}
-	/* windowBits 16 + 15: gzip framing, as Content-Encoding: gzip. */
-	if (deflateInit2(&zs, 6, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return 1;
-	zs.next_in = buf;
-	zs.avail_in = (uInt)len;
-	zs.next_out = z;
-	zs.avail_out = (uInt)zlen;
-	if (deflate(&zs, Z_FINISH) != Z_STREAM_END)
-		return 1;
-	fwrite(z, 1, zs.total_out, stdout);
-	deflateEnd(&zs);
-	free(buf);
-	free(z);
-	return 0;
+	return write_body(&req, plain);
 }

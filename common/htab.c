@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "symbolize/htab.h"
+#include "common/htab.h"
 
 void htab__release(struct htab *h)
 {
