@@ -417,7 +417,7 @@ def t_uikey():
 def t_uiagent():
     """The real agent on a ring, the known-answer workload (alpha 70 / beta 30): a kiln ui
     reads the ring and receives the exporter's OTLP from that ring, a second ui reads the
-    ring only. The first has one slot for the workload, with the second's shares +- 1 %."""
+    ring only. The first has one slot for the workload; both hold the known shares."""
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, os.path.join(here, "..", "record"))
     sys.path.insert(0, os.path.join(here, "..", "ui"))
@@ -477,10 +477,16 @@ def t_uiagent():
         fa, fb = t.flamegraph(both, w["id"])["total"], t.flamegraph(ring_only, w["id"])["total"]
         check(fa > fb, "uiagent: the slot holds ring and OTLP samples (%d > %d ring only)"
               % (fa, fb))
-        for fn in ("alpha", "beta"):
-            check(abs(a.get(fn, 0) - b.get(fn, 0)) <= 0.01,
-                  "uiagent: %s %.4f in the shared slot, %.4f from the ring only (+- 1 %%)"
-                  % (fn, a.get(fn, 0), b.get(fn, 0)))
+        # The two slots hold different sets of windows (the OTLP copy starts where the
+        # exporter does, a slot where it was enabled), so their shares differ by sampling
+        # noise: ~500 samples give a standard error of 2 points. Each is held to the
+        # known answer +- 3 points, and to the other within 3 (a 1-point bound failed 1 run
+        # in a few under ASan with no defect).
+        for fn, want in (("alpha", 0.70), ("beta", 0.30)):
+            check(abs(a.get(fn, 0) - b.get(fn, 0)) <= 0.03 and abs(a.get(fn, 0) - want) <= 0.03
+                  and abs(b.get(fn, 0) - want) <= 0.03,
+                  "uiagent: %s %.4f in the shared slot, %.4f from the ring only (%.2f +- 3 "
+                  "points, and within 3 of each other)" % (fn, a.get(fn, 0), b.get(fn, 0), want))
     finally:
         for p in reversed(procs):
             if p.poll() is None:
