@@ -765,10 +765,11 @@ int agent__run(struct agent *a)
 	 * at the normal priority).
 	 */
 	if (setpriority(PRIO_PROCESS, 0, AGENT_NICE))
-		log_warn("cannot raise the agent's priority to nice %d (%s): without CAP_SYS_NICE it "
-			 "runs at the normal priority, and on a saturated node its windows may fall "
-			 "behind (samples_dropped)",
-			 AGENT_NICE, strerror(errno));
+		log_warn(
+			"cannot raise the agent's priority to nice %d (%s): without CAP_SYS_NICE it "
+			"runs at the normal priority, and on a saturated node its windows may fall "
+			"behind (samples_dropped)",
+			AGENT_NICE, strerror(errno));
 	err = sampler__attach(a->sampler);
 	if (err) {
 		log_error("attaching the sampler: %s", strerror(-err));
