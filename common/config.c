@@ -447,6 +447,89 @@ static int parse_signals(struct pctx *p, const yaml_node_t *n, const char *path,
 	return 0;
 }
 
+/* A destination's file-only keys (format, maxFiles, maxBytes), refused on other types. */
+static int parse_dest_file(struct pctx *p, const yaml_node_t *n, const char *path,
+			   struct kiln_destination *d)
+{
+	static const char *const file_only[] = { "format", "maxFiles", "maxBytes" };
+	char kp[PATH_LEN];
+	yaml_node_t *v;
+	size_t i;
+	int err;
+
+	for (i = 0; i < ARRAY_SIZE(file_only); i++) {
+		if (d->type != KILN_DEST_FILE && (v = get(p, n, file_only[i]))) {
+			join_path(kp, path, file_only[i]);
+			return fail(p, v, kp, "only applies to type file, not %s",
+				    dest_types[d->type]);
+		}
+	}
+	d->format = strdup("otlp");
+	if (!d->format)
+		return -ENOMEM;
+	if ((v = get(p, n, "format"))) {
+		join_path(kp, path, "format");
+		if (v->type != YAML_SCALAR_NODE ||
+		    (strcmp(scalar(v), "otlp") && strcmp(scalar(v), "pprof")))
+			return expected(p, v, kp, "one of otlp, pprof");
+		if ((err = get_str(p, v, kp, false, &d->format)))
+			return err;
+	}
+	if ((v = get(p, n, "maxFiles"))) {
+		join_path(kp, path, "maxFiles");
+		if ((err = get_uint(p, v, kp, 0, UINT32_MAX, "a whole number (0: unlimited)",
+				    &d->max_files)))
+			return err;
+	}
+	if ((v = get(p, n, "maxBytes"))) {
+		join_path(kp, path, "maxBytes");
+		if ((err = get_size(p, v, kp, 0, "a size such as 1GiB (0: unlimited)",
+				    &d->max_bytes)))
+			return err;
+	}
+	return 0;
+}
+
+/* How a destination is delivered to: retryOn500, profilesPerRequest, ingestionWindow. */
+static int parse_dest_delivery(struct pctx *p, const yaml_node_t *n, const char *path,
+			       struct kiln_destination *d)
+{
+	static const char *const window_keys[] = { "past", "future", NULL };
+	char kp[PATH_LEN];
+	yaml_node_t *v, *t;
+	int err;
+
+	if ((v = get(p, n, "retryOn500"))) {
+		join_path(kp, path, "retryOn500");
+		if ((err = get_bool(p, v, kp, &d->retry_500)))
+			return err;
+	}
+	if ((v = get(p, n, "profilesPerRequest"))) {
+		join_path(kp, path, "profilesPerRequest");
+		if ((err = get_uint(p, v, kp, 0, UINT32_MAX, "a whole number (0: no limit)",
+				    &d->profiles_per_request)))
+			return err;
+		d->per_request_set = true;
+	}
+	if ((v = get(p, n, "ingestionWindow")) && !is_null(v)) {
+		join_path(kp, path, "ingestionWindow");
+		if ((err = check_keys(p, v, kp, window_keys)))
+			return err;
+		d->window_set = true;
+		if ((t = get(p, v, "past"))) {
+			join_path(kp, path, "ingestionWindow.past");
+			if ((err = get_duration(p, t, kp, 0, &d->window_past_ns)))
+				return err;
+		}
+		if ((t = get(p, v, "future"))) {
+			join_path(kp, path, "ingestionWindow.future");
+			if ((err = get_duration(p, t, kp, 0, &d->window_future_ns)))
+				return err;
+		}
+	}
+	return 0;
+}
+
 static int parse_dest(struct pctx *p, const yaml_node_t *n, size_t idx, struct kiln_destination *d)
 {
 	static const char *const keys[] = { "name",
@@ -464,9 +547,7 @@ static int parse_dest(struct pctx *p, const yaml_node_t *n, size_t idx, struct k
 					    "profilesPerRequest",
 					    "ingestionWindow",
 					    NULL };
-	static const char *const window_keys[] = { "past", "future", NULL };
 	static const char *const tls_keys[] = { "caFile", NULL };
-	static const char *const file_only[] = { "format", "maxFiles", "maxBytes" };
 	char path[PATH_LEN], kp[PATH_LEN];
 	yaml_node_t *v, *t;
 	size_t i;
@@ -526,36 +607,8 @@ static int parse_dest(struct pctx *p, const yaml_node_t *n, size_t idx, struct k
 			return fail(p, v, kp, "destination '%s' does not carry PROFILES", d->name);
 	}
 
-	for (i = 0; i < ARRAY_SIZE(file_only); i++) {
-		if (d->type != KILN_DEST_FILE && (v = get(p, n, file_only[i]))) {
-			join_path(kp, path, file_only[i]);
-			return fail(p, v, kp, "only applies to type file, not %s",
-				    dest_types[d->type]);
-		}
-	}
-	d->format = strdup("otlp");
-	if (!d->format)
-		return -ENOMEM;
-	if ((v = get(p, n, "format"))) {
-		join_path(kp, path, "format");
-		if (v->type != YAML_SCALAR_NODE ||
-		    (strcmp(scalar(v), "otlp") && strcmp(scalar(v), "pprof")))
-			return expected(p, v, kp, "one of otlp, pprof");
-		if ((err = get_str(p, v, kp, false, &d->format)))
-			return err;
-	}
-	if ((v = get(p, n, "maxFiles"))) {
-		join_path(kp, path, "maxFiles");
-		if ((err = get_uint(p, v, kp, 0, UINT32_MAX, "a whole number (0: unlimited)",
-				    &d->max_files)))
-			return err;
-	}
-	if ((v = get(p, n, "maxBytes"))) {
-		join_path(kp, path, "maxBytes");
-		if ((err = get_size(p, v, kp, 0, "a size such as 1GiB (0: unlimited)",
-				    &d->max_bytes)))
-			return err;
-	}
+	if ((err = parse_dest_file(p, n, path, d)))
+		return err;
 	if ((v = get(p, n, "headers"))) {
 		join_path(kp, path, "headers");
 		if ((err = parse_headers(p, v, kp, d)))
@@ -581,35 +634,7 @@ static int parse_dest(struct pctx *p, const yaml_node_t *n, size_t idx, struct k
 		if ((err = get_bool(p, v, kp, &d->pid_attributes)))
 			return err;
 	}
-	if ((v = get(p, n, "retryOn500"))) {
-		join_path(kp, path, "retryOn500");
-		if ((err = get_bool(p, v, kp, &d->retry_500)))
-			return err;
-	}
-	if ((v = get(p, n, "profilesPerRequest"))) {
-		join_path(kp, path, "profilesPerRequest");
-		if ((err = get_uint(p, v, kp, 0, UINT32_MAX, "a whole number (0: no limit)",
-				    &d->profiles_per_request)))
-			return err;
-		d->per_request_set = true;
-	}
-	if ((v = get(p, n, "ingestionWindow")) && !is_null(v)) {
-		join_path(kp, path, "ingestionWindow");
-		if ((err = check_keys(p, v, kp, window_keys)))
-			return err;
-		d->window_set = true;
-		if ((t = get(p, v, "past"))) {
-			join_path(kp, path, "ingestionWindow.past");
-			if ((err = get_duration(p, t, kp, 0, &d->window_past_ns)))
-				return err;
-		}
-		if ((t = get(p, v, "future"))) {
-			join_path(kp, path, "ingestionWindow.future");
-			if ((err = get_duration(p, t, kp, 0, &d->window_future_ns)))
-				return err;
-		}
-	}
-	return 0;
+	return parse_dest_delivery(p, n, path, d);
 }
 
 static int parse_dests(struct pctx *p, const yaml_node_t *n, struct kiln_config *c)
