@@ -25,21 +25,112 @@
 #define SUITE "density"
 #define MIB (1024.0 * 1024.0)
 
+/* The figures of one measured interval each, in the order of the rows printed. */
+enum {
+	R_US,
+	R_RATE,
+	R_RSS,
+	R_RSS_EXP,
+	R_RSS_UI,
+	R_MAPS,
+	R_TOTAL,
+	R_SYMB,
+	R_UWT,
+	R_NR
+};
+
+struct dens_rows {
+	double *v[R_NR];
+};
+
+/*
+ * Measures one interval of INTERVAL_S seconds into row N of R. Returns 0, or -1 when the
+ * pipeline died or no sample was written (the caller stops measuring).
+ */
+static int measure_interval(struct bench_pipeline *p, unsigned int interval_s, int i,
+			    struct dens_rows *r, int n)
+{
+	uint64_t c0, c1, s0, s1, stk0, stk1, t0;
+
+	if (bench_pipeline__check(p) || bench_proc_runtime_ns(p->agent, &c0))
+		return -1;
+	s0 = bench_counter(p->hdr, "samples_written");
+	stk0 = bench_counter(p->hdr, "stacks_drained");
+	/*
+	 * The counters move once per window, and on a saturated machine a window can close
+	 * late: an interval that saw none is extended (up to a minute) rather than reported
+	 * as no data.
+	 */
+	t0 = mono_ns();
+	do {
+		bench_sleep_ns((uint64_t)interval_s * 1000000000ull);
+		s1 = bench_counter(p->hdr, "samples_written");
+	} while (s1 <= s0 && mono_ns() - t0 < 60000000000ull && !bench_pipeline__check(p));
+	if (bench_proc_runtime_ns(p->agent, &c1))
+		return -1;
+	s1 = bench_counter(p->hdr, "samples_written");
+	stk1 = bench_counter(p->hdr, "stacks_drained");
+	if (s1 <= s0)
+		return -1;
+	r->v[R_US][n] = (double)(c1 - c0) / (double)(s1 - s0) / 1000.0;
+	r->v[R_RATE][n] = (double)(s1 - s0) / ((double)(mono_ns() - t0) / 1e9);
+	r->v[R_RSS][n] = (double)bench_proc_rss_bytes(p->agent) / MIB;
+	r->v[R_RSS_EXP][n] = (double)bench_proc_rss_bytes(p->exporter) / MIB;
+	r->v[R_RSS_UI][n] = (double)bench_proc_rss_bytes(p->ui) / MIB;
+	r->v[R_MAPS][n] = (double)bench_proc_bpf_map_bytes(p->agent) / MIB;
+	r->v[R_TOTAL][n] =
+		(double)(bench_proc_pss_bytes(p->agent) + bench_proc_pss_bytes(p->exporter) +
+			 bench_proc_pss_bytes(p->ui)) /
+			MIB +
+		r->v[R_MAPS][n];
+	r->v[R_SYMB][n] = (double)bench_counter(p->hdr, "symbol_cache_bytes") / MIB;
+	/* Part of the BPF map memory above: the unwind tables of every process loaded. */
+	r->v[R_UWT][n] = (double)bench_counter(p->hdr, "unwind_table_bytes") / MIB;
+	printf("%s: interval %d: %.0f samples/s, %.2f us/sample, %llu stacks drained, "
+	       "%llu processes tracked\n",
+	       SUITE, i + 1, r->v[R_RATE][n], r->v[R_US][n], (unsigned long long)(stk1 - stk0),
+	       (unsigned long long)bench_counter(p->hdr, "processes_tracked"));
+	return 0;
+}
+
+static void print_rows(const struct dens_rows *r, int n)
+{
+	struct bench_summary sm;
+
+	bench_summarize(r->v[R_US], n, &sm);
+	bench_row(SUITE, "agent CPU per sample", &sm, "us", 2, "<= 2",
+		  sm.median <= 2.0 ? BENCH_PASS : BENCH_MISS);
+	bench_summarize(r->v[R_TOTAL], n, &sm);
+	bench_row(SUITE, "kiln memory (PSS + BPF maps)", &sm, "MiB", 1, "<= 100",
+		  sm.median <= 100.0 ? BENCH_PASS : BENCH_MISS);
+	bench_summarize(r->v[R_RSS], n, &sm);
+	bench_row(SUITE, "agent RSS", &sm, "MiB", 1, NULL, BENCH_NO_GOAL);
+	bench_summarize(r->v[R_RSS_EXP], n, &sm);
+	bench_row(SUITE, "exporter RSS", &sm, "MiB", 1, NULL, BENCH_NO_GOAL);
+	bench_summarize(r->v[R_RSS_UI], n, &sm);
+	bench_row(SUITE, "UI RSS (one slot)", &sm, "MiB", 1, NULL, BENCH_NO_GOAL);
+	bench_summarize(r->v[R_MAPS], n, &sm);
+	bench_row(SUITE, "BPF map memory", &sm, "MiB", 1, NULL, BENCH_NO_GOAL);
+	bench_summarize(r->v[R_UWT], n, &sm);
+	bench_row(SUITE, "unwind tables (of BPF maps)", &sm, "MiB", 2, NULL, BENCH_NO_GOAL);
+	bench_summarize(r->v[R_SYMB], n, &sm);
+	bench_row(SUITE, "symbol cache", &sm, "MiB", 2, NULL, BENCH_NO_GOAL);
+	bench_summarize(r->v[R_RATE], n, &sm);
+	bench_row(SUITE, "samples written", &sm, "/s", 0, NULL, BENCH_NO_GOAL);
+}
+
 int bench_density(const struct bench_opts *o, int argc, char **argv)
 {
 	unsigned int procs = o->short_mode ? 200 : 2000, stacks = o->short_mode ? 5000 : 50000;
 	unsigned int warm_s = o->short_mode ? 4 : 20, interval_s = o->short_mode ? 3 : 15;
 	int runs = o->runs > 0 ? o->runs : 1, i, n = 0, err = 0;
-	double *per_sample = NULL, *rate = NULL, *rss = NULL, *maps = NULL, *total = NULL;
-	double *symb = NULL, *rss_exp = NULL, *rss_ui = NULL, *uwt = NULL;
 	char workload[4096], procs_s[16], stacks_s[16], secs_s[16], cg[256] = "";
 	char slot[320];
 	const struct bench_pipeline_opts po = {
 		.tag = SUITE, .hz = 999, .exporter = true, .ui = true
 	};
-	uint64_t c0, c1, s0, s1, stk0, stk1, t0;
 	struct bench_pipeline *p = NULL;
-	struct bench_summary sm;
+	struct dens_rows r = { { 0 } };
 	int wl_err = -1;
 	pid_t wl = -1;
 
@@ -57,19 +148,12 @@ int bench_density(const struct bench_opts *o, int argc, char **argv)
 			     "cannot find build/bench/workload");
 		return 1;
 	}
-	per_sample = calloc((size_t)runs, sizeof(double));
-	rate = calloc((size_t)runs, sizeof(double));
-	rss = calloc((size_t)runs, sizeof(double));
-	rss_exp = calloc((size_t)runs, sizeof(double));
-	rss_ui = calloc((size_t)runs, sizeof(double));
-	maps = calloc((size_t)runs, sizeof(double));
-	total = calloc((size_t)runs, sizeof(double));
-	symb = calloc((size_t)runs, sizeof(double));
-	uwt = calloc((size_t)runs, sizeof(double));
-	if (!per_sample || !rate || !rss || !rss_exp || !rss_ui || !maps || !total || !symb ||
-	    !uwt) {
-		err = -ENOMEM;
-		goto cleanup;
+	for (i = 0; i < R_NR; i++) {
+		r.v[i] = calloc((size_t)runs, sizeof(double));
+		if (!r.v[i]) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
 	}
 	bench_header(SUITE, "kiln at density: workload processes with many distinct stacks");
 	printf("%s: %u processes, %u distinct call paths, agent at 999 Hz + exporter (file) + UI "
@@ -110,72 +194,14 @@ int bench_density(const struct bench_opts *o, int argc, char **argv)
 		goto cleanup;
 	}
 
-	for (i = 0; i < runs; i++) {
-		if (bench_pipeline__check(p) || bench_proc_runtime_ns(p->agent, &c0))
-			break;
-		s0 = bench_counter(p->hdr, "samples_written");
-		stk0 = bench_counter(p->hdr, "stacks_drained");
-		/*
-		 * The counters move once per window, and on a saturated machine a window can
-		 * close late: an interval that saw none is extended (up to a minute) rather
-		 * than reported as no data.
-		 */
-		t0 = mono_ns();
-		do {
-			bench_sleep_ns((uint64_t)interval_s * 1000000000ull);
-			s1 = bench_counter(p->hdr, "samples_written");
-		} while (s1 <= s0 && mono_ns() - t0 < 60000000000ull && !bench_pipeline__check(p));
-		if (bench_proc_runtime_ns(p->agent, &c1))
-			break;
-		s1 = bench_counter(p->hdr, "samples_written");
-		stk1 = bench_counter(p->hdr, "stacks_drained");
-		if (s1 <= s0)
-			break;
-		per_sample[n] = (double)(c1 - c0) / (double)(s1 - s0) / 1000.0;
-		rate[n] = (double)(s1 - s0) / ((double)(mono_ns() - t0) / 1e9);
-		rss[n] = (double)bench_proc_rss_bytes(p->agent) / MIB;
-		rss_exp[n] = (double)bench_proc_rss_bytes(p->exporter) / MIB;
-		rss_ui[n] = (double)bench_proc_rss_bytes(p->ui) / MIB;
-		maps[n] = (double)bench_proc_bpf_map_bytes(p->agent) / MIB;
-		total[n] =
-			(double)(bench_proc_pss_bytes(p->agent) +
-				 bench_proc_pss_bytes(p->exporter) + bench_proc_pss_bytes(p->ui)) /
-				MIB +
-			maps[n];
-		symb[n] = (double)bench_counter(p->hdr, "symbol_cache_bytes") / MIB;
-		/* Part of the BPF map memory above: the unwind tables of every process loaded. */
-		uwt[n] = (double)bench_counter(p->hdr, "unwind_table_bytes") / MIB;
-		printf("%s: interval %d: %.0f samples/s, %.2f us/sample, %llu stacks drained, "
-		       "%llu processes tracked\n",
-		       SUITE, i + 1, rate[n], per_sample[n], (unsigned long long)(stk1 - stk0),
-		       (unsigned long long)bench_counter(p->hdr, "processes_tracked"));
+	for (i = 0; i < runs && !measure_interval(p, interval_s, i, &r, n); i++)
 		n++;
-	}
 	if (!n) {
 		fprintf(stderr, "%s: no samples were written while measuring\n", SUITE);
 		err = -EIO;
 		goto cleanup;
 	}
-	bench_summarize(per_sample, n, &sm);
-	bench_row(SUITE, "agent CPU per sample", &sm, "us", 2, "<= 2",
-		  sm.median <= 2.0 ? BENCH_PASS : BENCH_MISS);
-	bench_summarize(total, n, &sm);
-	bench_row(SUITE, "kiln memory (PSS + BPF maps)", &sm, "MiB", 1, "<= 100",
-		  sm.median <= 100.0 ? BENCH_PASS : BENCH_MISS);
-	bench_summarize(rss, n, &sm);
-	bench_row(SUITE, "agent RSS", &sm, "MiB", 1, NULL, BENCH_NO_GOAL);
-	bench_summarize(rss_exp, n, &sm);
-	bench_row(SUITE, "exporter RSS", &sm, "MiB", 1, NULL, BENCH_NO_GOAL);
-	bench_summarize(rss_ui, n, &sm);
-	bench_row(SUITE, "UI RSS (one slot)", &sm, "MiB", 1, NULL, BENCH_NO_GOAL);
-	bench_summarize(maps, n, &sm);
-	bench_row(SUITE, "BPF map memory", &sm, "MiB", 1, NULL, BENCH_NO_GOAL);
-	bench_summarize(uwt, n, &sm);
-	bench_row(SUITE, "unwind tables (of BPF maps)", &sm, "MiB", 2, NULL, BENCH_NO_GOAL);
-	bench_summarize(symb, n, &sm);
-	bench_row(SUITE, "symbol cache", &sm, "MiB", 2, NULL, BENCH_NO_GOAL);
-	bench_summarize(rate, n, &sm);
-	bench_row(SUITE, "samples written", &sm, "/s", 0, NULL, BENCH_NO_GOAL);
+	print_rows(&r, n);
 cleanup:
 	if (wl > 0)
 		bench_stop(wl, SIGTERM, 30000, NULL);
@@ -184,14 +210,7 @@ cleanup:
 		bench_cgroup_free(cg);
 	if (wl_err >= 0)
 		close(wl_err);
-	free(per_sample);
-	free(rate);
-	free(rss);
-	free(rss_exp);
-	free(rss_ui);
-	free(maps);
-	free(total);
-	free(symb);
-	free(uwt);
+	for (i = 0; i < R_NR; i++)
+		free(r.v[i]);
 	return err ? 1 : 0;
 }
