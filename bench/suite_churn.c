@@ -248,12 +248,57 @@ static void churn_mem_read(const struct bench_pipeline *p, struct churn_mem *m)
 	m->maps = (double)bench_proc_bpf_map_bytes(p->agent) / MIB;
 }
 
+/* Counters whose growth during the load is a loss, each printed as a row. */
+static const char *const lost_names[] = { "mmap_records_lost", "proc_events_lost",
+					  "samples_dropped", "samples_missed",
+					  "unwind_load_errors" };
+
+/* What the bench saw of the load's records. */
+static void print_tally(const struct churn_tally *t, double elapsed, uint64_t files,
+			const struct shm_reader_stats *rs)
+{
+	printf("%s: %.1f s, %llu files compiled, %llu window records of the load, %llu samples "
+	       "of short-lived processes (%llu kernel only), %llu of make and the loop\n",
+	       SUITE, elapsed, (unsigned long long)files, (unsigned long long)t->records,
+	       (unsigned long long)t->short_samples, (unsigned long long)t->no_user,
+	       (unsigned long long)t->long_samples);
+	printf("%s: %llu samples of cc1, cc, as, sh, wc, cksum, basename in workloads named after "
+	       "a comm (exe/...): the agent resolved the process after it had gone (other loads on "
+	       "the machine may run these programs too)\n",
+	       SUITE, (unsigned long long)t->by_comm);
+	if (rs->lost || rs->stale)
+		printf("%s: the bench's reader lost %llu records (lapped) and %llu overwritten: "
+		       "the shares below miss them\n",
+		       SUITE, (unsigned long long)rs->lost, (unsigned long long)rs->stale);
+}
+
+/* Memory at start, after warm-up and at the end; losses and table builds during the load. */
+static void print_end_rows(const struct bench_pipeline *p, const struct churn_mem *m_start,
+			   const struct churn_mem *m_warm, const struct churn_mem *m_end,
+			   const uint64_t *lost0, uint64_t builds)
+{
+	size_t i;
+
+	row1("agent RSS at start", m_start->rss, "MiB", 1);
+	row1("agent RSS after warm-up", m_warm->rss, "MiB", 1);
+	row1("agent RSS at end", m_end->rss, "MiB", 1);
+	row1("agent PSS at start", m_start->pss, "MiB", 1);
+	row1("agent PSS after warm-up", m_warm->pss, "MiB", 1);
+	row1("agent PSS at end", m_end->pss, "MiB", 1);
+	row1("BPF maps at start", m_start->maps, "MiB", 1);
+	row1("BPF maps at end", m_end->maps, "MiB", 1);
+	for (i = 0; i < sizeof(lost_names) / sizeof(lost_names[0]); i++)
+		row1(lost_names[i], (double)(bench_counter(p->hdr, lost_names[i]) - lost0[i]), "",
+		     0);
+	row1("unwind_table_builds", (double)builds, "", 0);
+	row1("unwind_table_bytes at end", (double)bench_counter(p->hdr, "unwind_table_bytes") / MIB,
+	     "MiB", 2);
+	row1("processes_tracked at end", (double)bench_counter(p->hdr, "processes_tracked"), "", 0);
+}
+
 int bench_churn(const struct bench_opts *o, int argc, char **argv)
 {
 	unsigned int secs = o->short_mode ? 10 : 60, warm_s = o->short_mode ? 3 : 10;
-	static const char *const lost_names[] = { "mmap_records_lost", "proc_events_lost",
-						  "samples_dropped", "samples_missed",
-						  "unwind_load_errors" };
 	const struct bench_pipeline_opts po = { .tag = SUITE, .hz = 99 };
 	struct shm_reader_opts ro = { .sz = sizeof(ro),
 				      .start = RING_START_NEWEST,
@@ -353,19 +398,7 @@ int bench_churn(const struct bench_opts *o, int argc, char **argv)
 	b1 = bench_counter(p->hdr, "unwind_table_builds");
 	shm_reader__stats(r, &rs);
 
-	printf("%s: %.1f s, %llu files compiled, %llu window records of the load, %llu samples "
-	       "of short-lived processes (%llu kernel only), %llu of make and the loop\n",
-	       SUITE, elapsed, (unsigned long long)files, (unsigned long long)t.records,
-	       (unsigned long long)t.short_samples, (unsigned long long)t.no_user,
-	       (unsigned long long)t.long_samples);
-	printf("%s: %llu samples of cc1, cc, as, sh, wc, cksum, basename in workloads named after "
-	       "a comm (exe/...): the agent resolved the process after it had gone (other loads on "
-	       "the machine may run these programs too)\n",
-	       SUITE, (unsigned long long)t.by_comm);
-	if (rs.lost || rs.stale)
-		printf("%s: the bench's reader lost %llu records (lapped) and %llu overwritten: "
-		       "the shares below miss them\n",
-		       SUITE, (unsigned long long)rs.lost, (unsigned long long)rs.stale);
+	print_tally(&t, elapsed, files, &rs);
 	churn_kinds_print(t.unnamed, "no leaf name", t.short_samples - t.no_user, 6);
 	churn_kinds_print(t.broken, "not whole", t.short_samples - t.no_user, 6);
 	/*
@@ -396,21 +429,7 @@ int bench_churn(const struct bench_opts *o, int argc, char **argv)
 	} else {
 		bench_row_na(SUITE, "short-lived: named leaf", "no user samples of the load");
 	}
-	row1("agent RSS at start", m_start.rss, "MiB", 1);
-	row1("agent RSS after warm-up", m_warm.rss, "MiB", 1);
-	row1("agent RSS at end", m_end.rss, "MiB", 1);
-	row1("agent PSS at start", m_start.pss, "MiB", 1);
-	row1("agent PSS after warm-up", m_warm.pss, "MiB", 1);
-	row1("agent PSS at end", m_end.pss, "MiB", 1);
-	row1("BPF maps at start", m_start.maps, "MiB", 1);
-	row1("BPF maps at end", m_end.maps, "MiB", 1);
-	for (i = 0; i < sizeof(lost_names) / sizeof(lost_names[0]); i++)
-		row1(lost_names[i], (double)(bench_counter(p->hdr, lost_names[i]) - lost0[i]), "",
-		     0);
-	row1("unwind_table_builds", (double)(b1 - b0), "", 0);
-	row1("unwind_table_bytes at end", (double)bench_counter(p->hdr, "unwind_table_bytes") / MIB,
-	     "MiB", 2);
-	row1("processes_tracked at end", (double)bench_counter(p->hdr, "processes_tracked"), "", 0);
+	print_end_rows(p, &m_start, &m_warm, &m_end, lost0, b1 - b0);
 cleanup:
 	bench_churn_load__free(load);
 	shm_reader__free(r);
