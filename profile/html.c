@@ -19,30 +19,30 @@
 
 #include "profile/calltree.h"
 #include "profile/symtotal.h"
-#include "ui/sbuf.h"
+#include "common/strbuf.h"
 
 extern const unsigned char profile_html_page[];
 extern const size_t profile_html_page_len;
 
 static const char data_marker[] = "/*@DATA@*/";
 
-static void put_frames(struct sbuf *b, const struct calltree *t)
+static void put_frames(struct strbuf *b, const struct calltree *t)
 {
 	size_t i;
 
-	sbuf__printf(b, "\"frames\":[");
+	strbuf__printf(b, "\"frames\":[");
 	for (i = 0; i < t->nr_frames; i++) {
-		sbuf__printf(b, "%s[", i ? "," : "");
-		sbuf__json_str(b, t->frames[i].name);
-		sbuf__printf(b, ",");
-		sbuf__json_str(b, t->frames[i].module);
-		sbuf__printf(b, ",\"%s\"]", calltree_kind_name(t->frames[i].kind));
+		strbuf__printf(b, "%s[", i ? "," : "");
+		strbuf__json_str(b, t->frames[i].name);
+		strbuf__printf(b, ",");
+		strbuf__json_str(b, t->frames[i].module);
+		strbuf__printf(b, ",\"%s\"]", calltree_kind_name(t->frames[i].kind));
 	}
-	sbuf__printf(b, "]");
+	strbuf__printf(b, "]");
 }
 
 /* The nodes in depth-first order (children by name), renumbered in that order. */
-static int put_nodes(struct sbuf *b, const struct calltree *t)
+static int put_nodes(struct strbuf *b, const struct calltree *t)
 {
 	uint32_t *order = NULL, *newid = NULL, *stack = NULL, c, top = 0, k;
 	size_t n = 0, i;
@@ -70,25 +70,25 @@ static int put_nodes(struct sbuf *b, const struct calltree *t)
 			stack[top - 1 - i] = c;
 		}
 	}
-	sbuf__printf(b, "\"nodes\":{\"f\":[");
+	strbuf__printf(b, "\"nodes\":{\"f\":[");
 	for (i = 0; i < n; i++)
-		sbuf__printf(b, "%s%d", i ? "," : "",
-			     t->nodes[order[i]].frame == UINT32_MAX
-				     ? -1
-				     : (int)t->nodes[order[i]].frame);
-	sbuf__printf(b, "],\"p\":[");
+		strbuf__printf(b, "%s%d", i ? "," : "",
+			       t->nodes[order[i]].frame == UINT32_MAX
+				       ? -1
+				       : (int)t->nodes[order[i]].frame);
+	strbuf__printf(b, "],\"p\":[");
 	for (i = 0; i < n; i++)
-		sbuf__printf(b, "%s%d", i ? "," : "",
-			     i ? (int)newid[t->nodes[order[i]].parent] : -1);
-	sbuf__printf(b, "],\"t\":[");
+		strbuf__printf(b, "%s%d", i ? "," : "",
+			       i ? (int)newid[t->nodes[order[i]].parent] : -1);
+	strbuf__printf(b, "],\"t\":[");
 	for (i = 0; i < n; i++)
-		sbuf__printf(b, "%s%llu", i ? "," : "",
-			     (unsigned long long)t->nodes[order[i]].total);
-	sbuf__printf(b, "],\"s\":[");
+		strbuf__printf(b, "%s%llu", i ? "," : "",
+			       (unsigned long long)t->nodes[order[i]].total);
+	strbuf__printf(b, "],\"s\":[");
 	for (i = 0; i < n; i++)
-		sbuf__printf(b, "%s%llu", i ? "," : "",
-			     (unsigned long long)t->nodes[order[i]].self);
-	sbuf__printf(b, "]}");
+		strbuf__printf(b, "%s%llu", i ? "," : "",
+			       (unsigned long long)t->nodes[order[i]].self);
+	strbuf__printf(b, "]}");
 cleanup:
 	free(order);
 	free(newid);
@@ -138,7 +138,7 @@ static int count_symbols(const struct calltree *t, const struct profile *p, stru
 	return err;
 }
 
-static int put_symbols(struct sbuf *b, const struct calltree *t, const struct profile *p)
+static int put_symbols(struct strbuf *b, const struct calltree *t, const struct profile *p)
 {
 	uint64_t *self = NULL, *total = NULL;
 	struct symtotal_row *rows = NULL;
@@ -157,16 +157,16 @@ static int put_symbols(struct sbuf *b, const struct calltree *t, const struct pr
 		err = (int)n;
 		goto cleanup;
 	}
-	sbuf__printf(b, "\"symbols\":[");
+	strbuf__printf(b, "\"symbols\":[");
 	for (i = 0; i < n; i++) {
-		sbuf__printf(b, "%s[", i ? "," : "");
-		sbuf__json_str(b, rows[i].name);
-		sbuf__printf(b, ",");
-		sbuf__json_str(b, rows[i].module);
-		sbuf__printf(b, ",%llu,%llu]", (unsigned long long)rows[i].self,
-			     (unsigned long long)rows[i].total);
+		strbuf__printf(b, "%s[", i ? "," : "");
+		strbuf__json_str(b, rows[i].name);
+		strbuf__printf(b, ",");
+		strbuf__json_str(b, rows[i].module);
+		strbuf__printf(b, ",%llu,%llu]", (unsigned long long)rows[i].self,
+			       (unsigned long long)rows[i].total);
 	}
-	sbuf__printf(b, "]");
+	strbuf__printf(b, "]");
 cleanup:
 	free(rows);
 	free(self);
@@ -197,7 +197,7 @@ int profile__write_html(const struct profile *p, FILE *f, const char *title)
 {
 	const char *page = (const char *)profile_html_page, *mark;
 	struct calltree *t = NULL;
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	char *json = NULL;
 	size_t len;
 	int err;
@@ -208,22 +208,22 @@ int profile__write_html(const struct profile *p, FILE *f, const char *title)
 	err = calltree__new(p, &t);
 	if (err)
 		goto cleanup;
-	sbuf__printf(&b, "{\"title\":");
-	sbuf__json_str(&b, title);
-	sbuf__printf(&b, ",\"total\":%llu,\"period_ns\":%llu,\"duration_ns\":%llu,",
-		     (unsigned long long)p->total, (unsigned long long)p->period_ns,
-		     (unsigned long long)p->duration_ns);
+	strbuf__printf(&b, "{\"title\":");
+	strbuf__json_str(&b, title);
+	strbuf__printf(&b, ",\"total\":%llu,\"period_ns\":%llu,\"duration_ns\":%llu,",
+		       (unsigned long long)p->total, (unsigned long long)p->period_ns,
+		       (unsigned long long)p->duration_ns);
 	put_frames(&b, t);
-	sbuf__printf(&b, ",");
+	strbuf__printf(&b, ",");
 	err = put_nodes(&b, t);
 	if (!err) {
-		sbuf__printf(&b, ",");
+		strbuf__printf(&b, ",");
 		err = put_symbols(&b, t, p);
 	}
 	if (err)
 		goto cleanup;
-	sbuf__printf(&b, "}");
-	json = sbuf__take(&b, &len);
+	strbuf__printf(&b, "}");
+	json = strbuf__take(&b, &len);
 	if (!json) {
 		err = -ENOMEM;
 		goto cleanup;
@@ -235,7 +235,7 @@ int profile__write_html(const struct profile *p, FILE *f, const char *title)
 		err = -EIO;
 cleanup:
 	free(json);
-	sbuf__release(&b);
+	strbuf__release(&b);
 	calltree__free(t);
 	return err;
 }

@@ -9,35 +9,35 @@
 #include <stdlib.h>
 
 #include "profile/calltree.h"
-#include "ui/sbuf.h"
+#include "common/strbuf.h"
 
-static void put_frames(struct sbuf *b, const struct calltree *t)
+static void put_frames(struct strbuf *b, const struct calltree *t)
 {
 	size_t i;
 
-	sbuf__printf(b, "\"shared\":{\"frames\":[");
+	strbuf__printf(b, "\"shared\":{\"frames\":[");
 	for (i = 0; i < t->nr_frames; i++) {
 		const struct calltree_frame *f = &t->frames[i];
 
-		sbuf__printf(b, "%s{\"name\":", i ? "," : "");
-		sbuf__json_str(b, f->name);
+		strbuf__printf(b, "%s{\"name\":", i ? "," : "");
+		strbuf__json_str(b, f->name);
 		/* The module stands for the file: speedscope tells frames apart by name and file. */
 		if (f->module[0]) {
-			sbuf__printf(b, ",\"file\":");
-			sbuf__json_str(b, f->module);
+			strbuf__printf(b, ",\"file\":");
+			strbuf__json_str(b, f->module);
 		}
-		sbuf__printf(b, "}");
+		strbuf__printf(b, "}");
 	}
-	sbuf__printf(b, "]}");
+	strbuf__printf(b, "]}");
 }
 
-static int put_samples(struct sbuf *b, const struct calltree *t, const struct profile *p)
+static int put_samples(struct strbuf *b, const struct calltree *t, const struct profile *p)
 {
 	uint32_t *ids = NULL;
 	size_t s, n, i, cap = 0;
 	uint64_t period = p->period_ns ? p->period_ns : 1;
 
-	sbuf__printf(b, "\"samples\":[");
+	strbuf__printf(b, "\"samples\":[");
 	for (s = 0; s < p->nr_samples; s++) {
 		n = p->stacks[p->samples[s].stack].nr + 1;
 		if (n > cap) {
@@ -48,17 +48,17 @@ static int put_samples(struct sbuf *b, const struct calltree *t, const struct pr
 				return -ENOMEM;
 		}
 		n = calltree__sample_frames(t, p, s, ids);
-		sbuf__printf(b, "%s[", s ? "," : "");
+		strbuf__printf(b, "%s[", s ? "," : "");
 		for (i = 0; i < n; i++)
-			sbuf__printf(b, "%s%u", i ? "," : "", ids[i]);
-		sbuf__printf(b, "]");
+			strbuf__printf(b, "%s%u", i ? "," : "", ids[i]);
+		strbuf__printf(b, "]");
 	}
 	free(ids);
-	sbuf__printf(b, "],\"weights\":[");
+	strbuf__printf(b, "],\"weights\":[");
 	for (s = 0; s < p->nr_samples; s++)
-		sbuf__printf(b, "%s%llu", s ? "," : "",
-			     (unsigned long long)(p->samples[s].count * period));
-	sbuf__printf(b, "]");
+		strbuf__printf(b, "%s%llu", s ? "," : "",
+			       (unsigned long long)(p->samples[s].count * period));
+	strbuf__printf(b, "]");
 	return 0;
 }
 
@@ -66,7 +66,7 @@ int profile__write_speedscope(const struct profile *p, FILE *f, const char *titl
 {
 	uint64_t period = p->period_ns ? p->period_ns : 1;
 	struct calltree *t = NULL;
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	char *out = NULL;
 	size_t len;
 	int err;
@@ -74,20 +74,20 @@ int profile__write_speedscope(const struct profile *p, FILE *f, const char *titl
 	err = calltree__new(p, &t);
 	if (err)
 		goto cleanup;
-	sbuf__printf(&b, "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\","
-			 "\"exporter\":\"kiln@" KILN_VERSION "\",\"name\":");
-	sbuf__json_str(&b, title);
-	sbuf__printf(&b, ",\"activeProfileIndex\":0,");
+	strbuf__printf(&b, "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\","
+			   "\"exporter\":\"kiln@" KILN_VERSION "\",\"name\":");
+	strbuf__json_str(&b, title);
+	strbuf__printf(&b, ",\"activeProfileIndex\":0,");
 	put_frames(&b, t);
-	sbuf__printf(&b, ",\"profiles\":[{\"type\":\"sampled\",\"name\":");
-	sbuf__json_str(&b, title);
-	sbuf__printf(&b, ",\"unit\":\"nanoseconds\",\"startValue\":0,\"endValue\":%llu,",
-		     (unsigned long long)(p->total * period));
+	strbuf__printf(&b, ",\"profiles\":[{\"type\":\"sampled\",\"name\":");
+	strbuf__json_str(&b, title);
+	strbuf__printf(&b, ",\"unit\":\"nanoseconds\",\"startValue\":0,\"endValue\":%llu,",
+		       (unsigned long long)(p->total * period));
 	err = put_samples(&b, t, p);
 	if (err)
 		goto cleanup;
-	sbuf__printf(&b, "}]}\n");
-	out = sbuf__take(&b, &len);
+	strbuf__printf(&b, "}]}\n");
+	out = strbuf__take(&b, &len);
 	if (!out) {
 		err = -ENOMEM;
 		goto cleanup;
@@ -96,7 +96,7 @@ int profile__write_speedscope(const struct profile *p, FILE *f, const char *titl
 		err = -EIO;
 cleanup:
 	free(out);
-	sbuf__release(&b);
+	strbuf__release(&b);
 	calltree__free(t);
 	return err;
 }

@@ -105,13 +105,13 @@ static int query_max_nodes(struct MHD_Connection *conn, uint64_t *max_nodes)
 
 #define MAX_NODES_ERROR "max_nodes: expected a number in [2, 100000]"
 
-static void write_range(struct sbuf *b, const struct range *r)
+static void write_range(struct strbuf *b, const struct range *r)
 {
-	sbuf__printf(b, ",\"from\":%llu,\"to\":", (unsigned long long)(r->from / MS));
+	strbuf__printf(b, ",\"from\":%llu,\"to\":", (unsigned long long)(r->from / MS));
 	if (r->to == UINT64_MAX)
-		sbuf__append(b, "null", 4);
+		strbuf__append(b, "null", 4);
 	else
-		sbuf__printf(b, "%llu", (unsigned long long)(r->to / MS));
+		strbuf__printf(b, "%llu", (unsigned long long)(r->to / MS));
 }
 
 enum MHD_Result ui_api__view(struct ui *u, struct MHD_Connection *conn, const struct ui_route *r)
@@ -120,7 +120,7 @@ enum MHD_Result ui_api__view(struct ui *u, struct MHD_Connection *conn, const st
 	struct fill fl = { .f = flame__new() };
 	enum flame_sort sort = FLAME_SORT_SELF;
 	struct slot_info si = { 0 };
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	uint64_t max_nodes = 0, limit = 0;
 	size_t written = 0, nsym = 0;
 	bool with_symbols;
@@ -159,29 +159,29 @@ enum MHD_Result ui_api__view(struct ui *u, struct MHD_Connection *conn, const st
 		ret = fill_error(u, conn, err);
 		goto cleanup;
 	}
-	sbuf__append(&b, "{\"id\":", 6);
-	sbuf__json_str(&b, r->id);
+	strbuf__append(&b, "{\"id\":", 6);
+	strbuf__json_str(&b, r->id);
 	write_range(&b, &fl.r);
-	sbuf__printf(&b, ",\"total\":%llu,\"chunks\":%llu,\"windows\":%llu,\"bytes\":%llu,",
-		     (unsigned long long)flame__total(fl.f), (unsigned long long)si.chunks,
-		     (unsigned long long)fl.chunks, (unsigned long long)si.bytes);
+	strbuf__printf(&b, ",\"total\":%llu,\"chunks\":%llu,\"windows\":%llu,\"bytes\":%llu,",
+		       (unsigned long long)flame__total(fl.f), (unsigned long long)si.chunks,
+		       (unsigned long long)fl.chunks, (unsigned long long)si.bytes);
 	if (r->kind == UI_R_FLAMEGRAPH) {
-		sbuf__append(&b, "\"tree\":", 7);
+		strbuf__append(&b, "\"tree\":", 7);
 		err = flame__write_tree(fl.f, &b, max_nodes, &written);
-		sbuf__printf(&b, ",\"nodes\":%zu,\"max_nodes\":%llu,\"truncated\":%s%s", written,
-			     (unsigned long long)max_nodes,
-			     written < flame__nr_nodes(fl.f) ? "true" : "false",
-			     with_symbols ? "," : "");
+		strbuf__printf(&b, ",\"nodes\":%zu,\"max_nodes\":%llu,\"truncated\":%s%s", written,
+			       (unsigned long long)max_nodes,
+			       written < flame__nr_nodes(fl.f) ? "true" : "false",
+			       with_symbols ? "," : "");
 	}
 	if (with_symbols && !err) {
-		sbuf__printf(&b, "\"sort\":\"%s\",\"symbols\":",
-			     sort == FLAME_SORT_TOTAL ? "total" : "self");
+		strbuf__printf(&b, "\"sort\":\"%s\",\"symbols\":",
+			       sort == FLAME_SORT_TOTAL ? "total" : "self");
 		err = flame__write_symbols(fl.f, &b, sort, limit, &nsym);
-		sbuf__printf(&b, ",\"nr_symbols\":%zu", nsym);
+		strbuf__printf(&b, ",\"nr_symbols\":%zu", nsym);
 	}
-	sbuf__append(&b, "}\n", 2);
+	strbuf__append(&b, "}\n", 2);
 	if (err) {
-		sbuf__release(&b);
+		strbuf__release(&b);
 		ret = ui_json_error(u, conn, 500, strerror(-err));
 		goto cleanup;
 	}
@@ -231,7 +231,7 @@ static int cmp_entry(const void *a, const void *b)
  * them, which need not be their windows' order (several producers, a late flush); chunks
  * of one window (several OTLP profiles) are summed.
  */
-static void timeline_write(struct timeline *t, struct sbuf *b)
+static void timeline_write(struct timeline *t, struct strbuf *b)
 {
 	size_t i, j, n = 0;
 
@@ -245,23 +245,24 @@ static void timeline_write(struct timeline *t, struct sbuf *b)
 			if (t->v[j].duration > e.duration)
 				e.duration = t->v[j].duration;
 		}
-		sbuf__printf(b, "%s{\"t\":%llu,\"d\":%llu,\"samples\":%llu}", n++ ? "," : "",
-			     (unsigned long long)(e.start / MS),
-			     (unsigned long long)(e.duration / MS), (unsigned long long)e.samples);
+		strbuf__printf(b, "%s{\"t\":%llu,\"d\":%llu,\"samples\":%llu}", n++ ? "," : "",
+			       (unsigned long long)(e.start / MS),
+			       (unsigned long long)(e.duration / MS),
+			       (unsigned long long)e.samples);
 	}
 }
 
 enum MHD_Result ui_api__timeline(struct ui *u, struct MHD_Connection *conn,
 				 const struct ui_route *r)
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	struct timeline t = { 0 };
 	struct slot_info si = { 0 };
 	int err;
 
-	sbuf__append(&b, "{\"id\":", 6);
-	sbuf__json_str(&b, r->id);
-	sbuf__append(&b, ",\"windows\":[", 12);
+	strbuf__append(&b, "{\"id\":", 6);
+	strbuf__json_str(&b, r->id);
+	strbuf__append(&b, ",\"windows\":[", 12);
 	pthread_mutex_lock(&u->lock);
 	err = slots__read(u->slots, r->id, timeline_chunk, &t);
 	if (!err)
@@ -271,15 +272,15 @@ enum MHD_Result ui_api__timeline(struct ui *u, struct MHD_Connection *conn,
 		timeline_write(&t, &b);
 	free(t.v);
 	if (err) {
-		sbuf__release(&b);
+		strbuf__release(&b);
 		return fill_error(u, conn, err);
 	}
-	sbuf__printf(&b,
-		     "],\"chunks\":%llu,\"bytes\":%llu,\"max_bytes\":%llu,\"dropped\":%llu,"
-		     "\"refused\":%llu}\n",
-		     (unsigned long long)si.chunks, (unsigned long long)si.bytes,
-		     (unsigned long long)u->o.slots.max_bytes, (unsigned long long)si.dropped,
-		     (unsigned long long)si.refused);
+	strbuf__printf(&b,
+		       "],\"chunks\":%llu,\"bytes\":%llu,\"max_bytes\":%llu,\"dropped\":%llu,"
+		       "\"refused\":%llu}\n",
+		       (unsigned long long)si.chunks, (unsigned long long)si.bytes,
+		       (unsigned long long)u->o.slots.max_bytes, (unsigned long long)si.dropped,
+		       (unsigned long long)si.refused);
 	return ui_respond_sbuf(u, conn, 200, "application/json", &b);
 }
 
@@ -289,7 +290,7 @@ enum MHD_Result ui_api__sandwich(struct ui *u, struct MHD_Connection *conn,
 	char nbuf[1024];
 	const char *name = query_str(conn, "name", nbuf, sizeof(nbuf));
 	struct fill up = { .f = flame__new() }, down = { .f = flame__new() };
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	uint64_t max_nodes = 0;
 	enum MHD_Result ret;
 	int err;
@@ -320,20 +321,20 @@ enum MHD_Result ui_api__sandwich(struct ui *u, struct MHD_Connection *conn,
 		ret = fill_error(u, conn, err);
 		goto cleanup;
 	}
-	sbuf__append(&b, "{\"id\":", 6);
-	sbuf__json_str(&b, r->id);
-	sbuf__append(&b, ",\"name\":", 8);
-	sbuf__json_str(&b, name);
+	strbuf__append(&b, "{\"id\":", 6);
+	strbuf__json_str(&b, r->id);
+	strbuf__append(&b, ",\"name\":", 8);
+	strbuf__json_str(&b, name);
 	write_range(&b, &up.r);
-	sbuf__printf(&b, ",\"total\":%llu,\"all\":%llu,\"callers\":",
-		     (unsigned long long)flame__total(up.f), (unsigned long long)up.all);
+	strbuf__printf(&b, ",\"total\":%llu,\"all\":%llu,\"callers\":",
+		       (unsigned long long)flame__total(up.f), (unsigned long long)up.all);
 	err = flame__write_tree(up.f, &b, max_nodes, NULL);
-	sbuf__append(&b, ",\"callees\":", 11);
+	strbuf__append(&b, ",\"callees\":", 11);
 	if (!err)
 		err = flame__write_tree(down.f, &b, max_nodes, NULL);
-	sbuf__append(&b, "}\n", 2);
+	strbuf__append(&b, "}\n", 2);
 	if (err) {
-		sbuf__release(&b);
+		strbuf__release(&b);
 		ret = ui_json_error(u, conn, 500, strerror(-err));
 		goto cleanup;
 	}
@@ -363,20 +364,20 @@ static int diff_side(struct MHD_Connection *conn, const char *name, struct side 
 	return 0;
 }
 
-static void write_side(struct sbuf *b, const char *name, const struct side *s, uint64_t total)
+static void write_side(struct strbuf *b, const char *name, const struct side *s, uint64_t total)
 {
-	sbuf__printf(b, "\"%s\":{\"id\":", name);
-	sbuf__json_str(b, s->id);
+	strbuf__printf(b, "\"%s\":{\"id\":", name);
+	strbuf__json_str(b, s->id);
 	write_range(b, &s->fl.r);
-	sbuf__printf(b, ",\"total\":%llu,\"windows\":%llu},", (unsigned long long)total,
-		     (unsigned long long)s->fl.chunks);
+	strbuf__printf(b, ",\"total\":%llu,\"windows\":%llu},", (unsigned long long)total,
+		       (unsigned long long)s->fl.chunks);
 }
 
 enum MHD_Result ui_api__diff(struct ui *u, struct MHD_Connection *conn)
 {
 	struct side a = { 0 }, b = { 0 };
 	struct flame *f = flame__new();
-	struct sbuf out = { 0 };
+	struct strbuf out = { 0 };
 	uint64_t max_nodes = 0, limit = 0;
 	size_t written = 0, nsym = 0;
 	enum MHD_Result ret;
@@ -413,18 +414,18 @@ enum MHD_Result ui_api__diff(struct ui *u, struct MHD_Connection *conn)
 		ret = fill_error(u, conn, err);
 		goto cleanup;
 	}
-	sbuf__append(&out, "{", 1);
+	strbuf__append(&out, "{", 1);
 	write_side(&out, "a", &a, flame__total(f));
 	write_side(&out, "b", &b, flame__total_b(f));
-	sbuf__append(&out, "\"tree\":", 7);
+	strbuf__append(&out, "\"tree\":", 7);
 	err = flame__write_tree(f, &out, max_nodes, &written);
-	sbuf__printf(&out, ",\"nodes\":%zu,\"truncated\":%s,\"symbols\":", written,
-		     written < flame__nr_nodes(f) ? "true" : "false");
+	strbuf__printf(&out, ",\"nodes\":%zu,\"truncated\":%s,\"symbols\":", written,
+		       written < flame__nr_nodes(f) ? "true" : "false");
 	if (!err)
 		err = flame__write_diff_symbols(f, &out, limit, &nsym);
-	sbuf__printf(&out, ",\"nr_symbols\":%zu}\n", nsym);
+	strbuf__printf(&out, ",\"nr_symbols\":%zu}\n", nsym);
 	if (err) {
-		sbuf__release(&out);
+		strbuf__release(&out);
 		ret = ui_json_error(u, conn, 500, strerror(-err));
 		goto cleanup;
 	}

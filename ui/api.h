@@ -12,7 +12,7 @@
 #include <microhttpd.h>
 
 #include "ui/route.h"
-#include "ui/sbuf.h"
+#include "common/strbuf.h"
 #include "ui/ui_internal.h"
 
 /* Queues BODY (malloc'd, taken) with TYPE and STATUS, and header HNAME: HVALUE if given. */
@@ -26,7 +26,7 @@ enum MHD_Result ui_respond(struct ui *u, struct MHD_Connection *conn, unsigned i
 
 /* Queues the contents of B (taken) with TYPE and STATUS. */
 enum MHD_Result ui_respond_sbuf(struct ui *u, struct MHD_Connection *conn, unsigned int status,
-				const char *type, struct sbuf *b);
+				const char *type, struct strbuf *b);
 
 /* Queues {"error": MSG, "status": STATUS}. */
 enum MHD_Result ui_json_error(struct ui *u, struct MHD_Connection *conn, unsigned int status,

@@ -460,7 +460,7 @@ static uint32_t heap_pop(struct heap *h)
 struct writer {
 	const struct flame *f;
 	const bool *kept;
-	struct sbuf *out;
+	struct strbuf *out;
 	uint32_t *scratch; /* children being sorted, per depth, carved from one array */
 	size_t written;
 };
@@ -496,16 +496,16 @@ static void write_node(struct writer *w, uint32_t n, uint32_t *kids)
 	uint32_t c;
 
 	w->written++;
-	sbuf__append(w->out, "{\"name\":", 8);
-	sbuf__json_str(w->out, w->f->syms[nd->name].name);
+	strbuf__append(w->out, "{\"name\":", 8);
+	strbuf__json_str(w->out, w->f->syms[nd->name].name);
 	/* Native is the default kind: most frames are, and the tree stays lean. */
 	if (kind && kind != WREC_FRAME_NATIVE)
-		sbuf__printf(w->out, ",\"kind\":\"%s\"", flame_kind_name(kind));
+		strbuf__printf(w->out, ",\"kind\":\"%s\"", flame_kind_name(kind));
 	if (w->f->diff)
-		sbuf__printf(w->out, ",\"self_b\":%llu,\"total_b\":%llu",
-			     (unsigned long long)nd->self_b, (unsigned long long)nd->total_b);
-	sbuf__printf(w->out, ",\"self\":%llu,\"total\":%llu,\"children\":[",
-		     (unsigned long long)nd->self, (unsigned long long)nd->total);
+		strbuf__printf(w->out, ",\"self_b\":%llu,\"total_b\":%llu",
+			       (unsigned long long)nd->self_b, (unsigned long long)nd->total_b);
+	strbuf__printf(w->out, ",\"self\":%llu,\"total\":%llu,\"children\":[",
+		       (unsigned long long)nd->self, (unsigned long long)nd->total);
 	for (c = nd->first_child; c; c = w->f->nodes[c].next_sibling) {
 		if (w->kept[c]) {
 			kids[nr++] = c;
@@ -518,23 +518,23 @@ static void write_node(struct writer *w, uint32_t n, uint32_t *kids)
 	qsort_r(kids, nr, sizeof(*kids), cmp_ctx_name, (void *)w->f);
 	for (i = 0; i < nr; i++) {
 		if (i)
-			sbuf__append(w->out, ",", 1);
+			strbuf__append(w->out, ",", 1);
 		/* Each level's children live after this level's in KIDS. */
 		write_node(w, kids[i], kids + nr);
 	}
 	if (any_cut) {
 		w->written++;
-		sbuf__printf(w->out, "%s{\"name\":\"" FLAME_OTHER "\"", nr ? "," : "");
+		strbuf__printf(w->out, "%s{\"name\":\"" FLAME_OTHER "\"", nr ? "," : "");
 		if (w->f->diff)
-			sbuf__printf(w->out, ",\"self_b\":%llu,\"total_b\":%llu",
-				     (unsigned long long)cut_b, (unsigned long long)cut_b);
-		sbuf__printf(w->out, ",\"self\":%llu,\"total\":%llu,\"children\":[]}",
-			     (unsigned long long)cut, (unsigned long long)cut);
+			strbuf__printf(w->out, ",\"self_b\":%llu,\"total_b\":%llu",
+				       (unsigned long long)cut_b, (unsigned long long)cut_b);
+		strbuf__printf(w->out, ",\"self\":%llu,\"total\":%llu,\"children\":[]}",
+			       (unsigned long long)cut, (unsigned long long)cut);
 	}
-	sbuf__append(w->out, "]}", 2);
+	strbuf__append(w->out, "]}", 2);
 }
 
-int flame__write_tree(const struct flame *f, struct sbuf *out, size_t max_nodes, size_t *written)
+int flame__write_tree(const struct flame *f, struct strbuf *out, size_t max_nodes, size_t *written)
 {
 	struct heap h = { .nodes = f->nodes };
 	uint32_t *unkept = NULL, *kids = NULL;
@@ -595,7 +595,7 @@ cleanup:
 	return err;
 }
 
-int flame__write_symbols(const struct flame *f, struct sbuf *out, enum flame_sort sort,
+int flame__write_symbols(const struct flame *f, struct strbuf *out, enum flame_sort sort,
 			 size_t limit, size_t *nr_symbols)
 {
 	double total = f->total ? (double)f->total : 1.0;
@@ -613,20 +613,20 @@ int flame__write_symbols(const struct flame *f, struct sbuf *out, enum flame_sor
 		*nr_symbols = (size_t)nr;
 	if (limit && (size_t)nr > limit)
 		nr = (long)limit;
-	sbuf__append(out, "[", 1);
+	strbuf__append(out, "[", 1);
 	for (i = 0; i < (size_t)nr; i++) {
-		sbuf__append(out, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
-		sbuf__json_str(out, rows[i].name);
-		sbuf__append(out, ",\"module\":", 10);
-		sbuf__json_str(out, rows[i].module);
-		sbuf__printf(out,
-			     ",\"self\":%llu,\"total\":%llu,\"self_percent\":%.3f,"
-			     "\"total_percent\":%.3f}",
-			     (unsigned long long)rows[i].self, (unsigned long long)rows[i].total,
-			     100.0 * (double)rows[i].self / total,
-			     100.0 * (double)rows[i].total / total);
+		strbuf__append(out, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
+		strbuf__json_str(out, rows[i].name);
+		strbuf__append(out, ",\"module\":", 10);
+		strbuf__json_str(out, rows[i].module);
+		strbuf__printf(out,
+			       ",\"self\":%llu,\"total\":%llu,\"self_percent\":%.3f,"
+			       "\"total_percent\":%.3f}",
+			       (unsigned long long)rows[i].self, (unsigned long long)rows[i].total,
+			       100.0 * (double)rows[i].self / total,
+			       100.0 * (double)rows[i].total / total);
 	}
-	sbuf__append(out, "]", 1);
+	strbuf__append(out, "]", 1);
 	free(rows);
 	return out->err;
 }
@@ -647,7 +647,7 @@ static int cmp_drow(const void *a, const void *b, void *ctx)
 	return strcmp(f->syms[f->fid_sym[x->fid]].name, f->syms[f->fid_sym[y->fid]].name);
 }
 
-int flame__write_diff_symbols(const struct flame *f, struct sbuf *out, size_t limit,
+int flame__write_diff_symbols(const struct flame *f, struct strbuf *out, size_t limit,
 			      size_t *nr_symbols)
 {
 	double ta = f->total ? (double)f->total : 1.0, tb = f->total_b ? (double)f->total_b : 1.0;
@@ -669,24 +669,24 @@ int flame__write_diff_symbols(const struct flame *f, struct sbuf *out, size_t li
 		*nr_symbols = nr;
 	if (limit && nr > limit)
 		nr = limit;
-	sbuf__append(out, "[", 1);
+	strbuf__append(out, "[", 1);
 	for (i = 0; i < nr; i++) {
 		uint32_t id = rows[i].fid;
 
-		sbuf__append(out, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
-		sbuf__json_str(out, f->syms[f->fid_sym[id]].name);
-		sbuf__printf(out,
-			     ",\"self_a\":%llu,\"total_a\":%llu,\"self_b\":%llu,\"total_b\":%llu,"
-			     "\"self_percent_a\":%.3f,\"self_percent_b\":%.3f,"
-			     "\"total_percent_a\":%.3f,\"total_percent_b\":%.3f,"
-			     "\"self_diff\":%.3f,\"total_diff\":%.3f}",
-			     (unsigned long long)sa[id], (unsigned long long)ua[id],
-			     (unsigned long long)sb[id], (unsigned long long)ub[id],
-			     100.0 * (double)sa[id] / ta, 100.0 * (double)sb[id] / tb,
-			     100.0 * (double)ua[id] / ta, 100.0 * (double)ub[id] / tb, rows[i].diff,
-			     100.0 * ((double)ub[id] / tb - (double)ua[id] / ta));
+		strbuf__append(out, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
+		strbuf__json_str(out, f->syms[f->fid_sym[id]].name);
+		strbuf__printf(out,
+			       ",\"self_a\":%llu,\"total_a\":%llu,\"self_b\":%llu,\"total_b\":%llu,"
+			       "\"self_percent_a\":%.3f,\"self_percent_b\":%.3f,"
+			       "\"total_percent_a\":%.3f,\"total_percent_b\":%.3f,"
+			       "\"self_diff\":%.3f,\"total_diff\":%.3f}",
+			       (unsigned long long)sa[id], (unsigned long long)ua[id],
+			       (unsigned long long)sb[id], (unsigned long long)ub[id],
+			       100.0 * (double)sa[id] / ta, 100.0 * (double)sb[id] / tb,
+			       100.0 * (double)ua[id] / ta, 100.0 * (double)ub[id] / tb,
+			       rows[i].diff, 100.0 * ((double)ub[id] / tb - (double)ua[id] / ta));
 	}
-	sbuf__append(out, "]", 1);
+	strbuf__append(out, "]", 1);
 	free(rows);
 	return out->err;
 }

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ui/sbuf.h"
+#include "common/strbuf.h"
 
 #define FLAME_DEFAULT_MAX_NODES 2048
 #define FLAME_MAX_NODES_LIMIT 100000
@@ -100,14 +100,14 @@ size_t flame__nr_nodes(const struct flame *f);
  * its children's totals and no more than MAX_NODES nodes are written. Sets *WRITTEN to the
  * nodes written. Returns 0 or -ENOMEM / -EINVAL.
  */
-int flame__write_tree(const struct flame *f, struct sbuf *out, size_t max_nodes, size_t *written);
+int flame__write_tree(const struct flame *f, struct strbuf *out, size_t max_nodes, size_t *written);
 
 /*
  * Writes the symbols table as a JSON array of {"name","self","total","self_percent",
  * "total_percent"}, sorted by SORT (descending, then by name), at most LIMIT rows (0: all).
  * Returns 0 or -ENOMEM. Sets *NR_SYMBOLS to the number of distinct functions.
  */
-int flame__write_symbols(const struct flame *f, struct sbuf *out, enum flame_sort sort,
+int flame__write_symbols(const struct flame *f, struct strbuf *out, enum flame_sort sort,
 			 size_t limit, size_t *nr_symbols);
 
 /*
@@ -117,7 +117,7 @@ int flame__write_symbols(const struct flame *f, struct sbuf *out, enum flame_sor
  * |self_diff| first, then by name; at most LIMIT rows (0: all). Sets *NR_SYMBOLS to the
  * functions seen on either side. Returns 0 or -ENOMEM.
  */
-int flame__write_diff_symbols(const struct flame *f, struct sbuf *out, size_t limit,
+int flame__write_diff_symbols(const struct flame *f, struct strbuf *out, size_t limit,
 			      size_t *nr_symbols);
 
 #endif

@@ -43,7 +43,7 @@ struct req {
 	bool challenge; /* a 401: answer with WWW-Authenticate */
 	size_t limit;
 	size_t received; /* body bytes seen, kept or not */
-	struct sbuf body;
+	struct strbuf body;
 };
 
 static void count_status(struct ui *u, unsigned int status)
@@ -88,10 +88,10 @@ enum MHD_Result ui_respond(struct ui *u, struct MHD_Connection *conn, unsigned i
 }
 
 enum MHD_Result ui_respond_sbuf(struct ui *u, struct MHD_Connection *conn, unsigned int status,
-				const char *type, struct sbuf *b)
+				const char *type, struct strbuf *b)
 {
 	size_t len;
-	char *body = sbuf__take(b, &len);
+	char *body = strbuf__take(b, &len);
 
 	if (!body)
 		return ui_respond(u, conn, 500, "text/plain", strdup("out of memory\n"), 14);
@@ -101,11 +101,11 @@ enum MHD_Result ui_respond_sbuf(struct ui *u, struct MHD_Connection *conn, unsig
 enum MHD_Result ui_json_error(struct ui *u, struct MHD_Connection *conn, unsigned int status,
 			      const char *msg)
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 
-	sbuf__printf(&b, "{\"error\":");
-	sbuf__json_str(&b, msg);
-	sbuf__printf(&b, ",\"status\":%u}\n", status);
+	strbuf__printf(&b, "{\"error\":");
+	strbuf__json_str(&b, msg);
+	strbuf__printf(&b, ",\"status\":%u}\n", status);
 	return ui_respond_sbuf(u, conn, status, "application/json", &b);
 }
 
@@ -143,40 +143,40 @@ int ui_query_u64(struct MHD_Connection *conn, const char *name, uint64_t min, ui
 
 static void write_slot(const char *key, const struct slot_info *si, void *ctx)
 {
-	struct sbuf *b = ctx;
+	struct strbuf *b = ctx;
 	/* The array was opened just before: the first entry needs no comma. */
 	const char *lead = b->buf[b->len - 1] == '[' ? "{\"id\":" : ",{\"id\":";
 
-	sbuf__append(b, lead, strlen(lead));
-	sbuf__json_str(b, key);
-	sbuf__printf(b, ",\"bytes\":%llu,\"chunks\":%llu,\"dropped\":%llu,\"refused\":%llu}",
-		     (unsigned long long)si->bytes, (unsigned long long)si->chunks,
-		     (unsigned long long)si->dropped, (unsigned long long)si->refused);
+	strbuf__append(b, lead, strlen(lead));
+	strbuf__json_str(b, key);
+	strbuf__printf(b, ",\"bytes\":%llu,\"chunks\":%llu,\"dropped\":%llu,\"refused\":%llu}",
+		       (unsigned long long)si->bytes, (unsigned long long)si->chunks,
+		       (unsigned long long)si->dropped, (unsigned long long)si->refused);
 }
 
 static enum MHD_Result api_slots(struct ui *u, struct MHD_Connection *conn)
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 
 	pthread_mutex_lock(&u->lock);
-	sbuf__printf(&b,
-		     "{\"max_slots\":%llu,\"ttl_seconds\":%llu,\"max_bytes\":%llu,"
-		     "\"ring_attached\":%s,\"slots\":[",
-		     (unsigned long long)u->o.slots.max_slots,
-		     (unsigned long long)(u->o.slots.ttl_ns / 1000000000ull),
-		     (unsigned long long)u->o.slots.max_bytes,
-		     u->n.ring_attached ? "true" : "false");
+	strbuf__printf(&b,
+		       "{\"max_slots\":%llu,\"ttl_seconds\":%llu,\"max_bytes\":%llu,"
+		       "\"ring_attached\":%s,\"slots\":[",
+		       (unsigned long long)u->o.slots.max_slots,
+		       (unsigned long long)(u->o.slots.ttl_ns / 1000000000ull),
+		       (unsigned long long)u->o.slots.max_bytes,
+		       u->n.ring_attached ? "true" : "false");
 	if (!b.err)
 		slots__for_each(u->slots, write_slot, &b);
 	pthread_mutex_unlock(&u->lock);
-	sbuf__append(&b, "]}\n", 3);
+	strbuf__append(&b, "]}\n", 3);
 	return ui_respond_sbuf(u, conn, 200, "application/json", &b);
 }
 
 static enum MHD_Result api_slot(struct ui *u, struct MHD_Connection *conn, const struct req *q)
 {
 	struct slot_info si;
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	unsigned int status = 200;
 	int ret = 0;
 
@@ -212,13 +212,13 @@ static enum MHD_Result api_slot(struct ui *u, struct MHD_Connection *conn, const
 		return ui_json_error(u, conn, 404, NO_SLOT);
 	if (ret)
 		return ui_json_error(u, conn, 500, strerror(-ret));
-	sbuf__append(&b, "{\"id\":", 6);
-	sbuf__json_str(&b, q->r.id);
+	strbuf__append(&b, "{\"id\":", 6);
+	strbuf__json_str(&b, q->r.id);
 	if (q->r.kind == UI_R_SLOT_DISABLE)
-		sbuf__printf(&b, ",\"enabled\":false}\n");
+		strbuf__printf(&b, ",\"enabled\":false}\n");
 	else
-		sbuf__printf(&b, ",\"enabled\":true,\"bytes\":%llu,\"chunks\":%llu}\n",
-			     (unsigned long long)si.bytes, (unsigned long long)si.chunks);
+		strbuf__printf(&b, ",\"enabled\":true,\"bytes\":%llu,\"chunks\":%llu}\n",
+			       (unsigned long long)si.bytes, (unsigned long long)si.chunks);
 	return ui_respond_sbuf(u, conn, status, "application/json", &b);
 }
 
@@ -226,7 +226,7 @@ static enum MHD_Result metrics(struct ui *u, struct MHD_Connection *conn)
 {
 	struct slots_stats st;
 	struct ui_counters n;
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	uint64_t forgotten;
 	size_t nr_wl, i;
 
@@ -236,16 +236,16 @@ static enum MHD_Result metrics(struct ui *u, struct MHD_Connection *conn)
 	n = u->n;
 	pthread_mutex_unlock(&u->lock);
 
-#define G(name, help, v)                                                                 \
-	sbuf__printf(&b,                                                                 \
-		     "# HELP kiln_ui_" name " " help "\n# TYPE kiln_ui_" name " gauge\n" \
-		     "kiln_ui_" name " %llu\n",                                          \
-		     (unsigned long long)(v))
-#define C(name, help, v)                                                                   \
-	sbuf__printf(&b,                                                                   \
-		     "# HELP kiln_ui_" name " " help "\n# TYPE kiln_ui_" name " counter\n" \
-		     "kiln_ui_" name " %llu\n",                                            \
-		     (unsigned long long)(v))
+#define G(name, help, v)                                                                   \
+	strbuf__printf(&b,                                                                 \
+		       "# HELP kiln_ui_" name " " help "\n# TYPE kiln_ui_" name " gauge\n" \
+		       "kiln_ui_" name " %llu\n",                                          \
+		       (unsigned long long)(v))
+#define C(name, help, v)                                                                     \
+	strbuf__printf(&b,                                                                   \
+		       "# HELP kiln_ui_" name " " help "\n# TYPE kiln_ui_" name " counter\n" \
+		       "kiln_ui_" name " %llu\n",                                            \
+		       (unsigned long long)(v))
 	G("slots", "Slots open.", st.nr_slots);
 	G("slots_max", "PROFILES_MAX_SLOTS.", u->o.slots.max_slots);
 	G("slot_bytes", "Chunk bytes held in all slots.", st.bytes);
@@ -280,28 +280,28 @@ static enum MHD_Result metrics(struct ui *u, struct MHD_Connection *conn)
 	C("sweeps_total", "TTL sweeps run.", n.sweeps);
 #undef G
 #undef C
-	sbuf__printf(&b, "# HELP kiln_ui_http_requests_total HTTP requests answered, by status.\n"
-			 "# TYPE kiln_ui_http_requests_total counter\n");
+	strbuf__printf(&b, "# HELP kiln_ui_http_requests_total HTTP requests answered, by status.\n"
+			   "# TYPE kiln_ui_http_requests_total counter\n");
 	for (i = 0; i < UI_NR_STATUS; i++) {
 		if (ui_statuses[i])
-			sbuf__printf(&b, "kiln_ui_http_requests_total{code=\"%u\"} %llu\n",
-				     ui_statuses[i], (unsigned long long)n.http[i]);
+			strbuf__printf(&b, "kiln_ui_http_requests_total{code=\"%u\"} %llu\n",
+				       ui_statuses[i], (unsigned long long)n.http[i]);
 		else
-			sbuf__printf(&b, "kiln_ui_http_requests_total{code=\"other\"} %llu\n",
-				     (unsigned long long)n.http[i]);
+			strbuf__printf(&b, "kiln_ui_http_requests_total{code=\"other\"} %llu\n",
+				       (unsigned long long)n.http[i]);
 	}
-	sbuf__printf(&b, "# HELP kiln_ui_requests_refused_total Requests refused by the guard, "
-			 "by reason (host: DNS rebinding, token: missing or wrong access token, "
-			 "origin: cross-origin state change, header: state change "
-			 "without " PROOF_HEADER ").\n# TYPE kiln_ui_requests_refused_total "
-			 "counter\n");
+	strbuf__printf(&b, "# HELP kiln_ui_requests_refused_total Requests refused by the guard, "
+			   "by reason (host: DNS rebinding, token: missing or wrong access token, "
+			   "origin: cross-origin state change, header: state change "
+			   "without " PROOF_HEADER ").\n# TYPE kiln_ui_requests_refused_total "
+			   "counter\n");
 	for (i = 0; i < UI_NR_REFUSED; i++)
-		sbuf__printf(&b, "kiln_ui_requests_refused_total{reason=\"%s\"} %llu\n",
-			     ui_refusal_names[i], (unsigned long long)n.refused[i]);
-	sbuf__printf(&b,
-		     "# HELP kiln_ui_logins_total Logins with the access token (GET /?token=).\n"
-		     "# TYPE kiln_ui_logins_total counter\nkiln_ui_logins_total %llu\n",
-		     (unsigned long long)n.logins);
+		strbuf__printf(&b, "kiln_ui_requests_refused_total{reason=\"%s\"} %llu\n",
+			       ui_refusal_names[i], (unsigned long long)n.refused[i]);
+	strbuf__printf(&b,
+		       "# HELP kiln_ui_logins_total Logins with the access token (GET /?token=).\n"
+		       "# TYPE kiln_ui_logins_total counter\nkiln_ui_logins_total %llu\n",
+		       (unsigned long long)n.logins);
 	return ui_respond_sbuf(u, conn, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
@@ -607,14 +607,14 @@ static enum MHD_Result dispatch(struct ui *u, struct MHD_Connection *conn, struc
 			return otlp_error(u, conn, (unsigned int)q->status, 8, q->error);
 		}
 		if (q->challenge) {
-			struct sbuf b = { 0 };
+			struct strbuf b = { 0 };
 			size_t len;
 			char *body;
 
-			sbuf__printf(&b, "{\"error\":");
-			sbuf__json_str(&b, q->error);
-			sbuf__printf(&b, ",\"status\":401}\n");
-			body = sbuf__take(&b, &len);
+			strbuf__printf(&b, "{\"error\":");
+			strbuf__json_str(&b, q->error);
+			strbuf__printf(&b, ",\"status\":401}\n");
+			body = strbuf__take(&b, &len);
 			if (!body)
 				return MHD_NO;
 			return ui_respond_h(u, conn, 401, "application/json", body, len,
@@ -642,12 +642,12 @@ static enum MHD_Result dispatch(struct ui *u, struct MHD_Connection *conn, struc
 			return ret;
 		}
 	case UI_R_WORKLOADS: {
-		struct sbuf b = { 0 };
+		struct strbuf b = { 0 };
 
 		pthread_mutex_lock(&u->lock);
 		workloads__write_json(u->wl, u->slots, u->o.wall_ns(), &b);
 		pthread_mutex_unlock(&u->lock);
-		sbuf__append(&b, "\n", 1);
+		strbuf__append(&b, "\n", 1);
 		return ui_respond_sbuf(u, conn, 200, "application/json", &b);
 	}
 	case UI_R_SLOTS:
@@ -710,10 +710,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		if (!q->status && q->received > q->limit) {
 			q->status = 413;
 			q->error = "request body too large";
-			sbuf__release(&q->body);
+			strbuf__release(&q->body);
 		}
 		if (!q->status && (q->r.kind == UI_R_OTLP))
-			sbuf__append(&q->body, upload, *upload_size);
+			strbuf__append(&q->body, upload, *upload_size);
 		*upload_size = 0;
 		return MHD_YES;
 	}
@@ -730,7 +730,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (!q)
 		return;
-	sbuf__release(&q->body);
+	strbuf__release(&q->body);
 	free(q);
 	*con_cls = NULL;
 }

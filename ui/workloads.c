@@ -237,7 +237,7 @@ static int cmp_row(const void *a, const void *b)
 }
 
 void workloads__write_json(const struct workloads *w, const struct slots *s, uint64_t now_ns,
-			   struct sbuf *out)
+			   struct strbuf *out)
 {
 	struct row *rows = calloc(w->nr + 1, sizeof(*rows));
 	struct slot_info si;
@@ -251,31 +251,31 @@ void workloads__write_json(const struct workloads *w, const struct slots *s, uin
 	for (i = 0; i < w->nr; i++)
 		rows[i] = (struct row){ &w->v[i], rate(&w->v[i], now_ns) };
 	qsort(rows, w->nr, sizeof(*rows), cmp_row);
-	sbuf__append(out, "[", 1);
+	strbuf__append(out, "[", 1);
 	for (i = 0; i < w->nr; i++) {
 		const struct wl *l = rows[i].l;
 
-		sbuf__append(out, i ? ",{" : "{", i ? 2 : 1);
+		strbuf__append(out, i ? ",{" : "{", i ? 2 : 1);
 		for (j = 0; j < WREC_ID_NR; j++) {
 			if (!id_names[j] || (!l->id[j] && j > WREC_ID_KIND))
 				continue;
-			sbuf__printf(out, "%s\"%s\":", j ? "," : "", id_names[j]);
-			sbuf__json_str(out, l->id[j] ? l->id[j] : "");
+			strbuf__printf(out, "%s\"%s\":", j ? "," : "", id_names[j]);
+			strbuf__json_str(out, l->id[j] ? l->id[j] : "");
 		}
 		on = s && slots__info(s, l->id[WREC_ID_KEY], &si) == 0;
-		sbuf__printf(out,
-			     ",\"cgroup_id\":%llu,\"source\":\"%s\",\"rate\":%.3f,"
-			     "\"samples\":%llu,\"records\":%llu,\"last_seen_ms\":%llu,"
-			     "\"slot\":%s",
-			     (unsigned long long)l->cgroup_id, l->source, rows[i].rate,
-			     (unsigned long long)l->samples, (unsigned long long)l->records,
-			     (unsigned long long)(l->last_seen_ns / 1000000),
-			     on ? "true" : "false");
+		strbuf__printf(out,
+			       ",\"cgroup_id\":%llu,\"source\":\"%s\",\"rate\":%.3f,"
+			       "\"samples\":%llu,\"records\":%llu,\"last_seen_ms\":%llu,"
+			       "\"slot\":%s",
+			       (unsigned long long)l->cgroup_id, l->source, rows[i].rate,
+			       (unsigned long long)l->samples, (unsigned long long)l->records,
+			       (unsigned long long)(l->last_seen_ns / 1000000),
+			       on ? "true" : "false");
 		if (on)
-			sbuf__printf(out, ",\"slot_bytes\":%llu,\"slot_chunks\":%llu",
-				     (unsigned long long)si.bytes, (unsigned long long)si.chunks);
-		sbuf__append(out, "}", 1);
+			strbuf__printf(out, ",\"slot_bytes\":%llu,\"slot_chunks\":%llu",
+				       (unsigned long long)si.bytes, (unsigned long long)si.chunks);
+		strbuf__append(out, "}", 1);
 	}
-	sbuf__append(out, "]", 1);
+	strbuf__append(out, "]", 1);
 	free(rows);
 }

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "profile/wrec.h"
-#include "ui/sbuf.h"
+#include "common/strbuf.h"
 #include "ui/slots.h"
 
 #define WORKLOADS_MAX 4096
@@ -48,6 +48,6 @@ int workloads__has(const struct workloads *w, const char *key);
  * WORKLOADS_RATE_NS before NOW_NS), samples, last_seen, and the slot state from S.
  */
 void workloads__write_json(const struct workloads *w, const struct slots *s, uint64_t now_ns,
-			   struct sbuf *out);
+			   struct strbuf *out);
 
 #endif

@@ -163,7 +163,7 @@ static void test_top_and_ui_agree(void)
 	const struct symtotal_row *rows;
 	struct top_opts o = { 0 };
 	struct wrec_view v;
-	struct sbuf json = { 0 };
+	struct strbuf json = { 0 };
 	struct flame *f = flame__new();
 	struct top *t = NULL;
 	size_t nr_syms = 0;
@@ -197,7 +197,7 @@ static void test_top_and_ui_agree(void)
 		CU_ASSERT_PTR_NOT_NULL(strstr(json.buf, want));
 	}
 	printf("\n  ui: %s\n", json.buf);
-	sbuf__release(&json);
+	strbuf__release(&json);
 	flame__free(f);
 	top__free(t);
 	free(buf);

@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct flame *f = flame__new();
 	struct otlp_result res;
-	struct sbuf out = { 0 };
+	struct strbuf out = { 0 };
 	void *inflated = NULL;
 	const void *body;
 	size_t len, n;
@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		flame__write_symbols(f, &out, FLAME_SORT_TOTAL, 10, &n);
 	}
 cleanup:
-	sbuf__release(&out);
+	strbuf__release(&out);
 	free(inflated);
 	flame__free(f);
 	return 0;

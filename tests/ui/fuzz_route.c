@@ -9,13 +9,13 @@
 #include <string.h>
 
 #include "ui/route.h"
-#include "ui/sbuf.h"
+#include "common/strbuf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const methods[] = { "GET", "POST", "DELETE", "HEAD", "PUT", "" };
 	struct ui_route r;
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	char *path, out[64];
 	int st;
 
@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (r.kind >= UI_R_TIMELINE && r.kind <= UI_R_PROFILE))) {
 		if (!r.id[0] || strlen(r.id) > UI_ID_MAX)
 			abort();
-		sbuf__json_str(&b, r.id);
+		strbuf__json_str(&b, r.id);
 	}
 	ui_url_decode(path, size - 1, out, sizeof(out));
 	/* The diff operand parser sees the same bytes: an id and a sane range, or a refusal. */
@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (!out[0] || from > to))
 			abort();
 	}
-	sbuf__release(&b);
+	strbuf__release(&b);
 	free(path);
 	return 0;
 }

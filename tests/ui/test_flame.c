@@ -12,14 +12,14 @@
 #include "ui/flame.h"
 #include "otlp/otlp.h"
 #include "ui/route.h"
-#include "ui/sbuf.h"
+#include "common/strbuf.h"
 
 static void test_tree_merge(void)
 {
 	const char *a[] = { "alpha", "work", "main" }; /* leaf first */
 	const char *b[] = { "beta", "work", "main" };
 	struct flame *f = flame__new();
-	struct sbuf out = { 0 };
+	struct strbuf out = { 0 };
 	size_t n = 0;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
@@ -37,13 +37,13 @@ static void test_tree_merge(void)
 					"[]},"
 					"{\"name\":\"beta\",\"self\":30,\"total\":30,\"children\":["
 					"]}]}]}]}");
-	sbuf__release(&out);
+	strbuf__release(&out);
 	CU_ASSERT_EQUAL(flame__write_symbols(f, &out, FLAME_SORT_SELF, 1, &n), 0);
 	CU_ASSERT_EQUAL(n, 4);
 	CU_ASSERT_STRING_EQUAL(out.buf,
 			       "[{\"name\":\"alpha\",\"module\":\"\",\"self\":70,\"total\":70,"
 			       "\"self_percent\":66.667,\"total_percent\":66.667}]");
-	sbuf__release(&out);
+	strbuf__release(&out);
 	flame__free(f);
 }
 
@@ -51,7 +51,7 @@ static void test_tree_merge(void)
 static void test_node_cap(void)
 {
 	struct flame *f = flame__new();
-	struct sbuf out = { 0 };
+	struct strbuf out = { 0 };
 	char name[32];
 	const char *st[2];
 	size_t n = 0;
@@ -75,14 +75,14 @@ static void test_node_cap(void)
 	/* f0..f7 = 10+..+17 = 108 samples */
 	CU_ASSERT_PTR_NOT_NULL(strstr(out.buf, "{\"name\":\"other\",\"self\":108,\"total\":108,"
 					       "\"children\":[]}"));
-	sbuf__release(&out);
+	strbuf__release(&out);
 	/* Cap 2: the root and one "other" holding everything. */
 	CU_ASSERT_EQUAL(flame__write_tree(f, &out, 2, &n), 0);
 	CU_ASSERT_EQUAL(n, 2);
 	CU_ASSERT_STRING_EQUAL(out.buf, "{\"name\":\"all\",\"self\":0,\"total\":145,\"children\":["
 					"{\"name\":\"other\",\"self\":145,\"total\":145,"
 					"\"children\":[]}]}");
-	sbuf__release(&out);
+	strbuf__release(&out);
 	flame__free(f);
 }
 
@@ -91,7 +91,7 @@ static void test_recursion(void)
 {
 	const char *st[] = { "leaf", "b", "a", "b", "a" };
 	struct flame *f = flame__new();
-	struct sbuf out = { 0 };
+	struct strbuf out = { 0 };
 	size_t n;
 
 	CU_ASSERT_EQUAL(flame__add_stack(f, st, 5, 10), 0);
@@ -103,18 +103,18 @@ static void test_recursion(void)
 				      "000}"));
 	CU_ASSERT_PTR_NOT_NULL(
 		strstr(out.buf, "{\"name\":\"leaf\",\"module\":\"\",\"self\":10,\"total\":10,"));
-	sbuf__release(&out);
+	strbuf__release(&out);
 	flame__free(f);
 }
 
 static void test_json_escape(void)
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 
-	sbuf__json_str(&b, "a\"b\\c\n\x01 \xc3\xa9 \xff \xe2\x82");
+	strbuf__json_str(&b, "a\"b\\c\n\x01 \xc3\xa9 \xff \xe2\x82");
 	CU_ASSERT_STRING_EQUAL(b.buf, "\"a\\\"b\\\\c\\u000a\\u0001 \xc3\xa9 \xef\xbf\xbd "
 				      "\xef\xbf\xbd\xef\xbf\xbd\"");
-	sbuf__release(&b);
+	strbuf__release(&b);
 }
 
 static void test_route(void)

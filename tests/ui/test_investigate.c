@@ -14,7 +14,7 @@
 #include "profile/wrec.h"
 #include "ui/flame.h"
 #include "ui/route.h"
-#include "ui/sbuf.h"
+#include "common/strbuf.h"
 
 /* A window record starting at START_NS with COUNT samples of main;work;LEAF (LEAF of KIND). */
 static void *record(uint64_t start_ns, const char *leaf, enum sym_frame_kind kind, uint64_t count,
@@ -90,7 +90,7 @@ static void test_range_select(void)
 	void *rec[3];
 	size_t len[3], i, n = 0;
 	struct flame *f = flame__new();
-	struct sbuf out = { 0 };
+	struct strbuf out = { 0 };
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	for (i = 0; i < 3; i++)
@@ -109,7 +109,7 @@ static void test_range_select(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out.buf, "\"beta\""));
 	CU_ASSERT_PTR_NULL(strstr(out.buf, "\"alpha\""));
 	CU_ASSERT_PTR_NULL(strstr(out.buf, "\"gamma\""));
-	sbuf__release(&out);
+	strbuf__release(&out);
 	flame__free(f);
 	for (i = 0; i < 3; i++)
 		free(rec[i]);
@@ -120,7 +120,7 @@ static void test_diff(void)
 {
 	const char *a[] = { "alpha", "work", "main" }, *b[] = { "beta", "work", "main" };
 	struct flame *f = flame__new();
-	struct sbuf out = { 0 };
+	struct strbuf out = { 0 };
 	size_t n = 0;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
@@ -137,7 +137,7 @@ static void test_diff(void)
 					       "\"self\":70,\"total\":70,\"children\":[]}"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out.buf, "{\"name\":\"work\",\"self_b\":0,\"total_b\":200,"
 					       "\"self\":0,\"total\":100,"));
-	sbuf__release(&out);
+	strbuf__release(&out);
 	/* Largest change of Self share first; alpha and beta tie at 40 points: by name. */
 	CU_ASSERT_EQUAL(flame__write_diff_symbols(f, &out, 2, &n), 0);
 	CU_ASSERT_EQUAL(n, 4);
@@ -150,7 +150,7 @@ static void test_diff(void)
 			 "\"total_b\":140,\"self_percent_a\":30.000,\"self_percent_b\":70.000,"
 			 "\"total_percent_a\":30.000,\"total_percent_b\":70.000,"
 			 "\"self_diff\":40.000,\"total_diff\":40.000}]");
-	sbuf__release(&out);
+	strbuf__release(&out);
 	flame__free(f);
 }
 
@@ -159,7 +159,7 @@ static void test_diff_one_side(void)
 {
 	const char *a[] = { "gone", "main" }, *b[] = { "new", "main" };
 	struct flame *f = flame__new();
-	struct sbuf out = { 0 };
+	struct strbuf out = { 0 };
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	CU_ASSERT_EQUAL(flame__add_stack(f, a, 2, 5), 0);
@@ -170,7 +170,7 @@ static void test_diff_one_side(void)
 					       "\"self\":5,\"total\":5,"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out.buf, "{\"name\":\"new\",\"self_b\":5,\"total_b\":5,"
 					       "\"self\":0,\"total\":0,"));
-	sbuf__release(&out);
+	strbuf__release(&out);
 	flame__free(f);
 }
 
@@ -191,7 +191,7 @@ static void add_sandwich_stacks(struct flame *f)
 static void test_sandwich(void)
 {
 	struct flame *up = flame__new(), *down = flame__new();
-	struct sbuf out = { 0 };
+	struct strbuf out = { 0 };
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(up);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(down);
@@ -213,7 +213,7 @@ static void test_sandwich(void)
 			 "{\"name\":\"main\",\"self\":5,\"total\":5,\"children\":[]},"
 			 "{\"name\":\"right\",\"self\":0,\"total\":10,\"children\":["
 			 "{\"name\":\"main\",\"self\":10,\"total\":10,\"children\":[]}]}]}]}");
-	sbuf__release(&out);
+	strbuf__release(&out);
 	/* Callees: everything under the outermost shared, the recursion included once. */
 	CU_ASSERT_EQUAL(flame__write_tree(down, &out, 100, NULL), 0);
 	CU_ASSERT_STRING_EQUAL(out.buf,
@@ -223,7 +223,7 @@ static void test_sandwich(void)
 			       "{\"name\":\"x\",\"self\":0,\"total\":5,\"children\":["
 			       "{\"name\":\"shared\",\"self\":0,\"total\":5,\"children\":["
 			       "{\"name\":\"y\",\"self\":5,\"total\":5,\"children\":[]}]}]}]}]}");
-	sbuf__release(&out);
+	strbuf__release(&out);
 	flame__free(up);
 	flame__free(down);
 }
@@ -244,7 +244,7 @@ static void test_sandwich_absent(void)
 static void test_kinds(void)
 {
 	struct flame *f = flame__new();
-	struct sbuf out = { 0 };
+	struct strbuf out = { 0 };
 	size_t len;
 	void *rec = record(1, "__x64_sys_read", SYM_FRAME_KERNEL, 3, &len);
 
@@ -256,7 +256,7 @@ static void test_kinds(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out.buf, "{\"name\":\"work\",\"self\""));
 	CU_ASSERT_STRING_EQUAL(flame_kind_name(WREC_FRAME_PYTHON), "python");
 	CU_ASSERT_STRING_EQUAL(flame_kind_name(99), "native");
-	sbuf__release(&out);
+	strbuf__release(&out);
 	flame__free(f);
 	free(rec);
 }
