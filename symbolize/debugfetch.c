@@ -19,43 +19,6 @@
  */
 #define DBG_RETRY_NS 2000000000ull
 
-/*
- * Reads the function symbols of the debug file open on FD, which must carry build id BID,
- * into E. Returns 0 when it had some, -ENOENT, or -ENOMEM.
- */
-static int read_fetched(int fd, const char *bid, struct elf_file *e, size_t *cap)
-{
-	char got[2 * 64 + 1];
-	Elf_Scn *scn = NULL;
-	size_t before = e->nr_syms;
-	GElf_Shdr sh;
-	Elf *elf;
-	int err = 0;
-
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		err = -ENOENT;
-		goto cleanup;
-	}
-	read_build_id(elf, got);
-	if (strcmp(got, bid)) {
-		err = -ENOENT;
-		goto cleanup;
-	}
-	while ((scn = elf_nextscn(elf, scn))) {
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB)
-			continue;
-		err = read_symtab(elf, scn, &sh, e, cap);
-		if (err)
-			goto cleanup;
-	}
-	if (e->nr_syms == before)
-		err = -ENOENT;
-cleanup:
-	elf_end(elf);
-	return err;
-}
-
 int fetched_debug(struct symbolizer *s, const char *bid, struct elf_file *e, size_t *cap)
 {
 	char path[PATH_MAX];
@@ -70,7 +33,7 @@ int fetched_debug(struct symbolizer *s, const char *bid, struct elf_file *e, siz
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -ENOENT;
-	err = read_fetched(fd, bid, e, cap);
+	err = read_debug_file(fd, bid, e, cap);
 	close(fd);
 	return err;
 }
@@ -109,7 +72,7 @@ static void debuginfo_landed(void *ctx, const char *bid, const char *path)
 	if (fd < 0)
 		return;
 	/* The debug file's .symtab holds the .dynsym's functions too. */
-	if (!read_fetched(fd, bid, &tmp, &cap)) {
+	if (!read_debug_file(fd, bid, &tmp, &cap)) {
 		finish_syms(&tmp);
 		free(e->syms);
 		free(e->names);

@@ -22,7 +22,7 @@
  * ("" if none), which the debug file must carry too. Returns 0 when symbols were added,
  * -ENOENT when the file is not a matching debug file, or -ENOMEM.
  */
-static int read_debug_file(int fd, const char *want_bid, struct elf_file *e, size_t *cap)
+int read_debug_file(int fd, const char *want_bid, struct elf_file *e, size_t *cap)
 {
 	char bid[2 * 64 + 1];
 	Elf_Scn *scn = NULL;

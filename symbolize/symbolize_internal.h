@@ -255,6 +255,13 @@ int parse_elf(struct symbolizer *s, Elf *elf, uint32_t tgid, const char *path, c
  */
 int open_in_root(const char *root, const char *path);
 /*
+ * Reads the .symtab of the debug file open on FD into E. WANT_BID: the binary's build id
+ * ("" if none), which the debug file must carry too. Returns 0 when symbols were added,
+ * -ENOENT when the file is not a matching debug file, or -ENOMEM. Local files and fetched
+ * ones (debugfetch.c) are read alike.
+ */
+int read_debug_file(int fd, const char *want_bid, struct elf_file *e, size_t *cap);
+/*
  * Finds the separate debug file of a binary seen at PATH under ROOT ("/proc/PID/root", or
  * "" for the host) and reads its symbols into E. Returns 0 when found, -ENOENT, or -ENOMEM.
  */
