@@ -86,22 +86,42 @@ try {
     return a && b && Math.abs(a.w / (a.w + b.w) - r0) > 0.1;
   }, allRatio, { timeout: 10000, polling: 100 });
   const rangeRatio = ratio(await page.evaluate(() => window.kiln.frames()));
-  if (Math.abs(rangeRatio - 0.7) > 0.01) fail(`first half: alpha/(alpha+beta) ${rangeRatio}, expected 0.70`);
+  // Expected from the windows the range holds (70/30 before the switch, 30/70 after).
+  const tlA = await page.evaluate(() => window.kiln.timeline());
+  const wsA = tlA.windows.filter((w) => w.t >= tlA.range.from && w.t < tlA.range.to);
+  const oldA = wsA.filter((w) => w.t < switchMs).length;
+  const wantRatio = (oldA * 0.7 + (wsA.length - oldA) * 0.3) / wsA.length;
+  if (oldA < 15 || Math.abs(rangeRatio - wantRatio) > 0.01)
+    fail(`first half: alpha/(alpha+beta) ${rangeRatio}, expected ${wantRatio.toFixed(3)} (${oldA} of ${wsA.length} windows before the switch)`);
   const rangeInfo = await page.locator('#wl-info').innerText();
   await page.screenshot({ path: shot('range'), fullPage: true });
   console.log(`range: all windows alpha ratio ${allRatio.toFixed(3)} -> first half ${rangeRatio.toFixed(3)} (${rangeInfo})`);
 
-  // 2. A = first half, B = second half, Diff.
+  // 2. A = first half, B = second half, Diff. The shares expected are those of the windows
+  // each range really holds (a window belongs to a range when its start is in it): windows
+  // starting before the switch are 70/30, the others 30/70. A drag's ends land on pixels, so
+  // the test does not assume where they fall; it requires only that B is mostly new windows.
+  const rangeA = (await page.evaluate(() => window.kiln.timeline())).range;
   await page.locator('#set-a').click();
   await drag(switchMs - 50, span.t1 - 1);
   await page.waitForFunction((s) => { const r = window.kiln.timeline().range; return r && r.from > s - 100; }, switchMs);
+  const tlB = await page.evaluate(() => window.kiln.timeline());
+  const rangeB = tlB.range;
+  const alphaShare = (r) => {
+    const ws = tlB.windows.filter((w) => w.t >= r.from && w.t < r.to);
+    const old = ws.filter((w) => w.t < switchMs).length;
+    return { n: ws.length, old, pct: 100 * (old * 700 + (ws.length - old) * 300) / (ws.length * WINDOW) };
+  };
+  const inA = alphaShare(rangeA), inB = alphaShare(rangeB);
+  if (inB.n - inB.old < 15 || inA.old < 15)
+    fail(`ranges: A holds ${inA.old} of ${inA.n} windows before the switch, B ${inB.n - inB.old} of ${inB.n} after`);
   await page.locator('#set-b').click();
   await page.locator('#diff-open').click();
   const alphaRow = page.locator('#symbols tbody tr[data-name="alpha"]');
   await alphaRow.waitFor({ timeout: 10000 });
   const cells = await alphaRow.evaluate((tr) => ({ cls: tr.className, c: [...tr.cells].map((c) => c.textContent) }));
   const [, aSelf, bSelf, dSelf] = cells.c.map((t) => parseFloat(t));
-  const wantA = 100 * 700 / WINDOW, wantB = 100 * 300 / WINDOW;
+  const wantA = inA.pct, wantB = inB.pct;
   if (cells.cls !== 'shrank') fail('alpha row not marked shrinking: ' + JSON.stringify(cells));
   if (Math.abs(aSelf - wantA) > 0.5 || Math.abs(bSelf - wantB) > 0.5 || Math.abs(dSelf - (wantB - wantA)) > 0.5)
     fail(`diff shares of alpha ${aSelf} -> ${bSelf} (${dSelf}), expected ${wantA.toFixed(2)} -> ${wantB.toFixed(2)}`);
@@ -112,7 +132,7 @@ try {
   if (!da || !(da.total_b < da.total)) fail('alpha frame of the diff: ' + JSON.stringify(da));
   await page.mouse.move(0, 0);
   await page.screenshot({ path: shot('diff'), fullPage: true });
-  console.log(`diff: alpha self ${aSelf} % -> ${bSelf} % (${dSelf} points), expected ${wantA.toFixed(2)} -> ${wantB.toFixed(2)}`);
+  console.log(`diff: alpha self ${aSelf} % -> ${bSelf} % (${dSelf} points), expected ${wantA.toFixed(2)} -> ${wantB.toFixed(2)} (A: ${inA.old} of ${inA.n} windows before the switch, B: ${inB.n - inB.old} of ${inB.n} after)`);
   await page.locator('#diff-close').click();
   await page.locator('#range-clear').click();
 
