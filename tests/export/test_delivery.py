@@ -28,31 +28,14 @@ usage: test_delivery.py EXP_PRODUCER EXP_CHECK CASE
 import glob, gzip, http.server, json, os, re, shutil, signal, subprocess, sys, tempfile
 import threading, time, urllib.request
 
+import expcheck  # noqa: E402
+from expcheck import check, wait_for  # noqa: E402
+
 KILN = os.path.abspath(os.environ.get("KILN", "build/kiln"))
 BUILD = os.path.dirname(KILN)
 PRODUCER, CHECK, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
 TMP = tempfile.mkdtemp(prefix="kiln-delivery-test-")
 RING = "kd-%d-%s" % (os.getpid(), CASE)
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        fails += 1
-
-
-def wait_for(pred, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    check(False, "timed out waiting for " + what)
-    return False
-
-
 class Receiver:
     """Decodes every body (exp_check --profiles) and stores its profiles by profile id, one by
     one as Pyroscope pushes them. fail_at(k, keep): request k stores its first KEEP profiles,
@@ -549,5 +532,5 @@ finally:
         except OSError:
             pass
     shutil.rmtree(TMP, ignore_errors=True)
-print("%s: %s" % (CASE, "FAIL" if fails else "ok"))
-sys.exit(1 if fails else 0)
+print("%s: %s" % (CASE, "FAIL" if expcheck.fails else "ok"))
+sys.exit(1 if expcheck.fails else 0)

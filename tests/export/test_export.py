@@ -13,6 +13,9 @@ usage: test_export.py EXP_PRODUCER EXP_CHECK
 """
 import http.server, os, re, signal, socket, subprocess, sys, tempfile, threading, time
 
+import expcheck  # noqa: E402
+from expcheck import check, wait_for  # noqa: E402
+
 KILN = os.environ.get("KILN", "build/kiln")
 SRC = os.environ.get("KILN_SRC", ".")
 SHARED = os.path.join(SRC, "..", "shared")
@@ -20,26 +23,6 @@ PRODUCER, CHECK = sys.argv[1], sys.argv[2]
 OUT = float(os.environ.get("KILN_EXPORT_OUTAGE_S", "3"))
 REFUSED = float(os.environ.get("KILN_EXPORT_REFUSED_S", str(OUT)))
 TMP = tempfile.mkdtemp(prefix="kiln-export-test-")
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        fails += 1
-
-
-def wait_for(pred, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    check(False, "timed out waiting for " + what)
-    return False
-
-
 class Receiver:
     """Records every request; `mode` scripts the answer."""
 
@@ -395,5 +378,5 @@ for name, fn in [("basic", t_basic), ("final", t_final), ("b429", t_429_backoff)
                  ("rotate", t_rotate)]:
     print("== " + name, flush=True)
     run(name, fn)
-print("FAILED: %d" % fails if fails else "all passed")
-sys.exit(1 if fails else 0)
+print("FAILED: %d" % expcheck.fails if expcheck.fails else "all passed")
+sys.exit(1 if expcheck.fails else 0)

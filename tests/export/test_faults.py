@@ -15,28 +15,12 @@ usage: test_faults.py EXP_PRODUCER EXP_CHECK {backend|spoolfull}
 """
 import os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
+import expcheck  # noqa: E402
+from expcheck import check, wait_for  # noqa: E402
+
 KILN = os.environ.get("KILN", "build/kiln")
 PRODUCER, CHECK, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
 TMP = tempfile.mkdtemp(prefix="kiln-faults-test-")
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        fails += 1
-
-
-def wait_for(pred, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    check(False, "timed out waiting for " + what)
-    return None
 
 
 class Backend:
@@ -327,5 +311,5 @@ try:
     {"backend": case_backend, "spoolfull": case_spoolfull}[CASE]()
 finally:
     shutil.rmtree(TMP, ignore_errors=True)
-print("FAILED: %d" % fails if fails else "all passed")
-sys.exit(1 if fails else 0)
+print("FAILED: %d" % expcheck.fails if expcheck.fails else "all passed")
+sys.exit(1 if expcheck.fails else 0)

@@ -10,19 +10,12 @@ usage: test_tls.py EXP_PRODUCER EXP_CHECK
 """
 import http.server, os, re, shutil, signal, ssl, subprocess, sys, tempfile, threading
 
+import expcheck  # noqa: E402
+from expcheck import check  # noqa: E402
+
 KILN = os.environ.get("KILN", "build/kiln")
 PRODUCER, CHECK = sys.argv[1], sys.argv[2]
 TMP = tempfile.mkdtemp(prefix="kiln-tls-test-")
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        fails += 1
-
-
 def openssl(*args):
     subprocess.run(["openssl"] + list(args), cwd=TMP, check=True, capture_output=True)
 
@@ -183,5 +176,5 @@ def main():
 
 
 main()
-print("FAILED: %d" % fails if fails else "all passed")
-sys.exit(1 if fails else 0)
+print("FAILED: %d" % expcheck.fails if expcheck.fails else "all passed")
+sys.exit(1 if expcheck.fails else 0)
