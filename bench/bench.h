@@ -24,5 +24,6 @@ int bench_python(const struct bench_opts *o, int argc, char **argv);
 int bench_churn(const struct bench_opts *o, int argc, char **argv);
 int bench_soak(const struct bench_opts *o, int argc, char **argv);
 int bench_outage(const struct bench_opts *o, int argc, char **argv);
+int bench_startup(const struct bench_opts *o, int argc, char **argv);
 
 #endif

@@ -29,6 +29,7 @@ extern int bench_python(const struct bench_opts *o, int argc, char **argv) __att
 extern int bench_churn(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 extern int bench_soak(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 extern int bench_outage(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
+extern int bench_startup(const struct bench_opts *o, int argc, char **argv) __attribute__((weak));
 
 struct suite {
 	const char *name;
@@ -47,6 +48,8 @@ static const struct suite suites[] = {
 	{ "density", bench_density,
 	  "agent memory and CPU per sample with 2000 processes, 50000 stacks (needs root)" },
 	{ "latency", bench_latency, "latency from a sample to the UI's API (needs root)" },
+	{ "startup", bench_startup,
+	  "kiln run from a 0700 directory: seconds to the UI and the first file (root)" },
 	{ "unwind", bench_unwind,
 	  "whole user stacks without frame pointers: kiln vs perf dwarf, Debian services (root)" },
 	{ "python", bench_python,

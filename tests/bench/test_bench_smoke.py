@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "record"))
 import kilntest  # noqa: E402
 
 BENCH = os.path.join(kilntest.BUILD, "bench", "kiln-bench")
-SUITES = ["ring", "bpf", "overhead", "userspace", "export", "density", "latency", "unwind",
+SUITES = ["ring", "bpf", "overhead", "userspace", "export", "density", "latency", "startup", "unwind",
           "python", "churn", "soak"]
 
 # Rows whose names this test knows (suites written alongside the harness); the other suites
