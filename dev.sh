@@ -134,9 +134,8 @@ test_all() {
 		(cd "$ROOT" && git ls-files -z '*.c' '*.h' | xargs -0 .ci/format-check) || rc=1
 	fi
 	run_tests build "${filter[@]}" || rc=1
-	# Sanitized trees: the same tests, except the benchmark smoke run (label bench), which
-	# already ran in the plain tree. Share checks (record_shares-*, run_acceptance) run but
-	# read KILN_SANITIZE and report their shares without enforcing them.
+	# Sanitized trees: the same tests and the same assertions, except the benchmark smoke run
+	# (label bench), which already ran in the plain tree.
 	run_tests build-asan -LE bench "${filter[@]}" || rc=1
 	run_tests build-tsan -L tsan "${filter[@]}" || rc=1
 	# The harnesses are independent single-threaded processes of fixed duration: two at a

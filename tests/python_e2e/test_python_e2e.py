@@ -34,17 +34,13 @@ KAT = os.path.abspath(os.path.join(SRC, "bench", "python", "kat.py"))
 TOL = 0.03
 CHAIN_MIN = 0.95
 HASH_MIN = 0.90
-SANITIZE = os.environ.get("KILN_SANITIZE", "")
 HZ = "499"
 
 
 def check_share(ok, msg):
-    """Shares depend on timing: enforced in the plain tree, reported in sanitized ones."""
-    if ok:
-        return
-    if SANITIZE:
-        print("sanitized build (%s): not enforced: %s" % (SANITIZE, msg))
-    else:
+    """A share check: the same in every tree (the known-answer script splits its own CPU
+    time, which sanitizers in kiln do not move)."""
+    if not ok:
         fail(msg)
 
 

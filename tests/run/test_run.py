@@ -39,10 +39,13 @@ import uitest  # noqa: E402
 from agenttest import ring_counters  # noqa: E402
 
 CHILDREN = ("agent", "export", "ui")
+# Deadlines that only catch a pipeline or child that never comes (up, back, down): generous,
+# since a passing run never waits for them and a loaded, sanitized one must not fail by chance.
+UP_S = 60
 CURRENT = []  # the Run under test, whose stderr a failure shows
 
 
-def wait_for(what, fn, timeout=20, step=0.05):
+def wait_for(what, fn, timeout=UP_S, step=0.05):
     """Polls FN until it returns a true value; fails after TIMEOUT seconds."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -189,7 +192,7 @@ class Run:
                 out[f[1]] = (int(f[2]), f[3], int(f[4]), f[6])
         return out
 
-    def wait_running(self, timeout=20):
+    def wait_running(self, timeout=UP_S):
         def ok():
             if self.proc.poll() is not None:
                 fail("kiln run exited with %d:\n%s" % (self.proc.returncode, self.stderr()))
@@ -217,7 +220,7 @@ class Run:
         except (OSError, struct.error):
             return 0
 
-    def wait_samples_grow(self, what, timeout=30):
+    def wait_samples_grow(self, what, timeout=UP_S):
         # Growth between two successive reads: a restarted agent may start its counters
         # again from 0, so a value read just before it published its first window is no
         # floor to wait past.
@@ -314,33 +317,32 @@ def case_acceptance():
         t0 = time.monotonic()
         state = r.wait_running()
         agent_refused(r)
-        # Within 10 s of the start: the UI lists the workload, samples flow, files appear.
-        left = lambda: max(1, 10 - (time.monotonic() - t0))  # noqa: E731
+        # The UI lists the workload, samples flow, files appear. How soon is a figure of
+        # `kiln-bench startup` (goal: 10 s); here the deadline only catches a pipeline that
+        # never comes up, so that a loaded or sanitized run does not fail by chance.
+        left = lambda: max(1, UP_S - (time.monotonic() - t0))  # noqa: E731
         wait_for("the UI to list workloads",
                  lambda: (r.workloads() or None), left())
         wait_for("workload %s in the UI" % r.wid,
                  lambda: any(w["id"] == r.wid for w in r.workloads() or []), left())
         r.wait_samples_grow("after start", left())
         wait_for("a file in %s" % r.out, r.files, left())
-        print("pipeline up in %.1f s" % (time.monotonic() - t0))
+        print("pipeline up in %.1f s (kiln-bench startup holds the goal)" %
+              (time.monotonic() - t0))
         check_unprivileged(r, state)
 
         # The known answer: alpha 70 %, beta 30 % of the workload's samples (frame pointers).
         uitest.enable(r.ui, r.wid)
         # 1000 samples (about 5 s at 99 Hz on 2 CPUs): fewer left a sanitized run 10 points
         # off once, more than a short sample's spread explains.
-        fg = uitest.wait_samples(r.ui, r.wid, 1000, timeout=45)
+        fg = uitest.wait_samples(r.ui, r.wid, 1000, timeout=120)
         sh = uitest.self_shares(fg)
         a, b = sh.get("alpha", 0), sh.get("beta", 0)
         print("self shares through kiln run at 99 Hz: alpha %.3f beta %.3f, alpha/(alpha+beta)"
               " %.3f (%d samples)" % (a, b, a / (a + b) if a + b else 0, fg["total"]))
-        # Samples outside alpha/beta are the workload's set-up and kernel entries.
-        if os.environ.get("KILN_SANITIZE"):
-            # Sanitized binaries (workload included) skew the burn loops' timing; the
-            # plain tree enforces the shares.
-            print("sanitized build (%s): shares reported, not enforced"
-                  % os.environ["KILN_SANITIZE"])
-        elif a + b < 0.8 or abs(a / (a + b) - 0.70) > 0.07:
+        # Samples outside alpha/beta are the workload's set-up and kernel entries. The
+        # workload splits its own CPU time 70/30, so the shares hold in sanitized trees too.
+        if a + b < 0.8 or abs(a / (a + b) - 0.70) > 0.07:
             fail("shares %s, expected alpha:beta = 70:30 (+-7) in >= 80%% of samples" % sh)
 
         kids = children_of(r.proc.pid)
@@ -373,8 +375,8 @@ def case_restart():
         state = r.wait_running()
         agent_refused(r)
         wait_for("workload %s in the UI" % r.wid,
-                 lambda: any(w["id"] == r.wid for w in r.workloads() or []), 15)
-        wait_for("a file in %s" % r.out, r.files, 15)
+                 lambda: any(w["id"] == r.wid for w in r.workloads() or []), UP_S)
+        wait_for("a file in %s" % r.out, r.files, UP_S)
         for name in ("export", "ui", "agent"):
             old = state[name][0]
             others = {n: state[n][0] for n in CHILDREN if n != name}
@@ -384,7 +386,7 @@ def case_restart():
             state = wait_for(
                 "%s to come back after SIGKILL" % name,
                 lambda: (lambda s: s if s and s[name][1] == "running" and
-                         s[name][0] not in (0, old) else None)(r.read_state()), 15)
+                         s[name][0] not in (0, old) else None)(r.read_state()), UP_S)
             print("%s: pid %d -> %d in %.2f s, last exit %s" %
                   (name, old, state[name][0], time.monotonic() - t0, state[name][3]))
             if state[name][2] != 1:
@@ -397,13 +399,13 @@ def case_restart():
                                                                        name))
             # Everybody keeps working.
             wait_for("the UI to answer after the %s restart" % name,
-                     lambda: any(w["id"] == r.wid for w in r.workloads() or []), 15)
+                     lambda: any(w["id"] == r.wid for w in r.workloads() or []), UP_S)
             if name == "agent":
                 wait_for("the new agent to produce the ring",
-                         lambda: r.producer_pid() == state["agent"][0], 15)
+                         lambda: r.producer_pid() == state["agent"][0], UP_S)
             r.wait_samples_grow("after the %s restart" % name)
             wait_for("a new file after the %s restart" % name,
-                     lambda: r.files() - files_before, 20)
+                     lambda: r.files() - files_before, UP_S)
         err = r.stop()
         for n in CHILDREN:
             if not re.search(r"%s\s+restarts 1, last exit exit=0" % n, err):
@@ -439,14 +441,14 @@ def case_agent_kill():
         state = r.wait_running()
         agent_refused(r)
         wait_for("workload %s in the UI" % r.wid,
-                 lambda: any(w["id"] == r.wid for w in r.workloads() or []), 15)
-        wait_for("a file in %s" % r.out, r.files, 15)
+                 lambda: any(w["id"] == r.wid for w in r.workloads() or []), UP_S)
+        wait_for("a file in %s" % r.out, r.files, UP_S)
         exp, ui, old = state["export"][0], state["ui"][0], state["agent"][0]
         # Both consumers attached and reading before the kill.
         st = wait_for("exporter and UI in kiln status with records read",
                       lambda: (lambda s: s if consumer(s, exp) and consumer(s, ui) and
                                consumer(s, exp)["consumed"] and consumer(s, ui)["consumed"]
-                               else None)(status_json(r)), 20)
+                               else None)(status_json(r)), UP_S)
         gen0 = st["producer"]["generation"]
         before = {n: consumer(st, pid) for n, pid in (("export", exp), ("ui", ui))}
         files_before = r.files()
@@ -486,7 +488,7 @@ def case_agent_kill():
         r.wait_samples_grow("after the agent restart", 60)
         wait_for("a new file after the agent restart", lambda: r.files() - files_before, 40)
         wait_for("the UI to list the workload after the agent restart",
-                 lambda: any(w["id"] == r.wid for w in r.workloads() or []), 15)
+                 lambda: any(w["id"] == r.wid for w in r.workloads() or []), UP_S)
         err = r.stop()
         if not re.search(r"agent\s+restarts 1, last exit exit=0", err):
             fail("summary: the agent should show 1 restart and a clean exit:\n%s" % err)
@@ -505,7 +507,7 @@ def case_pdeathsig():
         r.proc.wait()
         t0 = time.monotonic()
         wait_for("every child to exit after the supervisor's SIGKILL (%s)" % pids,
-                 lambda: not any(alive(p) for p in pids), 15)
+                 lambda: not any(alive(p) for p in pids), UP_S)
         print("children %s gone %.2f s after the supervisor's SIGKILL" %
               (pids, time.monotonic() - t0))
     finally:
@@ -586,7 +588,7 @@ def case_reload():
     try:
         state = r.wait_running()
         agent_refused(r)
-        wait_for("a file in %s" % r.out, r.files, 20)
+        wait_for("a file in %s" % r.out, r.files, UP_S)
         # A busy process that the new sources do not select.
         noise = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         out2 = os.path.join(r.tmp, "out2")
@@ -610,10 +612,10 @@ def case_reload():
             fail("reload restarts counted for agent or ui: %r" % (r.reload_lines(),))
         # The agent reloaded its sources in place: the busy python is filtered in the kernel.
         wait_for("the agent to count the reload",
-                 lambda: ring_counters(r.ring).get("config_reloads") == 1, 20)
+                 lambda: ring_counters(r.ring).get("config_reloads") == 1, UP_S)
         before = ring_counters(r.ring).get("samples_filtered", 0)
         wait_for("samples of unselected processes to be filtered",
-                 lambda: ring_counters(r.ring).get("samples_filtered", 0) > before + 20, 20)
+                 lambda: ring_counters(r.ring).get("samples_filtered", 0) > before + 20, UP_S)
         wait_for("a file in the new destination %s" % out2,
                  lambda: [f for f in os.listdir(out2) if not f.startswith(".")]
                  if os.path.isdir(out2) else None, 30)
@@ -627,7 +629,7 @@ def case_reload():
         r.write_config(None, text="profiling:\n  samplingFrequency: lots\n")
         r.proc.send_signal(signal.SIGHUP)
         wait_for("the refused reload in the state file",
-                 lambda: (r.reload_lines() or (0, 0))[1] == 1, 20)
+                 lambda: (r.reload_lines() or (0, 0))[1] == 1, UP_S)
         err = r.stderr()
         line = [ln for ln in err.splitlines() if "config reload failed" in ln]
         if not line or r.config not in line[0] or "samplingFrequency" not in line[0]:
@@ -687,7 +689,9 @@ def case_closed_dir():
                 fail("kiln run exited with %d:\n%s" % (p.returncode, err()))
             return True
         wait_for("kiln run to start", up, 1)
-        left = lambda: max(0.5, 15 - (time.monotonic() - t0))  # noqa: E731
+        # How soon (goal 15 s) is a figure of `kiln-bench startup`; this deadline only
+        # catches a run that never comes up.
+        left = lambda: max(0.5, UP_S - (time.monotonic() - t0))  # noqa: E731
 
         def ui_lists():
             up()
