@@ -316,6 +316,8 @@ def main():
     ap.add_argument("--workload", action="store_true",
                     help="also count the workload's exact chain and its leaves")
     ap.add_argument("--leaf", action="append", help="workload leaf names (alpha, beta)")
+    ap.add_argument("--comm", help="count only the samples of threads named COMM (a profile "
+                    "of a shell script and the processes it runs)")
     a = ap.parse_args()
     try:
         samples = (folded_samples(a.file) if a.kind == "folded"
@@ -323,6 +325,8 @@ def main():
     except (OSError, ValueError, RuntimeError, subprocess.SubprocessError) as e:
         print("unwindcheck: %s" % e, file=sys.stderr)
         return 1
+    if a.comm:
+        samples = [s for s in samples if s[0] == a.comm[:15]]
     st = stats(samples, a.workload, tuple(a.leaf or ("alpha", "beta")))
     for k, v in st.items():
         print("%s=%d" % (k, v))
