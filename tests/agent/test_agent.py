@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """End-to-end tests of `kiln agent`: records read back from a real ring. Usage: CASE."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -323,14 +324,19 @@ def case_reload(tmp):
 def case_sources(tmp):
     """Sources select in the kernel: only the selected executable is sampled; a selector
     that matches nothing is warned about."""
+    # The workload under a name of its own: a selector for "workload" would also select the
+    # workloads other tests and benches run on the same host, rightly, and their records.
+    exe = os.path.join(tmp, "kiln-src-%d" % os.getpid())
+    shutil.copy2(WORKLOAD, exe)
+    name = os.path.basename(exe)
     cfg = os.path.join(tmp, "kiln.yaml")
     with open(cfg, "w") as f:
-        f.write("sources:\n  - executable: workload\n  - unit: kiln-no-such.service\n")
+        f.write("sources:\n  - executable: %s\n  - unit: kiln-no-such.service\n" % name)
     a = Agent(ring_name("sources"), ["--config", cfg, "-F", "199"])
     # Both by CPU time, so a loaded host stretches them rather than shrinking the counts.
     busy = subprocess.Popen([sys.executable, "-c", "import time\n"
                              "while time.process_time() < 2: pass"])
-    w = run([WORKLOAD, "--mix", "alpha=100", "--cpu-seconds", "2", "--print-pids"])
+    w = run([exe, "--mix", "alpha=100", "--cpu-seconds", "2", "--print-pids"])
     busy.wait()
     pid = int(w.stdout.split("pid=")[1].split()[0])
     recs = a.stop()
@@ -339,7 +345,7 @@ def case_sources(tmp):
     mine = sum(s["count"] for r in recs for s in r["samples"] if s["tgid"] == pid)
     print("keys %s, workload samples %d, filtered in kernel %d" %
           (keys, mine, c["samples_filtered"]))
-    if keys != {"exe/workload"}:
+    if keys != {"exe/" + name}:
         fail("records for unselected workloads: %s" % keys)
     cpu_ns = int(w.stderr.split("cpu_ns total=")[1].split()[0])
     expect = cpu_ns * 199 / 1e9
