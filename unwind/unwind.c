@@ -25,11 +25,13 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/util.h"
 #include "unwind/unwind.h"
 
 /* Gaps between FDEs up to this many bytes are alignment padding, not ends of code. */
@@ -887,17 +889,10 @@ cleanup:
 
 const struct uw_row *uw_table__lookup(const struct uw_table *t, uint64_t vaddr)
 {
-	size_t lo = 0, hi = t->nr_rows;
-
 	/* first row with vaddr > VADDR; the answer is the one before it */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+	size_t lo = upper_bound_u64(t->rows, t->nr_rows, sizeof(*t->rows),
+				    offsetof(struct uw_row, vaddr), vaddr);
 
-		if (t->rows[mid].vaddr <= vaddr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return lo ? &t->rows[lo - 1] : NULL;
 }
 
