@@ -13,6 +13,7 @@
 
 #include "common/config.h"
 #include "common/util.h"
+#include "tests/lib/kiln_test.h"
 
 static char dir[] = "/tmp/kiln-config-test-XXXXXX";
 static char path[sizeof(dir) + 16];
@@ -537,28 +538,23 @@ static void test_units(void)
 	CU_ASSERT_EQUAL(kiln_parse_size("99999999999TiB", &v), -ERANGE);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	unsigned int failed;
-	CU_pSuite s;
+	static const struct kiln_test_case cases[] = {
+		{ "defaults", test_defaults },
+		{ "every key", test_full },
+		{ "partial files", test_partial },
+		{ "PROFILES_* variables", test_env },
+		{ "durations and sizes", test_units },
+		{ "malformed files: exact messages", test_bad_table },
+		{ "missing file", test_missing_file },
+	};
+	int rc;
 
 	if (!mkdtemp(dir))
 		return 1;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("config", NULL, NULL);
-	CU_add_test(s, "defaults", test_defaults);
-	CU_add_test(s, "every key", test_full);
-	CU_add_test(s, "partial files", test_partial);
-	CU_add_test(s, "PROFILES_* variables", test_env);
-	CU_add_test(s, "durations and sizes", test_units);
-	CU_add_test(s, "malformed files: exact messages", test_bad_table);
-	CU_add_test(s, "missing file", test_missing_file);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	rc = kiln_test_main(argc, argv, "config", cases, sizeof(cases) / sizeof(cases[0]));
 	unlink(path);
 	rmdir(dir);
-	return failed ? 1 : 0;
+	return rc;
 }
