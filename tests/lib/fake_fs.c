@@ -52,6 +52,18 @@ void kiln_test_fake_proc(const char *proc, unsigned int pid, const char *cgroup,
 	}
 }
 
+void kiln_test_fake_proc_maps(const char *proc, unsigned int pid, const char *maps)
+{
+	char p[PATH_MAX * 2];
+
+	snprintf(p, sizeof(p), "%s/%u", proc, pid);
+	CU_ASSERT_FATAL(!mkdir(p, 0755));
+	snprintf(p, sizeof(p), "%s/%u/root", proc, pid);
+	CU_ASSERT_FATAL(!symlink("/", p));
+	snprintf(p, sizeof(p), "%s/%u/maps", proc, pid);
+	kiln_test_put(p, maps);
+}
+
 uint64_t kiln_test_ino(const char *root, const char *path)
 {
 	char p[PATH_MAX * 2];

@@ -25,6 +25,12 @@ void kiln_test_put(const char *path, const char *text);
  */
 void kiln_test_fake_proc(const char *proc, unsigned int pid, const char *cgroup, const char *exe);
 
+/*
+ * A fake process PID under the fake /proc PROC as the unwinder reads it: a root link to "/"
+ * and a maps file holding MAPS (lines of /proc/PID/maps).
+ */
+void kiln_test_fake_proc_maps(const char *proc, unsigned int pid, const char *maps);
+
 /* The inode number (the cgroup id, under a fake cgroup2 root) of ROOT/PATH, 0 when absent. */
 uint64_t kiln_test_ino(const char *root, const char *path);
 
