@@ -454,6 +454,22 @@ static void test_partial(void)
 	kiln_config__free(c);
 }
 
+static const struct {
+	const char *var, *bad, *msg, *then;
+} bad_env[] = {
+	{ "PROFILES_MAX_SLOTS", "0",
+	  "PROFILES_MAX_SLOTS: expected a whole number of slots between 1 and 10000, got '0'",
+	  "24" },
+	{ "PROFILES_SLOT_MAX_BYTES", "99999999999999999999",
+	  "PROFILES_SLOT_MAX_BYTES: expected a whole number of bytes between 4096 and 4294967296, "
+	  "got '99999999999999999999'",
+	  "8388608" },
+	{ "PROFILES_CLEANUP_INTERVAL_SECONDS", "",
+	  "PROFILES_CLEANUP_INTERVAL_SECONDS: expected a whole number of seconds between 1 and "
+	  "86400, got ''",
+	  "5" },
+};
+
 static void test_env(void)
 {
 	struct kiln_config *c = kiln_config__defaults();
@@ -479,22 +495,13 @@ static void test_env(void)
 	CU_ASSERT_EQUAL(c->ui.max_slots, 50);
 	setenv("PROFILES_SLOT_TTL_SECONDS", "120", 1);
 
-	setenv("PROFILES_MAX_SLOTS", "0", 1);
-	CU_ASSERT_EQUAL(kiln_config__apply_env(c, err, sizeof(err)), -EINVAL);
-	CU_ASSERT_STRING_EQUAL(err, "PROFILES_MAX_SLOTS: expected a whole number of slots "
-				    "between 1 and 10000, got '0'");
-	setenv("PROFILES_MAX_SLOTS", "24", 1);
-
-	setenv("PROFILES_SLOT_MAX_BYTES", "99999999999999999999", 1);
-	CU_ASSERT_EQUAL(kiln_config__apply_env(c, err, sizeof(err)), -EINVAL);
-	CU_ASSERT_STRING_EQUAL(err, "PROFILES_SLOT_MAX_BYTES: expected a whole number of bytes "
-				    "between 4096 and 4294967296, got '99999999999999999999'");
-	setenv("PROFILES_SLOT_MAX_BYTES", "8388608", 1);
-
-	setenv("PROFILES_CLEANUP_INTERVAL_SECONDS", "", 1);
-	CU_ASSERT_EQUAL(kiln_config__apply_env(c, err, sizeof(err)), -EINVAL);
-	CU_ASSERT_STRING_EQUAL(err, "PROFILES_CLEANUP_INTERVAL_SECONDS: expected a whole number "
-				    "of seconds between 1 and 86400, got ''");
+	/* Each variable out of its range, named in the message; then a good value again. */
+	for (size_t i = 0; i < sizeof(bad_env) / sizeof(bad_env[0]); i++) {
+		setenv(bad_env[i].var, bad_env[i].bad, 1);
+		CU_ASSERT_EQUAL(kiln_config__apply_env(c, err, sizeof(err)), -EINVAL);
+		CU_ASSERT_STRING_EQUAL(err, bad_env[i].msg);
+		setenv(bad_env[i].var, bad_env[i].then, 1);
+	}
 
 	unsetenv("PROFILES_MAX_SLOTS");
 	unsetenv("PROFILES_SLOT_TTL_SECONDS");
