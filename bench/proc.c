@@ -161,6 +161,16 @@ void bench_print_tail(int fd, const char *who)
 		fprintf(stderr, "  %s: %s\n", who, line);
 }
 
+void bench_workload_end(pid_t pid, int err_fd, bool failed)
+{
+	if (failed && err_fd >= 0)
+		bench_print_tail(err_fd, "workload");
+	if (pid > 0)
+		bench_stop(pid, SIGTERM, 10000, NULL);
+	if (err_fd >= 0)
+		close(err_fd);
+}
+
 const char *bench_status_str(int status, char *buf, size_t len)
 {
 	if (WIFEXITED(status))

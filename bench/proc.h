@@ -40,6 +40,12 @@ int bench_tmpfd(void);
 /* Prints the last lines of the temporary file FD to stderr, each prefixed with WHO. */
 void bench_print_tail(int fd, const char *who);
 
+/*
+ * Ends a suite's workload: prints the output it kept in ERR_FD when FAILED, stops PID
+ * (SIGTERM, SIGKILL after 10 s) and closes ERR_FD. PID <= 0 or ERR_FD < 0: that part is skipped.
+ */
+void bench_workload_end(pid_t pid, int err_fd, bool failed);
+
 /* Describes a wait status ("exit 1", "signal 9") in BUF; returns BUF. */
 const char *bench_status_str(int status, char *buf, size_t len);
 

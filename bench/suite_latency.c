@@ -345,15 +345,10 @@ int bench_latency(const struct bench_opts *o, int argc, char **argv)
 	}
 	print_results(lat, ratio, phase, sorted, n);
 cleanup:
-	if (err && wl_err >= 0)
-		bench_print_tail(wl_err, "workload");
-	if (wl > 0)
-		bench_stop(wl, SIGTERM, 10000, NULL);
+	bench_workload_end(wl, wl_err, err);
 	bench_pipeline__free(p);
 	if (cg[0])
 		bench_cgroup_free(cg);
-	if (wl_err >= 0)
-		close(wl_err);
 	free(lat);
 	free(ratio);
 	free(phase);

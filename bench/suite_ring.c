@@ -201,6 +201,24 @@ cleanup:
 	return secs;
 }
 
+/*
+ * The row "PL B, NC consumer(s): WHAT" of the RUNS values V, in UNIT; with GOAL (">= MIN",
+ * or NULL for none) it passes when the median is at least MIN.
+ */
+static void ring_row(uint32_t pl, int nc, const char *what, const double *v, int runs,
+		     const char *unit, const char *goal, double min)
+{
+	struct bench_summary sm;
+	char row[96];
+
+	snprintf(row, sizeof(row), "%u B, %d consumer%s: %s", pl, nc, nc > 1 ? "s" : "", what);
+	bench_summarize(v, runs, &sm);
+	bench_row("ring", row, &sm, unit, 2, goal,
+		  !goal		     ? BENCH_NO_GOAL
+		  : sm.median >= min ? BENCH_PASS
+				     : BENCH_MISS);
+}
+
 int bench_ring(const struct bench_opts *o, int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -258,7 +276,6 @@ int bench_ring(const struct bench_opts *o, int argc, char **argv)
 
 		for (j = 0; j < 3; j++) {
 			double rs[64], gb[64], ratio[64];
-			char row[96];
 			bool goal_rate = pl == 64 && consumers[j] == 1;
 			bool goal_ratio = pl == 1024 && consumers[j] == 1;
 
@@ -275,22 +292,11 @@ int bench_ring(const struct bench_opts *o, int argc, char **argv)
 				ratio[k] = gb[k] / base;
 				lost_total += l;
 			}
-			snprintf(row, sizeof(row), "%u B, %d consumer%s: records/s", pl,
-				 consumers[j], consumers[j] > 1 ? "s" : "");
-			bench_summarize(rs, runs, &sm);
-			bench_row("ring", row, &sm, "M/s", 2, goal_rate ? ">= 20" : NULL,
-				  goal_rate ? (sm.median >= 20 ? BENCH_PASS : BENCH_MISS)
-					    : BENCH_NO_GOAL);
-			snprintf(row, sizeof(row), "%u B, %d consumer%s: payload", pl, consumers[j],
-				 consumers[j] > 1 ? "s" : "");
-			bench_summarize(gb, runs, &sm);
-			bench_row("ring", row, &sm, "GB/s", 2, NULL, BENCH_NO_GOAL);
-			snprintf(row, sizeof(row), "%u B, %d consumer%s: vs memcpy", pl,
-				 consumers[j], consumers[j] > 1 ? "s" : "");
-			bench_summarize(ratio, runs, &sm);
-			bench_row("ring", row, &sm, "x", 2, goal_ratio ? ">= 0.5" : NULL,
-				  goal_ratio ? (sm.median >= 0.5 ? BENCH_PASS : BENCH_MISS)
-					     : BENCH_NO_GOAL);
+			ring_row(pl, consumers[j], "records/s", rs, runs, "M/s",
+				 goal_rate ? ">= 20" : NULL, 20);
+			ring_row(pl, consumers[j], "payload", gb, runs, "GB/s", NULL, 0);
+			ring_row(pl, consumers[j], "vs memcpy", ratio, runs, "x",
+				 goal_ratio ? ">= 0.5" : NULL, 0.5);
 		}
 	}
 	/* pacing means nothing should be lost; a loss here is a ring bug */

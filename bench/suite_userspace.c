@@ -218,15 +218,10 @@ int bench_userspace(const struct bench_opts *o, int argc, char **argv)
 	err = 0;
 	print_rows(us, bpf_us, ratio, rate, n);
 cleanup:
-	if (err && wl_err >= 0)
-		bench_print_tail(wl_err, "workload");
-	if (wl > 0)
-		bench_stop(wl, SIGTERM, 10000, NULL);
+	bench_workload_end(wl, wl_err, err);
 	bench_pipeline__free(p);
 	if (cg[0])
 		bench_cgroup_free(cg);
-	if (wl_err >= 0)
-		close(wl_err);
 	if (stats_fd >= 0)
 		close(stats_fd);
 	bench_prog_ids_free(&before);

@@ -37,3 +37,17 @@ void cli_set_verbosity(int verbose)
 {
 	log_set_level(verbose >= 2 ? LOG_LEVEL_DEBUG : verbose ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
 }
+
+int cli_opt_common(int opt, int *verbose, void (*usage)(FILE *f))
+{
+	if (opt == 'v' && verbose) {
+		(*verbose)++;
+		return 0;
+	}
+	if (opt == 'h') {
+		usage(stdout);
+		return 1;
+	}
+	usage(stderr);
+	return -EINVAL;
+}

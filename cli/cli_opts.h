@@ -4,6 +4,7 @@
 #define KILN_CLI_OPTS_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 /*
  * Parses a sampling frequency for FLAG (e.g. "--freq"): 1 up to the kernel's
@@ -17,6 +18,13 @@ int cli_parse_freq(const char *flag, const char *arg, unsigned int *hz);
  */
 int cli_parse_num(const char *flag, const char *arg, uint64_t min, uint64_t max, const char *what,
 		  uint64_t *out);
+
+/*
+ * The end of every subcommand's option switch: -v counts into *VERBOSE (when VERBOSE is not
+ * NULL), -h prints USAGE on stdout, anything else (getopt's '?') prints USAGE on stderr.
+ * Returns 0 after -v, 1 after -h (the command exits 0), -EINVAL otherwise (exit 2).
+ */
+int cli_opt_common(int opt, int *verbose, void (*usage)(FILE *f));
 
 /* Sets the log level from the count of -v flags: warnings, then info (-v), then debug (-vv). */
 void cli_set_verbosity(int verbose);

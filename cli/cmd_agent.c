@@ -186,15 +186,8 @@ static int parse_opt(int opt, struct agent_opts *ao, struct agent_args *a)
 		else
 			ao->stack_map_entries = (uint32_t)v;
 		break;
-	case 'v':
-		a->verbose++;
-		break;
-	case 'h':
-		usage(stdout);
-		return 1;
 	default:
-		usage(stderr);
-		return -EINVAL;
+		return cli_opt_common(opt, &a->verbose, usage);
 	}
 	return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli_opts.h"
 #include "commands.h"
 #include "common/config.h"
 
@@ -207,12 +208,8 @@ int cmd_config(int argc, char **argv)
 		case 'e':
 			env = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return EXIT_USAGE;
+			return cli_opt_common(opt, NULL, usage) > 0 ? 0 : EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1) {

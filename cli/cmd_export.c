@@ -168,15 +168,8 @@ static int parse_opt(int opt, struct exporter_opts *eo, struct export_args *a)
 		break;
 	case 'D':
 		return parse_dirfd(optarg, eo);
-	case 'v':
-		a->verbose++;
-		break;
-	case 'h':
-		usage(stdout);
-		return 1;
 	default:
-		usage(stderr);
-		return -EINVAL;
+		return cli_opt_common(opt, &a->verbose, usage);
 	}
 	return 0;
 }

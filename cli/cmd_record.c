@@ -277,17 +277,14 @@ int cmd_record(int argc, char **argv)
 			err = 0;
 			break;
 		case 'v':
-			verbose++;
-			err = 0;
-			break;
 		case 'h':
-			usage(stdout);
-			ret = 0;
-			goto cleanup;
 		case '?':
-			usage(stderr);
-			ret = EXIT_USAGE;
-			goto cleanup;
+			err = cli_opt_common(opt, &verbose, usage);
+			if (err) {
+				ret = err > 0 ? 0 : EXIT_USAGE;
+				goto cleanup;
+			}
+			break;
 		default:
 			err = parse_flag(opt, optarg, &ro, &fmt);
 			break;

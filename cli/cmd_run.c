@@ -723,7 +723,7 @@ static int parse_args(int argc, char **argv, struct run_opts *ro)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int opt;
+	int opt, err;
 
 	while ((opt = getopt_long(argc, argv, "c:r:l:F:o:u:vh", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -754,15 +754,11 @@ static int parse_args(int argc, char **argv, struct run_opts *ro)
 		case OPT_INSECURE:
 			ro->insecure_listen = true;
 			break;
-		case 'v':
-			ro->verbose++;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
 		default:
-			usage(stderr);
-			return -EINVAL;
+			err = cli_opt_common(opt, &ro->verbose, usage);
+			if (err)
+				return err;
+			break;
 		}
 	}
 	if (optind < argc) {

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/cli_opts.h"
 #include "commands.h"
 #include "common/util.h"
 #include "common/strbuf.h"
@@ -530,12 +531,8 @@ int cmd_status(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return EXIT_USAGE;
+			return cli_opt_common(c, NULL, usage) > 0 ? 0 : EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {

@@ -456,15 +456,8 @@ static int parse_opt(int opt, struct topcmd *c, struct top_args *a)
 				  &a->duration_s))
 			return -EINVAL;
 		break;
-	case 'v':
-		a->verbose++;
-		break;
-	case 'h':
-		usage(stdout);
-		return 1;
 	default:
-		usage(stderr);
-		return -EINVAL;
+		return cli_opt_common(opt, &a->verbose, usage);
 	}
 	return 0;
 }

@@ -167,15 +167,11 @@ int cmd_ui(int argc, char **argv)
 		case 'c':
 			config = optarg;
 			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return EXIT_USAGE;
+			err = cli_opt_common(c, &verbose, usage);
+			if (err)
+				return err > 0 ? 0 : EXIT_USAGE;
+			break;
 		}
 	}
 	if (optind < argc) {

@@ -17,7 +17,11 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-int cgroup2_mount(char *buf, size_t len)
+/*
+ * The mount point of the first mount of filesystem TYPE (with mount option OPT unless NULL)
+ * in BUF. Returns 0, -ENOENT when there is none, -ENAMETOOLONG, or another -errno.
+ */
+static int find_mount(const char *type, const char *opt, char *buf, size_t len)
 {
 	struct mntent *m;
 	FILE *f;
@@ -27,18 +31,18 @@ int cgroup2_mount(char *buf, size_t len)
 	if (!f)
 		return -errno;
 	while ((m = getmntent(f))) {
-		if (strcmp(m->mnt_type, "cgroup2"))
+		if (strcmp(m->mnt_type, type) || (opt && !hasmntopt(m, opt)))
 			continue;
-		if (strlen(m->mnt_dir) >= len) {
-			err = -ENAMETOOLONG;
-			break;
-		}
-		strcpy(buf, m->mnt_dir);
-		err = 0;
+		err = snprintf(buf, len, "%s", m->mnt_dir) >= (int)len ? -ENAMETOOLONG : 0;
 		break;
 	}
 	endmntent(f);
 	return err;
+}
+
+int cgroup2_mount(char *buf, size_t len)
+{
+	return find_mount("cgroup2", NULL, buf, len);
 }
 
 int cgroup_id_of_path(const char *path, uint64_t *id)
@@ -74,21 +78,7 @@ int cgroup_id_of_path(const char *path, uint64_t *id)
  */
 static int memcg_v1_mount(char *buf, size_t len)
 {
-	struct mntent *m;
-	FILE *f;
-	int err = -ENOENT;
-
-	f = setmntent("/proc/self/mounts", "re");
-	if (!f)
-		return -errno;
-	while ((m = getmntent(f))) {
-		if (strcmp(m->mnt_type, "cgroup") || !hasmntopt(m, "memory"))
-			continue;
-		err = snprintf(buf, len, "%s", m->mnt_dir) >= (int)len ? -ENAMETOOLONG : 0;
-		break;
-	}
-	endmntent(f);
-	return err;
+	return find_mount("cgroup", "memory", buf, len);
 }
 
 /* True when the comma-separated LIST holds WORD. */

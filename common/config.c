@@ -38,39 +38,42 @@ static int parse_retry(struct pctx *p, const yaml_node_t *n, const char *path, s
 	yaml_node_t *v;
 	int err;
 
-	if (is_null(n))
+	if (config_is_null(n))
 		return 0;
-	err = check_keys(p, n, path, keys);
+	err = config_check_keys(p, n, path, keys);
 	if (err)
 		return err;
-	if ((v = get(p, n, "enabled"))) {
-		join_path(kp, path, "enabled");
-		if ((err = get_bool(p, v, kp, &r->enabled)))
+	if ((v = config_get(p, n, "enabled"))) {
+		config_join_path(kp, path, "enabled");
+		if ((err = config_get_bool(p, v, kp, &r->enabled)))
 			return err;
 	}
-	if ((v = get(p, n, "initialInterval"))) {
-		join_path(kp, path, "initialInterval");
-		if ((err = get_duration(p, v, kp, 1000000, &r->initial_ns)))
+	if ((v = config_get(p, n, "initialInterval"))) {
+		config_join_path(kp, path, "initialInterval");
+		if ((err = config_get_duration(p, v, kp, 1000000, &r->initial_ns)))
 			return err;
 	}
-	if ((v = get(p, n, "maxInterval"))) {
-		join_path(kp, path, "maxInterval");
-		if ((err = get_duration(p, v, kp, 1000000, &r->max_interval_ns)))
+	if ((v = config_get(p, n, "maxInterval"))) {
+		config_join_path(kp, path, "maxInterval");
+		if ((err = config_get_duration(p, v, kp, 1000000, &r->max_interval_ns)))
 			return err;
 	}
-	if ((v = get(p, n, "maxElapsedTime"))) {
-		join_path(kp, path, "maxElapsedTime");
+	if ((v = config_get(p, n, "maxElapsedTime"))) {
+		config_join_path(kp, path, "maxElapsedTime");
 		/* 0 means retry forever, as in the OpenTelemetry exporters. */
-		if ((err = get_duration(p, v, kp, 0, &r->max_elapsed_ns)))
+		if ((err = config_get_duration(p, v, kp, 0, &r->max_elapsed_ns)))
 			return err;
 	}
 	if (r->max_interval_ns < r->initial_ns) {
 		char buf[128];
 
-		v = get(p, n, "maxInterval") ?: get(p, n, "initialInterval");
-		join_path(kp, path, get(p, n, "maxInterval") ? "maxInterval" : "initialInterval");
-		return fail(p, v, kp, "expected maxInterval to be at least initialInterval, got %s",
-			    describe(v, buf, sizeof(buf)));
+		v = config_get(p, n, "maxInterval") ?: config_get(p, n, "initialInterval");
+		config_join_path(kp, path,
+				 config_get(p, n, "maxInterval") ? "maxInterval"
+								 : "initialInterval");
+		return config_fail(p, v, kp,
+				   "expected maxInterval to be at least initialInterval, got %s",
+				   config_describe(v, buf, sizeof(buf)));
 	}
 	return 0;
 }
@@ -83,26 +86,27 @@ static int parse_spool(struct pctx *p, const yaml_node_t *n, const char *path,
 	yaml_node_t *v;
 	int err;
 
-	if (is_null(n))
+	if (config_is_null(n))
 		return 0;
-	if ((err = check_keys(p, n, path, keys)))
+	if ((err = config_check_keys(p, n, path, keys)))
 		return err;
-	if ((v = get(p, n, "enabled"))) {
-		join_path(kp, path, "enabled");
-		if ((err = get_bool(p, v, kp, &c->exporter.spool_enabled)))
+	if ((v = config_get(p, n, "enabled"))) {
+		config_join_path(kp, path, "enabled");
+		if ((err = config_get_bool(p, v, kp, &c->exporter.spool_enabled)))
 			return err;
 	}
-	if ((v = get(p, n, "directory"))) {
-		join_path(kp, path, "directory");
-		if (v->type != YAML_SCALAR_NODE || is_null(v) || scalar(v)[0] != '/')
-			return expected(p, v, kp, "an absolute directory path");
-		if ((err = get_str(p, v, kp, false, &c->exporter.spool_dir)))
+	if ((v = config_get(p, n, "directory"))) {
+		config_join_path(kp, path, "directory");
+		if (v->type != YAML_SCALAR_NODE || config_is_null(v) || config_scalar(v)[0] != '/')
+			return config_expected(p, v, kp, "an absolute directory path");
+		if ((err = config_get_str(p, v, kp, false, &c->exporter.spool_dir)))
 			return err;
 	}
-	if ((v = get(p, n, "maxBytes"))) {
-		join_path(kp, path, "maxBytes");
-		if ((err = get_size(p, v, kp, 1ull << 20, "a size of at least 1MiB such as 256MiB",
-				    &c->exporter.spool_max_bytes)))
+	if ((v = config_get(p, n, "maxBytes"))) {
+		config_join_path(kp, path, "maxBytes");
+		if ((err = config_get_size(p, v, kp, 1ull << 20,
+					   "a size of at least 1MiB such as 256MiB",
+					   &c->exporter.spool_max_bytes)))
 			return err;
 	}
 	return 0;
@@ -129,18 +133,18 @@ static int parse_exporter(struct pctx *p, const yaml_node_t *n, struct kiln_conf
 	bool b;
 	int err;
 
-	if (is_null(n))
+	if (config_is_null(n))
 		return 0;
-	if ((err = check_keys(p, n, path, keys)))
+	if ((err = config_check_keys(p, n, path, keys)))
 		return err;
-	if ((v = get(p, n, "enableDataCompression"))) {
-		if ((err = get_bool(p, v, "profiling.exporter.enableDataCompression", &b)))
+	if ((v = config_get(p, n, "enableDataCompression"))) {
+		if ((err = config_get_bool(p, v, "profiling.exporter.enableDataCompression", &b)))
 			return err;
 		c->exporter.compression = b ? KILN_COMPRESS_GZIP : KILN_COMPRESS_NONE;
 	}
 	/* Set after enableDataCompression, whatever the order in the file: it is the finer knob. */
-	if ((v = get(p, n, "compression"))) {
-		const char *s = v->type == YAML_SCALAR_NODE ? scalar(v) : "";
+	if ((v = config_get(p, n, "compression"))) {
+		const char *s = v->type == YAML_SCALAR_NODE ? config_scalar(v) : "";
 
 		if (!strcmp(s, "gzip"))
 			c->exporter.compression = KILN_COMPRESS_GZIP;
@@ -149,39 +153,41 @@ static int parse_exporter(struct pctx *p, const yaml_node_t *n, struct kiln_conf
 		else if (!strcmp(s, "none"))
 			c->exporter.compression = KILN_COMPRESS_NONE;
 		else
-			return expected(p, v, "profiling.exporter.compression",
-					"one of gzip, zstd, none");
+			return config_expected(p, v, "profiling.exporter.compression",
+					       "one of gzip, zstd, none");
 	}
-	if ((v = get(p, n, "timeout")) && (err = get_duration(p, v, "profiling.exporter.timeout",
-							      1000000, &c->exporter.timeout_ns)))
+	if ((v = config_get(p, n, "timeout")) &&
+	    (err = config_get_duration(p, v, "profiling.exporter.timeout", 1000000,
+				       &c->exporter.timeout_ns)))
 		return err;
-	if ((v = get(p, n, "batchTimeout")) &&
-	    (err = get_duration(p, v, "profiling.exporter.batchTimeout", 1000000,
-				&c->exporter.batch_timeout_ns)))
+	if ((v = config_get(p, n, "batchTimeout")) &&
+	    (err = config_get_duration(p, v, "profiling.exporter.batchTimeout", 1000000,
+				       &c->exporter.batch_timeout_ns)))
 		return err;
-	if ((v = get(p, n, "batchMaxBytes")) &&
-	    (err = get_size(p, v, "profiling.exporter.batchMaxBytes", 4096,
-			    "a size of at least 4KiB such as 4MiB", &c->exporter.batch_max_bytes)))
+	if ((v = config_get(p, n, "batchMaxBytes")) &&
+	    (err = config_get_size(p, v, "profiling.exporter.batchMaxBytes", 4096,
+				   "a size of at least 4KiB such as 4MiB",
+				   &c->exporter.batch_max_bytes)))
 		return err;
-	if ((v = get(p, n, "queueMaxBatches"))) {
-		if ((err = get_uint(p, v, "profiling.exporter.queueMaxBatches", 1, 1000000,
-				    "a whole number between 1 and 1000000", &q)))
+	if ((v = config_get(p, n, "queueMaxBatches"))) {
+		if ((err = config_get_uint(p, v, "profiling.exporter.queueMaxBatches", 1, 1000000,
+					   "a whole number between 1 and 1000000", &q)))
 			return err;
 		c->exporter.queue_max_batches = q;
 	}
-	if ((v = get(p, n, "retryOnFailure"))) {
-		join_path(kp, path, "retryOnFailure");
+	if ((v = config_get(p, n, "retryOnFailure"))) {
+		config_join_path(kp, path, "retryOnFailure");
 		if ((err = parse_retry(p, v, kp, &c->exporter.retry)))
 			return err;
 	}
-	if ((v = get(p, n, "spool"))) {
-		join_path(kp, path, "spool");
+	if ((v = config_get(p, n, "spool"))) {
+		config_join_path(kp, path, "spool");
 		if ((err = parse_spool(p, v, kp, c)))
 			return err;
 	}
-	if ((v = get(p, n, "metricsListen")) &&
-	    (err = get_listen(p, v, "profiling.exporter.metricsListen", true,
-			      &c->exporter.metrics_listen)))
+	if ((v = config_get(p, n, "metricsListen")) &&
+	    (err = config_get_listen(p, v, "profiling.exporter.metricsListen", true,
+				     &c->exporter.metrics_listen)))
 		return err;
 	return 0;
 }
@@ -196,45 +202,45 @@ static int parse_profiling(struct pctx *p, const yaml_node_t *n, struct kiln_con
 	uint64_t hz;
 	int err;
 
-	if (is_null(n))
+	if (config_is_null(n))
 		return 0;
-	if ((err = check_keys(p, n, "profiling", keys)))
+	if ((err = config_check_keys(p, n, "profiling", keys)))
 		return err;
-	if ((v = get(p, n, "enabled")) &&
-	    (err = get_bool(p, v, "profiling.enabled", &c->profiling_enabled)))
+	if ((v = config_get(p, n, "enabled")) &&
+	    (err = config_get_bool(p, v, "profiling.enabled", &c->profiling_enabled)))
 		return err;
-	if ((v = get(p, n, "samplingFrequency"))) {
-		if ((err = get_uint(p, v, "profiling.samplingFrequency", 1, MAX_HZ,
-				    "a frequency in Hz between 1 and 100000", &hz)))
+	if ((v = config_get(p, n, "samplingFrequency"))) {
+		if ((err = config_get_uint(p, v, "profiling.samplingFrequency", 1, MAX_HZ,
+					   "a frequency in Hz between 1 and 100000", &hz)))
 			return err;
 		c->sampling_hz = (unsigned int)hz;
 	}
-	if ((v = get(p, n, "windowSeconds"))) {
+	if ((v = config_get(p, n, "windowSeconds"))) {
 		uint64_t ns;
 
 		/* Whole or fractional seconds, or a duration; the kernel flips at most 10/s. */
-		if (v->type != YAML_SCALAR_NODE || kiln_parse_duration(scalar(v), &ns) ||
+		if (v->type != YAML_SCALAR_NODE || kiln_parse_duration(config_scalar(v), &ns) ||
 		    ns < NS_PER_SEC / 10 || ns > 60 * NS_PER_SEC)
-			return expected(p, v, "profiling.windowSeconds",
-					"a number of seconds between 0.1 and 60");
+			return config_expected(p, v, "profiling.windowSeconds",
+					       "a number of seconds between 0.1 and 60");
 		c->window_ns = ns;
 	}
-	if ((v = get(p, n, "unwind"))) {
+	if ((v = config_get(p, n, "unwind"))) {
 		if (v->type != YAML_SCALAR_NODE ||
-		    (strcmp(scalar(v), "fp") && strcmp(scalar(v), "tables")))
-			return expected(p, v, "profiling.unwind", "'tables' or 'fp'");
-		c->unwind_fp = !strcmp(scalar(v), "fp");
+		    (strcmp(config_scalar(v), "fp") && strcmp(config_scalar(v), "tables")))
+			return config_expected(p, v, "profiling.unwind", "'tables' or 'fp'");
+		c->unwind_fp = !strcmp(config_scalar(v), "fp");
 	}
-	if ((v = get(p, n, "exporter")) && (err = parse_exporter(p, v, c)))
+	if ((v = config_get(p, n, "exporter")) && (err = parse_exporter(p, v, c)))
 		return err;
-	if ((v = get(p, n, "ui")) && !is_null(v)) {
-		if ((err = check_keys(p, v, "profiling.ui", ui_keys)))
+	if ((v = config_get(p, n, "ui")) && !config_is_null(v)) {
+		if ((err = config_check_keys(p, v, "profiling.ui", ui_keys)))
 			return err;
-		if ((u = get(p, v, "enabled")) &&
-		    (err = get_bool(p, u, "profiling.ui.enabled", &c->ui.enabled)))
+		if ((u = config_get(p, v, "enabled")) &&
+		    (err = config_get_bool(p, u, "profiling.ui.enabled", &c->ui.enabled)))
 			return err;
-		if ((u = get(p, v, "listen")) &&
-		    (err = get_listen(p, u, "profiling.ui.listen", false, &c->ui.listen)))
+		if ((u = config_get(p, v, "listen")) &&
+		    (err = config_get_listen(p, u, "profiling.ui.listen", false, &c->ui.listen)))
 			return err;
 	}
 	return 0;
@@ -259,27 +265,30 @@ static int parse_ring(struct pctx *p, const yaml_node_t *n, struct kiln_config *
 	yaml_node_t *v;
 	int err;
 
-	if (is_null(n))
+	if (config_is_null(n))
 		return 0;
-	if ((err = check_keys(p, n, "ring", keys)))
+	if ((err = config_check_keys(p, n, "ring", keys)))
 		return err;
-	if ((v = get(p, n, "name"))) {
-		if (v->type != YAML_SCALAR_NODE || !valid_ring_name(scalar(v)))
-			return expected(p, v, "ring.name",
-					"a name of letters, digits, '-', '_' or '.' (at most 64)");
-		if ((err = get_str(p, v, "ring.name", false, &c->ring_name)))
+	if ((v = config_get(p, n, "name"))) {
+		if (v->type != YAML_SCALAR_NODE || !valid_ring_name(config_scalar(v)))
+			return config_expected(
+				p, v, "ring.name",
+				"a name of letters, digits, '-', '_' or '.' (at most 64)");
+		if ((err = config_get_str(p, v, "ring.name", false, &c->ring_name)))
 			return err;
 	}
-	if ((v = get(p, n, "size"))) {
+	if ((v = config_get(p, n, "size"))) {
 		uint64_t sz;
 
-		if (v->type != YAML_SCALAR_NODE || kiln_parse_size(scalar(v), &sz) ||
+		if (v->type != YAML_SCALAR_NODE || kiln_parse_size(config_scalar(v), &sz) ||
 		    sz < RING_MIN || sz > RING_MAX || (sz & (sz - 1)))
-			return expected(p, v, "ring.size",
-					"a power of two between 64KiB and 2GiB such as 64MiB");
+			return config_expected(
+				p, v, "ring.size",
+				"a power of two between 64KiB and 2GiB such as 64MiB");
 		c->ring_size = sz;
 	}
-	if ((v = get(p, n, "group")) && (err = get_str(p, v, "ring.group", true, &c->ring_group)))
+	if ((v = config_get(p, n, "group")) &&
+	    (err = config_get_str(p, v, "ring.group", true, &c->ring_group)))
 		return err;
 	return 0;
 }
@@ -296,9 +305,9 @@ static int check_dest_url(struct pctx *p, const yaml_node_t *v, const char *kp,
 	switch (d->type) {
 	case KILN_DEST_PYROSCOPE:
 		/* Pyroscope takes host:port; kiln adds the scheme and /v1development/profiles. */
-		if (strstr(u, "://") || !valid_hostport(u, true))
-			return expected(p, v, kp,
-					"host:port such as pyroscope:4040 (no scheme, no path)");
+		if (strstr(u, "://") || !config_valid_hostport(u, true))
+			return config_expected(
+				p, v, kp, "host:port such as pyroscope:4040 (no scheme, no path)");
 		break;
 	case KILN_DEST_OTLP:
 		if (!strncmp(u, "http://", 7))
@@ -306,17 +315,17 @@ static int check_dest_url(struct pctx *p, const yaml_node_t *v, const char *kp,
 		else if (!strncmp(u, "https://", 8))
 			rest = u + 8;
 		else
-			return expected(p, v, kp,
-					"a URL starting with http:// or https:// such as "
-					"http://collector:4318");
+			return config_expected(p, v, kp,
+					       "a URL starting with http:// or https:// such as "
+					       "http://collector:4318");
 		if (!*rest || *rest == '/')
-			return expected(p, v, kp,
-					"a URL with a host such as http://collector:4318");
+			return config_expected(p, v, kp,
+					       "a URL with a host such as http://collector:4318");
 		break;
 	case KILN_DEST_FILE:
 		if (strstr(u, "://") && strncmp(u, "file://", 7))
-			return expected(p, v, kp,
-					"a directory path such as /var/lib/kiln/profiles");
+			return config_expected(p, v, kp,
+					       "a directory path such as /var/lib/kiln/profiles");
 		break;
 	}
 	return 0;
@@ -330,9 +339,9 @@ static int parse_headers(struct pctx *p, const yaml_node_t *n, const char *path,
 	size_t nr;
 	int err;
 
-	if (is_null(n))
+	if (config_is_null(n))
 		return 0;
-	if ((err = check_keys(p, n, path, NULL)))
+	if ((err = config_check_keys(p, n, path, NULL)))
 		return err;
 	nr = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
 	d->headers = calloc(nr ? nr : 1, sizeof(*d->headers));
@@ -343,19 +352,20 @@ static int parse_headers(struct pctx *p, const yaml_node_t *n, const char *path,
 		yaml_node_t *v = yaml_document_get_node(p->doc, pair->value);
 		struct kiln_header *h = &d->headers[d->nr_headers];
 
-		join_path(kp, path, scalar(k));
-		if (!*scalar(k))
-			return expected(p, k, path, "a header name");
-		for (const char *c = scalar(k); *c; c++)
+		config_join_path(kp, path, config_scalar(k));
+		if (!*config_scalar(k))
+			return config_expected(p, k, path, "a header name");
+		for (const char *c = config_scalar(k); *c; c++)
 			if (*c <= ' ' || *c == ':' || *c == 0x7f)
-				return expected(p, k, path, "a header name without spaces or ':'");
-		if ((err = get_str(p, v, kp, true, &h->value)))
+				return config_expected(p, k, path,
+						       "a header name without spaces or ':'");
+		if ((err = config_get_str(p, v, kp, true, &h->value)))
 			return err;
 		/* Counted now, so that kiln_config__free() frees the value on the errors below. */
 		d->nr_headers++;
 		if (strpbrk(h->value, "\r\n"))
-			return expected(p, v, kp, "a header value on one line");
-		h->name = strdup(scalar(k));
+			return config_expected(p, v, kp, "a header value on one line");
+		h->name = strdup(config_scalar(k));
 		if (!h->name)
 			return -ENOMEM;
 	}
@@ -371,47 +381,48 @@ static int parse_auth(struct pctx *p, const yaml_node_t *n, const char *path,
 	yaml_node_t *v, *b;
 	int err;
 
-	if (is_null(n))
+	if (config_is_null(n))
 		return 0;
-	if ((err = check_keys(p, n, path, keys)))
+	if ((err = config_check_keys(p, n, path, keys)))
 		return err;
-	if ((v = get(p, n, "bearerTokenEnv"))) {
-		join_path(kp, path, "bearerTokenEnv");
-		if ((err = get_str(p, v, kp, false, &d->bearer_token_env)))
+	if ((v = config_get(p, n, "bearerTokenEnv"))) {
+		config_join_path(kp, path, "bearerTokenEnv");
+		if ((err = config_get_str(p, v, kp, false, &d->bearer_token_env)))
 			return err;
 	}
-	if ((v = get(p, n, "bearerTokenFile"))) {
-		join_path(kp, path, "bearerTokenFile");
+	if ((v = config_get(p, n, "bearerTokenFile"))) {
+		config_join_path(kp, path, "bearerTokenFile");
 		if (d->bearer_token_env)
-			return fail(p, v, kp,
-				    "expected either bearerTokenEnv or bearerTokenFile, "
-				    "got both");
-		if ((err = get_str(p, v, kp, false, &d->bearer_token_file)))
+			return config_fail(p, v, kp,
+					   "expected either bearerTokenEnv or bearerTokenFile, "
+					   "got both");
+		if ((err = config_get_str(p, v, kp, false, &d->bearer_token_file)))
 			return err;
 	}
-	if ((b = get(p, n, "basic")) && !is_null(b)) {
-		join_path(bp, path, "basic");
+	if ((b = config_get(p, n, "basic")) && !config_is_null(b)) {
+		config_join_path(bp, path, "basic");
 		if (d->bearer_token_env || d->bearer_token_file)
-			return fail(p, b, bp, "expected either a bearer token or basic, got both");
-		if ((err = check_keys(p, b, bp, bkeys)))
+			return config_fail(p, b, bp,
+					   "expected either a bearer token or basic, got both");
+		if ((err = config_check_keys(p, b, bp, bkeys)))
 			return err;
-		join_path(kp, bp, "username");
-		if (!(v = get(p, b, "username")))
-			return fail(p, b, kp, "expected a user name, got nothing");
-		if ((err = get_str(p, v, kp, false, &d->basic_user)))
+		config_join_path(kp, bp, "username");
+		if (!(v = config_get(p, b, "username")))
+			return config_fail(p, b, kp, "expected a user name, got nothing");
+		if ((err = config_get_str(p, v, kp, false, &d->basic_user)))
 			return err;
-		if ((v = get(p, b, "passwordEnv"))) {
-			join_path(kp, bp, "passwordEnv");
-			if ((err = get_str(p, v, kp, false, &d->basic_password_env)))
+		if ((v = config_get(p, b, "passwordEnv"))) {
+			config_join_path(kp, bp, "passwordEnv");
+			if ((err = config_get_str(p, v, kp, false, &d->basic_password_env)))
 				return err;
 		}
-		if ((v = get(p, b, "passwordFile"))) {
-			join_path(kp, bp, "passwordFile");
+		if ((v = config_get(p, b, "passwordFile"))) {
+			config_join_path(kp, bp, "passwordFile");
 			if (d->basic_password_env)
-				return fail(p, v, kp,
-					    "expected either passwordEnv or passwordFile, "
-					    "got both");
-			if ((err = get_str(p, v, kp, false, &d->basic_password_file)))
+				return config_fail(p, v, kp,
+						   "expected either passwordEnv or passwordFile, "
+						   "got both");
+			if ((err = config_get_str(p, v, kp, false, &d->basic_password_file)))
 				return err;
 		}
 	}
@@ -427,7 +438,7 @@ static int parse_signals(struct pctx *p, const yaml_node_t *n, const char *path,
 	size_t i;
 
 	if (n->type != YAML_SEQUENCE_NODE)
-		return expected(p, n, path, "a list such as [PROFILES]");
+		return config_expected(p, n, path, "a list such as [PROFILES]");
 	d->profiles = false;
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
 		yaml_node_t *s = yaml_document_get_node(p->doc, *it);
@@ -435,12 +446,12 @@ static int parse_signals(struct pctx *p, const yaml_node_t *n, const char *path,
 		snprintf(kp, sizeof(kp), "%s[%zu]", path,
 			 (size_t)(it - n->data.sequence.items.start));
 		if (!s || s->type != YAML_SCALAR_NODE)
-			return expected(p, s, kp, "one of PROFILES, TRACES, METRICS, LOGS");
+			return config_expected(p, s, kp, "one of PROFILES, TRACES, METRICS, LOGS");
 		for (i = 0; i < ARRAY_SIZE(known); i++)
-			if (!strcasecmp(scalar(s), known[i]))
+			if (!strcasecmp(config_scalar(s), known[i]))
 				break;
 		if (i == ARRAY_SIZE(known))
-			return expected(p, s, kp, "one of PROFILES, TRACES, METRICS, LOGS");
+			return config_expected(p, s, kp, "one of PROFILES, TRACES, METRICS, LOGS");
 		if (i == 0)
 			d->profiles = true;
 	}
@@ -458,33 +469,33 @@ static int parse_dest_file(struct pctx *p, const yaml_node_t *n, const char *pat
 	int err;
 
 	for (i = 0; i < ARRAY_SIZE(file_only); i++) {
-		if (d->type != KILN_DEST_FILE && (v = get(p, n, file_only[i]))) {
-			join_path(kp, path, file_only[i]);
-			return fail(p, v, kp, "only applies to type file, not %s",
-				    dest_types[d->type]);
+		if (d->type != KILN_DEST_FILE && (v = config_get(p, n, file_only[i]))) {
+			config_join_path(kp, path, file_only[i]);
+			return config_fail(p, v, kp, "only applies to type file, not %s",
+					   dest_types[d->type]);
 		}
 	}
 	d->format = strdup("otlp");
 	if (!d->format)
 		return -ENOMEM;
-	if ((v = get(p, n, "format"))) {
-		join_path(kp, path, "format");
+	if ((v = config_get(p, n, "format"))) {
+		config_join_path(kp, path, "format");
 		if (v->type != YAML_SCALAR_NODE ||
-		    (strcmp(scalar(v), "otlp") && strcmp(scalar(v), "pprof")))
-			return expected(p, v, kp, "one of otlp, pprof");
-		if ((err = get_str(p, v, kp, false, &d->format)))
+		    (strcmp(config_scalar(v), "otlp") && strcmp(config_scalar(v), "pprof")))
+			return config_expected(p, v, kp, "one of otlp, pprof");
+		if ((err = config_get_str(p, v, kp, false, &d->format)))
 			return err;
 	}
-	if ((v = get(p, n, "maxFiles"))) {
-		join_path(kp, path, "maxFiles");
-		if ((err = get_uint(p, v, kp, 0, UINT32_MAX, "a whole number (0: unlimited)",
-				    &d->max_files)))
+	if ((v = config_get(p, n, "maxFiles"))) {
+		config_join_path(kp, path, "maxFiles");
+		if ((err = config_get_uint(p, v, kp, 0, UINT32_MAX, "a whole number (0: unlimited)",
+					   &d->max_files)))
 			return err;
 	}
-	if ((v = get(p, n, "maxBytes"))) {
-		join_path(kp, path, "maxBytes");
-		if ((err = get_size(p, v, kp, 0, "a size such as 1GiB (0: unlimited)",
-				    &d->max_bytes)))
+	if ((v = config_get(p, n, "maxBytes"))) {
+		config_join_path(kp, path, "maxBytes");
+		if ((err = config_get_size(p, v, kp, 0, "a size such as 1GiB (0: unlimited)",
+					   &d->max_bytes)))
 			return err;
 	}
 	return 0;
@@ -499,31 +510,31 @@ static int parse_dest_delivery(struct pctx *p, const yaml_node_t *n, const char 
 	yaml_node_t *v, *t;
 	int err;
 
-	if ((v = get(p, n, "retryOn500"))) {
-		join_path(kp, path, "retryOn500");
-		if ((err = get_bool(p, v, kp, &d->retry_500)))
+	if ((v = config_get(p, n, "retryOn500"))) {
+		config_join_path(kp, path, "retryOn500");
+		if ((err = config_get_bool(p, v, kp, &d->retry_500)))
 			return err;
 	}
-	if ((v = get(p, n, "profilesPerRequest"))) {
-		join_path(kp, path, "profilesPerRequest");
-		if ((err = get_uint(p, v, kp, 0, UINT32_MAX, "a whole number (0: no limit)",
-				    &d->profiles_per_request)))
+	if ((v = config_get(p, n, "profilesPerRequest"))) {
+		config_join_path(kp, path, "profilesPerRequest");
+		if ((err = config_get_uint(p, v, kp, 0, UINT32_MAX, "a whole number (0: no limit)",
+					   &d->profiles_per_request)))
 			return err;
 		d->per_request_set = true;
 	}
-	if ((v = get(p, n, "ingestionWindow")) && !is_null(v)) {
-		join_path(kp, path, "ingestionWindow");
-		if ((err = check_keys(p, v, kp, window_keys)))
+	if ((v = config_get(p, n, "ingestionWindow")) && !config_is_null(v)) {
+		config_join_path(kp, path, "ingestionWindow");
+		if ((err = config_check_keys(p, v, kp, window_keys)))
 			return err;
 		d->window_set = true;
-		if ((t = get(p, v, "past"))) {
-			join_path(kp, path, "ingestionWindow.past");
-			if ((err = get_duration(p, t, kp, 0, &d->window_past_ns)))
+		if ((t = config_get(p, v, "past"))) {
+			config_join_path(kp, path, "ingestionWindow.past");
+			if ((err = config_get_duration(p, t, kp, 0, &d->window_past_ns)))
 				return err;
 		}
-		if ((t = get(p, v, "future"))) {
-			join_path(kp, path, "ingestionWindow.future");
-			if ((err = get_duration(p, t, kp, 0, &d->window_future_ns)))
+		if ((t = config_get(p, v, "future"))) {
+			config_join_path(kp, path, "ingestionWindow.future");
+			if ((err = config_get_duration(p, t, kp, 0, &d->window_future_ns)))
 				return err;
 		}
 	}
@@ -554,22 +565,22 @@ static int parse_dest(struct pctx *p, const yaml_node_t *n, size_t idx, struct k
 	int err;
 
 	snprintf(path, sizeof(path), "destinations[%zu]", idx);
-	if ((err = check_keys(p, n, path, keys)))
+	if ((err = config_check_keys(p, n, path, keys)))
 		return err;
-	join_path(kp, path, "type");
-	if (!(v = get(p, n, "type")))
-		return fail(p, n, kp, "expected one of file, otlp, pyroscope, got nothing");
+	config_join_path(kp, path, "type");
+	if (!(v = config_get(p, n, "type")))
+		return config_fail(p, n, kp, "expected one of file, otlp, pyroscope, got nothing");
 	for (i = 1; i < ARRAY_SIZE(dest_types); i++)
-		if (v->type == YAML_SCALAR_NODE && !strcmp(scalar(v), dest_types[i]))
+		if (v->type == YAML_SCALAR_NODE && !strcmp(config_scalar(v), dest_types[i]))
 			break;
 	if (i == ARRAY_SIZE(dest_types))
-		return expected(p, v, kp, "one of file, otlp, pyroscope");
+		return config_expected(p, v, kp, "one of file, otlp, pyroscope");
 	d->type = (enum kiln_dest_type)i;
 	d->profiles = true; /* signals left out: a profiler's destination carries profiles */
 
-	join_path(kp, path, "name");
-	if ((v = get(p, n, "name"))) {
-		if ((err = get_str(p, v, kp, false, &d->name)))
+	config_join_path(kp, path, "name");
+	if ((v = config_get(p, n, "name"))) {
+		if ((err = config_get_str(p, v, kp, false, &d->name)))
 			return err;
 	} else {
 		/* Unnamed destinations are named after their type; duplicates are caught later. */
@@ -578,18 +589,19 @@ static int parse_dest(struct pctx *p, const yaml_node_t *n, size_t idx, struct k
 			return -ENOMEM;
 	}
 
-	join_path(kp, path, "url");
-	if (!(v = get(p, n, "url")))
-		return fail(p, n, kp, "expected %s, got nothing",
-			    d->type == KILN_DEST_PYROSCOPE ? "host:port such as pyroscope:4040"
-			    : d->type == KILN_DEST_OTLP	   ? "a URL such as http://collector:4318"
-							   : "a directory path");
-	if ((err = get_str(p, v, kp, false, &d->url)))
+	config_join_path(kp, path, "url");
+	if (!(v = config_get(p, n, "url")))
+		return config_fail(
+			p, n, kp, "expected %s, got nothing",
+			d->type == KILN_DEST_PYROSCOPE ? "host:port such as pyroscope:4040"
+			: d->type == KILN_DEST_OTLP    ? "a URL such as http://collector:4318"
+						       : "a directory path");
+	if ((err = config_get_str(p, v, kp, false, &d->url)))
 		return err;
 	if ((err = check_dest_url(p, v, kp, d)))
 		return err;
 	if (d->type == KILN_DEST_FILE) {
-		char *abs = absolute_dir(d->url);
+		char *abs = config_absolute_dir(d->url);
 
 		/* A profiler left running on a node must not fill its disk by default. */
 		d->max_bytes = KILN_FILE_DEST_MAX_BYTES;
@@ -599,39 +611,40 @@ static int parse_dest(struct pctx *p, const yaml_node_t *n, size_t idx, struct k
 		d->url = abs;
 	}
 
-	if ((v = get(p, n, "signals"))) {
-		join_path(kp, path, "signals");
+	if ((v = config_get(p, n, "signals"))) {
+		config_join_path(kp, path, "signals");
 		if ((err = parse_signals(p, v, kp, d)))
 			return err;
 		if (!d->profiles)
-			return fail(p, v, kp, "destination '%s' does not carry PROFILES", d->name);
+			return config_fail(p, v, kp, "destination '%s' does not carry PROFILES",
+					   d->name);
 	}
 
 	if ((err = parse_dest_file(p, n, path, d)))
 		return err;
-	if ((v = get(p, n, "headers"))) {
-		join_path(kp, path, "headers");
+	if ((v = config_get(p, n, "headers"))) {
+		config_join_path(kp, path, "headers");
 		if ((err = parse_headers(p, v, kp, d)))
 			return err;
 	}
-	if ((v = get(p, n, "auth"))) {
-		join_path(kp, path, "auth");
+	if ((v = config_get(p, n, "auth"))) {
+		config_join_path(kp, path, "auth");
 		if ((err = parse_auth(p, v, kp, d)))
 			return err;
 	}
-	if ((v = get(p, n, "tls")) && !is_null(v)) {
-		join_path(kp, path, "tls");
-		if ((err = check_keys(p, v, kp, tls_keys)))
+	if ((v = config_get(p, n, "tls")) && !config_is_null(v)) {
+		config_join_path(kp, path, "tls");
+		if ((err = config_check_keys(p, v, kp, tls_keys)))
 			return err;
-		if ((t = get(p, v, "caFile"))) {
-			join_path(kp, path, "tls.caFile");
-			if ((err = get_str(p, t, kp, false, &d->ca_file)))
+		if ((t = config_get(p, v, "caFile"))) {
+			config_join_path(kp, path, "tls.caFile");
+			if ((err = config_get_str(p, t, kp, false, &d->ca_file)))
 				return err;
 		}
 	}
-	if ((v = get(p, n, "pidAttributes"))) {
-		join_path(kp, path, "pidAttributes");
-		if ((err = get_bool(p, v, kp, &d->pid_attributes)))
+	if ((v = config_get(p, n, "pidAttributes"))) {
+		config_join_path(kp, path, "pidAttributes");
+		if ((err = config_get_bool(p, v, kp, &d->pid_attributes)))
 			return err;
 	}
 	return parse_dest_delivery(p, n, path, d);
@@ -643,11 +656,11 @@ static int parse_dests(struct pctx *p, const yaml_node_t *n, struct kiln_config 
 	size_t nr, i, j;
 	int err;
 
-	free_dests(c);
-	if (is_null(n))
+	config_free_dests(c);
+	if (config_is_null(n))
 		return 0;
 	if (n->type != YAML_SEQUENCE_NODE)
-		return expected(p, n, "destinations", "a list of destinations");
+		return config_expected(p, n, "destinations", "a list of destinations");
 	nr = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	c->dests = calloc(nr ? nr : 1, sizeof(*c->dests));
 	if (!c->dests)
@@ -661,13 +674,14 @@ static int parse_dests(struct pctx *p, const yaml_node_t *n, struct kiln_config 
 		for (j = 0; j < i; j++) {
 			if (!strcmp(c->dests[j].name, c->dests[i].name)) {
 				char path[PATH_LEN];
-				yaml_node_t *nn = get(p, d, "name") ?: d;
+				yaml_node_t *nn = config_get(p, d, "name") ?: d;
 
 				snprintf(path, sizeof(path), "destinations[%zu].name", i);
-				return fail(p, nn, path,
-					    "expected a unique name, got '%s' (destinations[%zu] "
-					    "has it too)",
-					    c->dests[i].name, j);
+				return config_fail(
+					p, nn, path,
+					"expected a unique name, got '%s' (destinations[%zu] "
+					"has it too)",
+					c->dests[i].name, j);
 			}
 		}
 	}
@@ -688,33 +702,33 @@ static int parse_source(struct pctx *p, const yaml_node_t *n, size_t idx, struct
 	int err;
 
 	snprintf(path, sizeof(path), "sources[%zu]", idx);
-	if ((err = check_keys(p, n, path, keys)))
+	if ((err = config_check_keys(p, n, path, keys)))
 		return err;
 	if (!n->data.mapping.pairs.top || n->data.mapping.pairs.top == n->data.mapping.pairs.start)
-		return fail(p, n, path,
-			    "expected a selector (namespace/kind/name, unit, containerId or "
-			    "executable), got an empty mapping");
-	if (get(p, n, "namespace") || get(p, n, "kind") || get(p, n, "name"))
+		return config_fail(p, n, path,
+				   "expected a selector (namespace/kind/name, unit, containerId or "
+				   "executable), got an empty mapping");
+	if (config_get(p, n, "namespace") || config_get(p, n, "kind") || config_get(p, n, "name"))
 		groups[ng++] = "namespace/kind/name";
-	if (get(p, n, "unit"))
+	if (config_get(p, n, "unit"))
 		groups[ng++] = "unit";
-	if (get(p, n, "containerId"))
+	if (config_get(p, n, "containerId"))
 		groups[ng++] = "containerId";
-	if (get(p, n, "executable"))
+	if (config_get(p, n, "executable"))
 		groups[ng++] = "executable";
 	if (ng > 1)
-		return fail(p, n, path,
-			    "expected one kind of selector, got %s and %s (use two "
-			    "sources to select both)",
-			    groups[0], groups[1]);
+		return config_fail(p, n, path,
+				   "expected one kind of selector, got %s and %s (use two "
+				   "sources to select both)",
+				   groups[0], groups[1]);
 
-#define SRC_STR(key, field)                                              \
-	do {                                                             \
-		if ((v = get(p, n, key))) {                              \
-			join_path(kp, path, key);                        \
-			if ((err = get_str(p, v, kp, false, &s->field))) \
-				return err;                              \
-		}                                                        \
+#define SRC_STR(key, field)                                                     \
+	do {                                                                    \
+		if ((v = config_get(p, n, key))) {                              \
+			config_join_path(kp, path, key);                        \
+			if ((err = config_get_str(p, v, kp, false, &s->field))) \
+				return err;                                     \
+		}                                                               \
 	} while (0)
 	SRC_STR("namespace", k8s_namespace);
 	SRC_STR("name", k8s_name);
@@ -729,20 +743,22 @@ static int parse_source(struct pctx *p, const yaml_node_t *n, size_t idx, struct
 			if (!strcmp(s->k8s_kind, k8s_kinds[i]))
 				break;
 		if (i == ARRAY_SIZE(k8s_kinds)) {
-			join_path(kp, path, "kind");
-			return expected(p, get(p, n, "kind"), kp,
-					"one of deployment, statefulset, daemonset, job, cronjob, "
-					"replicaset, pod");
+			config_join_path(kp, path, "kind");
+			return config_expected(
+				p, config_get(p, n, "kind"), kp,
+				"one of deployment, statefulset, daemonset, job, cronjob, "
+				"replicaset, pod");
 		}
 	}
-	if ((v = get(p, n, "containerId"))) {
-		join_path(kp, path, "containerId");
+	if ((v = config_get(p, n, "containerId"))) {
+		config_join_path(kp, path, "containerId");
 		/* A prefix of the hex id, as `docker ps` shows it (12) or longer. */
-		if (v->type != YAML_SCALAR_NODE || strlen(scalar(v)) < 4 ||
-		    strlen(scalar(v)) > 64 ||
-		    strspn(scalar(v), "0123456789abcdef") != strlen(scalar(v)))
-			return expected(p, v, kp, "a hex container id (or a prefix of 4+ digits)");
-		if ((err = get_str(p, v, kp, false, &s->container_id)))
+		if (v->type != YAML_SCALAR_NODE || strlen(config_scalar(v)) < 4 ||
+		    strlen(config_scalar(v)) > 64 ||
+		    strspn(config_scalar(v), "0123456789abcdef") != strlen(config_scalar(v)))
+			return config_expected(p, v, kp,
+					       "a hex container id (or a prefix of 4+ digits)");
+		if ((err = config_get_str(p, v, kp, false, &s->container_id)))
 			return err;
 	}
 	return 0;
@@ -754,11 +770,11 @@ static int parse_sources(struct pctx *p, const yaml_node_t *n, struct kiln_confi
 	size_t nr, i;
 	int err;
 
-	free_sources(c);
-	if (is_null(n))
+	config_free_sources(c);
+	if (config_is_null(n))
 		return 0;
 	if (n->type != YAML_SEQUENCE_NODE)
-		return expected(p, n, "sources", "a list of sources");
+		return config_expected(p, n, "sources", "a list of sources");
 	nr = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	c->sources = calloc(nr ? nr : 1, sizeof(*c->sources));
 	if (!c->sources)
@@ -778,21 +794,22 @@ static int parse_root(struct pctx *p, const yaml_node_t *root, struct kiln_confi
 	yaml_node_t *v;
 	int err;
 
-	if (!root || is_null(root))
+	if (!root || config_is_null(root))
 		return 0; /* an empty file: every default */
-	if ((err = check_keys(p, root, "", keys)))
+	if ((err = config_check_keys(p, root, "", keys)))
 		return err;
-	if ((v = get(p, root, "profiling")) && (err = parse_profiling(p, v, c)))
+	if ((v = config_get(p, root, "profiling")) && (err = parse_profiling(p, v, c)))
 		return err;
-	if ((v = get(p, root, "ring")) && (err = parse_ring(p, v, c)))
+	if ((v = config_get(p, root, "ring")) && (err = parse_ring(p, v, c)))
 		return err;
-	if ((v = get(p, root, "user")) && (err = get_str(p, v, "user", true, &c->user)))
+	if ((v = config_get(p, root, "user")) &&
+	    (err = config_get_str(p, v, "user", true, &c->user)))
 		return err;
-	if ((v = get(p, root, "destinations")) && (err = parse_dests(p, v, c)))
+	if ((v = config_get(p, root, "destinations")) && (err = parse_dests(p, v, c)))
 		return err;
-	if ((v = get(p, root, "sources")) && (err = parse_sources(p, v, c)))
+	if ((v = config_get(p, root, "sources")) && (err = parse_sources(p, v, c)))
 		return err;
-	if ((v = get(p, root, "symbols")) && (err = parse_symbols(p, v, c)))
+	if ((v = config_get(p, root, "symbols")) && (err = config_parse_symbols(p, v, c)))
 		return err;
 	return 0;
 }

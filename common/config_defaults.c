@@ -172,7 +172,7 @@ static char *default_spool_dir(void)
  * File destinations are resolved against the working directory once, at load time, so a
  * daemon that later changes directory still writes where the user meant.
  */
-char *absolute_dir(const char *path)
+char *config_absolute_dir(const char *path)
 {
 	char cwd[PATH_MAX], *out;
 	size_t n;
@@ -222,7 +222,7 @@ static void source_free(struct kiln_source *s)
 	memset(s, 0, sizeof(*s));
 }
 
-void free_dests(struct kiln_config *c)
+void config_free_dests(struct kiln_config *c)
 {
 	size_t i;
 
@@ -233,7 +233,7 @@ void free_dests(struct kiln_config *c)
 	c->nr_dests = 0;
 }
 
-void free_sources(struct kiln_config *c)
+void config_free_sources(struct kiln_config *c)
 {
 	size_t i;
 
@@ -254,8 +254,8 @@ void kiln_config__free(struct kiln_config *c)
 	free(c->ring_name);
 	free(c->ring_group);
 	free(c->user);
-	free_dests(c);
-	free_sources(c);
+	config_free_dests(c);
+	config_free_sources(c);
 	free(c->debuginfod.urls);
 	free(c->debuginfod.cache_dir);
 	free(c);
@@ -315,7 +315,7 @@ struct kiln_config *kiln_config__defaults(void)
 	d = &c->dests[0];
 	d->name = xstrdup("local");
 	d->type = KILN_DEST_FILE;
-	d->url = absolute_dir("./profiles");
+	d->url = config_absolute_dir("./profiles");
 	d->profiles = true;
 	d->format = xstrdup("otlp");
 	d->max_bytes = KILN_FILE_DEST_MAX_BYTES;

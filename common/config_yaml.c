@@ -16,7 +16,7 @@
 
 /* ---- error reporting ---- */
 
-bool is_null(const yaml_node_t *n)
+bool config_is_null(const yaml_node_t *n)
 {
 	const char *v;
 
@@ -34,7 +34,7 @@ static bool is_quoted(const yaml_node_t *n)
 }
 
 /* What the user wrote, for "got ...": the value (shortened, control characters masked). */
-const char *describe(const yaml_node_t *n, char *buf, size_t len)
+const char *config_describe(const yaml_node_t *n, char *buf, size_t len)
 {
 	const unsigned char *v;
 	size_t i, o = 0, max;
@@ -46,7 +46,7 @@ const char *describe(const yaml_node_t *n, char *buf, size_t len)
 		return "a mapping";
 	if (n->type == YAML_SEQUENCE_NODE)
 		return "a list";
-	if (is_null(n))
+	if (config_is_null(n))
 		return "nothing";
 	v = n->data.scalar.value;
 	q = is_quoted(n);
@@ -75,7 +75,7 @@ static size_t line_of(const yaml_node_t *n)
 }
 
 int __attribute__((format(printf, 4, 5)))
-fail(struct pctx *p, const yaml_node_t *n, const char *path, const char *fmt, ...)
+config_fail(struct pctx *p, const yaml_node_t *n, const char *path, const char *fmt, ...)
 {
 	va_list ap;
 	int o;
@@ -93,16 +93,17 @@ fail(struct pctx *p, const yaml_node_t *n, const char *path, const char *fmt, ..
 	return -EINVAL;
 }
 
-int expected(struct pctx *p, const yaml_node_t *n, const char *path, const char *what)
+int config_expected(struct pctx *p, const yaml_node_t *n, const char *path, const char *what)
 {
 	char buf[128];
 
-	return fail(p, n, path, "expected %s, got %s", what, describe(n, buf, sizeof(buf)));
+	return config_fail(p, n, path, "expected %s, got %s", what,
+			   config_describe(n, buf, sizeof(buf)));
 }
 
 /* ---- mappings ---- */
 
-const char *scalar(const yaml_node_t *n)
+const char *config_scalar(const yaml_node_t *n)
 {
 	return (const char *)n->data.scalar.value;
 }
@@ -140,7 +141,7 @@ static size_t edit_distance(const char *a, const char *b)
 }
 
 /* OUT (PATH_LEN bytes) = PREFIX.KEY; an overlong path is cut and marked with "...". */
-void join_path(char *out, const char *prefix, const char *key)
+void config_join_path(char *out, const char *prefix, const char *key)
 {
 	int n;
 
@@ -157,7 +158,8 @@ void join_path(char *out, const char *prefix, const char *key)
  * once. An unknown key is named with the closest known one, since the usual cause is a typo
  * or a wrong case ("samplingfrequency").
  */
-int check_keys(struct pctx *p, const yaml_node_t *n, const char *path, const char *const *keys)
+int config_check_keys(struct pctx *p, const yaml_node_t *n, const char *path,
+		      const char *const *keys)
 {
 	yaml_node_pair_t *pair, *other;
 	size_t best_d = SIZE_MAX, d, i, off;
@@ -165,57 +167,60 @@ int check_keys(struct pctx *p, const yaml_node_t *n, const char *path, const cha
 	char kpath[PATH_LEN], list[256];
 
 	if (n->type != YAML_MAPPING_NODE)
-		return expected(p, n, path && *path ? path : "(top level)", "a mapping");
+		return config_expected(p, n, path && *path ? path : "(top level)", "a mapping");
 	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
 		yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
 
 		if (!k || k->type != YAML_SCALAR_NODE)
-			return expected(p, k, path && *path ? path : "(top level)", "a key name");
-		join_path(kpath, path, scalar(k));
+			return config_expected(p, k, path && *path ? path : "(top level)",
+					       "a key name");
+		config_join_path(kpath, path, config_scalar(k));
 		for (other = n->data.mapping.pairs.start; other < pair; other++) {
 			yaml_node_t *ok = yaml_document_get_node(p->doc, other->key);
 
-			if (ok && ok->type == YAML_SCALAR_NODE && !strcmp(scalar(ok), scalar(k)))
-				return fail(p, k, kpath, "duplicate key (first set on line %zu)",
-					    line_of(ok));
+			if (ok && ok->type == YAML_SCALAR_NODE &&
+			    !strcmp(config_scalar(ok), config_scalar(k)))
+				return config_fail(p, k, kpath,
+						   "duplicate key (first set on line %zu)",
+						   line_of(ok));
 		}
 		if (!keys)
 			continue;
 		for (i = 0; keys[i]; i++)
-			if (!strcmp(keys[i], scalar(k)))
+			if (!strcmp(keys[i], config_scalar(k)))
 				break;
 		if (keys[i])
 			continue;
 		best = NULL;
 		best_d = SIZE_MAX;
 		for (i = 0; keys[i]; i++) {
-			d = edit_distance(scalar(k), keys[i]);
+			d = edit_distance(config_scalar(k), keys[i]);
 			if (d < best_d) {
 				best_d = d;
 				best = keys[i];
 			}
 		}
 		if (best && best_d <= (strlen(best) >= 6 ? strlen(best) / 3 : 1))
-			return fail(p, k, kpath, "unknown key, did you mean '%s'?", best);
+			return config_fail(p, k, kpath, "unknown key, did you mean '%s'?", best);
 		off = 0;
 		list[0] = 0;
 		for (i = 0; keys[i] && off < sizeof(list); i++)
 			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
 						i ? ", " : "", keys[i]);
-		return fail(p, k, kpath, "unknown key, expected one of: %s", list);
+		return config_fail(p, k, kpath, "unknown key, expected one of: %s", list);
 	}
 	return 0;
 }
 
 /* The value for KEY in mapping N (already checked), or NULL. */
-yaml_node_t *get(struct pctx *p, const yaml_node_t *n, const char *key)
+yaml_node_t *config_get(struct pctx *p, const yaml_node_t *n, const char *key)
 {
 	yaml_node_pair_t *pair;
 
 	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
 		yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
 
-		if (k && k->type == YAML_SCALAR_NODE && !strcmp(scalar(k), key))
+		if (k && k->type == YAML_SCALAR_NODE && !strcmp(config_scalar(k), key))
 			return yaml_document_get_node(p->doc, pair->value);
 	}
 	return NULL;
@@ -223,36 +228,37 @@ yaml_node_t *get(struct pctx *p, const yaml_node_t *n, const char *key)
 
 /* ---- typed values ---- */
 
-int get_bool(struct pctx *p, const yaml_node_t *n, const char *path, bool *out)
+int config_get_bool(struct pctx *p, const yaml_node_t *n, const char *path, bool *out)
 {
 	/* Only true/false: a quoted "false" is a string, and truthy in too many places. */
 	if (n->type == YAML_SCALAR_NODE && !is_quoted(n)) {
-		if (!strcasecmp(scalar(n), "true")) {
+		if (!strcasecmp(config_scalar(n), "true")) {
 			*out = true;
 			return 0;
 		}
-		if (!strcasecmp(scalar(n), "false")) {
+		if (!strcasecmp(config_scalar(n), "false")) {
 			*out = false;
 			return 0;
 		}
 	}
-	return expected(p, n, path, "true or false");
+	return config_expected(p, n, path, "true or false");
 }
 
-int get_str(struct pctx *p, const yaml_node_t *n, const char *path, bool allow_empty, char **out)
+int config_get_str(struct pctx *p, const yaml_node_t *n, const char *path, bool allow_empty,
+		   char **out)
 {
 	char *s;
 
 	if (n->type != YAML_SCALAR_NODE)
-		return expected(p, n, path, "a string");
-	if (is_null(n) || !*scalar(n)) {
+		return config_expected(p, n, path, "a string");
+	if (config_is_null(n) || !*config_scalar(n)) {
 		if (!allow_empty)
-			return expected(p, n, path, "a non-empty string");
+			return config_expected(p, n, path, "a non-empty string");
 		s = strdup("");
 	} else {
-		if (strlen(scalar(n)) != n->data.scalar.length)
-			return expected(p, n, path, "a string without NUL characters");
-		s = strdup(scalar(n));
+		if (strlen(config_scalar(n)) != n->data.scalar.length)
+			return config_expected(p, n, path, "a string without NUL characters");
+		s = strdup(config_scalar(n));
 	}
 	if (!s)
 		return -ENOMEM;
@@ -261,47 +267,50 @@ int get_str(struct pctx *p, const yaml_node_t *n, const char *path, bool allow_e
 	return 0;
 }
 
-int get_uint(struct pctx *p, const yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
-	     const char *what, uint64_t *out)
+int config_get_uint(struct pctx *p, const yaml_node_t *n, const char *path, uint64_t min,
+		    uint64_t max, const char *what, uint64_t *out)
 {
-	if (n->type != YAML_SCALAR_NODE || is_quoted(n) || parse_u64(scalar(n), min, max, out))
-		return expected(p, n, path, what);
+	if (n->type != YAML_SCALAR_NODE || is_quoted(n) ||
+	    parse_u64(config_scalar(n), min, max, out))
+		return config_expected(p, n, path, what);
 	return 0;
 }
 
-int get_duration(struct pctx *p, const yaml_node_t *n, const char *path, uint64_t min,
-		 uint64_t *out)
+int config_get_duration(struct pctx *p, const yaml_node_t *n, const char *path, uint64_t min,
+			uint64_t *out)
 {
 	uint64_t v;
 	char buf[128];
 
-	if (n->type != YAML_SCALAR_NODE || kiln_parse_duration(scalar(n), &v))
-		return expected(p, n, path, "a duration such as 5s");
+	if (n->type != YAML_SCALAR_NODE || kiln_parse_duration(config_scalar(n), &v))
+		return config_expected(p, n, path, "a duration such as 5s");
 	if (v < min) {
 		if (min % NS_PER_SEC)
-			return fail(p, n, path, "expected a duration of at least %llums, got %s",
-				    (unsigned long long)(min / 1000000),
-				    describe(n, buf, sizeof(buf)));
-		return fail(p, n, path, "expected a duration of at least %llus, got %s",
-			    (unsigned long long)(min / NS_PER_SEC), describe(n, buf, sizeof(buf)));
+			return config_fail(p, n, path,
+					   "expected a duration of at least %llums, got %s",
+					   (unsigned long long)(min / 1000000),
+					   config_describe(n, buf, sizeof(buf)));
+		return config_fail(p, n, path, "expected a duration of at least %llus, got %s",
+				   (unsigned long long)(min / NS_PER_SEC),
+				   config_describe(n, buf, sizeof(buf)));
 	}
 	*out = v;
 	return 0;
 }
 
-int get_size(struct pctx *p, const yaml_node_t *n, const char *path, uint64_t min, const char *what,
-	     uint64_t *out)
+int config_get_size(struct pctx *p, const yaml_node_t *n, const char *path, uint64_t min,
+		    const char *what, uint64_t *out)
 {
 	uint64_t v;
 
-	if (n->type != YAML_SCALAR_NODE || kiln_parse_size(scalar(n), &v) || v < min)
-		return expected(p, n, path, what);
+	if (n->type != YAML_SCALAR_NODE || kiln_parse_size(config_scalar(n), &v) || v < min)
+		return config_expected(p, n, path, what);
 	*out = v;
 	return 0;
 }
 
 /* "host:port" or "[v6]:port" with a port in 1..65535; the host may be empty (all addresses). */
-bool valid_hostport(const char *s, bool need_host)
+bool config_valid_hostport(const char *s, bool need_host)
 {
 	const char *colon;
 	uint64_t port;
@@ -324,10 +333,12 @@ bool valid_hostport(const char *s, bool need_host)
 	return !parse_u64(colon + 1, 1, 65535, &port);
 }
 
-int get_listen(struct pctx *p, const yaml_node_t *n, const char *path, bool allow_empty, char **out)
+int config_get_listen(struct pctx *p, const yaml_node_t *n, const char *path, bool allow_empty,
+		      char **out)
 {
 	if (n->type == YAML_SCALAR_NODE &&
-	    ((allow_empty && (is_null(n) || !*scalar(n))) || valid_hostport(scalar(n), false)))
-		return get_str(p, n, path, allow_empty, out);
-	return expected(p, n, path, "an address such as 127.0.0.1:7070");
+	    ((allow_empty && (config_is_null(n) || !*config_scalar(n))) ||
+	     config_valid_hostport(config_scalar(n), false)))
+		return config_get_str(p, n, path, allow_empty, out);
+	return config_expected(p, n, path, "an address such as 127.0.0.1:7070");
 }

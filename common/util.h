@@ -26,6 +26,13 @@ uint64_t wall_ns(void);
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /*
+ * In an array of N elements of STRIDE bytes sorted by the uint64_t at KEY_OFF of each:
+ * the number of leading elements whose key is <= KEY (so element [ret - 1], when ret > 0, is
+ * the last one that starts at or before KEY).
+ */
+size_t upper_bound_u64(const void *base, size_t n, size_t stride, size_t key_off, uint64_t key);
+
+/*
  * Reads a whole (small) file into a NUL-terminated malloc'd buffer. Returns 0 and sets *buf
  * (caller frees) and *len, or -errno.
  */

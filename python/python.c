@@ -175,61 +175,58 @@ static const char *version_text(uint16_t v, char *buf, size_t size)
 	return buf;
 }
 
-static void info_common(struct python_proc *p)
+/* The offsets of a release whose runtime carries no _Py_DebugOffsets (3.11, 3.12). */
+struct py_fixed_table {
+	uint16_t version;
+	uint16_t tss_off; /* of Py_tss_t in _PyRuntime */
+	uint8_t flags;
+	uint16_t ts_frame, cframe_frame, code_adaptive;
+	uint8_t fr_code, fr_previous, fr_instr, fr_owner, fr_is_entry, owner_cstack;
+	struct py_layout lay;
+};
+
+/*
+ * One row a release; the columns are those of struct py_fixed_table, then of struct py_layout.
+ * The string and bytes header sizes did not change between 3.11 and 3.12.
+ */
+/* clang-format off */
+static const struct py_fixed_table fixed_tables[] = {
+	/* version tss_off flags ts_frame cframe_frame code_adaptive
+	 * fr_code fr_previous fr_instr fr_owner fr_is_entry owner_cstack
+	 * lay: co_filename co_name co_qualname co_linetable co_firstlineno
+	 *      str_state str_length str_ascii_data str_compact_data bytes_size bytes_data */
+	{ 0x030b, 592, KILN_PY_F_CFRAME | KILN_PY_F_IS_ENTRY, 56, 8, 184, 32, 48, 56, 69, 68, 0,
+	  { 112, 120, 128, 136, 72, 32, 16, 48, 72, 16, 32 } },
+	{ 0x030c, 1544, KILN_PY_F_CFRAME | KILN_PY_F_CSTACK, 56, 0, 192, 0, 8, 56, 70, 0, 3,
+	  { 112, 120, 128, 136, 68, 32, 16, 40, 56, 16, 32 } },
+};
+/* clang-format on */
+
+/* The fixed table of version v, or NULL when v reads its offsets from the runtime. */
+static const struct py_fixed_table *fixed_table(uint16_t v)
 {
-	p->info.code_adaptive = 0;
-	p->lay.str_state = 32;
-	p->lay.str_length = 16;
-	p->lay.bytes_size = 16;
-	p->lay.bytes_data = 32;
+	for (size_t k = 0; k < sizeof(fixed_tables) / sizeof(fixed_tables[0]); k++)
+		if (fixed_tables[k].version == v)
+			return &fixed_tables[k];
+	return NULL;
 }
 
-static void table_311(struct python_proc *p, uint64_t runtime)
+static void table_fixed(struct python_proc *p, const struct py_fixed_table *t, uint64_t runtime)
 {
 	struct kiln_py_info *i = &p->info;
 
-	info_common(p);
-	i->tss_addr = runtime + 592;
-	i->flags = KILN_PY_F_CFRAME | KILN_PY_F_IS_ENTRY;
-	i->ts_frame = 56;
-	i->cframe_frame = 8;
-	i->code_adaptive = 184;
-	i->fr_code = 32;
-	i->fr_previous = 48;
-	i->fr_instr = 56;
-	i->fr_owner = 69;
-	i->fr_is_entry = 68;
-	p->lay.co_firstlineno = 72;
-	p->lay.co_filename = 112;
-	p->lay.co_name = 120;
-	p->lay.co_qualname = 128;
-	p->lay.co_linetable = 136;
-	p->lay.str_ascii_data = 48;
-	p->lay.str_compact_data = 72;
-}
-
-static void table_312(struct python_proc *p, uint64_t runtime)
-{
-	struct kiln_py_info *i = &p->info;
-
-	info_common(p);
-	i->tss_addr = runtime + 1544;
-	i->flags = KILN_PY_F_CFRAME | KILN_PY_F_CSTACK;
-	i->ts_frame = 56;
-	i->cframe_frame = 0;
-	i->code_adaptive = 192;
-	i->fr_code = 0;
-	i->fr_previous = 8;
-	i->fr_instr = 56;
-	i->fr_owner = 70;
-	i->owner_cstack = 3;
-	p->lay.co_firstlineno = 68;
-	p->lay.co_filename = 112;
-	p->lay.co_name = 120;
-	p->lay.co_qualname = 128;
-	p->lay.co_linetable = 136;
-	p->lay.str_ascii_data = 40;
-	p->lay.str_compact_data = 56;
+	i->tss_addr = runtime + t->tss_off;
+	i->flags = t->flags;
+	i->ts_frame = t->ts_frame;
+	i->cframe_frame = t->cframe_frame;
+	i->code_adaptive = t->code_adaptive;
+	i->fr_code = t->fr_code;
+	i->fr_previous = t->fr_previous;
+	i->fr_instr = t->fr_instr;
+	i->fr_owner = t->fr_owner;
+	i->fr_is_entry = t->fr_is_entry;
+	i->owner_cstack = t->owner_cstack;
+	p->lay = t->lay;
 }
 
 /* _Py_DebugOffsets of 3.13, as u64 word indexes (Include/internal/pycore_runtime.h). */
@@ -278,7 +275,6 @@ static int table_313(struct python_proc *p, uint64_t runtime, const uint64_t *d)
 	if (d[DO_CO_ADAPTIVE] > PY_MAX_HDR)
 		return -EINVAL;
 
-	info_common(p);
 	i->tss_addr = runtime + 2160;
 	i->flags = KILN_PY_F_CSTACK;
 	i->ts_frame = (uint16_t)d[DO_TS_CURRENT_FRAME];
@@ -413,10 +409,8 @@ static int detect_module(struct python_proc *p, const struct py_mapping *m)
 		p->eval_lo = syms.eval + bias;
 		p->eval_hi = p->eval_lo + syms.eval_size;
 	}
-	if (p->version == 0x030b) {
-		table_311(p, syms.runtime + bias);
-	} else if (p->version == 0x030c) {
-		table_312(p, syms.runtime + bias);
+	if (fixed_table(p->version)) {
+		table_fixed(p, fixed_table(p->version), syms.runtime + bias);
 	} else {
 		if (elf_read_vaddr(elf, fd, syms.runtime, dbg, sizeof(dbg)) ||
 		    memcmp(dbg, "xdebugpy", 8) || (dbg[DO_VERSION] >> 16) != p->version) {

@@ -387,6 +387,33 @@ static int producer_create_cons(struct seg *s, long gid, bool fresh)
 	return 0;
 }
 
+/*
+ * Opens the data file into S->fd (EXTRA_FLAGS added) and takes the producer's lock on it.
+ * Returns 0, -EBUSY when another producer holds it, or -errno.
+ */
+static int producer_open_locked(struct seg *s, long gid, int extra_flags)
+{
+	s->fd = open_file(s->path, SEG_MODE, gid, extra_flags);
+	if (s->fd < 0)
+		return s->fd;
+	/* The lock dies with the producer, so a crashed producer never blocks a restart. */
+	if (flock(s->fd, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	return 0;
+}
+
+/* Maps S->mem_len bytes of the data file read-write into S->mem. Returns 0 or -errno. */
+static int producer_map(struct seg *s)
+{
+	s->mem =
+		mmap(NULL, s->mem_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, s->fd, 0);
+	if (s->mem == MAP_FAILED) {
+		s->mem = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
 int shm_producer__new(struct shm_producer **out, const struct shm_producer_opts *opts)
 {
 	struct ring_producer_opts ro = { 0 };
@@ -408,29 +435,18 @@ int shm_producer__new(struct shm_producer **out, const struct shm_producer_opts 
 	err = seg_paths(&p->s, opts ? opts->name : NULL);
 	if (err)
 		goto cleanup;
-	p->s.fd = open_file(p->s.path, SEG_MODE, gid, 0);
-	if (p->s.fd < 0) {
-		err = p->s.fd;
+	err = producer_open_locked(&p->s, gid, 0);
+	if (err)
 		goto cleanup;
-	}
-	/* The lock dies with the producer, so a crashed producer never blocks a restart. */
-	if (flock(p->s.fd, LOCK_EX | LOCK_NB) < 0) {
-		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		goto cleanup;
-	}
 	if (fstat(p->s.fd, &st) < 0) {
 		err = -errno;
 		goto cleanup;
 	}
 	p->s.mem_len = SHM_HDR_SIZE + size;
 	if (st.st_size == (off_t)p->s.mem_len) {
-		p->s.mem = mmap(NULL, p->s.mem_len, PROT_READ | PROT_WRITE,
-				MAP_SHARED | MAP_POPULATE, p->s.fd, 0);
-		if (p->s.mem == MAP_FAILED) {
-			p->s.mem = NULL;
-			err = -errno;
+		err = producer_map(&p->s);
+		if (err)
 			goto cleanup;
-		}
 		if (check_hdr(p->s.mem, st.st_size)) {
 			munmap(p->s.mem, p->s.mem_len);
 			p->s.mem = NULL;
@@ -445,27 +461,17 @@ int shm_producer__new(struct shm_producer **out, const struct shm_producer_opts 
 			 */
 			close(p->s.fd);
 			unlink(p->s.path);
-			p->s.fd = open_file(p->s.path, SEG_MODE, gid, O_EXCL);
-			if (p->s.fd < 0) {
-				err = p->s.fd;
+			err = producer_open_locked(&p->s, gid, O_EXCL);
+			if (err)
 				goto cleanup;
-			}
-			if (flock(p->s.fd, LOCK_EX | LOCK_NB) < 0) {
-				err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-				goto cleanup;
-			}
 		}
 		if (ftruncate(p->s.fd, p->s.mem_len) < 0) {
 			err = -errno;
 			goto cleanup;
 		}
-		p->s.mem = mmap(NULL, p->s.mem_len, PROT_READ | PROT_WRITE,
-				MAP_SHARED | MAP_POPULATE, p->s.fd, 0);
-		if (p->s.mem == MAP_FAILED) {
-			p->s.mem = NULL;
-			err = -errno;
+		err = producer_map(&p->s);
+		if (err)
 			goto cleanup;
-		}
 	}
 	h = p->s.hdr = p->s.mem;
 	/* A taken-over segment still shows the dead producer's last heartbeat. */

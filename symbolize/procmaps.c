@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,16 +337,9 @@ static void remember_gone(struct symbolizer *s, uint32_t tgid)
 
 const struct umap *find_map(const struct proc *p, uint64_t addr)
 {
-	size_t lo = 0, hi = p->nr_maps;
+	size_t lo = upper_bound_u64(p->maps, p->nr_maps, sizeof(*p->maps),
+				    offsetof(struct umap, start), addr);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (p->maps[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo && addr < p->maps[lo - 1].end)
 		return &p->maps[lo - 1];
 	return NULL;

@@ -114,6 +114,20 @@ static void write_range(struct strbuf *b, const struct range *r)
 		strbuf__printf(b, "%llu", (unsigned long long)(r->to / MS));
 }
 
+/*
+ * Sends the JSON body built in B (taken over: sent or released), or a 500 naming ERR when
+ * building it failed.
+ */
+static enum MHD_Result respond_built(struct ui *u, struct MHD_Connection *conn, struct strbuf *b,
+				     int err)
+{
+	if (err) {
+		strbuf__release(b);
+		return ui_json_error(u, conn, 500, strerror(-err));
+	}
+	return ui_respond_sbuf(u, conn, 200, "application/json", b);
+}
+
 enum MHD_Result ui_api__view(struct ui *u, struct MHD_Connection *conn, const struct ui_route *r)
 {
 	const char *sort_s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sort");
@@ -180,12 +194,7 @@ enum MHD_Result ui_api__view(struct ui *u, struct MHD_Connection *conn, const st
 		strbuf__printf(&b, ",\"nr_symbols\":%zu", nsym);
 	}
 	strbuf__append(&b, "}\n", 2);
-	if (err) {
-		strbuf__release(&b);
-		ret = ui_json_error(u, conn, 500, strerror(-err));
-		goto cleanup;
-	}
-	ret = ui_respond_sbuf(u, conn, 200, "application/json", &b);
+	ret = respond_built(u, conn, &b, err);
 cleanup:
 	flame__free(fl.f);
 	return ret;
@@ -333,12 +342,7 @@ enum MHD_Result ui_api__sandwich(struct ui *u, struct MHD_Connection *conn,
 	if (!err)
 		err = flame__write_tree(down.f, &b, max_nodes, NULL);
 	strbuf__append(&b, "}\n", 2);
-	if (err) {
-		strbuf__release(&b);
-		ret = ui_json_error(u, conn, 500, strerror(-err));
-		goto cleanup;
-	}
-	ret = ui_respond_sbuf(u, conn, 200, "application/json", &b);
+	ret = respond_built(u, conn, &b, err);
 cleanup:
 	flame__free(up.f);
 	flame__free(down.f);
@@ -424,12 +428,7 @@ enum MHD_Result ui_api__diff(struct ui *u, struct MHD_Connection *conn)
 	if (!err)
 		err = flame__write_diff_symbols(f, &out, limit, &nsym);
 	strbuf__printf(&out, ",\"nr_symbols\":%zu}\n", nsym);
-	if (err) {
-		strbuf__release(&out);
-		ret = ui_json_error(u, conn, 500, strerror(-err));
-		goto cleanup;
-	}
-	ret = ui_respond_sbuf(u, conn, 200, "application/json", &out);
+	ret = respond_built(u, conn, &out, err);
 cleanup:
 	flame__free(f);
 	return ret;

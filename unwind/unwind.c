@@ -25,11 +25,13 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/util.h"
 #include "unwind/unwind.h"
 
 /* Gaps between FDEs up to this many bytes are alignment padding, not ends of code. */
@@ -116,7 +118,8 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-static int read_uleb(const uint8_t **p, const uint8_t *end, uint64_t *out)
+/* LEB128 at *p (sign-extended when is_signed); -ENOEXEC when it runs past end. */
+static int read_leb(const uint8_t **p, const uint8_t *end, bool is_signed, uint64_t *out)
 {
 	uint64_t v = 0;
 	unsigned int shift = 0;
@@ -128,6 +131,8 @@ static int read_uleb(const uint8_t **p, const uint8_t *end, uint64_t *out)
 			v |= (uint64_t)(b & 0x7f) << shift;
 		shift += 7;
 		if (!(b & 0x80)) {
+			if (is_signed && shift < 64 && (b & 0x40))
+				v |= ~0ULL << shift;
 			*out = v;
 			return 0;
 		}
@@ -135,25 +140,19 @@ static int read_uleb(const uint8_t **p, const uint8_t *end, uint64_t *out)
 	return -ENOEXEC;
 }
 
+static int read_uleb(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	return read_leb(p, end, false, out);
+}
+
 static int read_sleb(const uint8_t **p, const uint8_t *end, int64_t *out)
 {
-	uint64_t v = 0;
-	unsigned int shift = 0;
+	uint64_t v;
+	int err = read_leb(p, end, true, &v);
 
-	while (*p < end) {
-		uint8_t b = *(*p)++;
-
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-		if (!(b & 0x80)) {
-			if (shift < 64 && (b & 0x40))
-				v |= ~0ULL << shift;
-			*out = (int64_t)v;
-			return 0;
-		}
-	}
-	return -ENOEXEC;
+	if (!err)
+		*out = (int64_t)v;
+	return err;
 }
 
 static int read_fixed(const uint8_t **p, const uint8_t *end, size_t n, uint64_t *out)
@@ -890,17 +889,10 @@ cleanup:
 
 const struct uw_row *uw_table__lookup(const struct uw_table *t, uint64_t vaddr)
 {
-	size_t lo = 0, hi = t->nr_rows;
-
 	/* first row with vaddr > VADDR; the answer is the one before it */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+	size_t lo = upper_bound_u64(t->rows, t->nr_rows, sizeof(*t->rows),
+				    offsetof(struct uw_row, vaddr), vaddr);
 
-		if (t->rows[mid].vaddr <= vaddr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return lo ? &t->rows[lo - 1] : NULL;
 }
 

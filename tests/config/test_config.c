@@ -13,6 +13,7 @@
 
 #include "common/config.h"
 #include "common/util.h"
+#include "tests/lib/kiln_test.h"
 
 static char dir[] = "/tmp/kiln-config-test-XXXXXX";
 static char path[sizeof(dir) + 16];
@@ -453,6 +454,22 @@ static void test_partial(void)
 	kiln_config__free(c);
 }
 
+static const struct {
+	const char *var, *bad, *msg, *then;
+} bad_env[] = {
+	{ "PROFILES_MAX_SLOTS", "0",
+	  "PROFILES_MAX_SLOTS: expected a whole number of slots between 1 and 10000, got '0'",
+	  "24" },
+	{ "PROFILES_SLOT_MAX_BYTES", "99999999999999999999",
+	  "PROFILES_SLOT_MAX_BYTES: expected a whole number of bytes between 4096 and 4294967296, "
+	  "got '99999999999999999999'",
+	  "8388608" },
+	{ "PROFILES_CLEANUP_INTERVAL_SECONDS", "",
+	  "PROFILES_CLEANUP_INTERVAL_SECONDS: expected a whole number of seconds between 1 and "
+	  "86400, got ''",
+	  "5" },
+};
+
 static void test_env(void)
 {
 	struct kiln_config *c = kiln_config__defaults();
@@ -478,22 +495,13 @@ static void test_env(void)
 	CU_ASSERT_EQUAL(c->ui.max_slots, 50);
 	setenv("PROFILES_SLOT_TTL_SECONDS", "120", 1);
 
-	setenv("PROFILES_MAX_SLOTS", "0", 1);
-	CU_ASSERT_EQUAL(kiln_config__apply_env(c, err, sizeof(err)), -EINVAL);
-	CU_ASSERT_STRING_EQUAL(err, "PROFILES_MAX_SLOTS: expected a whole number of slots "
-				    "between 1 and 10000, got '0'");
-	setenv("PROFILES_MAX_SLOTS", "24", 1);
-
-	setenv("PROFILES_SLOT_MAX_BYTES", "99999999999999999999", 1);
-	CU_ASSERT_EQUAL(kiln_config__apply_env(c, err, sizeof(err)), -EINVAL);
-	CU_ASSERT_STRING_EQUAL(err, "PROFILES_SLOT_MAX_BYTES: expected a whole number of bytes "
-				    "between 4096 and 4294967296, got '99999999999999999999'");
-	setenv("PROFILES_SLOT_MAX_BYTES", "8388608", 1);
-
-	setenv("PROFILES_CLEANUP_INTERVAL_SECONDS", "", 1);
-	CU_ASSERT_EQUAL(kiln_config__apply_env(c, err, sizeof(err)), -EINVAL);
-	CU_ASSERT_STRING_EQUAL(err, "PROFILES_CLEANUP_INTERVAL_SECONDS: expected a whole number "
-				    "of seconds between 1 and 86400, got ''");
+	/* Each variable out of its range, named in the message; then a good value again. */
+	for (size_t i = 0; i < sizeof(bad_env) / sizeof(bad_env[0]); i++) {
+		setenv(bad_env[i].var, bad_env[i].bad, 1);
+		CU_ASSERT_EQUAL(kiln_config__apply_env(c, err, sizeof(err)), -EINVAL);
+		CU_ASSERT_STRING_EQUAL(err, bad_env[i].msg);
+		setenv(bad_env[i].var, bad_env[i].then, 1);
+	}
 
 	unsetenv("PROFILES_MAX_SLOTS");
 	unsetenv("PROFILES_SLOT_TTL_SECONDS");
@@ -537,28 +545,23 @@ static void test_units(void)
 	CU_ASSERT_EQUAL(kiln_parse_size("99999999999TiB", &v), -ERANGE);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	unsigned int failed;
-	CU_pSuite s;
+	static const struct kiln_test_case cases[] = {
+		{ "defaults", test_defaults },
+		{ "every key", test_full },
+		{ "partial files", test_partial },
+		{ "PROFILES_* variables", test_env },
+		{ "durations and sizes", test_units },
+		{ "malformed files: exact messages", test_bad_table },
+		{ "missing file", test_missing_file },
+	};
+	int rc;
 
 	if (!mkdtemp(dir))
 		return 1;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("config", NULL, NULL);
-	CU_add_test(s, "defaults", test_defaults);
-	CU_add_test(s, "every key", test_full);
-	CU_add_test(s, "partial files", test_partial);
-	CU_add_test(s, "PROFILES_* variables", test_env);
-	CU_add_test(s, "durations and sizes", test_units);
-	CU_add_test(s, "malformed files: exact messages", test_bad_table);
-	CU_add_test(s, "missing file", test_missing_file);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	rc = kiln_test_main(argc, argv, "config", cases, sizeof(cases) / sizeof(cases[0]));
 	unlink(path);
 	rmdir(dir);
-	return failed ? 1 : 0;
+	return rc;
 }

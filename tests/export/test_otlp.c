@@ -14,6 +14,7 @@
 
 #include "otlp/otlp.h"
 #include "exp_common.h"
+#include "tests/lib/kiln_test.h"
 #include "proto/opentelemetry/proto/collector/profiles/v1development/profiles_service.pb-c.h"
 
 static char shared_dir[4096];
@@ -342,12 +343,20 @@ static void test_attr_cap(void)
 	free(rec);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	static const struct kiln_test_case cases[] = {
+		{ "valid", test_valid },
+		{ "dedup", test_dedup },
+		{ "validator_rejects", test_validator_rejects },
+		{ "protoc", test_protoc },
+		{ "split", test_split },
+		{ "attr_cap", test_attr_cap },
+		{ "split_pid", test_split_pid },
+	};
 	const char *src = getenv("KILN_SRC");
 	struct stat sb;
-	CU_pSuite s;
-	int fails;
+	int rc;
 
 	snprintf(shared_dir, sizeof(shared_dir), "%s/../shared", src ? src : ".");
 	if (stat(shared_dir, &sb) || !S_ISDIR(sb.st_mode)) {
@@ -355,20 +364,7 @@ int main(void)
 		fprintf(stderr, "%s absent: protoc decoding not checked\n", shared_dir);
 		shared_dir[0] = 0;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("otlp", NULL, NULL);
-	CU_add_test(s, "valid", test_valid);
-	CU_add_test(s, "dedup", test_dedup);
-	CU_add_test(s, "validator_rejects", test_validator_rejects);
-	CU_add_test(s, "protoc", test_protoc);
-	CU_add_test(s, "split", test_split);
-	CU_add_test(s, "attr_cap", test_attr_cap);
-	CU_add_test(s, "split_pid", test_split_pid);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	rc = kiln_test_main(argc, argv, "otlp", cases, sizeof(cases) / sizeof(cases[0]));
 	/* Only the protoc cross-check needs shared/: report the run as skipped without it. */
-	return fails ? 1 : shared_dir[0] ? 0 : 77;
+	return rc ? rc : shared_dir[0] ? 0 : KILN_TEST_SKIP;
 }

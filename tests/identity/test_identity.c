@@ -20,6 +20,7 @@
 #include "aggregator/identity.h"
 #include "common/cgroup.h"
 #include "common/util.h"
+#include "tests/lib/fake_fs.h"
 #include "tests/lib/kiln_test.h"
 
 static char root[] = "/tmp/kiln-identity-test-XXXXXX";
@@ -30,47 +31,9 @@ static struct identity_resolver *res;
 #define ID2 "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 #define ID3 "aaaabbbbccccddddeeeeffff0000111122223333444455556666777788889999"
 
-static void mkdirs(const char *path)
-{
-	char p[PATH_MAX * 2], *s;
-
-	snprintf(p, sizeof(p), "%s", path);
-	for (s = p + 1; *s; s++) {
-		if (*s == '/') {
-			*s = 0;
-			mkdir(p, 0755);
-			*s = '/';
-		}
-	}
-	mkdir(p, 0755);
-}
-
-static void put(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-/* A fake process: its cgroup file, its exe link, a non-empty cmdline and comm. */
 static void fake_proc(unsigned int pid, const char *cgroup, const char *exe)
 {
-	char p[PATH_MAX * 2];
-
-	snprintf(p, sizeof(p), "%s/%u", proc, pid);
-	mkdirs(p);
-	snprintf(p, sizeof(p), "%s/%u/cgroup", proc, pid);
-	put(p, cgroup);
-	snprintf(p, sizeof(p), "%s/%u/cmdline", proc, pid);
-	put(p, exe ? exe : "");
-	snprintf(p, sizeof(p), "%s/%u/comm", proc, pid);
-	put(p, exe ? strrchr(exe, '/') + 1 : "kworker/0:1");
-	if (exe) {
-		snprintf(p, sizeof(p), "%s/%u/exe", proc, pid);
-		CU_ASSERT_EQUAL(symlink(exe, p), 0);
-	}
+	kiln_test_fake_proc(proc, pid, cgroup, exe);
 }
 
 static void fake_cgroup(const char *path)
@@ -78,16 +41,12 @@ static void fake_cgroup(const char *path)
 	char p[PATH_MAX * 2];
 
 	snprintf(p, sizeof(p), "%s%s", cg, path);
-	mkdirs(p);
+	kiln_test_mkdirs(p);
 }
 
 static uint64_t ino(const char *v2path)
 {
-	char p[PATH_MAX * 2];
-	struct stat st;
-
-	snprintf(p, sizeof(p), "%s%s", cg, v2path);
-	return stat(p, &st) ? 0 : st.st_ino;
+	return kiln_test_ino(cg, v2path);
 }
 
 static void fake_pod_log(const char *ns_pod_uid, const char *container, const char *link_to)
@@ -95,12 +54,12 @@ static void fake_pod_log(const char *ns_pod_uid, const char *container, const ch
 	char p[PATH_MAX * 2];
 
 	snprintf(p, sizeof(p), "%s/%s/%s", pods, ns_pod_uid, container);
-	mkdirs(p);
+	kiln_test_mkdirs(p);
 	snprintf(p, sizeof(p), "%s/%s/%s/0.log", pods, ns_pod_uid, container);
 	if (link_to) {
 		CU_ASSERT_EQUAL(symlink(link_to, p), 0);
 	} else {
-		put(p, "");
+		kiln_test_put(p, "");
 	}
 }
 
@@ -128,10 +87,10 @@ static int setup(void)
 	snprintf(cg, sizeof(cg), "%s/cgroup", root);
 	snprintf(pods, sizeof(pods), "%s/pods", root);
 	snprintf(ctrs, sizeof(ctrs), "%s/containers", root);
-	mkdirs(proc);
-	mkdirs(cg);
-	mkdirs(pods);
-	mkdirs(ctrs);
+	kiln_test_mkdirs(proc);
+	kiln_test_mkdirs(cg);
+	kiln_test_mkdirs(pods);
+	kiln_test_mkdirs(ctrs);
 	o.proc_root = proc;
 	o.cgroup_root = cg;
 	o.pod_log_root = pods;

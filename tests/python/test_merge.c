@@ -16,17 +16,24 @@ static bool in_eval(void *ctx, uint64_t addr)
 	return addr >= EVAL && addr < EVAL + 0x1000;
 }
 
-/* Renders the merge as "n0 p0 p1 n2 ..." for compact expectations. */
-static void render(const uint64_t *nat, size_t nn, const uint64_t *py, size_t np, char *buf,
-		   size_t size, bool *exact)
+/*
+ * Merges NAT and PY and checks the result, written as "n0 p0 p1 n2 ..." for compact
+ * expectations, against WANT, and whether the merge was exact against WANT_EXACT.
+ */
+static void check_merge(const uint64_t *nat, size_t nn, const uint64_t *py, size_t np,
+			const char *want, bool want_exact)
 {
 	struct python_merge_slot out[64];
-	size_t n = python_merge(nat, nn, py, np, in_eval, NULL, out, 64, exact), i, len = 0;
+	bool exact;
+	size_t n = python_merge(nat, nn, py, np, in_eval, NULL, out, 64, &exact), i, len = 0;
+	char buf[256];
 
 	buf[0] = 0;
-	for (i = 0; i < n && len < size; i++)
-		len += (size_t)snprintf(buf + len, size - len, "%s%c%u", i ? " " : "",
+	for (i = 0; i < n && len < sizeof(buf); i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%c%u", i ? " " : "",
 					out[i].python ? 'p' : 'n', out[i].index);
+	CU_ASSERT_STRING_EQUAL(buf, want);
+	CU_ASSERT_EQUAL(exact, want_exact);
 }
 
 #define F(code) KILN_PY_FRAME((code) << 4, 1)
@@ -38,24 +45,16 @@ static void test_interleave(void)
 	/* leaf C (n0), eval (n1) <- run p0 p1(E), C callback (n2), eval (n3) <- p2 p3(E), main */
 	uint64_t nat[] = { 0x1000, EVAL + 1, 0x2000, EVAL + 2, 0x3000 };
 	uint64_t py[] = { F(1), E(2), F(3), E(4) };
-	char buf[256];
-	bool exact;
 
-	render(nat, 5, py, 4, buf, sizeof(buf), &exact);
-	CU_ASSERT_STRING_EQUAL(buf, "n0 p0 p1 n2 p2 p3 n4");
-	CU_ASSERT_TRUE(exact);
+	check_merge(nat, 5, py, 4, "n0 p0 p1 n2 p2 p3 n4", true);
 }
 
 static void test_trailing_marker(void)
 {
 	uint64_t nat[] = { 0x1000, EVAL + 1, 0x3000 };
 	uint64_t py[] = { F(1), E(2), TRUNC };
-	char buf[256];
-	bool exact;
 
-	render(nat, 3, py, 3, buf, sizeof(buf), &exact);
-	CU_ASSERT_STRING_EQUAL(buf, "n0 p0 p1 p2 n2");
-	CU_ASSERT_TRUE(exact);
+	check_merge(nat, 3, py, 3, "n0 p0 p1 p2 n2", true);
 }
 
 static void test_mismatch(void)
@@ -63,12 +62,8 @@ static void test_mismatch(void)
 	/* three eval frames, two runs: native leaf, then every Python word, nothing else */
 	uint64_t nat[] = { 0x1000, EVAL + 1, EVAL + 2, EVAL + 3, 0x3000 };
 	uint64_t py[] = { F(1), E(2), F(3), E(4) };
-	char buf[256];
-	bool exact;
 
-	render(nat, 5, py, 4, buf, sizeof(buf), &exact);
-	CU_ASSERT_STRING_EQUAL(buf, "n0 p0 p1 p2 p3");
-	CU_ASSERT_FALSE(exact);
+	check_merge(nat, 5, py, 4, "n0 p0 p1 p2 p3", false);
 }
 
 static void test_no_eval(void)
@@ -76,16 +71,10 @@ static void test_no_eval(void)
 	/* native unwinding stopped at the leaf: leaf frames, then Python */
 	uint64_t nat[] = { 0x1000, 0x1100 };
 	uint64_t py[] = { F(1), E(2) };
-	char buf[256];
-	bool exact;
 
-	render(nat, 2, py, 2, buf, sizeof(buf), &exact);
-	CU_ASSERT_STRING_EQUAL(buf, "n0 n1 p0 p1");
-	CU_ASSERT_TRUE(exact);
+	check_merge(nat, 2, py, 2, "n0 n1 p0 p1", true);
 	/* no Python words, no eval frames: the native stack unchanged */
-	render(nat, 2, py, 0, buf, sizeof(buf), &exact);
-	CU_ASSERT_STRING_EQUAL(buf, "n0 n1");
-	CU_ASSERT_TRUE(exact);
+	check_merge(nat, 2, py, 0, "n0 n1", true);
 }
 
 static void test_partial_run(void)
@@ -93,12 +82,8 @@ static void test_partial_run(void)
 	/* a last run without its entry frame (walk truncated) still counts as a run */
 	uint64_t nat[] = { EVAL + 1, EVAL + 2, 0x3000 };
 	uint64_t py[] = { E(1), F(2), TRUNC };
-	char buf[256];
-	bool exact;
 
-	render(nat, 3, py, 3, buf, sizeof(buf), &exact);
-	CU_ASSERT_STRING_EQUAL(buf, "p0 p1 p2 n2");
-	CU_ASSERT_TRUE(exact);
+	check_merge(nat, 3, py, 3, "p0 p1 p2 n2", true);
 }
 
 static void test_frame_name(void)

@@ -5,11 +5,11 @@
 #include "tests/lib/kiln_test.h"
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ringbuf/ringbuf.h"
+#include "tests/ring/ring_produce.h"
 #include "tests/ring/ring_test.h"
 
 struct mem {
@@ -57,14 +57,10 @@ static struct ring_consumer *cons(struct mem *m, int i, enum ring_start start)
 	return c;
 }
 
+/* Record SEQ of LEN bytes, its flags the low bits of SEQ (drain() checks them). */
 static void put(struct ring_producer *p, uint64_t seq, uint32_t len)
 {
-	void *d = ring_producer__reserve(p, len);
-
-	CU_ASSERT_FATAL(d != NULL);
-	CU_ASSERT_EQUAL((uintptr_t)d % 8, 0);
-	rt_fill(d, len, seq);
-	CU_ASSERT_FATAL(ring_producer__commit(p, RING_TYPE_TEST, (uint16_t)seq) == 0);
+	rt_put(p, seq, len, (uint16_t)seq);
 }
 
 /*
@@ -194,11 +190,7 @@ static void test_stalled(void)
 	int bad = 0;
 
 	for (seq = 0; seq < n; seq++) {
-		void *d = ring_producer__reserve(p, len);
-
-		CU_ASSERT_FATAL(d != NULL);
-		rt_fill(d, len, seq);
-		CU_ASSERT_FATAL(ring_producer__commit(p, RING_TYPE_TEST, 0) == 0);
+		rt_put(p, seq, len, 0);
 		if (seq % 16 == 0) {
 			ring_producer__flush(p);
 			while (ring_consumer__peek(a, &r) == 0) {
@@ -457,6 +449,12 @@ static void *consumer_thread(void *arg)
 	return NULL;
 }
 
+/* The consumer thread's cursor (M's first), for rt_pace. */
+static uint64_t cursor0(void *m)
+{
+	return atomic_load_explicit(&((struct mem *)m)->cur[0].pos, memory_order_acquire);
+}
+
 /*
  * Producer and consumer threads with flow control (the test's, not the ring's): checks the
  * acquire/release protocol under TSan and the futex wake-ups.
@@ -468,24 +466,14 @@ static void test_threads(void)
 	struct ring_producer *p = prod(m, false, 0);
 	struct thr t = { .m = m, .n = 300000 };
 	pthread_t th;
-	uint64_t seq;
+	uint64_t seq, limit = 0;
 
 	atomic_store(&m->cur[0].pos, ring_producer__pos(p));
 	CU_ASSERT_FATAL(pthread_create(&th, NULL, consumer_thread, &t) == 0);
 	for (seq = 0; seq < t.n; seq++) {
-		uint32_t len = rt_len(seq, 1000);
-		void *d;
-
 		/* never lap the consumer: keep the horizon within one ring of its cursor */
-		while (ring_producer__pos(p) + size / 2 + size / 16 >
-		       atomic_load_explicit(&m->cur[0].pos, memory_order_acquire) + size) {
-			ring_producer__flush(p);
-			sched_yield();
-		}
-		d = ring_producer__reserve(p, len);
-		CU_ASSERT_FATAL(d != NULL);
-		rt_fill(d, len, seq);
-		CU_ASSERT_FATAL(ring_producer__commit(p, RING_TYPE_TEST, 0) == 0);
+		rt_pace(p, size, &limit, cursor0, m);
+		rt_put(p, seq, rt_len(seq, 1000), 0);
 		if (seq % 64 == 0)
 			ring_producer__flush(p);
 	}

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "shm/shm.h"
+#include "tests/ring/ring_produce.h"
 #include "tests/ring/ring_test.h"
 
 #define END_FLAG 0x8000
@@ -229,6 +230,19 @@ static uint64_t cursor_of(struct shm_producer *p, const struct shm_view *v, int 
 	return pos;
 }
 
+struct pace {
+	struct shm_producer *p;
+	const struct shm_view *v;
+	int slot;
+};
+
+static uint64_t pace_cursor(void *ctx)
+{
+	const struct pace *pc = ctx;
+
+	return cursor_of(pc->p, pc->v, pc->slot);
+}
+
 /*
  * Writes records FIRST..FIRST+N-1. With flow control (V non-NULL) it never laps the
  * consumer in SLOT (the slowest when SLOT < 0): tests use this to mean "consumers keep up".
@@ -239,23 +253,12 @@ static void produce(struct shm_producer *p, const struct shm_view *v, int slot, 
 	struct ring_producer *rp = shm_producer__ring(p);
 	uint64_t seq, limit = 0;
 
-	for (seq = first; seq < first + n; seq++) {
-		uint32_t len = plen(seq, max);
-		void *d;
+	struct pace pc = { .p = p, .v = v, .slot = slot };
 
-		if (v) {
-			while (ring_producer__pos(rp) + size / 2 + size / 16 > limit) {
-				limit = cursor_of(p, v, slot) + size;
-				if (ring_producer__pos(rp) + size / 2 + size / 16 <= limit)
-					break;
-				ring_producer__flush(rp);
-				sched_yield();
-			}
-		}
-		d = ring_producer__reserve(rp, len);
-		CU_ASSERT_FATAL(d != NULL);
-		rt_fill(d, len, seq);
-		CU_ASSERT_FATAL(ring_producer__commit(rp, RING_TYPE_TEST, 0) == 0);
+	for (seq = first; seq < first + n; seq++) {
+		if (v)
+			rt_pace(rp, size, &limit, pace_cursor, &pc);
+		rt_put(rp, seq, plen(seq, max), 0);
 		if (seq % 256 == 0)
 			ring_producer__flush(rp);
 	}

@@ -21,55 +21,24 @@
 
 #include "aggregator/unwinder.h"
 #include "bpf/unwind.h"
+#include "tests/lib/fake_fs.h"
+#include "tests/lib/kiln_test.h"
+#include "tests/lib/uwmaps.h"
 
 #define FAKE_TGID 4000001u /* above pid_max: no real process can answer for it */
 
 static struct unwinder_maps maps;
 static char root[PATH_MAX];
 
-static int create_maps(void)
-{
-	LIBBPF_OPTS(bpf_map_create_opts, lpm, .map_flags = BPF_F_NO_PREALLOC);
-
-	maps.mappings_fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "t_uw_map",
-					  sizeof(struct kiln_uw_map_key),
-					  sizeof(struct kiln_uw_mapping), 4096, &lpm);
-	maps.pages_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_uw_pages",
-				       sizeof(struct kiln_uw_page_key), sizeof(struct kiln_uw_page),
-				       4096, NULL);
-	maps.deltas_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_uw_deltas", sizeof(__u32),
-					sizeof(struct kiln_uw_delta), 1 << 20, NULL);
-	maps.rules_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_uw_rules", sizeof(__u32),
-				       sizeof(struct kiln_uw_rule), KILN_UW_MAX_RULES, NULL);
-	maps.pages_max = 4096;
-	maps.deltas_max = 1 << 20;
-	maps.rules_max = KILN_UW_MAX_RULES;
-	if (maps.mappings_fd < 0 || maps.pages_fd < 0 || maps.deltas_fd < 0 || maps.rules_fd < 0)
-		return -errno;
-	return 0;
-}
-
 /* A fake /proc/FAKE_TGID: maps with one executable mapping of /bin/true, root -> "/". */
-static int make_proc(void)
+static void make_proc(void)
 {
-	char path[PATH_MAX + 64];
-	FILE *f;
+	char exe[PATH_MAX], line[PATH_MAX + 64];
 
-	snprintf(path, sizeof(path), "%s/%u", root, FAKE_TGID);
-	if (mkdir(path, 0755))
-		return -errno;
-	snprintf(path, sizeof(path), "%s/%u/root", root, FAKE_TGID);
-	if (symlink("/", path))
-		return -errno;
-	snprintf(path, sizeof(path), "%s/%u/maps", root, FAKE_TGID);
-	f = fopen(path, "w");
-	if (!f)
-		return -errno;
 	/* /bin/true's text is at file offset 0x2000 or so; the table needs the offset only. */
-	fprintf(f, "55d000000000-55d000004000 r-xp 00002000 08:01 1234 %s\n",
-		realpath("/bin/true", path) ? path : "/bin/true");
-	fclose(f);
-	return 0;
+	snprintf(line, sizeof(line), "55d000000000-55d000004000 r-xp 00002000 08:01 1234 %s\n",
+		 realpath("/bin/true", exe) ? exe : "/bin/true");
+	kiln_test_fake_proc_maps(root, FAKE_TGID, line);
 }
 
 static void remove_proc(void)
@@ -98,7 +67,7 @@ static void test_sweep(void)
 	struct unwinder_stats st;
 
 	CU_ASSERT_FATAL(u != NULL);
-	CU_ASSERT_FATAL(make_proc() == 0);
+	make_proc();
 	CU_ASSERT_EQUAL(unwinder__sync_process(u, FAKE_TGID), 0);
 	unwinder__stats(u, &st);
 	CU_ASSERT_EQUAL(st.processes, 1);
@@ -121,31 +90,27 @@ static void test_sweep(void)
 	unwinder__free(u);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	unsigned int failed;
-	int err;
+	static const struct kiln_test_case cases[] = {
+		{ "sweep of processes gone unannounced", test_sweep },
+	};
+	int err, rc;
 
 	snprintf(root, sizeof(root), "/tmp/kiln-test-unwinder-%d", (int)getpid());
 	if (mkdir(root, 0755)) {
 		perror(root);
 		return 1;
 	}
-	err = create_maps();
+	err = kiln_test_uw_maps__create(&maps, 0);
 	if (err) {
 		fprintf(stderr, "SKIP: the kernel refuses BPF maps: %s\n", strerror(-err));
 		rmdir(root);
-		return err == -EPERM ? 77 : 1;
+		return err == -EPERM ? KILN_TEST_SKIP : 1;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	CU_add_test(CU_add_suite("unwinder", NULL, NULL), "sweep of processes gone unannounced",
-		    test_sweep);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	rc = kiln_test_main(argc, argv, "unwinder", cases, sizeof(cases) / sizeof(cases[0]));
+	kiln_test_uw_maps__close(&maps);
 	remove_proc();
 	rmdir(root);
-	return failed ? 1 : 0;
+	return rc;
 }

@@ -14,6 +14,7 @@
 
 #include <CUnit/Basic.h>
 
+#include "tests/lib/fake_fs.h"
 #include "tests/lib/kiln_test.h"
 
 #include "aggregator/sources.h"
@@ -28,51 +29,14 @@
 static char root[] = "/tmp/kiln-sources-test-XXXXXX";
 static char proc[PATH_MAX], cg[PATH_MAX], pods[PATH_MAX];
 
-static void mkdirs(const char *path)
-{
-	char p[PATH_MAX * 2], *s;
-
-	snprintf(p, sizeof(p), "%s", path);
-	for (s = p + 1; *s; s++) {
-		if (*s == '/') {
-			*s = 0;
-			mkdir(p, 0755);
-			*s = '/';
-		}
-	}
-	mkdir(p, 0755);
-}
-
-static void put(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 static void fake_proc(unsigned int pid, const char *cgroup, const char *exe)
 {
-	char p[PATH_MAX * 2];
-
-	snprintf(p, sizeof(p), "%s/%u", proc, pid);
-	mkdirs(p);
-	snprintf(p, sizeof(p), "%s/%u/cgroup", proc, pid);
-	put(p, cgroup);
-	snprintf(p, sizeof(p), "%s/%u/cmdline", proc, pid);
-	put(p, exe);
-	snprintf(p, sizeof(p), "%s/%u/exe", proc, pid);
-	CU_ASSERT_EQUAL(symlink(exe, p), 0);
+	kiln_test_fake_proc(proc, pid, cgroup, exe);
 }
 
 static uint64_t ino(const char *v2path)
 {
-	char p[PATH_MAX * 2];
-	struct stat st;
-
-	snprintf(p, sizeof(p), "%s%s", cg, v2path);
-	return stat(p, &st) ? 0 : st.st_ino;
+	return kiln_test_ino(cg, v2path);
 }
 
 static struct identity_resolver *make_tree(void)
@@ -84,14 +48,14 @@ static struct identity_resolver *make_tree(void)
 	snprintf(proc, sizeof(proc), "%s/proc", root);
 	snprintf(cg, sizeof(cg), "%s/cgroup", root);
 	snprintf(pods, sizeof(pods), "%s/pods", root);
-	mkdirs(proc);
+	kiln_test_mkdirs(proc);
 	snprintf(p, sizeof(p), "%s/system.slice/nginx.service", cg);
-	mkdirs(p);
+	kiln_test_mkdirs(p);
 	snprintf(p, sizeof(p), "%s%s", cg, PODCG);
-	mkdirs(p);
+	kiln_test_mkdirs(p);
 	snprintf(p, sizeof(p),
 		 "%s/shop_api-7d9f8b6c5-x7k2p_0a1b2c3d-1111-2222-3333-444455556666/api", pods);
-	mkdirs(p);
+	kiln_test_mkdirs(p);
 
 	fake_proc(10, "0::/system.slice/nginx.service\n", "/usr/sbin/nginx");
 	fake_proc(11, "0::/system.slice/nginx.service\n", "/usr/sbin/nginx");

@@ -306,6 +306,21 @@ static void pass_ms(long ms)
 }
 
 /*
+ * Moves the clock MS on, misses (pid 99, an address nothing maps) and returns the maps
+ * re-reads counted so far.
+ */
+static uint64_t miss_after(struct symbolizer *s, long ms)
+{
+	struct symbolizer_stats st;
+	struct sym_frame f;
+
+	pass_ms(ms);
+	CU_ASSERT_EQUAL(symbolizer__user(s, 99, 0x900010, &f), -ENOENT);
+	symbolizer__stats(s, &st);
+	return st.maps_rereads;
+}
+
+/*
  * Lookup misses re-read a live process's mappings (dlopen) at most once a second, and back
  * off while the re-reads do not map the address (broken frame-pointer chains): 1 s, 2 s...
  */
@@ -338,26 +353,14 @@ void test_maps_reread_backoff(void)
 	CU_ASSERT_EQUAL(st.maps_rereads, 1);
 
 	/* An address nothing maps: re-read after 1 s, then not again within the next 2 s. */
-	pass_ms(1100);
-	CU_ASSERT_EQUAL(symbolizer__user(s, 99, 0x900010, &f), -ENOENT);
-	symbolizer__stats(s, &st);
-	CU_ASSERT_EQUAL(st.maps_rereads, 2);
-	pass_ms(1100);
-	CU_ASSERT_EQUAL(symbolizer__user(s, 99, 0x900010, &f), -ENOENT);
-	symbolizer__stats(s, &st);
-	CU_ASSERT_EQUAL(st.maps_rereads, 2);
-	pass_ms(1000);
-	CU_ASSERT_EQUAL(symbolizer__user(s, 99, 0x900010, &f), -ENOENT);
-	symbolizer__stats(s, &st);
-	CU_ASSERT_EQUAL(st.maps_rereads, 3);
+	CU_ASSERT_EQUAL(miss_after(s, 1100), 2);
+	CU_ASSERT_EQUAL(miss_after(s, 1100), 2);
+	CU_ASSERT_EQUAL(miss_after(s, 1000), 3);
 
 	/* A reused pid starts over at one second. */
 	symbolizer__process_exit(s, 99);
 	CU_ASSERT_EQUAL(symbolizer__capture(s, 99), 0);
-	pass_ms(1100);
-	CU_ASSERT_EQUAL(symbolizer__user(s, 99, 0x900010, &f), -ENOENT);
-	symbolizer__stats(s, &st);
-	CU_ASSERT_EQUAL(st.maps_rereads, 4);
+	CU_ASSERT_EQUAL(miss_after(s, 1100), 4);
 	symbolizer__free(s);
 }
 

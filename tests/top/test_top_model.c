@@ -73,6 +73,18 @@ static void *record(uint64_t seq, const char *key, const char *cgroup,
 	return buf;
 }
 
+/* Adds one record (made as record() makes it) to T. Returns what top__add returned. */
+static int add_record(struct top *t, uint64_t seq, const char *key, const char *cgroup,
+		      void (*add)(struct profile *p))
+{
+	struct wrec_view v;
+	void *buf = record(seq, key, cgroup, add, &v);
+	int ret = top__add(t, &v);
+
+	free(buf);
+	return ret;
+}
+
 /* main -> rec -> rec -> leaf (60, pid 10) and main -> rec (40, pid 20): recursion. */
 static void add_recursive(struct profile *p)
 {
@@ -105,15 +117,11 @@ static void test_self_total_recursion(void)
 	struct top_opts o = { 0 };
 	const struct symtotal_row *rows, *r;
 	struct top_stats st;
-	struct wrec_view v;
 	struct top *t = NULL;
-	void *buf;
 	long n;
 
 	CU_ASSERT_EQUAL_FATAL(top__new(&t, &o), 0);
-	buf = record(1, "k8s/a", "/a", add_recursive, &v);
-	CU_ASSERT_EQUAL(top__add(t, &v), 1);
-	free(buf);
+	CU_ASSERT_EQUAL(add_record(t, 1, "k8s/a", "/a", add_recursive), 1);
 	n = top__rows(t, TOP_SORT_SELF, &rows);
 	CU_ASSERT_EQUAL_FATAL(n, 3);
 	/* Self order: leaf 60, rec 40, main 0; rec counted once per stack despite recursion. */
@@ -208,18 +216,15 @@ static void test_horizon(void)
 	struct top_opts o = { .horizon_ns = 3 * SEC };
 	const struct symtotal_row *rows;
 	struct top_stats st;
-	struct wrec_view v;
 	struct top *t = NULL;
 	uint64_t seq;
-	void *buf;
 	long n;
 
 	CU_ASSERT_EQUAL_FATAL(top__new(&t, &o), 0);
 	/* Windows 1..3 hold the recursive profile, 4..6 "other": after 6 only "other" is left. */
 	for (seq = 1; seq <= 6; seq++) {
-		buf = record(seq, "k8s/a", "/a", seq <= 3 ? add_recursive : add_other, &v);
-		CU_ASSERT_EQUAL(top__add(t, &v), 1);
-		free(buf);
+		CU_ASSERT_EQUAL(
+			add_record(t, seq, "k8s/a", "/a", seq <= 3 ? add_recursive : add_other), 1);
 		top__stats(t, &st);
 		CU_ASSERT_EQUAL(st.view_windows, seq < 3 ? seq : 3);
 		CU_ASSERT_EQUAL(st.view_samples, 100 * (seq < 3 ? seq : 3));
@@ -247,18 +252,12 @@ static void check_scope(const struct top_opts *o, uint64_t want_samples, const c
 {
 	const struct symtotal_row *rows;
 	struct top_stats st;
-	struct wrec_view v;
 	struct top *t = NULL;
-	void *buf;
 	long n;
 
 	CU_ASSERT_EQUAL_FATAL(top__new(&t, o), 0);
-	buf = record(7, "unit/a.service", "/system.slice/a.service", add_recursive, &v);
-	top__add(t, &v);
-	free(buf);
-	buf = record(7, "unit/b.service", "/system.slice/b.service/sub", add_other, &v);
-	top__add(t, &v);
-	free(buf);
+	add_record(t, 7, "unit/a.service", "/system.slice/a.service", add_recursive);
+	add_record(t, 7, "unit/b.service", "/system.slice/b.service/sub", add_other);
 	top__stats(t, &st);
 	CU_ASSERT_EQUAL(st.windows, 1);
 	CU_ASSERT_EQUAL(st.records, 2);
@@ -288,13 +287,11 @@ static void test_scope(void)
 	{
 		struct top *t = NULL;
 		struct top_stats st;
-		struct wrec_view v;
-		void *buf;
 
 		CU_ASSERT_EQUAL_FATAL(top__new(&t, &o), 0);
-		buf = record(7, "unit/a.service", "/system.slice/a.service", add_recursive, &v);
-		CU_ASSERT_EQUAL(top__add(t, &v), 0);
-		free(buf);
+		CU_ASSERT_EQUAL(add_record(t, 7, "unit/a.service", "/system.slice/a.service",
+					   add_recursive),
+				0);
 		top__stats(t, &st);
 		CU_ASSERT_EQUAL(st.view_samples, 0);
 		CU_ASSERT_EQUAL(st.view_windows, 1);
@@ -338,16 +335,12 @@ static void test_compaction(void)
 	struct top_opts o = { .horizon_ns = 2 * SEC };
 	const struct symtotal_row *rows;
 	struct top_stats st;
-	struct wrec_view v;
 	struct top *t = NULL;
-	void *buf;
 	long n;
 
 	CU_ASSERT_EQUAL_FATAL(top__new(&t, &o), 0);
 	for (many_seq = 1; many_seq <= 200; many_seq++) {
-		buf = record(many_seq, "k", "/", add_many_cb, &v);
-		CU_ASSERT_EQUAL(top__add(t, &v), 1);
-		free(buf);
+		CU_ASSERT_EQUAL(add_record(t, many_seq, "k", "/", add_many_cb), 1);
 	}
 	top__stats(t, &st);
 	CU_ASSERT(st.compactions >= 1);

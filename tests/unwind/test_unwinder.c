@@ -17,7 +17,9 @@
 
 #include "aggregator/unwinder.h"
 #include "bpf/unwind.h"
+#include "tests/lib/fake_fs.h"
 #include "tests/lib/kiln_test.h"
+#include "tests/lib/uwmaps.h"
 
 #define NR_LIBS 3
 
@@ -54,41 +56,7 @@ static int find_libs(void)
 /* Makes fake /proc/PID with a maps file of the library LIB and a root link to "/". */
 static void fake_proc(unsigned int pid, int lib)
 {
-	char path[PATH_MAX];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%u", proc_dir, pid);
-	CU_ASSERT_FATAL(!mkdir(path, 0700));
-	snprintf(path, sizeof(path), "%s/%u/root", proc_dir, pid);
-	CU_ASSERT_FATAL(!symlink("/", path));
-	snprintf(path, sizeof(path), "%s/%u/maps", proc_dir, pid);
-	f = fopen(path, "w");
-	CU_ASSERT_FATAL(f != NULL);
-	fputs(lib_line[lib], f);
-	fclose(f);
-}
-
-static int create_maps(struct unwinder_maps *m)
-{
-	LIBBPF_OPTS(bpf_map_create_opts, lpm, .map_flags = BPF_F_NO_PREALLOC);
-
-	m->pages_max = 4096;
-	m->deltas_max = 1 << 20;
-	m->rules_max = KILN_UW_MAX_RULES;
-	m->idle_max = 2;
-	m->mappings_fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "t_uw_mappings",
-					sizeof(struct kiln_uw_map_key),
-					sizeof(struct kiln_uw_mapping), 1024, &lpm);
-	m->pages_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_uw_pages",
-				     sizeof(struct kiln_uw_page_key), sizeof(struct kiln_uw_page),
-				     m->pages_max, NULL);
-	m->deltas_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_uw_deltas", sizeof(uint32_t),
-				      sizeof(struct kiln_uw_delta), m->deltas_max, NULL);
-	m->rules_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_uw_rules", sizeof(uint32_t),
-				     sizeof(struct kiln_uw_rule), m->rules_max, NULL);
-	if (m->mappings_fd < 0 || m->pages_fd < 0 || m->deltas_fd < 0 || m->rules_fd < 0)
-		return -errno;
-	return 0;
+	kiln_test_fake_proc_maps(proc_dir, pid, lib_line[lib]);
 }
 
 static void test_idle_reuse(void)
@@ -97,7 +65,7 @@ static void test_idle_reuse(void)
 	struct unwinder_stats st;
 	struct unwinder *u;
 
-	CU_ASSERT_FATAL(!create_maps(&m));
+	CU_ASSERT_FATAL(!kiln_test_uw_maps__create(&m, 2));
 	u = unwinder__new(&m, proc_dir);
 	CU_ASSERT_FATAL(u != NULL);
 	/* Table A goes idle, then is used again: its first idle spell is over. */
@@ -133,10 +101,7 @@ static void test_idle_reuse(void)
 	unwinder__stats(u, &st);
 	CU_ASSERT_EQUAL(st.builds, 4);
 	unwinder__free(u);
-	close(m.mappings_fd);
-	close(m.pages_fd);
-	close(m.deltas_fd);
-	close(m.rules_fd);
+	kiln_test_uw_maps__close(&m);
 }
 
 static void setup(void)

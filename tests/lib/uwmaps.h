@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Real BPF maps of the shapes the sampler hands the unwinder, for tests without a program. */
+#ifndef KILN_TEST_UWMAPS_H
+#define KILN_TEST_UWMAPS_H
+
+#include <stdint.h>
+
+#include "aggregator/unwinder.h"
+
+/*
+ * Creates the unwinder's four maps into M (4096 mappings and pages, 1 << 20 deltas, every
+ * rule; IDLE_MAX idle tables kept, 0: the unwinder's default). Returns 0, or -errno with
+ * nothing left open (-EPERM: the kernel refuses BPF maps).
+ */
+int kiln_test_uw_maps__create(struct unwinder_maps *m, uint32_t idle_max);
+
+/* Closes M's maps. */
+void kiln_test_uw_maps__close(struct unwinder_maps *m);
+
+#endif
