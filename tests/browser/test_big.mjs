@@ -5,10 +5,9 @@
 // depends on the machine's load belongs in a note, not in a verdict.
 //
 //   KILN=build/kiln KILN_BUILD=build node tests/browser/test_big.mjs
-import { rmSync } from 'node:fs';
 import path from 'node:path';
 
-import { build, fail, feedBin, kiln, openAndEnable, openPage, playwright, startLine } from './lib.mjs';
+import { build, closeAll, fail, feedBin, kiln, openAndEnable, openPage, playwright, reportFailure, startLine } from './lib.mjs';
 
 const chromiumApi = playwright();
 const ring = `uiinv-big-${process.pid}`;
@@ -93,12 +92,7 @@ try {
   console.log(`  search to highlighted row ${searchMs} ms, click to zoomed ${zoomMs} ms`);
   console.log('big browser test ok; screenshot ' + path.join(build, 'ui-big.png'));
 } catch (e) {
-  if (!process.exitCode) {
-    console.error('FAIL: ' + (e.stack || e));
-    process.exitCode = 1;
-  }
+  reportFailure(e);
 } finally {
-  if (ctx) await ctx.context.close();
-  for (const p of procs.reverse()) p.kill('SIGTERM');
-  if (ctx) rmSync(ctx.userDir, { recursive: true, force: true });
+  await closeAll(ctx, procs);
 }

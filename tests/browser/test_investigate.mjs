@@ -12,10 +12,10 @@
 //
 //   KILN=build/kiln KILN_BUILD=build [KILN_PPROF=/tmp/pprof] node tests/browser/test_investigate.mjs
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-import { build, fail, feedBin, kiln, openAndEnable, openPage, playwright, startLine } from './lib.mjs';
+import { build, closeAll, fail, feedBin, kiln, openAndEnable, openPage, playwright, reportFailure, startLine } from './lib.mjs';
 
 const chromiumApi = playwright();
 const ring = `uiinv-browser-${process.pid}`;
@@ -169,12 +169,7 @@ try {
   if (errors.length) fail('page errors: ' + errors.join('; '));
   console.log('investigation browser test ok; screenshots ' + shot('*'));
 } catch (e) {
-  if (!process.exitCode) {
-    console.error('FAIL: ' + (e.stack || e));
-    process.exitCode = 1;
-  }
+  reportFailure(e);
 } finally {
-  if (ctx) await ctx.context.close();
-  for (const p of procs.reverse()) p.kill('SIGTERM');
-  if (ctx) rmSync(ctx.userDir, { recursive: true, force: true });
+  await closeAll(ctx, procs);
 }
