@@ -81,6 +81,16 @@ def summary(stderr):
     return out
 
 
+def cgroup2_root():
+    """Where cgroup v2 is mounted, or None when it is not."""
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            dev, mnt, fstype = line.split()[:3]
+            if fstype == "cgroup2":
+                return mnt
+    return None
+
+
 def folded(path):
     """Reads a folded file into a list of (frames list outermost-first, count); a line that
     is not 'stack COUNT' fails the test."""

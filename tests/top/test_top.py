@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "record"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "agent"))
-from kilntest import KILN, WORKLOAD, bpf_refused, fail, require_root, skip  # noqa: E402
+from kilntest import KILN, WORKLOAD, bpf_refused, cgroup2_root, fail, require_root, skip  # noqa: E402
 from agenttest import ring_counters, ring_path, wait_for  # noqa: E402
 
 TOL = 7.0
@@ -372,15 +372,6 @@ def case_batch():
             p.kill()
             p.wait()
         w.stop()
-
-
-def cgroup2_root():
-    with open("/proc/self/mounts") as f:
-        for line in f:
-            dev, mnt, fstype = line.split()[:3]
-            if fstype == "cgroup2":
-                return mnt
-    return None
 
 
 def case_attach():
