@@ -148,6 +148,16 @@ def agent_child(p):
     return pid if pid > 0 else None
 
 
+def stop_all(p, w, *others):
+    """A case's cleanup: kills kiln top P (None: not started) if it still runs and each of
+    OTHERS (Popen), then stops workload W."""
+    for q in (p,) + others:
+        if q and q.poll() is None:
+            q.kill()
+            q.wait()
+    w.stop()
+
+
 def finish(p, what, timeout=30):
     """Waits for P; skips when the kernel refused BPF; fails on any other non-zero exit."""
     try:
@@ -317,10 +327,7 @@ def case_tty():
         print(err.strip())
         check_gone(p.pid, agent)
     finally:
-        if p and p.poll() is None:
-            p.kill()
-            p.wait()
-        w.stop()
+        stop_all(p, w)
         os.close(master)
         os.close(slave)
 
@@ -368,10 +375,7 @@ def case_batch():
         print(err.strip())
         check_gone(p.pid, agent)
     finally:
-        if p and p.poll() is None:
-            p.kill()
-            p.wait()
-        w.stop()
+        stop_all(p, w)
 
 
 def case_attach():
@@ -534,12 +538,7 @@ def case_pidfilter():
         if bad.returncode != 2 or "--pid '1,x': expected process ids" not in bad.stderr:
             fail("kiln agent -p 1,x: %d %r" % (bad.returncode, bad.stderr))
     finally:
-        if p and p.poll() is None:
-            p.kill()
-            p.wait()
-        noise.kill()
-        noise.wait()
-        w.stop()
+        stop_all(p, w, noise)
 
 
 def start_top():
