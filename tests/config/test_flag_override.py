@@ -12,17 +12,12 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checklist import check, verdict  # noqa: E402
+
 BUILD = os.environ.get("KILN_BUILD", "build")
 KILN = os.environ.get("KILN", os.path.join(BUILD, "kiln"))
 PRODUCER = os.path.join(BUILD, "tests", "export", "exp_producer")
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL: " + what)
-    return cond
 
 
 def unlink_ring(name):
@@ -163,11 +158,9 @@ def main():
         case_export(tmp, tag)
         case_ui(tmp, tag)
         rc = case_agent(tmp, tag)
-    if failures:
-        print("%d failure(s)" % len(failures))
+    if verdict("flags override the file for agent, export and ui" if rc == 0 else
+               "flags override the file for export and ui; agent skipped"):
         return 1
-    print("flags override the file for agent, export and ui" if rc == 0 else
-          "flags override the file for export and ui; agent skipped")
     return rc
 
 
