@@ -19,6 +19,7 @@ import os, signal, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
 import httprecv  # noqa: E402
+from testenv import remove_ring  # noqa: E402
 
 KILN, PRODUCER, CHECK = sys.argv[1:4]
 SHORT = "--short" in sys.argv
@@ -119,11 +120,7 @@ def outage(name, length, mode, kill=False):
     p.wait(30)
     got, dups = r.got()
     r.stop()
-    for suffix in ("", ".cons"):
-        try:
-            os.unlink("/dev/shm/kiln-" + ring + suffix)
-        except OSError:
-            pass
+    remove_ring(ring)
     print("ROW %s_%ds %d %d %d %.1f" % (name, length, written, got, dups, drain), flush=True)
 
 

@@ -44,6 +44,7 @@ if "--build" in sys.argv:
 from kilntest import BUILD, WORKLOAD, fail, skip  # noqa: E402
 import uitest  # noqa: E402
 import httprecv  # noqa: E402
+from testenv import free_port  # noqa: E402
 
 MANIFEST = os.path.join(SRC, "deploy", "kubernetes", "daemonset.yaml")
 IMAGE = os.environ.get("KILN_IMAGE", "kiln:0.1.0")
@@ -285,15 +286,6 @@ class Receiver:
 
     def stop(self):
         self.srv.stop()
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Workload:

@@ -31,6 +31,7 @@ import threading, time, urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import expcheck  # noqa: E402
 import httprecv  # noqa: E402
+from testenv import remove_ring  # noqa: E402
 from expcheck import check, wait_for  # noqa: E402
 
 KILN = os.path.abspath(os.environ.get("KILN", "build/kiln"))
@@ -266,11 +267,7 @@ def t_window():
     # A spool that ages past the window during an outage: a 20 s window (the records are
     # 1..7 s old when written), a receiver that is down while the exporter spools, back after
     # the newest record is older than 20 s.
-    for suffix in ("", ".cons"):
-        try:
-            os.unlink("/dev/shm/kiln-" + RING + suffix)
-        except OSError:
-            pass
+    remove_ring(RING)
     want = produce(6, 2)
     t0 = time.time()
     r = Receiver()
@@ -504,11 +501,7 @@ try:
     {"bigstacks": t_bigstacks, "partial": t_partial, "window": t_window, "pprof": t_pprof,
      "uikey": t_uikey, "nobody": t_nobody, "restart": t_restart, "uiagent": t_uiagent}[CASE]()
 finally:
-    for suffix in ("", ".cons"):
-        try:
-            os.unlink("/dev/shm/kiln-" + RING + suffix)
-        except OSError:
-            pass
+    remove_ring(RING)
     shutil.rmtree(TMP, ignore_errors=True)
 print("%s: %s" % (CASE, "FAIL" if expcheck.fails else "ok"))
 sys.exit(1 if expcheck.fails else 0)

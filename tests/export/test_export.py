@@ -16,6 +16,7 @@ import os, re, signal, socket, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import expcheck  # noqa: E402
 import httprecv  # noqa: E402
+from testenv import remove_ring  # noqa: E402
 from expcheck import check, wait_for  # noqa: E402
 
 KILN = os.environ.get("KILN", "build/kiln")
@@ -140,11 +141,7 @@ def run(name, fn):
         fn(ring)
     finally:
         subprocess.run([KILN, "status", "--help"], capture_output=True)
-        for suffix in ("", ".cons"):
-            try:
-                os.unlink("/dev/shm/kiln-" + ring + suffix)
-            except OSError:
-                pass
+        remove_ring(ring)
 
 
 def t_basic(ring):

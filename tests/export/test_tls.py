@@ -13,6 +13,7 @@ import os, re, shutil, signal, ssl, subprocess, sys, tempfile, threading
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import expcheck  # noqa: E402
 import httprecv  # noqa: E402
+from testenv import remove_ring  # noqa: E402
 from expcheck import check  # noqa: E402
 
 KILN = os.environ.get("KILN", "build/kiln")
@@ -146,11 +147,7 @@ def main():
     finally:
         for s in servers.values():
             s.stop()
-        for suffix in ("", ".cons"):
-            try:
-                os.unlink("/dev/shm/kiln-" + ring + suffix)
-            except OSError:
-                pass
+        remove_ring(ring)
         shutil.rmtree(TMP, ignore_errors=True)
 
 

@@ -18,7 +18,6 @@ errors    missing ring, bad flags, EACCES as uid 65534 on a ring of a group it l
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 from kilntest import KILN, WORKLOAD, bpf_refused, fail, skip  # noqa: E402
 import uitest  # noqa: E402
 import httprecv  # noqa: E402
+from testenv import free_port  # noqa: E402
 
 CASE, PRODUCER, CHECK = sys.argv[1], sys.argv[2], sys.argv[3]
 RING = "status-%d-%s" % (os.getpid(), CASE)
@@ -122,15 +122,6 @@ def cleanup():
             pass
 
 
-def closed_port():
-    """A loopback port nothing listens on (bound once by us, then closed)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Receiver:
     """Loopback OTLP/HTTP receiver: answers 200, decodes every body with exp_check."""
 
@@ -182,7 +173,7 @@ def t_pipeline():
     work = start([WORKLOAD, "--mix", "alpha=70,beta=30", "--seconds", "120"],
                  stdout=subprocess.DEVNULL)
     agent = start_agent(["-F", str(hz), "--group", "nogroup"])
-    port = closed_port()
+    port = free_port()
     spool = os.path.join(TMP, "spool")
     cfg = os.path.join(TMP, "export.yaml")
     with open(cfg, "w") as f:

@@ -25,7 +25,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "record"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "agent"))
 from kilntest import KILN, WORKLOAD, bpf_refused, cgroup2_root, fail, require_root, skip  # noqa: E402
-from agenttest import ring_counters, ring_path, wait_for  # noqa: E402
+from agenttest import remove_ring, ring_counters, ring_path, wait_for  # noqa: E402
 
 TOL = 7.0
 ROW = re.compile(r"^\s*(\d+\.\d+)\s+(\d+\.\d+)\s+(\d+)\s+(\S+)(?: \((.*)\))?\s*$")
@@ -429,11 +429,7 @@ def case_attach():
         if agent and agent.poll() is None:
             agent.send_signal(signal.SIGTERM)
             agent.wait(timeout=30)
-        for suffix in ("", ".cons"):
-            try:
-                os.unlink(ring_path(ring) + suffix)
-            except FileNotFoundError:
-                pass
+        remove_ring(ring)
         try:
             os.rmdir(cg)
         except OSError:
@@ -469,11 +465,7 @@ def case_cleanup():
             # PR_SET_PDEATHSIG: the agent does not outlive kiln top even then.
             wait_for(lambda: not alive(agent), "the orphaned agent to exit")
             # Nobody is left to remove the ring after SIGKILL: the test does.
-            for suffix in ("", ".cons"):
-                try:
-                    os.unlink(ring_path(ring) + suffix)
-                except FileNotFoundError:
-                    pass
+            remove_ring(ring)
             print("SIGKILL: agent %d exited with kiln top" % agent)
             continue
         _, err = finish(p, "kiln top after %s" % signal.Signals(sig).name)
@@ -598,11 +590,7 @@ def case_stale():
                 q.kill()
                 q.wait()
         for ring in [other_ring] + ([private_ring(dead.pid)] if dead else []):
-            for suffix in ("", ".cons"):
-                try:
-                    os.unlink(ring_path(ring) + suffix)
-                except FileNotFoundError:
-                    pass
+            remove_ring(ring)
 
 
 CASES = {"flags": case_flags, "tty": case_tty, "batch": case_batch, "attach": case_attach,
