@@ -6,13 +6,13 @@ import signal
 import struct
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "record"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from kilntest import BUILD, KILN, fail  # noqa: E402
 # ring_path is also imported from here by the agent, top and debuginfod tests.
 from testenv import remove_ring, ring_path  # noqa: E402,F401
+from poll import poll  # noqa: E402
 
 RINGDUMP = os.path.join(BUILD, "tests", "agent", "ringdump")
 
@@ -36,13 +36,10 @@ def ring_counters(name):
 
 def wait_for(pred, what, timeout=30):
     """Polls an observable condition until it holds or the deadline passes."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    fail("timed out waiting for " + what)
+    v = poll(pred, timeout)
+    if not v:
+        fail("timed out waiting for " + what)
+    return v
 
 
 class Agent:

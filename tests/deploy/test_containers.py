@@ -45,6 +45,7 @@ from kilntest import BUILD, WORKLOAD, fail, skip  # noqa: E402
 import uitest  # noqa: E402
 import httprecv  # noqa: E402
 from testenv import free_port  # noqa: E402
+from poll import poll  # noqa: E402
 
 MANIFEST = os.path.join(SRC, "deploy", "kubernetes", "daemonset.yaml")
 IMAGE = os.environ.get("KILN_IMAGE", "kiln:0.1.0")
@@ -61,13 +62,8 @@ def log(msg):
 
 
 def wait_for(what, fn, timeout, step=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    return None
+    """FN's first true value within TIMEOUT seconds, or None (WHAT: for the reader)."""
+    return poll(fn, timeout, step)
 
 
 class Runtime:

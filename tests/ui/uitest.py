@@ -13,7 +13,6 @@ import select
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,6 +21,9 @@ BUILD = os.environ.get("KILN_BUILD") or os.path.join(os.path.dirname(__file__), 
 KILN = os.environ.get("KILN") or os.path.join(BUILD, "kiln")
 FEED = os.path.join(BUILD, "tests", "ui", "ui_feed")
 SKIP = 77
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from poll import poll  # noqa: E402
 
 
 def fail(msg):
@@ -127,14 +129,11 @@ def slot_path(wid):
 
 
 def wait_for(what, fn, timeout=20, step=0.05):
-    """Polls FN until it returns a true value; fails after TIMEOUT seconds."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    fail("timed out waiting for " + what)
+    """Polls FN until it returns a true value, which it returns; fails after TIMEOUT seconds."""
+    v = poll(fn, timeout, step)
+    if not v:
+        fail("timed out waiting for " + what)
+    return v
 
 
 def workloads(ui):
