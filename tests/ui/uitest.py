@@ -17,23 +17,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-BUILD = os.environ.get("KILN_BUILD") or os.path.join(os.path.dirname(__file__), "../../build")
-KILN = os.environ.get("KILN") or os.path.join(BUILD, "kiln")
-FEED = os.path.join(BUILD, "tests", "ui", "ui_feed")
-SKIP = 77
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "record"))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+# The paths and fail/skip of every end-to-end test; also read as uitest.KILN etc.
+from kilntest import BUILD, KILN, SKIP, fail, skip  # noqa: E402,F401
 from poll import poll  # noqa: E402
 
-
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
-
-
-def skip(msg):
-    print("SKIP: " + msg, file=sys.stderr)
-    sys.exit(SKIP)
+FEED = os.path.join(BUILD, "tests", "ui", "ui_feed")
 
 
 class UI:
