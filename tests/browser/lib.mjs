@@ -95,6 +95,24 @@ export async function openPage(chromiumApi, base, errors, downloadsPath) {
   return { context, page, userDir };
 }
 
+// Starts `kiln ui` on RING (pushed on PROCS; UIENV added to its environment), opens its page
+// (openPage, errors into ERRORS) and enables workload WID there. Returns {base, ctx}; the
+// caller closes ctx (closeAll). Should enabling fail, the page is closed before the throw.
+export async function startUiPage(chromiumApi, ring, wid, procs, errors, uiEnv) {
+  const ui = await startLine(kiln, ['ui', '--ring', ring, '--listen', '127.0.0.1:0'], /listening on (http:\/\/\S+)\//,
+    { env: uiEnv });
+  procs.push(ui.p);
+  const base = ui.m[1];
+  const ctx = await openPage(chromiumApi, base, errors, build);
+  try {
+    await openAndEnable(ctx.page, base, wid);
+  } catch (e) {
+    await closeAll(ctx, []);
+    throw e;
+  }
+  return { base, ctx };
+}
+
 // Opens workload WID from the list and enables its slot.
 export async function openAndEnable(page, base, wid) {
   await page.goto(base + '/');

@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-import { build, closeAll, fail, feedBin, kiln, openAndEnable, openPage, playwright, reportFailure, startLine } from './lib.mjs';
+import { build, closeAll, fail, feedBin, playwright, reportFailure, startLine, startUiPage } from './lib.mjs';
 
 const chromiumApi = playwright();
 const ring = `uiinv-browser-${process.pid}`;
@@ -32,13 +32,9 @@ try {
     '--mix', 'alpha=70,beta=30', '--mix-after', 'usr1:alpha=30,beta=70', '--shared', '--interval-ms', '100'],
   /^window/, { online: (l) => lines.push(l) });
   procs.push(feed.p);
-  const ui = await startLine(kiln, ['ui', '--ring', ring, '--listen', '127.0.0.1:0'], /listening on (http:\/\/\S+)\//);
-  procs.push(ui.p);
-  const base = ui.m[1];
   const errors = [];
-  ctx = await openPage(chromiumApi, base, errors, build);
+  ({ ctx } = await startUiPage(chromiumApi, ring, wid, procs, errors));
   const page = ctx.page;
-  await openAndEnable(page, base, wid);
 
   // 20 windows of 70/30 in the slot, then the switch, then 20 windows of 30/70.
   await page.waitForFunction(() => window.kiln.timeline().windows.length >= 20, null, { timeout: 30000, polling: 100 });
