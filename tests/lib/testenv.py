@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """What a test (or a kiln-bench script: bench/ reaches tests/lib from the source tree) takes
-from the machine and gives back: a loopback port nobody holds, a ring's files in /dev/shm."""
+from the machine and gives back: a loopback port nobody holds, a ring's files in /dev/shm;
+and whether a process it started still runs."""
 import os
 import socket
 
@@ -11,6 +12,15 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def alive(pid):
+    """PID exists and is not a zombie (its /proc stat state is not Z)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def ring_path(name):

@@ -24,8 +24,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "record"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "agent"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from kilntest import KILN, WORKLOAD, bpf_refused, cgroup2_root, fail, require_root, skip  # noqa: E402
 from agenttest import remove_ring, ring_counters, ring_path, wait_for  # noqa: E402
+from testenv import alive  # noqa: E402
 
 TOL = 7.0
 ROW = re.compile(r"^\s*(\d+\.\d+)\s+(\d+\.\d+)\s+(\d+)\s+(\S+)(?: \((.*)\))?\s*$")
@@ -107,14 +109,6 @@ def children(pid):
         if int(st.rsplit(")", 1)[1].split()[1]) == pid:
             out.append(int(d))
     return out
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def private_ring(top_pid):
