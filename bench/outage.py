@@ -15,7 +15,11 @@ drain_s is the time from recovery until every sample written was delivered (-1: 
 within DRAIN_MAX s).
 usage: outage.py KILN EXP_PRODUCER EXP_CHECK [--short]
 """
-import http.server, os, signal, subprocess, sys, tempfile, threading, time
+import os, signal, subprocess, sys, tempfile, threading, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+import httprecv  # noqa: E402
+from testenv import remove_ring  # noqa: E402
 
 KILN, PRODUCER, CHECK = sys.argv[1:4]
 SHORT = "--short" in sys.argv
@@ -30,49 +34,24 @@ class Receiver:
         self.mode = "ok"
         self.stored = {}
         self.samples = 0
-        self.n = 0
-        rcv = self
+        self.srv = httprecv.PostServer(self.post, port)
+        self.port = self.srv.port
 
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                status, extra = 200, {}
-                if rcv.mode == "503":
-                    status, extra = 503, {"Retry-After": "5"}
-                else:
-                    with rcv.lock:
-                        rcv.n += 1
-                        path = os.path.join(TMP, "b%d" % rcv.n)
-                    with open(path, "wb") as f:
-                        f.write(body)
-                    r = subprocess.run([CHECK, path, self.headers.get("Content-Encoding", ""),
-                                        "--profiles"], capture_output=True, text=True)
-                    os.unlink(path)
-                    with rcv.lock:
-                        for line in r.stdout.split("\n"):
-                            f = line.split()
-                            if len(f) == 3:
-                                rcv.stored[f[0]] = rcv.stored.get(f[0], 0) + 1
-                                rcv.samples += int(f[2])
-                self.send_response(status)
-                for k, v in extra.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
-        self.srv.daemon_threads = True
-        self.port = self.srv.server_address[1]
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+    def post(self, req, body):
+        if self.mode == "503":
+            return 503, {"Retry-After": "5"}, b""
+        r = httprecv.exp_check(CHECK, TMP, body, req.headers.get("Content-Encoding", ""),
+                               "--profiles")
+        with self.lock:
+            for line in r.stdout.split("\n"):
+                f = line.split()
+                if len(f) == 3:
+                    self.stored[f[0]] = self.stored.get(f[0], 0) + 1
+                    self.samples += int(f[2])
+        return 200, {}, b""
 
     def stop(self):
-        self.srv.shutdown()
-        self.srv.server_close()
+        self.srv.stop()
 
     def got(self):
         with self.lock:
@@ -141,11 +120,7 @@ def outage(name, length, mode, kill=False):
     p.wait(30)
     got, dups = r.got()
     r.stop()
-    for suffix in ("", ".cons"):
-        try:
-            os.unlink("/dev/shm/kiln-" + ring + suffix)
-        except OSError:
-            pass
+    remove_ring(ring)
     print("ROW %s_%ds %d %d %d %.1f" % (name, length, written, got, dups, drain), flush=True)
 
 

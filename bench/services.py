@@ -33,6 +33,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+from testenv import free_port  # noqa: E402
+
 PR_SET_PDEATHSIG = 1
 NAMES = ("python", "nginx", "redis", "postgres")
 PG_BIN = "/usr/lib/postgresql/15/bin"
@@ -58,13 +61,6 @@ class NotInstalled(Exception):
 
 def _libc():
     return ctypes.CDLL(None, use_errno=True)
-
-
-def free_port():
-    """A loopback port free right now (the kernel's choice): no fixed ports."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port, proc, timeout=30):

@@ -28,6 +28,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+from folded import read_folded  # noqa: E402
+
 # Roots, as normalized by norm().
 ROOTS = {"start", "libc_start_main", "libc_start_call_main", "start_thread", "clone", "clone3"}
 MAIN_ROOTS = {"start", "libc_start_main", "libc_start_call_main"}
@@ -167,18 +170,10 @@ def folded_samples(path):
     """kiln's folded output as [(comm, user frames, kernel frames, count)]: the first frame of
     a line is the thread's comm, kernel frames end in "_[k]"."""
     out = []
-    with open(path) as f:
-        for n, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line:
-                continue
-            stack, _, count = line.rpartition(" ")
-            if not stack or not count.isdigit():
-                raise ValueError("%s:%d: not 'stack COUNT': %r" % (path, n, line))
-            frames = stack.split(";")
-            user = [f for f in frames[1:] if not f.endswith("_[k]")]
-            kern = [f[:-4] for f in frames[1:] if f.endswith("_[k]")]
-            out.append((frames[0], user, kern, int(count)))
+    for frames, count in read_folded(path):
+        user = [f for f in frames[1:] if not f.endswith("_[k]")]
+        kern = [f[:-4] for f in frames[1:] if f.endswith("_[k]")]
+        out.append((frames[0], user, kern, count))
     return out
 
 

@@ -6,16 +6,15 @@ import signal
 import struct
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "record"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from kilntest import BUILD, KILN, fail  # noqa: E402
+# ring_path is also imported from here by the agent, top and debuginfod tests.
+from testenv import remove_ring, ring_path  # noqa: E402,F401
+from poll import poll  # noqa: E402
 
 RINGDUMP = os.path.join(BUILD, "tests", "agent", "ringdump")
-
-
-def ring_path(name):
-    return name if name.startswith("/") else "/dev/shm/kiln-" + name
 
 
 def ring_counters(name):
@@ -37,13 +36,10 @@ def ring_counters(name):
 
 def wait_for(pred, what, timeout=30):
     """Polls an observable condition until it holds or the deadline passes."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    fail("timed out waiting for " + what)
+    v = poll(pred, timeout)
+    if not v:
+        fail("timed out waiting for " + what)
+    return v
 
 
 class Agent:
@@ -51,11 +47,7 @@ class Agent:
 
     def __init__(self, ring, args=(), env=None, preexec_fn=None):
         self.ring = ring
-        for suffix in ("", ".cons"):
-            try:
-                os.unlink(ring_path(ring) + suffix)
-            except FileNotFoundError:
-                pass
+        remove_ring(ring)
         self.proc = subprocess.Popen([KILN, "agent", "--ring", ring] + list(args),
                                      stderr=subprocess.PIPE, text=True, env=env,
                                      preexec_fn=preexec_fn)
@@ -82,11 +74,7 @@ class Agent:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        for suffix in ("", ".cons"):
-            try:
-                os.unlink(ring_path(self.ring) + suffix)
-            except FileNotFoundError:
-                pass
+        remove_ring(self.ring)
 
     def stop(self):
         """SIGTERM (flushes the current window), then every record the agent wrote."""
@@ -102,11 +90,7 @@ class Agent:
         recs = [json.loads(line) for line in out.splitlines() if line.strip()]
         if any(r.get("invalid") for r in recs):
             fail("the ring held an invalid window record")
-        for suffix in ("", ".cons"):
-            try:
-                os.unlink(ring_path(self.ring) + suffix)
-            except FileNotFoundError:
-                pass
+        remove_ring(self.ring)
         return recs
 
 

@@ -11,7 +11,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "record"))
 from agenttest import Agent, frames, wait_for  # noqa: E402
-from kilntest import KILN, WORKLOAD, fail, require_root, run, skip  # noqa: E402
+from kilntest import KILN, WORKLOAD, cgroup2_root, fail, require_root, run, skip  # noqa: E402
 
 TOL = 0.03
 
@@ -62,15 +62,6 @@ def case_shares(tmp):
     for r in recs:
         if r["period_ns"] != 1000000000 // 999 or r["duration_ns"] <= 0:
             fail("bad window header %s" % {k: r[k] for k in ("period_ns", "duration_ns")})
-
-
-def cgroup2_root():
-    with open("/proc/self/mounts") as f:
-        for line in f:
-            dev, mnt, fstype = line.split()[:3]
-            if fstype == "cgroup2":
-                return mnt
-    return None
 
 
 def case_cgroups(tmp):

@@ -18,7 +18,9 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "record"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from kilntest import KILN, bpf_refused, fail, require_root, skip  # noqa: E402
+from testenv import remove_ring  # noqa: E402
 
 LIMIT = 256 << 20
 ENTRIES = 4194304
@@ -115,11 +117,7 @@ def main():
                  (counter, before, after))
         print("%s %d -> %d" % (counter, before, after))
     finally:
-        for suffix in ("", ".cons"):
-            try:
-                os.unlink("/dev/shm/kiln-%s%s" % (ring, suffix))
-            except FileNotFoundError:
-                pass
+        remove_ring(ring)
         try:
             os.rmdir(cg)
         except OSError as e:

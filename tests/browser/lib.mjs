@@ -3,7 +3,7 @@
 // fail with the reason), start processes and wait for a line, launch a headless page that
 // may load nothing but the UI.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,12 +13,28 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 export const build = process.env.KILN_BUILD || path.join(here, '../../build');
 export const kiln = process.env.KILN || path.join(build, 'kiln');
 export const feedBin = path.join(build, 'tests/ui/ui_feed');
-const chromium = process.env.KILN_CHROMIUM || '/usr/bin/chromium';
+export const chromium = process.env.KILN_CHROMIUM || '/usr/bin/chromium';
 
 export function fail(msg) {
   console.error('FAIL: ' + msg);
   process.exitCode = 1;
   throw new Error(msg);
+}
+
+// A test's catch: says why it failed unless fail() already did, and sets the exit code.
+export function reportFailure(e) {
+  if (!process.exitCode) {
+    console.error('FAIL: ' + (e.stack || e));
+    process.exitCode = 1;
+  }
+}
+
+// A test's finally: closes the page opened by openPage (CTX may be undefined), stops PROCS
+// (newest first) and removes the browser's profile directory.
+export async function closeAll(ctx, procs) {
+  if (ctx) await ctx.context.close();
+  for (const p of procs.reverse()) p.kill('SIGTERM');
+  if (ctx) rmSync(ctx.userDir, { recursive: true, force: true });
 }
 
 // Exits 77 without Chromium; 1 without playwright-core (an install step was missed).
@@ -77,6 +93,24 @@ export async function openPage(chromiumApi, base, errors, downloadsPath) {
   await page.route('**/*', (route) =>
     route.request().url().startsWith(base) ? route.continue() : (errors.push('external: ' + route.request().url()), route.abort()));
   return { context, page, userDir };
+}
+
+// Starts `kiln ui` on RING (pushed on PROCS; UIENV added to its environment), opens its page
+// (openPage, errors into ERRORS) and enables workload WID there. Returns {base, ctx}; the
+// caller closes ctx (closeAll). Should enabling fail, the page is closed before the throw.
+export async function startUiPage(chromiumApi, ring, wid, procs, errors, uiEnv) {
+  const ui = await startLine(kiln, ['ui', '--ring', ring, '--listen', '127.0.0.1:0'], /listening on (http:\/\/\S+)\//,
+    { env: uiEnv });
+  procs.push(ui.p);
+  const base = ui.m[1];
+  const ctx = await openPage(chromiumApi, base, errors, build);
+  try {
+    await openAndEnable(ctx.page, base, wid);
+  } catch (e) {
+    await closeAll(ctx, []);
+    throw e;
+  }
+  return { base, ctx };
 }
 
 // Opens workload WID from the list and enables its slot.

@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
-import { build, fail, kiln, openPage, playwright, startLine } from './lib.mjs';
+import { build, fail, kiln, openPage, playwright, reportFailure, startLine } from './lib.mjs';
 
 const chromiumApi = playwright();
 const workload = process.env.KILN_WORKLOAD || path.join(build, 'bench/workload');
@@ -152,10 +152,7 @@ try {
   if (errors.length) fail('page errors: ' + errors.join('; '));
   console.log('agent diff browser test ok');
 } catch (e) {
-  if (!process.exitCode) {
-    console.error('FAIL: ' + (e.stack || e));
-    process.exitCode = 1;
-  }
+  reportFailure(e);
 } finally {
   if (ctx) await ctx.context.close();
   for (const p of procs.reverse()) {

@@ -5,10 +5,9 @@
 // depends on the machine's load belongs in a note, not in a verdict.
 //
 //   KILN=build/kiln KILN_BUILD=build node tests/browser/test_big.mjs
-import { rmSync } from 'node:fs';
 import path from 'node:path';
 
-import { build, fail, feedBin, kiln, openAndEnable, openPage, playwright, startLine } from './lib.mjs';
+import { build, closeAll, fail, feedBin, playwright, reportFailure, startLine, startUiPage } from './lib.mjs';
 
 const chromiumApi = playwright();
 const ring = `uiinv-big-${process.pid}`;
@@ -25,14 +24,9 @@ try {
     '--mix', 'alpha=70,beta=30', '--stacks', String(STACKS), '--interval-ms', '1000', '--ring-mb', '64'], /^window/);
   procs.push(feed.p);
   // Room for a few windows of ~5 MB each.
-  const ui = await startLine(kiln, ['ui', '--ring', ring, '--listen', '127.0.0.1:0'], /listening on (http:\/\/\S+)\//,
-    { env: { PROFILES_SLOT_MAX_BYTES: String(64 << 20) } });
-  procs.push(ui.p);
-  const base = ui.m[1];
   const errors = [];
-  ctx = await openPage(chromiumApi, base, errors, build);
+  ({ ctx } = await startUiPage(chromiumApi, ring, wid, procs, errors, { PROFILES_SLOT_MAX_BYTES: String(64 << 20) }));
   const page = ctx.page;
-  await openAndEnable(page, base, wid);
 
   // The page's own refresh (tree capped at its default 2,048 nodes) once WINDOWS are in.
   try {
@@ -93,12 +87,7 @@ try {
   console.log(`  search to highlighted row ${searchMs} ms, click to zoomed ${zoomMs} ms`);
   console.log('big browser test ok; screenshot ' + path.join(build, 'ui-big.png'));
 } catch (e) {
-  if (!process.exitCode) {
-    console.error('FAIL: ' + (e.stack || e));
-    process.exitCode = 1;
-  }
+  reportFailure(e);
 } finally {
-  if (ctx) await ctx.context.close();
-  for (const p of procs.reverse()) p.kill('SIGTERM');
-  if (ctx) rmSync(ctx.userDir, { recursive: true, force: true });
+  await closeAll(ctx, procs);
 }

@@ -8,53 +8,15 @@
 //   KILN=build/kiln KILN_BUILD=build node tests/browser/test_guard.mjs
 //
 // Needs Debian's chromium and `npm ci` in tests/browser. Exits 77 only without Chromium.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
+import { chromium, fail, feedBin, kiln, playwright, reportFailure, startLine } from './lib.mjs';
 
-const here = path.dirname(new URL(import.meta.url).pathname);
-const build = process.env.KILN_BUILD || path.join(here, '../../build');
-const kiln = process.env.KILN || path.join(build, 'kiln');
-const feedBin = path.join(build, 'tests/ui/ui_feed');
-const chromium = process.env.KILN_CHROMIUM || '/usr/bin/chromium';
+const chromiumApi = playwright();
 const ring = `uiguard-${process.pid}`;
 const wid = 'unit/guard-browser.service';
-
-function fail(msg) {
-  throw new Error(msg);
-}
-
-if (!existsSync(chromium)) {
-  console.error(`SKIP: no Chromium at ${chromium} (apt-get install chromium)`);
-  process.exit(77);
-}
-let chromiumApi;
-try {
-  chromiumApi = createRequire(import.meta.url)('playwright-core').chromium;
-} catch (e) {
-  console.error('FAIL: playwright-core is missing: run `npm ci` in tests/browser');
-  process.exit(1);
-}
-
-function startLine(cmd, args, re) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    const rl = readline.createInterface({ input: p.stdout });
-    const timer = setTimeout(() => reject(new Error(`${cmd}: no line matching ${re}`)), 15000);
-    rl.on('line', (line) => {
-      const m = line.match(re);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ p, m });
-      }
-    });
-    p.on('exit', (code) => reject(new Error(`${cmd} exited with ${code}`)));
-  });
-}
 
 // What the hostile page does. UI is where kiln ui listens (absolute) or '' (same origin,
 // for the rebound name). Each attempt records what the page could see.
@@ -183,8 +145,7 @@ try {
   console.log(`browser guard ok: other origin ${JSON.stringify(cross)}; rebound ${JSON.stringify(rebound)}; ` +
     `refused +host ${h1.host - h0.host} +origin ${h1.origin - h0.origin} +header ${h1.header - h0.header}`);
 } catch (e) {
-  console.error('FAIL: ' + (e.stack || e));
-  process.exitCode = 1;
+  reportFailure(e);
 } finally {
   if (browser) await browser.close();
   if (attacker) attacker.close();

@@ -12,10 +12,10 @@
 //
 //   KILN=build/kiln KILN_BUILD=build [KILN_PPROF=/tmp/pprof] node tests/browser/test_investigate.mjs
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-import { build, fail, feedBin, kiln, openAndEnable, openPage, playwright, startLine } from './lib.mjs';
+import { build, closeAll, fail, feedBin, playwright, reportFailure, startLine, startUiPage } from './lib.mjs';
 
 const chromiumApi = playwright();
 const ring = `uiinv-browser-${process.pid}`;
@@ -32,13 +32,9 @@ try {
     '--mix', 'alpha=70,beta=30', '--mix-after', 'usr1:alpha=30,beta=70', '--shared', '--interval-ms', '100'],
   /^window/, { online: (l) => lines.push(l) });
   procs.push(feed.p);
-  const ui = await startLine(kiln, ['ui', '--ring', ring, '--listen', '127.0.0.1:0'], /listening on (http:\/\/\S+)\//);
-  procs.push(ui.p);
-  const base = ui.m[1];
   const errors = [];
-  ctx = await openPage(chromiumApi, base, errors, build);
+  ({ ctx } = await startUiPage(chromiumApi, ring, wid, procs, errors));
   const page = ctx.page;
-  await openAndEnable(page, base, wid);
 
   // 20 windows of 70/30 in the slot, then the switch, then 20 windows of 30/70.
   await page.waitForFunction(() => window.kiln.timeline().windows.length >= 20, null, { timeout: 30000, polling: 100 });
@@ -169,12 +165,7 @@ try {
   if (errors.length) fail('page errors: ' + errors.join('; '));
   console.log('investigation browser test ok; screenshots ' + shot('*'));
 } catch (e) {
-  if (!process.exitCode) {
-    console.error('FAIL: ' + (e.stack || e));
-    process.exitCode = 1;
-  }
+  reportFailure(e);
 } finally {
-  if (ctx) await ctx.context.close();
-  for (const p of procs.reverse()) p.kill('SIGTERM');
-  if (ctx) rmSync(ctx.userDir, { recursive: true, force: true });
+  await closeAll(ctx, procs);
 }

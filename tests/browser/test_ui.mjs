@@ -7,56 +7,16 @@
 //
 // Needs Debian's chromium (/usr/bin/chromium, else KILN_CHROMIUM) and `npm ci` in
 // tests/browser. Exits 77 (skip) only when no Chromium is installed.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
+import { build, chromium, fail, feedBin, kiln, openAndEnable, playwright, reportFailure, startLine } from './lib.mjs';
 
-const here = path.dirname(new URL(import.meta.url).pathname);
-const build = process.env.KILN_BUILD || path.join(here, '../../build');
-const kiln = process.env.KILN || path.join(build, 'kiln');
-const feedBin = path.join(build, 'tests/ui/ui_feed');
-const chromium = process.env.KILN_CHROMIUM || '/usr/bin/chromium';
 const shot = path.join(build, 'ui-screenshot.png');
 const ring = `uibrowser-${process.pid}`;
 const wid = 'unit/alpha-beta.service';
 
-function fail(msg) {
-  console.error('FAIL: ' + msg);
-  process.exitCode = 1;
-  throw new Error(msg);
-}
-
-if (!existsSync(chromium)) {
-  console.error(`SKIP: no Chromium at ${chromium} (apt-get install chromium)`);
-  process.exit(77);
-}
-let chromiumApi;
-try {
-  chromiumApi = createRequire(import.meta.url)('playwright-core').chromium;
-} catch (e) {
-  console.error('FAIL: playwright-core is missing: run `npm ci` in tests/browser');
-  process.exit(1);
-}
-
-// Starts CMD and resolves with the first stdout line matching RE (and the process).
-function startLine(cmd, args, re) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    const rl = readline.createInterface({ input: p.stdout });
-    const timer = setTimeout(() => reject(new Error(`${cmd}: no line matching ${re}`)), 15000);
-    rl.on('line', (line) => {
-      const m = line.match(re);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ p, m });
-      }
-    });
-    p.on('exit', (code) => reject(new Error(`${cmd} exited with ${code}`)));
-  });
-}
+const chromiumApi = playwright();
 
 const procs = [];
 const userDir = mkdtempSync(path.join(tmpdir(), 'kiln-chromium-'));
@@ -86,13 +46,7 @@ try {
   await page.route('**/*', (route) =>
     route.request().url().startsWith(base) ? route.continue() : (errors.push('external: ' + route.request().url()), route.abort()));
 
-  await page.goto(base + '/');
-  const row = page.locator(`#workloads tr[data-id="${wid}"]`);
-  await row.waitFor({ timeout: 15000 });
-  await row.click();
-  await page.locator('#profile-view').waitFor({ state: 'visible' });
-  await page.locator('#enable').click();
-  await page.locator('#disable').waitFor({ state: 'visible' });
+  await openAndEnable(page, base, wid);
 
   // Wait until enough samples for stable shares are in the flame graph.
   await page.waitForFunction(() => window.kiln.frames().some((f) => f.name === 'all' && f.total >= 20000),
@@ -139,10 +93,7 @@ try {
   if (errors.length) fail('page errors: ' + errors.join('; '));
   console.log(`browser test ok: alpha ${wa.toFixed(3)} beta ${wb.toFixed(3)}; screenshot ${shot}`);
 } catch (e) {
-  if (!process.exitCode) {
-    console.error('FAIL: ' + (e.stack || e));
-    process.exitCode = 1;
-  }
+  reportFailure(e);
 } finally {
   if (browser) await browser.close();
   for (const p of procs.reverse()) p.kill('SIGTERM');

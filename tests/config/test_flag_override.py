@@ -12,25 +12,13 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checklist import check, verdict  # noqa: E402
+from testenv import free_port, remove_ring  # noqa: E402
+
 BUILD = os.environ.get("KILN_BUILD", "build")
 KILN = os.environ.get("KILN", os.path.join(BUILD, "kiln"))
 PRODUCER = os.path.join(BUILD, "tests", "export", "exp_producer")
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL: " + what)
-    return cond
-
-
-def unlink_ring(name):
-    for suffix in ("", ".cons"):
-        try:
-            os.unlink("/dev/shm/kiln-" + name + suffix)
-        except FileNotFoundError:
-            pass
 
 
 def write(path, text):
@@ -46,10 +34,10 @@ def case_agent(tmp, tag):
     runs = (([], 37, 500, tag + "-file"),
             (["-F", "53", "--window-ms", "200", "--ring", tag + "-flag"], 53, 200, tag + "-flag"))
     for flags, hz, ms, ring in runs:
-        unlink_ring(ring)
+        remove_ring(ring)
         p = subprocess.run([KILN, "agent", "--config", cfg, "-d", "1", "-v"] + flags,
                            capture_output=True, text=True, timeout=60)
-        unlink_ring(ring)
+        remove_ring(ring)
         if p.returncode != 0 and re.search(r"refused \((Operation not permitted|Permission "
                                            r"denied)\)", p.stderr):
             print("SKIP: the kernel refuses BPF here: " + p.stderr.strip().splitlines()[-1])
@@ -73,7 +61,7 @@ def case_export(tmp, tag):
     """--ring, --destination, --compression and --spool-dir against the file's ring.name,
     destinations, compression and spool."""
     ring = tag + "-exp"
-    unlink_ring(ring)
+    remove_ring(ring)
     try:
         subprocess.run([PRODUCER, ring, "6", "2"], check=True, capture_output=True, timeout=30)
         file_dir, flag_dir = os.path.join(tmp, "file-dest"), os.path.join(tmp, "flag-dest")
@@ -106,7 +94,7 @@ def case_export(tmp, tag):
         check(not os.path.exists(spool + "2"), "export (flags): --spool-dir '' still spooled")
         print("export (flags): %s in %s" % (files, flag_dir))
     finally:
-        unlink_ring(ring)
+        remove_ring(ring)
     return 0
 
 
@@ -134,12 +122,7 @@ def ui_start_line(args, env=None):
 
 def case_ui(tmp, tag):
     """--listen and --ring against profiling.ui.listen and ring.name."""
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # free again: the UI binds it when run with the file alone
+    port = free_port()  # the UI binds it when run with the file alone
     cfg = write(os.path.join(tmp, "ui.yaml"), "profiling:\n  ui:\n    listen: 127.0.0.1:%d\n"
                 "ring:\n  name: %s-uifile\n" % (port, tag))
     line = ui_start_line(["--config", cfg])
@@ -163,11 +146,9 @@ def main():
         case_export(tmp, tag)
         case_ui(tmp, tag)
         rc = case_agent(tmp, tag)
-    if failures:
-        print("%d failure(s)" % len(failures))
+    if verdict("flags override the file for agent, export and ui" if rc == 0 else
+               "flags override the file for export and ui; agent skipped"):
         return 1
-    print("flags override the file for agent, export and ui" if rc == 0 else
-          "flags override the file for export and ui; agent skipped")
     return rc
 
 

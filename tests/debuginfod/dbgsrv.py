@@ -6,12 +6,15 @@ import http.server
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+# free_port: also called as dbgsrv.free_port by the debuginfod tests.
+from testenv import free_port  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -46,12 +49,6 @@ def build_prog(tmp, name="spin", spin_n=None, serve=True):
     syms = subprocess.run(["readelf", "-S", prog], capture_output=True, text=True).stdout
     assert ".symtab" not in syms, "the program is not stripped"
     return prog, srv, build_id(prog)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(what, cond, timeout=30.0, step=0.05):

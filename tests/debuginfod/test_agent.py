@@ -25,7 +25,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "agent"))
 sys.path.insert(0, os.path.join(HERE, "..", "record"))
 import dbgsrv  # noqa: E402
-from agenttest import RINGDUMP, ring_counters, ring_path  # noqa: E402
+from agenttest import RINGDUMP, remove_ring, ring_counters, ring_path  # noqa: E402
 from kilntest import KILN, fail, require_root, skip  # noqa: E402
 
 WINDOW_MS = 500
@@ -90,11 +90,7 @@ class LiveAgent:
         return err
 
     def cleanup(self):
-        for suffix in ("", ".cons"):
-            try:
-                os.unlink(ring_path(self.ring) + suffix)
-            except FileNotFoundError:
-                pass
+        remove_ring(self.ring)
 
 
 def config(tmp, name, urls, **extra):

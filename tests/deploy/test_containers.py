@@ -21,7 +21,6 @@ host), so the receiver and this test reach them on loopback. Skips (77) when no 
 runtime can start a container.
 usage: test_containers.py [--build DIR] [--no-caps | --caps CAP,...]
 """
-import http.server
 import json
 import os
 import re
@@ -39,10 +38,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "record"))
 sys.path.insert(0, os.path.join(SRC, "tests", "ui"))
+sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 if "--build" in sys.argv:
     os.environ["KILN_BUILD"] = os.path.abspath(sys.argv[sys.argv.index("--build") + 1])
 from kilntest import BUILD, WORKLOAD, fail, skip  # noqa: E402
 import uitest  # noqa: E402
+import httprecv  # noqa: E402
+from testenv import free_port  # noqa: E402
+from poll import poll  # noqa: E402
 
 MANIFEST = os.path.join(SRC, "deploy", "kubernetes", "daemonset.yaml")
 IMAGE = os.environ.get("KILN_IMAGE", "kiln:0.1.0")
@@ -59,13 +62,8 @@ def log(msg):
 
 
 def wait_for(what, fn, timeout, step=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    return None
+    """FN's first true value within TIMEOUT seconds, or None (WHAT: for the reader)."""
+    return poll(fn, timeout, step)
 
 
 class Runtime:
@@ -263,54 +261,27 @@ class Receiver:
     def __init__(self, tmp):
         self.lock = threading.Lock()
         self.posts, self.samples, self.bad = 0, 0, []
-        rcv = self
+        self.tmp = tmp
+        self.srv = httprecv.PostServer(self.post)
+        self.port = self.srv.port
 
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                n = 0
-                if os.path.exists(EXP_CHECK):
-                    path = os.path.join(tmp, "req.bin")
-                    with rcv.lock:
-                        with open(path, "wb") as f:
-                            f.write(body)
-                        r = subprocess.run([EXP_CHECK, path,
-                                            self.headers.get("Content-Encoding", "")],
-                                           capture_output=True, text=True)
-                    if r.returncode:
-                        rcv.bad.append(r.stderr.strip())
-                    else:
-                        n = int(r.stdout)
-                with rcv.lock:
-                    rcv.posts += 1
-                    rcv.samples += n
-                    rcv.path = self.path
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.srv.daemon_threads = True
-        self.port = self.srv.server_address[1]
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+    def post(self, req, body):
+        n = 0
+        if os.path.exists(EXP_CHECK):
+            r = httprecv.exp_check(EXP_CHECK, self.tmp, body,
+                                   req.headers.get("Content-Encoding", ""))
+            if r.returncode:
+                self.bad.append(r.stderr.strip())
+            else:
+                n = int(r.stdout)
+        with self.lock:
+            self.posts += 1
+            self.samples += n
+            self.path = req.path
+        return 200, {}, b""
 
     def stop(self):
-        self.srv.shutdown()
-        self.srv.server_close()
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+        self.srv.stop()
 
 
 class Workload:

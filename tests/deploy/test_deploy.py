@@ -17,20 +17,14 @@ import tempfile
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import helmlite  # noqa: E402
+from checklist import check, verdict  # noqa: E402
 
 SRC = os.environ.get("KILN_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
 KILN = os.environ.get("KILN", os.path.join(SRC, "build", "kiln"))
 DEPLOY = os.path.join(SRC, "deploy")
 CHART = os.path.join(DEPLOY, "helm", "kiln")
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL: " + what)
-    return cond
 
 
 def documented_caps():
@@ -388,11 +382,7 @@ def main():
         config_check(f.read(), "systemd/kiln.yaml")
     check_systemd(caps)
 
-    if failures:
-        print("%d failure(s)" % len(failures))
-        return 1
-    print("all deploy checks passed")
-    return 0
+    return verdict("all deploy checks passed")
 
 
 if __name__ == "__main__":

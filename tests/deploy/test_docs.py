@@ -11,17 +11,12 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checklist import check, verdict  # noqa: E402
+
 SRC = os.environ.get("KILN_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
 KILN = os.environ.get("KILN", os.path.join(SRC, "build", "kiln"))
 DOCS = os.path.join(SRC, "docs")
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL: " + what)
-    return cond
 
 
 def read(path):
@@ -113,11 +108,7 @@ def main():
     for want in ("v1.20.0", "v0.148.0", "service.profilesSupport", "/v1development/profiles"):
         check(want in dest, "destinations.md does not mention %s" % want)
 
-    if failures:
-        print("%d failure(s)" % len(failures))
-        return 1
-    print("docs agree with the code")
-    return 0
+    return verdict("docs agree with the code")
 
 
 if __name__ == "__main__":

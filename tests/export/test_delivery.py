@@ -25,10 +25,13 @@ One case per run (the ctest name says which):
              delivering to a loopback receiver.
 usage: test_delivery.py EXP_PRODUCER EXP_CHECK CASE
 """
-import glob, gzip, http.server, json, os, re, shutil, signal, subprocess, sys, tempfile
+import glob, gzip, json, os, re, shutil, signal, subprocess, sys, tempfile
 import threading, time, urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import expcheck  # noqa: E402
+import httprecv  # noqa: E402
+from testenv import remove_ring  # noqa: E402
 from expcheck import check, wait_for  # noqa: E402
 
 KILN = os.path.abspath(os.environ.get("KILN", "build/kiln"))
@@ -51,72 +54,49 @@ class Receiver:
         self.fail = {}
         self.unavailable = False  # answer 503 without reading the profiles
         self.down_after = None  # once this many profiles are stored: unavailable
-        rcv = self
+        self.srv = httprecv.PostServer(self.post)
+        self.port = self.srv.port
 
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with rcv.lock:
-                    if rcv.down_after is not None and len(rcv.stored) >= rcv.down_after:
-                        rcv.unavailable = True
-                if rcv.unavailable:
-                    with rcv.lock:
-                        rcv.statuses.append(503)
-                    self.send_response(503)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                with rcv.lock:
-                    rcv.n += 1
-                    n = rcv.n
-                path = os.path.join(TMP, "req-%d.bin" % n)
-                with open(path, "wb") as f:
-                    f.write(body)
-                enc = self.headers.get("Content-Encoding", "")
-                r = subprocess.run([CHECK, path, enc, "--profiles"], capture_output=True,
-                                   text=True)
-                status = 200
-                if r.returncode != 0:
-                    status = 400
-                    check(False, "body %d valid: %s" % (n, r.stderr.strip()))
-                else:
-                    profs, blen = [], 0
-                    for line in r.stdout.split("\n"):
-                        f = line.split()
-                        if len(f) == 3:
-                            profs.append((f[0], int(f[1]), int(f[2])))
-                        elif len(f) == 2 and f[0] == "body":
-                            blen = int(f[1])
-                    keep = rcv.fail.pop(n, None)
-                    with rcv.lock:
-                        rcv.bodies.append((blen, [(p[1], p[2]) for p in profs],
-                                           self.headers.get("Content-Type")))
-                        for i, (pid, _, s) in enumerate(profs):
-                            if keep is not None and i >= keep:
-                                status = 500
-                                break
-                            rcv.stored[pid] = rcv.stored.get(pid, 0) + 1
-                            rcv.samples += s
-                    os.unlink(path)
-                with rcv.lock:
-                    rcv.statuses.append(status)
-                text = b"" if status == 200 else b"scripted failure\n"
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-protobuf" if status == 200
-                                 else "text/plain")
-                self.send_header("Content-Length", str(len(text)))
-                self.end_headers()
-                self.wfile.write(text)
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.srv.daemon_threads = True
-        self.port = self.srv.server_address[1]
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+    def post(self, req, body):
+        with self.lock:
+            if self.down_after is not None and len(self.stored) >= self.down_after:
+                self.unavailable = True
+        if self.unavailable:
+            with self.lock:
+                self.statuses.append(503)
+            return 503, {}, b""
+        with self.lock:
+            self.n += 1
+            n = self.n
+        r = httprecv.exp_check(CHECK, TMP, body, req.headers.get("Content-Encoding", ""),
+                               "--profiles")
+        status = 200
+        if r.returncode != 0:
+            status = 400
+            check(False, "body %d valid: %s" % (n, r.stderr.strip()))
+        else:
+            profs, blen = [], 0
+            for line in r.stdout.split("\n"):
+                f = line.split()
+                if len(f) == 3:
+                    profs.append((f[0], int(f[1]), int(f[2])))
+                elif len(f) == 2 and f[0] == "body":
+                    blen = int(f[1])
+            keep = self.fail.pop(n, None)
+            with self.lock:
+                self.bodies.append((blen, [(p[1], p[2]) for p in profs],
+                                    req.headers.get("Content-Type")))
+                for i, (pid, _, s) in enumerate(profs):
+                    if keep is not None and i >= keep:
+                        status = 500
+                        break
+                    self.stored[pid] = self.stored.get(pid, 0) + 1
+                    self.samples += s
+        with self.lock:
+            self.statuses.append(status)
+        text = b"" if status == 200 else b"scripted failure\n"
+        return status, {"Content-Type": "application/x-protobuf" if status == 200
+                        else "text/plain"}, text
 
     def dups(self):
         with self.lock:
@@ -127,8 +107,7 @@ class Receiver:
             return self.samples
 
     def stop(self):
-        self.srv.shutdown()
-        self.srv.server_close()
+        self.srv.stop()
 
 
 def produce(n, w, stacks=30, age=0, gid=-1):
@@ -288,11 +267,7 @@ def t_window():
     # A spool that ages past the window during an outage: a 20 s window (the records are
     # 1..7 s old when written), a receiver that is down while the exporter spools, back after
     # the newest record is older than 20 s.
-    for suffix in ("", ".cons"):
-        try:
-            os.unlink("/dev/shm/kiln-" + RING + suffix)
-        except OSError:
-            pass
+    remove_ring(RING)
     want = produce(6, 2)
     t0 = time.time()
     r = Receiver()
@@ -526,11 +501,7 @@ try:
     {"bigstacks": t_bigstacks, "partial": t_partial, "window": t_window, "pprof": t_pprof,
      "uikey": t_uikey, "nobody": t_nobody, "restart": t_restart, "uiagent": t_uiagent}[CASE]()
 finally:
-    for suffix in ("", ".cons"):
-        try:
-            os.unlink("/dev/shm/kiln-" + RING + suffix)
-        except OSError:
-            pass
+    remove_ring(RING)
     shutil.rmtree(TMP, ignore_errors=True)
 print("%s: %s" % (CASE, "FAIL" if expcheck.fails else "ok"))
 sys.exit(1 if expcheck.fails else 0)

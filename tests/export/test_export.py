@@ -11,9 +11,12 @@ backoff bounds. KILN_EXPORT_OUTAGE_S sets the outage length (default 3 s; the is
 run: 60 for 503 and 120 for connection refused, KILN_EXPORT_REFUSED_S).
 usage: test_export.py EXP_PRODUCER EXP_CHECK
 """
-import http.server, os, re, signal, socket, subprocess, sys, tempfile, threading, time
+import os, re, signal, socket, subprocess, sys, tempfile, threading, time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import expcheck  # noqa: E402
+import httprecv  # noqa: E402
+from testenv import remove_ring  # noqa: E402
 from expcheck import check, wait_for  # noqa: E402
 
 KILN = os.environ.get("KILN", "build/kiln")
@@ -37,79 +40,55 @@ class Receiver:
         self.start()
 
     def start(self):
-        rcv = self
+        self.srv = httprecv.PostServer(self.post, self.port)
+        self.port = self.srv.port
 
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with rcv.lock:
-                    mode, arg = rcv.mode
-                    rcv.n += 1
-                    n = rcv.n
-                t = time.monotonic()
-                if mode == "slow":
-                    # Slower than the client's timeout: the answer is never seen, not counted.
-                    time.sleep(arg)
-                    mode = "ok" if rcv.mode[0] == "ok_after_slow" else "ok_uncounted"
-                status, extra, text = 200, {}, b""
-                if mode in ("ok", "ok_after_slow"):
-                    path = os.path.join(TMP, "req-%d.bin" % n)
-                    with open(path, "wb") as f:
-                        f.write(body)
-                    enc = self.headers.get("Content-Encoding", "")
-                    r = subprocess.run([CHECK, path, enc], capture_output=True, text=True)
-                    if r.returncode != 0:
-                        status, text = 400, r.stderr.encode()
-                        check(False, "body %d valid: %s" % (n, r.stderr.strip()))
-                    else:
-                        with rcv.lock:
-                            rcv.samples += int(r.stdout)
-                        rcv.protoc(path, enc)
-                elif mode == "ok_uncounted":
-                    status = 200
-                elif mode.isdigit():
-                    status = int(mode)
-                    text = b"scripted %d\nsecond line\n" % status
-                    if arg:
-                        extra["Retry-After"] = str(arg)
-                with rcv.lock:
-                    rcv.reqs.append((t, status, dict(self.headers)))
-                try:
-                    self.send_response(status)
-                    for k, v in extra.items():
-                        self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(text)))
-                    self.end_headers()
-                    self.wfile.write(text)
-                except OSError:
-                    pass
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
-        self.srv.daemon_threads = True
-        self.port = self.srv.server_address[1]
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+    def post(self, req, body):
+        with self.lock:
+            mode, arg = self.mode
+            self.n += 1
+            n = self.n
+        t = time.monotonic()
+        if mode == "slow":
+            # Slower than the client's timeout: the answer is never seen, not counted.
+            time.sleep(arg)
+            mode = "ok" if self.mode[0] == "ok_after_slow" else "ok_uncounted"
+        status, extra, text = 200, {}, b""
+        if mode in ("ok", "ok_after_slow"):
+            enc = req.headers.get("Content-Encoding", "")
+            r = httprecv.exp_check(CHECK, TMP, body, enc)
+            if r.returncode != 0:
+                status, text = 400, r.stderr.encode()
+                check(False, "body %d valid: %s" % (n, r.stderr.strip()))
+            else:
+                with self.lock:
+                    self.samples += int(r.stdout)
+                self.protoc(body, n, enc)
+        elif mode == "ok_uncounted":
+            status = 200
+        elif mode.isdigit():
+            status = int(mode)
+            text = b"scripted %d\nsecond line\n" % status
+            if arg:
+                extra["Retry-After"] = str(arg)
+        with self.lock:
+            self.reqs.append((t, status, dict(req.headers)))
+        return status, extra, text
 
     def stop(self):
         """Connection refused from now on (the port stays ours to reopen)."""
-        self.srv.shutdown()
-        self.srv.server_close()
+        self.srv.stop()
 
-    def protoc(self, path, enc):
+    def protoc(self, body, n, enc):
         if not os.path.isdir(SHARED) or enc:
             return
-        with open(path, "rb") as f:
-            r = subprocess.run(["protoc", "--decode=opentelemetry.proto.collector.profiles."
-                                "v1development.ExportProfilesServiceRequest", "-I",
-                                os.path.join(SHARED, "otlp-proto"),
-                                "opentelemetry/proto/collector/profiles/v1development/"
-                                "profiles_service.proto"], stdin=f, capture_output=True)
+        r = subprocess.run(["protoc", "--decode=opentelemetry.proto.collector.profiles."
+                            "v1development.ExportProfilesServiceRequest", "-I",
+                            os.path.join(SHARED, "otlp-proto"),
+                            "opentelemetry/proto/collector/profiles/v1development/"
+                            "profiles_service.proto"], input=body, capture_output=True)
         check(r.returncode == 0 and b"resource_profiles" in r.stdout,
-              "protoc decodes %s" % os.path.basename(path))
+              "protoc decodes req-%d.bin" % n)
 
     def got(self):
         with self.lock:
@@ -162,11 +141,7 @@ def run(name, fn):
         fn(ring)
     finally:
         subprocess.run([KILN, "status", "--help"], capture_output=True)
-        for suffix in ("", ".cons"):
-            try:
-                os.unlink("/dev/shm/kiln-" + ring + suffix)
-            except OSError:
-                pass
+        remove_ring(ring)
 
 
 def t_basic(ring):

@@ -15,7 +15,9 @@ usage: test_faults.py EXP_PRODUCER EXP_CHECK {backend|spoolfull}
 """
 import os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import expcheck  # noqa: E402
+from testenv import free_port, remove_ring  # noqa: E402
 from expcheck import check, wait_for  # noqa: E402
 
 KILN = os.environ.get("KILN", "build/kiln")
@@ -143,14 +145,6 @@ def summary_line(err, what):
     return m
 
 
-def unlink_ring(ring):
-    for suffix in ("", ".cons"):
-        try:
-            os.unlink("/dev/shm/kiln-" + ring + suffix)
-        except OSError:
-            pass
-
-
 def case_backend():
     ring = "kflt-%d" % os.getpid()
     try:
@@ -158,7 +152,7 @@ def case_backend():
                        ["hangup-response", "hangup-response"], ["silent"])):
             name = faults[0]
             # A ring of its own: the exporter reads a ring from its oldest record.
-            unlink_ring(ring)
+            remove_ring(ring)
             ring = "kflt-%d-%d" % (os.getpid(), i)
             b = Backend(faults)
             want = produce(ring, 3)
@@ -181,7 +175,7 @@ def case_backend():
             # Bounded: each failed attempt costs at most the 1 s timeout plus backoff.
             check(took < 30, "%s: done in %.1f s" % (name, took))
         # A redirect: never followed, refused once, counted.
-        unlink_ring(ring)
+        remove_ring(ring)
         ring = "kflt-%d-redirect" % os.getpid()
         target = Backend()
         b = Backend(after="redirect:http://127.0.0.1:%d/v1development/profiles" % target.port)
@@ -203,7 +197,7 @@ def case_backend():
         b.stop()
         target.stop()
     finally:
-        unlink_ring(ring)
+        remove_ring(ring)
 
 
 def metric(port, name):
@@ -216,14 +210,6 @@ def metric(port, name):
         if line.startswith(name + "{") or line.startswith(name + " "):
             total += int(line.split()[-1])
     return total
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def run_phase(ring, cfg, port, records):
@@ -303,7 +289,7 @@ def case_spoolfull():
               "spooled then, re-read from the ring + %d after" % (b.samples, s1, s2, s3))
     finally:
         b.stop()
-        unlink_ring(ring)
+        remove_ring(ring)
         subprocess.run(["umount", mnt], capture_output=True)
 
 

@@ -8,9 +8,12 @@ destination and the reason, counted by cause in the exit summary, and nothing re
 server; the batches stay in the spool and go out once the CA is right.
 usage: test_tls.py EXP_PRODUCER EXP_CHECK
 """
-import http.server, os, re, shutil, signal, ssl, subprocess, sys, tempfile, threading
+import os, re, shutil, signal, ssl, subprocess, sys, tempfile, threading
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import expcheck  # noqa: E402
+import httprecv  # noqa: E402
+from testenv import remove_ring  # noqa: E402
 from expcheck import check  # noqa: E402
 
 KILN = os.environ.get("KILN", "build/kiln")
@@ -42,45 +45,22 @@ class Server:
         self.requests = 0
         self.samples = 0
         self.lock = threading.Lock()
-        srv = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                path = os.path.join(TMP, "body-%d-%d.bin" % (id(srv), srv.requests))
-                with open(path, "wb") as f:
-                    f.write(body)
-                r = subprocess.run([CHECK, path, self.headers.get("Content-Encoding", "")],
-                                   capture_output=True, text=True)
-                with srv.lock:
-                    srv.requests += 1
-                    if r.returncode == 0:
-                        srv.samples += int(r.stdout)
-                self.send_response(200 if r.returncode == 0 else 400)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        class S(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):
-                pass  # handshakes the client refuses: expected here
-
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(os.path.join(TMP, cert + ".pem"), os.path.join(TMP, cert + ".key"))
-        self.httpd = S(("127.0.0.1", 0), H)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        # quiet: handshakes the client refuses are expected here.
+        self.httpd = httprecv.PostServer(self.post, ssl_context=ctx, quiet=True)
+        self.port = self.httpd.port
+
+    def post(self, req, body):
+        r = httprecv.exp_check(CHECK, TMP, body, req.headers.get("Content-Encoding", ""))
+        with self.lock:
+            self.requests += 1
+            if r.returncode == 0:
+                self.samples += int(r.stdout)
+        return 200 if r.returncode == 0 else 400, {}, b""
 
     def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.httpd.stop()
 
 
 def config(name, url, ca_file, spool):
@@ -167,11 +147,7 @@ def main():
     finally:
         for s in servers.values():
             s.stop()
-        for suffix in ("", ".cons"):
-            try:
-                os.unlink("/dev/shm/kiln-" + ring + suffix)
-            except OSError:
-                pass
+        remove_ring(ring)
         shutil.rmtree(TMP, ignore_errors=True)
 
 

@@ -5,6 +5,9 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from folded import read_folded  # noqa: E402
+
 SKIP = 77
 
 BUILD = os.environ.get("KILN_BUILD") or os.path.join(os.path.dirname(__file__), "../../build")
@@ -78,19 +81,23 @@ def summary(stderr):
     return out
 
 
+def cgroup2_root():
+    """Where cgroup v2 is mounted, or None when it is not."""
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            dev, mnt, fstype = line.split()[:3]
+            if fstype == "cgroup2":
+                return mnt
+    return None
+
+
 def folded(path):
-    """Reads a folded file into a list of (frames list outermost-first, count)."""
-    rows = []
-    with open(path) as f:
-        for n, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line:
-                continue
-            stack, _, count = line.rpartition(" ")
-            if not stack or not count.isdigit():
-                fail("%s:%d: not 'stack COUNT': %r" % (path, n, line))
-            rows.append((stack.split(";"), int(count)))
-    return rows
+    """Reads a folded file into a list of (frames list outermost-first, count); a line that
+    is not 'stack COUNT' fails the test."""
+    try:
+        return read_folded(path)
+    except ValueError as e:
+        fail(str(e))
 
 
 def share(rows, name):

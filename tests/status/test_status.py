@@ -15,11 +15,9 @@ runstate  a fake `kiln run` state file: dead and alive children, restarts, last 
 errors    missing ring, bad flags, EACCES as uid 65534 on a ring of a group it lacks, and
           the same user reading a ring of its own group.
 """
-import http.server
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,8 +27,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "record"))
 sys.path.insert(0, os.path.join(HERE, "..", "ui"))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 from kilntest import KILN, WORKLOAD, bpf_refused, fail, skip  # noqa: E402
 import uitest  # noqa: E402
+import httprecv  # noqa: E402
+from testenv import free_port  # noqa: E402
 
 CASE, PRODUCER, CHECK = sys.argv[1], sys.argv[2], sys.argv[3]
 RING = "status-%d-%s" % (os.getpid(), CASE)
@@ -121,15 +122,6 @@ def cleanup():
             pass
 
 
-def closed_port():
-    """A loopback port nothing listens on (bound once by us, then closed)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Receiver:
     """Loopback OTLP/HTTP receiver: answers 200, decodes every body with exp_check."""
 
@@ -137,43 +129,24 @@ class Receiver:
         self.lock = threading.Lock()
         self.samples = self.requests = 0
         self.bodies = []
-        rcv = self
+        self.srv = httprecv.PostServer(self.post, port)
 
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                path = os.path.join(TMP, "req-%d.bin" % id(body))
-                with open(path, "wb") as f:
-                    f.write(body)
-                r = subprocess.run([CHECK, path, self.headers.get("Content-Encoding", "")],
-                                   capture_output=True, text=True)
-                os.unlink(path)
-                status = 200 if r.returncode == 0 else 400
-                with rcv.lock:
-                    rcv.requests += 1
-                    if status == 200:
-                        rcv.samples += int(r.stdout)
-                        rcv.bodies.append(body)
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
-        self.srv.daemon_threads = True
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+    def post(self, req, body):
+        r = httprecv.exp_check(CHECK, TMP, body, req.headers.get("Content-Encoding", ""))
+        status = 200 if r.returncode == 0 else 400
+        with self.lock:
+            self.requests += 1
+            if status == 200:
+                self.samples += int(r.stdout)
+                self.bodies.append(body)
+        return status, {}, b""
 
     def got(self):
         with self.lock:
             return self.samples, self.requests
 
     def stop(self):
-        self.srv.shutdown()
-        self.srv.server_close()
+        self.srv.stop()
 
 
 def start_agent(args):
@@ -200,7 +173,7 @@ def t_pipeline():
     work = start([WORKLOAD, "--mix", "alpha=70,beta=30", "--seconds", "120"],
                  stdout=subprocess.DEVNULL)
     agent = start_agent(["-F", str(hz), "--group", "nogroup"])
-    port = closed_port()
+    port = free_port()
     spool = os.path.join(TMP, "spool")
     cfg = os.path.join(TMP, "export.yaml")
     with open(cfg, "w") as f:

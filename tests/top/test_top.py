@@ -24,8 +24,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "record"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "agent"))
-from kilntest import KILN, WORKLOAD, bpf_refused, fail, require_root, skip  # noqa: E402
-from agenttest import ring_counters, ring_path, wait_for  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from kilntest import KILN, WORKLOAD, bpf_refused, cgroup2_root, fail, require_root, skip  # noqa: E402
+from agenttest import remove_ring, ring_counters, ring_path, wait_for  # noqa: E402
+from testenv import alive  # noqa: E402
 
 TOL = 7.0
 ROW = re.compile(r"^\s*(\d+\.\d+)\s+(\d+\.\d+)\s+(\d+)\s+(\S+)(?: \((.*)\))?\s*$")
@@ -109,14 +111,6 @@ def children(pid):
     return out
 
 
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def private_ring(top_pid):
     """The private ring of kiln top TOP_PID (shm/runstate.h)."""
     return "top-private-%d" % top_pid
@@ -146,6 +140,16 @@ def agent_child(p):
         return None
     pid = wait_for(find, "kiln top's private agent")
     return pid if pid > 0 else None
+
+
+def stop_all(p, w, *others):
+    """A case's cleanup: kills kiln top P (None: not started) if it still runs and each of
+    OTHERS (Popen), then stops workload W."""
+    for q in (p,) + others:
+        if q and q.poll() is None:
+            q.kill()
+            q.wait()
+    w.stop()
 
 
 def finish(p, what, timeout=30):
@@ -317,10 +321,7 @@ def case_tty():
         print(err.strip())
         check_gone(p.pid, agent)
     finally:
-        if p and p.poll() is None:
-            p.kill()
-            p.wait()
-        w.stop()
+        stop_all(p, w)
         os.close(master)
         os.close(slave)
 
@@ -368,19 +369,7 @@ def case_batch():
         print(err.strip())
         check_gone(p.pid, agent)
     finally:
-        if p and p.poll() is None:
-            p.kill()
-            p.wait()
-        w.stop()
-
-
-def cgroup2_root():
-    with open("/proc/self/mounts") as f:
-        for line in f:
-            dev, mnt, fstype = line.split()[:3]
-            if fstype == "cgroup2":
-                return mnt
-    return None
+        stop_all(p, w)
 
 
 def case_attach():
@@ -434,11 +423,7 @@ def case_attach():
         if agent and agent.poll() is None:
             agent.send_signal(signal.SIGTERM)
             agent.wait(timeout=30)
-        for suffix in ("", ".cons"):
-            try:
-                os.unlink(ring_path(ring) + suffix)
-            except FileNotFoundError:
-                pass
+        remove_ring(ring)
         try:
             os.rmdir(cg)
         except OSError:
@@ -474,11 +459,7 @@ def case_cleanup():
             # PR_SET_PDEATHSIG: the agent does not outlive kiln top even then.
             wait_for(lambda: not alive(agent), "the orphaned agent to exit")
             # Nobody is left to remove the ring after SIGKILL: the test does.
-            for suffix in ("", ".cons"):
-                try:
-                    os.unlink(ring_path(ring) + suffix)
-                except FileNotFoundError:
-                    pass
+            remove_ring(ring)
             print("SIGKILL: agent %d exited with kiln top" % agent)
             continue
         _, err = finish(p, "kiln top after %s" % signal.Signals(sig).name)
@@ -543,12 +524,7 @@ def case_pidfilter():
         if bad.returncode != 2 or "--pid '1,x': expected process ids" not in bad.stderr:
             fail("kiln agent -p 1,x: %d %r" % (bad.returncode, bad.stderr))
     finally:
-        if p and p.poll() is None:
-            p.kill()
-            p.wait()
-        noise.kill()
-        noise.wait()
-        w.stop()
+        stop_all(p, w, noise)
 
 
 def start_top():
@@ -608,11 +584,7 @@ def case_stale():
                 q.kill()
                 q.wait()
         for ring in [other_ring] + ([private_ring(dead.pid)] if dead else []):
-            for suffix in ("", ".cons"):
-                try:
-                    os.unlink(ring_path(ring) + suffix)
-                except FileNotFoundError:
-                    pass
+            remove_ring(ring)
 
 
 CASES = {"flags": case_flags, "tty": case_tty, "batch": case_batch, "attach": case_attach,

@@ -13,25 +13,18 @@ import select
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
-BUILD = os.environ.get("KILN_BUILD") or os.path.join(os.path.dirname(__file__), "../../build")
-KILN = os.environ.get("KILN") or os.path.join(BUILD, "kiln")
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "record"))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+# The paths and fail/skip of every end-to-end test; also read as uitest.KILN etc.
+from kilntest import BUILD, KILN, SKIP, fail, skip  # noqa: E402,F401
+from poll import poll  # noqa: E402
+
 FEED = os.path.join(BUILD, "tests", "ui", "ui_feed")
-SKIP = 77
-
-
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
-
-
-def skip(msg):
-    print("SKIP: " + msg, file=sys.stderr)
-    sys.exit(SKIP)
 
 
 class UI:
@@ -127,14 +120,11 @@ def slot_path(wid):
 
 
 def wait_for(what, fn, timeout=20, step=0.05):
-    """Polls FN until it returns a true value; fails after TIMEOUT seconds."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    fail("timed out waiting for " + what)
+    """Polls FN until it returns a true value, which it returns; fails after TIMEOUT seconds."""
+    v = poll(fn, timeout, step)
+    if not v:
+        fail("timed out waiting for " + what)
+    return v
 
 
 def workloads(ui):

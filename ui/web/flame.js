@@ -15,6 +15,9 @@
     go: { label: 'Go', hue: 195, sat: 65 }, // cyan
     jit: { label: 'JIT', hue: 95, sat: 55 }, // green
     python: { label: 'Python', hue: 215, sat: 70 }, // blue
+    // kiln record's pages put each process under the root; the UI's API has no such frame,
+    // so its legend leaves this kind out unless a page asks for it.
+    process: { label: 'process', hue: 210, sat: 10 }, // slate
   };
 
   function hash(name) {
@@ -70,14 +73,15 @@
 
   // Draws TREE on CANVAS. OPTS: zoomPath (names), search (text), diff ({ta, tb}: totals of
   // both sides), invert (root at the bottom: callers of a sandwich), minWidth (px).
-  // Returns {rects: [{x, y, w, node, path}], chain, rows}.
+  // Returns {rects: [{x, y, w, node, path}], chain, rows, narrow}: narrow counts the call
+  // paths left out for being under minWidth (a page may say so).
   function draw(canvas, tree, opts) {
     opts = opts || {};
     const rects = [];
     if (!tree || !weight(tree, opts.diff)) {
       canvas.height = 0;
       canvas.style.height = '0px';
-      return { rects, chain: tree ? [tree] : [], rows: 0 };
+      return { rects, chain: tree ? [tree] : [], rows: 0, narrow: 0 };
     }
     const chain = zoomChain(tree, opts.zoomPath);
     const zoomed = chain[chain.length - 1];
@@ -114,6 +118,7 @@
     };
     // Ancestors of the zoomed node span the full width, dimmed; clicking one zooms out.
     chain.slice(0, -1).forEach((n, i) => frame(n, 0, i, width, chain.slice(1, i + 1).map((c) => c.name), true));
+    let narrow = 0;
     const walk = (node, x, depth, w, path) => {
       frame(node, x, depth, w, path, false);
       const nw = weight(node, opts.diff);
@@ -121,11 +126,12 @@
       for (const c of node.children || []) {
         const cw = nw ? w * weight(c, opts.diff) / nw : 0;
         if (cw >= minW) walk(c, cx, depth + 1, cw, path.concat(c.name));
+        else narrow++;
         cx += cw;
       }
     };
     walk(zoomed, 0, chain.length - 1, width, chain.slice(1).map((n) => n.name));
-    return { rects, chain, rows };
+    return { rects, chain, rows, narrow };
   }
 
   // The frame under (X, Y) in canvas coordinates, or undefined.
@@ -133,8 +139,9 @@
     return rects.find((f) => x >= f.x && x < f.x + f.w && y >= f.y && y < f.y + ROW);
   }
 
-  // Fills ELEMENT with the colour legend (kinds, or the diff's scale).
-  function legend(element, diff) {
+  // Fills ELEMENT with the colour legend (kinds, or the diff's scale). ONLY (a Set of kind
+  // names, optional) keeps the kinds a page really holds.
+  function legend(element, diff, only) {
     element.replaceChildren();
     const item = (color, text) => {
       const s = document.createElement('span');
@@ -150,7 +157,8 @@
       item('hsl(215, 90%, 52%)', 'share shrank (B < A)');
       return;
     }
-    for (const k of Object.keys(KINDS)) item(`hsl(${KINDS[k].hue}, ${KINDS[k].sat}%, 62%)`, KINDS[k].label);
+    const shown = only || new Set(Object.keys(KINDS).filter((k) => k !== 'process'));
+    for (const k of Object.keys(KINDS)) if (shown.has(k)) item(`hsl(${KINDS[k].hue}, ${KINDS[k].sat}%, 62%)`, KINDS[k].label);
   }
 
   root.KilnFlame = { ROW, KINDS, draw, hit, legend, weight, share, zoomChain };
