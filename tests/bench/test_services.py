@@ -12,7 +12,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "record"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import kilntest  # noqa: E402
+from testenv import alive  # noqa: E402
 import services  # noqa: E402
 
 
@@ -59,15 +61,6 @@ def busy(pids):
         except OSError:
             pass  # ended meanwhile
     return total
-
-
-def alive(pid):
-    """PID exists and is not a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def ask(port, payload, expect):

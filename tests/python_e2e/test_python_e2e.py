@@ -26,7 +26,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "record"))
 sys.path.insert(0, os.path.join(HERE, "..", "agent"))
-from kilntest import BUILD, KILN, fail, folded, record, require_root, run, skip  # noqa: E402
+from kilntest import (BUILD, KILN, cgroup2_root, fail, folded, record, require_root,  # noqa: E402
+                      run, skip)
 import pyprof  # noqa: E402
 
 SRC = os.environ.get("KILN_SRC") or os.path.join(HERE, "..", "..")
@@ -166,15 +167,6 @@ def case_record(python, tmp):
                 "samples < %.2f" % (hash_good, hash_total, HASH_MIN))
     if uni_named == 0:
         fail("функция never appears with its exact chain in the pprof output")
-
-
-def cgroup2_root():
-    with open("/proc/self/mounts") as f:
-        for line in f:
-            dev, mnt, fstype = line.split()[:3]
-            if fstype == "cgroup2":
-                return mnt
-    return None
 
 
 def agent_shares(label, rows, min_samples=200):

@@ -34,7 +34,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "record"))
 sys.path.insert(0, os.path.join(HERE, "..", "ui"))
 sys.path.insert(0, os.path.join(HERE, "..", "agent"))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import kilntest  # noqa: E402
 from kilntest import KILN, WORKLOAD, fail, require_root, skip  # noqa: E402
+from poll import poll  # noqa: E402
 import uitest  # noqa: E402
 from agenttest import ring_counters  # noqa: E402
 
@@ -47,12 +50,9 @@ CURRENT = []  # the Run under test, whose stderr a failure shows
 
 def wait_for(what, fn, timeout=UP_S, step=0.05):
     """Polls FN until it returns a true value; fails after TIMEOUT seconds."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
+    v = poll(fn, timeout, step)
+    if v:
+        return v
     if CURRENT:
         print("kiln run's stderr so far:\n" + CURRENT[0].stderr()[-6000:], file=sys.stderr)
     fail("timed out after %ds waiting for %s" % (timeout, what))
@@ -67,12 +67,7 @@ def free_port():
 
 
 def cgroup2_root():
-    with open("/proc/self/mounts") as f:
-        for line in f:
-            parts = line.split()
-            if parts[2] == "cgroup2":
-                return parts[1]
-    skip("no cgroup2 mount")
+    return kilntest.cgroup2_root() or skip("no cgroup2 mount")
 
 
 def drop_user():
