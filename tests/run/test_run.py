@@ -215,6 +215,19 @@ class Run:
         except (OSError, struct.error):
             return 0
 
+    def up(self):
+        """Waits until every child runs and the agent loaded its sampler (or skips when the
+        kernel refused it). Returns the state file's children."""
+        state = self.wait_running()
+        agent_refused(self)
+        return state
+
+    def sampling(self, what):
+        """up(), then samples flowing (WHAT names the moment). Returns the children's pids."""
+        state = self.up()
+        self.wait_samples_grow(what)
+        return [state[n][0] for n in CHILDREN]
+
     def wait_samples_grow(self, what, timeout=UP_S):
         # Growth between two successive reads: a restarted agent may start its counters
         # again from 0, so a value read just before it published its first window is no
@@ -310,8 +323,7 @@ def case_acceptance():
     r = Run("acc")
     try:
         t0 = time.monotonic()
-        state = r.wait_running()
-        agent_refused(r)
+        state = r.up()
         # The UI lists the workload, samples flow, files appear. How soon is a figure of
         # `kiln-bench startup` (goal: 10 s); here the deadline only catches a pipeline that
         # never comes up, so that a loaded or sanitized run does not fail by chance.
@@ -367,8 +379,7 @@ def case_acceptance():
 def case_restart():
     r = Run("rst")
     try:
-        state = r.wait_running()
-        agent_refused(r)
+        state = r.up()
         wait_for("workload %s in the UI" % r.wid,
                  lambda: any(w["id"] == r.wid for w in r.workloads() or []), UP_S)
         wait_for("a file in %s" % r.out, r.files, UP_S)
@@ -433,8 +444,7 @@ def consumer(st, pid):
 def case_agent_kill():
     r = Run("akill")
     try:
-        state = r.wait_running()
-        agent_refused(r)
+        state = r.up()
         wait_for("workload %s in the UI" % r.wid,
                  lambda: any(w["id"] == r.wid for w in r.workloads() or []), UP_S)
         wait_for("a file in %s" % r.out, r.files, UP_S)
@@ -494,10 +504,7 @@ def case_agent_kill():
 def case_pdeathsig():
     r = Run("pds")
     try:
-        state = r.wait_running()
-        agent_refused(r)
-        r.wait_samples_grow("before the kill")
-        pids = [state[n][0] for n in CHILDREN]
+        pids = r.sampling("before the kill")
         r.proc.kill()
         r.proc.wait()
         t0 = time.monotonic()
@@ -513,10 +520,7 @@ def case_second_signal():
     """SIGTERM then SIGINT at once: children killed, exit 1, nothing left behind."""
     r = Run("sig2")
     try:
-        state = r.wait_running()
-        agent_refused(r)
-        r.wait_samples_grow("before the stop")
-        pids = [state[n][0] for n in CHILDREN]
+        pids = r.sampling("before the stop")
         r.proc.send_signal(signal.SIGTERM)
         r.proc.send_signal(signal.SIGINT)
         rc = r.proc.wait(15)
@@ -581,8 +585,7 @@ def case_reload():
     r = Run("rld", config=True)
     noise = None
     try:
-        state = r.wait_running()
-        agent_refused(r)
+        state = r.up()
         wait_for("a file in %s" % r.out, r.files, UP_S)
         # A busy process that the new sources do not select.
         noise = subprocess.Popen([sys.executable, "-c", "while True: pass"])
