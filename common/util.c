@@ -111,6 +111,22 @@ cleanup:
 	return err;
 }
 
+char *next_line(char **cursor)
+{
+	char *line = *cursor, *nl;
+
+	if (!line || !*line)
+		return NULL;
+	nl = strchr(line, '\n');
+	if (nl) {
+		*nl = '\0';
+		*cursor = nl + 1;
+	} else {
+		*cursor = line + strlen(line);
+	}
+	return line;
+}
+
 int read_u64_file(const char *path, uint64_t *out)
 {
 	char *buf = NULL;

@@ -38,6 +38,13 @@ size_t upper_bound_u64(const void *base, size_t n, size_t stride, size_t key_off
  */
 int read_file(const char *path, char **buf, size_t *len);
 
+/*
+ * Cuts the next line off *CURSOR, a writable NUL-terminated buffer such as read_file's: its
+ * '\n' becomes NUL and *CURSOR moves past it. Returns the line (without '\n'), or NULL when
+ * none is left.
+ */
+char *next_line(char **cursor);
+
 /* Reads one unsigned decimal number from a file such as a sysctl. Returns 0 or -errno. */
 int read_u64_file(const char *path, uint64_t *out);
 

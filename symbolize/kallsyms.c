@@ -35,10 +35,7 @@ static int load_kallsyms(struct symbolizer *s)
 		goto cleanup;
 	}
 	/* Lines are "ADDR TYPE NAME" with "\t[MODULE]" appended for module symbols. */
-	for (line = s->kbuf; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
+	for (next = s->kbuf; (line = next_line(&next));) {
 		errno = 0;
 		addr = strtoull(line, &end, 16);
 		if (errno || end == line || *end != ' ' || !end[1] || end[2] != ' ')

@@ -92,12 +92,7 @@ int load_perfmap(struct symbolizer *s, struct proc *p)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	for (line = buf; *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		else
-			next = line + strlen(line);
+	for (next = buf; (line = next_line(&next));) {
 		errno = 0;
 		start = strtoull(line, &end, 16);
 		if (errno || end == line || *end != ' ')

@@ -146,13 +146,8 @@ int read_maps(struct symbolizer *s, struct proc *p)
 		err = err == -ENOENT ? -ESRCH : err;
 		goto cleanup;
 	}
-	for (line = buf; *line; line = next) {
-		/* One line at a time: the parser stops at the line's end. */
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		else
-			next = line + strlen(line);
+	/* One line at a time: the parser stops at the line's end. */
+	for (next = buf; (line = next_line(&next));) {
 		err = array_reserve(&maps, &cap, nr + 1, sizeof(*maps), 32);
 		if (err)
 			goto cleanup;
