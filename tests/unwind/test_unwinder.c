@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,9 +69,10 @@ static void fake_proc(unsigned int pid, int lib)
 	fclose(f);
 }
 
-static int create_maps(struct unwinder_maps *m)
+static int create_maps(struct unwinder_maps *m, bool mmapable)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, lpm, .map_flags = BPF_F_NO_PREALLOC);
+	LIBBPF_OPTS(bpf_map_create_opts, dopts, .map_flags = mmapable ? BPF_F_MMAPABLE : 0);
 
 	m->pages_max = 4096;
 	m->deltas_max = 1 << 20;
@@ -83,7 +85,7 @@ static int create_maps(struct unwinder_maps *m)
 				     sizeof(struct kiln_uw_page_key), sizeof(struct kiln_uw_page),
 				     m->pages_max, NULL);
 	m->deltas_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_uw_deltas", sizeof(uint32_t),
-				      sizeof(struct kiln_uw_delta), m->deltas_max, NULL);
+				      sizeof(struct kiln_uw_delta), m->deltas_max, &dopts);
 	m->rules_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_uw_rules", sizeof(uint32_t),
 				     sizeof(struct kiln_uw_rule), m->rules_max, NULL);
 	if (m->mappings_fd < 0 || m->pages_fd < 0 || m->deltas_fd < 0 || m->rules_fd < 0)
@@ -97,7 +99,7 @@ static void test_idle_reuse(void)
 	struct unwinder_stats st;
 	struct unwinder *u;
 
-	CU_ASSERT_FATAL(!create_maps(&m));
+	CU_ASSERT_FATAL(!create_maps(&m, false));
 	u = unwinder__new(&m, proc_dir);
 	CU_ASSERT_FATAL(u != NULL);
 	/* Table A goes idle, then is used again: its first idle spell is over. */
@@ -139,6 +141,59 @@ static void test_idle_reuse(void)
 	close(m.rules_fd);
 }
 
+static void close_maps(const struct unwinder_maps *m)
+{
+	close(m->mappings_fd);
+	close(m->pages_fd);
+	close(m->deltas_fd);
+	close(m->rules_fd);
+}
+
+/*
+ * The agent's delta array is mmapable and written through a mapping; the tests' arrays
+ * without the flag by map updates. Both ways must leave the same deltas in the array.
+ */
+static void test_mapped_deltas(void)
+{
+	struct unwinder_maps m[2];
+	struct unwinder_stats st[2];
+	struct kiln_uw_delta a, b;
+	struct unwinder *u[2];
+	uint32_t i, differ = 0;
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		CU_ASSERT_FATAL(!create_maps(&m[k], k == 1));
+		u[k] = unwinder__new(&m[k], proc_dir);
+		CU_ASSERT_FATAL(u[k] != NULL);
+		fake_proc(201 + k, 0);
+		CU_ASSERT_EQUAL_FATAL(unwinder__sync_process(u[k], 201 + k), 0);
+		unwinder__stats(u[k], &st[k]);
+	}
+	CU_ASSERT(st[0].deltas > 0);
+	CU_ASSERT_EQUAL(st[0].deltas, st[1].deltas);
+	CU_ASSERT_EQUAL(st[0].deltas_mapped, 0);
+	CU_ASSERT_EQUAL(st[1].deltas_mapped, st[1].deltas);
+	/* The one table is the first range of each array: the same indices. */
+	for (i = 0; i < st[0].deltas; i++) {
+		CU_ASSERT_FATAL(!bpf_map_lookup_elem(m[0].deltas_fd, &i, &a));
+		CU_ASSERT_FATAL(!bpf_map_lookup_elem(m[1].deltas_fd, &i, &b));
+		differ += a.addr_low != b.addr_low || a.rule != b.rule;
+	}
+	CU_ASSERT_EQUAL(differ, 0);
+	/* Something was written: not every delta is the zero an untouched element holds. */
+	for (i = 0; i < st[1].deltas; i++) {
+		CU_ASSERT_FATAL(!bpf_map_lookup_elem(m[1].deltas_fd, &i, &b));
+		if (b.addr_low || b.rule)
+			break;
+	}
+	CU_ASSERT(i < st[1].deltas);
+	for (k = 0; k < 2; k++) {
+		unwinder__free(u[k]);
+		close_maps(&m[k]);
+	}
+}
+
 static void setup(void)
 {
 	int fd;
@@ -170,6 +225,7 @@ static void test_all(void)
 {
 	setup();
 	test_idle_reuse();
+	test_mapped_deltas();
 	remove_fake_proc();
 }
 
