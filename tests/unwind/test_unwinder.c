@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "aggregator/unwinder.h"
+#include "aggregator/unwinder_int.h"
 #include "bpf/unwind.h"
 #include "tests/lib/kiln_test.h"
 
@@ -194,6 +195,40 @@ static void test_mapped_deltas(void)
 	}
 }
 
+/*
+ * This process's executable mappings, found by PROCMAP_QUERY where the kernel has it and from
+ * the text of /proc/self/maps: the same mappings and LPM prefixes either way.
+ */
+static void test_query_matches_text(void)
+{
+	struct unwinder_maps m[2];
+	struct unwinder_stats st[2];
+	struct unwinder *u[2];
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		CU_ASSERT_FATAL(!create_maps(&m[k], true));
+		u[k] = unwinder__new(&m[k], "/proc");
+		CU_ASSERT_FATAL(u[k] != NULL);
+		u[k]->no_query = k == 1; /* the second reads the text, as before 6.11 */
+		CU_ASSERT_EQUAL_FATAL(unwinder__sync_process(u[k], (uint32_t)getpid()), 0);
+		unwinder__stats(u[k], &st[k]);
+	}
+	if (u[0]->no_query)
+		printf("\n  (this kernel lacks PROCMAP_QUERY: both read the text)\n");
+	else
+		CU_ASSERT(st[0].queried > 0);
+	CU_ASSERT_EQUAL(st[1].queried, 0);
+	CU_ASSERT(st[0].mappings > 0);
+	CU_ASSERT_EQUAL(st[0].mappings, st[1].mappings);
+	CU_ASSERT_EQUAL(st[0].prefixes, st[1].prefixes);
+	CU_ASSERT_EQUAL(st[0].tables, st[1].tables);
+	for (k = 0; k < 2; k++) {
+		unwinder__free(u[k]);
+		close_maps(&m[k]);
+	}
+}
+
 static void setup(void)
 {
 	int fd;
@@ -226,6 +261,7 @@ static void test_all(void)
 	setup();
 	test_idle_reuse();
 	test_mapped_deltas();
+	test_query_matches_text();
 	remove_fake_proc();
 }
 
