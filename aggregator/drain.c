@@ -20,6 +20,8 @@
 
 /* Map entries read or deleted per batch syscall. */
 #define DRAIN_BATCH 4096
+/* The kernel's ENOTSUPP (include/linux/errno.h): "operation not supported", not in libc. */
+#define ENOTSUP_KERNEL 524
 
 /* Makes sure no program still runs against the window it read before the flip. */
 static int wait_for_programs(struct sampler *s)
@@ -51,10 +53,24 @@ static int resolve_stack(struct sampler *s, int map_fd, int32_t id, size_t *off,
 	}
 	slot->gen = s->seq + 1;
 	slot->n = 0;
-	if (bpf_map_lookup_elem(map_fd, &key, s->stack_buf))
-		return errno == ENOENT ? 0 : -errno;
-	/* Delete now so that the stack map is empty again when this window is reused. */
-	bpf_map_delete_elem(map_fd, &key);
+	/*
+	 * Read and deleted (the stack map must be empty again when this window is reused) in
+	 * one syscall where the kernel can, else two.
+	 */
+	if (!s->no_stack_lad && bpf_map_lookup_and_delete_elem(map_fd, &key, s->stack_buf)) {
+		if (errno == ENOENT)
+			return 0;
+		if (errno != EINVAL && errno != EOPNOTSUPP && errno != ENOTSUP_KERNEL)
+			return -errno;
+		log_info("kernel lacks lookup-and-delete on stack maps (%s): two calls per stack",
+			 strerror(errno));
+		s->no_stack_lad = true;
+	}
+	if (s->no_stack_lad) {
+		if (bpf_map_lookup_elem(map_fd, &key, s->stack_buf))
+			return errno == ENOENT ? 0 : -errno;
+		bpf_map_delete_elem(map_fd, &key);
+	}
 	s->stacks_total++;
 	for (i = 0; i < KILN_MAX_FRAMES && s->stack_buf[i]; i++)
 		;

@@ -77,6 +77,7 @@ struct sampler {
 	uint32_t remapped[64]; /* processes that mapped code since the last flush */
 	size_t nr_remapped;
 	bool no_batch; /* the kernel lacks lookup_and_delete_batch for hash maps */
+	bool no_stack_lad; /* the kernel lacks lookup_and_delete for stack maps */
 
 	uint64_t stacks_total;
 	int possible_cpus;

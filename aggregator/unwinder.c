@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -218,12 +219,52 @@ cleanup:
 	return err;
 }
 
+/*
+ * Writes N deltas D at index FIRST through a mapping of the delta array (BPF_F_MMAPABLE):
+ * a copy per delta, where the batch update costs a checked user copy and an element update
+ * each. Mapped for the write only, so the agent's resident memory does not hold the array a
+ * second time. Returns 0, or -errno when the array cannot be mapped.
+ */
+static int write_deltas_mapped(struct unwinder *u, uint32_t first, const struct kiln_uw_delta *d,
+			       size_t n)
+{
+	/* An array element takes 8 bytes whatever its value's size (kernel: elem_size). */
+	const uint64_t stride = 8, page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t lo = (uint64_t)first * stride, off = lo & ~(page - 1);
+	size_t len = (size_t)(lo + n * stride - off), i;
+	char *m;
+
+	_Static_assert(sizeof(*d) <= 8, "a delta fits an 8-byte array element");
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, u->m.deltas_fd,
+		 (off_t)off);
+	if (m == MAP_FAILED)
+		return -errno;
+	for (i = 0; i < n; i++)
+		memcpy(m + (lo - off) + i * stride, &d[i], sizeof(d[i]));
+	munmap(m, len);
+	return 0;
+}
+
 static int write_deltas(struct unwinder *u, uint32_t first, const struct kiln_uw_delta *d, size_t n)
 {
 	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, bopts);
 	uint32_t *keys, cnt, i;
 	int err = 0;
 
+	if (!n)
+		return 0;
+	if (!u->no_mmap) {
+		err = write_deltas_mapped(u, first, d, n);
+		if (!err) {
+			u->st.deltas_mapped += n;
+			return 0;
+		}
+		/* An array created without BPF_F_MMAPABLE (tests, older objects): syscalls. */
+		log_debug("unwind: delta array not mappable (%s): written by map updates",
+			  strerror(-err));
+		u->no_mmap = true;
+		err = 0;
+	}
 	keys = malloc(n * sizeof(*keys) + 1);
 	if (!keys)
 		return -ENOMEM;

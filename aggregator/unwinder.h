@@ -41,6 +41,8 @@ struct unwinder_stats {
 	uint64_t load_errors; /* tables or mappings the maps had no room for */
 	uint64_t syncs; /* times a process's mappings were read */
 	uint64_t swept; /* processes found gone by unwinder__sweep (their exit was lost) */
+	uint64_t deltas_mapped; /* deltas written through a mapping of the array, not syscalls */
+	uint64_t queried; /* executable mappings found by PROCMAP_QUERY, not the text */
 };
 
 /*

@@ -73,6 +73,8 @@ struct unwinder {
 	uint64_t idle_clock;
 	struct table *vdso;
 	bool vdso_tried;
+	bool no_mmap; /* the delta array could not be mapped: written by map updates */
+	bool no_query; /* the kernel lacks PROCMAP_QUERY: mappings read from the text */
 	size_t sweep_pos; /* next slot of procs unwinder__sweep looks at */
 	uint32_t idle_max; /* idle tables kept (maps->idle_max or MAX_IDLE_TABLES) */
 	struct unwinder_stats st;

@@ -6,9 +6,12 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -92,6 +95,122 @@ static bool parse_exec_line(char *line, struct pmap *pm, char **path)
 	return true;
 }
 
+/*
+ * PROCMAP_QUERY (Linux 6.11, include/uapi/linux/fs.h), declared here for older headers: one
+ * ioctl on /proc/PID/maps returns the next VMA with the wanted permissions, so a sync
+ * formats only the executable ones (a path each) instead of every VMA's text line.
+ */
+struct uw_procmap_query {
+	__u64 size;
+	__u64 query_flags;
+	__u64 query_addr;
+	__u64 vma_start;
+	__u64 vma_end;
+	__u64 vma_flags;
+	__u64 vma_page_size;
+	__u64 vma_offset;
+	__u64 inode;
+	__u32 dev_major;
+	__u32 dev_minor;
+	__u32 vma_name_size;
+	__u32 build_id_size;
+	__u64 vma_name_addr;
+	__u64 build_id_addr;
+};
+
+_Static_assert(sizeof(struct uw_procmap_query) == 104, "struct procmap_query of Linux 6.11");
+#define UW_PROCMAP_QUERY _IOWR('f', 17, struct uw_procmap_query)
+#define UW_QUERY_VMA_EXECUTABLE 0x04
+#define UW_QUERY_COVERING_OR_NEXT_VMA 0x10
+
+/* The executable mappings of one process, by PROCMAP_QUERY or else from the text. */
+struct exec_iter {
+	int fd;
+	FILE *f; /* the text, when the kernel lacks the query */
+	uint64_t next; /* the query's next address */
+	bool done;
+	char *line;
+	size_t cap;
+	char name[PATH_MAX];
+};
+
+/* Opens TGID's mappings under U's proc root into IT. Returns 0 or -errno (-ESRCH: gone). */
+static int exec_iter_open(struct unwinder *u, uint32_t tgid, struct exec_iter *it)
+{
+	char path[300];
+
+	memset(it, 0, sizeof(*it));
+	snprintf(path, sizeof(path), "%s/%u/maps", u->proc_root, tgid);
+	it->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (it->fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	if (!u->no_query)
+		return 0;
+	it->f = fdopen(it->fd, "re");
+	if (!it->f) {
+		close(it->fd);
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * The next executable mapping into *PM and its path (owned by IT; "" when anonymous, as in
+ * the text). Returns false at the end. The first query that the kernel refuses as unknown
+ * (ENOTTY: before 6.11; a file that is no maps file, as in tests) switches U to the text.
+ */
+static bool exec_iter_next(struct unwinder *u, struct exec_iter *it, struct pmap *pm, char **path)
+{
+	struct uw_procmap_query q;
+
+	while (!it->f && !it->done) {
+		memset(&q, 0, sizeof(q));
+		q.size = sizeof(q);
+		q.query_flags = UW_QUERY_VMA_EXECUTABLE | UW_QUERY_COVERING_OR_NEXT_VMA;
+		q.query_addr = it->next;
+		q.vma_name_addr = (__u64)(uintptr_t)it->name;
+		q.vma_name_size = sizeof(it->name);
+		if (ioctl(it->fd, UW_PROCMAP_QUERY, &q)) {
+			if ((errno == ENOTTY || errno == EINVAL) && !it->next) {
+				u->no_query = true;
+				it->f = fdopen(it->fd, "re");
+				if (it->f)
+					break;
+			}
+			it->done = true; /* ENOENT: no more; ESRCH: the process is gone */
+			return false;
+		}
+		if (q.vma_end <= it->next) {
+			it->done = true;
+			return false;
+		}
+		it->next = q.vma_end;
+		pm->start = q.vma_start;
+		pm->end = q.vma_end;
+		pm->pgoff = q.vma_offset;
+		pm->t = NULL;
+		if (!q.vma_name_size)
+			it->name[0] = '\0';
+		*path = it->name;
+		u->st.queried++;
+		return true;
+	}
+	while (it->f && getline(&it->line, &it->cap, it->f) > 0) {
+		if (parse_exec_line(it->line, pm, path))
+			return true;
+	}
+	return false;
+}
+
+static void exec_iter_close(struct exec_iter *it)
+{
+	free(it->line);
+	if (it->f)
+		fclose(it->f); /* closes the fd too */
+	else if (it->fd >= 0)
+		close(it->fd);
+}
+
 static bool same_mapping(const struct pmap *a, const struct pmap *b)
 {
 	return a->start == b->start && a->end == b->end && a->pgoff == b->pgoff;
@@ -103,22 +222,18 @@ int unwinder__sync_process(struct unwinder *u, uint32_t tgid)
 	struct kiln_uw_mapping marker = { .flags = KILN_UW_MAP_MARKER };
 	struct pmap *next = NULL, pm;
 	size_t nr = 0, cap = 0, i, j;
-	char path[300], *line = NULL, *file;
+	struct exec_iter it;
+	char *file;
 	struct proc *p;
-	size_t linecap = 0;
 	uint64_t t0 = mono_ns();
-	FILE *f;
 	int err = 0;
 
 	u->st.syncs++;
-	snprintf(path, sizeof(path), "%s/%u/maps", u->proc_root, tgid);
-	f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? -ESRCH : -errno;
+	err = exec_iter_open(u, tgid, &it);
+	if (err)
+		return err;
 	p = proc_find(u, tgid);
-	while (getline(&line, &linecap, f) > 0) {
-		if (!parse_exec_line(line, &pm, &file))
-			continue;
+	while (exec_iter_next(u, &it, &pm, &file)) {
 		memset(&pm.v, 0, sizeof(pm.v));
 		pm.kept = false;
 		for (j = 0; p && j < p->nr_maps; j++) {
@@ -157,8 +272,7 @@ int unwinder__sync_process(struct unwinder *u, uint32_t tgid)
 		}
 		next[nr++] = pm;
 	}
-	free(line);
-	fclose(f);
+	exec_iter_close(&it);
 	if (!p) {
 		p = calloc(1, sizeof(*p));
 		if (!p || htab__insert(&u->procs, htab_hash_u64(tgid, 0), (uintptr_t)p)) {

@@ -85,6 +85,9 @@ static int load_kallsyms(struct symbolizer *s)
 		goto cleanup;
 	}
 	qsort(ks, nr, sizeof(*ks), ksym_cmp);
+	/* The order has served: the same field now caches each function's name. */
+	for (size_t i = 0; i < nr; i++)
+		ks[i].fname = NULL;
 	s->ksyms = ks;
 	s->nr_ksyms = nr;
 	s->kbuf_len = len;
@@ -130,10 +133,16 @@ int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *ou
 		return 0;
 	/* Kernel functions are split and cloned too (.cold, .isra.0): named as the function. */
 	out->system_name = k->name;
-	out->name = k->name[symbolizer__function_len(k->name)] ? function_name(s, k->name)
-							       : k->name;
-	if (!out->name)
-		return -ENOMEM;
+	if (!k->fname) {
+		/* The array is S's: the lookup caches the name in the entry it found. */
+		struct ksym *w = &s->ksyms[lo - 1];
+
+		w->fname = k->name[symbolizer__function_len(k->name)] ? function_name(s, k->name)
+								      : k->name;
+		if (!w->fname)
+			return -ENOMEM;
+	}
+	out->name = k->fname;
 	out->module = k->module;
 	out->sym_offset = addr - k->addr;
 	return 0;

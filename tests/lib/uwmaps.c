@@ -9,9 +9,10 @@
 
 #include "bpf/unwind.h"
 
-int kiln_test_uw_maps__create(struct unwinder_maps *m, uint32_t idle_max)
+int kiln_test_uw_maps__create(struct unwinder_maps *m, uint32_t idle_max, bool mmapable)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, lpm, .map_flags = BPF_F_NO_PREALLOC);
+	LIBBPF_OPTS(bpf_map_create_opts, dopts, .map_flags = mmapable ? BPF_F_MMAPABLE : 0);
 	int err = 0;
 
 	memset(m, 0, sizeof(*m));
@@ -30,7 +31,7 @@ int kiln_test_uw_maps__create(struct unwinder_maps *m, uint32_t idle_max)
 	if (!err && m->pages_fd < 0)
 		err = -errno;
 	m->deltas_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_uw_deltas", sizeof(uint32_t),
-				      sizeof(struct kiln_uw_delta), m->deltas_max, NULL);
+				      sizeof(struct kiln_uw_delta), m->deltas_max, &dopts);
 	if (!err && m->deltas_fd < 0)
 		err = -errno;
 	m->rules_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_uw_rules", sizeof(uint32_t),

@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 		perror(root);
 		return 1;
 	}
-	err = kiln_test_uw_maps__create(&maps, 0);
+	err = kiln_test_uw_maps__create(&maps, 0, false);
 	if (err) {
 		fprintf(stderr, "SKIP: the kernel refuses BPF maps: %s\n", strerror(-err));
 		rmdir(root);

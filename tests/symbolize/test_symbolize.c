@@ -43,6 +43,7 @@ static void test_kallsyms(void)
 			 "ffffffff81000000 T _text\n"
 			 "ffffffff81001000 t foo\n"
 			 "ffffffff81002000 D some_data\n"
+			 "ffffffff81004000 t baz.isra.0.cold\n"
 			 "ffffffffc0001000 t modfn\t[mymod]\n"
 			 "ffffffffc0002000 T modfn2\t[othermod]\n");
 	opts.kallsyms = path;
@@ -62,6 +63,20 @@ static void test_kallsyms(void)
 	CU_ASSERT_EQUAL(symbolizer__kernel(s, 0xffffffff81003000ULL, &f), 0);
 	CU_ASSERT_STRING_EQUAL(f.name, "bar");
 	CU_ASSERT_EQUAL(f.sym_offset, 0);
+
+	/*
+	 * A split-off piece is named as its function, on the first lookup of its symbol and on
+	 * the later ones (which take the name cached in the symbol).
+	 */
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL(symbolizer__kernel(s, 0xffffffff81004008ULL + i, &f), 0);
+		CU_ASSERT_STRING_EQUAL(f.name, "baz");
+		CU_ASSERT_STRING_EQUAL(f.system_name, "baz.isra.0.cold");
+		CU_ASSERT_EQUAL(f.sym_offset, 8 + (uint64_t)i);
+	}
+	CU_ASSERT_EQUAL(symbolizer__kernel(s, 0xffffffff81003000ULL, &f), 0);
+	CU_ASSERT_STRING_EQUAL(f.name, "bar");
+	CU_ASSERT_STRING_EQUAL(f.system_name, "bar");
 
 	CU_ASSERT_EQUAL(symbolizer__kernel(s, 0xffffffffc0001004ULL, &f), 0);
 	CU_ASSERT_STRING_EQUAL(f.name, "modfn");

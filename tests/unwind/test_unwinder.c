@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "aggregator/unwinder.h"
+#include "aggregator/unwinder_int.h"
 #include "bpf/unwind.h"
 #include "tests/lib/fake_fs.h"
 #include "tests/lib/kiln_test.h"
@@ -65,7 +67,7 @@ static void test_idle_reuse(void)
 	struct unwinder_stats st;
 	struct unwinder *u;
 
-	CU_ASSERT_FATAL(!kiln_test_uw_maps__create(&m, 2));
+	CU_ASSERT_FATAL(!kiln_test_uw_maps__create(&m, 2, false));
 	u = unwinder__new(&m, proc_dir);
 	CU_ASSERT_FATAL(u != NULL);
 	/* Table A goes idle, then is used again: its first idle spell is over. */
@@ -104,6 +106,85 @@ static void test_idle_reuse(void)
 	kiln_test_uw_maps__close(&m);
 }
 
+/*
+ * The agent's delta array is mmapable and written through a mapping; the tests' arrays
+ * without the flag by map updates. Both ways must leave the same deltas in the array.
+ */
+static void test_mapped_deltas(void)
+{
+	struct unwinder_maps m[2];
+	struct unwinder_stats st[2];
+	struct kiln_uw_delta a, b;
+	struct unwinder *u[2];
+	uint32_t i, differ = 0;
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		CU_ASSERT_FATAL(!kiln_test_uw_maps__create(&m[k], 2, k == 1));
+		u[k] = unwinder__new(&m[k], proc_dir);
+		CU_ASSERT_FATAL(u[k] != NULL);
+		fake_proc(201 + k, 0);
+		CU_ASSERT_EQUAL_FATAL(unwinder__sync_process(u[k], 201 + k), 0);
+		unwinder__stats(u[k], &st[k]);
+	}
+	CU_ASSERT(st[0].deltas > 0);
+	CU_ASSERT_EQUAL(st[0].deltas, st[1].deltas);
+	CU_ASSERT_EQUAL(st[0].deltas_mapped, 0);
+	CU_ASSERT_EQUAL(st[1].deltas_mapped, st[1].deltas);
+	/* The one table is the first range of each array: the same indices. */
+	for (i = 0; i < st[0].deltas; i++) {
+		CU_ASSERT_FATAL(!bpf_map_lookup_elem(m[0].deltas_fd, &i, &a));
+		CU_ASSERT_FATAL(!bpf_map_lookup_elem(m[1].deltas_fd, &i, &b));
+		differ += a.addr_low != b.addr_low || a.rule != b.rule;
+	}
+	CU_ASSERT_EQUAL(differ, 0);
+	/* Something was written: not every delta is the zero an untouched element holds. */
+	for (i = 0; i < st[1].deltas; i++) {
+		CU_ASSERT_FATAL(!bpf_map_lookup_elem(m[1].deltas_fd, &i, &b));
+		if (b.addr_low || b.rule)
+			break;
+	}
+	CU_ASSERT(i < st[1].deltas);
+	for (k = 0; k < 2; k++) {
+		unwinder__free(u[k]);
+		kiln_test_uw_maps__close(&m[k]);
+	}
+}
+
+/*
+ * This process's executable mappings, found by PROCMAP_QUERY where the kernel has it and from
+ * the text of /proc/self/maps: the same mappings and LPM prefixes either way.
+ */
+static void test_query_matches_text(void)
+{
+	struct unwinder_maps m[2];
+	struct unwinder_stats st[2];
+	struct unwinder *u[2];
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		CU_ASSERT_FATAL(!kiln_test_uw_maps__create(&m[k], 2, true));
+		u[k] = unwinder__new(&m[k], "/proc");
+		CU_ASSERT_FATAL(u[k] != NULL);
+		u[k]->no_query = k == 1; /* the second reads the text, as before 6.11 */
+		CU_ASSERT_EQUAL_FATAL(unwinder__sync_process(u[k], (uint32_t)getpid()), 0);
+		unwinder__stats(u[k], &st[k]);
+	}
+	if (u[0]->no_query)
+		printf("\n  (this kernel lacks PROCMAP_QUERY: both read the text)\n");
+	else
+		CU_ASSERT(st[0].queried > 0);
+	CU_ASSERT_EQUAL(st[1].queried, 0);
+	CU_ASSERT(st[0].mappings > 0);
+	CU_ASSERT_EQUAL(st[0].mappings, st[1].mappings);
+	CU_ASSERT_EQUAL(st[0].prefixes, st[1].prefixes);
+	CU_ASSERT_EQUAL(st[0].tables, st[1].tables);
+	for (k = 0; k < 2; k++) {
+		unwinder__free(u[k]);
+		kiln_test_uw_maps__close(&m[k]);
+	}
+}
+
 static void setup(void)
 {
 	int fd;
@@ -135,6 +216,8 @@ static void test_all(void)
 {
 	setup();
 	test_idle_reuse();
+	test_mapped_deltas();
+	test_query_matches_text();
 	remove_fake_proc();
 }
 
