@@ -162,15 +162,12 @@ static int encode(struct unwinder *u, const struct uw_table *ut, struct kiln_uw_
 
 		if (!has_rows && cur == KILN_UW_CMD(KILN_UW_CMD_INVALID, 0))
 			continue;
-		if (has_rows && (ut->rows[i].vaddr & KILN_UW_PAGE_MASK) != 0 &&
-		    cur != KILN_UW_CMD(KILN_UW_CMD_INVALID, 0)) {
-			err = uw_grow((void **)&d, &cap, n + 1, sizeof(*d));
-			if (err)
-				goto cleanup;
-			d[n].addr_low = 0;
-			d[n].rule = cur;
-			n++;
-		} else if (!has_rows) {
+		/*
+		 * The page opens with the rule in force at its start, unless a row of its own
+		 * starts exactly there (or nothing is in force and the page has rows).
+		 */
+		if (cur != KILN_UW_CMD(KILN_UW_CMD_INVALID, 0) &&
+		    (!has_rows || (ut->rows[i].vaddr & KILN_UW_PAGE_MASK) != 0)) {
 			err = uw_grow((void **)&d, &cap, n + 1, sizeof(*d));
 			if (err)
 				goto cleanup;
