@@ -64,6 +64,24 @@ def ab_share(rows):
     return a / max(a + b, 1), a, b
 
 
+def explain_ab(rows, n=8):
+    """For a share outside its tolerance: where the main thread's samples went. The counts by
+    innermost Python frame, and the heaviest stacks under kat.py's main() that end in neither
+    leaf (a leaf's samples named as its caller would show there)."""
+    leaves, other = {}, {}
+    for fr, c in rows:
+        if "kat.py:main" not in fr:
+            continue
+        py = [f for f in fr if ".py:" in f]
+        leaves[py[-1]] = leaves.get(py[-1], 0) + c
+        if "kat.py:leaf_a" not in fr and "kat.py:leaf_b" not in fr:
+            other[";".join(fr)] = other.get(";".join(fr), 0) + c
+    print("main thread by innermost Python frame: %s" %
+          sorted(leaves.items(), key=lambda kv: -kv[1]))
+    print("heaviest main-thread stacks in neither leaf:")
+    show(other, n)
+
+
 def show(stacks, n=5):
     top = sorted(stacks.items(), key=lambda kv: -kv[1])[:n]
     for k, v in top:
@@ -95,6 +113,8 @@ def case_record(python, tmp):
             print(line)
     if a + b < 300:
         fail("only %d samples in leaf_a/leaf_b at %s Hz over 3 s of CPU time" % (a + b, HZ))
+    if abs(ratio - 0.60) > TOL:
+        explain_ab(rows)
     check_share(abs(ratio - 0.60) <= TOL, "folded leaf_a/(leaf_a+leaf_b) %.3f, expected 0.60 "
                 "+- %.2f" % (ratio, TOL))
     if uni == 0:
@@ -387,6 +407,8 @@ def case_embed(python, tmp):
     if py["python detected"] < 1 or a + b < 200:
         fail("the interpreter mapped after the first sample was not detected: %d samples in "
              "leaf_a/leaf_b" % (a + b))
+    if abs(ratio - 0.60) > TOL:
+        explain_ab(rows)
     check_share(abs(ratio - 0.60) <= TOL, "embedded: leaf_a/(leaf_a+leaf_b) %.3f" % ratio)
 
 
