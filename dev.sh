@@ -135,8 +135,7 @@ test_all() {
 	fi
 	run_tests build "${filter[@]}" || rc=1
 	# Sanitized trees: the same tests and the same assertions, except the benchmark smoke run
-	# (label bench), which already ran in the plain tree, and python_e2e's shares, which are
-	# only reported there (tests/CMakeLists.txt says why).
+	# (label bench), which already ran in the plain tree.
 	run_tests build-asan -LE bench "${filter[@]}" || rc=1
 	run_tests build-tsan -L tsan "${filter[@]}" || rc=1
 	# The harnesses are independent single-threaded processes of fixed duration: two at a
