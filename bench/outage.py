@@ -23,7 +23,7 @@ from testenv import remove_ring  # noqa: E402
 
 KILN, PRODUCER, CHECK = sys.argv[1:4]
 SHORT = "--short" in sys.argv
-OUT_503, OUT_REFUSED, OUT_KILL = (6, 12, 6) if SHORT else (60, 120, 60)
+OUT_503, OUT_REFUSED, OUT_KILL = (4, 8, 4) if SHORT else (60, 120, 60)
 DRAIN_MAX = 60 if SHORT else 400
 TMP = tempfile.mkdtemp(prefix="kiln-bench-outage-")
 

@@ -2,7 +2,7 @@
 /*
  * kiln-bench outage: the exporter through full-length outages of a loopback receiver that
  * stores each profile by its id: 60 s of 503 with Retry-After, 2 minutes of connection
- * refused, and a SIGKILL of the exporter during 60 s of 503 (--short: 6 / 12 / 6 s). For
+ * refused, and a SIGKILL of the exporter during 60 s of 503 (--short: 4 / 8 / 4 s). For
  * each: samples written and delivered, profiles stored twice, and the time from recovery
  * until everything written was delivered, with the production retry defaults (initial 5 s,
  * max interval 30 s). The scenarios are driven by bench/outage.py with the test helpers

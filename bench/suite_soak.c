@@ -4,7 +4,7 @@
  * Starts the pipeline `kiln run` starts (agent at 99 Hz, exporter to a file destination, UI
  * with the load's slot open) on a ring of its own, and a lighter churn load than suite churn
  * (bench/churnload.c: make -j1 over 40 small C files, a one-second pause between builds) in a
- * cgroup of its own. Every minute (--short: every 10 s, 3 times) it prints one line: the RSS
+ * cgroup of its own. Every minute (--short: every 5 s, 3 times) it prints one line: the RSS
  * and PSS of agent, exporter and UI, the BPF map memory the agent holds (memlock of its map
  * fds), and the agent's caches by its counters. At the end, rows: each figure after the
  * warm-up (the first 2 minutes; 1 interval with fewer than 4) and at the end, and the growth
@@ -141,10 +141,10 @@ int bench_soak(const struct bench_opts *o, int argc, char **argv)
 			     "needs root (kiln agent loads BPF)");
 		return 1;
 	}
-	/* --short: three 10 s intervals, so that `kiln-bench all --short` stays short */
+	/* --short: three 5 s intervals, so that `kiln-bench all --short` stays short */
 	n = o->short_mode ? 3 : minutes;
 	if (o->short_mode)
-		interval_s = 10;
+		interval_s = 5;
 	warm = n >= 4 ? 2 : 1;
 	f = calloc(n + 1, sizeof(*f));
 	if (!f)

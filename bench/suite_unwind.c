@@ -841,7 +841,7 @@ static void usage(FILE *f)
 
 int bench_unwind(const struct bench_opts *o, int argc, char **argv)
 {
-	struct unwind u = { .o = o, .secs = o->short_mode ? 3 : 10 };
+	struct unwind u = { .o = o, .secs = o->short_mode ? 2 : 10 };
 	int runs = o->runs ? o->runs : 1;
 	bool want[NLOADS];
 	size_t i;
