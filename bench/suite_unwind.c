@@ -875,7 +875,7 @@ int bench_unwind(const struct bench_opts *o, int argc, char **argv)
 		free(list);
 	} else if (argc == 2 && !strcmp(argv[1], "--tables-only")) {
 		bench_header(SUITE, "unwind table builds (in-process, median of 3) vs readelf -wF");
-		bench_unwind_builds();
+		bench_unwind_builds(o->short_mode);
 		return 0;
 	} else if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		usage(stdout);
@@ -915,7 +915,7 @@ int bench_unwind(const struct bench_opts *o, int argc, char **argv)
 			run_load(&u, &loads[i], runs);
 	run_cost(&u, runs);
 	run_table_bytes(&u);
-	bench_unwind_builds();
+	bench_unwind_builds(o->short_mode);
 	bench_rmtree(u.tmp);
 	return err;
 }
