@@ -4,7 +4,8 @@
  * table must equal the rows written below from the fixture's source, row for row. Also:
  * the PT_GNU_EH_FRAME path (section headers removed), a file without .eh_frame (-ENOENT),
  * FDEs the builder can't run (UW_SKIP, and malformed ones patched into a copy of it: no
- * rows, counted), the same tables as the row-by-row reference (libdw) for system binaries,
+ * rows, counted), DW_CFA_set_loc (patched in the same way), the same tables as the
+ * row-by-row reference (libdw) for system binaries,
  * garbage and truncated images (-ENOEXEC), the vDSO from memory and from a file, and that
  * the descriptor's offset neither matters nor moves.
  */
@@ -449,6 +450,106 @@ static bool tables_identical(const struct uw_table *a, const struct uw_table *b)
 	       memcmp(&sa, &sb, sizeof(sa)) == 0;
 }
 
+/* The row-by-row reference's table of PATH in *OUT. Returns what the builder returns. */
+static int table_of_file_libdw(const char *path, struct uw_table **out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int err;
+
+	*out = NULL;
+	if (fd < 0)
+		return -errno;
+	err = uw_table__from_fd_libdw(fd, out);
+	close(fd);
+	return err;
+}
+
+/* The row-by-row reference builds the same table as T from PATH. */
+static void check_libdw_equal(const char *path, const struct uw_table *t)
+{
+	struct uw_table *ref = NULL;
+
+	CU_ASSERT_EQUAL(table_of_file_libdw(path, &ref), 0);
+	CU_ASSERT(ref && tables_identical(t, ref));
+	uw_table__free(ref);
+}
+
+/* The virtual address of file offset OFF in the ELF image IMG (its PT_LOAD), or 0. */
+static uint64_t vaddr_of(uint8_t *img, size_t len, uint64_t off)
+{
+	Elf *elf = elf_memory((char *)img, len);
+	uint64_t va = 0;
+	size_t n = 0;
+
+	if (elf && elf_getphdrnum(elf, &n) == 0)
+		for (size_t i = 0; i < n && !va; i++) {
+			GElf_Phdr ph;
+
+			if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD &&
+			    off >= ph.p_offset && off - ph.p_offset < ph.p_filesz)
+				va = ph.p_vaddr + (off - ph.p_offset);
+		}
+	elf_end(elf);
+	return va;
+}
+
+/*
+ * DW_CFA_set_loc (compilers emit advances instead): uwf_patch's 7 bytes become "set_loc
+ * uwf_patch+2 (the CIE's pc-relative sdata4); def_cfa_offset 16", so rsp+8 up to +2 and
+ * rsp+16 from there; the row-by-row reference agrees on the same bytes written to a file.
+ */
+static void test_set_loc(void)
+{
+	static const uint8_t marker[7] = { 0x2e, 0x6b, 0x2e, 0x6c, 0x2e, 0x6d, 0x00 };
+	uint64_t patch = sym_addr(UW_SKIP, "uwf_patch"), field;
+	char path[sizeof(tmpdir) + 16];
+	struct uw_table *t = NULL, *ref = NULL;
+	const struct uw_row *r;
+	uint8_t *img, *at;
+	int32_t rel;
+	size_t len;
+	FILE *f;
+
+	CU_ASSERT_FATAL(patch != 0);
+	CU_ASSERT_EQUAL_FATAL(read_whole(UW_SKIP, &img, &len), 0);
+	at = memmem(img, len, marker, sizeof(marker));
+	CU_ASSERT_FATAL(at != NULL);
+	elf_version(EV_CURRENT);
+	field = vaddr_of(img, len, (uint64_t)(at + 1 - img));
+	CU_ASSERT_FATAL(field != 0);
+	rel = (int32_t)(patch + 2 - field);
+	at[0] = 0x01; /* DW_CFA_set_loc */
+	memcpy(at + 1, &rel, sizeof(rel));
+	at[5] = 0x0e; /* DW_CFA_def_cfa_offset 16 */
+	at[6] = 0x10;
+	CU_ASSERT_EQUAL_FATAL(uw_table__from_mem(img, len, &t), 0);
+	r = uw_table__lookup(t, patch + 1);
+	CU_ASSERT_EQUAL(r->vaddr, patch);
+	CU_ASSERT_EQUAL(r->rule.cfa_off, 8);
+	r = uw_table__lookup(t, patch + 3);
+	CU_ASSERT_EQUAL(r->vaddr, patch + 2);
+	CU_ASSERT_EQUAL(r->rule.cfa_off, 16);
+	snprintf(path, sizeof(path), "%s/setloc.so", tmpdir);
+	f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	CU_ASSERT_EQUAL(fwrite(img, 1, len, f), len);
+	CU_ASSERT_EQUAL(fclose(f), 0);
+	/*
+	 * The rule at each address, not the whole table: the reference also takes uwf_deep,
+	 * which this builder leaves out (and whose last row then merges with uwf_patch's first).
+	 */
+	CU_ASSERT_EQUAL_FATAL(table_of_file_libdw(path, &ref), 0);
+	for (uint64_t a = patch; a < patch + 5; a++) {
+		const struct uw_row *x = uw_table__lookup(t, a), *y = uw_table__lookup(ref, a);
+
+		CU_ASSERT(x && y && x->cmd == y->cmd &&
+			  memcmp(&x->rule, &y->rule, sizeof(x->rule)) == 0);
+	}
+	uw_table__free(ref);
+	uw_table__free(t);
+	free(img);
+}
+
 /*
  * The one-pass builder against the row-by-row reference (each row asked of libdw): the
  * same table, byte for byte, for the fixture and the system's big binaries (those present;
@@ -468,7 +569,7 @@ static void test_same_as_libdw(void)
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		struct uw_table *a, *b = NULL;
-		int err, fd;
+		int err;
 
 		if (access(files[i], R_OK) != 0) {
 			printf("\n  %s: absent, not compared", files[i]);
@@ -476,10 +577,7 @@ static void test_same_as_libdw(void)
 		}
 		a = table_of_file(files[i], &err);
 		CU_ASSERT_EQUAL(err, 0);
-		fd = open(files[i], O_RDONLY | O_CLOEXEC);
-		CU_ASSERT_FATAL(fd >= 0);
-		CU_ASSERT_EQUAL(uw_table__from_fd_libdw(fd, &b), 0);
-		close(fd);
+		CU_ASSERT_EQUAL(table_of_file_libdw(files[i], &b), 0);
 		if (a && b) {
 			if (!tables_identical(a, b)) {
 				fprintf(stderr, "  %s: %zu rows one pass, %zu row by row\n",
@@ -558,19 +656,6 @@ static void test_fd_offset(void)
 	uw_table__free(b);
 }
 
-/* The row-by-row reference builds the same table as T from PATH. */
-static void check_libdw_equal(const char *path, const struct uw_table *t)
-{
-	struct uw_table *ref = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	CU_ASSERT_FATAL(fd >= 0);
-	CU_ASSERT_EQUAL(uw_table__from_fd_libdw(fd, &ref), 0);
-	close(fd);
-	CU_ASSERT(ref && tables_identical(t, ref));
-	uw_table__free(ref);
-}
-
 /* The vDSO from memory, and the same bytes as a file, give the same table (and libdw's). */
 static void test_vdso(void)
 {
@@ -618,6 +703,7 @@ int main(int argc, char **argv)
 		{ "no_eh_frame", test_no_eh_frame },
 		{ "skipped_fde", test_skipped_fde },
 		{ "malformed", test_malformed },
+		{ "set_loc", test_set_loc },
 		{ "same_as_libdw", test_same_as_libdw },
 		{ "garbage", test_garbage },
 		{ "fd_offset", test_fd_offset },
