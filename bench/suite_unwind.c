@@ -26,8 +26,9 @@
  * workload-nofp, same arguments (--depth 8: the same stack depth). Samples the kernel filter
  * drops (other processes on the CPUs) run the entry program too and pull the figure down
  * slightly; the workload's two busy threads keep that small, and alike for both builds.
- * Finally the kernel memory of the unwind tables, when the agent publishes the counter
- * unwind_table_bytes.
+ * Then the kernel memory of the unwind tables, when the agent publishes the counter
+ * unwind_table_bytes. Finally the time to build the table of each big system binary
+ * (bench/unwind_build.c; alone with --tables-only).
  */
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -45,6 +46,7 @@
 #include "bench/bench.h"
 #include "bench/proc.h"
 #include "bench/stats.h"
+#include "bench/unwind_build.h"
 #include "common/util.h"
 #include "shm/shm.h"
 
@@ -833,7 +835,9 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: kiln-bench unwind [--loads NAME,...]\n\nloads (default: all):");
+	fprintf(f, "usage: kiln-bench unwind [--loads NAME,... | --tables-only]\n\n"
+		   "--tables-only: only the table build times of the big system binaries\n"
+		   "loads (default: all):");
 	for (i = 0; i < NLOADS; i++)
 		fprintf(f, " %s", loads[i].name);
 	fprintf(f, "\n");
@@ -869,6 +873,10 @@ int bench_unwind(const struct bench_opts *o, int argc, char **argv)
 			want[i] = true;
 		}
 		free(list);
+	} else if (argc == 2 && !strcmp(argv[1], "--tables-only")) {
+		bench_header(SUITE, "unwind table builds (in-process, median of 3) vs readelf -wF");
+		bench_unwind_builds(o->short_mode);
+		return 0;
 	} else if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		usage(stdout);
 		return 0;
@@ -907,6 +915,7 @@ int bench_unwind(const struct bench_opts *o, int argc, char **argv)
 			run_load(&u, &loads[i], runs);
 	run_cost(&u, runs);
 	run_table_bytes(&u);
+	bench_unwind_builds(o->short_mode);
 	bench_rmtree(u.tmp);
 	return err;
 }

@@ -34,9 +34,9 @@ struct uw_table_stats {
 	uint32_t unsupported; /* rows that became KILN_UW_CMD_UNSUPPORTED */
 	uint32_t plt, signal, stop; /* rows that became these commands */
 	/*
-	 * FDEs left out (counted in fdes too): an entry, encoding or CFA program libdw can't
-	 * read, or more than 4,096 rows. Their code is covered by no row, as if they were
-	 * absent (frame-pointer fallback).
+	 * FDEs left out (counted in fdes too): an entry or encoding that can't be read, a CFA
+	 * program the builder can't run (unwind/cfa.c says which), or more than 4,096 rows.
+	 * Their code is covered by no row, as if they were absent (frame-pointer fallback).
 	 */
 	uint32_t skipped_fdes;
 	uint64_t build_ns; /* time to build the table */

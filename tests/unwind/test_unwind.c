@@ -3,7 +3,9 @@
  * Unwind tables from hand-written CFI (fixtures/cfi.S, linked as UW_FIXTURE): the whole
  * table must equal the rows written below from the fixture's source, row for row. Also:
  * the PT_GNU_EH_FRAME path (section headers removed), a file without .eh_frame (-ENOENT),
- * an FDE libdw rejects (UW_SKIP: no rows, counted),
+ * FDEs the builder can't run (UW_SKIP, and malformed ones patched into a copy of it: no
+ * rows, counted), DW_CFA_set_loc (patched in the same way), the same tables as the
+ * row-by-row reference (libdw) for system binaries,
  * garbage and truncated images (-ENOEXEC), the vDSO from memory and from a file, and that
  * the descriptor's offset neither matters nor moves.
  */
@@ -22,6 +24,7 @@
 
 #include "tests/unwind/vdso.h"
 #include "unwind/unwind.h"
+#include "unwind/unwind_libdw.h"
 #include "tests/lib/kiln_test.h"
 
 #define RSP KILN_UW_REG_RSP
@@ -109,7 +112,22 @@ static const struct want fixture_rows[] = {
 
 	R("uwf_sigplain", 0, RSP, 8, SAME, 0),
 	R("uwf_sigplain", 2, RSP, 16, SAME, 0),
-	INVALID("uwf_sigplain", 4), /* the last FDE */
+
+	R("uwf_nest", 0, RSP, 8, SAME, 0),
+	R("uwf_nest", 1, RSP, 16, AT, -16),
+	R("uwf_nest", 2, RSP, 24, AT, -16),
+	R("uwf_nest", 3, RSP, 32, SAME, 0),
+	R("uwf_nest", 4, RSP, 24, AT, -16),
+	R("uwf_nest", 5, RSP, 16, AT, -16),
+	R("uwf_nest", 6, RSP, 24, AT, -16),
+	R("uwf_nest", 7, RSP, 24, AT, 24),
+	R("uwf_nest", 8, RSP, 24, AT, 16),
+	UNS("uwf_nest", 9, KILN_UW_UNS_RBP),
+	UNS("uwf_nest", 10, KILN_UW_UNS_RA),
+	C("uwf_nest", 11, KILN_UW_CMD_STOP, 0),
+	R("uwf_nest", 12, RSP, 24, UNDEF, 0),
+	R("uwf_nest", 13, RSP, 16, UNDEF, 0),
+	INVALID("uwf_nest", 14), /* the last FDE */
 };
 /* clang-format on */
 /* clang-format on */
@@ -240,13 +258,13 @@ static void test_fixture_rows(void)
 			CU_FAIL("row differs");
 		}
 	}
-	/* 11 FDEs; rows as readelf -wF counts them: 4+4+3+5+3+1+5+6+1+1+2 */
-	CU_ASSERT_EQUAL(t->stats.fdes, 11);
-	CU_ASSERT_EQUAL(t->stats.cfa_rows, 35);
-	CU_ASSERT_EQUAL(t->stats.unsupported, 6);
+	/* 12 FDEs; rows as readelf -wF counts them: 4+4+3+5+3+1+5+6+1+1+2+14 */
+	CU_ASSERT_EQUAL(t->stats.fdes, 12);
+	CU_ASSERT_EQUAL(t->stats.cfa_rows, 49);
+	CU_ASSERT_EQUAL(t->stats.unsupported, 8);
 	CU_ASSERT_EQUAL(t->stats.plt, 2);
 	CU_ASSERT_EQUAL(t->stats.signal, 1);
-	CU_ASSERT_EQUAL(t->stats.stop, 1);
+	CU_ASSERT_EQUAL(t->stats.stop, 2);
 	CU_ASSERT_EQUAL(t->stats.skipped_fdes, 0);
 	CU_ASSERT(t->stats.build_ns > 0);
 	uw_table__free(t);
@@ -333,31 +351,249 @@ static void test_no_eh_frame(void)
 	free(img);
 }
 
-/* FDEs libdw can't read, or too long, leave no row (their code is INVALID); counted. */
+/* FDEs the builder can't run, or too long, leave no row (their code is INVALID); counted. */
 static void test_skipped_fde(void)
 {
+	static const char *const skipped[] = { "uwf_bad", "uwf_huge", "uwf_deep", "uwf_badcfa" };
 	uint64_t good = sym_addr(UW_SKIP, "uwf_good"), bad = sym_addr(UW_SKIP, "uwf_bad");
-	uint64_t huge = sym_addr(UW_SKIP, "uwf_huge");
+	uint64_t huge = sym_addr(UW_SKIP, "uwf_huge"), patch = sym_addr(UW_SKIP, "uwf_patch");
 	const struct uw_row *r;
 	struct uw_table *t;
 	int err;
 
-	CU_ASSERT_FATAL(good && bad == good + 4 && huge == bad + 4);
+	CU_ASSERT_FATAL(good && bad == good + 4 && huge == bad + 4 && patch);
 	t = table_of_file(UW_SKIP, &err);
 	CU_ASSERT_EQUAL_FATAL(err, 0);
-	CU_ASSERT_EQUAL(t->stats.fdes, 3);
-	CU_ASSERT_EQUAL(t->stats.skipped_fdes, 2);
-	CU_ASSERT_EQUAL(t->stats.cfa_rows, 1);
-	CU_ASSERT_EQUAL_FATAL(t->nr_rows, 2);
+	CU_ASSERT_EQUAL(t->stats.fdes, 6);
+	CU_ASSERT_EQUAL(t->stats.skipped_fdes, 4);
+	CU_ASSERT_EQUAL(t->stats.cfa_rows, 2);
+	CU_ASSERT_EQUAL_FATAL(t->nr_rows, 4);
 	CU_ASSERT_EQUAL(t->rows[0].vaddr, good);
 	CU_ASSERT_EQUAL(t->rows[0].cmd, 0);
 	CU_ASSERT_EQUAL(t->rows[0].rule.cfa_off, 8);
-	r = uw_table__lookup(t, bad + 2);
-	CU_ASSERT_EQUAL(r->vaddr, good + 4);
-	CU_ASSERT_EQUAL(r->cmd, KILN_UW_CMD(KILN_UW_CMD_INVALID, 0));
+	for (size_t i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++) {
+		uint64_t at = sym_addr(UW_SKIP, skipped[i]);
+
+		CU_ASSERT_FATAL(at != 0);
+		r = uw_table__lookup(t, at + 2);
+		CU_ASSERT_EQUAL(r->vaddr, good + 4);
+		CU_ASSERT_EQUAL(r->cmd, KILN_UW_CMD(KILN_UW_CMD_INVALID, 0));
+	}
 	r = uw_table__lookup(t, huge + 4000);
 	CU_ASSERT_EQUAL(r->vaddr, good + 4);
+	CU_ASSERT_EQUAL(t->rows[2].vaddr, patch);
+	CU_ASSERT_EQUAL(t->rows[2].rule.cfa_off, 8);
 	uw_table__free(t);
+}
+
+/*
+ * Malformed CFA programs ld would refuse to link, made in a copy of UW_SKIP by overwriting
+ * uwf_patch's 7 bytes of instructions (the FDE ends right after them): each makes the FDE
+ * unusable. A well-formed replacement first, so a patch that missed would show.
+ */
+static void test_malformed(void)
+{
+	static const uint8_t marker[7] = { 0x2e, 0x6b, 0x2e, 0x6c, 0x2e, 0x6d, 0x00 };
+	static const struct {
+		const char *what;
+		uint8_t insns[7];
+	} bad[] = {
+		{ "unknown opcode (DW_CFA_lo_user)", { 0x1c } },
+		{ "block longer than the FDE", { 0x0f, 0x7f, 0x77 } },
+		{ "ULEB128 cut by the FDE's end", { 0, 0, 0, 0, 0, 0x0e, 0x90 } },
+		{ "advance_loc4 cut by the FDE's end", { 0, 0, 0, 0, 0x04, 0x01, 0x02 } },
+		{ "restore_state with nothing remembered", { 0x0b } },
+		{ "register number beyond 2^28", { 0x07, 0xff, 0xff, 0xff, 0xff, 0x01 } },
+	};
+	static const uint8_t good[7] = { 0x0e, 0x10 }; /* def_cfa_offset 16 */
+	uint64_t patch = sym_addr(UW_SKIP, "uwf_patch");
+	struct uw_table *t = NULL;
+	const struct uw_row *r;
+	uint8_t *img, *at;
+	size_t len;
+
+	CU_ASSERT_FATAL(patch != 0);
+	CU_ASSERT_EQUAL_FATAL(read_whole(UW_SKIP, &img, &len), 0);
+	at = memmem(img, len, marker, sizeof(marker));
+	CU_ASSERT_FATAL(at != NULL);
+	CU_ASSERT_FATAL(memmem(at + 1, len - (size_t)(at + 1 - img), marker, sizeof(marker)) ==
+			NULL);
+	memcpy(at, good, sizeof(good));
+	CU_ASSERT_EQUAL_FATAL(uw_table__from_mem(img, len, &t), 0);
+	r = uw_table__lookup(t, patch + 1);
+	CU_ASSERT_EQUAL(r->vaddr, patch);
+	CU_ASSERT_EQUAL(r->rule.cfa_off, 16);
+	CU_ASSERT_EQUAL(t->stats.skipped_fdes, 4);
+	uw_table__free(t);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		t = NULL;
+		memcpy(at, bad[i].insns, sizeof(bad[i].insns));
+		CU_ASSERT_EQUAL_FATAL(uw_table__from_mem(img, len, &t), 0);
+		r = uw_table__lookup(t, patch + 1);
+		if (t->stats.skipped_fdes != 5 || r->cmd != KILN_UW_CMD(KILN_UW_CMD_INVALID, 0)) {
+			fprintf(stderr, "  %s: the FDE was used\n", bad[i].what);
+			CU_FAIL("malformed FDE used");
+		}
+		uw_table__free(t);
+	}
+	free(img);
+}
+
+/* Every byte and count of two tables (but build_ns). */
+static bool tables_identical(const struct uw_table *a, const struct uw_table *b)
+{
+	struct uw_table_stats sa = a->stats, sb = b->stats;
+
+	sa.build_ns = sb.build_ns = 0;
+	return a->nr_rows == b->nr_rows &&
+	       memcmp(a->rows, b->rows, a->nr_rows * sizeof(*a->rows)) == 0 &&
+	       memcmp(&sa, &sb, sizeof(sa)) == 0;
+}
+
+/* The row-by-row reference's table of PATH in *OUT. Returns what the builder returns. */
+static int table_of_file_libdw(const char *path, struct uw_table **out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int err;
+
+	*out = NULL;
+	if (fd < 0)
+		return -errno;
+	err = uw_table__from_fd_libdw(fd, out);
+	close(fd);
+	return err;
+}
+
+/* The row-by-row reference builds the same table as T from PATH. */
+static void check_libdw_equal(const char *path, const struct uw_table *t)
+{
+	struct uw_table *ref = NULL;
+
+	CU_ASSERT_EQUAL(table_of_file_libdw(path, &ref), 0);
+	CU_ASSERT(ref && tables_identical(t, ref));
+	uw_table__free(ref);
+}
+
+/* The virtual address of file offset OFF in the ELF image IMG (its PT_LOAD), or 0. */
+static uint64_t vaddr_of(uint8_t *img, size_t len, uint64_t off)
+{
+	Elf *elf = elf_memory((char *)img, len);
+	uint64_t va = 0;
+	size_t n = 0;
+
+	if (elf && elf_getphdrnum(elf, &n) == 0)
+		for (size_t i = 0; i < n && !va; i++) {
+			GElf_Phdr ph;
+
+			if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD &&
+			    off >= ph.p_offset && off - ph.p_offset < ph.p_filesz)
+				va = ph.p_vaddr + (off - ph.p_offset);
+		}
+	elf_end(elf);
+	return va;
+}
+
+/*
+ * DW_CFA_set_loc (compilers emit advances instead): uwf_patch's 7 bytes become "set_loc
+ * uwf_patch+2 (the CIE's pc-relative sdata4); def_cfa_offset 16", so rsp+8 up to +2 and
+ * rsp+16 from there; the row-by-row reference agrees on the same bytes written to a file.
+ */
+static void test_set_loc(void)
+{
+	static const uint8_t marker[7] = { 0x2e, 0x6b, 0x2e, 0x6c, 0x2e, 0x6d, 0x00 };
+	uint64_t patch = sym_addr(UW_SKIP, "uwf_patch"), field;
+	char path[sizeof(tmpdir) + 16];
+	struct uw_table *t = NULL, *ref = NULL;
+	const struct uw_row *r;
+	uint8_t *img, *at;
+	int32_t rel;
+	size_t len;
+	FILE *f;
+
+	CU_ASSERT_FATAL(patch != 0);
+	CU_ASSERT_EQUAL_FATAL(read_whole(UW_SKIP, &img, &len), 0);
+	at = memmem(img, len, marker, sizeof(marker));
+	CU_ASSERT_FATAL(at != NULL);
+	elf_version(EV_CURRENT);
+	field = vaddr_of(img, len, (uint64_t)(at + 1 - img));
+	CU_ASSERT_FATAL(field != 0);
+	rel = (int32_t)(patch + 2 - field);
+	at[0] = 0x01; /* DW_CFA_set_loc */
+	memcpy(at + 1, &rel, sizeof(rel));
+	at[5] = 0x0e; /* DW_CFA_def_cfa_offset 16 */
+	at[6] = 0x10;
+	CU_ASSERT_EQUAL_FATAL(uw_table__from_mem(img, len, &t), 0);
+	r = uw_table__lookup(t, patch + 1);
+	CU_ASSERT_EQUAL(r->vaddr, patch);
+	CU_ASSERT_EQUAL(r->rule.cfa_off, 8);
+	r = uw_table__lookup(t, patch + 3);
+	CU_ASSERT_EQUAL(r->vaddr, patch + 2);
+	CU_ASSERT_EQUAL(r->rule.cfa_off, 16);
+	snprintf(path, sizeof(path), "%s/setloc.so", tmpdir);
+	f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	CU_ASSERT_EQUAL(fwrite(img, 1, len, f), len);
+	CU_ASSERT_EQUAL(fclose(f), 0);
+	/*
+	 * The rule at each address, not the whole table: the reference also takes uwf_deep,
+	 * which this builder leaves out (and whose last row then merges with uwf_patch's first).
+	 */
+	CU_ASSERT_EQUAL_FATAL(table_of_file_libdw(path, &ref), 0);
+	for (uint64_t a = patch; a < patch + 5; a++) {
+		const struct uw_row *x = uw_table__lookup(t, a), *y = uw_table__lookup(ref, a);
+
+		CU_ASSERT(x && y && x->cmd == y->cmd &&
+			  memcmp(&x->rule, &y->rule, sizeof(x->rule)) == 0);
+	}
+	uw_table__free(ref);
+	uw_table__free(t);
+	free(img);
+}
+
+/*
+ * The one-pass builder against the row-by-row reference (each row asked of libdw): the
+ * same table, byte for byte, for the fixture and the system's big binaries (those present;
+ * libc always is).
+ */
+static void test_same_as_libdw(void)
+{
+	static const char *const files[] = {
+		UW_FIXTURE,
+		"/lib/x86_64-linux-gnu/libc.so.6",
+		"/usr/bin/python3.11",
+		"/usr/sbin/nginx",
+		"/usr/bin/redis-server",
+		"/usr/lib/postgresql/15/bin/postgres",
+	};
+	size_t compared = 0;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct uw_table *a, *b = NULL;
+		int err;
+
+		if (access(files[i], R_OK) != 0) {
+			printf("\n  %s: absent, not compared", files[i]);
+			continue;
+		}
+		a = table_of_file(files[i], &err);
+		CU_ASSERT_EQUAL(err, 0);
+		CU_ASSERT_EQUAL(table_of_file_libdw(files[i], &b), 0);
+		if (a && b) {
+			if (!tables_identical(a, b)) {
+				fprintf(stderr, "  %s: %zu rows one pass, %zu row by row\n",
+					files[i], a->nr_rows, b->nr_rows);
+				CU_FAIL("tables differ");
+			}
+			printf("\n  %s: %zu rows, identical; %.2f ms one pass, %.2f ms row by row",
+			       files[i], a->nr_rows, a->stats.build_ns / 1e6,
+			       b->stats.build_ns / 1e6);
+			compared++;
+		}
+		uw_table__free(a);
+		uw_table__free(b);
+	}
+	printf("\n");
+	CU_ASSERT(compared >= 2); /* the fixture and libc at least */
 }
 
 static void test_garbage(void)
@@ -420,7 +656,7 @@ static void test_fd_offset(void)
 	uw_table__free(b);
 }
 
-/* The vDSO from memory, and the same bytes as a file, give the same table. */
+/* The vDSO from memory, and the same bytes as a file, give the same table (and libdw's). */
 static void test_vdso(void)
 {
 	struct uw_table *a = NULL, *b = NULL;
@@ -444,6 +680,7 @@ static void test_vdso(void)
 		CU_ASSERT(a->stats.fdes > 0);
 		CU_ASSERT(a->nr_rows > 0);
 		CU_ASSERT(rows_equal(a, b));
+		check_libdw_equal(path, b);
 		printf("\n  vDSO: %u FDEs, %u CFA rows, %zu table rows, built in %.3f ms\n",
 		       a->stats.fdes, a->stats.cfa_rows, a->nr_rows, a->stats.build_ns / 1e6);
 	}
@@ -465,6 +702,9 @@ int main(int argc, char **argv)
 		{ "no_section_headers", test_no_section_headers },
 		{ "no_eh_frame", test_no_eh_frame },
 		{ "skipped_fde", test_skipped_fde },
+		{ "malformed", test_malformed },
+		{ "set_loc", test_set_loc },
+		{ "same_as_libdw", test_same_as_libdw },
 		{ "garbage", test_garbage },
 		{ "fd_offset", test_fd_offset },
 		{ "vdso", test_vdso },

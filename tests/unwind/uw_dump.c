@@ -7,6 +7,8 @@
  *   uw_dump --vdso OUT       table of this process's vDSO (uw_table__from_mem); the image is
  *                            also written to OUT so readelf can read it
  *   options: --rows          print every row of the table
+ *            --libdw         build FILE's table row by row through libdw (the reference the
+ *                            one-pass builder must equal; unwind_libdw.h)
  *
  * Prints "stats ..." first; then, for every hex address read from stdin, one line
  * "ADDR KIND ARG CFA_REG RBP_HOW FLAGS CFA_OFF RBP_OFF" (KIND rule|invalid|stop|plt|signal|
@@ -22,6 +24,7 @@
 
 #include "tests/unwind/vdso.h"
 #include "unwind/unwind.h"
+#include "unwind/unwind_libdw.h"
 
 static const char *kind_name(uint16_t cmd)
 {
@@ -49,19 +52,21 @@ int main(int argc, char **argv)
 {
 	struct uw_table *t = NULL;
 	const char *vdso_out = NULL, *file = NULL;
-	int rows = 0, err, i;
+	int rows = 0, libdw = 0, err, i;
 	char line[128];
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--rows"))
 			rows = 1;
+		else if (!strcmp(argv[i], "--libdw"))
+			libdw = 1;
 		else if (!strcmp(argv[i], "--vdso") && i + 1 < argc)
 			vdso_out = argv[++i];
 		else
 			file = argv[i];
 	}
 	if (!!vdso_out == !!file) {
-		fprintf(stderr, "usage: uw_dump [--rows] FILE | --vdso OUT\n");
+		fprintf(stderr, "usage: uw_dump [--rows] [--libdw] FILE | --vdso OUT\n");
 		return 1;
 	}
 	if (vdso_out) {
@@ -88,7 +93,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "uw_dump: %s: %s\n", file, strerror(errno));
 			return 1;
 		}
-		err = uw_table__from_fd(fd, &t);
+		err = libdw ? uw_table__from_fd_libdw(fd, &t) : uw_table__from_fd(fd, &t);
 		close(fd);
 	}
 	if (err) {
