@@ -181,11 +181,16 @@ def case_pid_filter(tmp):
 
 
 def cpu_ns_of(pid):
-    """CPU time of process PID so far, in ns (its threads' scheduler run time)."""
+    """CPU time of process PID so far, in ns (its threads' scheduler run time). A thread
+    listed but gone before its schedstat is read is skipped: the workload's --ready-fd
+    thread ends right after it wrote the ready byte (a fresh-clone CI run failed on that)."""
     total = 0
     for tid in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-            total += int(f.read().split()[0])
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
     return total
 
 
