@@ -695,6 +695,7 @@ int agent__new(struct agent **out, const struct kiln_config *cfg, const struct a
 	}
 
 	symo.proc_root = a->opts.proc_root;
+	symo.cache_bytes = cfg->symbol_cache_bytes;
 	a->sym = symbolizer__new(&symo);
 	a->frames = calloc(2 * KILN_MAX_FRAMES, sizeof(*a->frames));
 	if (!a->sym || !a->frames) {

@@ -152,6 +152,8 @@ struct kiln_config {
 	size_t nr_dests;
 	struct kiln_source *sources;
 	size_t nr_sources;
+	/* symbols.cacheMaxBytes: the agent's in-memory symbol tables (ELF, maps, perf maps) */
+	uint64_t symbol_cache_bytes;
 	/* symbols.debuginfod: debug files fetched by build id (build ids leave the node) */
 	struct {
 		char *urls; /* space-separated; "" = DEBUGINFOD_URLS, if set, else off */

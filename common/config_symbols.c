@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The `symbols` section: debug files of stripped binaries fetched by build id
- * (symbols.debuginfod.*, docs/configuration.md). Off unless URLs are given: build ids leave
- * the node.
+ * The `symbols` section: the in-memory symbol cache's budget (symbols.cacheMaxBytes) and
+ * debug files of stripped binaries fetched by build id (symbols.debuginfod.*,
+ * docs/configuration.md). debuginfod is off unless URLs are given: build ids leave the node.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -45,7 +45,7 @@ static int get_urls(struct pctx *p, const yaml_node_t *n, const char *path, char
 
 int config_parse_symbols(struct pctx *p, const yaml_node_t *n, struct kiln_config *c)
 {
-	static const char *const keys[] = { "debuginfod", NULL };
+	static const char *const keys[] = { "cacheMaxBytes", "debuginfod", NULL };
 	static const char *const dkeys[] = { "urls",	    "cacheDir", "cacheMaxBytes",
 					     "cacheMaxAge", "timeout",	"retryInterval",
 					     "concurrency", NULL };
@@ -57,6 +57,11 @@ int config_parse_symbols(struct pctx *p, const yaml_node_t *n, struct kiln_confi
 	if (config_is_null(n))
 		return 0;
 	if ((err = config_check_keys(p, n, "symbols", keys)))
+		return err;
+	if ((v = config_get(p, n, "cacheMaxBytes")) &&
+	    (err = config_get_size(p, v, "symbols.cacheMaxBytes", 1ull << 20,
+				   "a size of at least 1MiB such as 32MiB",
+				   &c->symbol_cache_bytes)))
 		return err;
 	d = config_get(p, n, "debuginfod");
 	if (!d || config_is_null(d))

@@ -173,6 +173,25 @@ static int emit_source(struct ydoc *y, const struct kiln_source *s)
 	return m;
 }
 
+/* The agent's symbols section: its cache budget and debuginfod's settings. */
+static int emit_symbols(struct ydoc *y, const struct kiln_config *c)
+{
+	int m = y_map(y), d = y_map(y);
+
+	y_put(y, m, "cacheMaxBytes", y_u64(y, c->symbol_cache_bytes));
+	y_put_str(y, d, "urls", c->debuginfod.urls);
+	/* A relative default (HOME relative) is left to the child to work out again. */
+	if (c->debuginfod.cache_dir[0] == '/')
+		y_put_str(y, d, "cacheDir", c->debuginfod.cache_dir);
+	y_put(y, d, "cacheMaxBytes", y_u64(y, c->debuginfod.cache_max_bytes));
+	y_put(y, d, "cacheMaxAge", y_ns(y, c->debuginfod.cache_max_age_ns));
+	y_put(y, d, "timeout", y_ns(y, c->debuginfod.timeout_ns));
+	y_put(y, d, "retryInterval", y_ns(y, c->debuginfod.retry_ns));
+	y_put(y, d, "concurrency", y_u64(y, c->debuginfod.concurrency));
+	y_put(y, m, "debuginfod", d);
+	return m;
+}
+
 /* Writes the PARTS (RUNCFG_*) of C to F as one YAML document. Returns 0, -ENOMEM or -EIO. */
 static int write_parts(const struct kiln_config *c, FILE *f, unsigned int parts)
 {
@@ -220,6 +239,7 @@ static int write_parts(const struct kiln_config *c, FILE *f, unsigned int parts)
 		for (i = 0; i < c->nr_sources; i++)
 			y_append(&y, srcs, emit_source(&y, &c->sources[i]));
 		y_put(&y, root, "sources", srcs);
+		y_put(&y, root, "symbols", emit_symbols(&y, c));
 	}
 	if (!y.ok)
 		goto cleanup;

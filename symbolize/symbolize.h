@@ -26,7 +26,7 @@ struct symbolizer_opts {
 	 */
 	const char *debug_root;
 	/*
-	 * Budget for cached ELF symbol tables, mappings and perf maps, 64 MiB when 0. Unused ELF
+	 * Budget for cached ELF symbol tables, mappings and perf maps, 32 MiB when 0. Unused ELF
 	 * entries are evicted least recently used first when over it; tables that live
 	 * processes still use are never evicted, so the total may exceed it.
 	 */

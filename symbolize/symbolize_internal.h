@@ -49,7 +49,7 @@
 /* Without explicit sweeps, exited processes are kept this long for late samples. */
 #define EXIT_LINGER_NS (30 * 1000000000ULL)
 #define SWEEP_INTERVAL_NS 1000000000ULL
-#define DEFAULT_CACHE_BYTES (64ULL << 20)
+#define DEFAULT_CACHE_BYTES (32ULL << 20)
 /* A perf map larger than this is not read (it would not fit any sane budget). */
 #define PERFMAP_MAX_BYTES (256ULL << 20)
 

@@ -45,6 +45,9 @@ static const struct bad_case {
 	/* 2. unknown key with nothing close: the known keys are listed */
 	{ "exporters: {}\n", ":1: exporters: unknown key, expected one of: profiling, ring, user, "
 			     "destinations, sources, symbols" },
+	/* symbols.cacheMaxBytes: a size, 1 MiB at least */
+	{ "symbols:\n  cacheMaxBytes: 512KiB\n",
+	  ":2: symbols.cacheMaxBytes: expected a size of at least 1MiB such as 32MiB, got '512KiB'" },
 	/* symbols.debuginfod.urls: http(s) URLs only, named by their path */
 	{ "symbols:\n  debuginfod:\n    urls: [ftp://x]\n",
 	  ":3: symbols.debuginfod.urls: expected a list of http:// or https:// URLs, got 'ftp://x'" },
@@ -253,6 +256,7 @@ static void check_defaults(const struct kiln_config *c)
 	CU_ASSERT_EQUAL(c->ui.cleanup_interval_s, 15);
 	CU_ASSERT_STRING_EQUAL(c->ring_name, "default");
 	CU_ASSERT_EQUAL(c->ring_size, 16u << 20);
+	CU_ASSERT_EQUAL(c->symbol_cache_bytes, 32u << 20);
 	CU_ASSERT_STRING_EQUAL(c->ring_group, "");
 	CU_ASSERT_STRING_EQUAL(c->user, "");
 	CU_ASSERT_EQUAL_FATAL(c->nr_dests, 1);
@@ -314,6 +318,8 @@ static const char full_yaml[] = "profiling:\n"
 				"  size: 128MiB\n"
 				"  group: kiln\n"
 				"user: nobody\n"
+				"symbols:\n"
+				"  cacheMaxBytes: 48MiB\n"
 				"destinations:\n"
 				"  - name: files\n"
 				"    type: file\n"
@@ -374,6 +380,7 @@ static void test_full(void)
 	CU_ASSERT_EQUAL(c->ring_size, 128u << 20);
 	CU_ASSERT_STRING_EQUAL(c->ring_group, "kiln");
 	CU_ASSERT_STRING_EQUAL(c->user, "nobody");
+	CU_ASSERT_EQUAL(c->symbol_cache_bytes, 48u << 20);
 
 	CU_ASSERT_EQUAL_FATAL(c->nr_dests, 4);
 	d = &c->dests[0];

@@ -240,7 +240,11 @@ static void test_effective_config(void)
 		"  - {namespace: shop, kind: Deployment, name: api}\n"
 		"  - {unit: nginx.service}\n"
 		"  - {containerId: 0123abcd}\n"
-		"  - {executable: '#postgres'}\n";
+		"  - {executable: '#postgres'}\n"
+		"symbols:\n"
+		"  cacheMaxBytes: 40MiB\n"
+		"  debuginfod: {urls: [https://d.example], cacheDir: /var/tmp/dbg, cacheMaxBytes: 5MiB,\n"
+		"               cacheMaxAge: 2h, timeout: 150ms, retryInterval: 9s, concurrency: 3}\n";
 	struct kiln_config *a = NULL, *b = NULL;
 	char msg[512];
 	FILE *f;
@@ -278,6 +282,15 @@ static void test_effective_config(void)
 	CU_ASSERT_EQUAL(b->ring_size, 1ull << 20);
 	CU_ASSERT_STRING_EQUAL(b->ring_group, "0");
 	CU_ASSERT_STRING_EQUAL(b->user, "true");
+	/* The agent's symbols section reaches it (debuginfod was dropped here once). */
+	CU_ASSERT_EQUAL(b->symbol_cache_bytes, 40ull << 20);
+	CU_ASSERT_STRING_EQUAL(b->debuginfod.urls, "https://d.example");
+	CU_ASSERT_STRING_EQUAL(b->debuginfod.cache_dir, "/var/tmp/dbg");
+	CU_ASSERT_EQUAL(b->debuginfod.cache_max_bytes, 5ull << 20);
+	CU_ASSERT_EQUAL(b->debuginfod.cache_max_age_ns, 7200ull * 1000000000ull);
+	CU_ASSERT_EQUAL(b->debuginfod.timeout_ns, 150000000ull);
+	CU_ASSERT_EQUAL(b->debuginfod.retry_ns, 9000000000ull);
+	CU_ASSERT_EQUAL(b->debuginfod.concurrency, 3);
 	CU_ASSERT_EQUAL_FATAL(b->nr_dests, 3);
 	for (i = 0; i < 3; i++) {
 		const struct kiln_destination *x = &a->dests[i], *y = &b->dests[i];
