@@ -44,6 +44,7 @@ static const struct feature_desc descs[KILN_F_NR] = {
 	[KILN_F_TASK_BTF] = { "task_btf", "the bpf_get_current_task_btf helper", "5.11", false },
 	[KILN_F_TASK_PT_REGS] = { "task_pt_regs", "the bpf_task_pt_regs helper", "5.15", false },
 	[KILN_F_BPF_LOOP] = { "bpf_loop", "the bpf_loop helper", "5.17", true },
+	[KILN_F_FIND_VMA] = { "find_vma", "the bpf_find_vma helper", "5.17", true },
 	[KILN_F_BATCH_OPS] = { "batch_ops", "batch operations on hash maps", "5.6", true },
 	[KILN_F_IO_URING] = { "io_uring", "io_uring", "5.6", false },
 };
@@ -185,6 +186,7 @@ static void probe_all(struct kiln_features *f)
 	f->have[KILN_F_TASK_BTF] = have_helper(BPF_FUNC_get_current_task_btf);
 	f->have[KILN_F_TASK_PT_REGS] = have_helper(BPF_FUNC_task_pt_regs);
 	f->have[KILN_F_BPF_LOOP] = have_helper(BPF_FUNC_loop);
+	f->have[KILN_F_FIND_VMA] = have_helper(BPF_FUNC_find_vma);
 	f->have[KILN_F_BATCH_OPS] = have_batch_ops();
 }
 
@@ -289,7 +291,7 @@ static int report_missing(const struct kiln_features *f, const char *release)
 	return -EOPNOTSUPP;
 }
 
-int features__prepare(struct bpf_object *obj, bool *no_python, bool *no_batch)
+int features__prepare(struct bpf_object *obj, bool *no_python, bool *no_batch, bool *have_find_vma)
 {
 	static struct kiln_features f;
 	static bool done, reported;
@@ -329,6 +331,13 @@ int features__prepare(struct bpf_object *obj, bool *no_python, bool *no_batch)
 				 descs[KILN_F_BPF_LOOP].kernel, hidden_note(&f, KILN_F_BPF_LOOP));
 		*no_python = true;
 	}
+	*have_find_vma = f.have[KILN_F_FIND_VMA];
+	if (!*have_find_vma && !reported)
+		log_info(
+			"kernel %s lacks %s (Linux %s)%s: a new process's first samples are walked "
+			"by frame pointers until its mappings are read",
+			release, descs[KILN_F_FIND_VMA].what, descs[KILN_F_FIND_VMA].kernel,
+			hidden_note(&f, KILN_F_FIND_VMA));
 	if (!f.have[KILN_F_BATCH_OPS]) {
 		if (!reported)
 			log_info("kernel %s lacks %s (Linux %s)%s: windows are drained key by key",

@@ -285,9 +285,10 @@ static void print_unwind_summary(struct recorder *r, FILE *f)
 		    m[KILN_M_UW_UNSUPPORTED], m[KILN_M_UW_READ_FAULT], m[KILN_M_UW_BAD_FRAME],
 		    m[KILN_M_UW_TABLE_ERR], m[KILN_M_UW_STACKS_FULL] } },
 		{ "unwind frames",
-		  "frame-pointer #, PLT #, signal #; mapping re-reads asked #",
+		  "frame-pointer #, PLT #, signal #; mapping re-reads asked #, mappings found "
+		  "before they were read #",
 		  { m[KILN_M_UW_FP_FRAMES], m[KILN_M_UW_PLT_FRAMES], m[KILN_M_UW_SIGNAL_FRAMES],
-		    m[KILN_M_UW_SYNC_SENT] } },
+		    m[KILN_M_UW_SYNC_SENT], m[KILN_M_UW_VMA] } },
 	};
 	struct unwinder_stats us;
 

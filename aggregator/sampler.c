@@ -280,6 +280,16 @@ static void report_refused_map(struct bpf_object *obj, int err)
 	}
 	for (i = 0; i < n; i++)
 		close(fds[i]);
+	/*
+	 * Every map made again: E2BIG came from a program the verifier found too complex (it
+	 * was reported as the largest map's refusal once, which sent users after memory).
+	 */
+	if (!refused && err == -E2BIG) {
+		log_error("the kernel refused a BPF program as too large or too complex for its "
+			  "verifier (E2BIG), not a map: a kiln bug on this kernel (-v shows the "
+			  "verifier log)");
+		return;
+	}
 	/* Not refused again (memory came back meanwhile): the largest map is the likely one. */
 	m = refused ? refused : largest;
 	if (!m)
@@ -317,6 +327,7 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 {
 	struct sampler *s = NULL;
 	uint32_t counts, stacks, ustacks, rbsz;
+	bool find_vma = false;
 	int err;
 
 	s = calloc(1, sizeof(*s));
@@ -366,9 +377,10 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	bpf_map__set_max_entries(s->skel->maps.ustacks1, ustacks);
 	bpf_map__set_max_entries(s->skel->maps.events, rbsz);
 	/* What this kernel lacks: fall back (no Python walk, per-key drain) or say what. */
-	err = features__prepare(s->skel->obj, &s->opts.no_python, &s->no_batch);
+	err = features__prepare(s->skel->obj, &s->opts.no_python, &s->no_batch, &find_vma);
 	if (err)
 		goto cleanup;
+	s->skel->rodata->have_find_vma = find_vma && !s->opts.no_unwind;
 	err = profile_bpf__load(s->skel);
 	if (err) {
 		report_refused_map(s->skel->obj, err);
@@ -405,6 +417,9 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 			.pages_fd = bpf_map__fd(s->skel->maps.uw_pages),
 			.deltas_fd = bpf_map__fd(s->skel->maps.uw_deltas),
 			.rules_fd = bpf_map__fd(s->skel->maps.uw_rules),
+			.files_fd = bpf_map__fd(s->skel->maps.uw_files),
+			.vma_cache_fd = bpf_map__fd(s->skel->maps.uw_vma_cache),
+			.files_max = bpf_map__max_entries(s->skel->maps.uw_files),
 			.pages_max = bpf_map__max_entries(s->skel->maps.uw_pages),
 			.deltas_max = bpf_map__max_entries(s->skel->maps.uw_deltas),
 			.rules_max = bpf_map__max_entries(s->skel->maps.uw_rules),

@@ -15,6 +15,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <linux/types.h>
@@ -281,10 +282,68 @@ static int write_deltas(struct unwinder *u, uint32_t first, const struct kiln_uw
 	return err;
 }
 
+/* The files map's key of T: the inode as the kernel names it (s_dev is MAJOR << 20 | MINOR). */
+static struct kiln_uw_file_key file_key(const struct table *t)
+{
+	struct kiln_uw_file_key k = {
+		.dev = ((uint64_t)major((dev_t)t->dev) << 20) | minor((dev_t)t->dev),
+		.ino = t->ino,
+	};
+
+	return k;
+}
+
+/*
+ * Enters T's file in the files map once its pages are in (the walker reaches the deltas
+ * through them), with the bias rule of each code segment: a process that maps the file
+ * before the agent reads its mappings is walked with T from its first sample. Without
+ * room the file is simply not entered: its mappings wait for the agent, as before.
+ */
+static void file_enter(struct unwinder *u, struct table *t)
+{
+	struct kiln_uw_file_key k = file_key(t);
+	struct kiln_uw_file v = { .table_id = t->id };
+	int i;
+
+	if (!u->m.files_max || !t->ino || t->no_table || !t->nr_pages)
+		return;
+	for (i = 0; i < t->nr_loads && v.nr_loads < KILN_UW_FILE_LOADS; i++) {
+		const struct load_seg *l = &t->loads[i];
+
+		if (!(l->flags & PF_X))
+			continue;
+		v.loads[v.nr_loads].off_lo = l->offset & ~0xfffull;
+		v.loads[v.nr_loads].off_hi = l->offset + l->filesz;
+		v.loads[v.nr_loads].delta = (int64_t)(l->offset - l->vaddr);
+		v.nr_loads++;
+	}
+	if (!v.nr_loads || bpf_map_update_elem(u->m.files_fd, &k, &v, BPF_ANY))
+		return;
+	t->file_entered = true;
+	u->st.files++;
+}
+
+/* Takes T's file out of the files map, unless a newer table of the same inode replaced it. */
+static void file_leave(struct unwinder *u, struct table *t)
+{
+	struct kiln_uw_file_key k = file_key(t);
+	struct kiln_uw_file v;
+
+	if (!t->file_entered)
+		return;
+	t->file_entered = false;
+	u->st.files--;
+	if (!bpf_map_lookup_elem(u->m.files_fd, &k, &v) && v.table_id == t->id)
+		bpf_map_delete_elem(u->m.files_fd, &k);
+}
+
 static void unload_table(struct unwinder *u, struct table *t)
 {
 	struct kiln_uw_page_key k = { .table_id = t->id };
 	size_t i;
+
+	/* First: the walker must not reach the pages through the file while they go. */
+	file_leave(u, t);
 
 	for (i = 0; i < t->nr_pages; i++) {
 		k.page = t->pages[i];
@@ -502,6 +561,7 @@ static int read_elf_info(Elf *elf, struct table *t)
 			t->loads[t->nr_loads].offset = ph.p_offset;
 			t->loads[t->nr_loads].vaddr = ph.p_vaddr;
 			t->loads[t->nr_loads].filesz = ph.p_filesz;
+			t->loads[t->nr_loads].flags = ph.p_flags;
 			t->nr_loads++;
 		} else if (ph.p_type == PT_NOTE) {
 			Elf_Data *data =
@@ -650,6 +710,8 @@ struct table *uw_file_table(struct unwinder *u, uint32_t tgid, const char *path)
 	if (err) {
 		table_free(u, t);
 		t = NULL;
+	} else {
+		file_enter(u, t);
 	}
 	hit = t;
 cleanup:

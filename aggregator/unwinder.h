@@ -21,7 +21,14 @@ struct unwinder_maps {
 	int pages_fd; /* hash: struct kiln_uw_page_key -> struct kiln_uw_page */
 	int deltas_fd; /* array of struct kiln_uw_delta */
 	int rules_fd; /* array of struct kiln_uw_rule */
-	uint32_t pages_max, deltas_max, rules_max;
+	/*
+	 * Hash: struct kiln_uw_file_key -> struct kiln_uw_file, the files whose table is
+	 * loaded, for the walk's bpf_find_vma path, and the LRU hash tgid -> the mappings
+	 * that path learned, dropped once the process's own are read. Used only when
+	 * files_max is not 0.
+	 */
+	int files_fd, vma_cache_fd;
+	uint32_t pages_max, deltas_max, rules_max, files_max;
 	uint32_t idle_max; /* loaded tables no process maps kept for reuse; 0: the default */
 };
 
@@ -43,6 +50,7 @@ struct unwinder_stats {
 	uint64_t swept; /* processes found gone by unwinder__sweep (their exit was lost) */
 	uint64_t deltas_mapped; /* deltas written through a mapping of the array, not syscalls */
 	uint64_t queried; /* executable mappings found by PROCMAP_QUERY, not the text */
+	uint64_t files; /* files entered in the files map (tables the walk finds by inode) */
 };
 
 /*
@@ -51,7 +59,10 @@ struct unwinder_stats {
  */
 struct unwinder *unwinder__new(const struct unwinder_maps *maps, const char *proc_root);
 
-/* Unloads everything and frees U; NULL is a no-op. */
+/*
+ * Frees U; NULL is a no-op. What it loaded stays in the maps (the caller's, destroyed with
+ * the sampler right after): a new unwinder needs new maps.
+ */
 void unwinder__free(struct unwinder *u);
 
 /*

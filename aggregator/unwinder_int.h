@@ -25,6 +25,7 @@ struct extent {
 
 struct load_seg {
 	uint64_t offset, vaddr, filesz;
+	uint32_t flags; /* p_flags: PF_X marks code */
 };
 
 /* A file's table as loaded into the maps. */
@@ -32,6 +33,7 @@ struct table {
 	uint32_t id; /* never reused: a stale page key can't reach a new table */
 	uint32_t refs; /* mappings that use it */
 	bool no_table; /* the file has no usable .eh_frame: its mappings walk frame pointers */
+	bool file_entered; /* in the files map (m.files_fd) under its dev and inode */
 	uint64_t dev, ino, size, mtime_ns; /* the file it was built from */
 	char build_id[41]; /* hex, "" when the file has none */
 	struct load_seg loads[MAX_LOADS];

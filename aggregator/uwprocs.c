@@ -310,6 +310,12 @@ int unwinder__sync_process(struct unwinder *u, uint32_t tgid)
 		if (!err)
 			err = -errno;
 	}
+	/*
+	 * The mappings the walker learned by itself until now are in the trie (or gone):
+	 * dropped, so that none outlives an unmap the next read will see.
+	 */
+	if (u->m.files_max)
+		bpf_map_delete_elem(u->m.vma_cache_fd, &tgid);
 	log_debug("unwind: process %u: %zu executable mappings in %.2f ms", tgid, nr,
 		  (double)(mono_ns() - t0) / 1e6);
 	return err;
@@ -354,6 +360,8 @@ void unwinder__remove_process(struct unwinder *u, uint32_t tgid)
 	struct proc *p = proc_find(u, tgid);
 	size_t i;
 
+	if (u->m.files_max)
+		bpf_map_delete_elem(u->m.vma_cache_fd, &tgid);
 	if (!p)
 		return;
 	/* The marker first: the walker falls back to frame pointers, never a stale table. */

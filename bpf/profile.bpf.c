@@ -48,6 +48,13 @@ const volatile bool follow_children = false;
  * same binary, and users whose code keeps frame pointers pay nothing for tables.
  */
 const volatile bool unwind_tables = true;
+/*
+ * The kernel has bpf_find_vma (5.17): a mapping the agent has not read yet is looked up in
+ * the process's own list, and walked with its file's table if one is loaded (uw_files).
+ * Without it, such a walk falls back to frame pointers as before; the verifier never sees
+ * the call (a known-false constant prunes the branch).
+ */
+const volatile bool have_find_vma = false;
 
 /*
  * Set by user space at run time through the mmapped .bss: the window samples go to, and
@@ -192,6 +199,44 @@ struct {
 	__uint(max_entries, 4096);
 } uw_sync_sent SEC(".maps");
 
+/*
+ * Files whose table is loaded, by the kernel's identity of the inode (bpf/unwind.h): user
+ * space adds one when a table is loaded and removes it when the table is freed. Sized for
+ * every table the agent can hold at once (live ones plus its 512 idle ones).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct kiln_uw_file_key);
+	__type(value, struct kiln_uw_file);
+	__uint(max_entries, 4096);
+} uw_files SEC(".maps");
+
+/*
+ * Mappings of a process found through bpf_find_vma, until the agent has read its own
+ * (uwprocs.c deletes the entry after each read of the process's mappings, and the exec and
+ * fork programs at a new image or a reused tgid). Needed because a sample can make only
+ * one bpf_find_vma call: in a perf event's interrupt the helper leaves the mm's unlock to
+ * a per-CPU irq_work, and a second call finds it busy (-EBUSY). So each sample of a new
+ * process learns at most one mapping, and reuses those its earlier samples learned.
+ */
+#define KILN_UW_VMA_CACHE 4
+
+struct vma_cache {
+	__u32 next; /* slot the next mapping learned goes to, round robin */
+	__u32 reserved;
+	struct kiln_uw_mapping m[KILN_UW_VMA_CACHE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, __u32);
+	__type(value, struct vma_cache);
+	__uint(max_entries, 4096);
+} uw_vma_cache SEC(".maps");
+
+/* A new entry's value (too big for the stack of a program with tail calls and callbacks). */
+static const struct vma_cache vma_cache_zero;
+
 /* The walk of the sample being taken on this CPU: registers, frames, where it goes. */
 struct walk_state {
 	__u64 pc, sp, bp;
@@ -205,6 +250,10 @@ struct walk_state {
 	__u8 is_ret; /* pc is a return address (look up pc - 1) */
 	__u8 done;
 	__u8 pg_valid; /* pg_* hold the last page found */
+	__u8 unloaded; /* the process has no tables loaded yet: walked through bpf_find_vma */
+	__u8 want_vma; /* the next run of kiln_walk looks up vma_pc's mapping first */
+	__u8 vma_used; /* this sample made its one bpf_find_vma call */
+	__u64 vma_pc; /* the last pc whose mapping was asked of bpf_find_vma */
 	/* The last mapping and table page found: callers are mostly in their callee's. */
 	struct kiln_uw_mapping map;
 	__u32 pg_table, pg_page, pg_first, pg_count;
@@ -671,6 +720,10 @@ int kiln_sample(struct bpf_perf_event_data *ctx)
 	st->done = 0;
 	st->is_ret = 0;
 	st->tail_calls = 0;
+	st->unloaded = 0;
+	st->want_vma = 0;
+	st->vma_used = 0;
+	st->vma_pc = 0;
 	st->ustack_err = 0;
 	st->hash = 0x9e3779b97f4a7c15ull;
 	st->stack.len = 0;
@@ -698,9 +751,19 @@ int kiln_sample(struct bpf_perf_event_data *ctx)
 	 * process with no entry has none yet, one with only its marker (prefix 32) is known.
 	 */
 	m = unwind_tables ? find_mapping(tgid, st->pc) : NULL;
+	/*
+	 * Not loaded yet, but the file of its leaf has a table (libc, a program run before):
+	 * walked by tables from this first sample on, without waiting for the agent.
+	 */
+	if (!m && unwind_tables && vma_mapping(st, st->pc)) {
+		count(mt, KILN_M_UW_VMA);
+		st->unloaded = 1;
+		m = &st->map;
+	}
 	if (m) {
 		/* The process's tables are loaded: walk them, starting from this mapping. */
-		st->map = *m;
+		if (m != &st->map)
+			st->map = *m;
 		st->pg_valid = 0;
 		count(mt, KILN_M_UW_DWARF);
 		st->stack.flags = KILN_USTACK_DWARF;
@@ -769,6 +832,7 @@ int BPF_PROG(kiln_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	/* A new process (perhaps a reused tgid) announces itself at its first sample. */
 	bpf_map_delete_elem(&seen_tgids, &ctgid);
+	bpf_map_delete_elem(&uw_vma_cache, &ctgid);
 	if (!follow_children)
 		return 0;
 	if (!bpf_map_lookup_elem(&sel_tgids, &ptgid))
@@ -786,6 +850,7 @@ int BPF_PROG(kiln_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 
 	/* A new image: its first sample announces it again, with its libraries mapped. */
 	bpf_map_delete_elem(&seen_tgids, &tgid);
+	bpf_map_delete_elem(&uw_vma_cache, &tgid);
 	/*
 	 * Sent for every process, selected or not: user space decides whether a new image
 	 * matches the sources (an executable selector) and extends the filter.

@@ -110,4 +110,28 @@ struct kiln_uw_mapping {
 	__u64 start, end;
 };
 
+/*
+ * A file with a loaded table, by the identity the kernel sees in a mapping (the inode's
+ * superblock device in the kernel's encoding, MAJOR << 20 | MINOR, and its number), so the
+ * walk can use the table of a mapping the agent has not read yet (a process in its first
+ * milliseconds, a library just dlopen'd): bpf_find_vma gives the mapping's file, start and
+ * offset, and the file's PT_LOAD segments give the bias.
+ */
+struct kiln_uw_file_key {
+	__u64 dev;
+	__u64 ino;
+};
+
+#define KILN_UW_FILE_LOADS 4
+
+struct kiln_uw_file {
+	__u32 table_id;
+	__u32 nr_loads;
+	struct {
+		__u64 off_lo; /* the segment's file offset, page-aligned down */
+		__u64 off_hi; /* its end in the file */
+		__s64 delta; /* p_offset - p_vaddr: bias = start - pgoff + delta */
+	} loads[KILN_UW_FILE_LOADS];
+};
+
 #endif

@@ -78,6 +78,95 @@ static __always_inline void request_sync(struct kiln_metrics *mt, struct walk_st
 	count(mt, KILN_M_UW_SYNC_SENT);
 }
 
+/* VM_EXEC of include/linux/mm.h (a macro, so not in vmlinux.h). */
+#define KILN_VM_EXEC 0x4
+
+/* What vma_found() reads of the mapping that holds a pc. */
+struct vma_info {
+	__u64 start, end, pgoff, dev, ino;
+	__u32 found;
+};
+
+/* bpf_find_vma's callback: an executable file mapping's range, offset and inode. */
+static long vma_found(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_info *vi = data;
+	/* VMA is a trusted pointer here: its fields are read directly (CO-RE relocated). */
+	struct file *f = vma->vm_file;
+
+	if (!f || !(vma->vm_flags & KILN_VM_EXEC))
+		return 0;
+	vi->start = vma->vm_start;
+	vi->end = vma->vm_end;
+	vi->pgoff = vma->vm_pgoff << 12;
+	vi->ino = BPF_CORE_READ(f, f_inode, i_ino);
+	vi->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+	vi->found = 1;
+	return 0;
+}
+
+/*
+ * The mapping of PC from the kernel's list of the current process's mappings, when its
+ * file has a table loaded (uw_files), into st->map. For mappings the agent has not read
+ * yet: a process in its first milliseconds, a library just dlopen'd. Mappings learned by
+ * earlier samples come from uw_vma_cache; a new one costs the sample's one bpf_find_vma.
+ * Returns false when the kernel lacks the helper, the sample made its call already, the
+ * mm is busy, or the file has no table.
+ */
+static __always_inline bool vma_mapping(struct walk_state *st, __u64 pc)
+{
+	struct vma_cache *c;
+	struct vma_info vi = {};
+	struct kiln_uw_file_key fk;
+	struct kiln_uw_file *f;
+	__u32 i;
+
+	if (!have_find_vma)
+		return false;
+	c = bpf_map_lookup_elem(&uw_vma_cache, &st->tgid);
+	if (c) {
+		for (i = 0; i < KILN_UW_VMA_CACHE; i++) {
+			if (pc >= c->m[i].start && pc < c->m[i].end) {
+				st->map = c->m[i];
+				return true;
+			}
+		}
+	}
+	if (st->vma_used)
+		return false;
+	st->vma_used = 1;
+	if (bpf_find_vma(bpf_get_current_task_btf(), pc, vma_found, &vi, 0) || !vi.found)
+		return false;
+	fk.dev = vi.dev;
+	fk.ino = vi.ino;
+	f = bpf_map_lookup_elem(&uw_files, &fk);
+	if (!f)
+		return false;
+	for (i = 0; i < KILN_UW_FILE_LOADS; i++) {
+		if (i >= f->nr_loads)
+			return false;
+		if (vi.pgoff >= f->loads[i].off_lo && vi.pgoff < f->loads[i].off_hi)
+			break;
+	}
+	if (i >= KILN_UW_FILE_LOADS)
+		return false;
+	st->map.table_id = f->table_id;
+	st->map.flags = 0;
+	st->map.bias = vi.start - vi.pgoff + f->loads[i].delta;
+	st->map.start = vi.start;
+	st->map.end = vi.end;
+	if (!c) {
+		bpf_map_update_elem(&uw_vma_cache, &st->tgid, &vma_cache_zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&uw_vma_cache, &st->tgid);
+	}
+	if (c) {
+		i = c->next & (KILN_UW_VMA_CACHE - 1);
+		c->m[i] = st->map;
+		c->next = i + 1;
+	}
+	return true;
+}
+
 /* Ends the walk early for REASON: the stack keeps its frames and ends in a marker frame. */
 static __always_inline void stop(struct kiln_metrics *mt, struct walk_state *st, __u32 reason,
 				 enum kiln_metric m)
@@ -176,9 +265,23 @@ static __always_inline void step(struct kiln_metrics *mt, struct walk_state *st)
 		if (m)
 			st->map = *m;
 	}
-	if (!m || (m->flags & (KILN_UW_MAP_MARKER | KILN_UW_MAP_NO_TABLE))) {
-		if (!m || (m->flags & KILN_UW_MAP_MARKER))
+	if (!m || (m->flags & KILN_UW_MAP_MARKER)) {
+		/* A process not loaded at all is loaded on its first-sample event already. */
+		if (!st->unloaded)
 			request_sync(mt, st);
+		/*
+		 * The kernel's own list may know the mapping (vma_mapping): looked up at the
+		 * start of the next run of kiln_walk, once, outside the unrolled steps (in
+		 * each of them it made the program too complex for the verifier). This pc is
+		 * stepped again then, by its table when the lookup found one.
+		 */
+		if (have_find_vma && st->vma_pc != pc) {
+			st->vma_pc = pc;
+			st->want_vma = 1;
+			return;
+		}
+	}
+	if (!m || (m->flags & (KILN_UW_MAP_MARKER | KILN_UW_MAP_NO_TABLE))) {
 		/* No table: a frame-pointer step, which is what JIT code keeps. */
 		if (fp_step(st)) {
 			stop(mt, st,
@@ -322,7 +425,12 @@ int kiln_walk(struct bpf_perf_event_data *ctx)
 	 */
 	if (!st || !mt)
 		return 0;
-	for (i = 0; i < KILN_UW_FRAMES_PER_PROG && !st->done; i++)
+	if (st->want_vma) {
+		st->want_vma = 0;
+		if (vma_mapping(st, st->vma_pc))
+			count(mt, KILN_M_UW_VMA);
+	}
+	for (i = 0; i < KILN_UW_FRAMES_PER_PROG && !st->done && !st->want_vma; i++)
 		step(mt, st);
 	if (!st->done) {
 		if (st->tail_calls < KILN_UW_MAX_TAIL_CALLS) {

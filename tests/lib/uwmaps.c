@@ -38,6 +38,17 @@ int kiln_test_uw_maps__create(struct unwinder_maps *m, uint32_t idle_max, bool m
 				     sizeof(struct kiln_uw_rule), m->rules_max, NULL);
 	if (!err && m->rules_fd < 0)
 		err = -errno;
+	m->files_max = 4096;
+	m->files_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_uw_files",
+				     sizeof(struct kiln_uw_file_key), sizeof(struct kiln_uw_file),
+				     m->files_max, NULL);
+	if (!err && m->files_fd < 0)
+		err = -errno;
+	/* The unwinder only deletes from it: the value's shape is the BPF program's business. */
+	m->vma_cache_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_uw_vma_cache", sizeof(uint32_t),
+					 sizeof(uint64_t), 64, NULL);
+	if (!err && m->vma_cache_fd < 0)
+		err = -errno;
 	if (err)
 		kiln_test_uw_maps__close(m);
 	return err;
@@ -45,7 +56,8 @@ int kiln_test_uw_maps__create(struct unwinder_maps *m, uint32_t idle_max, bool m
 
 void kiln_test_uw_maps__close(struct unwinder_maps *m)
 {
-	int *fds[] = { &m->mappings_fd, &m->pages_fd, &m->deltas_fd, &m->rules_fd };
+	int *fds[] = { &m->mappings_fd, &m->pages_fd, &m->deltas_fd,
+		       &m->rules_fd,	&m->files_fd, &m->vma_cache_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <endian.h>
@@ -30,15 +31,20 @@
 static struct unwinder_maps maps;
 static char root[PATH_MAX];
 
-/* A fake /proc/FAKE_TGID: maps with one executable mapping of /bin/true, root -> "/". */
-static void make_proc(void)
+/* A fake /proc/FAKE_TGID: maps with one executable mapping of PATH, root -> "/". */
+static void make_proc_of(const char *path)
 {
 	char exe[PATH_MAX], line[PATH_MAX + 64];
 
-	/* /bin/true's text is at file offset 0x2000 or so; the table needs the offset only. */
+	/* coreutils' text is at file offset 0x2000 or so; the table needs the offset only. */
 	snprintf(line, sizeof(line), "55d000000000-55d000004000 r-xp 00002000 08:01 1234 %s\n",
-		 realpath("/bin/true", exe) ? exe : "/bin/true");
+		 realpath(path, exe) ? exe : path);
 	kiln_test_fake_proc_maps(root, FAKE_TGID, line);
+}
+
+static void make_proc(void)
+{
+	make_proc_of("/bin/true");
 }
 
 static void remove_proc(void)
@@ -90,10 +96,84 @@ static void test_sweep(void)
 	unwinder__free(u);
 }
 
+/* The entry of PATH (by the kernel's dev encoding and inode) in files map FD; 0 when found. */
+static int file_entry(int fd, const char *path, struct kiln_uw_file *v)
+{
+	struct kiln_uw_file_key k;
+	struct stat sb;
+
+	CU_ASSERT_FATAL(stat(path, &sb) == 0);
+	k.dev = ((uint64_t)major(sb.st_dev) << 20) | minor(sb.st_dev);
+	k.ino = sb.st_ino;
+	return bpf_map_lookup_elem(fd, &k, v);
+}
+
+/*
+ * A table loaded for a process's mapping enters its file in the files map (the walk's way to
+ * it before the process is read): its table, and a code segment whose bias rule gives the
+ * same bias as the one the unwinder computed for the process's mapping. When the table is
+ * evicted (one idle table kept here, and a second file goes idle), the file leaves the map.
+ * Maps of its own: the other case's unwinder left its tables in the shared ones.
+ */
+static void test_files_map(void)
+{
+	struct kiln_uw_map_key k = { .prefixlen = 96,
+				     .tgid_be = htobe32(FAKE_TGID),
+				     .addr_be = htobe64(0x55d000001000ull) };
+	struct unwinder_maps fm;
+	struct unwinder *u;
+	struct kiln_uw_mapping m;
+	struct kiln_uw_file v;
+	struct unwinder_stats st;
+	char exe[PATH_MAX];
+	uint32_t i;
+	bool covered = false;
+
+	CU_ASSERT_FATAL(kiln_test_uw_maps__create(&fm, 1, false) == 0);
+	u = unwinder__new(&fm, root);
+	CU_ASSERT_FATAL(u != NULL);
+	CU_ASSERT_FATAL(realpath("/bin/true", exe) != NULL);
+	make_proc();
+	CU_ASSERT_EQUAL_FATAL(unwinder__sync_process(u, FAKE_TGID), 0);
+	CU_ASSERT_EQUAL_FATAL(bpf_map_lookup_elem(fm.mappings_fd, &k, &m), 0);
+	CU_ASSERT_EQUAL_FATAL(file_entry(fm.files_fd, exe, &v), 0);
+	CU_ASSERT_EQUAL(v.table_id, m.table_id);
+	CU_ASSERT(v.nr_loads >= 1 && v.nr_loads <= KILN_UW_FILE_LOADS);
+	/* The mapping's file offset (0x2000) is in one code segment; its rule gives m.bias. */
+	for (i = 0; i < v.nr_loads && i < KILN_UW_FILE_LOADS; i++) {
+		if (0x2000 >= v.loads[i].off_lo && 0x2000 < v.loads[i].off_hi) {
+			covered = true;
+			CU_ASSERT_EQUAL(0x55d000000000ull - 0x2000 + (uint64_t)v.loads[i].delta,
+					m.bias);
+		}
+	}
+	CU_ASSERT(covered);
+	unwinder__stats(u, &st);
+	CU_ASSERT_EQUAL(st.files, 1);
+
+	/* Idle, it stays: a new process of the same program finds it by inode. */
+	unwinder__remove_process(u, FAKE_TGID);
+	CU_ASSERT_EQUAL(file_entry(fm.files_fd, exe, &v), 0);
+	/* A second file going idle evicts the first: its entry goes with its table. */
+	remove_proc();
+	make_proc_of("/bin/false");
+	CU_ASSERT_EQUAL_FATAL(unwinder__sync_process(u, FAKE_TGID), 0);
+	unwinder__remove_process(u, FAKE_TGID);
+	CU_ASSERT_NOT_EQUAL(file_entry(fm.files_fd, exe, &v), 0);
+	CU_ASSERT_FATAL(realpath("/bin/false", exe) != NULL);
+	CU_ASSERT_EQUAL(file_entry(fm.files_fd, exe, &v), 0);
+	unwinder__stats(u, &st);
+	CU_ASSERT_EQUAL(st.files, 1);
+	remove_proc();
+	unwinder__free(u);
+	kiln_test_uw_maps__close(&fm);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct kiln_test_case cases[] = {
 		{ "sweep of processes gone unannounced", test_sweep },
+		{ "loaded tables' files by inode, for the walk", test_files_map },
 	};
 	int err, rc;
 
