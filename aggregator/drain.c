@@ -164,45 +164,83 @@ static void sweep_stacks(struct sampler *s, int fd)
 		bpf_map_delete_elem(fd, &s->sweep[i]);
 }
 
+/* Keeps user stack (KEY, V) of the window being drained: its frames go to the pool. */
+static int keep_ustack(struct sampler *s, size_t *n, uint64_t key, const struct kiln_ustack *v)
+{
+	uint32_t len = v->len < KILN_MAX_FRAMES ? v->len : KILN_MAX_FRAMES;
+	struct ustack_ref *r = &s->urefs[*n];
+	int err;
+
+	err = sampler_u64_append(&s->upool, (const uint64_t *)v->pc, len, &r->off);
+	if (err)
+		return err;
+	r->len = len;
+	r->flags = v->flags;
+	s->ukeys[(*n)++] = key;
+	return 0;
+}
+
+/* The no-batch kernel's way: keys first (deleting while walking restarts the walk). */
+static int drain_ustacks_by_key(struct sampler *s, int fd, size_t *n)
+{
+	uint64_t key, next;
+	size_t nk = 0, i;
+	int err;
+
+	if (bpf_map_get_next_key(fd, NULL, &next) == 0) {
+		do {
+			s->ukeys[nk++] = next;
+			key = next;
+		} while (nk < s->ustacks_cap && bpf_map_get_next_key(fd, &key, &next) == 0);
+	}
+	for (i = 0; i < nk; i++) {
+		key = s->ukeys[i];
+		if (bpf_map_lookup_elem(fd, &key, &s->uchunk[0]))
+			s->uchunk[0].len = 0;
+		bpf_map_delete_elem(fd, &key);
+		err = keep_ustack(s, n, key, &s->uchunk[0]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /*
- * Reads and deletes every user stack of a window (FD) into s->ukeys / s->uvals and indexes
- * them by hash. Returns the number read or -errno.
+ * Reads and deletes every user stack of a window (FD), USTACK_CHUNK per call, into
+ * s->ukeys / s->urefs / s->upool and indexes them by hash. Returns the number read or -errno.
  */
 static ssize_t drain_ustacks(struct sampler *s, int fd)
 {
 	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, bopts);
-	uint64_t in_batch = 0, out_batch = 0, key, next;
+	uint64_t in_batch = 0, out_batch = 0;
 	size_t n = 0, i, slot, mask = s->uindex_size - 1;
 	uint32_t cnt;
 	bool first = true;
 	int err;
 
+	s->upool.n = 0;
 	while (!s->no_batch && n < s->ustacks_cap) {
-		cnt = s->ustacks_cap - n < DRAIN_BATCH ? s->ustacks_cap - n : DRAIN_BATCH;
+		cnt = s->ustacks_cap - n < USTACK_CHUNK ? s->ustacks_cap - n : USTACK_CHUNK;
 		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in_batch, &out_batch,
-						      s->ukeys + n, s->uvals + n, &cnt, &bopts);
+						      s->uchunk_keys, s->uchunk, &cnt, &bopts);
 		err = err ? -errno : 0;
 		if (err && err != -ENOENT)
 			return err;
-		n += cnt;
+		for (i = 0; i < cnt; i++) {
+			int e = keep_ustack(s, &n, s->uchunk_keys[i], &s->uchunk[i]);
+
+			if (e)
+				return e;
+		}
 		if (err == -ENOENT)
 			break;
 		in_batch = out_batch;
 		first = false;
 	}
 	if (s->no_batch) {
-		/* Keys first: deleting while walking restarts the walk. */
-		if (bpf_map_get_next_key(fd, NULL, &next) == 0) {
-			do {
-				s->ukeys[n++] = next;
-				key = next;
-			} while (n < s->ustacks_cap && bpf_map_get_next_key(fd, &key, &next) == 0);
-		}
-		for (i = 0; i < n; i++) {
-			if (bpf_map_lookup_elem(fd, &s->ukeys[i], &s->uvals[i]))
-				s->uvals[i].len = 0;
-			bpf_map_delete_elem(fd, &s->ukeys[i]);
-		}
+		err = drain_ustacks_by_key(s, fd, &n);
+		if (err)
+			return err;
 	}
 	memset(s->uindex, 0, s->uindex_size * sizeof(*s->uindex));
 	for (i = 0; i < n; i++) {
@@ -215,13 +253,13 @@ static ssize_t drain_ustacks(struct sampler *s, int fd)
 }
 
 /* The drained user stack with hash H, or NULL. */
-static const struct kiln_ustack *find_ustack(const struct sampler *s, uint64_t h)
+static const struct ustack_ref *find_ustack(const struct sampler *s, uint64_t h)
 {
 	size_t mask = s->uindex_size - 1, slot;
 
 	for (slot = h & mask; s->uindex[slot]; slot = (slot + 1) & mask) {
 		if (s->ukeys[s->uindex[slot] - 1] == h)
-			return &s->uvals[s->uindex[slot] - 1];
+			return &s->urefs[s->uindex[slot] - 1];
 	}
 	return NULL;
 }
@@ -245,7 +283,7 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 	struct pending *p;
 	uint32_t old = s->cur, nk, nu, npy;
 	int counts_fd, stacks_fd, ustacks_fd, err;
-	const struct kiln_ustack *us;
+	const struct ustack_ref *us;
 	size_t i, koff, uoff, n = 0;
 	uint64_t now, stacks_before = s->stacks_total;
 	ssize_t nr, nu_stacks;
@@ -291,7 +329,7 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 			nu = us->len < KILN_MAX_FRAMES ? us->len : KILN_MAX_FRAMES;
 			npy = KILN_USTACK_PY_WORDS(us->flags);
 			npy = npy <= nu ? npy : 0;
-			err = sampler_u64_append(&s->frames, (const uint64_t *)us->pc, nu, &uoff);
+			err = sampler_u64_append(&s->frames, s->upool.v + us->off, nu, &uoff);
 			if (err)
 				return err;
 		}

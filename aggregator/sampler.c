@@ -405,8 +405,10 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 		s->uindex_size <<= 1;
 	s->uindex = calloc(s->uindex_size, sizeof(*s->uindex));
 	s->ukeys = calloc(ustacks, sizeof(*s->ukeys));
-	s->uvals = calloc(ustacks, sizeof(*s->uvals));
-	if (!s->uindex || !s->ukeys || !s->uvals) {
+	s->urefs = calloc(ustacks, sizeof(*s->urefs));
+	s->uchunk_keys = calloc(USTACK_CHUNK, sizeof(*s->uchunk_keys));
+	s->uchunk = calloc(USTACK_CHUNK, sizeof(*s->uchunk));
+	if (!s->uindex || !s->ukeys || !s->urefs || !s->uchunk_keys || !s->uchunk) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -475,7 +477,10 @@ void sampler__free(struct sampler *s)
 	free(s->stack_buf);
 	free(s->sweep);
 	free(s->ukeys);
-	free(s->uvals);
+	free(s->urefs);
+	free(s->upool.v);
+	free(s->uchunk_keys);
+	free(s->uchunk);
 	free(s->uindex);
 	unwinder__free(s->uw);
 	pyprocs__free(s->py);
