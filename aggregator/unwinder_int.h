@@ -38,6 +38,7 @@ struct table {
 	char build_id[41]; /* hex, "" when the file has none */
 	struct load_seg loads[MAX_LOADS];
 	int nr_loads;
+	uint64_t entry; /* e_entry: where a process (or ld.so, as its interpreter) starts */
 	uint32_t nr_deltas; /* deltas it holds in the delta array */
 	struct extent *ext; /* the ranges of the delta array holding them */
 	size_t nr_ext;

@@ -7,6 +7,8 @@
  * Exits 77 only when the kernel refuses to create BPF maps.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,11 +171,74 @@ static void test_files_map(void)
 	kiln_test_uw_maps__close(&fm);
 }
 
+/* The rule (or command) the loaded table TABLE_ID applies at file address VADDR, or -1. */
+static int rule_at(const struct unwinder_maps *m, uint32_t table_id, uint64_t vaddr)
+{
+	struct kiln_uw_page_key pk = { .table_id = table_id, .page = vaddr >> KILN_UW_PAGE_BITS };
+	struct kiln_uw_page pg;
+	struct kiln_uw_delta d;
+	int rule = -1;
+	uint32_t i;
+
+	if (bpf_map_lookup_elem(m->pages_fd, &pk, &pg))
+		return -1;
+	for (i = pg.first; i < pg.first + pg.count; i++) {
+		if (bpf_map_lookup_elem(m->deltas_fd, &i, &d) ||
+		    d.addr_low > (vaddr & KILN_UW_PAGE_MASK))
+			break;
+		rule = d.rule;
+	}
+	return rule;
+}
+
+/*
+ * Debian's ld.so has no FDE for its entry point (_start, assembly without CFI), where every
+ * dynamically linked process starts: the walk must end there as at an outermost frame, not
+ * stop at "pc not covered". The return address of its `call _dl_start` is entry + 8.
+ */
+static void test_entry_stop(void)
+{
+	const char *ld = "/lib64/ld-linux-x86-64.so.2";
+	struct kiln_uw_map_key k = { .prefixlen = 96,
+				     .tgid_be = htobe32(FAKE_TGID),
+				     .addr_be = htobe64(0x55d000001000ull) };
+	struct unwinder_maps fm;
+	struct kiln_uw_mapping m;
+	struct unwinder *u;
+	GElf_Ehdr eh;
+	Elf *elf;
+	int fd;
+
+	fd = open(ld, O_RDONLY);
+	if (fd < 0) {
+		printf("(no %s here) ", ld);
+		return;
+	}
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	CU_ASSERT_FATAL(elf && gelf_getehdr(elf, &eh));
+	elf_end(elf);
+	close(fd);
+	CU_ASSERT_FATAL(kiln_test_uw_maps__create(&fm, 1, false) == 0);
+	u = unwinder__new(&fm, root);
+	CU_ASSERT_FATAL(u != NULL);
+	remove_proc();
+	make_proc_of(ld);
+	CU_ASSERT_EQUAL_FATAL(unwinder__sync_process(u, FAKE_TGID), 0);
+	CU_ASSERT_EQUAL_FATAL(bpf_map_lookup_elem(fm.mappings_fd, &k, &m), 0);
+	CU_ASSERT_EQUAL(rule_at(&fm, m.table_id, eh.e_entry + 7), KILN_UW_CMD(KILN_UW_CMD_STOP, 0));
+	CU_ASSERT_EQUAL(rule_at(&fm, m.table_id, eh.e_entry), KILN_UW_CMD(KILN_UW_CMD_STOP, 0));
+	remove_proc();
+	unwinder__free(u);
+	kiln_test_uw_maps__close(&fm);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct kiln_test_case cases[] = {
 		{ "sweep of processes gone unannounced", test_sweep },
 		{ "loaded tables' files by inode, for the walk", test_files_map },
+		{ "ld.so's entry point without CFI ends the stack", test_entry_stop },
 	};
 	int err, rc;
 
