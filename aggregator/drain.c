@@ -164,14 +164,17 @@ static void sweep_stacks(struct sampler *s, int fd)
 		bpf_map_delete_elem(fd, &s->sweep[i]);
 }
 
-/* Keeps user stack (KEY, V) of the window being drained: its frames go to the pool. */
+/*
+ * Keeps user stack (KEY, V) of the window being drained: its frames go to the window's frame
+ * pool once, where every sample with this stack refers to them.
+ */
 static int keep_ustack(struct sampler *s, size_t *n, uint64_t key, const struct kiln_ustack *v)
 {
 	uint32_t len = v->len < KILN_MAX_FRAMES ? v->len : KILN_MAX_FRAMES;
 	struct ustack_ref *r = &s->urefs[*n];
 	int err;
 
-	err = sampler_u64_append(&s->upool, (const uint64_t *)v->pc, len, &r->off);
+	err = sampler_u64_append(&s->frames, (const uint64_t *)v->pc, len, &r->off);
 	if (err)
 		return err;
 	r->len = len;
@@ -207,7 +210,8 @@ static int drain_ustacks_by_key(struct sampler *s, int fd, size_t *n)
 
 /*
  * Reads and deletes every user stack of a window (FD), USTACK_CHUNK per call, into
- * s->ukeys / s->urefs / s->upool and indexes them by hash. Returns the number read or -errno.
+ * s->ukeys / s->urefs / s->frames (which it empties first: the window's frame pool) and
+ * indexes them by hash. Returns the number read or -errno.
  */
 static ssize_t drain_ustacks(struct sampler *s, int fd)
 {
@@ -218,7 +222,7 @@ static ssize_t drain_ustacks(struct sampler *s, int fd)
 	bool first = true;
 	int err;
 
-	s->upool.n = 0;
+	s->frames.n = 0;
 	while (!s->no_batch && n < s->ustacks_cap) {
 		cnt = s->ustacks_cap - n < USTACK_CHUNK ? s->ustacks_cap - n : USTACK_CHUNK;
 		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in_batch, &out_batch,
@@ -312,7 +316,6 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 	if (nu_stacks < 0)
 		return (int)nu_stacks;
 
-	s->frames.n = 0;
 	for (i = 0; i < (size_t)nr; i++) {
 		const struct kiln_count_key *k = &s->keys[i];
 
@@ -326,12 +329,11 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 		us = k->ustack_hash ? find_ustack(s, k->ustack_hash) : NULL;
 		npy = 0;
 		if (us && us->len) {
-			nu = us->len < KILN_MAX_FRAMES ? us->len : KILN_MAX_FRAMES;
+			/* Already in the pool (drain_ustacks), shared by its samples. */
+			nu = us->len;
+			uoff = us->off;
 			npy = KILN_USTACK_PY_WORDS(us->flags);
 			npy = npy <= nu ? npy : 0;
-			err = sampler_u64_append(&s->frames, s->upool.v + us->off, nu, &uoff);
-			if (err)
-				return err;
 		}
 		memset(&rs, 0, sizeof(rs));
 		rs.tgid = k->tgid;

@@ -478,7 +478,6 @@ void sampler__free(struct sampler *s)
 	free(s->sweep);
 	free(s->ukeys);
 	free(s->urefs);
-	free(s->upool.v);
 	free(s->uchunk_keys);
 	free(s->uchunk);
 	free(s->uindex);

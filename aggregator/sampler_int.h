@@ -33,7 +33,7 @@ struct pending {
 	struct u64_vec frames;
 };
 
-/* A drained user stack: its frames in the sampler's upool, and the walk's flags. */
+/* A drained user stack: where its frames are in the frame pool, and the walk's flags. */
 struct ustack_ref {
 	size_t off;
 	uint32_t len, flags;
@@ -42,7 +42,7 @@ struct ustack_ref {
 /*
  * User stacks read from the map per batch call: the map's values are 1 KiB each (127
  * frames), so the whole window read at once kept ~2 MiB resident at 999 Hz; compacted by
- * chunk into upool (their real length, ~100 bytes at density), it keeps ~270 KiB.
+ * chunk into the frame pool (their real length, ~100 bytes at density), it keeps ~270 KiB.
  */
 #define USTACK_CHUNK 256
 
@@ -82,7 +82,6 @@ struct sampler {
 	/* The drained window's user stacks and an open-addressing index of them by hash. */
 	uint64_t *ukeys;
 	struct ustack_ref *urefs; /* as many as ukeys */
-	struct u64_vec upool; /* their frames */
 	uint64_t *uchunk_keys; /* USTACK_CHUNK keys and values read by one batch call */
 	struct kiln_ustack *uchunk;
 	size_t ustacks_cap;

@@ -301,8 +301,9 @@ struct kiln_config *kiln_config__defaults(void)
 	c->user = xstrdup("");
 	/*
 	 * 32 MiB: enough for the symbol tables of a node's busy binaries (at the density bench's
-	 * 2,000 processes the cache held 12 MiB); 64 MiB, the old default, filled under a day
-	 * of build churn and put kiln over its 100 MiB memory goal on its own (kiln-bench soak).
+	 * 2,000 processes the cache held 12 MiB); 64 MiB, the old default, filled within 25
+	 * minutes of a soak beside a CI run (the agent names everything on the host) and put
+	 * kiln over its 100 MiB memory goal (kiln-bench soak).
 	 */
 	c->symbol_cache_bytes = 32ull << 20;
 	c->debuginfod.urls = xstrdup("");
