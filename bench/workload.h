@@ -44,9 +44,11 @@ struct config {
 	uint64_t work; /* 0: time mode */
 	int ready_fd;
 	bool print_pids;
+	int nice; /* --nice */
 	uint64_t deadline_ns; /* CLOCK_MONOTONIC; time mode */
 	uint64_t cpu_limit_ns; /* --cpu-seconds: time mode ends at this thread CPU time; 0: none */
 	int started_pipe[2]; /* each worker writes one byte once running (for --ready-fd) */
+	int gate_pipe[2]; /* --procs: children wait for EOF here until all are forked */
 	struct totals *totals;
 };
 

@@ -47,6 +47,8 @@ void usage(FILE *f)
 		"  --syscall           burn in the kernel: read() 64 KiB from /dev/zero\n"
 		"  --ready-fd FD       write one byte to FD once every thread is running\n"
 		"  --print-pids        print pid=N on stdout for each working process\n"
+		"  --nice N            run at nice N (0..19): a node of many busy processes\n"
+		"                      that still leaves the other programs their turn\n"
 		"  -h, --help          show this help\n"
 		"\n"
 		"At exit, stderr gets: workload: cpu_ns total=T alpha=NS (PCT%%) ...\n"
@@ -142,6 +144,7 @@ enum {
 	OPT_DLOPEN,
 	OPT_READY_FD,
 	OPT_PRINT_PIDS,
+	OPT_NICE,
 };
 
 /*
@@ -251,6 +254,13 @@ static int parse_opt(int opt, bool *seconds_given)
 	case OPT_PRINT_PIDS:
 		cfg.print_pids = true;
 		break;
+	case OPT_NICE:
+		if (parse_num(optarg, 0, 19, &v)) {
+			fprintf(stderr, "workload: --nice: '%s' is not in 0..19\n", optarg);
+			return -EINVAL;
+		}
+		cfg.nice = (int)v;
+		break;
 	default:
 		/* getopt_long has already named the bad option. */
 		return -EINVAL;
@@ -276,6 +286,7 @@ int parse_args(int argc, char **argv)
 		{ "dlopen", required_argument, NULL, OPT_DLOPEN },
 		{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 		{ "print-pids", no_argument, NULL, OPT_PRINT_PIDS },
+		{ "nice", required_argument, NULL, OPT_NICE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
