@@ -280,6 +280,32 @@ static int add_sample(struct sampler *s, size_t *n, const struct kiln_raw_sample
 	return 0;
 }
 
+/*
+ * Processes whose exit event was lost (a full event ring) would stay loaded forever, so the
+ * unwinder's table is swept for them, a slice per window: SWEEP_SLOW slots normally (a full
+ * table in about a minute; each slot is a path lookup, and 512 a window were 5 % of the
+ * agent's CPU at 2000 processes), SWEEP_FAST for SWEEP_FAST_WINDOWS windows after events
+ * were lost.
+ */
+#define SWEEP_SLOW 64
+#define SWEEP_FAST 1024
+#define SWEEP_FAST_WINDOWS 8
+static void sweep_processes(struct sampler *s)
+{
+	uint64_t m[KILN_M_NR];
+
+	if (!sampler__metrics(s, m) && m[KILN_M_EV_DROPPED] != s->ev_lost_seen) {
+		s->ev_lost_seen = m[KILN_M_EV_DROPPED];
+		s->sweep_fast = SWEEP_FAST_WINDOWS;
+	}
+	if (s->sweep_fast) {
+		s->sweep_fast--;
+		unwinder__sweep(s->uw, SWEEP_FAST);
+		return;
+	}
+	unwinder__sweep(s->uw, SWEEP_SLOW);
+}
+
 int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, void *ctx), void *ctx)
 {
 	struct kiln_window win = { 0 };
@@ -396,9 +422,8 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 	/* The window is symbolized: CPython processes that exited before it can go. */
 	if (s->py)
 		pyprocs__sweep(s->py);
-	/* Processes whose exit event was lost (a full event ring) would stay loaded forever. */
 	if (s->uw)
-		unwinder__sweep(s->uw, 512);
+		sweep_processes(s);
 	/* The overflow samples of OLD are consumed; the window is reused after the next flip. */
 	p->n = 0;
 	p->frames.n = 0;

@@ -95,6 +95,8 @@ struct sampler {
 	bool no_stack_lad; /* the kernel lacks lookup_and_delete for stack maps */
 
 	uint64_t stacks_total;
+	uint64_t ev_lost_seen; /* proc_events_lost at the last sweep decision */
+	uint32_t sweep_fast; /* windows left to sweep at the fast budget */
 	int possible_cpus;
 	uint64_t *percpu; /* scratch for per-CPU metric values */
 };
