@@ -137,6 +137,84 @@ pid_t bench_spawn(char *const argv[], int out_fd, int err_fd, const int *keep, i
 	return spawn_in(argv, out_fd, err_fd, keep, nkeep, NULL);
 }
 
+/* Whether BUF holds a whole line that starts with MARKER. */
+static bool has_line(const char *buf, const char *marker)
+{
+	const char *p = buf;
+	size_t n = strlen(marker);
+
+	for (;;) {
+		if (!strncmp(p, marker, n) && strchr(p, '\n'))
+			return true;
+		p = strchr(p, '\n');
+		if (!p)
+			return false;
+		p++;
+	}
+}
+
+pid_t bench_spawn_ready(char *const argv[], int err_fd, const char *marker, int timeout_ms,
+			int *status)
+{
+	uint64_t deadline = mono_ns() + (uint64_t)timeout_ms * 1000000;
+	char buf[1024] = "";
+	size_t used = 0;
+	struct pollfd pfd;
+	int pipefd[2], err = 0;
+	pid_t pid;
+	ssize_t n;
+
+	*status = 0;
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -errno;
+	pid = bench_spawn(argv, pipefd[1], err_fd, NULL, 0);
+	close(pipefd[1]);
+	if (pid < 0) {
+		close(pipefd[0]);
+		return pid;
+	}
+	pfd.fd = pipefd[0];
+	pfd.events = POLLIN;
+	while (!has_line(buf, marker)) {
+		uint64_t now = mono_ns();
+
+		if (now >= deadline) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		if (poll(&pfd, 1, (int)((deadline - now) / 1000000 + 1)) <= 0)
+			continue;
+		/* What a ready line needs is at the start: a full buffer keeps its last half. */
+		if (used == sizeof(buf) - 1) {
+			memmove(buf, buf + used / 2, used - used / 2 + 1);
+			used -= used / 2;
+		}
+		n = read(pipefd[0], buf + used, sizeof(buf) - 1 - used);
+		if (n <= 0) {
+			err = -ECHILD;
+			break;
+		}
+		used += (size_t)n;
+		buf[used] = '\0';
+	}
+	close(pipefd[0]);
+	if (err) {
+		bench_stop(pid, SIGTERM, 60000, status);
+		return err;
+	}
+	return pid;
+}
+
+void bench_script_dir(char *buf, size_t len)
+{
+	const char *src = getenv("KILN_SRC");
+
+	if (src && *src)
+		snprintf(buf, len, "%s/bench", src);
+	else
+		snprintf(buf, len, "%s", KILN_BENCH_DIR);
+}
+
 int bench_tmpfd(void)
 {
 	int fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -519,10 +597,31 @@ uint64_t bench_proc_rss_bytes(pid_t pid)
 	return kb * 1024;
 }
 
+/* PSS in kB of PID's mappings of BPF maps (anon_inode:bpf-map, .bss, ring buffers). */
+static unsigned long long bpf_map_pss_kb(pid_t pid)
+{
+	char path[64], *buf = NULL, *line, *save = NULL;
+	unsigned long long kb, total = 0;
+	bool bpf = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	if (read_file(path, &buf, NULL))
+		return 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		/* A mapping's first line is "start-end perms ...": a hex digit first. */
+		if ((line[0] >= '0' && line[0] <= '9') || (line[0] >= 'a' && line[0] <= 'f'))
+			bpf = strstr(line, "anon_inode:bpf") != NULL;
+		else if (bpf && sscanf(line, "Pss: %llu", &kb) == 1)
+			total += kb;
+	}
+	free(buf);
+	return total;
+}
+
 uint64_t bench_proc_pss_bytes(pid_t pid)
 {
 	char path[64], *buf = NULL, *p;
-	unsigned long long kb = 0;
+	unsigned long long kb = 0, bpf;
 
 	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
 	if (read_file(path, &buf, NULL))
@@ -531,7 +630,13 @@ uint64_t bench_proc_pss_bytes(pid_t pid)
 	if (p)
 		sscanf(p + 5, "%llu", &kb);
 	free(buf);
-	return kb * 1024;
+	/*
+	 * BPF maps the process mmaps (the event ring, the unwind deltas) are kernel memory that
+	 * bench_proc_bpf_map_bytes() already counts whole: counted here too, they were twice
+	 * in a sum of both (4 MiB of the agent's PSS at density).
+	 */
+	bpf = bpf_map_pss_kb(pid);
+	return (kb > bpf ? kb - bpf : 0) * 1024;
 }
 
 uint64_t bench_proc_bpf_map_bytes(pid_t pid)

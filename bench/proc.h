@@ -33,6 +33,21 @@ int bench_which(const char *name, char *buf, size_t len);
 pid_t bench_spawn(char *const argv[], int out_fd, int err_fd, const int *keep, int nkeep);
 
 /*
+ * Starts ARGV as bench_spawn() does, its stdout to a pipe, and waits up to TIMEOUT_MS for a
+ * whole line of its output that starts with MARKER (a program saying it is ready). Returns
+ * the pid, or -ETIMEDOUT (the child stopped with SIGTERM), -ECHILD when the child exited
+ * first (its wait status in *STATUS), or -errno.
+ */
+pid_t bench_spawn_ready(char *const argv[], int err_fd, const char *marker, int timeout_ms,
+			int *status);
+
+/*
+ * The directory of the bench scripts (services.py, ...) into BUF of LEN: $KILN_SRC/bench when
+ * set (tests), else the source tree's bench/.
+ */
+void bench_script_dir(char *buf, size_t len);
+
+/*
  * Creates an unlinked temporary file for a child's stderr. Returns its descriptor or -errno.
  */
 int bench_tmpfd(void);
@@ -139,7 +154,8 @@ uint64_t bench_proc_rss_bytes(pid_t pid);
 /*
  * Proportional set size of PID in bytes (/proc/PID/smaps_rollup), 0 when it cannot be read.
  * Pages shared by several processes (the ring every kiln process maps) count once in the
- * sum over the processes, where RSS would count them once per process.
+ * sum over the processes, where RSS would count them once per process. Without the BPF maps
+ * PID mmaps: they are kernel memory, bench_proc_bpf_map_bytes() counts them.
  */
 uint64_t bench_proc_pss_bytes(pid_t pid);
 

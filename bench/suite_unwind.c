@@ -117,17 +117,6 @@ struct unwind {
 	unsigned int secs;
 };
 
-/* The directory of the bench scripts: $KILN_SRC/bench when set (tests), else the source tree's. */
-static void find_bench_dir(struct unwind *u)
-{
-	const char *src = getenv("KILN_SRC");
-
-	if (src && *src)
-		snprintf(u->bench_dir, sizeof(u->bench_dir), "%s/bench", src);
-	else
-		snprintf(u->bench_dir, sizeof(u->bench_dir), "%s", KILN_BENCH_DIR);
-}
-
 /* Value of "KEY=N" in OUT, or -1. */
 static double kv(const char *out, const char *key)
 {
@@ -189,32 +178,18 @@ static int check(struct unwind *u, const char *kind, const char *file, bool work
  */
 static pid_t start_load(struct unwind *u, const struct load *l, const char *cg, int log_fd)
 {
-	char path[PATH_MAX], script[PATH_MAX + 32], fd_arg[16], life[16], buf[512] = "";
-	int pipefd[2], err = 0, status;
-	uint64_t deadline = mono_ns() + (uint64_t)READY_TIMEOUT_MS * 1000000;
-	size_t used = 0;
+	char path[PATH_MAX], script[PATH_MAX + 32], fd_arg[16], life[16];
+	int pipefd[2], err = 0, status = 0;
 	struct pollfd pfd;
 	pid_t pid;
-	ssize_t n;
+	char byte;
 
 	/*
 	 * A bound on the load's life, should we die without stopping it (services.py also gets
 	 * SIGTERM when we die).
 	 */
 	snprintf(life, sizeof(life), "%u", u->secs + 120);
-	if (pipe2(pipefd, O_CLOEXEC))
-		return -errno;
-	if (l->workload) {
-		err = bench_sibling(u->o, l->workload, path, sizeof(path));
-		if (err)
-			goto cleanup_pipe;
-		snprintf(fd_arg, sizeof(fd_arg), "%d", pipefd[1]);
-		char *const argv[] = { path,	    "--mix", "alpha=70,beta=30", "--threads", "2",
-				       "--seconds", life,    "--ready-fd",	 fd_arg,      NULL };
-
-		fcntl(pipefd[1], F_SETFD, 0);
-		pid = bench_spawn_cgroup(argv, BENCH_FD_NULL, BENCH_FD_NULL, &pipefd[1], 1, cg);
-	} else {
+	if (!l->workload) {
 		snprintf(script, sizeof(script), "%s/services.py", u->bench_dir);
 		char *const argv[] = { u->python,	   script,     "run",
 				       (char *)l->service, "--cgroup", (char *)cg,
@@ -224,8 +199,26 @@ static pid_t start_load(struct unwind *u, const struct load *l, const char *cg, 
 		 * services.py puts the service in CG itself; it and the load stay outside. The
 		 * services' logs go to LOG_FD, shown only when something fails.
 		 */
-		pid = bench_spawn(argv, pipefd[1], log_fd < 0 ? BENCH_FD_NULL : log_fd, NULL, 0);
+		pid = bench_spawn_ready(argv, log_fd < 0 ? BENCH_FD_NULL : log_fd, "ready ",
+					READY_TIMEOUT_MS, &status);
+		if (pid == -ECHILD && WIFEXITED(status) && WEXITSTATUS(status) == 77)
+			return -EOPNOTSUPP;
+		if (pid < 0)
+			fprintf(stderr, "kiln-bench unwind: %s did not get ready: %s\n", l->name,
+				pid == -ECHILD ? "it exited" : strerror((int)-pid));
+		return pid;
 	}
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -errno;
+	err = bench_sibling(u->o, l->workload, path, sizeof(path));
+	if (err)
+		goto cleanup_pipe;
+	snprintf(fd_arg, sizeof(fd_arg), "%d", pipefd[1]);
+	char *const argv[] = { path,	    "--mix", "alpha=70,beta=30", "--threads", "2",
+			       "--seconds", life,    "--ready-fd",	 fd_arg,      NULL };
+
+	fcntl(pipefd[1], F_SETFD, 0);
+	pid = bench_spawn_cgroup(argv, BENCH_FD_NULL, BENCH_FD_NULL, &pipefd[1], 1, cg);
 	close(pipefd[1]);
 	pipefd[1] = -1;
 	if (pid < 0) {
@@ -234,31 +227,11 @@ static pid_t start_load(struct unwind *u, const struct load *l, const char *cg, 
 	}
 	pfd.fd = pipefd[0];
 	pfd.events = POLLIN;
-	/* The workload writes one byte; services.py a "ready ..." line. */
-	while (!(l->workload ? used > 0 : strstr(buf, "ready ") && strchr(buf, '\n'))) {
-		uint64_t now = mono_ns();
-
-		if (now >= deadline) {
-			err = -ETIMEDOUT;
-			break;
-		}
-		if (poll(&pfd, 1, (int)((deadline - now) / 1000000 + 1)) <= 0)
-			continue;
-		n = read(pipefd[0], buf + used, sizeof(buf) - 1 - used);
-		if (n <= 0) {
-			err = -ECHILD;
-			break;
-		}
-		used += (size_t)n;
-		buf[used] = '\0';
-	}
-	if (err) {
+	/* The workload writes one byte once every thread runs. */
+	if (poll(&pfd, 1, READY_TIMEOUT_MS) <= 0 || read(pipefd[0], &byte, 1) != 1) {
 		bench_stop(pid, SIGTERM, STOP_TIMEOUT_MS, &status);
-		if (err == -ECHILD && WIFEXITED(status) && WEXITSTATUS(status) == 77)
-			err = -EOPNOTSUPP;
-		else
-			fprintf(stderr, "kiln-bench unwind: %s did not get ready: %s\n", l->name,
-				err == -ECHILD ? "it exited" : strerror(-err));
+		fprintf(stderr, "kiln-bench unwind: %s did not get ready\n", l->name);
+		err = -ETIMEDOUT;
 		goto cleanup_pipe;
 	}
 	close(pipefd[0]);
@@ -887,7 +860,7 @@ int bench_unwind(const struct bench_opts *o, int argc, char **argv)
 	}
 	if (runs > MAX_RUNS)
 		runs = MAX_RUNS;
-	find_bench_dir(&u);
+	bench_script_dir(u.bench_dir, sizeof(u.bench_dir));
 	if (bench_sibling(o, "../kiln", u.kiln, sizeof(u.kiln)) || access(u.kiln, X_OK)) {
 		fprintf(stderr, "kiln-bench unwind: needs %s (build it first)\n", u.kiln);
 		return -ENOENT;
