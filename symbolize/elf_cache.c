@@ -436,6 +436,27 @@ struct elf_sym *elf_lookup(const struct elf_file *e, uint64_t vaddr)
 	return NULL;
 }
 
+struct elf_sym *sym_cache_lookup(struct symbolizer *s, struct elf_file *e, uint64_t vaddr)
+{
+	struct sym_cache_slot *c =
+		&s->sym_cache[htab_hash_u64(vaddr, (uintptr_t)e) & (SYM_CACHE_SLOTS - 1)];
+	struct elf_sym *sym;
+
+	if (c->e == e && c->vaddr == vaddr && c->idx < e->nr_syms) {
+		sym = &e->syms[c->idx];
+		if (vaddr - sym->start < sym->size)
+			return sym;
+	}
+	sym = elf_lookup(e, vaddr);
+	/* Misses are not kept: a miss has no symbol to check a later hit against. */
+	if (sym) {
+		c->e = e;
+		c->vaddr = vaddr;
+		c->idx = (size_t)(sym - e->syms);
+	}
+	return sym;
+}
+
 /*
  * Sets OUT's name, system name and offset from SYM of E (whose symbols use VADDR's address
  * space). Interns (and demangles) on first use only: see struct elf_sym. Returns 0 or

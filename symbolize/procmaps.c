@@ -414,7 +414,7 @@ int user_lookup(struct symbolizer *s, struct proc *p, uint64_t addr, struct sym_
 	out->build_id = m->elf->build_id;
 	if (m->elf->go)
 		out->kind = SYM_FRAME_GO;
-	sym = elf_lookup(m->elf, out->elf_vaddr);
+	sym = sym_cache_lookup(s, m->elf, out->elf_vaddr);
 	if (!sym)
 		return 0;
 	return fill_name(s, m->elf, sym, out->elf_vaddr, out);

@@ -144,6 +144,14 @@ struct proc {
 	size_t bytes; /* maps and perf map, in symbolizer.proc_bytes */
 };
 
+/* One entry of struct symbolizer's cache of recent symbol lookups. */
+struct sym_cache_slot {
+	const struct elf_file *e;
+	uint64_t vaddr;
+	size_t idx; /* in e->syms */
+};
+#define SYM_CACHE_SLOTS 4096
+
 struct symbolizer {
 	char *proc_root;
 	char *kallsyms_path;
@@ -184,6 +192,12 @@ struct symbolizer {
 	uint64_t dbg_reloads, dbg_retry_ns;
 	uint64_t files_denied; /* mapped files the agent may not open (elf_cache.c) */
 	bool warned_denied;
+	/*
+	 * Symbols of recent lookups (sym_cache_lookup()): the same return addresses recur in
+	 * nearly every stack, and each elf_lookup() was a binary search over thousands of
+	 * symbols that missed the CPU's caches.
+	 */
+	struct sym_cache_slot sym_cache[SYM_CACHE_SLOTS];
 };
 
 /* What parse_elf() learns about a binary's separate debug information. */
@@ -206,6 +220,13 @@ const char *intern(struct symbolizer *s, const char *str);
 uint64_t total_bytes(const struct symbolizer *s);
 
 /* elf_cache.c */
+
+/*
+ * elf_lookup() through S's cache: the symbol of E covering VADDR, or NULL. A cached entry is
+ * checked against E's symbols as they are now, so files freed, re-read or replaced at the
+ * same address never give a stale answer.
+ */
+struct elf_sym *sym_cache_lookup(struct symbolizer *s, struct elf_file *e, uint64_t vaddr);
 
 /* Frees E and its aliases (not removed from any index); NULL is a no-op. */
 void elf_file__free(struct elf_file *e);

@@ -477,6 +477,7 @@ int main(int argc, char **argv)
 		{ "buildid_cache_sharing", test_buildid_cache_sharing },
 		{ "lru_budget", test_lru_budget },
 		{ "name_cache", test_name_cache },
+		{ "sym_cache", test_sym_cache },
 		{ "maps_parse", test_maps_parse },
 		{ "maps_reread_backoff", test_maps_reread_backoff },
 		{ "free_null", test_symbolizer_free_null },

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "symbolize/symbolize.h"
+#include "symbolize/symbolize_internal.h"
 
 #include "symtest.h"
 
@@ -243,6 +244,38 @@ void test_name_cache(void)
  * executable lines are kept; paths keep their spaces; no path is "//anon"; [vdso] is a
  * mapping without an ELF file or a name.
  */
+/*
+ * The cache of recent symbol lookups answers as elf_lookup() does, and never with a symbol
+ * that no longer covers the address: a file re-read (or another file at the same address)
+ * with other symbols gets a fresh lookup.
+ */
+void test_sym_cache(void)
+{
+	struct symbolizer *s = symbolizer__new(NULL);
+	struct elf_sym syms[3] = {
+		{ .start = 0x1000, .size = 0x100 },
+		{ .start = 0x1100, .size = 0x100 },
+		{ .start = 0x2000, .size = 0x10 },
+	};
+	struct elf_file e = { .syms = syms, .nr_syms = 3 };
+	struct elf_file other = { .syms = syms, .nr_syms = 1 };
+
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_PTR_EQUAL(sym_cache_lookup(s, &e, 0x1110), &syms[1]);
+	CU_ASSERT_PTR_EQUAL(sym_cache_lookup(s, &e, 0x1110), &syms[1]); /* from the cache */
+	CU_ASSERT_PTR_NULL(sym_cache_lookup(s, &e, 0x1800)); /* between symbols */
+	CU_ASSERT_PTR_NULL(sym_cache_lookup(s, &other, 0x1110)); /* same address, other file */
+	/* Re-read in place: the cached symbol moved away from the address. */
+	syms[1].start = 0x1200;
+	syms[1].size = 0x10;
+	CU_ASSERT_PTR_NULL(sym_cache_lookup(s, &e, 0x1110));
+	CU_ASSERT_PTR_EQUAL(sym_cache_lookup(s, &e, 0x2005), &syms[2]);
+	/* Fewer symbols than the cached index. */
+	e.nr_syms = 2;
+	CU_ASSERT_PTR_NULL(sym_cache_lookup(s, &e, 0x2005));
+	symbolizer__free(s);
+}
+
 void test_maps_parse(void)
 {
 	struct symbolizer_opts opts = { .sz = sizeof(opts) };
