@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Draining a finished window: the flip, the wait for running programs, the count map's
- * keys, the kernel stacks they refer to, the user stacks by hash, and the window's overflow
- * samples, merged into one struct kiln_window.
+ * keys, the kernel stacks they refer to, the user stacks in their slots, and the window's
+ * overflow samples, merged into one struct kiln_window.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -164,110 +164,6 @@ static void sweep_stacks(struct sampler *s, int fd)
 		bpf_map_delete_elem(fd, &s->sweep[i]);
 }
 
-/*
- * Keeps user stack (KEY, V) of the window being drained: its frames go to the window's frame
- * pool once, where every sample with this stack refers to them.
- */
-static int keep_ustack(struct sampler *s, size_t *n, uint64_t key, const struct kiln_ustack *v)
-{
-	uint32_t len = v->len < KILN_MAX_FRAMES ? v->len : KILN_MAX_FRAMES;
-	struct ustack_ref *r = &s->urefs[*n];
-	int err;
-
-	err = sampler_u64_append(&s->frames, (const uint64_t *)v->pc, len, &r->off);
-	if (err)
-		return err;
-	r->len = len;
-	r->flags = v->flags;
-	s->ukeys[(*n)++] = key;
-	return 0;
-}
-
-/* The no-batch kernel's way: keys first (deleting while walking restarts the walk). */
-static int drain_ustacks_by_key(struct sampler *s, int fd, size_t *n)
-{
-	uint64_t key, next;
-	size_t nk = 0, i;
-	int err;
-
-	if (bpf_map_get_next_key(fd, NULL, &next) == 0) {
-		do {
-			s->ukeys[nk++] = next;
-			key = next;
-		} while (nk < s->ustacks_cap && bpf_map_get_next_key(fd, &key, &next) == 0);
-	}
-	for (i = 0; i < nk; i++) {
-		key = s->ukeys[i];
-		if (bpf_map_lookup_elem(fd, &key, &s->uchunk[0]))
-			s->uchunk[0].len = 0;
-		bpf_map_delete_elem(fd, &key);
-		err = keep_ustack(s, n, key, &s->uchunk[0]);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-/*
- * Reads and deletes every user stack of a window (FD), USTACK_CHUNK per call, into
- * s->ukeys / s->urefs / s->frames (which it empties first: the window's frame pool) and
- * indexes them by hash. Returns the number read or -errno.
- */
-static ssize_t drain_ustacks(struct sampler *s, int fd)
-{
-	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, bopts);
-	uint64_t in_batch = 0, out_batch = 0;
-	size_t n = 0, i, slot, mask = s->uindex_size - 1;
-	uint32_t cnt;
-	bool first = true;
-	int err;
-
-	s->frames.n = 0;
-	while (!s->no_batch && n < s->ustacks_cap) {
-		cnt = s->ustacks_cap - n < USTACK_CHUNK ? s->ustacks_cap - n : USTACK_CHUNK;
-		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in_batch, &out_batch,
-						      s->uchunk_keys, s->uchunk, &cnt, &bopts);
-		err = err ? -errno : 0;
-		if (err && err != -ENOENT)
-			return err;
-		for (i = 0; i < cnt; i++) {
-			int e = keep_ustack(s, &n, s->uchunk_keys[i], &s->uchunk[i]);
-
-			if (e)
-				return e;
-		}
-		if (err == -ENOENT)
-			break;
-		in_batch = out_batch;
-		first = false;
-	}
-	if (s->no_batch) {
-		err = drain_ustacks_by_key(s, fd, &n);
-		if (err)
-			return err;
-	}
-	memset(s->uindex, 0, s->uindex_size * sizeof(*s->uindex));
-	for (i = 0; i < n; i++) {
-		for (slot = s->ukeys[i] & mask; s->uindex[slot]; slot = (slot + 1) & mask)
-			;
-		s->uindex[slot] = (uint32_t)i + 1;
-	}
-	s->stacks_total += n;
-	return (ssize_t)n;
-}
-
-/* The drained user stack with hash H, or NULL. */
-static const struct ustack_ref *find_ustack(const struct sampler *s, uint64_t h)
-{
-	size_t mask = s->uindex_size - 1, slot;
-
-	for (slot = h & mask; s->uindex[slot]; slot = (slot + 1) & mask) {
-		if (s->ukeys[s->uindex[slot] - 1] == h)
-			return &s->urefs[s->uindex[slot] - 1];
-	}
-	return NULL;
-}
-
 static int add_sample(struct sampler *s, size_t *n, const struct kiln_raw_sample *src)
 {
 	int err;
@@ -312,11 +208,12 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 	struct kiln_raw_sample rs;
 	struct pending *p;
 	uint32_t old = s->cur, nk, nu, npy;
-	int counts_fd, stacks_fd, ustacks_fd, err;
-	const struct ustack_ref *us;
-	size_t i, koff, uoff, n = 0;
+	int counts_fd, stacks_fd, err;
+	const struct kiln_ustack *us, *ubase;
+	uint32_t used;
+	size_t i, koff, n = 0;
 	uint64_t now, stacks_before = s->stacks_total;
-	ssize_t nr, nu_stacks;
+	ssize_t nr;
 
 	/* Flip first: from here on new samples go to the other window. */
 	s->cur ^= 1;
@@ -332,15 +229,17 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 
 	counts_fd = bpf_map__fd(old ? s->skel->maps.counts1 : s->skel->maps.counts0);
 	stacks_fd = bpf_map__fd(old ? s->skel->maps.stacks1 : s->skel->maps.stacks0);
-	ustacks_fd = bpf_map__fd(old ? s->skel->maps.ustacks1 : s->skel->maps.ustacks0);
+	s->frames.n = 0; /* the window's pool of kernel frames */
 	nr = drain_counts(s, counts_fd,
 			  bpf_map__max_entries(old ? s->skel->maps.counts1
 						   : s->skel->maps.counts0));
 	if (nr < 0)
 		return (int)nr;
-	nu_stacks = drain_ustacks(s, ustacks_fd);
-	if (nu_stacks < 0)
-		return (int)nu_stacks;
+	/* The window's user stacks: slots its new keys took (bpf/profile.bpf.c, ustacks). */
+	used = __atomic_load_n(&s->skel->bss->ustack_used[old], __ATOMIC_ACQUIRE);
+	used = used < s->ustack_half ? used : s->ustack_half;
+	ubase = s->ustacks + (size_t)old * s->ustack_half;
+	s->stacks_total += used;
 
 	for (i = 0; i < (size_t)nr; i++) {
 		const struct kiln_count_key *k = &s->keys[i];
@@ -351,13 +250,13 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 		if (err)
 			return err;
 		nu = 0;
-		uoff = 0;
-		us = k->ustack_hash ? find_ustack(s, k->ustack_hash) : NULL;
 		npy = 0;
-		if (us && us->len) {
-			/* Already in the pool (drain_ustacks), shared by its samples. */
-			nu = us->len;
-			uoff = us->off;
+		us = k->ustack_hash && s->vals[i].uslot && s->vals[i].uslot <= used
+			     ? &ubase[s->vals[i].uslot - 1]
+			     : NULL;
+		if (us) {
+			/* Read in place: the slot stays as it is until the window's next turn. */
+			nu = us->len < KILN_MAX_FRAMES ? us->len : KILN_MAX_FRAMES;
 			npy = KILN_USTACK_PY_WORDS(us->flags);
 			npy = npy <= nu ? npy : 0;
 		}
@@ -368,9 +267,9 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 		memcpy(rs.comm, s->vals[i].comm, sizeof(rs.comm));
 		rs.comm[sizeof(rs.comm) - 1] = '\0';
 		rs.count = s->vals[i].count;
-		/* Offsets now, pointers below: the pool may still move while it grows. */
+		/* An offset now, a pointer below: the pool may still move while it grows. */
 		rs.kframes = (const uint64_t *)(uintptr_t)koff;
-		rs.uframes = (const uint64_t *)(uintptr_t)uoff;
+		rs.uframes = us ? (const uint64_t *)us->pc : NULL;
 		rs.nr_kframes = nk;
 		rs.nr_uframes = nu;
 		rs.nr_pywords = npy;
@@ -381,10 +280,8 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 			return err;
 	}
 	sweep_stacks(s, stacks_fd);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		s->samples[i].kframes = s->frames.v + (uintptr_t)s->samples[i].kframes;
-		s->samples[i].uframes = s->frames.v + (uintptr_t)s->samples[i].uframes;
-	}
 
 	p = &s->pending[old];
 	for (i = 0; i < p->n; i++) {
@@ -424,7 +321,11 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 		pyprocs__sweep(s->py);
 	if (s->uw)
 		sweep_processes(s);
-	/* The overflow samples of OLD are consumed; the window is reused after the next flip. */
+	/*
+	 * The overflow samples and user stacks of OLD are consumed; the window is reused after
+	 * the next flip.
+	 */
+	__atomic_store_n(&s->skel->bss->ustack_used[old], 0, __ATOMIC_RELEASE);
 	p->n = 0;
 	p->frames.n = 0;
 	s->seq++;

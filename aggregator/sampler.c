@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -227,9 +228,10 @@ static uint32_t default_entries(const struct sampler *s, uint32_t per_sample)
 /* Which option sizes map NAME, for the error message. */
 static const char *map_option(const char *name)
 {
-	if (!strncmp(name, "stacks", 6) || !strncmp(name, "ustacks", 7))
+	if (!strncmp(name, "stacks", 6))
 		return "--stack-map-entries (or a lower -F / --window-ms, which size it)";
-	if (!strncmp(name, "counts", 6))
+	/* Every new count key may take a user stack slot: the counts size both. */
+	if (!strncmp(name, "counts", 6) || !strncmp(name, "ustacks", 7))
 		return "--count-map-entries (or a lower -F / --window-ms, which size it)";
 	return NULL;
 }
@@ -326,9 +328,13 @@ static void report_refused_map(struct bpf_object *obj, int err)
 struct sampler *sampler__new(const struct sampler_opts *opts)
 {
 	struct sampler *s = NULL;
-	uint32_t counts, stacks, ustacks, rbsz;
+	uint32_t counts, stacks, rbsz;
 	bool find_vma = false;
+	void *m;
 	int err;
+
+	/* An array element takes its value's size rounded up to 8 bytes: the slots' stride. */
+	_Static_assert(sizeof(struct kiln_ustack) % 8 == 0, "user stack slots are contiguous");
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -346,7 +352,6 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	 * samples, ~6 % less BPF time per sample; 16x the elements was ~20 % slower (cache).
 	 */
 	stacks = s->opts.stack_map_entries ? s->opts.stack_map_entries : default_entries(s, 1) + 1;
-	ustacks = s->opts.stack_map_entries ? s->opts.stack_map_entries : default_entries(s, 1);
 	rbsz = s->opts.ringbuf_bytes ? s->opts.ringbuf_bytes : DEFAULT_RINGBUF_BYTES;
 	s->no_batch = s->opts.no_batch;
 	s->possible_cpus = possible_cpus();
@@ -373,8 +378,9 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	bpf_map__set_max_entries(s->skel->maps.counts1, counts);
 	bpf_map__set_max_entries(s->skel->maps.stacks0, stacks);
 	bpf_map__set_max_entries(s->skel->maps.stacks1, stacks);
-	bpf_map__set_max_entries(s->skel->maps.ustacks0, ustacks);
-	bpf_map__set_max_entries(s->skel->maps.ustacks1, ustacks);
+	bpf_map__set_max_entries(s->skel->maps.ustacks, 2 * counts);
+	s->skel->rodata->ustack_half = counts;
+	s->ustack_half = counts;
 	bpf_map__set_max_entries(s->skel->maps.events, rbsz);
 	/* What this kernel lacks: fall back (no Python walk, per-key drain) or say what. */
 	err = features__prepare(s->skel->obj, &s->opts.no_python, &s->no_batch, &find_vma);
@@ -400,19 +406,17 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	s->uindex_size = 2;
-	while (s->uindex_size < 2 * (size_t)ustacks)
-		s->uindex_size <<= 1;
-	s->uindex = calloc(s->uindex_size, sizeof(*s->uindex));
-	s->ukeys = calloc(ustacks, sizeof(*s->ukeys));
-	s->urefs = calloc(ustacks, sizeof(*s->urefs));
-	s->uchunk_keys = calloc(USTACK_CHUNK, sizeof(*s->uchunk_keys));
-	s->uchunk = calloc(USTACK_CHUNK, sizeof(*s->uchunk));
-	if (!s->uindex || !s->ukeys || !s->urefs || !s->uchunk_keys || !s->uchunk) {
-		err = -ENOMEM;
+	/* Read where the programs wrote them (drain.c); a page-aligned array of 1 KiB slots. */
+	s->ustacks_bytes = 2 * (size_t)counts * sizeof(struct kiln_ustack);
+	m = mmap(NULL, s->ustacks_bytes, PROT_READ, MAP_SHARED, bpf_map__fd(s->skel->maps.ustacks),
+		 0);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		log_error("mapping the user stack array (%zu bytes): %s", s->ustacks_bytes,
+			  strerror(errno));
 		goto cleanup;
 	}
-	s->ustacks_cap = ustacks;
+	s->ustacks = m;
 	if (!s->opts.no_unwind) {
 		struct unwinder_maps um = {
 			.mappings_fd = bpf_map__fd(s->skel->maps.uw_mappings),
@@ -476,11 +480,8 @@ void sampler__free(struct sampler *s)
 	free(s->slots);
 	free(s->stack_buf);
 	free(s->sweep);
-	free(s->ukeys);
-	free(s->urefs);
-	free(s->uchunk_keys);
-	free(s->uchunk);
-	free(s->uindex);
+	if (s->ustacks)
+		munmap((void *)s->ustacks, s->ustacks_bytes);
 	unwinder__free(s->uw);
 	pyprocs__free(s->py);
 	free(s->percpu);

@@ -33,19 +33,6 @@ struct pending {
 	struct u64_vec frames;
 };
 
-/* A drained user stack: where its frames are in the frame pool, and the walk's flags. */
-struct ustack_ref {
-	size_t off;
-	uint32_t len, flags;
-};
-
-/*
- * User stacks read from the map per batch call: the map's values are 1 KiB each (127
- * frames), so the whole window read at once kept ~2 MiB resident at 999 Hz; compacted by
- * chunk into the frame pool (their real length, ~100 bytes at density), it keeps ~270 KiB.
- */
-#define USTACK_CHUNK 256
-
 /* Where a drained stack's frames are in the frame pool; GEN tells this drain's from stale. */
 struct stack_slot {
 	uint64_t gen;
@@ -79,14 +66,10 @@ struct sampler {
 	uint64_t *stack_buf;
 	uint32_t *sweep; /* stack ids left in a drained map */
 	size_t sweep_cap;
-	/* The drained window's user stacks and an open-addressing index of them by hash. */
-	uint64_t *ukeys;
-	struct ustack_ref *urefs; /* as many as ukeys */
-	uint64_t *uchunk_keys; /* USTACK_CHUNK keys and values read by one batch call */
-	struct kiln_ustack *uchunk;
-	size_t ustacks_cap;
-	uint32_t *uindex; /* slot -> 1 + index into ukeys, 0 when empty */
-	size_t uindex_size; /* a power of two, at least twice the stacks */
+	/* The ustacks array, mapped read-only: two windows of ustack_half slots. */
+	const struct kiln_ustack *ustacks;
+	size_t ustacks_bytes;
+	uint32_t ustack_half;
 	struct unwinder *uw;
 	struct pyprocs *py;
 	uint32_t remapped[64]; /* processes that mapped code since the last flush */

@@ -64,7 +64,7 @@ __u32 window = 0;
 __u32 filter_tgids = 0;
 __u32 filter_cgroups = 0;
 
-/* Kernel stacks; user stacks are walked by kiln and kept in ustacks0/1. */
+/* Kernel stacks; user stacks are walked by kiln and kept in ustacks. */
 struct stack_map {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
 	__uint(key_size, sizeof(__u32));
@@ -84,18 +84,27 @@ struct count_map {
 };
 
 /*
- * User stacks of a window, keyed by the hash of their frames: a sample with a stack that
- * is already there only counts. Preallocated: perf_event programs may use no other hash.
+ * User stacks: window W's are slots W * ustack_half .. of this array, taken in turn
+ * (ustack_used[W]) by the samples that create a count key, whose value keeps the slot. User
+ * space reads them through a mapping of the array (BPF_F_MMAPABLE) and only resets the
+ * window's count: a hash of stacks, drained by batch calls, cost the agent a checked copy
+ * of each 1 KiB value and its bucket's locking, about an eighth of its time at density.
+ * A stack is kept once per count key rather than once per window (two threads with the
+ * same stack store it twice): keys are at most as many as the slots, so the array fills
+ * no sooner than the count map.
  */
-struct ustack_map {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, __u64);
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
 	__type(value, struct kiln_ustack);
-	__uint(max_entries, 16384);
-};
+	__uint(max_entries, 2 * 16384);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} ustacks SEC(".maps");
 
-struct ustack_map ustacks0 SEC(".maps");
-struct ustack_map ustacks1 SEC(".maps");
+/* Set by user space before load: the slots of one window (ustacks has two windows' worth). */
+const volatile __u32 ustack_half = 16384;
+/* Slots taken in each window (may run past ustack_half: the extra ones failed). */
+__u32 ustack_used[2] = {};
 struct stack_map stacks0 SEC(".maps");
 struct stack_map stacks1 SEC(".maps");
 struct count_map counts0 SEC(".maps");
@@ -503,32 +512,26 @@ static __always_inline void push_frame(struct walk_state *st, __u64 pc)
 
 /*
  * Counts the sample under (thread, kernel stack, user stack) in window W's maps, storing
- * the walked user stack first. What the maps can't hold goes to the ring buffer.
+ * the walked user stack with a new key. What the maps can't hold goes to the ring buffer.
  */
 static __always_inline int aggregate(struct bpf_perf_event_data *ctx, struct kiln_metrics *mt,
-				     struct walk_state *st, void *ustacks, void *counts)
+				     struct walk_state *st, void *counts)
 {
 	struct kiln_count_key key = {};
 	struct kiln_count_val init = {}, *val;
+	struct kiln_ustack *slot;
+	__u32 idx, w = st->w & 1;
 	__u64 h = 0;
 	/*
 	 * int, not long: 6.1 hands a helper's negative errno back zero-extended from 32 bits
 	 * (0x00000000ffffffef for -EEXIST), so a long never equals -EEXIST there and every
-	 * stack already stored was taken for a full map.
+	 * key already counted was taken for a full map.
 	 */
 	int err;
 
 	if (!st->ustack_err) {
 		h = hash_step(st->hash, ((__u64)st->stack.flags << 32) | st->stack.len);
 		h = h ? h : 1; /* 0 means "no user stack" */
-		/* The same stack already stored (-EEXIST) is the point of the hash. */
-		err = (int)bpf_map_update_elem(ustacks, &h, &st->stack, BPF_NOEXIST);
-		if (err && err != -EEXIST) {
-			count(mt, KILN_M_UW_STACKS_FULL);
-			count(mt, KILN_M_OVF_STACK_FULL);
-			overflow(ctx, mt, st);
-			return 0;
-		}
 	}
 	if (st->kstack_id == -EEXIST || st->kstack_id == -ENOMEM) {
 		if (st->kstack_id == -ENOMEM)
@@ -559,10 +562,32 @@ static __always_inline int aggregate(struct bpf_perf_event_data *ctx, struct kil
 	if (!err) {
 		count(mt, KILN_M_AGGREGATED);
 		note_first_sample(mt, st->tgid, st->pid, st->cgid);
+		/*
+		 * The new key's user stack goes to a slot of the window. Taken only once the key
+		 * is in, so the slots taken never outnumber the keys (the count map's size, which
+		 * is the window's slots): the array is never the one that is full. Another CPU
+		 * counting into the key meanwhile is fine: user space reads the window only once
+		 * every program that wrote to it is done.
+		 */
+		if (h) {
+			idx = __sync_fetch_and_add(&ustack_used[w], 1);
+			val = bpf_map_lookup_elem(counts, &key);
+			if (idx >= ustack_half || !val) {
+				count(mt, KILN_M_UW_STACKS_FULL);
+				return 0;
+			}
+			val->uslot = idx + 1;
+			idx += w * ustack_half;
+			slot = bpf_map_lookup_elem(&ustacks, &idx);
+			if (slot)
+				__builtin_memcpy(slot, &st->stack, sizeof(*slot));
+			else
+				val->uslot = 0;
+		}
 		return 0;
 	}
 	if (err == -EEXIST) {
-		/* Another CPU inserted the same key between our lookup and update. */
+		/* Another CPU inserted the same key (and stores its stack) since our lookup. */
 		val = bpf_map_lookup_elem(counts, &key);
 		if (val) {
 			__sync_fetch_and_add(&val->count, 1);
@@ -580,8 +605,8 @@ static __always_inline int finish(struct bpf_perf_event_data *ctx, struct kiln_m
 				  struct walk_state *st)
 {
 	if (st->w)
-		return aggregate(ctx, mt, st, &ustacks1, &counts1);
-	return aggregate(ctx, mt, st, &ustacks0, &counts0);
+		return aggregate(ctx, mt, st, &counts1);
+	return aggregate(ctx, mt, st, &counts0);
 }
 
 /*

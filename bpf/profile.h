@@ -72,6 +72,12 @@ struct kiln_count_val {
 	__u64 count;
 	__u64 cgroup_id; /* v2 cgroup of the thread at the first sample of this key */
 	char comm[KILN_COMM_LEN]; /* thread name at the first sample of this key */
+	/*
+	 * 1 + the slot of the key's user stack in its window's half of the ustacks array, 0 when
+	 * the key has no user stack.
+	 */
+	__u32 uslot;
+	__u32 pad;
 };
 
 /* Records in the BPF ring buffer, told apart by their first field. */
