@@ -137,6 +137,27 @@ pid_t bench_spawn(char *const argv[], int out_fd, int err_fd, const int *keep, i
 	return spawn_in(argv, out_fd, err_fd, keep, nkeep, NULL);
 }
 
+/*
+ * bench_spawn() with the child's stdout to a pipe whose read end goes to *RFD. Returns the
+ * pid or -errno (*RFD then -1).
+ */
+static pid_t spawn_piped(char *const argv[], int err_fd, int *rfd)
+{
+	int pipefd[2];
+	pid_t pid;
+
+	*rfd = -1;
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -errno;
+	pid = bench_spawn(argv, pipefd[1], err_fd, NULL, 0);
+	close(pipefd[1]);
+	if (pid < 0)
+		close(pipefd[0]);
+	else
+		*rfd = pipefd[0];
+	return pid;
+}
+
 /* Whether BUF holds a whole line that starts with MARKER. */
 static bool has_line(const char *buf, const char *marker)
 {
@@ -160,20 +181,15 @@ pid_t bench_spawn_ready(char *const argv[], int err_fd, const char *marker, int 
 	char buf[1024] = "";
 	size_t used = 0;
 	struct pollfd pfd;
-	int pipefd[2], err = 0;
+	int rfd, err = 0;
 	pid_t pid;
 	ssize_t n;
 
 	*status = 0;
-	if (pipe2(pipefd, O_CLOEXEC))
-		return -errno;
-	pid = bench_spawn(argv, pipefd[1], err_fd, NULL, 0);
-	close(pipefd[1]);
-	if (pid < 0) {
-		close(pipefd[0]);
+	pid = spawn_piped(argv, err_fd, &rfd);
+	if (pid < 0)
 		return pid;
-	}
-	pfd.fd = pipefd[0];
+	pfd.fd = rfd;
 	pfd.events = POLLIN;
 	while (!has_line(buf, marker)) {
 		uint64_t now = mono_ns();
@@ -189,7 +205,7 @@ pid_t bench_spawn_ready(char *const argv[], int err_fd, const char *marker, int 
 			memmove(buf, buf + used / 2, used - used / 2 + 1);
 			used -= used / 2;
 		}
-		n = read(pipefd[0], buf + used, sizeof(buf) - 1 - used);
+		n = read(rfd, buf + used, sizeof(buf) - 1 - used);
 		if (n <= 0) {
 			err = -ECHILD;
 			break;
@@ -197,7 +213,7 @@ pid_t bench_spawn_ready(char *const argv[], int err_fd, const char *marker, int 
 		used += (size_t)n;
 		buf[used] = '\0';
 	}
-	close(pipefd[0]);
+	close(rfd);
 	if (err) {
 		bench_stop(pid, SIGTERM, 60000, status);
 		return err;
@@ -322,22 +338,17 @@ int bench_stop(pid_t pid, int sig, int timeout_ms, int *status)
 int bench_capture(char *const argv[], int err_fd, char *out, size_t len, int timeout_ms)
 {
 	uint64_t deadline = mono_ns() + (uint64_t)timeout_ms * 1000000;
-	int pipefd[2] = { -1, -1 }, status, err = 0;
+	int rfd, status, err = 0;
 	struct pollfd pfd;
 	char chunk[512];
 	size_t used = 0;
-	pid_t pid = -1;
+	pid_t pid;
 	ssize_t n;
 
-	if (pipe2(pipefd, O_CLOEXEC))
-		return -errno;
-	pid = bench_spawn(argv, pipefd[1], err_fd, NULL, 0);
-	close(pipefd[1]);
-	if (pid < 0) {
-		err = pid;
-		goto cleanup;
-	}
-	pfd.fd = pipefd[0];
+	pid = spawn_piped(argv, err_fd, &rfd);
+	if (pid < 0)
+		return pid;
+	pfd.fd = rfd;
 	pfd.events = POLLIN;
 	for (;;) {
 		uint64_t now = mono_ns();
@@ -352,7 +363,7 @@ int bench_capture(char *const argv[], int err_fd, char *out, size_t len, int tim
 		}
 		if (!pfd.revents)
 			continue;
-		n = read(pipefd[0], chunk, sizeof(chunk));
+		n = read(rfd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -377,7 +388,7 @@ int bench_capture(char *const argv[], int err_fd, char *out, size_t len, int tim
 	else if (!err && (!WIFEXITED(status) || WEXITSTATUS(status)))
 		err = -ECHILD;
 cleanup:
-	close(pipefd[0]);
+	close(rfd);
 	return err;
 }
 
