@@ -157,8 +157,24 @@ void elf_ref(struct elf_file *e)
 
 void elf_unref(struct symbolizer *s, struct elf_file *e)
 {
-	if (!--e->refs && e->cached)
+	if (!--e->refs && e->cached) {
+		e->released_ns = sym_now(s);
 		lru_push(s, e);
+	}
+}
+
+size_t evict_idle(struct symbolizer *s, uint64_t now)
+{
+	size_t n = 0;
+
+	/* The tail was released first: stop at the first file released recently. */
+	/* Not NOW - released: a file released after NOW was read must not wrap around. */
+	while (s->lru.lru_prev != &s->lru && s->lru.lru_prev->released_ns + ELF_IDLE_NS < now) {
+		evict_elf(s, s->lru.lru_prev);
+		s->evictions++;
+		n++;
+	}
+	return n;
 }
 
 /*

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,6 +215,9 @@ void symbolizer__sweep(struct symbolizer *s)
 	uint64_t now = sym_now(s);
 
 	release_exited(s, s->sweep_gen, now > EXIT_LINGER_NS ? now - EXIT_LINGER_NS : 0);
+	/* Freed symbol tables go back to the system, not only to malloc's free lists. */
+	if (evict_idle(s, now))
+		malloc_trim(0);
 	s->sweep_gen++;
 	s->last_sweep_ns = now;
 	/* After the window was symbolized: the next one sees what landed. */

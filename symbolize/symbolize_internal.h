@@ -50,6 +50,12 @@
 #define EXIT_LINGER_NS (30 * 1000000000ULL)
 #define SWEEP_INTERVAL_NS 1000000000ULL
 #define DEFAULT_CACHE_BYTES (32ULL << 20)
+/*
+ * A cached file no process has used for this long is dropped even within the budget: a
+ * big program that ran once (a compiler, a debugger) otherwise held its symbols, tens of
+ * MiB, until other files pushed them out. Jobs that recur within it keep theirs.
+ */
+#define ELF_IDLE_NS (300 * 1000000000ULL)
 /* A perf map larger than this is not read (it would not fit any sane budget). */
 #define PERFMAP_MAX_BYTES (256ULL << 20)
 
@@ -109,6 +115,7 @@ struct elf_file {
 	bool dbg_wanted; /* stripped, its debug file asked of debuginfod: re-read when it lands */
 	const char *build_id; /* interned; the bids key when set */
 	size_t bytes; /* what it accounts for in the budget */
+	uint64_t released_ns; /* when its last user went (symbolizer clock), while on the LRU */
 	struct load_seg *segs;
 	size_t nr_segs;
 	struct elf_sym *syms;
@@ -238,6 +245,8 @@ void elf_ref(struct elf_file *e);
 void elf_unref(struct symbolizer *s, struct elf_file *e);
 /* Evicts unused ELF files, least recently used first, until S is within its budget. */
 void enforce_budget(struct symbolizer *s);
+/* Evicts the ELF files no process has used since NOW - ELF_IDLE_NS; returns how many. */
+size_t evict_idle(struct symbolizer *s, uint64_t now);
 /*
  * Parses ELF (NULL when the file is not one), seen by TGID at PATH with build id BID ("" if
  * none), into a new entry that is not yet cached. Returns the entry (err set when unusable) or NULL

@@ -63,6 +63,7 @@ void test_buildid_cache_sharing(void);
 void test_lru_budget(void);
 void test_name_cache(void);
 void test_sym_cache(void);
+void test_idle_eviction(void);
 void test_maps_parse(void);
 void test_maps_reread_backoff(void);
 void test_symbolizer_free_null(void);

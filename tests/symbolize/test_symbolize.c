@@ -478,6 +478,7 @@ int main(int argc, char **argv)
 		{ "lru_budget", test_lru_budget },
 		{ "name_cache", test_name_cache },
 		{ "sym_cache", test_sym_cache },
+		{ "idle_eviction", test_idle_eviction },
 		{ "maps_parse", test_maps_parse },
 		{ "maps_reread_backoff", test_maps_reread_backoff },
 		{ "free_null", test_symbolizer_free_null },

@@ -354,6 +354,47 @@ static uint64_t miss_after(struct symbolizer *s, long ms)
 }
 
 /*
+ * A cached file nobody uses is dropped after ELF_IDLE_NS even within the budget (a program
+ * that ran once does not hold its symbols for good), and not before.
+ */
+void test_idle_eviction(void)
+{
+	struct symbolizer_opts opts = { .sz = sizeof(opts) };
+	char proc[PATH_MAX], a[PATH_MAX + 8];
+	const char *pa[1] = { a };
+	struct symbolizer_stats st;
+	struct symbolizer *s = NULL;
+
+	snprintf(proc, sizeof(proc), "%s/idleproc", tmpdir);
+	snprintf(a, sizeof(a), "%s", SYM_HELPER);
+	fake_proc(proc, 700, pa, 1);
+	opts.proc_root = proc;
+	opts.clock_ns = fake_clock;
+	s = symbolizer__new(&opts);
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_EQUAL(symbolizer__capture(s, 700), 0);
+	symbolizer__process_exit(s, 700);
+	/* The process goes after its linger; its file stays cached, unused. */
+	pass_ms(EXIT_LINGER_NS / 1000000 + 1000);
+	symbolizer__sweep(s);
+	symbolizer__sweep(s);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.processes, 0);
+	CU_ASSERT_EQUAL(st.elf_entries, 1);
+	CU_ASSERT_EQUAL(st.elf_evictions, 0);
+	pass_ms(ELF_IDLE_NS / 1000000 - 5000);
+	symbolizer__sweep(s);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.elf_entries, 1);
+	pass_ms(10000);
+	symbolizer__sweep(s);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.elf_entries, 0);
+	CU_ASSERT_EQUAL(st.elf_evictions, 1);
+	symbolizer__free(s);
+}
+
+/*
  * Lookup misses re-read a live process's mappings (dlopen) at most once a second, and back
  * off while the re-reads do not map the address (broken frame-pointer chains): 1 s, 2 s...
  */
