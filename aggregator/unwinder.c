@@ -911,6 +911,11 @@ void unwinder__free(struct unwinder *u)
 	free(u);
 }
 
+uint64_t unwinder__mappings_added(const struct unwinder *u)
+{
+	return u->st.mappings_added;
+}
+
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *out)
 {
 	uint64_t deltas = 0, pages = 0;

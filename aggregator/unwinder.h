@@ -35,6 +35,7 @@ struct unwinder_maps {
 struct unwinder_stats {
 	uint64_t processes; /* processes with tables loaded */
 	uint64_t mappings; /* executable mappings entered in the LPM trie */
+	uint64_t mappings_added; /* mappings ever entered (mappings is what is there now) */
 	uint64_t prefixes; /* LPM entries (a mapping takes a few aligned prefixes) */
 	uint64_t tables; /* tables loaded (in use or idle) */
 	uint64_t tables_idle; /* loaded tables no process maps now, kept for reuse */
@@ -98,5 +99,8 @@ bool unwinder__knows(const struct unwinder *u, uint32_t tgid);
 
 /* Fills *OUT with U's counters. */
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *out);
+
+/* Mappings U ever entered in the trie (unwinder_stats.mappings_added), without the rest. */
+uint64_t unwinder__mappings_added(const struct unwinder *u);
 
 #endif

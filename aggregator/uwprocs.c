@@ -300,6 +300,7 @@ int unwinder__sync_process(struct unwinder *u, uint32_t tgid)
 		if (lpm_range(u, tgid, next[i].start, next[i].end, &next[i].v))
 			u->st.load_errors++;
 		u->st.mappings++;
+		u->st.mappings_added++;
 	}
 	free(p->maps);
 	p->maps = next;

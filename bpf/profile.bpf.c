@@ -266,6 +266,7 @@ struct walk_state {
 	/* The last mapping and table page found: callers are mostly in their callee's. */
 	struct kiln_uw_mapping map;
 	__u32 pg_table, pg_page, pg_first, pg_count;
+	__u64 pair[2]; /* saved rbp and return address, read together (walk.bpf.h) */
 	struct kiln_ustack stack;
 };
 

@@ -360,17 +360,32 @@ static __always_inline void step(struct kiln_metrics *mt, struct walk_state *st)
 		stop(mt, st, KILN_UW_STOP_READ_FAULT, KILN_M_UW_READ_FAULT);
 		return;
 	}
-	if (read_u64(cfa - 8, &ra)) {
-		stop(mt, st, KILN_UW_STOP_READ_FAULT, KILN_M_UW_READ_FAULT);
-		return;
-	}
-	if (r->rbp_how == KILN_UW_RBP_AT_CFA) {
-		if (read_u64(cfa + (__s64)r->rbp_off, &st->bp)) {
+	if (r->rbp_how == KILN_UW_RBP_AT_CFA && r->rbp_off == -16) {
+		/*
+		 * The usual frame with rbp saved (push rbp first): the saved rbp right below the
+		 * return address, both in one read. Each user read is a helper call with its
+		 * fault handling; two per frame made the walk on rbp-based code ~1.5x the cost
+		 * of the same depth on code without frame pointers.
+		 */
+		if (bpf_probe_read_user(&st->pair, sizeof(st->pair), (const void *)(cfa - 16))) {
 			stop(mt, st, KILN_UW_STOP_READ_FAULT, KILN_M_UW_READ_FAULT);
 			return;
 		}
-	} else if (r->rbp_how == KILN_UW_RBP_UNDEFINED) {
-		st->bp = 0;
+		st->bp = st->pair[0];
+		ra = st->pair[1];
+	} else {
+		if (read_u64(cfa - 8, &ra)) {
+			stop(mt, st, KILN_UW_STOP_READ_FAULT, KILN_M_UW_READ_FAULT);
+			return;
+		}
+		if (r->rbp_how == KILN_UW_RBP_AT_CFA) {
+			if (read_u64(cfa + (__s64)r->rbp_off, &st->bp)) {
+				stop(mt, st, KILN_UW_STOP_READ_FAULT, KILN_M_UW_READ_FAULT);
+				return;
+			}
+		} else if (r->rbp_how == KILN_UW_RBP_UNDEFINED) {
+			st->bp = 0;
+		}
 	}
 	/* Stacks grow down: a caller's frame is above its callee's, or the walk would loop. */
 	if (cfa <= st->sp) {
