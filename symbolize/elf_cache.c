@@ -167,8 +167,11 @@ size_t evict_idle(struct symbolizer *s, uint64_t now)
 {
 	size_t n = 0;
 
-	/* The tail was released first: stop at the first file released recently. */
-	/* Not NOW - released: a file released after NOW was read must not wrap around. */
+	/*
+	 * The tail was released first: stop at the first file released recently. Compared as
+	 * released + idle < NOW, not NOW - released: a file released after NOW was read (by the
+	 * same sweep) must not wrap around.
+	 */
 	while (s->lru.lru_prev != &s->lru && s->lru.lru_prev->released_ns + ELF_IDLE_NS < now) {
 		evict_elf(s, s->lru.lru_prev);
 		s->evictions++;
