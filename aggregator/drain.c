@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Draining a finished window: the flip, the wait for running programs, the count map's
- * keys, the kernel stacks they refer to, the user stacks in their slots, and the window's
- * overflow samples, merged into one struct kiln_window.
+ * Draining a finished window: the flip, the wait for running programs, the count slots and
+ * user stacks the window's keys took (read in place), the kernel stacks they refer to, and
+ * the window's overflow samples, merged into one struct kiln_window.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,8 +18,6 @@
 #include "common/log.h"
 #include "common/util.h"
 
-/* Map entries read or deleted per batch syscall. */
-#define DRAIN_BATCH 4096
 /* The kernel's ENOTSUPP (include/linux/errno.h): "operation not supported", not in libc. */
 #define ENOTSUP_KERNEL 524
 
@@ -81,63 +79,6 @@ static int resolve_stack(struct sampler *s, int map_fd, int32_t id, size_t *off,
 	*off = slot->off;
 	*n = i;
 	return 0;
-}
-
-/* Reads and deletes every entry of a count map into s->keys / s->vals; returns the count. */
-static ssize_t drain_counts(struct sampler *s, int fd, uint32_t max_entries)
-{
-	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, bopts);
-	uint64_t in_batch = 0, out_batch = 0;
-	struct kiln_count_key key, next;
-	size_t n = 0;
-	uint32_t cnt;
-	bool first = true;
-	int err;
-
-	err = sampler_vec_reserve((void **)&s->keys, &s->keys_cap, max_entries, sizeof(*s->keys));
-	if (!err)
-		err = sampler_vec_reserve((void **)&s->vals, &s->vals_cap, max_entries,
-					  sizeof(*s->vals));
-	if (err)
-		return err;
-
-	while (!s->no_batch && n < max_entries) {
-		cnt = max_entries - n < DRAIN_BATCH ? max_entries - n : DRAIN_BATCH;
-		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in_batch, &out_batch,
-						      s->keys + n, s->vals + n, &cnt, &bopts);
-		err = err ? -errno : 0;
-		if (err && err != -ENOENT && first && n == 0 &&
-		    (err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUP)) {
-			log_info("kernel lacks batch map operations (%s): iterating instead",
-				 strerror(-err));
-			s->no_batch = true;
-			break;
-		}
-		if (err && err != -ENOENT)
-			return err;
-		n += cnt;
-		if (err == -ENOENT)
-			return (ssize_t)n;
-		in_batch = out_batch;
-		first = false;
-	}
-	if (!s->no_batch)
-		return (ssize_t)n;
-
-	/* Fallback: collect the keys first, since deleting while walking restarts the walk. */
-	n = 0;
-	if (bpf_map_get_next_key(fd, NULL, &next) == 0) {
-		do {
-			s->keys[n++] = next;
-			key = next;
-		} while (n < max_entries && bpf_map_get_next_key(fd, &key, &next) == 0);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (bpf_map_lookup_elem(fd, &s->keys[i], &s->vals[i]))
-			s->vals[i].count = 0;
-		bpf_map_delete_elem(fd, &s->keys[i]);
-	}
-	return (ssize_t)n;
 }
 
 /*
@@ -207,17 +148,16 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 	struct kiln_window win = { 0 };
 	struct kiln_raw_sample rs;
 	struct pending *p;
-	uint32_t old = s->cur, nk, nu, npy;
-	int counts_fd, stacks_fd, err;
+	uint32_t old = s->gen & 1, nk, nu, npy, used;
+	int stacks_fd, err;
+	const struct kiln_count_slot *cs, *cbase;
 	const struct kiln_ustack *us, *ubase;
-	uint32_t used;
 	size_t i, koff, n = 0;
 	uint64_t now, stacks_before = s->stacks_total;
-	ssize_t nr;
 
-	/* Flip first: from here on new samples go to the other window. */
-	s->cur ^= 1;
-	__atomic_store_n(&s->skel->bss->window, s->cur, __ATOMIC_RELEASE);
+	/* Advance first: from here on new samples go to the other half, under new keys. */
+	s->gen++;
+	__atomic_store_n(&s->skel->bss->window, s->gen, __ATOMIC_RELEASE);
 	err = wait_for_programs(s);
 	if (err)
 		return err;
@@ -227,54 +167,47 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 	if (err < 0)
 		return err;
 
-	counts_fd = bpf_map__fd(old ? s->skel->maps.counts1 : s->skel->maps.counts0);
 	stacks_fd = bpf_map__fd(old ? s->skel->maps.stacks1 : s->skel->maps.stacks0);
 	s->frames.n = 0; /* the window's pool of kernel frames */
-	nr = drain_counts(s, counts_fd,
-			  bpf_map__max_entries(old ? s->skel->maps.counts1
-						   : s->skel->maps.counts0));
-	if (nr < 0)
-		return (int)nr;
-	/* The window's user stacks: slots its new keys took (bpf/profile.bpf.c, ustacks). */
-	used = __atomic_load_n(&s->skel->bss->ustack_used[old], __ATOMIC_ACQUIRE);
-	used = used < s->ustack_half ? used : s->ustack_half;
-	ubase = s->ustacks + (size_t)old * s->ustack_half;
-	s->stacks_total += used;
+	/* The window's keys: the slots they took (bpf/profile.bpf.c, cslots), read in place. */
+	used = __atomic_load_n(&s->skel->bss->slots_used[old], __ATOMIC_ACQUIRE);
+	used = used < s->slot_half ? used : s->slot_half;
+	cbase = s->cslots + (size_t)old * s->slot_half;
+	ubase = s->ustacks + (size_t)old * s->slot_half;
 
-	for (i = 0; i < (size_t)nr; i++) {
-		const struct kiln_count_key *k = &s->keys[i];
-
-		if (!s->vals[i].count)
+	for (i = 0; i < used; i++) {
+		cs = &cbase[i];
+		/* 0: a slot whose key another CPU inserted first (counted in that one's). */
+		if (!cs->count)
 			continue;
-		err = resolve_stack(s, stacks_fd, k->kstack_id, &koff, &nk);
+		err = resolve_stack(s, stacks_fd, cs->kstack_id, &koff, &nk);
 		if (err)
 			return err;
 		nu = 0;
 		npy = 0;
-		us = k->ustack_hash && s->vals[i].uslot && s->vals[i].uslot <= used
-			     ? &ubase[s->vals[i].uslot - 1]
-			     : NULL;
+		us = cs->has_ustack ? &ubase[i] : NULL;
 		if (us) {
-			/* Read in place: the slot stays as it is until the window's next turn. */
+			/* The slot stays as it is until the window's next turn. */
+			s->stacks_total++;
 			nu = us->len < KILN_MAX_FRAMES ? us->len : KILN_MAX_FRAMES;
 			npy = KILN_USTACK_PY_WORDS(us->flags);
 			npy = npy <= nu ? npy : 0;
 		}
 		memset(&rs, 0, sizeof(rs));
-		rs.tgid = k->tgid;
-		rs.pid = k->pid;
-		rs.cgroup_id = s->vals[i].cgroup_id;
-		memcpy(rs.comm, s->vals[i].comm, sizeof(rs.comm));
+		rs.tgid = cs->tgid;
+		rs.pid = cs->pid;
+		rs.cgroup_id = cs->cgroup_id;
+		memcpy(rs.comm, cs->comm, sizeof(rs.comm));
 		rs.comm[sizeof(rs.comm) - 1] = '\0';
-		rs.count = s->vals[i].count;
+		rs.count = cs->count;
 		/* An offset now, a pointer below: the pool may still move while it grows. */
 		rs.kframes = (const uint64_t *)(uintptr_t)koff;
 		rs.uframes = us ? (const uint64_t *)us->pc : NULL;
 		rs.nr_kframes = nk;
 		rs.nr_uframes = nu;
 		rs.nr_pywords = npy;
-		rs.kstack_err = k->kstack_id < 0 ? k->kstack_id : 0;
-		rs.ustack_err = k->ustack_err ? k->ustack_err : (us ? 0 : -ENOENT);
+		rs.kstack_err = cs->kstack_id < 0 ? cs->kstack_id : 0;
+		rs.ustack_err = cs->ustack_err ? cs->ustack_err : (us ? 0 : -ENOENT);
 		err = add_sample(s, &n, &rs);
 		if (err)
 			return err;
@@ -322,10 +255,10 @@ int sampler__drain(struct sampler *s, int (*fn)(const struct kiln_window *w, voi
 	if (s->uw)
 		sweep_processes(s);
 	/*
-	 * The overflow samples and user stacks of OLD are consumed; the window is reused after
-	 * the next flip.
+	 * The overflow samples and slots of OLD are consumed; the half is reused after the
+	 * next flip.
 	 */
-	__atomic_store_n(&s->skel->bss->ustack_used[old], 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->skel->bss->slots_used[old], 0, __ATOMIC_RELEASE);
 	p->n = 0;
 	p->frames.n = 0;
 	s->seq++;

@@ -3,7 +3,7 @@
  * Which of the kernel features kiln's BPF sampler uses the running kernel has. Without this
  * an old kernel refuses the whole object with a verifier log naming an "unknown func" deep in
  * one program; probing each feature first lets kiln say in one line what is missing and which
- * kernel has it, and drop what it can live without (the Python walk, batch draining).
+ * kernel has it, and drop what it can live without (the Python walk).
  */
 #include "aggregator/features.h"
 #include <errno.h>
@@ -45,7 +45,6 @@ static const struct feature_desc descs[KILN_F_NR] = {
 	[KILN_F_TASK_PT_REGS] = { "task_pt_regs", "the bpf_task_pt_regs helper", "5.15", false },
 	[KILN_F_BPF_LOOP] = { "bpf_loop", "the bpf_loop helper", "5.17", true },
 	[KILN_F_FIND_VMA] = { "find_vma", "the bpf_find_vma helper", "5.17", true },
-	[KILN_F_BATCH_OPS] = { "batch_ops", "batch operations on hash maps", "5.6", true },
 	[KILN_F_IO_URING] = { "io_uring", "io_uring", "5.6", false },
 };
 
@@ -92,27 +91,6 @@ static bool have_perf_event_prog(void)
 		return true;
 	}
 	return errno != EINVAL;
-}
-
-/*
- * lookup_and_delete_batch on an empty hash map: -ENOENT where the kernel has it, -EINVAL
- * (unknown command) or -ENOTSUPP/-EOPNOTSUPP where it does not.
- */
-static bool have_batch_ops(void)
-{
-	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, o);
-	uint32_t keys[4], vals[4], out = 0, count = 4;
-	bool have = true;
-	int fd, err;
-
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, NULL, sizeof(keys[0]), sizeof(vals[0]), 4, NULL);
-	if (fd < 0)
-		return true; /* no privilege: the sampler's load says so */
-	err = bpf_map_lookup_and_delete_batch(fd, NULL, &out, keys, vals, &count, &o);
-	if (err && errno != ENOENT && errno != EPERM && errno != EACCES)
-		have = false;
-	close(fd);
-	return have;
 }
 
 /*
@@ -187,7 +165,6 @@ static void probe_all(struct kiln_features *f)
 	f->have[KILN_F_TASK_PT_REGS] = have_helper(BPF_FUNC_task_pt_regs);
 	f->have[KILN_F_BPF_LOOP] = have_helper(BPF_FUNC_loop);
 	f->have[KILN_F_FIND_VMA] = have_helper(BPF_FUNC_find_vma);
-	f->have[KILN_F_BATCH_OPS] = have_batch_ops();
 }
 
 /* Why io_uring_setup failed (0: it did not); read by the message. */
@@ -291,7 +268,7 @@ static int report_missing(const struct kiln_features *f, const char *release)
 	return -EOPNOTSUPP;
 }
 
-int features__prepare(struct bpf_object *obj, bool *no_python, bool *no_batch, bool *have_find_vma)
+int features__prepare(struct bpf_object *obj, bool *no_python, bool *have_find_vma)
 {
 	static struct kiln_features f;
 	static bool done, reported;
@@ -338,13 +315,6 @@ int features__prepare(struct bpf_object *obj, bool *no_python, bool *no_batch, b
 			"by frame pointers until its mappings are read",
 			release, descs[KILN_F_FIND_VMA].what, descs[KILN_F_FIND_VMA].kernel,
 			hidden_note(&f, KILN_F_FIND_VMA));
-	if (!f.have[KILN_F_BATCH_OPS]) {
-		if (!reported)
-			log_info("kernel %s lacks %s (Linux %s)%s: windows are drained key by key",
-				 release, descs[KILN_F_BATCH_OPS].what,
-				 descs[KILN_F_BATCH_OPS].kernel, hidden_note(&f, KILN_F_BATCH_OPS));
-		*no_batch = true;
-	}
 	reported = true;
 	return 0;
 }

@@ -27,7 +27,6 @@ enum kiln_feature {
 	KILN_F_TASK_PT_REGS, /* bpf_task_pt_regs: user registers of a sample in the kernel */
 	KILN_F_BPF_LOOP, /* bpf_loop: the Python walk's post-processing */
 	KILN_F_FIND_VMA, /* bpf_find_vma: tables for mappings the agent has not read yet */
-	KILN_F_BATCH_OPS, /* lookup_and_delete_batch on hash maps */
 	KILN_F_IO_URING, /* the agent's event loop (read, poll: 5.6); seccomp may forbid it */
 	KILN_F_NR,
 };
@@ -55,14 +54,14 @@ const char *features__kernel(enum kiln_feature id);
 /*
  * Called by the sampler between opening and loading OBJ: probes the kernel once per process
  * and adapts. No bpf_loop: the Python walk program is not loaded and *NO_PYTHON is set
- * (native stacks stay whole). No batch map operations: *NO_BATCH is set (per-key draining).
+ * (native stacks stay whole).
  * *HAVE_FIND_VMA says whether the walk may look up mappings the agent has not read yet
  * (without it a new process's first samples are walked by frame pointers, said in one line).
  * Each fallback and each missing required feature is logged once per process, in one
  * message naming the feature and the kernel that has it. Returns 0, -EOPNOTSUPP when a
  * required feature is missing (the sampler cannot load), or features__probe's error.
  */
-int features__prepare(struct bpf_object *obj, bool *no_python, bool *no_batch, bool *have_find_vma);
+int features__prepare(struct bpf_object *obj, bool *no_python, bool *have_find_vma);
 
 /* True once features__prepare refused to load for a missing feature (and said which). */
 bool features__refused(void);

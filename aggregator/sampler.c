@@ -247,8 +247,9 @@ static const char *map_option(const char *name)
 {
 	if (!strncmp(name, "stacks", 6))
 		return "--stack-map-entries (or a lower -F / --window-ms, which size it)";
-	/* Every new count key may take a user stack slot: the counts size both. */
-	if (!strncmp(name, "counts", 6) || !strncmp(name, "ustacks", 7))
+	/* Each new count key takes a slot of both arrays: the count entries size all three. */
+	if (!strncmp(name, "counts", 6) || !strncmp(name, "cslots", 6) ||
+	    !strncmp(name, "ustacks", 7))
 		return "--count-map-entries (or a lower -F / --window-ms, which size it)";
 	return NULL;
 }
@@ -342,6 +343,22 @@ static void report_refused_map(struct bpf_object *obj, int err)
 		log_error("lower %s, or raise the limit", map_option(bpf_map__name(m)));
 }
 
+/* Maps BYTES of the mmapable array MAP read-only into *OUT. Returns 0 or -errno (logged). */
+static int map_slots(const struct bpf_map *map, size_t bytes, const char *what, void **out,
+		     size_t *out_bytes)
+{
+	void *m = mmap(NULL, bytes, PROT_READ, MAP_SHARED, bpf_map__fd(map), 0);
+	int err = -errno;
+
+	if (m == MAP_FAILED) {
+		log_error("mapping the %s array (%zu bytes): %s", what, bytes, strerror(-err));
+		return err;
+	}
+	*out = m;
+	*out_bytes = bytes;
+	return 0;
+}
+
 struct sampler *sampler__new(const struct sampler_opts *opts)
 {
 	struct sampler *s = NULL;
@@ -370,7 +387,6 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	 */
 	stacks = s->opts.stack_map_entries ? s->opts.stack_map_entries : default_entries(s, 1) + 1;
 	rbsz = s->opts.ringbuf_bytes ? s->opts.ringbuf_bytes : DEFAULT_RINGBUF_BYTES;
-	s->no_batch = s->opts.no_batch;
 	s->possible_cpus = possible_cpus();
 	if (s->possible_cpus <= 0) {
 		err = s->possible_cpus ? s->possible_cpus : -EINVAL;
@@ -391,16 +407,17 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	s->skel->rodata->include_idle = s->opts.include_idle;
 	s->skel->rodata->follow_children = s->opts.follow_children;
 	s->skel->rodata->unwind_tables = !s->opts.no_unwind;
-	bpf_map__set_max_entries(s->skel->maps.counts0, counts);
-	bpf_map__set_max_entries(s->skel->maps.counts1, counts);
+	/* Two windows' keys: the LRU evicts the older ones as new ones come (bpf/profile.bpf.c). */
+	bpf_map__set_max_entries(s->skel->maps.counts, 2 * counts);
 	bpf_map__set_max_entries(s->skel->maps.stacks0, stacks);
 	bpf_map__set_max_entries(s->skel->maps.stacks1, stacks);
+	bpf_map__set_max_entries(s->skel->maps.cslots, 2 * counts);
 	bpf_map__set_max_entries(s->skel->maps.ustacks, 2 * counts);
-	s->skel->rodata->ustack_half = counts;
-	s->ustack_half = counts;
+	s->skel->rodata->slot_half = counts;
+	s->slot_half = counts;
 	bpf_map__set_max_entries(s->skel->maps.events, rbsz);
 	/* What this kernel lacks: fall back (no Python walk, per-key drain) or say what. */
-	err = features__prepare(s->skel->obj, &s->opts.no_python, &s->no_batch, &find_vma);
+	err = features__prepare(s->skel->obj, &s->opts.no_python, &find_vma);
 	if (err)
 		goto cleanup;
 	s->skel->rodata->have_find_vma = find_vma && !s->opts.no_unwind;
@@ -423,16 +440,16 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	/* Read where the programs wrote them (drain.c); a page-aligned array of 1 KiB slots. */
-	s->ustacks_bytes = 2 * (size_t)counts * sizeof(struct kiln_ustack);
-	m = mmap(NULL, s->ustacks_bytes, PROT_READ, MAP_SHARED, bpf_map__fd(s->skel->maps.ustacks),
-		 0);
-	if (m == MAP_FAILED) {
-		err = -errno;
-		log_error("mapping the user stack array (%zu bytes): %s", s->ustacks_bytes,
-			  strerror(errno));
+	/* Read where the programs wrote them (drain.c). */
+	err = map_slots(s->skel->maps.cslots, 2 * (size_t)counts * sizeof(struct kiln_count_slot),
+			"count slot", &m, &s->cslots_bytes);
+	if (err)
 		goto cleanup;
-	}
+	s->cslots = m;
+	err = map_slots(s->skel->maps.ustacks, 2 * (size_t)counts * sizeof(struct kiln_ustack),
+			"user stack", &m, &s->ustacks_bytes);
+	if (err)
+		goto cleanup;
 	s->ustacks = m;
 	if (!s->opts.no_unwind) {
 		struct unwinder_maps um = {
@@ -490,13 +507,13 @@ void sampler__free(struct sampler *s)
 		free(s->pending[i].s);
 		free(s->pending[i].frames.v);
 	}
-	free(s->keys);
-	free(s->vals);
 	free(s->frames.v);
 	free(s->samples);
 	free(s->slots);
 	free(s->stack_buf);
 	free(s->sweep);
+	if (s->cslots)
+		munmap((void *)s->cslots, s->cslots_bytes);
 	if (s->ustacks)
 		munmap((void *)s->ustacks, s->ustacks_bytes);
 	unwinder__free(s->uw);

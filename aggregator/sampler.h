@@ -28,7 +28,6 @@ struct sampler_opts {
 	uint32_t stack_map_entries; /* per window; 0: sized from CPUs x Hz x window */
 	uint32_t window_ms; /* window length the maps are sized for; 0 means 1000 */
 	uint32_t ringbuf_bytes; /* power of two, page multiple; 0 means default */
-	bool no_batch; /* drain by iteration even where batch ops exist (tests) */
 	/* Walk user stacks by frame pointers only: no unwind tables are loaded (tests, benches). */
 	bool no_unwind;
 	const char *proc_root; /* "/proc" when NULL: where process mappings are read */
@@ -117,7 +116,7 @@ int sampler__poll_events(struct sampler *s);
 
 /*
  * Flips the window, waits until no program still writes the old one, drains it (counts and
- * stacks, batch operations where the kernel has them), merges its overflow samples and
+ * user stacks read in place, kernel stacks), merges its overflow samples and
  * calls FN once with the result. WALL_START_NS/DURATION_NS describe the window.
  * Returns FN's return value, or -errno from the drain.
  */

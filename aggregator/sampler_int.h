@@ -49,15 +49,12 @@ struct sampler {
 	sampler_proc_fn proc_fn;
 	void *proc_ctx;
 
-	uint32_t cur; /* window the programs write to */
+	uint32_t gen; /* generation of the window the programs write to (bss `window`) */
 	uint64_t seq; /* windows drained */
 	uint64_t window_start_ns; /* wall clock at the current window's start */
 	struct pending pending[2];
 
 	/* Drain scratch, reused across windows. */
-	struct kiln_count_key *keys;
-	struct kiln_count_val *vals;
-	size_t keys_cap, vals_cap;
 	struct u64_vec frames;
 	struct kiln_raw_sample *samples;
 	size_t samples_cap;
@@ -66,15 +63,15 @@ struct sampler {
 	uint64_t *stack_buf;
 	uint32_t *sweep; /* stack ids left in a drained map */
 	size_t sweep_cap;
-	/* The ustacks array, mapped read-only: two windows of ustack_half slots. */
+	/* The cslots and ustacks arrays, mapped read-only: two windows of slot_half slots. */
+	const struct kiln_count_slot *cslots;
 	const struct kiln_ustack *ustacks;
-	size_t ustacks_bytes;
-	uint32_t ustack_half;
+	size_t cslots_bytes, ustacks_bytes;
+	uint32_t slot_half;
 	struct unwinder *uw;
 	struct pyprocs *py;
 	uint32_t remapped[64]; /* processes that mapped code since the last flush */
 	size_t nr_remapped;
-	bool no_batch; /* the kernel lacks lookup_and_delete_batch for hash maps */
 	bool no_stack_lad; /* the kernel lacks lookup_and_delete for stack maps */
 
 	uint64_t stacks_total;

@@ -3,8 +3,9 @@
  * kiln's sampler: a perf_event program on the software CPU clock that counts stacks in the
  * kernel, plus process exec/fork/exit tracepoints that feed the symbolizer.
  *
- * Two windows: samples go to counts[W] / stacks[W] where W is `window`, flipped by user
- * space, which then drains the other window without racing the program.
+ * Windows: user space advances `window` (a generation) at each tick, then drains the window
+ * that closed without racing the programs. A sample goes to half W = window & 1 of the
+ * slot arrays and to stack map W, under a count key that carries the generation.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -57,8 +58,9 @@ const volatile bool unwind_tables = true;
 const volatile bool have_find_vma = false;
 
 /*
- * Set by user space at run time through the mmapped .bss: the window samples go to, and
- * whether each selection map holds entries (so the unfiltered case costs no lookup).
+ * Set by user space at run time through the mmapped .bss: the generation of the window
+ * samples go to (its low bit picks the half of each pair of window maps), and whether each
+ * selection map holds entries (so the unfiltered case costs no lookup).
  */
 __u32 window = 0;
 __u32 filter_tgids = 0;
@@ -73,26 +75,36 @@ struct stack_map {
 };
 
 /*
- * A shared hash, not a per-CPU one: a per-CPU hash saves the atomic add but touches a
+ * Counts live in slots of an mmapable array (cslots) that user space reads in place; the
+ * count map only finds a key's slot. Keys carry their window's generation, so the map is
+ * never drained: an LRU hash evicts the keys of past windows as new ones are inserted.
+ * Draining two per-window hashes by batch lookup-and-delete was about a sixth of the
+ * agent's CPU at density (a bucket lock, a checked copy and a free per key).
+ * A shared map, not a per-CPU one: a per-CPU hash saves the atomic add but touches a
  * per-CPU value area besides the element, and measured ~10 % slower per sample here.
  */
-struct count_map {
-	__uint(type, BPF_MAP_TYPE_HASH);
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, struct kiln_count_key);
-	__type(value, struct kiln_count_val);
-	__uint(max_entries, 16384);
-};
+	__type(value, __u32); /* index in cslots */
+	__uint(max_entries, 2 * 16384);
+} counts SEC(".maps");
 
 /*
- * User stacks: window W's are slots W * ustack_half .. of this array, taken in turn
- * (ustack_used[W]) by the samples that create a count key, whose value keeps the slot. User
- * space reads them through a mapping of the array (BPF_F_MMAPABLE) and only resets the
- * window's count: a hash of stacks, drained by batch calls, cost the agent a checked copy
- * of each 1 KiB value and its bucket's locking, about an eighth of its time at density.
- * A stack is kept once per count key rather than once per window (two threads with the
- * same stack store it twice): keys are at most as many as the slots, so the array fills
- * no sooner than the count map.
+ * Window W's keys take slots W * slot_half .. of cslots (and of ustacks, for their user
+ * stack), in turn (slots_used[W]). User space reads both arrays through mappings
+ * (BPF_F_MMAPABLE) once the window is closed, and only resets the window's slot count. A
+ * stack is kept once per count key rather than once per window (two threads with the same
+ * stack store it twice).
  */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct kiln_count_slot);
+	__uint(max_entries, 2 * 16384);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} cslots SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
@@ -101,14 +113,12 @@ struct {
 	__uint(map_flags, BPF_F_MMAPABLE);
 } ustacks SEC(".maps");
 
-/* Set by user space before load: the slots of one window (ustacks has two windows' worth). */
-const volatile __u32 ustack_half = 16384;
-/* Slots taken in each window (may run past ustack_half: the extra ones failed). */
-__u32 ustack_used[2] = {};
+/* Set by user space before load: the slots of one window (the arrays hold two windows'). */
+const volatile __u32 slot_half = 16384;
+/* Slots taken in each window (may run past slot_half: the extra ones overflowed). */
+__u32 slots_used[2] = {};
 struct stack_map stacks0 SEC(".maps");
 struct stack_map stacks1 SEC(".maps");
-struct count_map counts0 SEC(".maps");
-struct count_map counts1 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -252,6 +262,7 @@ struct walk_state {
 	__u64 hash; /* of the frames pushed so far */
 	__u64 cgid; /* 0 until read */
 	__u32 tgid, pid, w;
+	__u32 gen; /* the window's generation: `window` when the sample began */
 	__s32 kstack_id;
 	__s32 ustack_err;
 	__u32 tail_calls;
@@ -336,7 +347,7 @@ struct {
 };
 
 /*
- * Never read by the programs. User space updates its one slot after flipping `window`:
+ * Never read by the programs. User space updates its one slot after advancing `window`:
  * the kernel waits for every running non-sleepable BPF program to finish before a
  * map-in-map update returns (synchronize_rcu), so once it returns no sample can still be
  * writing into the window that is about to be drained.
@@ -511,17 +522,29 @@ static __always_inline void push_frame(struct walk_state *st, __u64 pc)
 	}
 }
 
+/* Adds one to the count of slot IDX; false when IDX names no slot. */
+static __always_inline bool count_into(__u32 idx)
+{
+	struct kiln_count_slot *cs = bpf_map_lookup_elem(&cslots, &idx);
+
+	if (!cs)
+		return false;
+	__sync_fetch_and_add(&cs->count, 1);
+	return true;
+}
+
 /*
- * Counts the sample under (thread, kernel stack, user stack) in window W's maps, storing
- * the walked user stack with a new key. What the maps can't hold goes to the ring buffer.
+ * Counts the sample under (window, thread, kernel stack, user stack): into the slot of its
+ * key, or a new slot of the window with the walked user stack beside it. What does not fit
+ * goes to the ring buffer.
  */
-static __always_inline int aggregate(struct bpf_perf_event_data *ctx, struct kiln_metrics *mt,
-				     struct walk_state *st, void *counts)
+static __always_inline int finish(struct bpf_perf_event_data *ctx, struct kiln_metrics *mt,
+				  struct walk_state *st)
 {
 	struct kiln_count_key key = {};
-	struct kiln_count_val init = {}, *val;
-	struct kiln_ustack *slot;
-	__u32 idx, w = st->w & 1;
+	struct kiln_count_slot *cs;
+	struct kiln_ustack *us;
+	__u32 idx, *found, w = st->w & 1;
 	__u64 h = 0;
 	/*
 	 * int, not long: 6.1 hands a helper's negative errno back zero-extended from 32 bits
@@ -548,50 +571,58 @@ static __always_inline int aggregate(struct bpf_perf_event_data *ctx, struct kil
 	key.kstack_id = st->kstack_id;
 	key.ustack_err = st->ustack_err;
 	key.ustack_hash = h;
-	val = bpf_map_lookup_elem(counts, &key);
-	if (val) {
-		__sync_fetch_and_add(&val->count, 1);
+	key.gen = st->gen;
+	found = bpf_map_lookup_elem(&counts, &key);
+	if (found && count_into(*found)) {
 		count(mt, KILN_M_AGGREGATED);
+		return 0;
+	}
+	idx = __sync_fetch_and_add(&slots_used[w], 1);
+	cs = NULL;
+	if (idx < slot_half) {
+		idx += w * slot_half;
+		cs = bpf_map_lookup_elem(&cslots, &idx);
+	}
+	if (!cs) {
+		count(mt, KILN_M_OVF_COUNT_FULL);
+		overflow(ctx, mt, st);
 		return 0;
 	}
 	if (!st->cgid)
 		st->cgid = bpf_get_current_cgroup_id();
-	init.count = 1;
-	init.cgroup_id = st->cgid;
-	bpf_get_current_comm(init.comm, sizeof(init.comm));
-	err = (int)bpf_map_update_elem(counts, &key, &init, BPF_NOEXIST);
+	cs->cgroup_id = st->cgid;
+	cs->tgid = st->tgid;
+	cs->pid = st->pid;
+	cs->kstack_id = st->kstack_id;
+	cs->ustack_err = st->ustack_err;
+	bpf_get_current_comm(cs->comm, sizeof(cs->comm));
+	cs->has_ustack = 0;
+	if (h) {
+		us = bpf_map_lookup_elem(&ustacks, &idx);
+		if (us) {
+			__builtin_memcpy(us, &st->stack, sizeof(*us));
+			cs->has_ustack = 1;
+		} else {
+			count(mt, KILN_M_UW_STACKS_FULL);
+		}
+	}
+	/*
+	 * Whole before the key points at it: a CPU that finds the key counts into a filled
+	 * slot. User space reads the window only once every program that wrote to it is done.
+	 */
+	cs->count = 1;
+	err = (int)bpf_map_update_elem(&counts, &key, &idx, BPF_NOEXIST);
 	if (!err) {
 		count(mt, KILN_M_AGGREGATED);
 		note_first_sample(mt, st->tgid, st->pid, st->cgid);
-		/*
-		 * The new key's user stack goes to a slot of the window. Taken only once the key
-		 * is in, so the slots taken never outnumber the keys (the count map's size, which
-		 * is the window's slots): the array is never the one that is full. Another CPU
-		 * counting into the key meanwhile is fine: user space reads the window only once
-		 * every program that wrote to it is done.
-		 */
-		if (h) {
-			idx = __sync_fetch_and_add(&ustack_used[w], 1);
-			val = bpf_map_lookup_elem(counts, &key);
-			if (idx >= ustack_half || !val) {
-				count(mt, KILN_M_UW_STACKS_FULL);
-				return 0;
-			}
-			val->uslot = idx + 1;
-			idx += w * ustack_half;
-			slot = bpf_map_lookup_elem(&ustacks, &idx);
-			if (slot)
-				__builtin_memcpy(slot, &st->stack, sizeof(*slot));
-			else
-				val->uslot = 0;
-		}
 		return 0;
 	}
+	/* Never published, so nobody else counts into it: user space skips a count of 0. */
+	cs->count = 0;
 	if (err == -EEXIST) {
-		/* Another CPU inserted the same key (and stores its stack) since our lookup. */
-		val = bpf_map_lookup_elem(counts, &key);
-		if (val) {
-			__sync_fetch_and_add(&val->count, 1);
+		/* Another CPU inserted the same key since our lookup: count into its slot. */
+		found = bpf_map_lookup_elem(&counts, &key);
+		if (found && count_into(*found)) {
 			count(mt, KILN_M_AGGREGATED);
 			return 0;
 		}
@@ -599,15 +630,6 @@ static __always_inline int aggregate(struct bpf_perf_event_data *ctx, struct kil
 	count(mt, KILN_M_OVF_COUNT_FULL);
 	overflow(ctx, mt, st);
 	return 0;
-}
-
-/* One call site per window so that each map argument is a constant the verifier knows. */
-static __always_inline int finish(struct bpf_perf_event_data *ctx, struct kiln_metrics *mt,
-				  struct walk_state *st)
-{
-	if (st->w)
-		return aggregate(ctx, mt, st, &counts1);
-	return aggregate(ctx, mt, st, &counts0);
 }
 
 /*
@@ -738,7 +760,8 @@ int kiln_sample(struct bpf_perf_event_data *ctx)
 	st = walk_state();
 	if (!st)
 		return 0;
-	st->w = window & 1;
+	st->gen = window;
+	st->w = st->gen & 1;
 	st->tgid = tgid;
 	st->pid = pid;
 	st->cgid = cgid;

@@ -15,16 +15,20 @@
 #endif
 
 /*
- * Key of the in-kernel count maps: one entry per distinct (thread, stacks). The cgroup is
- * not part of the key: reading it costs several dependent loads per sample (task -> css_set
- * -> cgroup -> kernfs node), so it is read once, when the key is inserted.
+ * Key of the in-kernel count map: one entry per distinct (window, thread, stacks). The
+ * window's generation is part of the key, so a key of an earlier window never matches
+ * again and the map (an LRU hash) needs no deleting: old keys are evicted as new ones come.
+ * The cgroup is not part of the key: reading it costs several dependent loads per sample
+ * (task -> css_set -> cgroup -> kernfs node), so it is read once, when the key is inserted.
  */
 struct kiln_count_key {
 	__u32 tgid;
 	__u32 pid;
 	__s32 kstack_id; /* id in the window's kernel stack map, or -errno when no stack */
 	__s32 ustack_err; /* -errno when there is no user stack (kernel thread), else 0 */
-	__u64 ustack_hash; /* key of the window's user stack map; 0 when there is none */
+	__u64 ustack_hash; /* hash of the user stack's frames; 0 when there is none */
+	__u32 gen; /* the window's generation (`window` in bpf/profile.bpf.c) */
+	__u32 pad;
 };
 
 /*
@@ -68,15 +72,20 @@ struct kiln_ustack {
 	__u64 pc[KILN_MAX_FRAMES];
 };
 
-struct kiln_count_val {
-	__u64 count;
+/*
+ * A count key's slot in its window's half of the cslots array (the key's value is the
+ * slot's index). User space reads the slots in place through a mapping of the array once
+ * the window is closed; the user stack, if any, is in the ustacks slot of the same index.
+ */
+struct kiln_count_slot {
+	__u64 count; /* 0: a slot left unused (another CPU inserted the same key first) */
 	__u64 cgroup_id; /* v2 cgroup of the thread at the first sample of this key */
+	__u32 tgid;
+	__u32 pid;
+	__s32 kstack_id; /* as in the key */
+	__s32 ustack_err; /* as in the key */
 	char comm[KILN_COMM_LEN]; /* thread name at the first sample of this key */
-	/*
-	 * 1 + the slot of the key's user stack in its window's half of the ustacks array, 0 when
-	 * the key has no user stack.
-	 */
-	__u32 uslot;
+	__u32 has_ustack; /* the ustacks slot of the same index holds the key's user stack */
 	__u32 pad;
 };
 

@@ -6,7 +6,6 @@ hiding them with KILN_HIDE_FEATURES, the probe's test hook:
 bpf_loop      kiln record of the no-frame-pointer workload starts with one warning naming
               bpf_loop and Linux 5.17; its stacks are still whole (main in >= 90 %) with
               the known shares; a CPython process gets no Python frames, and no error
-batch_ops     per-key draining: the recording still has its samples and shares
 task_pt_regs  a required feature: kiln record stops with one message naming the helper and
               Linux 5.15
 several       one message lists them all, with the newest kernel among them
@@ -69,18 +68,6 @@ def case_bpf_loop():
             fail("Python frames without the Python walk: %d samples" % pyframes)
 
 
-def case_batch_ops():
-    out = os.path.join(TMP, "nobatch.folded")
-    hidden_record("batch_ops", [NOFP, "--mix", "alpha=70,beta=30", "--cpu-seconds", "1"], out)
-    rows = folded(out)
-    total = sum(c for _, c in rows)
-    alpha, beta = share(rows, "alpha"), share(rows, "beta")
-    print("batch_ops hidden: %d samples, alpha %.1f %% beta %.1f %%"
-          % (total, 100 * alpha, 100 * beta))
-    if total < 100 or alpha + beta < 0.8:
-        fail("per-key drain: %d samples, alpha+beta %.3f" % (total, alpha + beta))
-
-
 def refused(hide, want):
     env = dict(os.environ, KILN_HIDE_FEATURES=hide)
     p = run([KILN, "record", "-F", "99", "-o", os.path.join(TMP, "x.folded"), "--", "true"],
@@ -112,7 +99,6 @@ def main():
     require_root()
     try:
         case_bpf_loop()
-        case_batch_ops()
         refused("task_pt_regs", ["the bpf_task_pt_regs helper (Linux 5.15)",
                                  "kiln needs Linux 5.15 or later"])
         refused("ringbuf,task_btf,io_uring", ["BPF ring buffer map (Linux 5.8)",
