@@ -45,7 +45,11 @@ int htab__insert(struct htab *h, uint64_t hash, uint64_t val);
 /* Removes the entry (HASH, VAL). Returns true when it was present. */
 bool htab__remove(struct htab *h, uint64_t hash, uint64_t val);
 
-/* Hash helpers; the results are never 0. */
+/*
+ * Hash helpers; the results are never 0. They may change between versions and differ
+ * between architectures (htab_hash_bytes reads words in native byte order): nothing may
+ * store them outside the process.
+ */
 uint64_t htab_hash_bytes(const void *p, size_t len, uint64_t seed);
 uint64_t htab_hash_u64(uint64_t x, uint64_t seed);
 

@@ -2,6 +2,7 @@
 /* common/htab: find, insert, remove with backward shifts, growth, colliding hashes. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/htab.h"
 #include "tests/lib/kiln_test.h"
@@ -81,5 +82,55 @@ static void test_hash_never_zero(void)
 	CU_ASSERT_NOT_EQUAL(htab_hash_bytes("", 0, 0), 0);
 }
 
+/*
+ * Keys of the same length that differ in one byte, and keys that differ only in length
+ * (trailing zero bytes: the padding of a short tail), never share a hash: each step of
+ * htab_hash_bytes is invertible, so this holds for every length and position, tails included.
+ */
+static void test_hash_bytes_differ(void)
+{
+	unsigned char a[48] = { 0 }, b[48];
+	size_t len, i;
+
+	for (i = 0; i < sizeof(a); i++)
+		a[i] = (unsigned char)('a' + i % 26);
+	for (len = 1; len <= 40; len++) {
+		for (i = 0; i < len; i++) {
+			memcpy(b, a, sizeof(b));
+			b[i] ^= 1;
+			CU_ASSERT_NOT_EQUAL(htab_hash_bytes(a, len, 0), htab_hash_bytes(b, len, 0));
+		}
+		CU_ASSERT_NOT_EQUAL(htab_hash_bytes(a, len, 0), htab_hash_bytes(a, len + 1, 0));
+		memcpy(b, a, sizeof(b));
+		b[len] = 0;
+		CU_ASSERT_NOT_EQUAL(htab_hash_bytes(b, len, 0), htab_hash_bytes(b, len + 1, 0));
+		CU_ASSERT_NOT_EQUAL(htab_hash_bytes(a, len, 0), htab_hash_bytes(a, len, 1));
+	}
+	CU_ASSERT_NOT_EQUAL(htab_hash_bytes("main", 4, 0), htab_hash_bytes("maio", 4, 0));
+	CU_ASSERT_NOT_EQUAL(htab_hash_bytes("libc.so.6", 9, 0), htab_hash_bytes("libc.so.7", 9, 0));
+}
+
+/*
+ * Stacks of location ids that count up, as add_stack sees them, fill the low 12 bits a
+ * 4096-slot table masks about as a random hash would (1 - 1/e of the slots, ~2589).
+ */
+static void test_hash_bytes_low_bits(void)
+{
+	static bool used[4096];
+	uint32_t locs[16];
+	unsigned int i, j, filled = 0;
+
+	for (i = 0; i < 4096; i++) {
+		for (j = 0; j < 16; j++)
+			locs[j] = i * 16 + j;
+		used[htab_hash_bytes(locs, sizeof(locs), 2) & 4095] = true;
+	}
+	for (i = 0; i < 4096; i++)
+		filled += used[i];
+	CU_ASSERT(filled > 2450 && filled < 2730);
+}
+
 KILN_TEST_MAIN("htab", { "spread", test_spread }, { "clash", test_clash },
-	       { "hash_never_zero", test_hash_never_zero })
+	       { "hash_never_zero", test_hash_never_zero },
+	       { "hash_bytes_differ", test_hash_bytes_differ },
+	       { "hash_bytes_low_bits", test_hash_bytes_low_bits })
