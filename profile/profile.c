@@ -82,6 +82,8 @@ void profile__free(struct profile *p)
 	free(p->scratch);
 	free(p->fents);
 	htab__release(&p->fents_idx);
+	free(p->str_ptrs);
+	htab__release(&p->str_ptrs_idx);
 	htab__release(&p->strs_idx);
 	htab__release(&p->maps_idx);
 	htab__release(&p->funcs_idx);
@@ -164,6 +166,49 @@ static int intern(struct profile *p, const char *s, uint32_t *idx)
 cleanup:
 	free(copy);
 	return err;
+}
+
+static bool str_ptr_eq(uint64_t val, const void *key, void *ctx)
+{
+	return ((const struct profile *)ctx)->str_ptrs[val].s == key;
+}
+
+/*
+ * intern() for a frame's strings: with stable_strs, by address first (a hash of the pointer
+ * and one compare), by content only for an address not met before. At density most of a
+ * window's locations are new to its profile, and each one's module, build id and names were
+ * measured and hashed, then compared byte by byte, although they are mostly pointers the
+ * symbolizer handed out before (one module for many locations, a function's names for each
+ * of its call sites).
+ */
+static int intern_frame_str(struct profile *p, const char *s, uint32_t *idx)
+{
+	uint64_t hash, val;
+	int err;
+
+	if (!p->stable_strs)
+		return intern(p, s, idx);
+	if (!s) {
+		*idx = 0;
+		return 0;
+	}
+	hash = htab_hash_u64((uintptr_t)s, 5);
+	if (htab__find(&p->str_ptrs_idx, hash, str_ptr_eq, s, p, &val)) {
+		*idx = p->str_ptrs[val].idx;
+		return 0;
+	}
+	err = intern(p, s, idx);
+	if (!err)
+		err = profile_grow((void **)&p->str_ptrs, &p->str_ptrs_cap, p->nr_str_ptrs + 1,
+				   sizeof(*p->str_ptrs));
+	if (!err)
+		err = htab__insert(&p->str_ptrs_idx, hash, p->nr_str_ptrs);
+	if (err)
+		return err;
+	p->str_ptrs[p->nr_str_ptrs].s = s;
+	p->str_ptrs[p->nr_str_ptrs].idx = *idx;
+	p->nr_str_ptrs++;
+	return 0;
 }
 
 /* Mappings, functions, locations: fixed-size keys compared field by field. */
@@ -265,9 +310,9 @@ static int add_location(struct profile *p, const struct sym_frame *f, uint32_t *
 		m.start = f->map_start;
 		m.limit = f->map_limit;
 		m.offset = f->map_offset;
-		err = intern(p, module, &m.file);
+		err = intern_frame_str(p, module, &m.file);
 		if (!err)
-			err = intern(p, f->build_id, &m.build_id);
+			err = intern_frame_str(p, f->build_id, &m.build_id);
 		if (!err)
 			err = dedup(p, &p->maps_idx, (void **)&p->maps, &p->nr_maps, &p->maps_cap,
 				    sizeof(m), &m, map_hash(&m), map_eq, &l.mapping);
@@ -275,11 +320,12 @@ static int add_location(struct profile *p, const struct sym_frame *f, uint32_t *
 			return err;
 	}
 	if (f->name) {
-		err = intern(p, f->name, &fn.name);
+		err = intern_frame_str(p, f->name, &fn.name);
 		if (!err)
-			err = intern(p, f->system_name ? f->system_name : f->name, &fn.system_name);
+			err = intern_frame_str(p, f->system_name ? f->system_name : f->name,
+					       &fn.system_name);
 		if (!err)
-			err = intern(p, python ? f->file : module, &fn.file);
+			err = intern_frame_str(p, python ? f->file : module, &fn.file);
 		if (!err)
 			err = dedup(p, &p->funcs_idx, (void **)&p->funcs, &p->nr_funcs,
 				    &p->funcs_cap, sizeof(fn), &fn, func_hash(&fn), func_eq,

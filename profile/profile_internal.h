@@ -39,6 +39,12 @@ struct profile_sample {
 	uint64_t count;
 };
 
+/* A frame string's address (stable_strs) and its index in profile.strs. */
+struct profile_str_ptr {
+	const char *s;
+	uint32_t idx;
+};
+
 /* A frame already added, by the identity of its fields (strings by address). */
 struct profile_frame_ent {
 	const char *module, *build_id, *name, *system_name, *file;
@@ -55,6 +61,14 @@ struct profile {
 	struct profile_frame_ent *fents;
 	size_t nr_fents, fents_cap;
 	struct htab fents_idx;
+	/*
+	 * Also with stable_strs: the frame strings met so far by address, so a new location
+	 * finds its strings without reading them. strs_idx still holds every string by content
+	 * (two addresses with one text share an index; profile__find_str looks there).
+	 */
+	struct profile_str_ptr *str_ptrs;
+	size_t nr_str_ptrs, str_ptrs_cap;
+	struct htab str_ptrs_idx;
 
 	char **strs;
 	size_t nr_strs, strs_cap;

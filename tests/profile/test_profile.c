@@ -3,6 +3,7 @@
 #include <CUnit/Basic.h>
 
 #include "tests/lib/kiln_test.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,39 @@ static void test_trusted_frames_same_tables(void)
 	profile__free(trusted);
 }
 
+/*
+ * Trusted frame strings are found by address, then by content: two copies of one text (at
+ * two addresses) get one string index, a comm equal to a frame string shares it too, and
+ * profile__find_str (by content) finds every one of them.
+ */
+static void test_trusted_strings_by_content(void)
+{
+	char mod1[] = "/lib/libx.so", mod2[] = "/lib/libx.so", name1[] = "run", name2[] = "run";
+	struct profile *p = profile__new(1);
+	struct sym_frame f[2];
+	uint32_t idx;
+
+	CU_ASSERT_FATAL(p != NULL);
+	profile__trust_frame_strings(p);
+	f[0] = uframe(name1, mod1, 0x10);
+	f[1] = uframe(name2, mod2, 0x20);
+	CU_ASSERT_EQUAL_FATAL(profile__add(p, f, 2, "run", 1, 1, 1), 0);
+	f[0] = uframe(name2, mod1, 0x30);
+	CU_ASSERT_EQUAL_FATAL(profile__add(p, f, 1, "/lib/libx.so", 1, 1, 1), 0);
+	/* Five addresses (two names, two modules, the build id), four strings: "" and three. */
+	CU_ASSERT_EQUAL(p->nr_str_ptrs, 5);
+	CU_ASSERT_EQUAL(p->nr_strs, 4);
+	CU_ASSERT_EQUAL(p->nr_funcs, 2);
+	CU_ASSERT_EQUAL(p->nr_maps, 2);
+	CU_ASSERT_EQUAL(p->nr_locs, 4);
+	CU_ASSERT_EQUAL(profile__find_str(p, "run", &idx), 0);
+	CU_ASSERT_EQUAL(profile__find_str(p, "/lib/libx.so", &idx), 0);
+	CU_ASSERT_EQUAL(profile__find_str(p, "0123abcd", &idx), 0);
+	CU_ASSERT_EQUAL(profile__find_str(p, "runs", &idx), -ENOENT);
+	profile__free(p);
+}
+
 KILN_TEST_MAIN("profile", { "dedup_merge_folded", test_dedup_merge_folded },
 	       { "frames_are_copied", test_frames_are_copied }, { "many", test_many },
-	       { "trusted_frames_same_tables", test_trusted_frames_same_tables })
+	       { "trusted_frames_same_tables", test_trusted_frames_same_tables },
+	       { "trusted_strings_by_content", test_trusted_strings_by_content })
