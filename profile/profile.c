@@ -145,19 +145,31 @@ int profile__find_str(const struct profile *p, const char *s, uint32_t *idx)
 static int intern(struct profile *p, const char *s, uint32_t *idx)
 {
 	char *copy = NULL;
+	uint64_t hash, val;
+	size_t len;
 	int err;
 
-	if (!profile__find_str(p, s, idx))
+	if (!s || !*s) {
+		*idx = 0;
 		return 0;
+	}
+	/* One strlen and one hash for the lookup, the insert and the copy. */
+	len = strlen(s);
+	hash = htab_hash_bytes(s, len, 0);
+	if (htab__find(&p->strs_idx, hash, str_eq, s, p, &val)) {
+		*idx = (uint32_t)val;
+		return 0;
+	}
 	err = profile_grow((void **)&p->strs, &p->strs_cap, p->nr_strs + 1, sizeof(*p->strs));
 	if (err)
 		goto cleanup;
-	copy = strdup(s);
+	copy = malloc(len + 1);
 	if (!copy) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	err = htab__insert(&p->strs_idx, str_hash(s), p->nr_strs);
+	memcpy(copy, s, len + 1);
+	err = htab__insert(&p->strs_idx, hash, p->nr_strs);
 	if (err)
 		goto cleanup;
 	p->strs[p->nr_strs] = copy;
@@ -258,17 +270,15 @@ static bool loc_eq(uint64_t val, const void *key, void *ctx)
 	       a->kind == b->kind && a->line == b->line;
 }
 
-/* Finds or appends *E (of ELSZ bytes) in the table ARR/NR/CAP indexed by IDX. */
-static int dedup(struct profile *p, struct htab *idx, void **arr, size_t *nr, size_t *cap,
-		 size_t elsz, const void *e, uint64_t hash, htab_eq_fn eq, uint32_t *out)
+/*
+ * Appends *E (of ELSZ bytes) to the table ARR/NR/CAP and enters it in IDX under HASH, for a
+ * caller that has just looked it up and missed.
+ */
+static int append(struct htab *idx, void **arr, size_t *nr, size_t *cap, size_t elsz, const void *e,
+		  uint64_t hash, uint32_t *out)
 {
-	uint64_t val;
 	int err;
 
-	if (htab__find(idx, hash, eq, e, p, &val)) {
-		*out = (uint32_t)val;
-		return 0;
-	}
 	if (*nr >= UINT32_MAX)
 		return -E2BIG;
 	err = profile_grow(arr, cap, *nr + 1, elsz);
@@ -280,6 +290,19 @@ static int dedup(struct profile *p, struct htab *idx, void **arr, size_t *nr, si
 	memcpy((char *)*arr + *nr * elsz, e, elsz);
 	*out = (uint32_t)(*nr)++;
 	return 0;
+}
+
+/* Finds or appends *E (of ELSZ bytes) in the table ARR/NR/CAP indexed by IDX. */
+static int dedup(struct profile *p, struct htab *idx, void **arr, size_t *nr, size_t *cap,
+		 size_t elsz, const void *e, uint64_t hash, htab_eq_fn eq, uint32_t *out)
+{
+	uint64_t val;
+
+	if (htab__find(idx, hash, eq, e, p, &val)) {
+		*out = (uint32_t)val;
+		return 0;
+	}
+	return append(idx, arr, nr, cap, elsz, e, hash, out);
 }
 
 static int add_location(struct profile *p, const struct sym_frame *f, uint32_t *out)
@@ -339,9 +362,12 @@ static int add_location(struct profile *p, const struct sym_frame *f, uint32_t *
 
 /* The frame cache (profile__trust_frame_strings): fields and string addresses. */
 
+/*
+ * Every field is set (no memset of the 96 bytes first): entries are compared and hashed
+ * field by field, so their padding is never read.
+ */
 static void frame_ent_of(const struct sym_frame *f, struct profile_frame_ent *e)
 {
-	memset(e, 0, sizeof(*e));
 	e->module = f->module;
 	e->build_id = f->build_id;
 	e->name = f->name;
@@ -354,6 +380,7 @@ static void frame_ent_of(const struct sym_frame *f, struct profile_frame_ent *e)
 	e->kind = (uint32_t)f->kind;
 	e->file = f->file;
 	e->line = f->line;
+	e->loc = 0;
 }
 
 static uint64_t frame_hash(const struct profile_frame_ent *e)
@@ -392,9 +419,10 @@ static int add_frame(struct profile *p, const struct sym_frame *f, uint32_t *out
 		return 0;
 	}
 	err = add_location(p, f, &e.loc);
+	/* add_location() leaves the frame cache alone: the miss above still holds. */
 	if (!err)
-		err = dedup(p, &p->fents_idx, (void **)&p->fents, &p->nr_fents, &p->fents_cap,
-			    sizeof(e), &e, hash, frame_eq, &slot);
+		err = append(&p->fents_idx, (void **)&p->fents, &p->nr_fents, &p->fents_cap,
+			     sizeof(e), &e, hash, &slot);
 	*out = e.loc;
 	return err;
 }
@@ -464,7 +492,7 @@ int profile__add(struct profile *p, const struct sym_frame *frames, size_t nr_fr
 {
 	struct profile_sample s = { 0 };
 	uint32_t *locs = NULL, idx;
-	uint64_t val;
+	uint64_t hash, val;
 	size_t i;
 	int err = 0;
 
@@ -487,12 +515,13 @@ int profile__add(struct profile *p, const struct sym_frame *frames, size_t nr_fr
 		goto cleanup;
 	s.tgid = tgid;
 	s.pid = pid;
-	if (htab__find(&p->samples_idx, sample_hash(&s), sample_eq, &s, p, &val)) {
+	hash = sample_hash(&s);
+	if (htab__find(&p->samples_idx, hash, sample_eq, &s, p, &val)) {
 		p->samples[val].count += count;
 	} else {
 		s.count = count;
-		err = dedup(p, &p->samples_idx, (void **)&p->samples, &p->nr_samples,
-			    &p->samples_cap, sizeof(s), &s, sample_hash(&s), sample_eq, &idx);
+		err = append(&p->samples_idx, (void **)&p->samples, &p->nr_samples, &p->samples_cap,
+			     sizeof(s), &s, hash, &idx);
 		if (err)
 			goto cleanup;
 	}
