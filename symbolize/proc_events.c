@@ -206,9 +206,6 @@ void symbolizer__process_exit(struct symbolizer *s, uint32_t tgid)
 {
 	struct proc *p = find_proc(s, tgid);
 
-	if (!p || p->exited)
-		return;
-	p->exited = true;
-	p->exit_ns = sym_now(s);
-	p->exit_gen = s->sweep_gen;
+	if (p)
+		proc_mark_exited(s, p);
 }

@@ -59,8 +59,38 @@ void proc_account(struct symbolizer *s, struct proc *p)
 	p->bytes = n;
 }
 
+void proc_mark_exited(struct symbolizer *s, struct proc *p)
+{
+	if (p->exited)
+		return;
+	p->exited = true;
+	p->exit_ns = sym_now(s);
+	p->exit_gen = s->sweep_gen;
+	p->exit_prev = NULL;
+	p->exit_next = s->exited;
+	if (s->exited)
+		s->exited->exit_prev = p;
+	s->exited = p;
+}
+
+/* Takes P off the exited list: released, or its number taken by a live process again. */
+static void proc_unmark_exited(struct symbolizer *s, struct proc *p)
+{
+	if (!p->exited)
+		return;
+	if (p->exit_prev)
+		p->exit_prev->exit_next = p->exit_next;
+	else
+		s->exited = p->exit_next;
+	if (p->exit_next)
+		p->exit_next->exit_prev = p->exit_prev;
+	p->exit_prev = p->exit_next = NULL;
+	p->exited = false;
+}
+
 void release_proc(struct symbolizer *s, struct proc *p)
 {
+	proc_unmark_exited(s, p);
 	htab__remove(&s->procs, proc_hash(p->tgid), (uintptr_t)p);
 	s->proc_bytes -= p->bytes;
 	proc__free(s, p);
@@ -188,25 +218,14 @@ cleanup:
 /* Releases exited processes that were marked before generation GEN or before DEADLINE_NS. */
 static void release_exited(struct symbolizer *s, uint64_t gen, uint64_t deadline_ns)
 {
-	struct proc **drop = NULL;
-	size_t i, nr = 0;
+	struct proc *p, *next;
 
-	if (!s->procs.nr)
-		goto cleanup;
-	drop = calloc(s->procs.nr, sizeof(*drop));
-	if (!drop)
-		goto cleanup;
-	for (i = 0; i <= s->procs.mask; i++) {
-		struct proc *p = (struct proc *)(uintptr_t)s->procs.slots[i].val;
-
-		if (s->procs.slots[i].hash && p->exited &&
-		    (p->exit_gen < gen || p->exit_ns < deadline_ns))
-			drop[nr++] = p;
+	/* Only the exited list: release_proc() unlinks P, never NEXT. */
+	for (p = s->exited; p; p = next) {
+		next = p->exit_next;
+		if (p->exit_gen < gen || p->exit_ns < deadline_ns)
+			release_proc(s, p);
 	}
-	for (i = 0; i < nr; i++)
-		release_proc(s, drop[i]);
-cleanup:
-	free(drop);
 	enforce_budget(s);
 }
 
@@ -293,7 +312,7 @@ int symbolizer__capture(struct symbolizer *s, uint32_t tgid)
 		 */
 		err = capture_proc(s, p);
 		if (!err)
-			p->exited = false;
+			proc_unmark_exited(s, p);
 		return err;
 	}
 	p = calloc(1, sizeof(*p));
@@ -324,14 +343,13 @@ static void remember_gone(struct symbolizer *s, uint32_t tgid)
 	if (!p)
 		return;
 	p->tgid = tgid;
-	p->exited = true;
-	p->exit_ns = sym_now(s);
-	p->exit_gen = s->sweep_gen;
 	p->jit_size = -1;
-	if (htab__insert(&s->procs, proc_hash(tgid), (uintptr_t)p))
+	if (htab__insert(&s->procs, proc_hash(tgid), (uintptr_t)p)) {
 		free(p);
-	else
-		proc_account(s, p);
+		return;
+	}
+	proc_account(s, p);
+	proc_mark_exited(s, p);
 }
 
 const struct umap *find_map(const struct proc *p, uint64_t addr)

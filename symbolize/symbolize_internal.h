@@ -137,7 +137,7 @@ struct proc {
 	uint32_t tgid;
 	uint32_t nspid; /* the pid in its own namespace: perf maps are named by it */
 	bool nspid_known;
-	bool exited;
+	bool exited; /* set and cleared only by proc_mark_exited() and proc_unmark_exited() */
 	bool by_events; /* mappings from symbolizer__add_mapping(), not /proc */
 	bool partial; /* only the mappings events added since the agent started: read /proc */
 	size_t reread_nr; /* mappings after the last re-read for EVENT_MAPS_MAX */
@@ -149,6 +149,7 @@ struct proc {
 	int64_t jit_size; /* size of the perf map when read, -1 when none */
 	uint64_t jit_check_ns;
 	size_t bytes; /* maps and perf map, in symbolizer.proc_bytes */
+	struct proc *exit_prev, *exit_next; /* on symbolizer.exited while exited */
 };
 
 /* One entry of struct symbolizer's cache of recent symbol lookups. */
@@ -178,6 +179,12 @@ struct symbolizer {
 	struct htab bids; /* build id -> struct elf_file * */
 	struct htab inodes; /* (dev, ino, mtime) -> struct elf_alias * */
 	struct htab procs; /* val: struct proc * */
+	/*
+	 * The exited processes not yet released, so the sweeps visit only them: walking the
+	 * whole process table each window read every struct proc (2000 at density) to find
+	 * the few exited ones.
+	 */
+	struct proc *exited;
 	/*
 	 * Unreferenced cached ELF files (the only evictable ones), most recently released
 	 * first: eviction pops the tail without walking past entries in use.
@@ -316,8 +323,10 @@ struct proc *find_proc(struct symbolizer *s, uint32_t tgid);
 void proc__free(struct symbolizer *s, struct proc *p);
 /* Re-counts P's bytes after its maps or perf map changed. */
 void proc_account(struct symbolizer *s, struct proc *p);
-/* Removes P from the process table and frees it. */
+/* Removes P from the process table (and the exited list) and frees it. */
 void release_proc(struct symbolizer *s, struct proc *p);
+/* Marks P (in the process table) exited now, for the sweeps to release; once only. */
+void proc_mark_exited(struct symbolizer *s, struct proc *p);
 /* Reads TGID's executable mappings into *P (its old ones are released). Returns 0 or -errno. */
 int read_maps(struct symbolizer *s, struct proc *p);
 /* True for the kernel's own executable mappings ([vdso], [vsyscall], [uprobes]). */

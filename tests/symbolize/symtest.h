@@ -66,6 +66,7 @@ void test_sym_cache(void);
 void test_idle_eviction(void);
 void test_maps_parse(void);
 void test_maps_reread_backoff(void);
+void test_exit_list(void);
 void test_symbolizer_free_null(void);
 
 #endif

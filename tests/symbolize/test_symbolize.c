@@ -481,6 +481,7 @@ int main(int argc, char **argv)
 		{ "idle_eviction", test_idle_eviction },
 		{ "maps_parse", test_maps_parse },
 		{ "maps_reread_backoff", test_maps_reread_backoff },
+		{ "exit_list", test_exit_list },
 		{ "free_null", test_symbolizer_free_null },
 	};
 	char cmd[PATH_MAX + 16];

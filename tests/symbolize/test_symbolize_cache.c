@@ -438,6 +438,75 @@ void test_maps_reread_backoff(void)
 	symbolizer__free(s);
 }
 
+/* The length of S's exited list, its links and flags checked on the way. */
+static size_t nr_exited(const struct symbolizer *s)
+{
+	const struct proc *p, *prev = NULL;
+	size_t n = 0;
+
+	for (p = s->exited; p; prev = p, p = p->exit_next) {
+		CU_ASSERT_PTR_EQUAL(p->exit_prev, prev);
+		CU_ASSERT_TRUE(p->exited);
+		CU_ASSERT_PTR_EQUAL(find_proc((struct symbolizer *)s, p->tgid), p);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * The sweeps walk a list of the exited processes, not the whole process table: every way
+ * onto it (an exit, a pid gone before its capture) and off it (released by a sweep, captured
+ * again as a reused pid, replaced by a fork or an exec) keeps it exact.
+ */
+void test_exit_list(void)
+{
+	struct symbolizer_opts opts = { .sz = sizeof(opts) };
+	const char *pa[1] = { SYM_HELPER };
+	struct symbolizer_stats st;
+	struct symbolizer *s = NULL;
+	char proc[PATH_MAX];
+	struct sym_frame f;
+	uint32_t pid;
+
+	snprintf(proc, sizeof(proc), "%s/exitproc", tmpdir);
+	for (pid = 810; pid <= 814; pid++)
+		fake_proc(proc, (int)pid, pa, 1);
+	opts.proc_root = proc;
+	s = symbolizer__new(&opts);
+	CU_ASSERT_FATAL(s != NULL);
+	for (pid = 810; pid <= 814; pid++)
+		CU_ASSERT_EQUAL(symbolizer__capture(s, pid), 0);
+	CU_ASSERT_EQUAL(nr_exited(s), 0);
+	for (pid = 810; pid <= 813; pid++)
+		symbolizer__process_exit(s, pid);
+	symbolizer__process_exit(s, 810);
+	CU_ASSERT_EQUAL(nr_exited(s), 4);
+	/* 811 reused, 812 forked again from 814, 813 exec()ed: none of them exited any more. */
+	CU_ASSERT_EQUAL(symbolizer__capture(s, 811), 0);
+	CU_ASSERT_EQUAL(symbolizer__process_born(s, 812, 814), 0);
+	symbolizer__process_exec(s, 813);
+	CU_ASSERT_EQUAL(nr_exited(s), 1);
+	/* Gone before its capture: remembered as exited. */
+	CU_ASSERT_EQUAL(symbolizer__user(s, 899, 0x10000000, &f), -ENOENT);
+	CU_ASSERT_EQUAL(nr_exited(s), 2);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.processes, 5);
+	/* Kept through the sweep of their window, released by the next one. */
+	symbolizer__sweep(s);
+	CU_ASSERT_EQUAL(nr_exited(s), 2);
+	symbolizer__sweep(s);
+	CU_ASSERT_EQUAL(nr_exited(s), 0);
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.processes, 3);
+	CU_ASSERT_PTR_NULL(find_proc(s, 810));
+	CU_ASSERT_PTR_NULL(find_proc(s, 899));
+	/* Freed while exited: symbolizer__free() takes them with the rest. */
+	symbolizer__process_exit(s, 811);
+	symbolizer__process_exit(s, 812);
+	CU_ASSERT_EQUAL(nr_exited(s), 2);
+	symbolizer__free(s);
+}
+
 void test_symbolizer_free_null(void)
 {
 	symbolizer__free(NULL);
