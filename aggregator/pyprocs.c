@@ -21,6 +21,7 @@ struct pyproc {
 	uint32_t tgid;
 	struct python_proc *py; /* NULL: looked at, not CPython */
 	uint64_t exit_sweep; /* 0 while alive; else the sweep count at its exit */
+	struct pyproc *exit_prev, *exit_next; /* on pyprocs.exited while exit_sweep is set */
 };
 
 /*
@@ -35,6 +36,12 @@ struct pyprocs {
 	int info_fd;
 	uint64_t not_py[NOT_PY_SLOTS];
 	struct htab idx; /* tgid hash -> struct pyproc * */
+	/*
+	 * The exited entries not yet dropped, so a sweep visits only them: it walked every
+	 * entry (one per process seen, CPython or not: 2000 at density) each window, and
+	 * started over after each drop.
+	 */
+	struct pyproc *exited;
 	uint64_t sweeps;
 	struct pyprocs_stats st;
 };
@@ -56,6 +63,14 @@ static struct pyproc *find(const struct pyprocs *p, uint32_t tgid)
 
 static void drop(struct pyprocs *p, struct pyproc *e)
 {
+	if (e->exit_sweep) {
+		if (e->exit_prev)
+			e->exit_prev->exit_next = e->exit_next;
+		else
+			p->exited = e->exit_next;
+		if (e->exit_next)
+			e->exit_next->exit_prev = e->exit_prev;
+	}
 	htab__remove(&p->idx, htab_hash_u64(e->tgid, 7), (uintptr_t)e);
 	if (e->py)
 		p->st.processes--;
@@ -252,26 +267,27 @@ void pyprocs__exit(struct pyprocs *p, uint32_t tgid)
 		drop(p, e);
 		return;
 	}
-	if (!e->exit_sweep)
-		e->exit_sweep = p->sweeps + 1;
+	if (e->exit_sweep)
+		return;
+	e->exit_sweep = p->sweeps + 1;
+	e->exit_prev = NULL;
+	e->exit_next = p->exited;
+	if (p->exited)
+		p->exited->exit_prev = e;
+	p->exited = e;
 }
 
 void pyprocs__sweep(struct pyprocs *p)
 {
-	size_t i;
+	struct pyproc *e, *next;
 
 	p->sweeps++;
-	for (i = 0; p->idx.slots && i <= p->idx.mask; i++) {
-		struct pyproc *e;
-
-		if (!p->idx.slots[i].hash)
-			continue;
-		e = (struct pyproc *)(uintptr_t)p->idx.slots[i].val;
+	/* drop() unlinks E, never NEXT. */
+	for (e = p->exited; e; e = next) {
+		next = e->exit_next;
 		/* Exited before the previous sweep: its last window has been symbolized. */
-		if (e->exit_sweep && e->exit_sweep < p->sweeps) {
+		if (e->exit_sweep < p->sweeps)
 			drop(p, e);
-			i = (size_t)-1; /* removal shifts entries back: rescan from the start */
-		}
 	}
 }
 
