@@ -68,7 +68,7 @@ int symbolizer__process_born(struct symbolizer *s, uint32_t tgid, uint32_t paren
 	p->maps = maps;
 	p->nr_maps = maps ? pp->nr_maps : 0;
 	/* A child of a process read from /proc may lack what /proc would show: re-read on misses. */
-	p->by_events = pp ? pp->by_events : true;
+	proc_set_by_events(s, p, pp ? pp->by_events : true);
 	proc_account(s, p);
 	return 0;
 }
@@ -200,6 +200,7 @@ void symbolizer__events_lost(struct symbolizer *s)
 	for (i = 0; s->procs.slots && i <= s->procs.mask; i++)
 		if (s->procs.slots[i].hash)
 			((struct proc *)(uintptr_t)s->procs.slots[i].val)->by_events = false;
+	s->nr_by_events = 0;
 }
 
 void symbolizer__process_exit(struct symbolizer *s, uint32_t tgid)

@@ -59,6 +59,17 @@ void proc_account(struct symbolizer *s, struct proc *p)
 	p->bytes = n;
 }
 
+void proc_set_by_events(struct symbolizer *s, struct proc *p, bool on)
+{
+	if (p->by_events == on)
+		return;
+	p->by_events = on;
+	if (on)
+		s->nr_by_events++;
+	else
+		s->nr_by_events--;
+}
+
 void proc_mark_exited(struct symbolizer *s, struct proc *p)
 {
 	if (p->exited)
@@ -91,6 +102,7 @@ static void proc_unmark_exited(struct symbolizer *s, struct proc *p)
 void release_proc(struct symbolizer *s, struct proc *p)
 {
 	proc_unmark_exited(s, p);
+	proc_set_by_events(s, p, false);
 	htab__remove(&s->procs, proc_hash(p->tgid), (uintptr_t)p);
 	s->proc_bytes -= p->bytes;
 	proc__free(s, p);
@@ -204,7 +216,7 @@ int read_maps(struct symbolizer *s, struct proc *p)
 	free(p->maps);
 	p->maps = maps;
 	p->nr_maps = nr;
-	p->by_events = false;
+	proc_set_by_events(s, p, false);
 	p->partial = false;
 	p->refresh_ns = sym_now(s);
 	proc_account(s, p);

@@ -160,8 +160,5 @@ void symbolizer__stats(const struct symbolizer *s, struct symbolizer_stats *out)
 	out->py_inexact = s->py_inexact;
 	out->debuginfo_reloads = s->dbg_reloads;
 	out->files_denied = s->files_denied;
-	for (size_t i = 0; s->procs.slots && i <= s->procs.mask; i++)
-		if (s->procs.slots[i].hash &&
-		    ((const struct proc *)(uintptr_t)s->procs.slots[i].val)->by_events)
-			out->procs_by_events++;
+	out->procs_by_events = s->nr_by_events;
 }

@@ -138,7 +138,7 @@ struct proc {
 	uint32_t nspid; /* the pid in its own namespace: perf maps are named by it */
 	bool nspid_known;
 	bool exited; /* set and cleared only by proc_mark_exited() and proc_unmark_exited() */
-	bool by_events; /* mappings from symbolizer__add_mapping(), not /proc */
+	bool by_events; /* mappings from symbolizer__add_mapping(), not /proc; proc_set_by_events */
 	bool partial; /* only the mappings events added since the agent started: read /proc */
 	size_t reread_nr; /* mappings after the last re-read for EVENT_MAPS_MAX */
 	uint64_t exit_ns, exit_gen, refresh_ns;
@@ -185,6 +185,8 @@ struct symbolizer {
 	 * the few exited ones.
 	 */
 	struct proc *exited;
+	/* Processes with by_events set: symbolizer__stats() runs once a window, no walk. */
+	uint64_t nr_by_events;
 	/*
 	 * Unreferenced cached ELF files (the only evictable ones), most recently released
 	 * first: eviction pops the tail without walking past entries in use.
@@ -325,6 +327,8 @@ void proc__free(struct symbolizer *s, struct proc *p);
 void proc_account(struct symbolizer *s, struct proc *p);
 /* Removes P from the process table (and the exited list) and frees it. */
 void release_proc(struct symbolizer *s, struct proc *p);
+/* Sets P's by_events to ON, keeping symbolizer.nr_by_events. */
+void proc_set_by_events(struct symbolizer *s, struct proc *p, bool on);
 /* Marks P (in the process table) exited now, for the sweeps to release; once only. */
 void proc_mark_exited(struct symbolizer *s, struct proc *p);
 /* Reads TGID's executable mappings into *P (its old ones are released). Returns 0 or -errno. */

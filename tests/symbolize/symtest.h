@@ -67,6 +67,7 @@ void test_idle_eviction(void);
 void test_maps_parse(void);
 void test_maps_reread_backoff(void);
 void test_exit_list(void);
+void test_by_events_count(void);
 void test_symbolizer_free_null(void);
 
 #endif

@@ -482,6 +482,7 @@ int main(int argc, char **argv)
 		{ "maps_parse", test_maps_parse },
 		{ "maps_reread_backoff", test_maps_reread_backoff },
 		{ "exit_list", test_exit_list },
+		{ "by_events_count", test_by_events_count },
 		{ "free_null", test_symbolizer_free_null },
 	};
 	char cmd[PATH_MAX + 16];

@@ -507,6 +507,64 @@ void test_exit_list(void)
 	symbolizer__free(s);
 }
 
+/* symbolizer__stats()'s procs_by_events (a running count) against a walk of the table. */
+static uint64_t by_events(const struct symbolizer *s)
+{
+	struct symbolizer_stats st;
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; s->procs.slots && i <= s->procs.mask; i++)
+		if (s->procs.slots[i].hash &&
+		    ((const struct proc *)(uintptr_t)s->procs.slots[i].val)->by_events)
+			n++;
+	symbolizer__stats(s, &st);
+	CU_ASSERT_EQUAL(st.procs_by_events, n);
+	return st.procs_by_events;
+}
+
+/*
+ * Processes whose mappings came from events are counted as they change, not by a walk of
+ * the process table at each symbolizer__stats(): born from events or from a parent read
+ * from /proc, replaced, events lost, released.
+ */
+void test_by_events_count(void)
+{
+	struct symbolizer_opts opts = { .sz = sizeof(opts) };
+	const char *pa[1] = { SYM_HELPER };
+	struct symbolizer *s = NULL;
+	char proc[PATH_MAX];
+
+	snprintf(proc, sizeof(proc), "%s/eventsproc", tmpdir);
+	fake_proc(proc, 830, pa, 1);
+	opts.proc_root = proc;
+	s = symbolizer__new(&opts);
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_EQUAL(symbolizer__process_born(s, 840, 0), 0);
+	CU_ASSERT_EQUAL(symbolizer__process_born(s, 841, 840), 0);
+	CU_ASSERT_EQUAL(by_events(s), 2);
+	/* A child of a process read from /proc is not. */
+	CU_ASSERT_EQUAL(symbolizer__capture(s, 830), 0);
+	CU_ASSERT_EQUAL(symbolizer__process_born(s, 842, 830), 0);
+	CU_ASSERT_EQUAL(by_events(s), 2);
+	/* Born again under a number it had: replaced, counted once. */
+	CU_ASSERT_EQUAL(symbolizer__process_born(s, 841, 0), 0);
+	CU_ASSERT_EQUAL(by_events(s), 2);
+	/* Events lost: none is trusted to have all its mappings any more. */
+	CU_ASSERT_EQUAL(symbolizer__process_born(s, 831, 0), 0);
+	CU_ASSERT_EQUAL(by_events(s), 3);
+	symbolizer__events_lost(s);
+	CU_ASSERT_EQUAL(by_events(s), 0);
+	CU_ASSERT_EQUAL(symbolizer__process_born(s, 843, 0), 0);
+	CU_ASSERT_EQUAL(by_events(s), 1);
+	/* Released by the sweeps after its exit. */
+	symbolizer__process_exit(s, 843);
+	symbolizer__sweep(s);
+	symbolizer__sweep(s);
+	CU_ASSERT_EQUAL(by_events(s), 0);
+	symbolizer__free(s);
+}
+
 void test_symbolizer_free_null(void)
 {
 	symbolizer__free(NULL);
