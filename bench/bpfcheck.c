@@ -89,26 +89,23 @@ static const char *yes_no(bool b)
 	return b ? "yes" : "no";
 }
 
-/* Batch map operations (>= 5.6): a lookup batch on an empty hash ends with ENOENT. */
-static bool probe_batch(void)
+/* Arrays user space can mmap (>= 5.5): the count slots and user stacks are read so. */
+static bool probe_mmapable(void)
 {
-	__u32 keys[4], vals[4], count = 4, out = 0;
-	bool ok;
-	int fd;
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_MMAPABLE);
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "kiln_mmap", 4, 8, 1, &o);
 
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "kiln_batch", 4, 4, 4, NULL);
 	if (fd < 0)
 		return false;
-	ok = !bpf_map_lookup_batch(fd, NULL, &out, keys, vals, &count, NULL) || errno == ENOENT;
 	close(fd);
-	return ok;
+	return true;
 }
 
 static void print_features(void)
 {
 	printf("feature ringbuf=%s\n",
 	       yes_no(libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1));
-	printf("feature batch_ops=%s\n", yes_no(probe_batch()));
+	printf("feature mmapable_array=%s\n", yes_no(probe_mmapable()));
 	printf("feature bpf_task_pt_regs=%s\n",
 	       yes_no(libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_task_pt_regs,
 					      NULL) == 1));
