@@ -106,9 +106,8 @@ int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_frame *ou
 	size_t lo = 0, hi;
 	const struct ksym *k;
 
-	memset(out, 0, sizeof(*out));
-	out->kind = SYM_FRAME_KERNEL;
-	out->addr = out->elf_vaddr = addr;
+	sym_frame_init(out, SYM_FRAME_KERNEL, addr);
+	out->elf_vaddr = addr;
 	if (!s->kloaded) {
 		s->kerr = load_kallsyms(s);
 		s->kloaded = true;

@@ -16,9 +16,7 @@
 /* Fills OUT for an address that could not be resolved: its kind and address only. */
 static void unresolved(bool kernel, uint64_t pc, struct sym_frame *out)
 {
-	memset(out, 0, sizeof(*out));
-	out->kind = kernel ? SYM_FRAME_KERNEL : SYM_FRAME_NATIVE;
-	out->addr = pc;
+	sym_frame_init(out, kernel ? SYM_FRAME_KERNEL : SYM_FRAME_NATIVE, pc);
 	out->elf_vaddr = pc;
 }
 
@@ -39,9 +37,7 @@ static void marker_frame(uint64_t frame, struct sym_frame *out)
 	};
 	uint64_t reason = frame & ~KILN_UFRAME_MARKER;
 
-	memset(out, 0, sizeof(*out));
-	out->kind = SYM_FRAME_NATIVE;
-	out->addr = frame;
+	sym_frame_init(out, SYM_FRAME_NATIVE, frame);
 	out->elf_vaddr = frame;
 	out->name = reason < KILN_UW_STOP_NR && names[reason] ? names[reason] : "[unwind: error]";
 	out->system_name = out->name;
@@ -74,9 +70,7 @@ static void native_frame(struct symbolizer *s, struct proc *p, const uint64_t *u
 		pc = uframes[i] & ~KILN_UFRAME_INTERRUPTED;
 	else
 		pc = leaf || sigframe ? uframes[i] : uframes[i] - 1;
-	memset(out, 0, sizeof(*out));
-	out->kind = SYM_FRAME_NATIVE;
-	out->addr = pc;
+	sym_frame_init(out, SYM_FRAME_NATIVE, pc);
 	if (!p || user_lookup(s, p, pc, out))
 		unresolved(false, pc, out);
 	/* libc's trampoline (__restore_rt) is a local symbol, absent from .dynsym. */
@@ -95,9 +89,7 @@ static void python_frame(struct symbolizer *s, struct python_proc *py, uint64_t 
 	struct python_frame f;
 	char buf[96];
 
-	memset(out, 0, sizeof(*out));
-	out->kind = SYM_FRAME_PYTHON;
-	out->addr = w;
+	sym_frame_init(out, SYM_FRAME_PYTHON, w);
 	out->elf_vaddr = w;
 	if (KILN_PY_IS_MARKER(w)) {
 		python_marker_text(w, buf, sizeof(buf));
