@@ -418,6 +418,27 @@ _Static_assert(AC_PY_READS - AC_PY_WALKS + 1 == KILN_PY_C_NR &&
 		       AC_PY_TRUNCATED - AC_PY_WALKS == KILN_PY_C_TRUNCATED,
 	       "counters.def: the PY_ walk counters in enum kiln_py_counter's order");
 
+/*
+ * At density (thousands of processes, each sampled about once a window) naming a stack
+ * mostly waits on memory: the process, its mappings and its user stack are cold, and each
+ * load depends on the one before. So the samples ahead are started early, one dependent
+ * step each: sample I+3's process slot, I+2's process, I+1's mappings and user stack.
+ */
+static void prefetch_ahead(struct agent *a, const struct kiln_window *win, size_t i)
+{
+	const struct kiln_raw_sample *next;
+	unsigned int k, line;
+
+	for (k = 3; k >= 1; k--)
+		if (i + k < win->nr_samples)
+			symbolizer__prefetch(a->sym, win->samples[i + k].tgid, 3 - k);
+	if (i + 1 >= win->nr_samples)
+		return;
+	next = &win->samples[i + 1];
+	for (line = 0; line * 8 < next->nr_uframes && line < 4; line++)
+		__builtin_prefetch(next->uframes + line * 8);
+}
+
 static int on_window(const struct kiln_window *win, void *ctx)
 {
 	struct agent *a = ctx;
@@ -446,6 +467,7 @@ static int on_window(const struct kiln_window *win, void *ctx)
 			if (a->mw && mmapwatch__apply(a->mw, a->sym) < 0)
 				log_debug("reading mapping events failed");
 		}
+		prefetch_ahead(a, win, i);
 		wi = workload_of(a, s->tgid, s->cgroup_id, s->comm);
 		if (wi == -EAGAIN) {
 			/* Emit what this window has so far, then start the caches over. */

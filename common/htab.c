@@ -32,6 +32,26 @@ bool htab__find(const struct htab *h, uint64_t hash, htab_eq_fn eq, const void *
 	}
 }
 
+const struct htab_slot *htab__home(const struct htab *h, uint64_t hash)
+{
+	return h->slots ? &h->slots[hash & h->mask] : NULL;
+}
+
+bool htab__peek(const struct htab *h, uint64_t hash, uint64_t *val)
+{
+	size_t i;
+
+	if (!h->slots)
+		return false;
+	for (i = hash & h->mask; h->slots[i].hash; i = (i + 1) & h->mask) {
+		if (h->slots[i].hash == hash) {
+			*val = h->slots[i].val;
+			return true;
+		}
+	}
+	return false;
+}
+
 static void place(struct htab_slot *slots, size_t mask, uint64_t hash, uint64_t val)
 {
 	size_t i;

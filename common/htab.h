@@ -39,6 +39,19 @@ void htab__release(struct htab *h);
 bool htab__find(const struct htab *h, uint64_t hash, htab_eq_fn eq, const void *key, void *ctx,
 		uint64_t *val);
 
+/*
+ * The slot where a lookup of HASH starts, for prefetching: what it points to is not read.
+ * NULL when H is empty.
+ */
+const struct htab_slot *htab__home(const struct htab *h, uint64_t hash);
+
+/*
+ * The value of the first entry stored under HASH, without the caller's equality check (for
+ * prefetching what it points to: with a good hash it is almost always the entry wanted).
+ * Returns false when no entry has HASH.
+ */
+bool htab__peek(const struct htab *h, uint64_t hash, uint64_t *val);
+
 /* Adds (HASH, VAL) without checking for duplicates. Returns 0 or -ENOMEM. */
 int htab__insert(struct htab *h, uint64_t hash, uint64_t val);
 

@@ -454,6 +454,34 @@ int user_lookup(struct symbolizer *s, struct proc *p, uint64_t addr, struct sym_
 	return fill_name(s, m->elf, sym, out->elf_vaddr, out);
 }
 
+void symbolizer__prefetch(const struct symbolizer *s, uint32_t tgid, unsigned int step)
+{
+	const struct htab_slot *home;
+	const struct proc *p;
+	uint64_t val;
+	size_t i, n;
+
+	if (step == 0) {
+		home = htab__home(&s->procs, proc_hash(tgid));
+		if (home)
+			__builtin_prefetch(home);
+		return;
+	}
+	if (!htab__peek(&s->procs, proc_hash(tgid), &val))
+		return;
+	p = (const struct proc *)(uintptr_t)val;
+	if (step == 1) {
+		/* Its table key and flags, and its mapping array's address and length. */
+		__builtin_prefetch(p);
+		__builtin_prefetch((const char *)p + offsetof(struct proc, maps));
+		return;
+	}
+	/* The binary search's first probes; a process's code mappings fit a few lines. */
+	n = p->nr_maps * sizeof(*p->maps);
+	for (i = 0; p->maps && i < n && i < 4 * 64; i += 64)
+		__builtin_prefetch((const char *)p->maps + i);
+}
+
 int symbolizer__user(struct symbolizer *s, uint32_t tgid, uint64_t addr, struct sym_frame *out)
 {
 	struct proc *p;
