@@ -76,17 +76,19 @@ struct stack_map {
 
 /*
  * Counts live in slots of an mmapable array (cslots) that user space reads in place; the
- * count map only finds a key's slot. Keys carry their window's generation, so the map is
- * never drained: an LRU hash evicts the keys of past windows as new ones are inserted.
+ * count map only finds a key's slot in the current window. Keys stay across windows (a
+ * thread running the same stacks again takes a new slot, not a new key), and the map is
+ * never drained: an LRU hash evicts the keys nobody samples as new ones are inserted.
  * Draining two per-window hashes by batch lookup-and-delete was about a sixth of the
- * agent's CPU at density (a bucket lock, a checked copy and a free per key).
+ * agent's CPU at density (a bucket lock, a checked copy and a free per key), and every
+ * window inserted every key again.
  * A shared map, not a per-CPU one: a per-CPU hash saves the atomic add but touches a
  * per-CPU value area besides the element, and measured ~10 % slower per sample here.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, struct kiln_count_key);
-	__type(value, __u32); /* index in cslots */
+	__type(value, __u64); /* SLOT_REF(): the window it last counted in, its slot there */
 	__uint(max_entries, 2 * 16384);
 } counts SEC(".maps");
 
@@ -522,11 +524,20 @@ static __always_inline void push_frame(struct walk_state *st, __u64 pc)
 	}
 }
 
-/* Adds one to the count of slot IDX; false when IDX names no slot. */
-static __always_inline bool count_into(__u32 idx)
-{
-	struct kiln_count_slot *cs = bpf_map_lookup_elem(&cslots, &idx);
+/* A count key's value: the window generation it last counted in, and its slot there. */
+#define SLOT_REF(gen, idx) (((__u64)(gen) << 32) | (idx))
+#define SLOT_REF_GEN(ref) ((__u32)((ref) >> 32))
+#define SLOT_REF_IDX(ref) ((__u32)(ref))
 
+/* Adds one to the count of REF's slot if REF is of window GEN; false otherwise. */
+static __always_inline bool count_into(__u64 ref, __u32 gen)
+{
+	__u32 idx = SLOT_REF_IDX(ref);
+	struct kiln_count_slot *cs;
+
+	if (SLOT_REF_GEN(ref) != gen)
+		return false;
+	cs = bpf_map_lookup_elem(&cslots, &idx);
 	if (!cs)
 		return false;
 	__sync_fetch_and_add(&cs->count, 1);
@@ -534,17 +545,60 @@ static __always_inline bool count_into(__u32 idx)
 }
 
 /*
- * Counts the sample under (window, thread, kernel stack, user stack): into the slot of its
- * key, or a new slot of the window with the walked user stack beside it. What does not fit
- * goes to the ring buffer.
+ * Takes the next slot of the sample's window and fills it, count 1, with the sample's
+ * thread and stacks. Returns it (*IDX its index), or NULL when the window's slots are all
+ * taken.
+ */
+static __always_inline struct kiln_count_slot *take_slot(struct walk_state *st, bool ustack,
+							 __u32 *idx, struct kiln_metrics *mt)
+{
+	__u32 w = st->w & 1, i = __sync_fetch_and_add(&slots_used[w], 1);
+	struct kiln_count_slot *cs;
+	struct kiln_ustack *us;
+
+	if (i >= slot_half)
+		return NULL;
+	i += w * slot_half;
+	cs = bpf_map_lookup_elem(&cslots, &i);
+	if (!cs)
+		return NULL;
+	if (!st->cgid)
+		st->cgid = bpf_get_current_cgroup_id();
+	cs->cgroup_id = st->cgid;
+	cs->tgid = st->tgid;
+	cs->pid = st->pid;
+	cs->kstack_id = st->kstack_id;
+	cs->ustack_err = st->ustack_err;
+	bpf_get_current_comm(cs->comm, sizeof(cs->comm));
+	cs->has_ustack = 0;
+	if (ustack) {
+		us = bpf_map_lookup_elem(&ustacks, &i);
+		if (us) {
+			__builtin_memcpy(us, &st->stack, sizeof(*us));
+			cs->has_ustack = 1;
+		} else {
+			count(mt, KILN_M_UW_STACKS_FULL);
+		}
+	}
+	cs->count = 1;
+	*idx = i;
+	return cs;
+}
+
+/*
+ * Counts the sample under (thread, kernel stack, user stack) in its window: into the slot
+ * its key has in this window, else into a new slot that the key then points at. A key
+ * outlives its window (a thread that keeps running the same stacks needs no new key, only
+ * a new slot each window); keys nobody samples age out of the LRU. What does not fit goes
+ * to the ring buffer.
  */
 static __always_inline int finish(struct bpf_perf_event_data *ctx, struct kiln_metrics *mt,
 				  struct walk_state *st)
 {
 	struct kiln_count_key key = {};
 	struct kiln_count_slot *cs;
-	struct kiln_ustack *us;
-	__u32 idx, *found, w = st->w & 1;
+	__u64 *ref, old, want;
+	__u32 idx = 0, gen = st->gen;
 	__u64 h = 0;
 	/*
 	 * int, not long: 6.1 hands a helper's negative errno back zero-extended from 32 bits
@@ -571,62 +625,49 @@ static __always_inline int finish(struct bpf_perf_event_data *ctx, struct kiln_m
 	key.kstack_id = st->kstack_id;
 	key.ustack_err = st->ustack_err;
 	key.ustack_hash = h;
-	key.gen = st->gen;
-	found = bpf_map_lookup_elem(&counts, &key);
-	if (found && count_into(*found)) {
+	ref = bpf_map_lookup_elem(&counts, &key);
+	if (ref && count_into(*ref, gen)) {
 		count(mt, KILN_M_AGGREGATED);
 		return 0;
 	}
-	idx = __sync_fetch_and_add(&slots_used[w], 1);
-	cs = NULL;
-	if (idx < slot_half) {
-		idx += w * slot_half;
-		cs = bpf_map_lookup_elem(&cslots, &idx);
-	}
+	cs = take_slot(st, h != 0, &idx, mt);
 	if (!cs) {
 		count(mt, KILN_M_OVF_COUNT_FULL);
 		overflow(ctx, mt, st);
 		return 0;
 	}
-	if (!st->cgid)
-		st->cgid = bpf_get_current_cgroup_id();
-	cs->cgroup_id = st->cgid;
-	cs->tgid = st->tgid;
-	cs->pid = st->pid;
-	cs->kstack_id = st->kstack_id;
-	cs->ustack_err = st->ustack_err;
-	bpf_get_current_comm(cs->comm, sizeof(cs->comm));
-	cs->has_ustack = 0;
-	if (h) {
-		us = bpf_map_lookup_elem(&ustacks, &idx);
-		if (us) {
-			__builtin_memcpy(us, &st->stack, sizeof(*us));
-			cs->has_ustack = 1;
-		} else {
-			count(mt, KILN_M_UW_STACKS_FULL);
+	want = SLOT_REF(gen, idx);
+	if (!ref) {
+		/*
+		 * The slot is whole before the key points at it: a CPU that finds the key counts
+		 * into a filled slot. User space reads the window only once every program that
+		 * wrote to it is done.
+		 */
+		err = (int)bpf_map_update_elem(&counts, &key, &want, BPF_NOEXIST);
+		if (!err) {
+			count(mt, KILN_M_AGGREGATED);
+			note_first_sample(mt, st->tgid, st->pid, st->cgid);
+			return 0;
 		}
+		/* Another CPU inserted the key since our lookup: move it to our slot, or count. */
+		ref = err == -EEXIST ? bpf_map_lookup_elem(&counts, &key) : NULL;
 	}
-	/*
-	 * Whole before the key points at it: a CPU that finds the key counts into a filled
-	 * slot. User space reads the window only once every program that wrote to it is done.
-	 */
-	cs->count = 1;
-	err = (int)bpf_map_update_elem(&counts, &key, &idx, BPF_NOEXIST);
-	if (!err) {
-		count(mt, KILN_M_AGGREGATED);
-		note_first_sample(mt, st->tgid, st->pid, st->cgid);
-		return 0;
-	}
-	/* Never published, so nobody else counts into it: user space skips a count of 0. */
-	cs->count = 0;
-	if (err == -EEXIST) {
-		/* Another CPU inserted the same key since our lookup: count into its slot. */
-		found = bpf_map_lookup_elem(&counts, &key);
-		if (found && count_into(*found)) {
+	if (ref) {
+		/* A key of an earlier window: point it at our slot unless a CPU just did. */
+		old = *ref;
+		if (SLOT_REF_GEN(old) != gen &&
+		    __sync_val_compare_and_swap(ref, old, want) == old) {
+			count(mt, KILN_M_AGGREGATED);
+			return 0;
+		}
+		/* Never published, so nobody else counts into it: user space skips a count of 0. */
+		cs->count = 0;
+		if (count_into(*ref, gen)) {
 			count(mt, KILN_M_AGGREGATED);
 			return 0;
 		}
 	}
+	cs->count = 0;
 	count(mt, KILN_M_OVF_COUNT_FULL);
 	overflow(ctx, mt, st);
 	return 0;

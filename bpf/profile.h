@@ -15,10 +15,10 @@
 #endif
 
 /*
- * Key of the in-kernel count map: one entry per distinct (window, thread, stacks). The
- * window's generation is part of the key, so a key of an earlier window never matches
- * again and the map (an LRU hash) needs no deleting: old keys are evicted as new ones come.
- * The cgroup is not part of the key: reading it costs several dependent loads per sample
+ * Key of the in-kernel count map (an LRU hash): one entry per distinct (thread, stacks),
+ * kept across windows; its value says which window it last counted in and its slot there
+ * (bpf/profile.bpf.c, SLOT_REF). Keys nobody samples any more are evicted as new ones come,
+ * so nothing is ever deleted. The cgroup is not part of the key: reading it costs several dependent loads per sample
  * (task -> css_set -> cgroup -> kernfs node), so it is read once, when the key is inserted.
  */
 struct kiln_count_key {
@@ -27,8 +27,6 @@ struct kiln_count_key {
 	__s32 kstack_id; /* id in the window's kernel stack map, or -errno when no stack */
 	__s32 ustack_err; /* -errno when there is no user stack (kernel thread), else 0 */
 	__u64 ustack_hash; /* hash of the user stack's frames; 0 when there is none */
-	__u32 gen; /* the window's generation (`window` in bpf/profile.bpf.c) */
-	__u32 pad;
 };
 
 /*
@@ -73,8 +71,8 @@ struct kiln_ustack {
 };
 
 /*
- * A count key's slot in its window's half of the cslots array (the key's value is the
- * slot's index). User space reads the slots in place through a mapping of the array once
+ * A count key's slot in its window's half of the cslots array (the key's value points at
+ * it while the window is open). User space reads the slots in place through a mapping of the array once
  * the window is closed; the user stack, if any, is in the ustacks slot of the same index.
  */
 struct kiln_count_slot {
@@ -87,6 +85,7 @@ struct kiln_count_slot {
 	char comm[KILN_COMM_LEN]; /* thread name at the first sample of this key */
 	__u32 has_ustack; /* the ustacks slot of the same index holds the key's user stack */
 	__u32 pad;
+	__u64 pad_line; /* 64 bytes: a slot per cache line (see bpf/profile.bpf.c, cslots) */
 };
 
 /* Records in the BPF ring buffer, told apart by their first field. */
