@@ -407,7 +407,7 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	s->skel->rodata->include_idle = s->opts.include_idle;
 	s->skel->rodata->follow_children = s->opts.follow_children;
 	s->skel->rodata->unwind_tables = !s->opts.no_unwind;
-	/* Two windows' keys: the LRU evicts the older ones as new ones come (bpf/profile.bpf.c). */
+	/* Room for two windows of new keys: the LRU evicts keys nobody samples (profile.bpf.c). */
 	bpf_map__set_max_entries(s->skel->maps.counts, 2 * counts);
 	bpf_map__set_max_entries(s->skel->maps.stacks0, stacks);
 	bpf_map__set_max_entries(s->skel->maps.stacks1, stacks);
@@ -416,7 +416,7 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	s->skel->rodata->slot_half = counts;
 	s->slot_half = counts;
 	bpf_map__set_max_entries(s->skel->maps.events, rbsz);
-	/* What this kernel lacks: fall back (no Python walk, per-key drain) or say what. */
+	/* What this kernel lacks: fall back (no Python walk) or say what. */
 	err = features__prepare(s->skel->obj, &s->opts.no_python, &find_vma);
 	if (err)
 		goto cleanup;
