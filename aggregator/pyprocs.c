@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,7 +22,7 @@ struct pyproc {
 	uint32_t tgid;
 	struct python_proc *py; /* NULL: looked at, not CPython */
 	uint64_t exit_sweep; /* 0 while alive; else the sweep count at its exit */
-	struct pyproc *exit_prev, *exit_next; /* on pyprocs.exited while exit_sweep is set */
+	LIST_ENTRY(pyproc) exit_link; /* on pyprocs.exited while exit_sweep is set */
 };
 
 /*
@@ -41,7 +42,7 @@ struct pyprocs {
 	 * entry (one per process seen, CPython or not: 2000 at density) each window, and
 	 * started over after each drop.
 	 */
-	struct pyproc *exited;
+	LIST_HEAD(, pyproc) exited;
 	uint64_t sweeps;
 	struct pyprocs_stats st;
 };
@@ -63,14 +64,8 @@ static struct pyproc *find(const struct pyprocs *p, uint32_t tgid)
 
 static void drop(struct pyprocs *p, struct pyproc *e)
 {
-	if (e->exit_sweep) {
-		if (e->exit_prev)
-			e->exit_prev->exit_next = e->exit_next;
-		else
-			p->exited = e->exit_next;
-		if (e->exit_next)
-			e->exit_next->exit_prev = e->exit_prev;
-	}
+	if (e->exit_sweep)
+		LIST_REMOVE(e, exit_link);
 	htab__remove(&p->idx, htab_hash_u64(e->tgid, 7), (uintptr_t)e);
 	if (e->py)
 		p->st.processes--;
@@ -270,11 +265,7 @@ void pyprocs__exit(struct pyprocs *p, uint32_t tgid)
 	if (e->exit_sweep)
 		return;
 	e->exit_sweep = p->sweeps + 1;
-	e->exit_prev = NULL;
-	e->exit_next = p->exited;
-	if (p->exited)
-		p->exited->exit_prev = e;
-	p->exited = e;
+	LIST_INSERT_HEAD(&p->exited, e, exit_link);
 }
 
 void pyprocs__sweep(struct pyprocs *p)
@@ -283,8 +274,8 @@ void pyprocs__sweep(struct pyprocs *p)
 
 	p->sweeps++;
 	/* drop() unlinks E, never NEXT. */
-	for (e = p->exited; e; e = next) {
-		next = e->exit_next;
+	for (e = LIST_FIRST(&p->exited); e; e = next) {
+		next = LIST_NEXT(e, exit_link);
 		/* Exited before the previous sweep: its last window has been symbolized. */
 		if (e->exit_sweep < p->sweeps)
 			drop(p, e);

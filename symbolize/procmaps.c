@@ -77,31 +77,21 @@ void proc_mark_exited(struct symbolizer *s, struct proc *p)
 	p->exited = true;
 	p->exit_ns = sym_now(s);
 	p->exit_gen = s->sweep_gen;
-	p->exit_prev = NULL;
-	p->exit_next = s->exited;
-	if (s->exited)
-		s->exited->exit_prev = p;
-	s->exited = p;
+	LIST_INSERT_HEAD(&s->exited, p, exit_link);
 }
 
 /* Takes P off the exited list: released, or its number taken by a live process again. */
-static void proc_unmark_exited(struct symbolizer *s, struct proc *p)
+static void proc_unmark_exited(struct proc *p)
 {
 	if (!p->exited)
 		return;
-	if (p->exit_prev)
-		p->exit_prev->exit_next = p->exit_next;
-	else
-		s->exited = p->exit_next;
-	if (p->exit_next)
-		p->exit_next->exit_prev = p->exit_prev;
-	p->exit_prev = p->exit_next = NULL;
+	LIST_REMOVE(p, exit_link);
 	p->exited = false;
 }
 
 void release_proc(struct symbolizer *s, struct proc *p)
 {
-	proc_unmark_exited(s, p);
+	proc_unmark_exited(p);
 	proc_set_by_events(s, p, false);
 	htab__remove(&s->procs, proc_hash(p->tgid), (uintptr_t)p);
 	s->proc_bytes -= p->bytes;
@@ -233,8 +223,8 @@ static void release_exited(struct symbolizer *s, uint64_t gen, uint64_t deadline
 	struct proc *p, *next;
 
 	/* Only the exited list: release_proc() unlinks P, never NEXT. */
-	for (p = s->exited; p; p = next) {
-		next = p->exit_next;
+	for (p = LIST_FIRST(&s->exited); p; p = next) {
+		next = LIST_NEXT(p, exit_link);
 		if (p->exit_gen < gen || p->exit_ns < deadline_ns)
 			release_proc(s, p);
 	}
@@ -324,7 +314,7 @@ int symbolizer__capture(struct symbolizer *s, uint32_t tgid)
 		 */
 		err = capture_proc(s, p);
 		if (!err)
-			proc_unmark_exited(s, p);
+			proc_unmark_exited(p);
 		return err;
 	}
 	p = calloc(1, sizeof(*p));

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "common/util.h"
 #include "common/htab.h"
@@ -149,7 +150,7 @@ struct proc {
 	int64_t jit_size; /* size of the perf map when read, -1 when none */
 	uint64_t jit_check_ns;
 	size_t bytes; /* maps and perf map, in symbolizer.proc_bytes */
-	struct proc *exit_prev, *exit_next; /* on symbolizer.exited while exited */
+	LIST_ENTRY(proc) exit_link; /* on symbolizer.exited while exited */
 };
 
 /* One entry of struct symbolizer's cache of recent symbol lookups. */
@@ -184,7 +185,7 @@ struct symbolizer {
 	 * whole process table each window read every struct proc (2000 at density) to find
 	 * the few exited ones.
 	 */
-	struct proc *exited;
+	LIST_HEAD(, proc) exited;
 	/* Processes with by_events set: symbolizer__stats() runs once a window, no walk. */
 	uint64_t nr_by_events;
 	/*

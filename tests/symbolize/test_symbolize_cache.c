@@ -441,11 +441,11 @@ void test_maps_reread_backoff(void)
 /* The length of S's exited list, its links and flags checked on the way. */
 static size_t nr_exited(const struct symbolizer *s)
 {
-	const struct proc *p, *prev = NULL;
+	const struct proc *p;
 	size_t n = 0;
 
-	for (p = s->exited; p; prev = p, p = p->exit_next) {
-		CU_ASSERT_PTR_EQUAL(p->exit_prev, prev);
+	for (p = LIST_FIRST(&s->exited); p; p = LIST_NEXT(p, exit_link)) {
+		CU_ASSERT_PTR_EQUAL(*p->exit_link.le_prev, p);
 		CU_ASSERT_TRUE(p->exited);
 		CU_ASSERT_PTR_EQUAL(find_proc((struct symbolizer *)s, p->tgid), p);
 		n++;
