@@ -4,6 +4,7 @@
  * symbols (best name per address), the GNU build id, .gnu_debuglink, and Go's .gopclntab
  * when nothing else names its functions.
  */
+#include <elfutils/libdw.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -233,6 +234,41 @@ static int read_gopclntab(Elf_Scn *scn, bool big_endian, uint64_t text_start, st
 }
 
 /*
+ * A stripped executable whose .dynsym lacks _start (pgbench, most of /usr/bin) would print
+ * the root of every main-thread stack as an address. The ELF entry point is that function by
+ * definition, and the .eh_frame FDE that starts there (glibc's start.S has CFI) gives its
+ * extent: it is named "_start" when no symbol covers the entry already. Executables only
+ * (ET_EXEC, or a PT_INTERP): a shared library's e_entry is something else (libc's prints its
+ * version). elfutils' libdw finds the FDE. Returns 0 (also when there is nothing to name) or
+ * -ENOMEM.
+ */
+static int entry_sym(Elf *elf, const GElf_Ehdr *eh, bool has_interp, struct elf_file *e,
+		     size_t *cap)
+{
+	Dwarf_Addr start, end;
+	Dwarf_Frame *fr = NULL;
+	Dwarf_CFI *cfi;
+	size_t i;
+	int err = 0;
+
+	if (!eh->e_entry || (eh->e_type != ET_EXEC && !has_interp))
+		return 0;
+	for (i = 0; i < e->nr_syms; i++)
+		if (eh->e_entry - e->syms[i].start < e->syms[i].size)
+			return 0;
+	cfi = dwarf_getcfi_elf(elf);
+	if (!cfi)
+		return 0;
+	if (!dwarf_cfi_addrframe(cfi, eh->e_entry, &fr) &&
+	    dwarf_frame_info(fr, &start, &end, NULL) >= 0 && start == eh->e_entry && end > start &&
+	    end - start < (1u << 20))
+		err = add_sym(e, cap, start, end - start, 2, "_start");
+	free(fr);
+	dwarf_cfi_end(cfi);
+	return err;
+}
+
+/*
  * Fills E from ELF, a binary that process TGID (0: none, host paths) maps from PATH, with
  * build id BID ("" if none). Returns 0, -ENOEXEC (not a usable ELF) or -ENOMEM.
  */
@@ -241,7 +277,7 @@ int parse_elf(struct symbolizer *s, Elf *elf, uint32_t tgid, const char *path, c
 {
 	Elf_Scn *scn = NULL, *gopcln = NULL;
 	struct debug_ref ref = { .link = "" };
-	bool has_symtab = false, big_endian;
+	bool has_symtab = false, has_interp = false, big_endian;
 	char root[PATH_MAX];
 	uint64_t text_start = 0;
 	size_t nph = 0, shstrndx, i, cap = 0;
@@ -265,7 +301,10 @@ int parse_elf(struct symbolizer *s, Elf *elf, uint32_t tgid, const char *path, c
 		}
 	}
 	for (i = 0; i < nph; i++) {
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+		if (!gelf_getphdr(elf, (int)i, &ph))
+			continue;
+		has_interp |= ph.p_type == PT_INTERP;
+		if (ph.p_type != PT_LOAD)
 			continue;
 		e->segs[e->nr_segs].offset = ph.p_offset;
 		e->segs[e->nr_segs].vaddr = ph.p_vaddr;
@@ -313,6 +352,11 @@ int parse_elf(struct symbolizer *s, Elf *elf, uint32_t tgid, const char *path, c
 	/* Go binaries built with -ldflags=-s keep only .gopclntab. */
 	if (!has_symtab && gopcln) {
 		err = read_gopclntab(gopcln, big_endian, text_start, e, &cap);
+		if (err)
+			goto cleanup;
+	}
+	if (!has_symtab) {
+		err = entry_sym(elf, &eh, has_interp, e, &cap);
 		if (err)
 			goto cleanup;
 	}

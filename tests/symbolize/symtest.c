@@ -39,8 +39,12 @@ void write_text(const char *path, const char *text)
 	CU_ASSERT_FATAL(fclose(f) == 0);
 }
 
-/* st_value of function NAME in the ELF file at PATH (symtab or dynsym), 0 if absent. */
 uint64_t elf_sym_value(const char *path, const char *name, int *e_type)
+{
+	return elf_sym_find(path, name, e_type, NULL);
+}
+
+uint64_t elf_sym_find(const char *path, const char *name, int *e_type, uint64_t *size)
 {
 	Elf *elf = NULL;
 	Elf_Scn *scn = NULL;
@@ -73,6 +77,8 @@ uint64_t elf_sym_value(const char *path, const char *name, int *e_type)
 			n = elf_strptr(elf, sh.sh_link, sym.st_name);
 			if (n && !strcmp(n, name) && GELF_ST_TYPE(sym.st_info) == STT_FUNC) {
 				value = sym.st_value;
+				if (size)
+					*size = sym.st_size;
 				break;
 			}
 		}

@@ -28,6 +28,9 @@ void write_text(const char *path, const char *text);
 /* st_value of function NAME in the ELF file at PATH (symtab or dynsym), 0 if absent. */
 uint64_t elf_sym_value(const char *path, const char *name, int *e_type);
 
+/* elf_sym_value(), and the symbol's st_size in *SIZE (may be NULL) when found. */
+uint64_t elf_sym_find(const char *path, const char *name, int *e_type, uint64_t *size);
+
 /*
  * Makes a fake /proc under tmpdir/NAME holding process PID with maps MAPS; PROC gets the
  * fake root (for symbolizer_opts.proc_root) and MAPS_PATH the maps file, to rewrite later.

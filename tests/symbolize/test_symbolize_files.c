@@ -39,7 +39,7 @@ void test_buildid_debug_file(void)
 	struct symbolizer_opts opts = { .sz = sizeof(opts) };
 	char dir[PATH_MAX], bin[PATH_MAX + 16], dbg[PATH_MAX + 16], root[PATH_MAX], bid[130];
 	char cmd[CMD_MAX];
-	uint64_t value = elf_sym_value(SYM_HELPER, "helper_burn", NULL);
+	uint64_t value = elf_sym_value(SYM_HELPER, "helper_burn", NULL), entry, entry_end;
 	struct symbolizer *s = NULL;
 	struct sym_frame f;
 	struct child c;
@@ -65,6 +65,19 @@ void test_buildid_debug_file(void)
 	/* No debug file yet: the address stays unnamed. */
 	CU_ASSERT_EQUAL(symbolizer__elf_probe(s, bin, value + 1, &f), 0);
 	CU_ASSERT_PTR_NULL(f.name);
+	/*
+	 * But the entry function, found by e_entry and its FDE, is _start even so: inside it,
+	 * and not one byte past its end. The oracle: _start's symbol in the unstripped build.
+	 */
+	entry = elf_sym_find(SYM_HELPER, "_start", NULL, &entry_end);
+	CU_ASSERT_FATAL(entry != 0 && entry_end > 4);
+	entry_end += entry;
+	CU_ASSERT_EQUAL(symbolizer__elf_probe(s, bin, entry + 4, &f), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.name);
+	CU_ASSERT_STRING_EQUAL(f.name, "_start");
+	CU_ASSERT_EQUAL(f.sym_offset, 4);
+	CU_ASSERT_EQUAL(symbolizer__elf_probe(s, bin, entry_end, &f), 0);
+	CU_ASSERT(!f.name || strcmp(f.name, "_start"));
 
 	snprintf(cmd, sizeof(cmd),
 		 "mkdir -p '%s/.build-id/%.2s' && mv '%s' '%s/.build-id/%.2s/%s.debug'", root, bid,
