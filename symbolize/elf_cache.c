@@ -266,11 +266,11 @@ static int stat_mapped_file(struct symbolizer *s, uint32_t tgid, const struct um
 }
 
 /*
- * Parses ELF (NULL when the file is not one), seen by TGID at PATH with build id BID ("" if
- * none), into a new entry that is not yet cached. Returns the entry (err set when unusable) or NULL
+ * Parses ELF (NULL when the file is not one; open as FD), seen by TGID at PATH with build id
+ * BID ("" if none), into a new entry that is not yet cached. Returns the entry (err set when unusable) or NULL
  * when out of memory.
  */
-struct elf_file *load_elf(struct symbolizer *s, uint32_t tgid, const char *path, Elf *elf,
+struct elf_file *load_elf(struct symbolizer *s, uint32_t tgid, const char *path, int fd, Elf *elf,
 			  const char *bid)
 {
 	struct elf_file *e = calloc(1, sizeof(*e));
@@ -279,7 +279,7 @@ struct elf_file *load_elf(struct symbolizer *s, uint32_t tgid, const char *path,
 	if (!e)
 		return NULL;
 	e->lru_next = e->lru_prev = e;
-	err = elf ? parse_elf(s, elf, tgid, path, bid, e) : -ENOEXEC;
+	err = elf ? parse_elf(s, fd, elf, tgid, path, bid, e) : -ENOEXEC;
 	if (err == -ENOMEM) {
 		elf_file__free(e);
 		return NULL;
@@ -386,7 +386,7 @@ struct elf_file *get_elf(struct symbolizer *s, uint32_t tgid, const struct umap 
 			goto cleanup;
 		}
 	}
-	e = load_elf(s, tgid, m->path, elf, bid);
+	e = load_elf(s, tgid, m->path, fd, elf, bid);
 	if (!e)
 		goto cleanup;
 	s->misses++;
@@ -527,7 +527,7 @@ int symbolizer__elf_probe(struct symbolizer *s, const char *path, uint64_t vaddr
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (elf && elf_kind(elf) == ELF_K_ELF)
 		read_build_id(elf, bid);
-	e = load_elf(s, 0, path, elf, bid);
+	e = load_elf(s, 0, path, fd, elf, bid);
 	if (!e) {
 		err = -ENOMEM;
 		goto cleanup;

@@ -237,49 +237,70 @@ static int read_gopclntab(Elf_Scn *scn, bool big_endian, uint64_t text_start, st
  * A stripped executable whose .dynsym lacks _start (pgbench, most of /usr/bin) would print
  * the root of every main-thread stack as an address. The ELF entry point is that function by
  * definition, and the .eh_frame FDE that starts there (glibc's start.S has CFI) gives its
- * extent: it is named "_start" when no symbol covers the entry already. Executables only
- * (ET_EXEC, or a PT_INTERP): a shared library's e_entry is something else (libc's prints its
- * version). elfutils' libdw finds the FDE. Returns 0 (also when there is nothing to name) or
- * -ENOMEM.
+ * extent, which this finds (elfutils' libdw): [*START, *END) of the executable open as FD,
+ * with header EH, or an empty range. Executables only (ET_EXEC, or HAS_INTERP): a shared
+ * library's e_entry is something else (libc's prints its version). libdw reads the file
+ * through an Elf handle of its own: on a corrupt file, its reads through the handle the
+ * symbol tables were read with made libelf lose those buffers (LeakSanitizer, elfutils
+ * 0.188).
  */
-static int entry_sym(Elf *elf, const GElf_Ehdr *eh, bool has_interp, struct elf_file *e,
-		     size_t *cap)
+static void entry_extent(int fd, const GElf_Ehdr *eh, bool has_interp, uint64_t *start,
+			 uint64_t *end)
 {
-	Dwarf_Addr start, end;
+	Dwarf_Addr lo, hi;
 	Dwarf_Frame *fr = NULL;
 	Dwarf_CFI *cfi;
-	size_t i;
-	int err = 0;
+	Elf *elf;
 
-	if (!eh->e_entry || (eh->e_type != ET_EXEC && !has_interp))
-		return 0;
-	for (i = 0; i < e->nr_syms; i++)
-		if (eh->e_entry - e->syms[i].start < e->syms[i].size)
-			return 0;
-	cfi = dwarf_getcfi_elf(elf);
-	if (!cfi)
-		return 0;
+	*start = *end = 0;
+	if (fd < 0 || !eh->e_entry || (eh->e_type != ET_EXEC && !has_interp))
+		return;
+	/* ELF_C_READ, as the caller's: a file truncated meanwhile must not SIGBUS. */
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	cfi = elf ? dwarf_getcfi_elf(elf) : NULL;
+	if (!cfi) {
+		elf_end(elf);
+		return;
+	}
 	if (!dwarf_cfi_addrframe(cfi, eh->e_entry, &fr) &&
-	    dwarf_frame_info(fr, &start, &end, NULL) >= 0 && start == eh->e_entry && end > start &&
-	    end - start < (1u << 20))
-		err = add_sym(e, cap, start, end - start, 2, "_start");
+	    dwarf_frame_info(fr, &lo, &hi, NULL) >= 0 && lo == eh->e_entry && hi > lo &&
+	    hi - lo < (1u << 20)) {
+		*start = lo;
+		*end = hi;
+	}
 	free(fr);
 	dwarf_cfi_end(cfi);
-	return err;
+	elf_end(elf);
 }
 
 /*
- * Fills E from ELF, a binary that process TGID (0: none, host paths) maps from PATH, with
- * build id BID ("" if none). Returns 0, -ENOEXEC (not a usable ELF) or -ENOMEM.
+ * Names [START, END) "_start" in E (entry_extent) unless the range is empty or a symbol
+ * covers START already. Returns 0 or -ENOMEM.
  */
-int parse_elf(struct symbolizer *s, Elf *elf, uint32_t tgid, const char *path, const char *bid,
-	      struct elf_file *e)
+static int entry_sym(struct elf_file *e, size_t *cap, uint64_t start, uint64_t end)
+{
+	size_t i;
+
+	if (start >= end)
+		return 0;
+	for (i = 0; i < e->nr_syms; i++)
+		if (start - e->syms[i].start < e->syms[i].size)
+			return 0;
+	return add_sym(e, cap, start, end - start, 2, "_start");
+}
+
+/*
+ * Fills E from ELF (open as FD, or -1), a binary that process TGID (0: none, host paths)
+ * maps from PATH, with build id BID ("" if none). Returns 0, -ENOEXEC (not a usable ELF) or -ENOMEM.
+ */
+int parse_elf(struct symbolizer *s, int fd, Elf *elf, uint32_t tgid, const char *path,
+	      const char *bid, struct elf_file *e)
 {
 	Elf_Scn *scn = NULL, *gopcln = NULL;
 	struct debug_ref ref = { .link = "" };
 	bool has_symtab = false, has_interp = false, big_endian;
 	char root[PATH_MAX];
-	uint64_t text_start = 0;
+	uint64_t text_start = 0, entry_lo, entry_hi;
 	size_t nph = 0, shstrndx, i, cap = 0;
 	const char *sname;
 	GElf_Ehdr eh;
@@ -356,7 +377,8 @@ int parse_elf(struct symbolizer *s, Elf *elf, uint32_t tgid, const char *path, c
 			goto cleanup;
 	}
 	if (!has_symtab) {
-		err = entry_sym(elf, &eh, has_interp, e, &cap);
+		entry_extent(fd, &eh, has_interp, &entry_lo, &entry_hi);
+		err = entry_sym(e, &cap, entry_lo, entry_hi);
 		if (err)
 			goto cleanup;
 	}

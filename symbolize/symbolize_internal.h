@@ -258,11 +258,11 @@ void enforce_budget(struct symbolizer *s);
 /* Evicts the ELF files no process has used since NOW - ELF_IDLE_NS; returns how many. */
 size_t evict_idle(struct symbolizer *s, uint64_t now);
 /*
- * Parses ELF (NULL when the file is not one), seen by TGID at PATH with build id BID ("" if
- * none), into a new entry that is not yet cached. Returns the entry (err set when unusable) or NULL
+ * Parses ELF (NULL when the file is not one; open as FD), seen by TGID at PATH with build id
+ * BID ("" if none), into a new entry that is not yet cached. Returns the entry (err set when unusable) or NULL
  * when out of memory.
  */
-struct elf_file *load_elf(struct symbolizer *s, uint32_t tgid, const char *path, Elf *elf,
+struct elf_file *load_elf(struct symbolizer *s, uint32_t tgid, const char *path, int fd, Elf *elf,
 			  const char *bid);
 /* Returns the cached or newly parsed ELF file of M (a reference), or NULL. */
 struct elf_file *get_elf(struct symbolizer *s, uint32_t tgid, const struct umap *m);
@@ -290,11 +290,12 @@ void finish_syms(struct elf_file *e);
 /* Writes ELF's GNU build id as lowercase hex into HEX (129 bytes); "" when it has none. */
 void read_build_id(Elf *elf, char *hex);
 /*
- * Fills E from ELF, a binary that process TGID (0: none, host paths) maps from PATH, with
- * build id BID ("" if none). Returns 0, -ENOEXEC (not a usable ELF) or -ENOMEM.
+ * Fills E from ELF (open as FD, or -1), a binary that process TGID (0: none, host paths)
+ * maps from PATH, with build id BID ("" if none). Returns 0, -ENOEXEC (not a usable ELF) or
+ * -ENOMEM.
  */
-int parse_elf(struct symbolizer *s, Elf *elf, uint32_t tgid, const char *path, const char *bid,
-	      struct elf_file *e);
+int parse_elf(struct symbolizer *s, int fd, Elf *elf, uint32_t tgid, const char *path,
+	      const char *bid, struct elf_file *e);
 
 /* debugfile.c */
 
