@@ -9,8 +9,10 @@
  * configurations alternate within each round, so slow drifts of the machine spread over all of
  * them, and each slowdown is taken against the "none" run of its own round; medians damp
  * single outliers. Each profiler is seen sampling before the workload starts, and is stopped
- * only after it ends, so the whole run is under sampling. 99 Hz (the goal) runs in every
- * round; 19 and 999 Hz in the first three only, to keep the suite within its time budget.
+ * only after it ends, so the whole run is under sampling. Every run starts on a quiet machine
+ * (settle()), so that no run pays for the teardown of the one before. 99 Hz (the goal) runs
+ * in every round; 19 and 999 Hz in the first three only, to keep the suite within its time
+ * budget.
  *
  * A slowdown of 0.2 % is below what the wall time of a run on a shared VM resolves (its
  * rounds spread by several percent). So each kiln run also accounts for the CPU kiln itself
@@ -47,6 +49,9 @@
 #define START_TIMEOUT_MS 20000
 #define STOP_TIMEOUT_MS 60000
 #define CALIBRATION_WORK 100000000ull
+#define SETTLE_SLICE_MS 200
+#define SETTLE_IDLE_PCT 95.0 /* kiln's steady state (< 1 % of a CPU) does not prevent it */
+#define SETTLE_MAX_MS 10000
 
 enum profiler {
 	PROF_NONE,
@@ -79,15 +84,68 @@ struct overhead {
 	bool failed[NCONFIGS];
 	char work_arg[32];
 	long ncpus; /* online CPUs: the machine's CPU time is elapsed x ncpus */
+	int unsettled; /* runs started although the machine did not settle */
 	char out_path[64]; /* profilers' output file, removed after each run */
 };
 
-/* Runs the workload once. Returns 0 and its elapsed seconds, or -errno. */
+/* Idle and total CPU time of the machine so far, in clock ticks (/proc/stat). */
+static int cpu_ticks(unsigned long long *idle, unsigned long long *total)
+{
+	unsigned long long v[8] = { 0 };
+	char line[256];
+	FILE *f = fopen("/proc/stat", "re");
+	int n = 0, i;
+
+	if (f) {
+		if (fgets(line, sizeof(line), f))
+			n = sscanf(line, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+				   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+		fclose(f);
+	}
+	if (n < 5)
+		return -EIO;
+	*idle = v[3] + v[4];
+	for (*total = 0, i = 0; i < 8; i++)
+		*total += v[i];
+	return 0;
+}
+
+/*
+ * Waits until the machine is quiet before a measured run: a SETTLE_SLICE_MS slice in which
+ * the CPUs were idle at least SETTLE_IDLE_PCT of the time, up to SETTLE_MAX_MS. What the
+ * previous configuration left behind (the kernel freeing a profiler's BPF maps and programs,
+ * perf's output written back) otherwise runs beside the next run and lands in its time,
+ * whichever configuration that is. Returns false when the machine did not settle.
+ */
+static bool settle(void)
+{
+	unsigned long long i0, t0, i1, t1;
+	int waited;
+
+	for (waited = 0; waited < SETTLE_MAX_MS; waited += SETTLE_SLICE_MS) {
+		if (cpu_ticks(&i0, &t0))
+			return false;
+		bench_sleep_ns((uint64_t)SETTLE_SLICE_MS * 1000000ull);
+		if (cpu_ticks(&i1, &t1))
+			return false;
+		if (t1 > t0 && (double)(i1 - i0) * 100 >= SETTLE_IDLE_PCT * (double)(t1 - t0))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Runs the workload once, on a quiet machine (settle()). Returns 0 and its elapsed seconds, or
+ * -errno.
+ */
 static int run_workload(struct overhead *ov, double *secs)
 {
 	char *const argv[] = { ov->workload, "--work", ov->work_arg, "--threads", "2", NULL };
 	char out[512], *p;
 	int err;
+
+	if (!settle())
+		ov->unsettled++;
 
 	err = bench_capture(argv, BENCH_FD_NULL, out, sizeof(out), 600000);
 	if (err) {
@@ -560,6 +618,11 @@ int bench_overhead(const struct bench_opts *o, int argc, char **argv)
 		}
 	}
 	err = print_rows(ov, cfg, elapsed, share, n, runs, slow);
+	if (ov->unsettled)
+		printf("%s: %d run(s) started on a machine that was not %.0f %% idle for %d ms "
+		       "within %d s\n",
+		       SUITE, ov->unsettled, SETTLE_IDLE_PCT, SETTLE_SLICE_MS,
+		       SETTLE_MAX_MS / 1000);
 cleanup:
 	for (c = 0; c < (int)NCONFIGS; c++) {
 		free(elapsed[c]);
