@@ -3,7 +3,9 @@
  * kiln-bench overhead: how much slower a fixed amount of work gets while a whole-host
  * profiler samples at 19, 99 and 999 Hz: none; kiln's full pipeline (`kiln agent` +
  * `kiln export` to a file destination + `kiln ui` on a free loopback port, on a private
- * ring); `perf record -F HZ -g -a`; bpftrace profile:hz:HZ.
+ * ring); `perf record -F HZ -g -a`; bpftrace profile:hz:HZ; and the floor, bpftrace counting
+ * samples only, which is what sampling costs before any profiler does any work (on a VM each
+ * timer interrupt and its re-arming are exits to the hypervisor).
  *
  * The workload (`workload --work N --threads 2`) reports its own elapsed wall time. The
  * configurations alternate within each round, so slow drifts of the machine spread over all of
@@ -43,6 +45,8 @@
 #define KILN_PROG "kiln_sample"
 /* END clears the map: printing and symbolizing every stack at exit can take many seconds. */
 #define BPFTRACE_PROG "profile:hz:%u { @[kstack, ustack, pid] = count(); } END { clear(@); }"
+/* The floor: a sampling interrupt that runs a BPF program doing (almost) nothing. */
+#define FLOOR_PROG "profile:hz:%u { @ = count(); } END { clear(@); }"
 #define SIDE_ROUNDS 3 /* rounds that also run 19 and 999 Hz */
 #define WARM_WINDOWS 2 /* kiln windows written before the workload starts */
 #define SLOWDOWN_GOAL_PCT 0.2
@@ -59,10 +63,12 @@ enum profiler {
 	PROF_PERF,
 	PROF_PERF_DWARF, /* perf record --call-graph dwarf: the whole-stack baseline */
 	PROF_BPFTRACE,
+	PROF_FLOOR, /* bpftrace counting samples only: what the sampling itself costs */
 	NPROFS,
 };
 
-static const char *const prof_names[NPROFS] = { "none", "kiln", "perf", "perf-dwarf", "bpftrace" };
+static const char *const prof_names[NPROFS] = { "none",	      "kiln",	  "perf",
+						"perf-dwarf", "bpftrace", "floor" };
 static const unsigned int freqs[] = { 19, 99, 999 };
 #define NFREQS (sizeof(freqs) / sizeof(freqs[0]))
 #define GOAL_HZ 99
@@ -374,7 +380,7 @@ static int run_config(struct overhead *ov, const struct config *c, double *secs,
 		return run_workload(ov, secs);
 	if (c->prof == PROF_KILN)
 		return run_kiln(ov, c->hz, secs, share);
-	snprintf(prog, sizeof(prog), BPFTRACE_PROG, c->hz);
+	snprintf(prog, sizeof(prog), c->prof == PROF_FLOOR ? FLOOR_PROG : BPFTRACE_PROG, c->hz);
 	err_fd = bench_tmpfd();
 	if (c->prof == PROF_PERF || c->prof == PROF_PERF_DWARF)
 		pid = start_perf(ov, c->hz, c->prof == PROF_PERF_DWARF,
@@ -470,7 +476,7 @@ static int print_rows(const struct overhead *ov, const struct config *cfg, doubl
 		      double **share, const int *n, int runs, double *slow)
 {
 	const struct bench_opts *o = ov->o;
-	double kiln_goal = NAN, dwarf_goal = NAN;
+	double kiln_goal = NAN, dwarf_goal = NAN, floor_top = NAN;
 	struct bench_summary sum;
 	char name[64], why[96];
 	int c, i, err = 0;
@@ -504,6 +510,8 @@ static int print_rows(const struct overhead *ov, const struct config *cfg, doubl
 			kiln_goal = sum.median;
 		if (cfg[c].hz == GOAL_HZ && cfg[c].prof == PROF_PERF_DWARF)
 			dwarf_goal = sum.median;
+		if (cfg[c].hz == freqs[NFREQS - 1] && cfg[c].prof == PROF_FLOOR)
+			floor_top = sum.median;
 		if (cfg[c].prof == PROF_KILN && cfg[c].hz == GOAL_HZ)
 			bench_row(SUITE, name, &sum, "%", 2, "<= +0.2 %",
 				  sum.median <= SLOWDOWN_GOAL_PCT ? BENCH_PASS : BENCH_MISS);
@@ -511,6 +519,18 @@ static int print_rows(const struct overhead *ov, const struct config *cfg, doubl
 			bench_row(SUITE, name, &sum, "%", 2, NULL, BENCH_NO_GOAL);
 	}
 	share_rows(ov, cfg, share, runs, slow);
+	/*
+	 * The floor scales with the sampling rate; at the top rate it stands well above the
+	 * rounds' spread, so scaled down it says what any sampler pays at the goal's rate.
+	 */
+	if (!isnan(floor_top)) {
+		struct bench_summary d = { .n = 1 };
+
+		d.median = d.min = d.max = floor_top * GOAL_HZ / freqs[NFREQS - 1];
+		snprintf(name, sizeof(name), "floor %u Hz, scaled from %u Hz", GOAL_HZ,
+			 freqs[NFREQS - 1]);
+		bench_row(SUITE, name, &d, "%", 2, NULL, BENCH_NO_GOAL);
+	}
 	/* Issue 13: whole stacks must cost less than perf's whole stacks (DWARF) do. */
 	if (!isnan(kiln_goal) && !isnan(dwarf_goal)) {
 		struct bench_summary d = { .median = kiln_goal - dwarf_goal,
@@ -566,6 +586,7 @@ int bench_overhead(const struct bench_opts *o, int argc, char **argv)
 	ov->available[PROF_PERF] = !bench_which("perf", ov->perf, sizeof(ov->perf));
 	ov->available[PROF_PERF_DWARF] = ov->available[PROF_PERF];
 	ov->available[PROF_BPFTRACE] = !bench_which("bpftrace", ov->bpftrace, sizeof(ov->bpftrace));
+	ov->available[PROF_FLOOR] = ov->available[PROF_BPFTRACE];
 	for (c = 0; c < (int)NCONFIGS; c++) {
 		elapsed[c] = calloc((size_t)runs, sizeof(double));
 		share[c] = calloc((size_t)runs, sizeof(double));
